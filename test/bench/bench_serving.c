@@ -1,0 +1,697 @@
+/*-------------------------------------------------------------------------
+ *
+ * bench_serving.c
+ *		Serving benchmark: fs_get_features against the hand-written SQL.
+ *
+ * A libpq client that, from one connection, times the round trip of
+ *
+ *	 features  SELECT * FROM fs_get_features($1::text[], $2::text[])
+ *			   with $2 = {bench_a:*,bench_b:*} (20 features)
+ *	 hand	   the two queries a service would write by hand,
+ *			   SELECT user_id, event_time, f1..f10 FROM bench_X
+ *			   WHERE user_id = ANY($1::text[])   for bench_a then bench_b
+ *	 vectors   SELECT * FROM fs_get_feature_vectors($1::text[], $2::text[])
+ *
+ * for the same entity ids, in the same iteration, rotating which method goes
+ * first.  Every statement is prepared once; results come back in text
+ * format and are fetched completely before the clock stops.  Each result is
+ * checked (row count, order, statuses) outside the timed region, and a wrong
+ * answer aborts the run: a benchmark of a broken function is worthless.
+ *
+ * The tables come from test/bench/setup.sql: bench_a and bench_b, ids
+ * 'u1'..'u<rows>', ten feature columns each.  Connection parameters come
+ * from the standard PG* environment variables (or --conninfo).
+ *
+ * Options (command line, else environment, else default):
+ *	 --iterations N  BENCH_ITERATIONS  300	 timed iterations
+ *	 --warmup N		 BENCH_WARMUP	   20	 untimed iterations first
+ *	 --entities N	 BENCH_ENTITIES	   1000  entity ids per call
+ *	 --rows N		 BENCH_ROWS		   1000000 rows in each table
+ *	 --seed N		 BENCH_SEED		   42	 PRNG seed
+ *	 --methods LIST  BENCH_METHODS	   features,hand,vectors
+ *	 --conninfo STR	 (none)				 libpq connection string
+ *
+ * The process exits 0 whether or not the targets are met; it exits 1 on a
+ * connection error, a query error or a wrong answer.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#define FEATURES_PER_VIEW	10
+#define NUM_VIEWS			2
+#define FEATURES_PER_CALL	(FEATURES_PER_VIEW * NUM_VIEWS)
+#define FEATURE_REFS		"{bench_a:*,bench_b:*}"
+
+#define TARGET_P95_MS		3.0
+#define TARGET_RATIO		1.3
+
+enum method
+{
+	M_FEATURES,
+	M_HAND,
+	M_VECTORS,
+	NUM_METHODS
+};
+
+static const char *const method_name[NUM_METHODS] = {
+	"features", "hand", "vectors"
+};
+
+static const char *const method_label[NUM_METHODS] = {
+	"fs_get_features",
+	"hand-written (2 queries)",
+	"fs_get_feature_vectors"
+};
+
+typedef struct options
+{
+	int			iterations;
+	int			warmup;
+	int			entities;
+	long		rows;
+	uint64_t	seed;
+	bool		enabled[NUM_METHODS];
+	const char *conninfo;
+} options;
+
+/* Per-method measurements. */
+typedef struct series
+{
+	double	   *ms;				/* one per timed iteration */
+	long		rows_per_call;	/* rows seen in the last call */
+	long		bytes_per_call; /* text bytes of the values in the last call */
+} series;
+
+static PGconn *conn;
+
+/* Print an error and leave with status 1. */
+static void
+die(const char *fmt,...)
+{
+	va_list		ap;
+
+	fprintf(stderr, "bench_serving: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (conn)
+		PQfinish(conn);
+	exit(1);
+}
+
+/* malloc that never returns NULL. */
+static void *
+xmalloc(size_t n)
+{
+	void	   *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+/* splitmix64: small, seedable, good enough to pick ids. */
+static uint64_t
+rng_next(uint64_t *state)
+{
+	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* A uniform integer in [0, n). */
+static uint64_t
+rng_below(uint64_t *state, uint64_t n)
+{
+	uint64_t	limit = UINT64_MAX - UINT64_MAX % n;
+	uint64_t	r;
+
+	do
+		r = rng_next(state);
+	while (r >= limit);
+	return r % n;
+}
+
+/* Parse a positive integer option or die naming it. */
+static long
+parse_long(const char *name, const char *s, long min)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min)
+		die("invalid value for %s: \"%s\" (an integer >= %ld)", name, s, min);
+	return v;
+}
+
+/* Parse a comma-separated list of methods. */
+static void
+parse_methods(options *o, const char *list)
+{
+	char	   *copy = strdup(list);
+	char	   *tok;
+	char	   *save = NULL;
+
+	memset(o->enabled, 0, sizeof(o->enabled));
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		int			m;
+
+		for (m = 0; m < NUM_METHODS; m++)
+			if (strcmp(tok, method_name[m]) == 0)
+				break;
+		if (m == NUM_METHODS)
+			die("unknown method \"%s\" (features, hand, vectors)", tok);
+		o->enabled[m] = true;
+	}
+	free(copy);
+}
+
+static void
+usage(void)
+{
+	printf("usage: bench_serving [--iterations N] [--warmup N] [--entities N]\n"
+		   "                     [--rows N] [--seed N] [--methods LIST] [--conninfo STR]\n"
+		   "LIST is a comma-separated subset of features,hand,vectors.\n"
+		   "Each option may also come from BENCH_ITERATIONS, BENCH_WARMUP,\n"
+		   "BENCH_ENTITIES, BENCH_ROWS, BENCH_SEED, BENCH_METHODS.\n"
+		   "Connection: the PG* environment variables, or --conninfo.\n");
+}
+
+/* Environment first, then the command line over it. */
+static void
+parse_options(options *o, int argc, char **argv)
+{
+	const char *env;
+	int			i;
+
+	o->iterations = 300;
+	o->warmup = 20;
+	o->entities = 1000;
+	o->rows = 1000000;
+	o->seed = 42;
+	o->conninfo = "";
+	parse_methods(o, "features,hand,vectors");
+
+	if ((env = getenv("BENCH_ITERATIONS")) && *env)
+		o->iterations = (int) parse_long("BENCH_ITERATIONS", env, 1);
+	if ((env = getenv("BENCH_WARMUP")) && *env)
+		o->warmup = (int) parse_long("BENCH_WARMUP", env, 0);
+	if ((env = getenv("BENCH_ENTITIES")) && *env)
+		o->entities = (int) parse_long("BENCH_ENTITIES", env, 1);
+	if ((env = getenv("BENCH_ROWS")) && *env)
+		o->rows = parse_long("BENCH_ROWS", env, 1);
+	if ((env = getenv("BENCH_SEED")) && *env)
+		o->seed = (uint64_t) parse_long("BENCH_SEED", env, 0);
+	if ((env = getenv("BENCH_METHODS")) && *env)
+		parse_methods(o, env);
+
+	for (i = 1; i < argc; i++)
+	{
+		const char *arg = argv[i];
+		const char *val;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+		{
+			usage();
+			exit(0);
+		}
+		if (strncmp(arg, "--", 2) != 0)
+			die("unexpected argument \"%s\" (see --help)", arg);
+
+		/* --name=value or --name value */
+		val = strchr(arg, '=');
+		if (val)
+			val++;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else
+			die("option %s needs a value", arg);
+
+#define OPT(name) (strncmp(arg, name, strlen(name)) == 0 && \
+				   (arg[strlen(name)] == '\0' || arg[strlen(name)] == '='))
+		if (OPT("--iterations"))
+			o->iterations = (int) parse_long("--iterations", val, 1);
+		else if (OPT("--warmup"))
+			o->warmup = (int) parse_long("--warmup", val, 0);
+		else if (OPT("--entities"))
+			o->entities = (int) parse_long("--entities", val, 1);
+		else if (OPT("--rows"))
+			o->rows = parse_long("--rows", val, 1);
+		else if (OPT("--seed"))
+			o->seed = (uint64_t) parse_long("--seed", val, 0);
+		else if (OPT("--methods"))
+			parse_methods(o, val);
+		else if (OPT("--conninfo"))
+			o->conninfo = val;
+		else
+			die("unknown option \"%s\" (see --help)", arg);
+#undef OPT
+	}
+
+	if (o->entities > o->rows)
+		die("--entities (%d) exceeds --rows (%ld)", o->entities, o->rows);
+}
+
+/* Run a utility statement or die. */
+static void
+exec_simple(const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("%s\n  in: %s", PQerrorMessage(conn), sql);
+	PQclear(res);
+}
+
+/* Prepare a statement once, or die naming it. */
+static void
+prepare(const char *name, const char *sql, int nparams)
+{
+	PGresult   *res = PQprepare(conn, name, sql, nparams, NULL);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		die("cannot prepare %s: %s", name, PQerrorMessage(conn));
+	PQclear(res);
+}
+
+/* Execute a prepared statement; the whole result is in memory on return. */
+static PGresult *
+run_prepared(const char *name, int nparams, const char *const *values)
+{
+	PGresult   *res = PQexecPrepared(conn, name, nparams, values, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		die("%s failed: %s", name, PQerrorMessage(conn));
+	return res;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Text bytes of every value in a result. */
+static long
+result_bytes(const PGresult *res)
+{
+	long		bytes = 0;
+	int			r,
+				c;
+
+	for (r = 0; r < PQntuples(res); r++)
+		for (c = 0; c < PQnfields(res); c++)
+			bytes += PQgetlength(res, r, c);
+	return bytes;
+}
+
+/*
+ * The ids of one call: entities ids, about 1% of them absent from the
+ * tables, in random order, as a text[] literal.
+ */
+typedef struct id_batch
+{
+	char	  **ids;			/* entities pointers into text */
+	bool	   *present;
+	int			npresent;
+	char	   *literal;		/* {u12,u7,...} */
+} id_batch;
+
+/* Draw a fresh batch: partial Fisher-Yates over the id pool, then shuffle. */
+static void
+draw_batch(id_batch *b, const options *o, uint32_t *pool, uint64_t *rng,
+		   char *idtext)
+{
+	int			n = o->entities;
+	int			nabsent = n / 100;
+	int			i;
+	char	   *p;
+
+	b->npresent = n - nabsent;
+	for (i = 0; i < b->npresent; i++)
+	{
+		uint64_t	j = i + rng_below(rng, (uint64_t) o->rows - i);
+		uint32_t	tmp = pool[i];
+
+		pool[i] = pool[j];
+		pool[j] = tmp;
+	}
+
+	p = idtext;
+	for (i = 0; i < n; i++)
+	{
+		b->ids[i] = p;
+		if (i < b->npresent)
+		{
+			p += sprintf(p, "u%" PRIu32, pool[i]) + 1;
+			b->present[i] = true;
+		}
+		else
+		{
+			/* Distinct ids beyond the table's range: absent, but plausible. */
+			p += sprintf(p, "u%ld", o->rows + 1 + (long) (i - b->npresent) * 1000 +
+						 (long) rng_below(rng, 1000)) + 1;
+			b->present[i] = false;
+		}
+	}
+
+	/* Mix the absent ids in among the present ones. */
+	for (i = n - 1; i > 0; i--)
+	{
+		int			j = (int) rng_below(rng, (uint64_t) i + 1);
+		char	   *tid = b->ids[i];
+		bool		tpr = b->present[i];
+
+		b->ids[i] = b->ids[j];
+		b->present[i] = b->present[j];
+		b->ids[j] = tid;
+		b->present[j] = tpr;
+	}
+
+	p = b->literal;
+	*p++ = '{';
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			*p++ = ',';
+		p += sprintf(p, "%s", b->ids[i]);
+	}
+	*p++ = '}';
+	*p = '\0';
+}
+
+/*
+ * Check fs_get_features: entities x 20 rows, entity-major in input order,
+ * NOT_FOUND exactly for the absent ids, PRESENT or NULL_VALUE otherwise.
+ */
+static void
+check_features(const PGresult *res, const id_batch *b, const options *o)
+{
+	long		expect = (long) o->entities * FEATURES_PER_CALL;
+	int			r;
+
+	if (PQntuples(res) != expect)
+		die("fs_get_features returned %d rows, expected %ld (%d entities x %d features)",
+			PQntuples(res), expect, o->entities, FEATURES_PER_CALL);
+	if (PQnfields(res) != 5)
+		die("fs_get_features returned %d columns, expected 5", PQnfields(res));
+
+	for (r = 0; r < PQntuples(res); r++)
+	{
+		int			e = r / FEATURES_PER_CALL;
+		const char *id = PQgetvalue(res, r, 0);
+		const char *status = PQgetvalue(res, r, 4);
+
+		if (strcmp(id, b->ids[e]) != 0)
+			die("fs_get_features row %d: entity_id %s, expected %s (entity-major, input order)",
+				r + 1, id, b->ids[e]);
+		if (b->present[e])
+		{
+			if (strcmp(status, "PRESENT") != 0 && strcmp(status, "NULL_VALUE") != 0)
+				die("fs_get_features row %d: status %s for present id %s",
+					r + 1, status, id);
+		}
+		else if (strcmp(status, "NOT_FOUND") != 0)
+			die("fs_get_features row %d: status %s for absent id %s",
+				r + 1, status, id);
+	}
+}
+
+/* Check one hand-written query: one row per present id. */
+static void
+check_hand(const PGresult *res, const id_batch *b, const char *table)
+{
+	if (PQntuples(res) != b->npresent)
+		die("hand-written query on %s returned %d rows, expected %d",
+			table, PQntuples(res), b->npresent);
+	if (PQnfields(res) != 2 + FEATURES_PER_VIEW)
+		die("hand-written query on %s returned %d columns, expected %d",
+			table, PQnfields(res), 2 + FEATURES_PER_VIEW);
+}
+
+/* Check fs_get_feature_vectors: one row per id, in input order. */
+static void
+check_vectors(const PGresult *res, const id_batch *b, const options *o)
+{
+	int			r;
+
+	if (PQntuples(res) != o->entities)
+		die("fs_get_feature_vectors returned %d rows, expected %d",
+			PQntuples(res), o->entities);
+	for (r = 0; r < PQntuples(res); r++)
+		if (strcmp(PQgetvalue(res, r, 0), b->ids[r]) != 0)
+			die("fs_get_feature_vectors row %d: entity_id %s, expected %s",
+				r + 1, PQgetvalue(res, r, 0), b->ids[r]);
+}
+
+/* Time one method for one batch; returns milliseconds. */
+static double
+time_method(int m, const id_batch *b, const options *o, series *s)
+{
+	const char *params[2] = {b->literal, FEATURE_REFS};
+	PGresult   *res;
+	PGresult   *res2;
+	double		t0,
+				t1;
+
+	switch (m)
+	{
+		case M_FEATURES:
+			t0 = now_ms();
+			res = run_prepared("fs", 2, params);
+			t1 = now_ms();
+			check_features(res, b, o);
+			s->rows_per_call = PQntuples(res);
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
+		case M_HAND:
+			t0 = now_ms();
+			res = run_prepared("hand_a", 1, params);
+			res2 = run_prepared("hand_b", 1, params);
+			t1 = now_ms();
+			check_hand(res, b, "bench_a");
+			check_hand(res2, b, "bench_b");
+			s->rows_per_call = PQntuples(res) + PQntuples(res2);
+			s->bytes_per_call = result_bytes(res) + result_bytes(res2);
+			PQclear(res);
+			PQclear(res2);
+			break;
+
+		case M_VECTORS:
+			t0 = now_ms();
+			res = run_prepared("vectors", 2, params);
+			t1 = now_ms();
+			check_vectors(res, b, o);
+			s->rows_per_call = PQntuples(res);
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
+		default:
+			die("unknown method %d", m);
+			return 0;			/* keep the compiler quiet */
+	}
+	return t1 - t0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static double
+percentile(const double *sorted, int n, double q)
+{
+	int			k = (int) (q * n + 0.999999);
+
+	if (k < 1)
+		k = 1;
+	if (k > n)
+		k = n;
+	return sorted[k - 1];
+}
+
+typedef struct summary
+{
+	double		p50,
+				p95,
+				p99,
+				mean,
+				min,
+				max;
+} summary;
+
+static summary
+summarise(double *ms, int n)
+{
+	summary		s;
+	double		sum = 0;
+	int			i;
+
+	qsort(ms, n, sizeof(double), cmp_double);
+	for (i = 0; i < n; i++)
+		sum += ms[i];
+	s.p50 = percentile(ms, n, 0.50);
+	s.p95 = percentile(ms, n, 0.95);
+	s.p99 = percentile(ms, n, 0.99);
+	s.mean = sum / n;
+	s.min = ms[0];
+	s.max = ms[n - 1];
+	return s;
+}
+
+int
+main(int argc, char **argv)
+{
+	options		o;
+	series		s[NUM_METHODS];
+	summary		sum[NUM_METHODS];
+	int			order[NUM_METHODS];
+	int			nmethods = 0;
+	uint32_t   *pool;
+	uint64_t	rng;
+	id_batch	b;
+	char	   *idtext;
+	long		i;
+	int			m;
+	int			it;
+
+	parse_options(&o, argc, argv);
+
+	for (m = 0; m < NUM_METHODS; m++)
+		if (o.enabled[m])
+			order[nmethods++] = m;
+	if (nmethods == 0)
+		die("no method selected");
+
+	conn = PQconnectdb(o.conninfo);
+	if (PQstatus(conn) != CONNECTION_OK)
+		die("connection failed: %s", PQerrorMessage(conn));
+
+	/* Keep the session predictable: no statement timeout, no JIT. */
+	exec_simple("SET statement_timeout = 0");
+	exec_simple("SET jit = off");
+
+	if (o.enabled[M_FEATURES])
+		prepare("fs", "SELECT * FROM fs_get_features($1::text[], $2::text[])", 2);
+	if (o.enabled[M_HAND])
+	{
+		prepare("hand_a",
+				"SELECT user_id, event_time, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10"
+				" FROM bench_a WHERE user_id = ANY($1::text[])", 1);
+		prepare("hand_b",
+				"SELECT user_id, event_time, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10"
+				" FROM bench_b WHERE user_id = ANY($1::text[])", 1);
+	}
+	if (o.enabled[M_VECTORS])
+		prepare("vectors",
+				"SELECT * FROM fs_get_feature_vectors($1::text[], $2::text[])", 2);
+
+	/* The pool of present ids, 1..rows, partially shuffled per batch. */
+	pool = xmalloc(sizeof(uint32_t) * o.rows);
+	for (i = 0; i < o.rows; i++)
+		pool[i] = (uint32_t) (i + 1);
+	rng = o.seed;
+
+	b.ids = xmalloc(sizeof(char *) * o.entities);
+	b.present = xmalloc(sizeof(bool) * o.entities);
+	idtext = xmalloc((size_t) o.entities * 24);
+	b.literal = xmalloc((size_t) o.entities * 24 + 3);
+
+	memset(s, 0, sizeof(s));
+	for (m = 0; m < NUM_METHODS; m++)
+		s[m].ms = xmalloc(sizeof(double) * o.iterations);
+
+	for (it = 0; it < o.warmup + o.iterations; it++)
+	{
+		int			k;
+
+		draw_batch(&b, &o, pool, &rng, idtext);
+
+		/* Rotate the order so that no method always goes first. */
+		for (k = 0; k < nmethods; k++)
+		{
+			int			mm = order[(it + k) % nmethods];
+			double		ms = time_method(mm, &b, &o, &s[mm]);
+
+			if (it >= o.warmup)
+				s[mm].ms[it - o.warmup] = ms;
+		}
+	}
+
+	printf("feature_store serving benchmark\n");
+	printf("  server %d, %d timed iterations after %d warm-up, one connection\n",
+		   PQserverVersion(conn), o.iterations, o.warmup);
+	printf("  per call: %d entity ids (%d present, %d absent), %d features over %d views,"
+		   " tables of %ld rows, seed %" PRIu64 "\n",
+		   o.entities, b.npresent, o.entities - b.npresent, FEATURES_PER_CALL,
+		   NUM_VIEWS, o.rows, o.seed);
+	printf("\n  %-26s %9s %9s %9s %9s %9s %9s %9s\n",
+		   "method", "rows/call", "KB/call", "p50 ms", "p95 ms", "p99 ms",
+		   "mean ms", "max ms");
+	for (m = 0; m < NUM_METHODS; m++)
+	{
+		if (!o.enabled[m])
+			continue;
+		sum[m] = summarise(s[m].ms, o.iterations);
+		printf("  %-26s %9ld %9.1f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+			   method_label[m], s[m].rows_per_call, s[m].bytes_per_call / 1024.0,
+			   sum[m].p50, sum[m].p95, sum[m].p99, sum[m].mean, sum[m].max);
+	}
+
+	printf("\n");
+	if (o.enabled[M_FEATURES] && o.enabled[M_HAND])
+		printf("  ratio fs_get_features / hand-written:         p50 %.2fx  p95 %.2fx\n",
+			   sum[M_FEATURES].p50 / sum[M_HAND].p50,
+			   sum[M_FEATURES].p95 / sum[M_HAND].p95);
+	if (o.enabled[M_VECTORS] && o.enabled[M_HAND])
+		printf("  ratio fs_get_feature_vectors / hand-written:  p50 %.2fx  p95 %.2fx\n",
+			   sum[M_VECTORS].p50 / sum[M_HAND].p50,
+			   sum[M_VECTORS].p95 / sum[M_HAND].p95);
+	if (o.enabled[M_FEATURES])
+		printf("  target fs_get_features p95 <= %.1f ms:          %s (%.3f ms)\n",
+			   TARGET_P95_MS, sum[M_FEATURES].p95 <= TARGET_P95_MS ? "PASS" : "MISS",
+			   sum[M_FEATURES].p95);
+	if (o.enabled[M_FEATURES] && o.enabled[M_HAND])
+	{
+		double		r50 = sum[M_FEATURES].p50 / sum[M_HAND].p50;
+		double		r95 = sum[M_FEATURES].p95 / sum[M_HAND].p95;
+
+		printf("  target ratio <= %.1fx at p50 and p95:           %s\n",
+			   TARGET_RATIO, (r50 <= TARGET_RATIO && r95 <= TARGET_RATIO) ? "PASS" : "MISS");
+	}
+	else
+		printf("  fs_get_features and hand-written not both measured: ratio target not judged\n");
+	printf("  (targets are informational; see docs/benchmarks.md)\n");
+
+	PQfinish(conn);
+	return 0;
+}

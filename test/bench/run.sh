@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# run.sh — the serving benchmark behind `make bench` (a benchmark, not a test).
+#
+# Builds and installs the extension (scripts/setup.sh), starts the throwaway
+# cluster (scripts/pgcluster.sh) unless one is already running, loads the
+# benchmark tables (test/bench/setup.sql: two views of 1,000,000 rows, kept
+# across runs while the cluster lives), compiles bench_serving.c and runs it.
+# It prints the figures, the machine and the exact command; it exits non-zero
+# only when something is broken, never because a target is missed.
+#
+# Environment (all optional):
+#   BENCH_ITERATIONS (300)  BENCH_WARMUP (20)  BENCH_ENTITIES (1000)
+#   BENCH_ROWS (1000000)    BENCH_SEED (42)    BENCH_METHODS (features,hand,vectors)
+#   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
+#   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/test/bench"
+BUILD="$BENCH/build"
+CLUSTER_ENV="${FS_CLUSTER_ENV:-/tmp/feature_store_cluster.env}"
+export FS_CLUSTER_ENV="$CLUSTER_ENV"
+BENCH_ROWS="${BENCH_ROWS:-1000000}"
+export BENCH_ROWS
+
+cd "$ROOT"
+say() { printf '== %s\n' "$*"; }
+
+# 1. The extension, built and installed.
+if [ "${BENCH_SKIP_SETUP:-0}" = 1 ]; then
+    say "skipping setup (BENCH_SKIP_SETUP=1)"
+elif [ -f scripts/setup.sh ]; then
+    say "bash scripts/setup.sh"
+    bash scripts/setup.sh
+else
+    say "make && make install"
+    make -s
+    make -s install
+fi
+
+# 2. A cluster: reuse a running one (and leave it running), else start one
+#    with room for both tables and their indexes in shared_buffers.
+if bash scripts/pgcluster.sh status >/dev/null 2>&1; then
+    say "reusing the running cluster"
+else
+    say "starting a cluster"
+    FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_buffers = 1GB}" bash scripts/pgcluster.sh start >/dev/null
+    trap 'bash "$ROOT/scripts/pgcluster.sh" stop >/dev/null' EXIT
+fi
+# shellcheck disable=SC1090
+. "$CLUSTER_ENV"
+
+# 3. The client.
+mkdir -p "$BUILD"
+PG_INC="$(pg_config --includedir)"
+PG_LIB="$(pg_config --libdir)"
+cc -O2 -Wall -Wextra -I"$PG_INC" -o "$BUILD/bench_serving" "$BENCH/bench_serving.c" \
+   -L"$PG_LIB" -lpq
+
+# 4. The data.
+say "loading the benchmark tables (built once per cluster, $BENCH_ROWS rows each)"
+psql -X -q -v ON_ERROR_STOP=1 -v rows="$BENCH_ROWS" -f "$BENCH/setup.sql"
+
+# 5. The run.
+CMD=(env "BENCH_ITERATIONS=${BENCH_ITERATIONS:-300}" "BENCH_WARMUP=${BENCH_WARMUP:-20}"
+     "BENCH_ENTITIES=${BENCH_ENTITIES:-1000}" "BENCH_ROWS=$BENCH_ROWS"
+     "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_METHODS=${BENCH_METHODS:-features,hand,vectors}"
+     "$BUILD/bench_serving")
+say "running the benchmark"
+echo
+"${CMD[@]}"
+echo
+echo "machine:  $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+     "$(uname -sr), $(. /etc/os-release && echo "$PRETTY_NAME")"
+echo "server:   $(psql -X -At -c 'SELECT version()')"
+echo "settings: $(psql -X -At -c "SELECT 'shared_buffers=' || current_setting('shared_buffers')
+                                       || ' jit=' || current_setting('jit')")"
+echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "command:  make bench  (that is: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER PGDATABASE=$PGDATABASE ${CMD[*]:1})"
