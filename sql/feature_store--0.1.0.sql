@@ -1,0 +1,437 @@
+/* feature_store 0.1.0: catalog, registry and serving */
+
+\echo Use "CREATE EXTENSION feature_store" to load this file. \quit
+
+/*
+ * Catalog tables.
+ *
+ * Everyone may read the catalog.  Writes go through the registry functions;
+ * row-level security makes the same rules hold for direct DML: a feature view
+ * belongs to whoever owns its relation, entities and services to the role
+ * that registered them.
+ */
+
+CREATE TABLE @extschema@.fs_entity (
+    name          text PRIMARY KEY
+                  CHECK (name OPERATOR(pg_catalog.~) '^[^:]+$'
+                         AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<) 64),
+    join_key      name NOT NULL,
+    description   text,
+    registered_by name NOT NULL DEFAULT CURRENT_USER,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE @extschema@.fs_feature_view (
+    name              text PRIMARY KEY
+                      CHECK (name OPERATOR(pg_catalog.~) '^[^:]+$'
+                             AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<) 64),
+    relation          regclass NOT NULL,
+    entity            text NOT NULL REFERENCES @extschema@.fs_entity (name),
+    ttl               interval CHECK (ttl OPERATOR(pg_catalog.>) '0 seconds'::interval),
+    event_time_column name NOT NULL DEFAULT 'event_time',
+    description       text,
+    owner             text,
+    tags              jsonb NOT NULL DEFAULT '{}',
+    registered_by     name NOT NULL DEFAULT CURRENT_USER,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX fs_feature_view_entity_idx ON @extschema@.fs_feature_view (entity);
+
+CREATE TABLE @extschema@.fs_feature_service (
+    name          text PRIMARY KEY
+                  CHECK (name OPERATOR(pg_catalog.~) '^[^:]+$'
+                         AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<) 64),
+    feature_refs  text[] NOT NULL,
+    description   text,
+    registered_by name NOT NULL DEFAULT CURRENT_USER,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_entity', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_view', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_service', '');
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_entity,
+    @extschema@.fs_feature_view, @extschema@.fs_feature_service TO PUBLIC;
+
+ALTER TABLE @extschema@.fs_entity ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_feature_view ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_feature_service ENABLE ROW LEVEL SECURITY;
+
+/* Whether the current role acts for the owner of a relation (true when it is gone). */
+CREATE FUNCTION @extschema@.fs_owns_relation(rel oid)
+RETURNS boolean LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT coalesce((SELECT pg_catalog.pg_has_role(CURRENT_USER, c.relowner, 'USAGE')
+                       FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel), true)
+$$;
+
+/* Whether the current role acts for the role that registered an object. */
+CREATE FUNCTION @extschema@.fs_acts_for(role name)
+RETURNS boolean LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT role OPERATOR(pg_catalog.=) CURRENT_USER
+        OR coalesce((SELECT pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'USAGE')
+                       FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) role),
+                    (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                      WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
+$$;
+
+CREATE POLICY fs_entity_read ON @extschema@.fs_entity FOR SELECT USING (true);
+CREATE POLICY fs_entity_insert ON @extschema@.fs_entity FOR INSERT
+    WITH CHECK (@extschema@.fs_acts_for(registered_by));
+CREATE POLICY fs_entity_update ON @extschema@.fs_entity FOR UPDATE
+    USING (@extschema@.fs_acts_for(registered_by))
+    WITH CHECK (@extschema@.fs_acts_for(registered_by));
+CREATE POLICY fs_entity_delete ON @extschema@.fs_entity FOR DELETE
+    USING (@extschema@.fs_acts_for(registered_by));
+
+CREATE POLICY fs_feature_view_read ON @extschema@.fs_feature_view FOR SELECT USING (true);
+CREATE POLICY fs_feature_view_insert ON @extschema@.fs_feature_view FOR INSERT
+    WITH CHECK (@extschema@.fs_owns_relation(relation));
+CREATE POLICY fs_feature_view_update ON @extschema@.fs_feature_view FOR UPDATE
+    USING (@extschema@.fs_owns_relation(relation))
+    WITH CHECK (@extschema@.fs_owns_relation(relation));
+CREATE POLICY fs_feature_view_delete ON @extschema@.fs_feature_view FOR DELETE
+    USING (@extschema@.fs_owns_relation(relation));
+
+CREATE POLICY fs_feature_service_read ON @extschema@.fs_feature_service FOR SELECT USING (true);
+CREATE POLICY fs_feature_service_insert ON @extschema@.fs_feature_service FOR INSERT
+    WITH CHECK (@extschema@.fs_acts_for(registered_by));
+CREATE POLICY fs_feature_service_update ON @extschema@.fs_feature_service FOR UPDATE
+    USING (@extschema@.fs_acts_for(registered_by))
+    WITH CHECK (@extschema@.fs_acts_for(registered_by));
+CREATE POLICY fs_feature_service_delete ON @extschema@.fs_feature_service FOR DELETE
+    USING (@extschema@.fs_acts_for(registered_by));
+
+/*
+ * Any change to the catalog invalidates every backend's cache of resolved
+ * references, at commit, through a relcache invalidation of the table.
+ */
+CREATE FUNCTION @extschema@.fs_registry_changed()
+RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'fs_registry_changed';
+
+CREATE TRIGGER fs_entity_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.fs_entity FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@.fs_registry_changed();
+CREATE TRIGGER fs_feature_view_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.fs_feature_view FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@.fs_registry_changed();
+CREATE TRIGGER fs_feature_service_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.fs_feature_service FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@.fs_registry_changed();
+
+/*
+ * The catalog view: one row per feature.  A feature's description is its
+ * column comment, else its view's description.
+ */
+CREATE VIEW @extschema@.feature_registry AS
+SELECT v.name                                           AS feature_view,
+       a.attname::text                                  AS feature,
+       pg_catalog.format_type(a.atttypid, a.atttypmod)  AS type,
+       v.entity                                         AS entity,
+       e.join_key::text                                 AS join_key,
+       CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'f' THEN s.srvname::text
+            ELSE 'local' END                            AS store,
+       v.relation                                       AS relation,
+       v.ttl                                            AS ttl,
+       coalesce(pg_catalog.col_description(v.relation, a.attnum),
+                v.description)                          AS description,
+       v.owner                                          AS owner,
+       v.tags                                           AS tags
+  FROM @extschema@.fs_feature_view v
+  JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation
+  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) v.relation
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+       AND a.attname OPERATOR(pg_catalog.<>) e.join_key
+       AND a.attname OPERATOR(pg_catalog.<>) v.event_time_column
+  LEFT JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid OPERATOR(pg_catalog.=) c.oid
+  LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver
+ ORDER BY v.name, a.attnum;
+
+GRANT SELECT ON @extschema@.feature_registry TO PUBLIC;
+
+/*
+ * Reference resolution, exposed for validation and for users: the
+ * (feature_view, feature) pairs a list of references expands to, in order,
+ * with the same errors as serving.
+ */
+CREATE FUNCTION @extschema@.fs_resolve_refs(feature_refs text[],
+    OUT feature_ref text, OUT feature_view text, OUT feature text,
+    OUT type text, OUT entity text)
+RETURNS SETOF record
+LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'fs_resolve_refs';
+
+/* Registry */
+
+/* Register an entity: a kind of thing features describe, and its join key. */
+CREATE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
+                                               description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid entity name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF join_key IS NULL OR join_key OPERATOR(pg_catalog.=) ''
+       OR octet_length(join_key) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid join key %', coalesce(quote_literal(join_key), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'The join key is a column name of 1 to 63 bytes.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'entity "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+    INSERT INTO @extschema@.fs_entity (name, join_key, description)
+    VALUES ($1, $2, $3);
+END
+$$;
+
+/* Register a feature view over a table (or a foreign table of fs_dynamodb). */
+CREATE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
+    entity text, ttl interval DEFAULT NULL,
+    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
+    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      pg_catalog.pg_class%ROWTYPE;
+    key      name;
+    key_att  smallint;
+    ts_type  oid;
+    fdw      name;
+    known    text;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid feature view name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF relation IS NULL OR entity IS NULL OR event_time_column IS NULL THEN
+        RAISE EXCEPTION 'relation, entity and event_time_column must not be null'
+            USING ERRCODE = '22004';
+    END IF;
+    IF ttl IS NOT NULL AND ttl OPERATOR(pg_catalog.<=) '0 seconds'::interval THEN
+        RAISE EXCEPTION 'ttl must be positive, not %', ttl USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature view "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+
+    SELECT e.join_key INTO key FROM @extschema@.fs_entity e
+     WHERE e.name OPERATOR(pg_catalog.=) $3;
+    IF NOT FOUND THEN
+        SELECT string_agg(e.name, ', ' ORDER BY e.name) INTO known FROM @extschema@.fs_entity e;
+        RAISE EXCEPTION 'entity "%" does not exist', entity
+            USING ERRCODE = '42704',
+                  HINT = CASE WHEN known IS NULL
+                              THEN 'No entity is registered yet: call fs_register_entity first.'
+                              ELSE 'Registered entities: ' || known || '.' END;
+    END IF;
+
+    SELECT * INTO rel FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation;
+    IF NOT pg_catalog.pg_has_role(CURRENT_USER, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501';
+    END IF;
+    IF rel.relkind OPERATOR(pg_catalog.=) 'f' THEN
+        SELECT w.fdwname INTO fdw
+          FROM pg_catalog.pg_foreign_table ft
+          JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver
+          JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
+         WHERE ft.ftrelid OPERATOR(pg_catalog.=) relation;
+    END IF;
+    IF rel.relkind OPERATOR(pg_catalog.<>) 'r'
+       AND (rel.relkind OPERATOR(pg_catalog.<>) 'f' OR fdw OPERATOR(pg_catalog.<>) 'fs_dynamodb') THEN
+        RAISE EXCEPTION '"%" is not a table or a foreign table of fs_dynamodb', relation
+            USING ERRCODE = '42809',
+                  HINT = 'A feature view reads a plain table with a unique index on the join key, or a foreign table of a server of fs_dynamodb.';
+    END IF;
+    IF rel.relrowsecurity THEN
+        RAISE EXCEPTION 'table % has row-level security enabled', relation
+            USING ERRCODE = '0A000',
+                  DETAIL = 'Serving reads rows by index and cannot apply row security policies.';
+    END IF;
+
+    SELECT a.attnum INTO key_att FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) key
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no column "%", the join key of entity "%"',
+                        relation, key, entity USING ERRCODE = '42703';
+    END IF;
+
+    SELECT a.atttypid INTO ts_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) relation
+       AND a.attname OPERATOR(pg_catalog.=) event_time_column
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no event-time column "%"', relation, event_time_column
+            USING ERRCODE = '42703',
+                  HINT = 'Name the column with event_time_column => ''...''.';
+    END IF;
+    IF ts_type OPERATOR(pg_catalog.<>) 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+        RAISE EXCEPTION 'event-time column "%" of table % is of type %, not timestamp with time zone',
+                        event_time_column, relation, ts_type::pg_catalog.regtype
+            USING ERRCODE = '42804';
+    END IF;
+    IF event_time_column OPERATOR(pg_catalog.=) key THEN
+        RAISE EXCEPTION 'the event-time column cannot be the join key' USING ERRCODE = '22023';
+    END IF;
+
+    IF rel.relkind OPERATOR(pg_catalog.=) 'r' AND NOT EXISTS (
+        SELECT FROM pg_catalog.pg_index i
+         WHERE i.indrelid OPERATOR(pg_catalog.=) relation AND i.indisunique AND i.indisvalid
+           AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+           AND i.indkey[0] OPERATOR(pg_catalog.=) key_att
+           AND i.indexprs IS NULL AND i.indpred IS NULL) THEN
+        RAISE EXCEPTION 'table % has no unique index on its join key "%"', relation, key
+            USING ERRCODE = '42P10',
+                  HINT = format('Add one: ALTER TABLE %s ADD PRIMARY KEY (%I).', relation, key);
+    END IF;
+
+    INSERT INTO @extschema@.fs_feature_view
+        (name, relation, entity, ttl, event_time_column, description, owner, tags)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'));
+END
+$$;
+
+/* Register a feature service: a named, ordered list of references. */
+CREATE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
+                                                        description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid feature service name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF feature_refs IS NULL OR cardinality(feature_refs) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'a feature service needs at least one feature reference'
+            USING ERRCODE = '22023';
+    END IF;
+    FOREACH r IN ARRAY feature_refs LOOP
+        IF r IS NULL OR strpos(r, ':') OPERATOR(pg_catalog.=) 0 THEN
+            RAISE EXCEPTION 'invalid feature reference % in a feature service',
+                            coalesce(quote_literal(r), 'NULL')
+                USING ERRCODE = '22023',
+                      HINT = 'A service lists references of the form ''view:feature'' or ''view:*''.';
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature service "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+    /* Every reference must resolve, to one entity: the same errors as serving. */
+    PERFORM count(*) FROM @extschema@.fs_resolve_refs(feature_refs);
+    INSERT INTO @extschema@.fs_feature_service (name, feature_refs, description)
+    VALUES ($1, $2, $3);
+END
+$$;
+
+/* Drop a feature view; refused while a feature service references it. */
+CREATE FUNCTION @extschema@.fs_drop_feature_view(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      regclass;
+    users    text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users
+      FROM @extschema@.fs_feature_service s
+     WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
+                    WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) $1);
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop feature view "%" because feature services use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature services first.';
+    END IF;
+    DELETE FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1;
+END
+$$;
+
+/* Drop a feature service. */
+CREATE FUNCTION @extschema@.fs_drop_feature_service(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who name;
+BEGIN
+    SELECT s.registered_by INTO who FROM @extschema@.fs_feature_service s
+     WHERE s.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature service "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop feature service "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    DELETE FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1;
+END
+$$;
+
+/* Drop an entity; refused while feature views use it. */
+CREATE FUNCTION @extschema@.fs_drop_entity(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who   name;
+    users text;
+BEGIN
+    SELECT e.registered_by INTO who FROM @extschema@.fs_entity e
+     WHERE e.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop entity "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(v.name, ', ' ORDER BY v.name) INTO users
+      FROM @extschema@.fs_feature_view v WHERE v.entity OPERATOR(pg_catalog.=) $1;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop entity "%" because feature views use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature views first.';
+    END IF;
+    DELETE FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1;
+END
+$$;
+
+/* Serving */
+
+CREATE FUNCTION @extschema@.fs_get_features(entity_ids text[], feature_refs text[])
+RETURNS TABLE (entity_id text, feature_ref text, value jsonb,
+               event_time timestamptz, status text)
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED ROWS 1000
+AS 'MODULE_PATHNAME', 'fs_get_features';
+
+CREATE FUNCTION @extschema@.fs_get_feature_vectors(entity_ids text[], feature_refs text[])
+RETURNS TABLE (entity_id text, features jsonb)
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED ROWS 100
+AS 'MODULE_PATHNAME', 'fs_get_feature_vectors';

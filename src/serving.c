@@ -1,0 +1,509 @@
+/*-------------------------------------------------------------------------
+ *
+ * serving.c
+ *	  fs_get_features and fs_get_feature_vectors.
+ *
+ * A call flows: references -> resolved features (registry.c) -> access
+ * checks as the calling user -> distinct entity ids -> one lookup per view,
+ * each answered by its store in one pass -> rows, entity-major in input
+ * order.  Values are kept as Datums until a row is built, so memory is
+ * proportional to distinct entities times requested features, and the
+ * result tuplestore spills to disk past work_mem.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rls.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
+
+#include "feature_store.h"
+#include "registry.h"
+#include "store.h"
+#include "value.h"
+
+PG_FUNCTION_INFO_V1(fs_get_features);
+PG_FUNCTION_INFO_V1(fs_get_feature_vectors);
+
+/* What a (view, entity) pair yields, before per-feature NULL checks. */
+typedef enum FsRowState
+{
+	FS_ROW_OK,
+	FS_ROW_NOT_FOUND,
+	FS_ROW_OUTSIDE_MAX_AGE,
+	FS_ROW_UNAVAILABLE
+} FsRowState;
+
+typedef enum FsStatus
+{
+	FS_STATUS_PRESENT,
+	FS_STATUS_NULL_VALUE,
+	FS_STATUS_NOT_FOUND,
+	FS_STATUS_OUTSIDE_MAX_AGE,
+	FS_STATUS_UNAVAILABLE,
+	FS_NUM_STATUSES
+} FsStatus;
+
+static const char *const status_names[FS_NUM_STATUSES] = {
+	"PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE", "UNAVAILABLE"
+};
+
+/* A distinct entity id, as hash key. */
+typedef struct IdKey
+{
+	const char *ptr;
+	int			len;
+} IdKey;
+
+typedef struct IdEntry
+{
+	IdKey		key;
+	int			slot;
+} IdEntry;
+
+/* Everything one call has gathered before it builds rows. */
+typedef struct FsServe
+{
+	FsResolved *resolved;
+	int			nids;			/* input positions */
+	Datum	   *ids;
+	bool	   *idnulls;
+	int		   *slot_of;		/* input position -> distinct slot, or -1 */
+	int			nslots;			/* distinct non-null ids */
+	Datum	   *slot_ids;		/* slot -> id text */
+	FsLookup   *lookups;		/* one per view, as resolved->views */
+	FsRowState **state;			/* [view][slot] */
+	int		   *view_of_ref;	/* ref -> index in lookups */
+	int		   *pos_of_ref;		/* ref -> feature position in its lookup */
+} FsServe;
+
+static uint32
+id_hash(const void *key, Size keysize)
+{
+	const IdKey *k = key;
+
+	return hash_bytes((const unsigned char *) k->ptr, k->len);
+}
+
+static int
+id_match(const void *key1, const void *key2, Size keysize)
+{
+	const IdKey *a = key1;
+	const IdKey *b = key2;
+
+	return (a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0) ? 0 : 1;
+}
+
+/* Map input positions to distinct ids: duplicates are looked up once. */
+static void
+dedup_ids(FsServe *s)
+{
+	HASHCTL		ctl;
+	HTAB	   *htab;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(IdKey);
+	ctl.entrysize = sizeof(IdEntry);
+	ctl.hash = id_hash;
+	ctl.match = id_match;
+	ctl.hcxt = CurrentMemoryContext;
+	htab = hash_create("feature_store entity ids", Max(s->nids, 16), &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+
+	s->slot_of = palloc(sizeof(int) * Max(s->nids, 1));
+	s->slot_ids = palloc(sizeof(Datum) * Max(s->nids, 1));
+	s->nslots = 0;
+	for (int i = 0; i < s->nids; i++)
+	{
+		text	   *t;
+		IdKey		key;
+		IdEntry    *entry;
+		bool		found;
+
+		if (s->idnulls[i])
+		{
+			s->slot_of[i] = -1;
+			continue;
+		}
+		t = (text *) DatumGetPointer(s->ids[i]);
+		key.ptr = VARDATA_ANY(t);
+		key.len = VARSIZE_ANY_EXHDR(t);
+		entry = hash_search(htab, &key, HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->slot = s->nslots;
+			s->slot_ids[s->nslots++] = s->ids[i];
+		}
+		s->slot_of[i] = entry->slot;
+	}
+	hash_destroy(htab);
+}
+
+/*
+ * The caller must be able to read what a view serves: SELECT on the table,
+ * or on each column the call reads.  Row security cannot be applied to index
+ * probes, so a table under it is refused.
+ */
+static void
+check_view_access(FsView *view, FsLookup *lookup)
+{
+	Oid			userid = GetUserId();
+	bool		ok = true;
+
+	if (pg_class_aclcheck(view->relid, userid, ACL_SELECT) != ACLCHECK_OK)
+	{
+		ok = pg_attribute_aclcheck(view->relid, view->key_attnum, userid, ACL_SELECT) == ACLCHECK_OK &&
+			pg_attribute_aclcheck(view->relid, view->ts_attnum, userid, ACL_SELECT) == ACLCHECK_OK;
+		for (int f = 0; ok && f < lookup->nfeat; f++)
+			ok = pg_attribute_aclcheck(view->relid, lookup->feat[f]->attnum, userid,
+									   ACL_SELECT) == ACLCHECK_OK;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(view->relid)),
+				 errdetail("Feature view \"%s\" reads that table.", view->name)));
+
+	if (check_enable_rls(view->relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot serve feature view \"%s\": table %s has row-level security enabled",
+						view->name, get_rel_name(view->relid))));
+}
+
+/* Convert one entity id to the join key's type, naming it if that fails. */
+static Datum
+convert_key(FsView *view, Datum id)
+{
+	char	   *str = TextDatumGetCString(id);
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		key = (Datum) 0;
+
+	PG_TRY();
+	{
+		key = InputFunctionCall(&view->key_input, str, view->key_ioparam, view->key_typmod);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid entity id \"%s\" for join key \"%s\" of type %s",
+						str, view->join_key, format_type_be(view->key_type)),
+				 errdetail("%s", edata->message),
+				 errcontext("feature view \"%s\"", view->name)));
+	}
+	PG_END_TRY();
+	return key;
+}
+
+/* Convert the distinct ids to the join key's type. */
+static void
+convert_keys(FsServe *s, FsLookup *lookup)
+{
+	FsView	   *view = lookup->view;
+
+	for (int k = 0; k < s->nslots; k++)
+	{
+		lookup->keynull[k] = false;
+		/* Text keys are the ids themselves. */
+		if (view->key_type == TEXTOID)
+			lookup->keys[k] = s->slot_ids[k];
+		else
+			lookup->keys[k] = convert_key(view, s->slot_ids[k]);
+	}
+}
+
+/* Gather ids, check access, look every view up, and judge each row. */
+static FsServe *
+serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
+{
+	FsServe    *s = palloc0(sizeof(FsServe));
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Datum	   *refs;
+	bool	   *refnulls;
+	int			nrefs;
+	FsResolved *res;
+	int			nviews;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	deconstruct_array(refs_arr, TEXTOID, -1, false, TYPALIGN_INT, &refs, &refnulls, &nrefs);
+	res = fs_resolve(schema, refs, refnulls, nrefs);
+	s->resolved = res;
+	nviews = res->nviews;
+
+	deconstruct_array(ids_arr, TEXTOID, -1, false, TYPALIGN_INT, &s->ids, &s->idnulls, &s->nids);
+	dedup_ids(s);
+
+	/* Which features each view is asked for, and where each ref finds its value. */
+	s->lookups = palloc0(sizeof(FsLookup) * Max(nviews, 1));
+	s->view_of_ref = palloc(sizeof(int) * Max(res->nrefs, 1));
+	s->pos_of_ref = palloc(sizeof(int) * Max(res->nrefs, 1));
+	for (int v = 0; v < nviews; v++)
+	{
+		s->lookups[v].view = res->views[v];
+		s->lookups[v].feat = palloc(sizeof(FsFeature *) * res->nrefs);
+	}
+	for (int r = 0; r < res->nrefs; r++)
+	{
+		FsRef	   *ref = &res->refs[r];
+		FsLookup   *lk = NULL;
+		int			v;
+		int			f;
+
+		for (v = 0; v < nviews; v++)
+			if (s->lookups[v].view == ref->view)
+				break;
+		lk = &s->lookups[v];
+		for (f = 0; f < lk->nfeat; f++)
+			if (lk->feat[f] == ref->feature)
+				break;
+		if (f == lk->nfeat)
+			lk->feat[lk->nfeat++] = ref->feature;
+		s->view_of_ref[r] = v;
+		s->pos_of_ref[r] = f;
+	}
+
+	for (int v = 0; v < nviews; v++)
+		check_view_access(s->lookups[v].view, &s->lookups[v]);
+
+	s->state = palloc(sizeof(FsRowState *) * Max(nviews, 1));
+	for (int v = 0; v < nviews; v++)
+	{
+		FsLookup   *lk = &s->lookups[v];
+		FsView	   *view = lk->view;
+		int			n = s->nslots;
+		TimestampTz cutoff = 0;
+
+		lk->nkeys = n;
+		lk->keys = palloc(sizeof(Datum) * Max(n, 1));
+		lk->keynull = palloc(sizeof(bool) * Max(n, 1));
+		lk->found = palloc0(sizeof(bool) * Max(n, 1));
+		lk->event_time = palloc(sizeof(Datum) * Max(n, 1));
+		lk->event_time_null = palloc(sizeof(bool) * Max(n, 1));
+		lk->values = palloc(sizeof(Datum) * Max((Size) n * lk->nfeat, 1));
+		lk->nulls = palloc(sizeof(bool) * Max((Size) n * lk->nfeat, 1));
+
+		convert_keys(s, lk);
+		if (n > 0)
+		{
+			switch (view->store)
+			{
+				case FS_STORE_LOCAL:
+					fs_local_lookup(lk);
+					break;
+				case FS_STORE_DYNAMODB:
+					elog(ERROR, "no store serves feature view \"%s\"", view->name);
+			}
+		}
+
+		if (view->has_ttl)
+			cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+															 TimestampTzGetDatum(now),
+															 IntervalPGetDatum(&view->ttl)));
+		s->state[v] = palloc(sizeof(FsRowState) * Max(n, 1));
+		for (int k = 0; k < n; k++)
+		{
+			if (lk->unavailable)
+				s->state[v][k] = FS_ROW_UNAVAILABLE;
+			else if (!lk->found[k])
+				s->state[v][k] = FS_ROW_NOT_FOUND;
+			else if (view->has_ttl &&
+					 (lk->event_time_null[k] ||
+					  DatumGetTimestampTz(lk->event_time[k]) < cutoff))
+				s->state[v][k] = FS_ROW_OUTSIDE_MAX_AGE;
+			else
+				s->state[v][k] = FS_ROW_OK;
+		}
+	}
+	return s;
+}
+
+/* The status, value and event time of one reference for one entity slot. */
+static FsStatus
+judge(FsServe *s, int r, int slot, Datum *value, Datum *event_time, bool *event_time_null)
+{
+	int			v = s->view_of_ref[r];
+	FsLookup   *lk = &s->lookups[v];
+	int			i;
+
+	*event_time_null = true;
+	if (slot < 0)
+		return FS_STATUS_NOT_FOUND;
+
+	switch (s->state[v][slot])
+	{
+		case FS_ROW_NOT_FOUND:
+			return FS_STATUS_NOT_FOUND;
+		case FS_ROW_UNAVAILABLE:
+			return FS_STATUS_UNAVAILABLE;
+		case FS_ROW_OUTSIDE_MAX_AGE:
+			*event_time = lk->event_time[slot];
+			*event_time_null = lk->event_time_null[slot];
+			return FS_STATUS_OUTSIDE_MAX_AGE;
+		case FS_ROW_OK:
+			break;
+	}
+
+	*event_time = lk->event_time[slot];
+	*event_time_null = lk->event_time_null[slot];
+	i = slot * lk->nfeat + s->pos_of_ref[r];
+	if (lk->nulls[i])
+		return FS_STATUS_NULL_VALUE;
+	*value = lk->values[i];
+	return FS_STATUS_PRESENT;
+}
+
+/*
+ * fs_get_features(entity_ids text[], feature_refs text[]): one row per
+ * (entity, feature), entity-major in input order.
+ */
+Datum
+fs_get_features(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ids_arr = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *refs_arr = PG_GETARG_ARRAYTYPE_P(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext callcxt;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
+	FsServe    *s;
+	Datum		statuses[FS_NUM_STATUSES];
+	Datum	   *ref_names;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	callcxt = AllocSetContextCreate(CurrentMemoryContext, "fs_get_features",
+									ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(callcxt, "fs_get_features row", ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(callcxt);
+
+	s = serve_prepare(fcinfo, ids_arr, refs_arr);
+
+	for (int i = 0; i < FS_NUM_STATUSES; i++)
+		statuses[i] = CStringGetTextDatum(status_names[i]);
+	ref_names = palloc(sizeof(Datum) * Max(s->resolved->nrefs, 1));
+	for (int r = 0; r < s->resolved->nrefs; r++)
+		ref_names[r] = CStringGetTextDatum(s->resolved->refs[r].ref);
+
+	for (int i = 0; i < s->nids; i++)
+	{
+		int			slot = s->slot_of[i];
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(rowcxt);
+		for (int r = 0; r < s->resolved->nrefs; r++)
+		{
+			Datum		values[5];
+			bool		nulls[5] = {false, false, true, true, false};
+			Datum		value = (Datum) 0;
+			FsStatus	status;
+
+			values[0] = s->ids[i];
+			nulls[0] = s->idnulls[i];
+			values[1] = ref_names[r];
+			status = judge(s, r, slot, &value, &values[3], &nulls[3]);
+			if (status == FS_STATUS_PRESENT)
+			{
+				values[2] = JsonbPGetDatum(fs_value_to_jsonb(&s->resolved->refs[r].feature->codec,
+															 value));
+				nulls[2] = false;
+			}
+			values[4] = statuses[status];
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		MemoryContextReset(rowcxt);
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(callcxt);
+	return (Datum) 0;
+}
+
+/*
+ * fs_get_feature_vectors(entity_ids text[], feature_refs text[]): one row per
+ * input entity with {"view:feature": value-or-null, ...}.
+ */
+Datum
+fs_get_feature_vectors(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ids_arr = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *refs_arr = PG_GETARG_ARRAYTYPE_P(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext callcxt;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
+	FsServe    *s;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	callcxt = AllocSetContextCreate(CurrentMemoryContext, "fs_get_feature_vectors",
+									ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(callcxt, "fs_get_feature_vectors row",
+								   ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(callcxt);
+
+	s = serve_prepare(fcinfo, ids_arr, refs_arr);
+
+	for (int i = 0; i < s->nids; i++)
+	{
+		int			slot = s->slot_of[i];
+		JsonbParseState *state = NULL;
+		JsonbValue *obj = NULL;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(rowcxt);
+
+		obj = pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		for (int r = 0; r < s->resolved->nrefs; r++)
+		{
+			FsRef	   *ref = &s->resolved->refs[r];
+			JsonbValue	key;
+			Datum		value = (Datum) 0;
+			Datum		ts;
+			bool		tsnull;
+
+			key.type = jbvString;
+			key.val.string.val = ref->ref;
+			key.val.string.len = strlen(ref->ref);
+			pushJsonbValue(&state, WJB_KEY, &key);
+			if (judge(s, r, slot, &value, &ts, &tsnull) == FS_STATUS_PRESENT)
+				fs_value_push(&state, WJB_VALUE, &ref->feature->codec, value);
+			else
+			{
+				JsonbValue	null = {.type = jbvNull};
+
+				pushJsonbValue(&state, WJB_VALUE, &null);
+			}
+		}
+		obj = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+
+		values[0] = s->ids[i];
+		nulls[0] = s->idnulls[i];
+		values[1] = JsonbPGetDatum(JsonbValueToJsonb(obj));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextReset(rowcxt);
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(callcxt);
+	return (Datum) 0;
+}

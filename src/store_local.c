@@ -1,0 +1,92 @@
+/*-------------------------------------------------------------------------
+ *
+ * store_local.c
+ *	  The embedded store: feature views backed by plain tables.
+ *
+ * A lookup is one pass over the batch of keys with a single index scan,
+ * rescanned per key: no SQL, no plan, no executor per entity.  Values are
+ * copied out of the buffer before the next probe releases it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/datum.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "store.h"
+
+/* Copy a value out of a buffer page, detoasted. */
+static Datum
+copy_value(Datum value, int16 typlen, bool typbyval)
+{
+	if (typbyval)
+		return value;
+	if (typlen == -1)
+		return PointerGetDatum(PG_DETOAST_DATUM_COPY(value));
+	return datumCopy(value, false, typlen);
+}
+
+/* Answer a lookup from the view's table by probing its unique index. */
+void
+fs_local_lookup(FsLookup *lookup)
+{
+	FsView	   *view = lookup->view;
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	AttrNumber	maxatt = view->ts_attnum;
+	int			nfeat = lookup->nfeat;
+
+	for (int f = 0; f < nfeat; f++)
+		maxatt = Max(maxatt, lookup->feat[f]->attnum);
+
+	heap = table_open(view->relid, AccessShareLock);
+	index = index_open(view->key_index, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+
+	for (int k = 0; k < lookup->nkeys; k++)
+	{
+		lookup->found[k] = false;
+		if (lookup->keynull[k])
+			continue;
+
+		ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+							   view->key_collation, view->key_eqproc, lookup->keys[k]);
+		index_rescan(scan, &skey, 1, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+			continue;
+
+		slot_getsomeattrs(slot, maxatt);
+		lookup->found[k] = true;
+		lookup->event_time_null[k] = slot->tts_isnull[view->ts_attnum - 1];
+		lookup->event_time[k] = slot->tts_values[view->ts_attnum - 1];
+
+		for (int f = 0; f < nfeat; f++)
+		{
+			FsFeature  *feat = lookup->feat[f];
+			int			i = k * nfeat + f;
+
+			lookup->nulls[i] = slot->tts_isnull[feat->attnum - 1];
+			if (!lookup->nulls[i])
+				lookup->values[i] = copy_value(slot->tts_values[feat->attnum - 1],
+											   feat->codec.typlen, feat->codec.typbyval);
+		}
+	}
+
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+}

@@ -1,0 +1,362 @@
+/*-------------------------------------------------------------------------
+ *
+ * value.c
+ *	  Feature values as jsonb.
+ *
+ * Serving turns tens of thousands of Datums into jsonb per call, so the
+ * mapping is decided once per feature (a codec) and each value takes the
+ * shortest path: integers straight to numeric, floats through the shortest
+ * exact decimal, strings without copying.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "common/shortest_dec.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+
+#include "value.h"
+
+static const int utc_offset = 0;
+
+/* Decide how values of typid become jsonb. */
+void
+fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt)
+{
+	Oid			elemtype;
+
+	memset(codec, 0, sizeof(*codec));
+	codec->typid = typid;
+	get_typlenbyvalalign(typid, &codec->typlen, &codec->typbyval, &codec->typalign);
+
+	switch (getBaseType(typid))
+	{
+		case INT2OID:
+			codec->kind = FS_VALUE_INT2;
+			return;
+		case INT4OID:
+			codec->kind = FS_VALUE_INT4;
+			return;
+		case INT8OID:
+			codec->kind = FS_VALUE_INT8;
+			return;
+		case FLOAT4OID:
+			codec->kind = FS_VALUE_FLOAT4;
+			return;
+		case FLOAT8OID:
+			codec->kind = FS_VALUE_FLOAT8;
+			return;
+		case NUMERICOID:
+			codec->kind = FS_VALUE_NUMERIC;
+			return;
+		case BOOLOID:
+			codec->kind = FS_VALUE_BOOL;
+			return;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			codec->kind = FS_VALUE_TEXT;
+			return;
+		case JSONBOID:
+			codec->kind = FS_VALUE_JSONB;
+			return;
+		case JSONOID:
+			codec->kind = FS_VALUE_JSON;
+			return;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+			codec->kind = FS_VALUE_DATETIME;
+			return;
+		case BYTEAOID:
+			codec->kind = FS_VALUE_BYTEA;
+			return;
+		default:
+			break;
+	}
+
+	elemtype = get_element_type(getBaseType(typid));
+	if (OidIsValid(elemtype))
+	{
+		codec->kind = FS_VALUE_ARRAY;
+		codec->elem = MemoryContextAlloc(mcxt, sizeof(FsValueCodec));
+		fs_value_codec_init(codec->elem, elemtype, mcxt);
+	}
+	else
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		codec->kind = FS_VALUE_OTHER;
+		getTypeOutputInfo(typid, &outfunc, &isvarlena);
+		fmgr_info_cxt(outfunc, &codec->outfunc, mcxt);
+	}
+}
+
+/* A JSON string holding a C string. */
+static void
+set_string(JsonbValue *jv, char *str, int len)
+{
+	jv->type = jbvString;
+	jv->val.string.val = str;
+	jv->val.string.len = len;
+}
+
+/* A JSON number from a float, or a string for what JSON cannot hold. */
+static void
+set_float(JsonbValue *jv, double d, bool is_float4)
+{
+	char	   *buf;
+
+	if (isnan(d))
+	{
+		set_string(jv, "NaN", 3);
+		return;
+	}
+	if (isinf(d))
+	{
+		if (d > 0)
+			set_string(jv, "Infinity", 8);
+		else
+			set_string(jv, "-Infinity", 9);
+		return;
+	}
+
+	buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
+	if (is_float4)
+		float_to_shortest_decimal_buf((float) d, buf);
+	else
+		double_to_shortest_decimal_buf(d, buf);
+
+	jv->type = jbvNumeric;
+	jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														  CStringGetDatum(buf),
+														  ObjectIdGetDatum(InvalidOid),
+														  Int32GetDatum(-1)));
+}
+
+/*
+ * Fill jv with a scalar value; false when the value is not a scalar
+ * (arrays, jsonb containers) and must be pushed instead.
+ */
+static bool
+set_scalar(JsonbValue *jv, FsValueCodec *codec, Datum value)
+{
+	switch (codec->kind)
+	{
+		case FS_VALUE_INT2:
+			jv->type = jbvNumeric;
+			jv->val.numeric = int64_to_numeric(DatumGetInt16(value));
+			return true;
+		case FS_VALUE_INT4:
+			jv->type = jbvNumeric;
+			jv->val.numeric = int64_to_numeric(DatumGetInt32(value));
+			return true;
+		case FS_VALUE_INT8:
+			jv->type = jbvNumeric;
+			jv->val.numeric = int64_to_numeric(DatumGetInt64(value));
+			return true;
+		case FS_VALUE_FLOAT4:
+			set_float(jv, DatumGetFloat4(value), true);
+			return true;
+		case FS_VALUE_FLOAT8:
+			set_float(jv, DatumGetFloat8(value), false);
+			return true;
+		case FS_VALUE_NUMERIC:
+			{
+				Numeric		num = DatumGetNumeric(value);
+
+				if (numeric_is_nan(num) || numeric_is_inf(num))
+				{
+					char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+																		NumericGetDatum(num)));
+
+					set_string(jv, s, strlen(s));
+				}
+				else
+				{
+					jv->type = jbvNumeric;
+					jv->val.numeric = num;
+				}
+				return true;
+			}
+		case FS_VALUE_BOOL:
+			jv->type = jbvBool;
+			jv->val.boolean = DatumGetBool(value);
+			return true;
+		case FS_VALUE_TEXT:
+			{
+				text	   *t = DatumGetTextPP(value);
+
+				set_string(jv, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				return true;
+			}
+		case FS_VALUE_DATETIME:
+			{
+				char	   *s = JsonEncodeDateTime(NULL, value, codec->typid, &utc_offset);
+
+				set_string(jv, s, strlen(s));
+				return true;
+			}
+		case FS_VALUE_BYTEA:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+				int			srclen = VARSIZE_ANY_EXHDR(b);
+				int			dstlen = pg_b64_enc_len(srclen);
+				char	   *dst = palloc(dstlen + 1);
+				int			len = pg_b64_encode(VARDATA_ANY(b), srclen, dst, dstlen);
+
+				if (len < 0)
+					elog(ERROR, "could not encode a bytea value as base64");
+				set_string(jv, dst, len);
+				return true;
+			}
+		case FS_VALUE_OTHER:
+			{
+				char	   *s = OutputFunctionCall(&codec->outfunc, value);
+
+				set_string(jv, s, strlen(s));
+				return true;
+			}
+		case FS_VALUE_JSONB:
+		case FS_VALUE_JSON:
+		case FS_VALUE_ARRAY:
+			break;
+	}
+	return false;
+}
+
+/* A json value as jsonb. */
+static Jsonb *
+json_to_jsonb(Datum value)
+{
+	char	   *s = TextDatumGetCString(value);
+
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+}
+
+/* Push one dimension of an array (and the ones below it); returns the last push. */
+static JsonbValue *
+push_array_dim(JsonbParseState **state, FsValueCodec *elem, int ndim, int *dims,
+			   Datum *elems, bool *nulls, int *pos, int dim)
+{
+	JsonbValue *res;
+
+	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < dims[dim]; i++)
+	{
+		if (dim < ndim - 1)
+			push_array_dim(state, elem, ndim, dims, elems, nulls, pos, dim + 1);
+		else
+		{
+			if (nulls[*pos])
+			{
+				JsonbValue	null = {.type = jbvNull};
+
+				pushJsonbValue(state, WJB_ELEM, &null);
+			}
+			else
+				fs_value_push(state, WJB_ELEM, elem, elems[*pos]);
+			(*pos)++;
+		}
+	}
+	res = pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	return res;
+}
+
+/* Push an array value; returns the last push (the result at top level). */
+static JsonbValue *
+push_array(JsonbParseState **state, FsValueCodec *codec, Datum value)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+	FsValueCodec *elem = codec->elem;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			pos = 0;
+
+	if (ARR_NDIM(arr) == 0)
+	{
+		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
+	}
+
+	deconstruct_array(arr, elem->typid, elem->typlen, elem->typbyval, elem->typalign,
+					  &elems, &nulls, &n);
+	return push_array_dim(state, elem, ARR_NDIM(arr), ARR_DIMS(arr), elems, nulls,
+						  &pos, 0);
+}
+
+/* Push a jsonb document as an element or object value. */
+static void
+push_jsonb(JsonbParseState **state, JsonbIteratorToken token, Jsonb *jb)
+{
+	JsonbValue	jv;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbExtractScalar(&jb->root, &jv);
+		pushJsonbValue(state, token, &jv);
+		return;
+	}
+	jv.type = jbvBinary;
+	jv.val.binary.data = &jb->root;
+	jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	pushJsonbValue(state, token, &jv);
+}
+
+/* One feature value as a jsonb document. */
+Jsonb *
+fs_value_to_jsonb(FsValueCodec *codec, Datum value)
+{
+	JsonbValue	jv;
+	JsonbParseState *state = NULL;
+
+	switch (codec->kind)
+	{
+		case FS_VALUE_JSONB:
+			return DatumGetJsonbP(value);
+		case FS_VALUE_JSON:
+			return json_to_jsonb(value);
+		case FS_VALUE_ARRAY:
+			return JsonbValueToJsonb(push_array(&state, codec, value));
+		default:
+			set_scalar(&jv, codec, value);
+			return JsonbValueToJsonb(&jv);
+	}
+}
+
+/* Push one feature value into a document under construction. */
+void
+fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
+			  FsValueCodec *codec, Datum value)
+{
+	JsonbValue	jv;
+
+	switch (codec->kind)
+	{
+		case FS_VALUE_JSONB:
+			push_jsonb(state, token, DatumGetJsonbP(value));
+			return;
+		case FS_VALUE_JSON:
+			push_jsonb(state, token, json_to_jsonb(value));
+			return;
+		case FS_VALUE_ARRAY:
+			push_array(state, codec, value);
+			return;
+		default:
+			set_scalar(&jv, codec, value);
+			pushJsonbValue(state, token, &jv);
+			return;
+	}
+}

@@ -1,0 +1,55 @@
+/*-------------------------------------------------------------------------
+ *
+ * value.h
+ *	  Feature values as jsonb: the mapping every serving path shares.
+ *
+ * numbers -> JSON numbers (bigint exact), text -> strings, boolean ->
+ * booleans, arrays -> arrays, timestamptz -> ISO 8601 strings in UTC,
+ * bytea -> base64 strings, jsonb as is; anything else -> its text form.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FS_VALUE_H
+#define FS_VALUE_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+typedef enum FsValueKind
+{
+	FS_VALUE_INT2,
+	FS_VALUE_INT4,
+	FS_VALUE_INT8,
+	FS_VALUE_FLOAT4,
+	FS_VALUE_FLOAT8,
+	FS_VALUE_NUMERIC,
+	FS_VALUE_BOOL,
+	FS_VALUE_TEXT,				/* text, varchar, bpchar, name-like varlenas */
+	FS_VALUE_JSONB,
+	FS_VALUE_JSON,
+	FS_VALUE_DATETIME,			/* timestamptz, timestamp, date, time, timetz */
+	FS_VALUE_BYTEA,
+	FS_VALUE_ARRAY,
+	FS_VALUE_OTHER				/* through the type's output function */
+} FsValueKind;
+
+/* How to turn Datums of one type into jsonb; built once per feature. */
+typedef struct FsValueCodec
+{
+	FsValueKind kind;
+	Oid			typid;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	FmgrInfo	outfunc;		/* FS_VALUE_OTHER */
+	struct FsValueCodec *elem;	/* FS_VALUE_ARRAY */
+} FsValueCodec;
+
+extern void fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt);
+extern Jsonb *fs_value_to_jsonb(FsValueCodec *codec, Datum value);
+extern void fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
+						  FsValueCodec *codec, Datum value);
+
+#endif							/* FS_VALUE_H */
