@@ -1,0 +1,138 @@
+--
+-- values: how each column type is served as jsonb, by fs_get_features and by
+-- fs_get_feature_vectors (the two must agree).
+--
+-- pg_regress may have loaded the extension already; start from scratch.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_store CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION feature_store;
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
+\set SHOW_CONTEXT never
+
+CREATE TYPE mood AS ENUM ('sad', 'happy');
+CREATE DOMAIN positive_int AS integer CHECK (VALUE > 0);
+CREATE TABLE vals (
+    id          text PRIMARY KEY,
+    event_time  timestamptz,
+    f_int2      smallint,
+    f_int4      integer,
+    f_int8      bigint,
+    f_float4    real,
+    f_float8    double precision,
+    f_numeric   numeric,
+    f_text      text,
+    f_varchar   varchar(10),
+    f_bool      boolean,
+    f_real_arr  real[],
+    f_text_arr  text[],
+    f_int_arr   integer[],
+    f_int_2d    integer[],
+    f_int8_arr  bigint[],
+    f_ts        timestamptz,
+    f_ts_arr    timestamptz[],
+    f_bytea     bytea,
+    f_jsonb     jsonb,
+    f_json      json,
+    f_uuid      uuid,
+    f_date      date,
+    f_timestamp timestamp,
+    f_interval  interval,
+    f_mood      mood,
+    f_domain    positive_int
+);
+-- typical values
+INSERT INTO vals VALUES ('typical', '2026-01-01 00:00:00+00',
+    12, 123456, 9007199254740993,
+    0.1, 0.1::float8 + 0.2::float8, 123.4500,
+    'héllo "world"\n', 'varchar', true,
+    '{0.1,0.25,-1.5}', '{a,NULL,"b c"}', '{1,NULL,3}', '{{1,2},{3,4}}', '{9007199254740993,-1}',
+    '2026-01-01 12:34:56.789+02', '{"2026-01-01 00:00:00+00","2026-06-30 23:59:59.5-03"}',
+    '\x010203',
+    '{"a": 1, "b": [1, "x", null], "c": {"d": true}}',
+    '{"z": 1, "a": [2]}',
+    'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2026-01-01', '2026-01-01 12:00:00',
+    '1 day 02:00:00', 'happy', 7);
+-- the edges of each type
+INSERT INTO vals VALUES ('edges', '2026-01-01 00:00:00+00',
+    -32768, -2147483648, -9223372036854775808,
+    'NaN', 'Infinity', 'NaN',
+    '', '', false,
+    '{}', '{}', '{NULL}', '{{NULL,2},{3,NULL}}', '{9223372036854775807}',
+    'infinity', '{}',
+    '\x',
+    '[1, "x"]',
+    '"just a string"',
+    '00000000-0000-0000-0000-000000000000', 'infinity', '-infinity',
+    '-1 month', 'sad', 1);
+INSERT INTO vals (id, event_time, f_float4, f_float8, f_numeric, f_jsonb, f_json, f_bytea, f_int8)
+VALUES ('more', '2026-01-01 00:00:00+00', '-Infinity', '-Infinity', 'Infinity', '42', 'null',
+        '\xff', 9223372036854775807),
+       ('more2', '2026-01-01 00:00:00+00', 3.4028235e38, 1e-320, 12345678901234567890.123456789,
+        'null', '[]', decode(repeat('ab', 100), 'hex'), -9007199254740993);
+-- every feature NULL
+INSERT INTO vals (id, event_time) VALUES ('nulls', '2026-01-01 00:00:00+00');
+
+SELECT fs_register_entity('thing', 'id');
+SELECT fs_register_feature_view('v', 'vals', 'thing');
+
+SELECT feature_ref, value, jsonb_typeof(value) AS json_type, status
+  FROM fs_get_features(ARRAY['typical'], ARRAY['v:*']);
+SELECT feature_ref, value, jsonb_typeof(value) AS json_type, status
+  FROM fs_get_features(ARRAY['edges'], ARRAY['v:*']);
+SELECT feature_ref, value, jsonb_typeof(value) AS json_type, status
+  FROM fs_get_features(ARRAY['more'], ARRAY['v:f_float4', 'v:f_float8', 'v:f_numeric', 'v:f_jsonb', 'v:f_json', 'v:f_bytea', 'v:f_int8']);
+SELECT feature_ref, value, jsonb_typeof(value) AS json_type, status
+  FROM fs_get_features(ARRAY['more2'], ARRAY['v:f_float4', 'v:f_numeric', 'v:f_jsonb', 'v:f_json', 'v:f_int8']);
+-- a subnormal double is a JSON number equal to it
+SELECT jsonb_typeof(value), value::numeric = 1e-320::numeric AS exact
+  FROM fs_get_features(ARRAY['more2'], ARRAY['v:f_float8']);
+-- NULL features are NULL_VALUE with an SQL NULL value, not a JSON null
+SELECT feature_ref, value IS NULL AS sql_null, status
+  FROM fs_get_features(ARRAY['nulls'], ARRAY['v:*']);
+
+-- bigint is exact: not rounded through a double
+SELECT value::text = '9007199254740993' AS exact,
+       (value::numeric - 9007199254740992) AS minus_2_pow_53
+  FROM fs_get_features(ARRAY['typical'], ARRAY['v:f_int8']);
+-- double precision keeps its shortest exact decimal form
+SELECT value::text AS f8, (value::numeric = 0.30000000000000004) AS exact
+  FROM fs_get_features(ARRAY['typical'], ARRAY['v:f_float8']);
+-- a long bytea is one base64 string, without line breaks, that decodes back
+SELECT length(value #>> '{}') AS b64_length, (value #>> '{}') ~ '\n' AS has_newline,
+       decode(value #>> '{}', 'base64') = (SELECT f_bytea FROM vals WHERE id = 'more2') AS round_trips
+  FROM fs_get_features(ARRAY['more2'], ARRAY['v:f_bytea']);
+-- timestamptz is ISO 8601 in UTC whatever the session's time zone
+SET timezone = 'America/New_York';
+SELECT feature_ref, value FROM fs_get_features(ARRAY['typical'], ARRAY['v:f_ts', 'v:f_ts_arr']);
+SET timezone = 'UTC';
+
+-- where to_jsonb has an opinion, serving agrees with it (bigint, numeric,
+-- strings, booleans, arrays of numbers and strings, jsonb, json)
+SELECT r.feature_ref
+  FROM vals,
+       LATERAL fs_get_features(ARRAY[vals.id],
+           ARRAY['v:f_int2', 'v:f_int4', 'v:f_int8', 'v:f_numeric', 'v:f_text', 'v:f_varchar',
+                 'v:f_bool', 'v:f_text_arr', 'v:f_int_arr', 'v:f_int_2d', 'v:f_int8_arr',
+                 'v:f_jsonb', 'v:f_json', 'v:f_domain']) WITH ORDINALITY AS r(entity_id, feature_ref, value, event_time, status, n)
+ WHERE r.value IS DISTINCT FROM (to_jsonb(vals) -> split_part(r.feature_ref, ':', 2))
+   AND NOT (r.status = 'NULL_VALUE' AND to_jsonb(vals) -> split_part(r.feature_ref, ':', 2) = 'null')
+ ORDER BY vals.id, r.n;
+
+-- fs_get_feature_vectors gives the same values, with null for SQL NULL
+SELECT entity_id, jsonb_pretty(features) FROM fs_get_feature_vectors(ARRAY['typical'], ARRAY['v:*']);
+SELECT entity_id, features FROM fs_get_feature_vectors(ARRAY['more', 'more2'], ARRAY['v:f_jsonb', 'v:f_json', 'v:f_float4', 'v:f_numeric']);
+SELECT f.entity_id, f.feature_ref
+  FROM vals,
+       LATERAL fs_get_features(ARRAY[vals.id], ARRAY['v:*']) f,
+       LATERAL fs_get_feature_vectors(ARRAY[vals.id], ARRAY['v:*']) v
+ WHERE v.features -> f.feature_ref IS DISTINCT FROM coalesce(f.value, 'null'::jsonb)
+ ORDER BY 1, 2;
+SELECT entity_id, features FROM fs_get_feature_vectors(ARRAY['nulls'], ARRAY['v:f_int4', 'v:f_jsonb', 'v:f_text_arr']);
+
+DROP EXTENSION feature_store;
+DROP TABLE vals;
+DROP TYPE mood;
+DROP DOMAIN positive_int;
