@@ -124,6 +124,37 @@ CREATE TRIGGER fs_feature_service_changed AFTER INSERT OR UPDATE OR DELETE OR TR
     EXECUTE FUNCTION @extschema@.fs_registry_changed();
 
 /*
+ * Dropping a view's relation drops its registration, so that a later table
+ * that happens to get the same OID is never served under the old name.
+ */
+CREATE FUNCTION @extschema@.fs_on_sql_drop()
+RETURNS event_trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped record;
+BEGIN
+    /* The catalog itself may be going away (DROP EXTENSION, DROP SCHEMA). */
+    IF to_regclass('@extschema@.fs_feature_view') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR dropped IN
+        DELETE FROM @extschema@.fs_feature_view v
+         USING pg_catalog.pg_event_trigger_dropped_objects() d
+         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objsubid OPERATOR(pg_catalog.=) 0
+           AND d.objid OPERATOR(pg_catalog.=) v.relation::pg_catalog.oid
+        RETURNING v.name
+    LOOP
+        RAISE NOTICE 'feature view "%" was dropped with its table', dropped.name;
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER fs_on_sql_drop ON sql_drop
+    EXECUTE FUNCTION @extschema@.fs_on_sql_drop();
+
+/*
  * The catalog view: one row per feature.  A feature's description is its
  * column comment, else its view's description.
  */

@@ -18,6 +18,7 @@
 #include "access/tableam.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/datum.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -58,6 +59,7 @@ fs_local_lookup(FsLookup *lookup)
 
 	for (int k = 0; k < lookup->nkeys; k++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		lookup->found[k] = false;
 		if (lookup->keynull[k])
 			continue;

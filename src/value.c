@@ -12,10 +12,12 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
 #include "common/base64.h"
+#include "common/int.h"
 #include "common/shortest_dec.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -112,11 +114,57 @@ set_string(JsonbValue *jv, char *str, int len)
 	jv->val.string.len = len;
 }
 
+/*
+ * The numeric value of a float's shortest exact decimal form ("-1.25",
+ * "1e-07"), built from an integer and a power of ten instead of parsing it
+ * with numeric_in, which dominated float-heavy calls.
+ */
+static Numeric
+decimal_to_numeric(const char *buf)
+{
+	const char *p = buf;
+	bool		neg = false;
+	int64		mantissa = 0;
+	int			scale = 0;		/* digits after the point */
+	int			exp = 0;
+
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	for (; isdigit((unsigned char) *p); p++)
+		mantissa = mantissa * 10 + (*p - '0');
+	if (*p == '.')
+	{
+		for (p++; isdigit((unsigned char) *p); p++, scale++)
+			mantissa = mantissa * 10 + (*p - '0');
+	}
+	if (*p == 'e' || *p == 'E')
+		exp = (int) strtol(p + 1, NULL, 10);
+	if (neg)
+		mantissa = -mantissa;
+
+	/* At most 17 significant digits: the mantissa always fits an int64. */
+	scale -= exp;
+	if (scale >= 0)
+		return int64_div_fast_to_numeric(mantissa, scale);
+	while (scale < 0)
+	{
+		if (pg_mul_s64_overflow(mantissa, 10, &mantissa))
+			return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+		scale++;
+	}
+	return int64_to_numeric(mantissa);
+}
+
 /* A JSON number from a float, or a string for what JSON cannot hold. */
 static void
 set_float(JsonbValue *jv, double d, bool is_float4)
 {
-	char	   *buf;
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
 	if (isnan(d))
 	{
@@ -132,17 +180,13 @@ set_float(JsonbValue *jv, double d, bool is_float4)
 		return;
 	}
 
-	buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
 	if (is_float4)
 		float_to_shortest_decimal_buf((float) d, buf);
 	else
 		double_to_shortest_decimal_buf(d, buf);
 
 	jv->type = jbvNumeric;
-	jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-														  CStringGetDatum(buf),
-														  ObjectIdGetDatum(InvalidOid),
-														  Int32GetDatum(-1)));
+	jv->val.numeric = decimal_to_numeric(buf);
 }
 
 /*
@@ -315,6 +359,52 @@ push_jsonb(JsonbParseState **state, JsonbIteratorToken token, Jsonb *jb)
 	pushJsonbValue(state, token, &jv);
 }
 
+/*
+ * A scalar as a jsonb document, laid out directly: the same bytes that
+ * JsonbValueToJsonb produces for a raw scalar (a one-element array flagged
+ * scalar, whose entry carries its end offset), without its general walk.
+ */
+static Jsonb *
+scalar_to_jsonb(const JsonbValue *jv)
+{
+	const char *data = NULL;
+	uint32		datalen = 0;
+	JEntry		entry;
+	Size		size;
+	Jsonb	   *jb;
+
+	switch (jv->type)
+	{
+		case jbvString:
+			data = jv->val.string.val;
+			datalen = jv->val.string.len;
+			entry = JENTRY_ISSTRING;
+			break;
+		case jbvNumeric:
+			/* Starts at offset 12, already int-aligned: no padding. */
+			data = (const char *) jv->val.numeric;
+			datalen = VARSIZE_ANY(jv->val.numeric);
+			entry = JENTRY_ISNUMERIC;
+			break;
+		case jbvBool:
+			entry = jv->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+			break;
+		default:
+			return JsonbValueToJsonb((JsonbValue *) jv);
+	}
+	if (datalen > JENTRY_OFFLENMASK)
+		return JsonbValueToJsonb((JsonbValue *) jv);
+
+	size = VARHDRSZ + sizeof(uint32) + sizeof(JEntry) + datalen;
+	jb = palloc(size);
+	SET_VARSIZE(jb, size);
+	jb->root.header = 1 | JB_FARRAY | JB_FSCALAR;
+	jb->root.children[0] = entry | JENTRY_HAS_OFF | datalen;
+	if (datalen > 0)
+		memcpy(&jb->root.children[1], data, datalen);
+	return jb;
+}
+
 /* One feature value as a jsonb document. */
 Jsonb *
 fs_value_to_jsonb(FsValueCodec *codec, Datum value)
@@ -332,7 +422,7 @@ fs_value_to_jsonb(FsValueCodec *codec, Datum value)
 			return JsonbValueToJsonb(push_array(&state, codec, value));
 		default:
 			set_scalar(&jv, codec, value);
-			return JsonbValueToJsonb(&jv);
+			return scalar_to_jsonb(&jv);
 	}
 }
 
