@@ -72,6 +72,11 @@ VALUES ('more', '2026-01-01 00:00:00+00', '-Infinity', '-Infinity', 'Infinity', 
         '\xff', 9223372036854775807),
        ('more2', '2026-01-01 00:00:00+00', 3.4028235e38, 1e-320, 12345678901234567890.123456789,
         'null', '[]', decode(repeat('ab', 100), 'hex'), -9007199254740993);
+-- floats: the shortest decimal that reads back as the same float
+INSERT INTO vals (id, event_time, f_float4, f_float8, f_real_arr)
+VALUES ('tiny', '2026-01-01 00:00:00+00', 1e-07, '-0', '{1e-07,-0,1.5e-05}'),
+       ('huge', '2026-01-01 00:00:00+00', 1.2345678e20, 1.2345678901234568e20, '{1e22,16777217}'),
+       ('odd', '2026-01-01 00:00:00+00', -1.25, -2.5e-3, '{0.3,2.5e-3}');
 -- every feature NULL
 INSERT INTO vals (id, event_time) VALUES ('nulls', '2026-01-01 00:00:00+00');
 
@@ -86,6 +91,10 @@ SELECT feature_ref, value, jsonb_typeof(value) AS json_type, status
   FROM fs_get_features(ARRAY['more'], ARRAY['v:f_float4', 'v:f_float8', 'v:f_numeric', 'v:f_jsonb', 'v:f_json', 'v:f_bytea', 'v:f_int8']);
 SELECT feature_ref, value, jsonb_typeof(value) AS json_type, status
   FROM fs_get_features(ARRAY['more2'], ARRAY['v:f_float4', 'v:f_numeric', 'v:f_jsonb', 'v:f_json', 'v:f_int8']);
+SELECT entity_id, feature_ref, value, jsonb_typeof(value) AS json_type
+  FROM fs_get_features(ARRAY['tiny', 'huge', 'odd'], ARRAY['v:f_float4', 'v:f_float8', 'v:f_real_arr']);
+SELECT value::numeric = 1.2345678901234568e20 AS exact_f8
+  FROM fs_get_features(ARRAY['huge'], ARRAY['v:f_float8']);
 -- a subnormal double is a JSON number equal to it
 SELECT jsonb_typeof(value), value::numeric = 1e-320::numeric AS exact
   FROM fs_get_features(ARRAY['more2'], ARRAY['v:f_float8']);
