@@ -59,6 +59,7 @@ static MemoryContext registry_cxt = NULL;
 static HTAB *views_htab = NULL;
 static HTAB *services_htab = NULL;
 static bool registry_valid = false;
+static uint64 registry_inval_count = 0;	/* catalog invalidations seen */
 static Oid	registry_schema = InvalidOid;
 static Oid	catalog_relids[3];
 
@@ -74,22 +75,18 @@ registry_relcache_cb(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	FsView	   *view;
+	bool		catalog = !OidIsValid(relid);
 
-	if (!registry_valid)
-		return;
-	if (!OidIsValid(relid))
+	for (int i = 0; i < lengthof(catalog_relids); i++)
+		catalog |= (relid == catalog_relids[i]);
+	if (catalog)
 	{
 		registry_valid = false;
+		registry_inval_count++;
 		return;
 	}
-	for (int i = 0; i < lengthof(catalog_relids); i++)
-	{
-		if (relid == catalog_relids[i])
-		{
-			registry_valid = false;
-			return;
-		}
-	}
+	if (!registry_valid)
+		return;
 
 	hash_seq_init(&status, views_htab);
 	while ((view = hash_seq_search(&status)) != NULL)
@@ -134,6 +131,7 @@ registry_load(Oid schema)
 	StringInfoData sql;
 	HASHCTL		ctl;
 	MemoryContext oldcxt;
+	uint64		inval_count;
 
 	if (registry_cxt == NULL)
 		registry_cxt = AllocSetContextCreate(CacheMemoryContext, "feature_store registry",
@@ -167,8 +165,9 @@ registry_load(Oid schema)
 	services_htab = hash_create("feature_store services", 16, &ctl,
 								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
-	/* From here on an invalidation arriving mid-load makes the caller reload. */
-	registry_valid = true;
+	/* An invalidation arriving mid-load, or an error, makes the next use reload. */
+	registry_valid = false;
+	inval_count = registry_inval_count;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -240,6 +239,7 @@ registry_load(Oid schema)
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
+	registry_valid = (inval_count == registry_inval_count);
 }
 
 /* Make sure the cache holds the current catalog of the given schema. */
