@@ -1,0 +1,109 @@
+-- The public API of SPEC §2: objects, exact signatures, parameter names and
+-- defaults, result columns, naming, and the catalog under pg_dump.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION feature_store;
+SELECT plan(36);
+
+-- catalog tables and the view
+SELECT has_table('fs_entity');
+SELECT has_table('fs_feature_view');
+SELECT has_table('fs_feature_service');
+SELECT has_view('feature_registry');
+SELECT columns_are('feature_registry',
+    ARRAY['feature_view', 'feature', 'type', 'entity', 'join_key', 'store',
+          'relation', 'ttl', 'description', 'owner', 'tags'],
+    'feature_registry has the columns of SPEC §2, in order');
+SELECT is(array(SELECT attname::text FROM pg_attribute
+                 WHERE attrelid = 'feature_registry'::regclass AND attnum > 0 ORDER BY attnum),
+          ARRAY['feature_view', 'feature', 'type', 'entity', 'join_key', 'store',
+                'relation', 'ttl', 'description', 'owner', 'tags'],
+          'feature_registry columns are in SPEC order');
+SELECT col_type_is('feature_registry', 'ttl', 'interval');
+SELECT col_type_is('feature_registry', 'tags', 'jsonb');
+
+-- registry functions, with exact argument types
+SELECT has_function('fs_register_entity', ARRAY['text', 'text', 'text']);
+SELECT has_function('fs_register_feature_view',
+    ARRAY['text', 'regclass', 'text', 'interval', 'name', 'text', 'text', 'jsonb']);
+SELECT has_function('fs_register_feature_service', ARRAY['text', 'text[]', 'text']);
+SELECT has_function('fs_drop_feature_view', ARRAY['text']);
+SELECT has_function('fs_drop_feature_service', ARRAY['text']);
+SELECT has_function('fs_drop_entity', ARRAY['text']);
+SELECT has_function('fs_resolve_refs', ARRAY['text[]']);
+
+-- parameter names and defaults: callers use named notation
+SELECT is(pg_get_function_arguments('fs_register_entity(text,text,text)'::regprocedure),
+          'name text, join_key text, description text DEFAULT NULL::text',
+          'fs_register_entity parameters');
+SELECT is(pg_get_function_arguments('fs_register_feature_view(text,regclass,text,interval,name,text,text,jsonb)'::regprocedure),
+          'name text, relation regclass, entity text, ttl interval DEFAULT NULL::interval, '
+          'event_time_column name DEFAULT ''event_time''::name, description text DEFAULT NULL::text, '
+          'owner text DEFAULT NULL::text, tags jsonb DEFAULT ''{}''::jsonb',
+          'fs_register_feature_view parameters');
+SELECT is(pg_get_function_arguments('fs_register_feature_service(text,text[],text)'::regprocedure),
+          'name text, feature_refs text[], description text DEFAULT NULL::text',
+          'fs_register_feature_service parameters');
+SELECT is(pg_get_function_arguments('fs_drop_feature_view(text)'::regprocedure), 'name text',
+          'fs_drop_feature_view parameters');
+SELECT is(pg_get_function_arguments('fs_drop_feature_service(text)'::regprocedure), 'name text',
+          'fs_drop_feature_service parameters');
+SELECT is(pg_get_function_arguments('fs_drop_entity(text)'::regprocedure), 'name text',
+          'fs_drop_entity parameters');
+
+-- serving functions
+SELECT has_function('fs_get_features', ARRAY['text[]', 'text[]']);
+SELECT has_function('fs_get_feature_vectors', ARRAY['text[]', 'text[]']);
+SELECT function_returns('fs_get_features', ARRAY['text[]', 'text[]'], 'setof record');
+SELECT is(pg_get_function_arguments('fs_get_features(text[],text[])'::regprocedure),
+          'entity_ids text[], feature_refs text[]', 'fs_get_features parameters');
+SELECT is(pg_get_function_result('fs_get_features(text[],text[])'::regprocedure),
+          'TABLE(entity_id text, feature_ref text, value jsonb, event_time timestamp with time zone, status text)',
+          'fs_get_features result columns');
+SELECT is(pg_get_function_arguments('fs_get_feature_vectors(text[],text[])'::regprocedure),
+          'entity_ids text[], feature_refs text[]', 'fs_get_feature_vectors parameters');
+SELECT is(pg_get_function_result('fs_get_feature_vectors(text[],text[])'::regprocedure),
+          'TABLE(entity_id text, features jsonb)',
+          'fs_get_feature_vectors result columns');
+
+-- named notation works as SPEC writes it
+CREATE TEMP TABLE api_t (user_id text PRIMARY KEY, ts timestamptz, x int);
+SELECT lives_ok($$SELECT fs_register_entity(name => 'user', join_key => 'user_id', description => 'd')$$,
+                'fs_register_entity in named notation');
+SELECT lives_ok($$SELECT fs_register_feature_view(name => 'v', relation => 'api_t', entity => 'user',
+                    ttl => '1 day', event_time_column => 'ts', description => 'd', owner => 'o',
+                    tags => '{"k": 1}')$$,
+                'fs_register_feature_view in named notation');
+SELECT lives_ok($$SELECT fs_register_feature_service(name => 's', feature_refs => ARRAY['v:x'], description => 'd')$$,
+                'fs_register_feature_service in named notation');
+SELECT is((SELECT count(*)::int FROM fs_get_features(entity_ids => ARRAY['a'], feature_refs => ARRAY['s'])), 1,
+          'fs_get_features in named notation');
+
+-- every name is prefixed fs_, except feature_registry
+SELECT is(array(SELECT pg_describe_object(classid, objid, objsubid)
+                  FROM pg_depend
+                 WHERE refclassid = 'pg_extension'::regclass
+                   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'feature_store')
+                   AND deptype = 'e'
+                   AND pg_describe_object(classid, objid, objsubid) !~ '^[a-z ]+ fs_'
+                 ORDER BY 1),
+          ARRAY['view feature_registry'],
+          'every extension object but feature_registry is named fs_*');
+
+-- the catalog tables are dumped by pg_dump
+SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'feature_store'$$,
+              ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_service'],
+              'the catalog tables are extension configuration');
+
+-- everyone may read the catalog
+SELECT ok(has_table_privilege('public', 'fs_feature_view', 'SELECT')
+          AND has_table_privilege('public', 'fs_entity', 'SELECT')
+          AND has_table_privilege('public', 'fs_feature_service', 'SELECT')
+          AND has_table_privilege('public', 'feature_registry', 'SELECT'),
+          'PUBLIC may read the catalog');
+-- the extension is not relocatable, but is installed where CREATE EXTENSION says
+SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'feature_store'),
+          current_schema()::text, 'installed in the current schema by default');
+
+SELECT * FROM finish();
+ROLLBACK;
