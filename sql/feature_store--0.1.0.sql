@@ -133,6 +133,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     dropped record;
+    users   text;
 BEGIN
     /* The catalog itself may be going away (DROP EXTENSION, DROP SCHEMA). */
     IF to_regclass('@extschema@.fs_feature_view') IS NULL THEN
@@ -147,6 +148,15 @@ BEGIN
         RETURNING v.name
     LOOP
         RAISE NOTICE 'feature view "%" was dropped with its table', dropped.name;
+        users := (SELECT string_agg(s.name, ', ' ORDER BY s.name)
+                    FROM @extschema@.fs_feature_service s
+                   WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
+                                  WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) dropped.name));
+        IF users IS NOT NULL THEN
+            RAISE WARNING 'feature services % refer to feature view "%", which no longer exists',
+                          users, dropped.name
+                USING HINT = 'Drop or re-register them.';
+        END IF;
     END LOOP;
 END
 $$;

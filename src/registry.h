@@ -87,6 +87,5 @@ typedef struct FsResolved
 
 extern void fs_registry_init(void);
 extern FsResolved *fs_resolve(Oid schema, Datum *refs, bool *nulls, int nrefs);
-extern void fs_check_view_access(FsView *view, FsResolved *resolved);
 
 #endif							/* FS_REGISTRY_H */

@@ -152,15 +152,23 @@ dedup_ids(FsServe *s)
 }
 
 /*
- * The caller must be able to read what a view serves: SELECT on the table,
- * or on each column the call reads.  Row security cannot be applied to index
+ * The caller must be able to read what a view serves: USAGE on the schema
+ * and SELECT on the table, or on each column the call reads.  Row security cannot be applied to index
  * probes, so a table under it is refused.
  */
 static void
 check_view_access(FsView *view, FsLookup *lookup)
 {
 	Oid			userid = GetUserId();
+	Oid			nspid = get_rel_namespace(view->relid);
 	bool		ok = true;
+
+	if (pg_namespace_aclcheck(nspid, userid, ACL_USAGE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for schema %s", get_namespace_name(nspid)),
+				 errdetail("Feature view \"%s\" reads table %s in that schema.",
+						   view->name, get_rel_name(view->relid))));
 
 	if (pg_class_aclcheck(view->relid, userid, ACL_SELECT) != ACLCHECK_OK)
 	{

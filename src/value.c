@@ -37,9 +37,10 @@ fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt)
 
 	memset(codec, 0, sizeof(*codec));
 	codec->typid = typid;
+	codec->basetypid = getBaseType(typid);
 	get_typlenbyvalalign(typid, &codec->typlen, &codec->typbyval, &codec->typalign);
 
-	switch (getBaseType(typid))
+	switch (codec->basetypid)
 	{
 		case INT2OID:
 			codec->kind = FS_VALUE_INT2;
@@ -87,7 +88,7 @@ fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt)
 			break;
 	}
 
-	elemtype = get_element_type(getBaseType(typid));
+	elemtype = get_element_type(codec->basetypid);
 	if (OidIsValid(elemtype))
 	{
 		codec->kind = FS_VALUE_ARRAY;
@@ -247,7 +248,8 @@ set_scalar(JsonbValue *jv, FsValueCodec *codec, Datum value)
 			}
 		case FS_VALUE_DATETIME:
 			{
-				char	   *s = JsonEncodeDateTime(NULL, value, codec->typid, &utc_offset);
+				char	   *s = JsonEncodeDateTime(NULL, value, codec->basetypid,
+													 &utc_offset);
 
 				set_string(jv, s, strlen(s));
 				return true;

@@ -40,6 +40,7 @@ typedef struct FsValueCodec
 {
 	FsValueKind kind;
 	Oid			typid;
+	Oid			basetypid;		/* typid, or the base type of a domain */
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
