@@ -16,7 +16,7 @@
 #                      export PGHOST=127.0.0.1 PGPORT=... PGUSER=postgres
 #                      PGDATABASE=postgres FS_CLUSTER_DIR=...
 #   FS_PG_EXTRA_CONF   extra postgresql.conf lines for a new cluster (optional)
-#   PG_CONFIG          pg_config to take the binaries from (default: pg_config)
+#   PG_CONFIG          pg_config to take the binaries from (default: PostgreSQL 15's)
 set -euo pipefail
 
 STATE_FILE="${FS_CLUSTER_ENV:-/tmp/feature_store_cluster.env}"
@@ -28,7 +28,11 @@ DIR_PREFIX=feature_store_pg
 die() { echo "pgcluster: $*" >&2; exit 1; }
 
 bindir() {
-    local pgc="${PG_CONFIG:-pg_config}"
+    local pgc="${PG_CONFIG:-}"
+    if [ -z "$pgc" ]; then
+        pgc=pg_config
+        [ -x /usr/lib/postgresql/15/bin/pg_config ] && pgc=/usr/lib/postgresql/15/bin/pg_config
+    fi
     command -v "$pgc" >/dev/null 2>&1 || die "pg_config not found (run scripts/setup.sh)"
     "$pgc" --bindir
 }
