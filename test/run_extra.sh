@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# run_extra.sh — end-to-end checks that need a shell around PostgreSQL:
+#
+#   1. pg_dump round trip: the catalog (entities, views, services) and what
+#      it serves survive pg_dump | psql into a fresh database.
+#   2. the same with the extension in a schema other than public, and the
+#      view's table in a third schema.
+#   3. cache invalidation across sessions: one backend serves a view, other
+#      sessions alter its table and the catalog, and that backend's next call
+#      sees the change; a call waiting on another session's ALTER TABLE sees
+#      the table as committed.
+#
+# Run by scripts/test.sh with the cluster's PGHOST/PGPORT/PGUSER exported.
+# Prints "ok - name" / "not ok - name" per check and, last, "N passed, N
+# failed".  Exits 0 when it could run (whatever failed), non-zero otherwise.
+set -euo pipefail
+
+PASS=0
+FAIL=0
+WORK="$(mktemp -d /tmp/fs_extra.XXXXXX)"
+DBS=()
+SUFFIX="$$"
+
+cleanup() {
+    local db
+    for db in "${DBS[@]}"; do
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    done
+    if [ -n "${FS_EXTRA_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
+}
+trap cleanup EXIT
+
+die() { echo "run_extra: $*" >&2; exit 2; }
+
+ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
+not_ok() {
+    FAIL=$((FAIL + 1)); echo "not ok - $1"
+    shift
+    local line
+    for line in "$@"; do printf '#   %s\n' "$line"; done
+}
+
+# check NAME EXPECTED ACTUAL
+check() {
+    if [ "$2" = "$3" ]; then
+        ok "$1"
+    else
+        not_ok "$1" "expected: $2" "actual:   $3"
+    fi
+}
+
+# check_same NAME FILE_A FILE_B: both non-empty and identical
+check_same() {
+    if [ -s "$2" ] && cmp -s "$2" "$3"; then
+        ok "$1"
+    else
+        not_ok "$1" "$(diff "$2" "$3" 2>&1 | head -n 20 | tr '\n' '|')"
+    fi
+}
+
+# q DB SQL: one query, unaligned, tuples only; errors to stdout as well
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>&1; }
+
+new_db() {
+    local db="$1"
+    DBS+=("$db")
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" \
+        >/dev/null || die "cannot create database $db"
+}
+
+command -v psql >/dev/null 2>&1 || die "psql not found"
+command -v pg_dump >/dev/null 2>&1 || die "pg_dump not found"
+psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
+    die "cannot connect to PostgreSQL (is the cluster env exported?)"
+if [ -x /usr/lib/postgresql/15/bin/pg_dump ]; then
+    PG_DUMP=/usr/lib/postgresql/15/bin/pg_dump
+else
+    PG_DUMP=pg_dump
+fi
+
+# What a database serves and registers, schema-qualified by $2, into file $3.
+snapshot() {
+    local db="$1" s="$2" out="$3"
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" >"$out" 2>&1 <<EOF || true
+SET timezone = 'UTC';
+\echo registry
+SELECT * FROM $s.feature_registry;
+\echo entities
+SELECT name, join_key, description, registered_by, created_at FROM $s.fs_entity ORDER BY name;
+\echo views
+SELECT name, relation, entity, ttl, event_time_column, description, owner, tags, registered_by, created_at
+  FROM $s.fs_feature_view ORDER BY name;
+\echo services
+SELECT name, feature_refs, description, registered_by, created_at FROM $s.fs_feature_service ORDER BY name;
+\echo features
+SELECT * FROM $s.fs_get_features(ARRAY['u1', 'u2', 'u3', NULL], ARRAY['ranking', 'stats:*']);
+\echo vectors
+SELECT * FROM $s.fs_get_feature_vectors(ARRAY['u2', 'u1'], ARRAY['ranking']);
+\echo items
+SELECT * FROM $s.fs_get_features(ARRAY['7', '8'], ARRAY['items:*']);
+EOF
+}
+
+# Build a source database with the extension in schema $2 and the data in
+# schema $3, dump it, restore it into a fresh database, compare.
+dump_round_trip() {
+    local label="$1" ext_schema="$2" data_schema="$3"
+    local src="fs_extra_src_${label}_$SUFFIX" dst="fs_extra_dst_${label}_$SUFFIX"
+    local s d
+    s="$(q postgres "SELECT quote_ident('$ext_schema')")"
+    d="$(q postgres "SELECT quote_ident('$data_schema')")"
+    new_db "$src"
+    new_db "$dst"
+
+    if ! psql -X -q -v ON_ERROR_STOP=1 -d "$src" >"$WORK/$label.setup.log" 2>&1 <<EOF
+CREATE SCHEMA IF NOT EXISTS $s;
+CREATE SCHEMA IF NOT EXISTS $d;
+CREATE EXTENSION feature_store SCHEMA $s;
+SET search_path = pg_catalog;
+CREATE TABLE $d.user_stats (user_id text PRIMARY KEY, event_time timestamptz,
+                            clicks bigint, ctr float8, tags text[]);
+COMMENT ON COLUMN $d.user_stats.ctr IS 'click-through rate';
+INSERT INTO $d.user_stats VALUES
+    ('u1', '2026-01-01 00:00:00+00', 10, 0.5, '{a,b}'),
+    ('u2', '1900-01-01 00:00:00+00', 20, 0.25, NULL);
+CREATE TABLE $d.user_profile (user_id text PRIMARY KEY, updated timestamptz, segment text);
+INSERT INTO $d.user_profile VALUES ('u1', '2026-02-01 00:00:00+00', 'pro'), ('u3', NULL, 'new');
+CREATE TABLE $d.items (item_id int PRIMARY KEY, event_time timestamptz, price numeric);
+INSERT INTO $d.items VALUES (7, '2026-03-01 00:00:00+00', 9.99);
+SELECT $s.fs_register_entity('user', 'user_id', 'a person');
+SELECT $s.fs_register_entity('item', 'item_id');
+SELECT $s.fs_register_feature_view('stats', '$d.user_stats', 'user', ttl => '36500 days',
+        description => 'engagement', owner => 'team-a', tags => '{"tier": "gold"}');
+SELECT $s.fs_register_feature_view('profile', '$d.user_profile', 'user', event_time_column => 'updated');
+SELECT $s.fs_register_feature_view('items', '$d.items', 'item');
+SELECT $s.fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr'], 'model v1');
+EOF
+    then
+        not_ok "$label: set up the source database" "$(tr '\n' '|' <"$WORK/$label.setup.log")"
+        return
+    fi
+    ok "$label: set up the source database"
+
+    if ! "$PG_DUMP" -d "$src" -f "$WORK/$label.dump.sql" 2>"$WORK/$label.dump.log"; then
+        not_ok "$label: pg_dump" "$(tr '\n' '|' <"$WORK/$label.dump.log")"
+        return
+    fi
+    ok "$label: pg_dump"
+    if grep -q 'fs_feature_view' "$WORK/$label.dump.sql" &&
+       grep -q 'COPY .*fs_feature_view' "$WORK/$label.dump.sql"; then
+        ok "$label: the dump holds the catalog's rows"
+    else
+        not_ok "$label: the dump holds the catalog's rows" "no COPY of fs_feature_view in the dump"
+    fi
+
+    if ! psql -X -q -v ON_ERROR_STOP=1 -d "$dst" -f "$WORK/$label.dump.sql" \
+            >"$WORK/$label.restore.log" 2>&1; then
+        not_ok "$label: restore with psql" "$(head -n 5 "$WORK/$label.restore.log" | tr '\n' '|')"
+        return
+    fi
+    ok "$label: restore with psql, no error"
+
+    snapshot "$src" "$s" "$WORK/$label.src.out"
+    snapshot "$dst" "$s" "$WORK/$label.dst.out"
+    check_same "$label: feature_registry, catalog rows and served values are the same after restore" \
+        "$WORK/$label.src.out" "$WORK/$label.dst.out"
+    # The snapshot must hold real content, not the same error twice.
+    check "$label: the restored database serves the registered values" \
+        'u1|profile:segment|"pro"|2026-02-01 00:00:00+00|PRESENT' \
+        "$(q "$dst" "SET timezone = 'UTC'; SELECT * FROM $s.fs_get_features(ARRAY['u1'], ARRAY['ranking']) LIMIT 1")"
+    check "$label: the restored views point at the restored tables" \
+        "items|$d.items profile|$d.user_profile stats|$d.user_stats" \
+        "$(q "$dst" "SET search_path = pg_catalog; SELECT string_agg(name || '|' || relation::text, ' ' ORDER BY name) FROM $s.fs_feature_view")"
+    check "$label: the restored extension lives in its schema" \
+        "$ext_schema" \
+        "$(q "$dst" "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'feature_store'" | tr -d '"')"
+    # The restored database keeps working: register, serve, drop.
+    check "$label: the restored registry accepts new registrations" \
+        "profile:segment" \
+        "$(q "$dst" "SELECT $s.fs_register_feature_service('second', ARRAY['profile:segment']); SELECT feature_ref FROM $s.fs_resolve_refs(ARRAY['second'])" | tail -n 1)"
+    check "$label: the restored registry still refuses a drop in use" \
+        "2BP01" \
+        "$(psql -X -q -At -d "$dst" -c "\\set VERBOSITY sqlstate" -c "SELECT $s.fs_drop_feature_view('stats')" 2>&1 | sed -E 's/^ERROR: +//')"
+
+    # A second round trip of the restored database gives the same dump data.
+    local dst2="fs_extra_dst2_${label}_$SUFFIX"
+    new_db "$dst2"
+    q "$dst" "SELECT $s.fs_drop_feature_service('second')" >/dev/null || true
+    if "$PG_DUMP" -d "$dst" -f "$WORK/$label.dump2.sql" 2>/dev/null &&
+       psql -X -q -v ON_ERROR_STOP=1 -d "$dst2" -f "$WORK/$label.dump2.sql" >/dev/null 2>&1; then
+        snapshot "$dst2" "$s" "$WORK/$label.dst2.out"
+        check_same "$label: a second dump and restore changes nothing" "$WORK/$label.src.out" "$WORK/$label.dst2.out"
+    else
+        not_ok "$label: a second dump and restore changes nothing" "dump or restore failed"
+    fi
+}
+
+echo "# 1. pg_dump round trip, extension in public"
+dump_round_trip public public public
+echo "# 2. pg_dump round trip, extension in another schema, tables in a third"
+dump_round_trip schema "Feature Store" online_data
+
+echo "# 3. cache invalidation across sessions"
+INV="fs_extra_inv_$SUFFIX"
+new_db "$INV"
+q "$INV" "
+CREATE EXTENSION feature_store;
+CREATE TABLE stats (user_id text PRIMARY KEY, event_time timestamptz, a int, b text);
+INSERT INTO stats VALUES ('u1', '2026-01-01 00:00:00+00', 1, 'x');
+SELECT fs_register_entity('user', 'user_id');
+SELECT fs_register_feature_view('stats', 'stats', 'user');
+" >"$WORK/inv.setup.log" || die "cannot set up $INV: $(cat "$WORK/inv.setup.log")"
+
+# Session A is this one psql process; sessions B are the \! psql commands.
+B="psql -X -q -At -v ON_ERROR_STOP=1 -d $INV"
+psql -X -q -At -d "$INV" >"$WORK/inv.out" 2>&1 <<EOF || true
+\set VERBOSITY sqlstate
+SELECT pg_backend_pid() AS a_pid \gset
+\echo step1
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+\! $B -c "ALTER TABLE stats ADD COLUMN c int DEFAULT 7" -c "SELECT fs_register_feature_service('svc', ARRAY['stats:c', 'stats:a'])" >/dev/null
+\echo step2
+SELECT pg_backend_pid() = :a_pid;
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
+\! $B -c "ALTER TABLE stats DROP COLUMN a" -c "UPDATE stats SET b = 'y'" >/dev/null
+\echo step3
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['stats:a']);
+SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
+\! $B -c "SELECT fs_drop_feature_service('svc')" -c "SELECT fs_register_feature_service('svc', ARRAY['stats:b'])" >/dev/null
+\echo step4
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
+\! $B -c "SELECT fs_drop_feature_service('svc')" -c "SELECT fs_drop_feature_view('stats')" -c "CREATE TABLE stats2 (user_id text PRIMARY KEY, event_time timestamptz, z bool)" -c "INSERT INTO stats2 VALUES ('u1', now(), true)" -c "SELECT fs_register_feature_view('stats', 'stats2', 'user')" >/dev/null
+\echo step5
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+\! $B -c "UPDATE fs_feature_view SET ttl = '1 microsecond' WHERE name = 'stats'" >/dev/null
+\echo step6
+SELECT string_agg(feature_ref || '=' || status, ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+\! ($B -c "BEGIN" -c "ALTER TABLE stats2 ADD COLUMN late text DEFAULT 'late'" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &)
+DO \$\$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN EXISTS (SELECT FROM pg_locks l
+                           WHERE l.relation = 'stats2'::regclass
+                             AND l.mode = 'AccessExclusiveLock' AND l.granted);
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END \$\$;
+\echo step6b
+SELECT EXISTS (SELECT FROM pg_locks l WHERE l.relation = 'stats2'::regclass
+                AND l.mode = 'AccessExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid());
+\echo step7
+UPDATE fs_feature_view SET ttl = NULL WHERE name = 'stats';
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+\echo step8
+SELECT pg_backend_pid() = :a_pid;
+EOF
+
+# Lines following a marker, up to the next one.
+after() { awk -v m="$1" '$0 ~ /^step[0-9]+[a-z]?$/ { on = ($0 == m); next } on' "$WORK/inv.out"; }
+
+check "invalidation: session A serves the table as it was" "stats:a=1,stats:b=\"x\"" "$(after step1)"
+check "invalidation: session A sees a column added by session B, and its service" \
+    "$(printf 't\nstats:a=1,stats:b="x",stats:c=7\nstats:c=7,stats:a=1')" "$(after step2)"
+check "invalidation: session A no longer serves a column dropped by session B" \
+    "$(printf 'stats:b="y",stats:c=7\nERROR:  42704\nERROR:  42704')" "$(after step3)"
+check "invalidation: session A sees a service re-registered by session B" \
+    'stats:b="y"' "$(after step4)"
+check "invalidation: session A serves a view session B re-registered over another table" \
+    'stats:z=true' "$(after step5)"
+check "invalidation: session A sees a ttl session B changed in the catalog" \
+    'stats:z=OUTSIDE_MAX_AGE' "$(after step6)"
+check "invalidation: session B holds its ALTER TABLE's lock open" "t" "$(after step6b)"
+check "invalidation: a call waiting on session B's ALTER TABLE sees it committed" \
+    "stats:z=true,stats:late=\"late\"" "$(after step7)"
+check "invalidation: all in one backend" "t" "$(after step8)"
+
+echo "$PASS passed, $FAIL failed"
+exit 0
