@@ -1,0 +1,160 @@
+-- demo.sql — feature_store on the embedded store, as a new user meets it.
+-- Run by scripts/demo.sh in a fresh database (psql -X -v ON_ERROR_STOP=1).
+-- Two feature tables of 100,000 users each, registered as feature views,
+-- grouped into a feature service, then served.
+
+\set QUIET on
+\pset null '(null)'
+\pset linestyle unicode
+\pset border 1
+\pset footer off
+SET client_min_messages = warning;
+
+\echo
+\echo '== 1. Install the extension'
+\echo 'CREATE EXTENSION feature_store;'
+CREATE EXTENSION feature_store;
+
+\echo
+\echo '== 2. Two ordinary tables hold the latest feature values, one row per user'
+CREATE TABLE user_profile (
+    user_id    text PRIMARY KEY,
+    event_time timestamptz NOT NULL,
+    age        int,
+    country    text,
+    premium    bool,
+    ltv        numeric
+);
+CREATE TABLE user_activity (
+    user_id    text PRIMARY KEY,
+    event_time timestamptz,
+    clicks_7d  bigint,
+    ctr        float8,
+    last_query text,
+    embedding  real[]
+);
+
+-- Deterministic sample data.  Profiles: users u1..u100000; every 50th has no
+-- country.  Activity: no row for users u99, u199, ... (NOT_FOUND); every
+-- 500th user, from u42 on, was last seen 10 days ago (stale against the 7-day
+-- ttl); every 10th has no last query.
+INSERT INTO user_profile
+SELECT 'u' || i,
+       now() - (i % 30) * interval '1 day',
+       18 + i % 60,
+       CASE WHEN i % 50 = 0 THEN NULL
+            ELSE (ARRAY['US', 'DE', 'FR', 'BR', 'IN', 'JP'])[1 + i % 6] END,
+       i % 7 = 0,
+       round((i % 1000) * 1.37, 2)
+FROM generate_series(1, 100000) AS i;
+
+INSERT INTO user_activity
+SELECT 'u' || i,
+       CASE WHEN i % 500 = 42 THEN now() - interval '10 days'
+            ELSE now() - (i % 48) * interval '1 hour' END,
+       (i * 7) % 500,
+       round((i % 97) / 97.0, 4)::float8,
+       CASE WHEN i % 10 = 3 THEN NULL ELSE 'query ' || (i % 1000) END,
+       ARRAY[(i % 10) / 10.0, (i * 3 % 10) / 10.0, (i * 7 % 10) / 10.0, (i * 9 % 10) / 10.0]::real[]
+FROM generate_series(1, 100000) AS i
+WHERE i % 100 <> 99;
+
+ANALYZE user_profile;
+ANALYZE user_activity;
+
+SELECT 'user_profile' AS "table", count(*) AS "rows" FROM user_profile
+UNION ALL
+SELECT 'user_activity', count(*) FROM user_activity;
+
+\echo
+\echo '== 3. Register the entity, the two feature views and a feature service'
+\o /dev/null
+SELECT fs_register_entity('user', 'user_id', 'A signed-in user');
+SELECT fs_register_feature_view('user_profile', 'user_profile', 'user',
+                                description => 'Account profile',
+                                owner => 'growth',
+                                tags => '{"source": "accounts"}');
+SELECT fs_register_feature_view('user_activity', 'user_activity', 'user', ttl => '7 days');
+SELECT fs_register_feature_service('ranking_v1',
+                                   ARRAY['user_profile:age', 'user_profile:country', 'user_activity:*']);
+\o
+\echo 'SELECT fs_register_entity(''user'', ''user_id'', ''A signed-in user'');'
+\echo 'SELECT fs_register_feature_view(''user_profile'', ''user_profile'', ''user'','
+\echo '                                description => ''Account profile'', owner => ''growth'','
+\echo '                                tags => ''{"source": "accounts"}'');'
+\echo 'SELECT fs_register_feature_view(''user_activity'', ''user_activity'', ''user'', ttl => ''7 days'');'
+\echo 'SELECT fs_register_feature_service(''ranking_v1'','
+\echo '           ARRAY[''user_profile:age'', ''user_profile:country'', ''user_activity:*'']);'
+
+\echo
+\echo '== 4. The catalog: one row per feature'
+\echo 'SELECT * FROM feature_registry;'
+SELECT * FROM feature_registry;
+
+\echo
+\echo '== 5. Serve features: one row per (entity, feature)'
+\echo 'u1 is fresh, u42''s activity is older than the 7-day ttl, u_missing does not exist.'
+\echo 'SELECT * FROM fs_get_features(ARRAY[''u1'', ''u42'', ''u_missing''], ARRAY[''ranking_v1'']);'
+SELECT entity_id, feature_ref, value,
+       to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS "event_time (UTC)",
+       status
+FROM fs_get_features(ARRAY['u1', 'u42', 'u_missing'], ARRAY['ranking_v1']);
+
+\echo
+\echo '== 6. Serve feature vectors: one JSON object per entity'
+\echo 'u3 has no last query, u50 no country, u99 no activity row.'
+\echo 'SELECT * FROM fs_get_feature_vectors(ARRAY[''u1'', ''u3'', ''u50'', ''u99''], ARRAY[''ranking_v1'']);'
+SELECT * FROM fs_get_feature_vectors(ARRAY['u1', 'u3', 'u50', 'u99'], ARRAY['ranking_v1']);
+
+\echo
+\echo '== 7. How the statuses add up over 1,000 users'
+SELECT status, count(*) AS "values"
+FROM fs_get_features(ARRAY(SELECT 'u' || i FROM generate_series(1, 1000) AS i),
+                     ARRAY['user_profile:*', 'user_activity:*'])
+GROUP BY status ORDER BY status;
+
+\echo
+\echo '== 8. Latency: 1,000 random users x every feature of both views, in one call'
+SELECT count(*) AS n_features FROM feature_registry \gset
+SELECT ARRAY(SELECT 'u' || (1 + (i * 7919) % 100000) FROM generate_series(1, 1000) AS i)::text AS ids \gset
+-- Server-side time of one warm call (the first call above loaded the caches).
+CREATE FUNCTION pg_temp.time_call(ids text[], refs text[]) RETURNS numeric
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+    n  bigint;
+BEGIN
+    SELECT count(*) INTO n FROM fs_get_features(ids, refs);
+    RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1);
+END $$;
+SELECT pg_temp.time_call(:'ids', ARRAY['user_profile:*', 'user_activity:*']) AS ms \gset
+\echo '1000 entities x' :n_features 'features:' :ms 'ms (server side)'
+\echo
+\echo 'The same call from psql, as a client sees it (\\timing on):'
+\timing on
+SELECT count(*) AS "values returned"
+FROM fs_get_features(:'ids', ARRAY['user_profile:*', 'user_activity:*']);
+\timing off
+
+\echo
+\echo '== 9. Mistakes are explained: each error has a SQLSTATE and says what exists'
+\echo 'SELECT * FROM fs_get_features(ARRAY[''u1''], ARRAY[<feature_refs>]) with a typo:'
+CREATE FUNCTION pg_temp.try(query text, OUT err_code text, OUT err_message text,
+                            OUT err_hint text, OUT err_detail text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE query;
+    err_message := 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS err_code = RETURNED_SQLSTATE,
+                            err_message = MESSAGE_TEXT,
+                            err_hint = PG_EXCEPTION_HINT,
+                            err_detail = PG_EXCEPTION_DETAIL;
+END $$;
+SELECT q.refs AS "feature_refs", r.err_code AS "SQLSTATE", r.err_message AS "error", coalesce(nullif(r.err_hint, ''), r.err_detail) AS "hint or detail"
+FROM (VALUES (1, 'user_profile:agee'), (2, 'user_profil:age'), (3, 'ranking_v2'), (4, 'user_profile:')) AS q(n, refs),
+     LATERAL pg_temp.try(format('SELECT * FROM fs_get_features(ARRAY[''u1''], ARRAY[%L])', q.refs)) AS r
+ORDER BY q.n;
+
+\echo
+\echo 'Done.  Explore with psql: \\df fs_*, SELECT * FROM feature_registry, ...'
