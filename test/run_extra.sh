@@ -37,7 +37,7 @@ not_ok() {
     FAIL=$((FAIL + 1)); echo "not ok - $1"
     shift
     local line
-    for line in "$@"; do printf '#   %s\n' "$line"; done
+    for line in "$@"; do printf '%s\n' "$line" | sed 's/^/#   /'; done
 }
 
 # check NAME EXPECTED ACTUAL
@@ -264,6 +264,24 @@ SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
   FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
 \echo step8
 SELECT pg_backend_pid() = :a_pid;
+\echo step8b
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+\! $B -c "SELECT fs_register_feature_service('late_svc', ARRAY['stats:z'])" >/dev/null
+SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
+COMMIT;
+\echo step9
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['late_svc']);
+\echo step9b
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:z']);
+\! $B -c "SELECT fs_drop_feature_service('late_svc')" -c "SELECT fs_drop_feature_view('stats')" >/dev/null
+SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:z']);
+COMMIT;
+\echo step10
+SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:z']);
+SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['late_svc']);
 EOF
 
 # Lines following a marker, up to the next one.
@@ -284,6 +302,12 @@ check "invalidation: session B holds its ALTER TABLE's lock open" "t" "$(after s
 check "invalidation: a call waiting on session B's ALTER TABLE sees it committed" \
     "stats:z=true,stats:late=\"late\"" "$(after step7)"
 check "invalidation: all in one backend" "t" "$(after step8)"
+# A catalog change committed by another session while this one is inside a
+# REPEATABLE READ transaction must be served once that transaction ends.
+check "invalidation: a service registered during a REPEATABLE READ transaction is served after it" \
+    'stats:z=true' "$(after step9)"
+check "invalidation: a view dropped during a REPEATABLE READ transaction is gone after it" \
+    "$(printf 'ERROR:  42704\nERROR:  42704')" "$(after step10)"
 
 echo "$PASS passed, $FAIL failed"
 exit 0
