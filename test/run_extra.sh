@@ -75,8 +75,10 @@ psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
     die "cannot connect to PostgreSQL (is the cluster env exported?)"
 if [ -x /usr/lib/postgresql/15/bin/pg_dump ]; then
     PG_DUMP=/usr/lib/postgresql/15/bin/pg_dump
+    PG_RESTORE=/usr/lib/postgresql/15/bin/pg_restore
 else
     PG_DUMP=pg_dump
+    PG_RESTORE=pg_restore
 fi
 
 # What a database serves and registers, schema-qualified by $2, into file $3.
@@ -183,6 +185,17 @@ EOF
         "2BP01" \
         "$(psql -X -q -At -d "$dst" -c "\\set VERBOSITY sqlstate" -c "SELECT $s.fs_drop_feature_view('stats')" 2>&1 | sed -E 's/^ERROR: +//')"
 
+    # The custom format through pg_restore gives the same.
+    local dst3="fs_extra_dst3_${label}_$SUFFIX"
+    new_db "$dst3"
+    if "$PG_DUMP" -Fc -d "$src" -f "$WORK/$label.dump.custom" 2>/dev/null &&
+       "$PG_RESTORE" --exit-on-error -d "$dst3" "$WORK/$label.dump.custom" >"$WORK/$label.restore3.log" 2>&1; then
+        snapshot "$dst3" "$s" "$WORK/$label.dst3.out"
+        check_same "$label: pg_dump -Fc and pg_restore give the same" "$WORK/$label.src.out" "$WORK/$label.dst3.out"
+    else
+        not_ok "$label: pg_dump -Fc and pg_restore give the same" "$(head -n 5 "$WORK/$label.restore3.log" | tr '\n' '|')"
+    fi
+
     # A second round trip of the restored database gives the same dump data.
     local dst2="fs_extra_dst2_${label}_$SUFFIX"
     new_db "$dst2"
@@ -199,7 +212,7 @@ EOF
 echo "# 1. pg_dump round trip, extension in public"
 dump_round_trip public public public
 echo "# 2. pg_dump round trip, extension in another schema, tables in a third"
-dump_round_trip schema "Feature Store" online_data
+dump_round_trip schema "Feature Store" "Online Data"
 
 echo "# 3. cache invalidation across sessions"
 INV="fs_extra_inv_$SUFFIX"
