@@ -105,5 +105,8 @@ SELECT count(*) AS rows, count(DISTINCT entity_id) AS entities,
   FROM fs_get_features(array(SELECT 'e' || (g % 100 + 1) FROM generate_series(1, 10000) g),
                        ARRAY['wide:f02', 'wide:f50']);
 
+-- a hint about a view of 50 features names the first 20 and the count
+SELECT * FROM fs_get_features(ARRAY['e1'], ARRAY['wide:f51']);
+
 DROP EXTENSION feature_store;
 DROP TABLE wide_t;

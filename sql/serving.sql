@@ -132,6 +132,24 @@ SELECT pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['99999999999'], ARRAY['
 SELECT pg_temp.err($$SELECT * FROM fs_get_feature_vectors(ARRAY['1.5'], ARRAY['item_stats:price'])$$);
 
 --
+-- Serving sees the calling transaction's own writes.
+--
+BEGIN;
+INSERT INTO user_stats_t VALUES ('u9', '2026-05-05 00:00:00+00', 90, 0.9, 'NL');
+SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u9'], ARRAY['user_stats:clicks']);
+UPDATE user_stats_t SET clicks = 91 WHERE user_id = 'u9';
+UPDATE user_stats_t SET clicks = 92 WHERE user_id = 'u9';
+SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u9', 'u9'], ARRAY['user_stats:clicks']);
+DELETE FROM user_stats_t WHERE user_id = 'u9';
+SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u9'], ARRAY['user_stats:clicks']);
+ROLLBACK;
+-- a row updated many times is served once, at its latest value
+UPDATE user_stats_t SET clicks = clicks + 1 WHERE user_id = 'u1';
+UPDATE user_stats_t SET clicks = clicks + 1 WHERE user_id = 'u1';
+UPDATE user_stats_t SET clicks = clicks - 2 WHERE user_id = 'u1';
+SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['user_stats:clicks']);
+
+--
 -- Empty and NULL inputs
 --
 SELECT count(*) FROM fs_get_features('{}', ARRAY['user_stats:clicks']);

@@ -141,7 +141,41 @@ SELECT f.entity_id, f.feature_ref
  ORDER BY 1, 2;
 SELECT entity_id, features FROM fs_get_feature_vectors(ARRAY['nulls'], ARRAY['v:f_int4', 'v:f_jsonb', 'v:f_text_arr']);
 
+-- arrays of every kind of element, ranges and other types as strings
+CREATE DOMAIN doc AS jsonb;
+CREATE TABLE more_vals (
+    id         uuid PRIMARY KEY,
+    event_time timestamptz,
+    f_jsonb_arr jsonb[],
+    f_json_arr  json[],
+    f_bytea_arr bytea[],
+    f_f8_arr    float8[],
+    f_num_arr   numeric[],
+    f_bool_arr  boolean[],
+    f_lower0    integer[],
+    f_range     int4range,
+    f_money     money,
+    f_char      "char",
+    f_name      name,
+    f_doc       doc,
+    f_ts_wo_arr timestamp[]
+);
+INSERT INTO more_vals VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2026-01-01 00:00:00+00',
+    ARRAY['{"a": 1}', '[1, 2]', '3', 'null']::jsonb[], ARRAY['{"b": 2}']::json[],
+    ARRAY['\x01'::bytea, NULL], '{Infinity,-Infinity,NaN,-0,1.5}', '{NaN,1.10,-0.0}',
+    '{t,f,NULL}', '[0:2]={7,8,9}', '[1,5)', 1.5, 'z', 'a name', '{"k": [1]}',
+    ARRAY['2026-01-01 10:00:00']::timestamp[]);
+SELECT fs_register_entity('doc', 'id');
+SELECT fs_register_feature_view('m', 'more_vals', 'doc');
+-- a uuid key: ids in any case convert to the same key
+SELECT entity_id, feature_ref, value, jsonb_typeof(value) AS json_type
+  FROM fs_get_features(ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'], ARRAY['m:*']);
+SELECT count(*) FILTER (WHERE status = 'PRESENT') AS present
+  FROM fs_get_features(ARRAY['A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'], ARRAY['m:*']);
+SELECT entity_id, features FROM fs_get_feature_vectors(ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'], ARRAY['m:f_jsonb_arr', 'm:f_doc', 'm:f_lower0']);
+
 DROP EXTENSION feature_store;
-DROP TABLE vals;
+DROP TABLE vals, more_vals;
+DROP DOMAIN doc;
 DROP TYPE mood;
 DROP DOMAIN positive_int;
