@@ -109,6 +109,25 @@ INSERT INTO inv_t (user_id, event_time, d) VALUES ('u3', '2026-02-01 00:00:00+00
 SELECT entity_id, value FROM fs_get_features(ARRAY['u3', 'u1'], ARRAY['iv:d']);
 
 --
+-- Rewrites of the table (TRUNCATE, VACUUM FULL, CLUSTER, REINDEX) change its
+-- files, not what is served.
+--
+TRUNCATE inv_t;
+INSERT INTO inv_t (user_id, event_time, d) VALUES ('u1', '2026-03-03 00:00:00+00', 'after truncate');
+SELECT entity_id, value, status FROM fs_get_features(ARRAY['u1', 'u3'], ARRAY['iv:d']);
+VACUUM FULL inv_t;
+SELECT entity_id, value FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
+CLUSTER inv_t USING inv_t_unique;
+SELECT entity_id, value FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
+REINDEX TABLE inv_t;
+SELECT entity_id, value FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
+BEGIN;
+TRUNCATE inv_t;
+SELECT entity_id, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
+ROLLBACK;
+SELECT entity_id, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
+
+--
 -- The relation renamed, then dropped.
 --
 ALTER TABLE inv_t RENAME TO inv_renamed_t;

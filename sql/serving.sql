@@ -150,6 +150,24 @@ UPDATE user_stats_t SET clicks = clicks - 2 WHERE user_id = 'u1';
 SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['user_stats:clicks']);
 
 --
+-- Lookups are batched: one index probe per distinct id and view, whatever
+-- the duplicates, NULL ids and number of features (index statistics count
+-- the probes).
+--
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT (SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'user_stats_t_pkey') AS stats_before,
+       (SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'user_profile_t_pkey') AS profile_before
+\gset
+SELECT count(*) FROM fs_get_features(ARRAY['u1', 'u1', 'u2', NULL, 'nobody', 'u2', 'u1'],
+                                     ARRAY['user_stats:clicks', 'user_profile:age', 'user_stats:*', 'everything']);
+SELECT count(*) FROM fs_get_feature_vectors(ARRAY['u3', 'u3', NULL], ARRAY['user_stats:*', 'user_profile:*']);
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT (SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'user_stats_t_pkey') - :stats_before AS stats_probes,
+       (SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'user_profile_t_pkey') - :profile_before AS profile_probes;
+
+--
 -- Empty and NULL inputs
 --
 SELECT count(*) FROM fs_get_features('{}', ARRAY['user_stats:clicks']);
