@@ -295,6 +295,19 @@ COMMIT;
 \echo step10
 SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:z']);
 SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['late_svc']);
+\echo step10b
+SELECT fs_register_feature_view('stats_rc', 'stats2', 'user');
+CREATE FUNCTION pg_temp.serve_twice() RETURNS bigint LANGUAGE plpgsql STABLE AS \$\$
+BEGIN
+    PERFORM count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats_rc:*']);
+    PERFORM pg_sleep(1.5);
+    RETURN (SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats_rc:*']));
+END \$\$;
+\! ($B -c "SELECT pg_sleep(0.5)" -c "SELECT fs_register_feature_service('rc_svc', ARRAY['stats_rc:z'])" >/dev/null &)
+SELECT pg_temp.serve_twice();
+\echo step11
+SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
+  FROM fs_get_features(ARRAY['u1'], ARRAY['rc_svc']);
 EOF
 
 # Lines following a marker, up to the next one.
@@ -321,6 +334,10 @@ check "invalidation: a service registered during a REPEATABLE READ transaction i
     'stats:z=true' "$(after step9)"
 check "invalidation: a view dropped during a REPEATABLE READ transaction is gone after it" \
     "$(printf 'ERROR:  42704\nERROR:  42704')" "$(after step10)"
+# The same in READ COMMITTED: a change committed while one statement runs
+# (it serves before and after) is served by the next statement.
+check "invalidation: a service registered while a statement serves is served by the next one" \
+    'stats_rc:z=true' "$(after step11)"
 
 echo "$PASS passed, $FAIL failed"
 exit 0
