@@ -139,12 +139,14 @@ EOF
         fi
         [ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER:" "$dir/data/postgresql.auto.conf"
 
-        if ( cd "$dir" && as_pg "$bin/pg_ctl" start -w -t 60 -D "$dir/data" -l "$log" >/dev/null ); then
+        if ( cd "$dir" && as_pg "$bin/pg_ctl" start -w -t 60 -D "$dir/data" -l "$log" >"$dir/pg_ctl.out" 2>&1 ); then
             break
         fi
         # Most likely someone took the port between the probe and the bind.
+        echo "pgcluster: server did not start on port $port: $(grep -E 'FATAL|ERROR|could not' "$log" 2>/dev/null | tail -n 1)" >&2
         tries=$((tries + 1))
         if [ "$tries" -ge 3 ]; then
+            cat "$dir/pg_ctl.out" >&2 || true
             tail -n 30 "$log" >&2 || true
             remove_dir "$dir"
             die "server did not start (log above)"
