@@ -51,8 +51,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_entity', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_view', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_service', '');
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_entity,
-    @extschema@.fs_feature_view, @extschema@.fs_feature_service TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_feature_view,
+    @extschema@.fs_feature_service TO PUBLIC;
+/* An entity's join key is what other owners' views are built on: no updates. */
+GRANT SELECT, INSERT, DELETE ON @extschema@.fs_entity TO PUBLIC;
 
 ALTER TABLE @extschema@.fs_entity ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_feature_view ENABLE ROW LEVEL SECURITY;
@@ -81,9 +83,6 @@ $$;
 
 CREATE POLICY fs_entity_read ON @extschema@.fs_entity FOR SELECT USING (true);
 CREATE POLICY fs_entity_insert ON @extschema@.fs_entity FOR INSERT
-    WITH CHECK (@extschema@.fs_acts_for(registered_by));
-CREATE POLICY fs_entity_update ON @extschema@.fs_entity FOR UPDATE
-    USING (@extschema@.fs_acts_for(registered_by))
     WITH CHECK (@extschema@.fs_acts_for(registered_by));
 CREATE POLICY fs_entity_delete ON @extschema@.fs_entity FOR DELETE
     USING (@extschema@.fs_acts_for(registered_by));

@@ -39,6 +39,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -121,6 +122,22 @@ fs_registry_changed(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(NULL);
 }
 
+/*
+ * Run a catalog query under the latest snapshot, as PostgreSQL reads its own
+ * catalogs: the transaction's snapshot may predate the very commit whose
+ * invalidation triggered this load, and the cache outlives the transaction.
+ */
+static bool
+read_catalog(const char *sql)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+
+	if (plan == NULL)
+		return false;
+	return SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								true, false, 0) == SPI_OK_SELECT;
+}
+
 /* Read the catalog into a fresh cache. */
 static void
 registry_load(Oid schema)
@@ -179,7 +196,7 @@ registry_load(Oid schema)
 					 " FROM %s.fs_feature_view v JOIN %s.fs_entity e"
 					 " ON e.name OPERATOR(pg_catalog.=) v.entity",
 					 qnsp, qnsp);
-	if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT)
+	if (!read_catalog(sql.data))
 		elog(ERROR, "could not read the feature view catalog");
 
 	oldcxt = MemoryContextSwitchTo(registry_cxt);
@@ -210,7 +227,7 @@ registry_load(Oid schema)
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT name, feature_refs FROM %s.fs_feature_service", qnsp);
-	if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT)
+	if (!read_catalog(sql.data))
 		elog(ERROR, "could not read the feature service catalog");
 
 	oldcxt = MemoryContextSwitchTo(registry_cxt);
