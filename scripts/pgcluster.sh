@@ -57,8 +57,8 @@ ensure_os_user() {
 # Load FS_CLUSTER_DIR and PGPORT from the state file, if any; returns 1 if none.
 read_state() {
     [ -f "$STATE_FILE" ] || return 1
-    FS_CLUSTER_DIR="$(. "$STATE_FILE" && echo "${FS_CLUSTER_DIR:-}")"
-    STATE_PORT="$(. "$STATE_FILE" && echo "${PGPORT:-}")"
+    FS_CLUSTER_DIR="$(sed -n 's/.*FS_CLUSTER_DIR=\([^ ]*\).*/\1/p' "$STATE_FILE" | tail -n 1)"
+    STATE_PORT="$(sed -n 's/.*PGPORT=\([0-9]*\).*/\1/p' "$STATE_FILE" | tail -n 1)"
     [ -n "$FS_CLUSTER_DIR" ]
 }
 
