@@ -12,6 +12,11 @@
  *			   WHERE user_id = ANY($1::text[])   for bench_a then bench_b
  *	 vectors   SELECT * FROM fs_get_feature_vectors($1::text[], $2::text[])
  *
+ * and, on request, the same work with one row sent back instead of all
+ * (features-count: SELECT count(*) FROM fs_get_features(...); hand-count:
+ * SELECT count(*) over each hand-written query), which splits a call's time
+ * between the server's lookups and shipping the rows to the client
+ *
  * for the same entity ids, in the same iteration, rotating which method goes
  * first.  Every statement is prepared once; results come back in text
  * format and are fetched completely before the clock stops.  Each result is
@@ -28,7 +33,8 @@
  *	 --entities N	 BENCH_ENTITIES	   1000  entity ids per call
  *	 --rows N		 BENCH_ROWS		   1000000 rows in each table
  *	 --seed N		 BENCH_SEED		   42	 PRNG seed
- *	 --methods LIST  BENCH_METHODS	   features,hand,vectors
+ *	 --methods LIST  BENCH_METHODS	   features,hand,vectors  (also:
+ *										   features-count, hand-count)
  *	 --conninfo STR	 (none)				 libpq connection string
  *
  * The process exits 0 whether or not the targets are met; it exits 1 on a
@@ -61,17 +67,21 @@ enum method
 	M_FEATURES,
 	M_HAND,
 	M_VECTORS,
+	M_FEATURES_COUNT,
+	M_HAND_COUNT,
 	NUM_METHODS
 };
 
 static const char *const method_name[NUM_METHODS] = {
-	"features", "hand", "vectors"
+	"features", "hand", "vectors", "features-count", "hand-count"
 };
 
 static const char *const method_label[NUM_METHODS] = {
 	"fs_get_features",
 	"hand-written (2 queries)",
-	"fs_get_feature_vectors"
+	"fs_get_feature_vectors",
+	"fs_get_features, count(*)",
+	"hand-written, count(*)"
 };
 
 typedef struct options
@@ -177,7 +187,8 @@ parse_methods(options *o, const char *list)
 			if (strcmp(tok, method_name[m]) == 0)
 				break;
 		if (m == NUM_METHODS)
-			die("unknown method \"%s\" (features, hand, vectors)", tok);
+			die("unknown method \"%s\" (features, hand, vectors,"
+				" features-count, hand-count)", tok);
 		o->enabled[m] = true;
 	}
 	free(copy);
@@ -188,7 +199,8 @@ usage(void)
 {
 	printf("usage: bench_serving [--iterations N] [--warmup N] [--entities N]\n"
 		   "                     [--rows N] [--seed N] [--methods LIST] [--conninfo STR]\n"
-		   "LIST is a comma-separated subset of features,hand,vectors.\n"
+		   "LIST is a comma-separated subset of features,hand,vectors,\n"
+		   "features-count,hand-count (default: features,hand,vectors).\n"
 		   "Each option may also come from BENCH_ITERATIONS, BENCH_WARMUP,\n"
 		   "BENCH_ENTITIES, BENCH_ROWS, BENCH_SEED, BENCH_METHODS.\n"
 		   "Connection: the PG* environment variables, or --conninfo.\n");
@@ -465,6 +477,15 @@ check_vectors(const PGresult *res, const id_batch *b, const options *o)
 				r + 1, PQgetvalue(res, r, 0), b->ids[r]);
 }
 
+/* Check a count(*) result. */
+static void
+check_count(const PGresult *res, long expect, const char *what)
+{
+	if (PQntuples(res) != 1 || atol(PQgetvalue(res, 0, 0)) != expect)
+		die("%s counted %s rows, expected %ld", what,
+			PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "no", expect);
+}
+
 /* Time one method for one batch; returns milliseconds. */
 static double
 time_method(int m, const id_batch *b, const options *o, series *s)
@@ -508,6 +529,29 @@ time_method(int m, const id_batch *b, const options *o, series *s)
 			s->rows_per_call = PQntuples(res);
 			s->bytes_per_call = result_bytes(res);
 			PQclear(res);
+			break;
+
+		case M_FEATURES_COUNT:
+			t0 = now_ms();
+			res = run_prepared("features_count", 2, params);
+			t1 = now_ms();
+			check_count(res, (long) o->entities * FEATURES_PER_CALL, "fs_get_features");
+			s->rows_per_call = 1;
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
+		case M_HAND_COUNT:
+			t0 = now_ms();
+			res = run_prepared("hand_count_a", 1, params);
+			res2 = run_prepared("hand_count_b", 1, params);
+			t1 = now_ms();
+			check_count(res, b->npresent, "hand-written query on bench_a");
+			check_count(res2, b->npresent, "hand-written query on bench_b");
+			s->rows_per_call = 2;
+			s->bytes_per_call = result_bytes(res) + result_bytes(res2);
+			PQclear(res);
+			PQclear(res2);
 			break;
 
 		default:
@@ -614,6 +658,18 @@ main(int argc, char **argv)
 	if (o.enabled[M_VECTORS])
 		prepare("vectors",
 				"SELECT * FROM fs_get_feature_vectors($1::text[], $2::text[])", 2);
+	if (o.enabled[M_FEATURES_COUNT])
+		prepare("features_count",
+				"SELECT count(*) FROM fs_get_features($1::text[], $2::text[])", 2);
+	if (o.enabled[M_HAND_COUNT])
+	{
+		prepare("hand_count_a",
+				"SELECT count(*) FROM (SELECT user_id, event_time, f1, f2, f3, f4, f5,"
+				" f6, f7, f8, f9, f10 FROM bench_a WHERE user_id = ANY($1::text[])) s", 1);
+		prepare("hand_count_b",
+				"SELECT count(*) FROM (SELECT user_id, event_time, f1, f2, f3, f4, f5,"
+				" f6, f7, f8, f9, f10 FROM bench_b WHERE user_id = ANY($1::text[])) s", 1);
+	}
 
 	/* The pool of present ids, 1..rows, partially shuffled per batch. */
 	pool = xmalloc(sizeof(uint32_t) * o.rows);
@@ -676,6 +732,10 @@ main(int argc, char **argv)
 		printf("  ratio fs_get_feature_vectors / hand-written:  p50 %.2fx  p95 %.2fx\n",
 			   sum[M_VECTORS].p50 / sum[M_HAND].p50,
 			   sum[M_VECTORS].p95 / sum[M_HAND].p95);
+	if (o.enabled[M_FEATURES_COUNT] && o.enabled[M_HAND_COUNT])
+		printf("  ratio of the count(*) forms (no rows sent):   p50 %.2fx  p95 %.2fx\n",
+			   sum[M_FEATURES_COUNT].p50 / sum[M_HAND_COUNT].p50,
+			   sum[M_FEATURES_COUNT].p95 / sum[M_HAND_COUNT].p95);
 	if (o.enabled[M_FEATURES])
 		printf("  target fs_get_features p95 <= %.1f ms:          %s (%.3f ms)\n",
 			   TARGET_P95_MS, sum[M_FEATURES].p95 <= TARGET_P95_MS ? "PASS" : "MISS",

@@ -10,7 +10,8 @@
 #
 # Environment (all optional):
 #   BENCH_ITERATIONS (300)  BENCH_WARMUP (20)  BENCH_ENTITIES (1000)
-#   BENCH_ROWS (1000000)    BENCH_SEED (42)    BENCH_METHODS (features,hand,vectors)
+#   BENCH_ROWS (1000000)    BENCH_SEED (42)
+#   BENCH_METHODS (features,hand,vectors,features-count,hand-count)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
 #   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)
 set -euo pipefail
@@ -64,7 +65,7 @@ psql -X -q -v ON_ERROR_STOP=1 -v rows="$BENCH_ROWS" -f "$BENCH/setup.sql"
 # 5. The run.
 CMD=(env "BENCH_ITERATIONS=${BENCH_ITERATIONS:-300}" "BENCH_WARMUP=${BENCH_WARMUP:-20}"
      "BENCH_ENTITIES=${BENCH_ENTITIES:-1000}" "BENCH_ROWS=$BENCH_ROWS"
-     "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_METHODS=${BENCH_METHODS:-features,hand,vectors}"
+     "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_METHODS=${BENCH_METHODS:-features,hand,vectors,features-count,hand-count}"
      "$BUILD/bench_serving")
 say "running the benchmark"
 echo
