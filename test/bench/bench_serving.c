@@ -14,7 +14,8 @@
  *
  * and, on request, the same work with one row sent back instead of all
  * (features-count: SELECT count(*) FROM fs_get_features(...); hand-count:
- * SELECT count(*) over each hand-written query), which splits a call's time
+ * SELECT count(f10) with each hand-written query's WHERE clause), which
+ * splits a call's time
  * between the server's lookups and shipping the rows to the client
  *
  * for the same entity ids, in the same iteration, rotating which method goes
@@ -81,7 +82,7 @@ static const char *const method_label[NUM_METHODS] = {
 	"hand-written (2 queries)",
 	"fs_get_feature_vectors",
 	"fs_get_features, count(*)",
-	"hand-written, count(*)"
+	"hand-written, count(f10)"
 };
 
 typedef struct options
@@ -661,14 +662,17 @@ main(int argc, char **argv)
 	if (o.enabled[M_FEATURES_COUNT])
 		prepare("features_count",
 				"SELECT count(*) FROM fs_get_features($1::text[], $2::text[])", 2);
+	/*
+	 * count(f10), not count(*): f10 is the last column and never NULL, so
+	 * each row is fetched from the heap and deformed, as a real read does;
+	 * count(*) would become an index-only scan.
+	 */
 	if (o.enabled[M_HAND_COUNT])
 	{
 		prepare("hand_count_a",
-				"SELECT count(*) FROM (SELECT user_id, event_time, f1, f2, f3, f4, f5,"
-				" f6, f7, f8, f9, f10 FROM bench_a WHERE user_id = ANY($1::text[])) s", 1);
+				"SELECT count(f10) FROM bench_a WHERE user_id = ANY($1::text[])", 1);
 		prepare("hand_count_b",
-				"SELECT count(*) FROM (SELECT user_id, event_time, f1, f2, f3, f4, f5,"
-				" f6, f7, f8, f9, f10 FROM bench_b WHERE user_id = ANY($1::text[])) s", 1);
+				"SELECT count(f10) FROM bench_b WHERE user_id = ANY($1::text[])", 1);
 	}
 
 	/* The pool of present ids, 1..rows, partially shuffled per batch. */
@@ -733,7 +737,7 @@ main(int argc, char **argv)
 			   sum[M_VECTORS].p50 / sum[M_HAND].p50,
 			   sum[M_VECTORS].p95 / sum[M_HAND].p95);
 	if (o.enabled[M_FEATURES_COUNT] && o.enabled[M_HAND_COUNT])
-		printf("  ratio of the count(*) forms (no rows sent):   p50 %.2fx  p95 %.2fx\n",
+		printf("  ratio of the count forms (no rows sent):      p50 %.2fx  p95 %.2fx\n",
 			   sum[M_FEATURES_COUNT].p50 / sum[M_HAND_COUNT].p50,
 			   sum[M_FEATURES_COUNT].p95 / sum[M_HAND_COUNT].p95);
 	if (o.enabled[M_FEATURES])
