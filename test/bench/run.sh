@@ -74,7 +74,7 @@ echo
 echo "machine:  $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
      "$(uname -sr), $(. /etc/os-release && echo "$PRETTY_NAME")"
 echo "server:   $(psql -X -At -c 'SELECT version()')"
-echo "settings: $(psql -X -At -c "SELECT 'shared_buffers=' || current_setting('shared_buffers')
+echo "settings: (server defaults; the client sets jit=off) $(psql -X -At -c "SELECT 'shared_buffers=' || current_setting('shared_buffers')
                                        || ' jit=' || current_setting('jit')")"
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "command:  make bench  (that is: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER PGDATABASE=$PGDATABASE ${CMD[*]:1})"
