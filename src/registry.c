@@ -21,6 +21,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "catalog/pg_am.h"
@@ -333,6 +334,7 @@ resolve_key_index(FsView *view, Relation rel)
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
 	Oid			best = InvalidOid;
+	Oid			cmpproc;
 
 	foreach(lc, indexes)
 	{
@@ -365,6 +367,12 @@ resolve_key_index(FsView *view, Relation rel)
 												  irel->rd_opcintype[0],
 												  BTEqualStrategyNumber);
 			view->key_eqproc = get_opcode(view->key_eqopr);
+			cmpproc = get_opfamily_proc(irel->rd_opfamily[0], irel->rd_opcintype[0],
+										irel->rd_opcintype[0], BTORDER_PROC);
+			if (OidIsValid(cmpproc))
+				fmgr_info_cxt(cmpproc, &view->key_cmp, view->mcxt);
+			else
+				view->key_eqproc = InvalidOid;
 		}
 		index_close(irel, NoLock);
 	}

@@ -61,6 +61,7 @@ typedef struct FsView
 	Oid			key_index;		/* unique index on the join key (local) */
 	Oid			key_eqopr;		/* its equality operator */
 	RegProcedure key_eqproc;
+	FmgrInfo	key_cmp;		/* its btree order function */
 	Oid			key_collation;
 	AttrNumber	ts_attnum;
 	int			nfeatures;		/* in column order */

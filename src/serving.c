@@ -444,6 +444,21 @@ fs_get_features(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* jsonb's key order: shorter keys first, then bytewise. */
+static int
+jsonb_key_cmp(const void *a, const void *b, void *arg)
+{
+	FsResolved *res = arg;
+	const char *ka = res->refs[*(const int *) a].ref;
+	const char *kb = res->refs[*(const int *) b].ref;
+	size_t		la = strlen(ka);
+	size_t		lb = strlen(kb);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(ka, kb, la);
+}
+
 /*
  * fs_get_feature_vectors(entity_ids text[], feature_refs text[]): one row per
  * input entity with {"view:feature": value-or-null, ...}.
@@ -458,6 +473,7 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
 	FsServe    *s;
+	int		   *key_order;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -468,6 +484,12 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 	oldcxt = MemoryContextSwitchTo(callcxt);
 
 	s = serve_prepare(fcinfo, ids_arr, refs_arr);
+
+	/* Push keys in the order jsonb keeps them, so its sort finds them sorted. */
+	key_order = palloc(sizeof(int) * Max(s->resolved->nrefs, 1));
+	for (int r = 0; r < s->resolved->nrefs; r++)
+		key_order[r] = r;
+	qsort_arg(key_order, s->resolved->nrefs, sizeof(int), jsonb_key_cmp, s->resolved);
 
 	for (int i = 0; i < s->nids; i++)
 	{
@@ -481,8 +503,9 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(rowcxt);
 
 		obj = pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		for (int r = 0; r < s->resolved->nrefs; r++)
+		for (int o = 0; o < s->resolved->nrefs; o++)
 		{
+			int			r = key_order[o];
 			FsRef	   *ref = &s->resolved->refs[r];
 			JsonbValue	key;
 			Datum		value = (Datum) 0;
