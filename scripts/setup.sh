@@ -6,6 +6,9 @@
 # Environment:
 #   FS_FORCE_APT=1   run apt-get update/install even if everything is installed
 #   PG_CONFIG        pg_config to build against (default: PostgreSQL 15's)
+#
+# It also runs `npm ci` in the repository (test servers and clients, see
+# package.json) when node_modules is missing or older than package-lock.json.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,6 +52,18 @@ if [ "${#missing[@]}" -gt 0 ] || [ "${FS_FORCE_APT:-0}" = 1 ]; then
     apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 else
     echo "setup: all packages present"
+fi
+
+# npm packages for the tests (dynalite, the AWS SDK), exactly as locked in
+# package-lock.json.  Skipped when node_modules is newer than the lockfile.
+if [ -f "$REPO/package-lock.json" ]; then
+    if [ ! -f "$REPO/node_modules/.package-lock.json" ] ||
+       [ "$REPO/package-lock.json" -nt "$REPO/node_modules/.package-lock.json" ]; then
+        echo "setup: installing npm packages (npm ci)"
+        ( cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error )
+    else
+        echo "setup: npm packages present"
+    fi
 fi
 
 # Build against PostgreSQL 15 even if another major's pg_config is first on PATH.
