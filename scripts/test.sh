@@ -2,6 +2,8 @@
 # test.sh — install everything and run feature_store's whole test suite:
 #   1. scripts/setup.sh (packages, build with -Werror, install)
 #   2. a throwaway cluster (scripts/pgcluster.sh; reused if one is running)
+#      and an in-memory dynalite on 127.0.0.1 (scripts/dynalite.sh), whose URL
+#      is exported as FS_DYNALITE_ENDPOINT to every test below
 #   3. pg_regress: make installcheck (sql/*.sql against expected/*.out)
 #   4. pgTAP: pg_prove over test/pgtap/*.sql, each file in a fresh database
 #   5. test/run_extra.sh, if present and executable (integration tests); it
@@ -12,6 +14,12 @@
 # Environment:
 #   FS_CLUSTER_ENV   cluster state file (see scripts/pgcluster.sh)
 #   FS_SKIP_SETUP=1  skip scripts/setup.sh (packages and build already done)
+#   FS_DYNALITE_ENV  dynalite state file (see scripts/dynalite.sh); default
+#                    /tmp/feature_store_dynalite.env with the default cluster,
+#                    else FS_CLUSTER_ENV's name with .dynalite.env, so that
+#                    runs with separate clusters get separate dynalites
+#   FS_DYNALITE_ENDPOINT  if set, tests use this DynamoDB-compatible endpoint
+#                    (it must be on 127.0.0.1) and no dynalite is started
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +30,14 @@ if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
     export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 fi
 export PG_CONFIG="${PG_CONFIG:-pg_config}"
+if [ -z "${FS_DYNALITE_ENV:-}" ]; then
+    if [ "$FS_CLUSTER_ENV" = /tmp/feature_store_cluster.env ]; then
+        FS_DYNALITE_ENV=/tmp/feature_store_dynalite.env
+    else
+        FS_DYNALITE_ENV="${FS_CLUSTER_ENV%.env}.dynalite.env"
+    fi
+fi
+export FS_DYNALITE_ENV
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -29,8 +45,13 @@ SUMMARY=()
 SHOW_DIFFS=""
 WORK="$(mktemp -d /tmp/feature_store_test.XXXXXX)"
 STARTED_CLUSTER=0
+STARTED_DYNALITE=0
 
 cleanup() {
+    if [ "$STARTED_DYNALITE" = 1 ]; then
+        bash "$REPO/scripts/dynalite.sh" stop >/dev/null 2>&1 || true
+        STARTED_DYNALITE=0
+    fi
     if [ "$STARTED_CLUSTER" = 1 ]; then
         bash "$REPO/scripts/pgcluster.sh" stop >/dev/null 2>&1 || true
         STARTED_CLUSTER=0
@@ -117,6 +138,24 @@ fi
 # shellcheck disable=SC1090
 . "$FS_CLUSTER_ENV"
 export PGHOST PGPORT PGUSER PGDATABASE FS_CLUSTER_DIR
+
+# DynamoDB-compatible test server, for the fs_dynamodb tests in every section.
+banner "dynalite"
+if [ -n "${FS_DYNALITE_ENDPOINT:-}" ]; then
+    echo "test: using FS_DYNALITE_ENDPOINT=$FS_DYNALITE_ENDPOINT (not starting dynalite)"
+    export FS_DYNALITE_ENDPOINT
+else
+    # Ours to stop unless one was already running (set first: ^C during start).
+    bash "$REPO/scripts/dynalite.sh" status >/dev/null 2>&1 || STARTED_DYNALITE=1
+    if dyn_out="$(bash "$REPO/scripts/dynalite.sh" start 2>&1)"; then
+        echo "$dyn_out"
+        FS_DYNALITE_ENDPOINT="$(sed -n 's/.*FS_DYNALITE_ENDPOINT=\([^ ]*\).*/\1/p' "$FS_DYNALITE_ENV" | tail -n 1)"
+        export FS_DYNALITE_ENDPOINT
+    else
+        echo "$dyn_out" >&2
+        record dynalite 0 1 "could not start dynalite (scripts/dynalite.sh; tests needing it will fail or skip)"
+    fi
+fi
 
 # 3. pg_regress --------------------------------------------------------------
 banner "pg_regress (sql/, expected/)"
