@@ -63,7 +63,7 @@
 /*
  * utils/fmgrprotos.h declares the SQL function json_object(), whose name
  * jansson's json_object() also takes: hide PostgreSQL's while its headers
- * are read.  The clash goes deeper, see new_object().
+ * are read.  The clash goes deeper, see fs_json_object().
  */
 #define json_object pg_json_object_sql
 
@@ -466,8 +466,8 @@ number_not_finite(const char *column, const char *entity)
  * json_object (the SQL function), and the dynamic linker binds a module's
  * calls to json_object() to that one, so take jansson's from its library.
  */
-static json_t *
-new_object(void)
+json_t *
+fs_json_object(void)
 {
 	static json_t *(*jansson_object) (void) = NULL;
 
@@ -502,7 +502,7 @@ make_av(const char *kind, json_t *v)
 	json_t	   *av;
 
 	check_json(v);
-	av = new_object();
+	av = fs_json_object();
 	if (av == NULL)
 		json_decref(v);
 	check_json(av);
@@ -746,7 +746,7 @@ jsonb_fill(json_t *container, JsonbContainer *jc, const char *column,
 		{
 			bool		is_object = JsonContainerIsObject(v.val.binary.data);
 
-			inner = check_json(is_object ? new_object() : json_array());
+			inner = check_json(is_object ? fs_json_object() : json_array());
 			child = make_av(is_object ? "M" : "L", inner);
 		}
 		else
@@ -794,7 +794,7 @@ encode_jsonb(Jsonb *jb, const char *column, const char *entity)
 		return jsonb_value_to_av(&v, column, entity);
 	}
 
-	inner = check_json(JB_ROOT_IS_OBJECT(jb) ? new_object() : json_array());
+	inner = check_json(JB_ROOT_IS_OBJECT(jb) ? fs_json_object() : json_array());
 	av = make_av(JB_ROOT_IS_OBJECT(jb) ? "M" : "L", inner);
 	PG_TRY();
 	{

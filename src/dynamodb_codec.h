@@ -25,7 +25,7 @@
  * utils/builtins.h (fmgrprotos.h) is read.  Worse, the postgres executable
  * exports its json_object, and the dynamic linker binds a module's calls to
  * json_object() to it, not to jansson's: calling it crashes the backend.
- * Build objects with json_pack("{}") or as dynamodb_codec.c does.
+ * Build objects with fs_json_object() below, never json_object().
  *
  *-------------------------------------------------------------------------
  */
@@ -59,5 +59,8 @@ extern json_t *fs_ddb_encode(Datum value, Oid typid, bool is_event_time,
  */
 extern Datum fs_ddb_decode(json_t *av, Oid typid, int32 typmod, bool is_event_time,
 						   const char *attr, bool *isnull);
+
+/* jansson's json_object(): a new empty object, reached safely. */
+extern json_t *fs_json_object(void);
 
 #endif							/* FS_DYNAMODB_CODEC_H */
