@@ -339,5 +339,31 @@ check "invalidation: a view dropped during a REPEATABLE READ transaction is gone
 check "invalidation: a service registered while a statement serves is served by the next one" \
     'stats_rc:z=true' "$(after step11)"
 
+# ===========================================================================
+# DynamoDB interoperability (test/dynamodb/run_interop.sh: the AWS SDK for
+# JavaScript v3 and fs_dynamodb read and write the same items).  Runs when
+# FS_DYNALITE_ENDPOINT is set (scripts/test.sh starts dynalite); it skips by
+# itself, counting nothing, while the extension has no fs_dynamodb wrapper.
+# Its checks count here; its own count line is shown as "# interop: ...".
+# ===========================================================================
+if [ -z "${FS_DYNALITE_ENDPOINT:-}" ]; then
+    echo "# skipped: DynamoDB interop (FS_DYNALITE_ENDPOINT is not set)"
+else
+    interop_log="$WORK/interop.log"
+    set +e
+    bash "$(dirname "${BASH_SOURCE[0]}")/dynamodb/run_interop.sh" 2>&1 | tee "$interop_log" |
+        sed -E 's/^([0-9]+ passed, [0-9]+ failed)$/# interop: \1/'
+    interop_rc=${PIPESTATUS[0]}
+    set -e
+    interop_last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$interop_log" | tail -n 1 || true)"
+    if [ "$interop_rc" -eq 0 ] && [ -n "$interop_last" ]; then
+        PASS=$((PASS + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$interop_last")))
+        FAIL=$((FAIL + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$interop_last")))
+    else
+        not_ok "interop: test/dynamodb/run_interop.sh ran to the end" \
+            "exit status $interop_rc" "$(tail -n 5 "$interop_log")"
+    fi
+fi
+
 echo "$PASS passed, $FAIL failed"
 exit 0
