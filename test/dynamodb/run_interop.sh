@@ -307,8 +307,9 @@ EOF
 check "FDW: CREATE FOREIGN TABLEs for tables that do not exist yet" "" "$out"
 for t in "w_users user_id S" "w_items item_id N"; do
     read -r ft key type <<<"$t"
-    out="$(q_msg "SELECT fs_create_online_table('$ft')" | grep -v '^$' || true)"
-    if [[ "$out" == ERROR* ]]; then
+    out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "SELECT fs_create_online_table('$ft')" 2>&1;
+           echo "psql exit status $?")"
+    if [ "$(tail -n 1 <<<"$out")" != "psql exit status 0" ]; then
         not_ok "FDW: fs_create_online_table('$ft') creates the table" "$out"
         # Let the write checks run all the same.
         node "$JS" create "${PREFIX}_$ft" "$key" "$type" >/dev/null 2>&1 || true
