@@ -60,13 +60,18 @@ ALTER TABLE @extschema@.fs_entity ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_feature_view ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_feature_service ENABLE ROW LEVEL SECURITY;
 
-/* Whether the current role acts for the owner of a relation (true when it is gone). */
-CREATE FUNCTION @extschema@.fs_owns_relation(rel oid)
+/*
+ * Whether the current role acts for the owner of a relation.  A relation
+ * that is gone counts as owned by everyone for removing its registration,
+ * by no one for writing one.
+ */
+CREATE FUNCTION @extschema@.fs_owns_relation(rel oid, if_missing boolean DEFAULT true)
 RETURNS boolean LANGUAGE sql STABLE
 SET search_path = pg_catalog
 AS $$
     SELECT coalesce((SELECT pg_catalog.pg_has_role(CURRENT_USER, c.relowner, 'USAGE')
-                       FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel), true)
+                       FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
+                    if_missing)
 $$;
 
 /* Whether the current role acts for the role that registered an object. */
@@ -89,10 +94,10 @@ CREATE POLICY fs_entity_delete ON @extschema@.fs_entity FOR DELETE
 
 CREATE POLICY fs_feature_view_read ON @extschema@.fs_feature_view FOR SELECT USING (true);
 CREATE POLICY fs_feature_view_insert ON @extschema@.fs_feature_view FOR INSERT
-    WITH CHECK (@extschema@.fs_owns_relation(relation));
+    WITH CHECK (@extschema@.fs_owns_relation(relation, false));
 CREATE POLICY fs_feature_view_update ON @extschema@.fs_feature_view FOR UPDATE
     USING (@extschema@.fs_owns_relation(relation))
-    WITH CHECK (@extschema@.fs_owns_relation(relation));
+    WITH CHECK (@extschema@.fs_owns_relation(relation, false));
 CREATE POLICY fs_feature_view_delete ON @extschema@.fs_feature_view FOR DELETE
     USING (@extschema@.fs_owns_relation(relation));
 
@@ -128,12 +133,18 @@ CREATE TRIGGER fs_feature_service_changed AFTER INSERT OR UPDATE OR DELETE OR TR
  */
 CREATE FUNCTION @extschema@.fs_on_sql_drop()
 RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER    -- any role's DROP must work, whatever it may see of this schema
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     dropped record;
     users   text;
 BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                      AND d.objsubid OPERATOR(pg_catalog.=) 0) THEN
+        RETURN;
+    END IF;
     /* The catalog itself may be going away (DROP EXTENSION, DROP SCHEMA). */
     IF to_regclass('@extschema@.fs_feature_view') IS NULL THEN
         RETURN;
@@ -294,6 +305,11 @@ BEGIN
         RAISE EXCEPTION '"%" is not a table or a foreign table of fs_dynamodb', relation
             USING ERRCODE = '42809',
                   HINT = 'A feature view reads a plain table with a unique index on the join key, or a foreign table of a server of fs_dynamodb.';
+    END IF;
+    IF rel.relpersistence OPERATOR(pg_catalog.=) 't' THEN
+        RAISE EXCEPTION '% is a temporary table', relation
+            USING ERRCODE = '42809',
+                  DETAIL = 'A temporary table goes away without notice, and its registration would outlive it.';
     END IF;
     IF rel.relrowsecurity THEN
         RAISE EXCEPTION 'table % has row-level security enabled', relation

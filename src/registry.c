@@ -32,6 +32,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -68,6 +69,15 @@ static Oid	catalog_relids[3];
 /* Set when a view went unresolved after resolution of a call began. */
 static bool view_invalidated = false;
 
+/*
+ * Calls in progress that hold pointers into the cache.  User code can run in
+ * the middle of a call (a domain's CHECK on the join key, an opclass support
+ * function) and re-enter resolution; while the cache is pinned, a reload or
+ * re-resolution builds new memory and retires the old until the last unpin.
+ */
+static int	registry_pins = 0;
+static List *registry_retired = NIL;	/* MemoryContexts, in TopMemoryContext */
+
 PG_FUNCTION_INFO_V1(fs_registry_changed);
 PG_FUNCTION_INFO_V1(fs_resolve_refs);
 
@@ -99,6 +109,49 @@ registry_relcache_cb(Datum arg, Oid relid)
 			view_invalidated = true;
 		}
 	}
+}
+
+/* Free the given context now, or when no call holds the cache any more. */
+static void
+retire_context(MemoryContext cxt)
+{
+	MemoryContext oldcxt;
+
+	if (registry_pins == 0)
+	{
+		MemoryContextDelete(cxt);
+		return;
+	}
+	MemoryContextSetParent(cxt, CacheMemoryContext);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	registry_retired = lappend(registry_retired, cxt);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Memory-context callback: a call that pinned the cache is over. */
+static void
+registry_unpin(void *arg)
+{
+	ListCell   *lc;
+
+	if (--registry_pins > 0)
+		return;
+	foreach(lc, registry_retired)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(registry_retired);
+	registry_retired = NIL;
+}
+
+/* Keep the cache's memory alive until the current memory context goes. */
+static void
+registry_pin(void)
+{
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+	cb->func = registry_unpin;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	registry_pins++;
 }
 
 /* Register the invalidation callback; called from _PG_init. */
@@ -150,12 +203,15 @@ registry_load(Oid schema)
 	HASHCTL		ctl;
 	MemoryContext oldcxt;
 	uint64		inval_count;
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
 
-	if (registry_cxt == NULL)
-		registry_cxt = AllocSetContextCreate(CacheMemoryContext, "feature_store registry",
-											 ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(registry_cxt);
+	if (registry_cxt != NULL)
+		retire_context(registry_cxt);
+	registry_cxt = AllocSetContextCreate(CacheMemoryContext, "feature_store registry",
+										 ALLOCSET_DEFAULT_SIZES);
 	views_htab = NULL;
 	services_htab = NULL;
 
@@ -186,6 +242,19 @@ registry_load(Oid schema)
 	/* An invalidation arriving mid-load, or an error, makes the next use reload. */
 	registry_valid = false;
 	inval_count = registry_inval_count;
+
+	/*
+	 * Read as the catalog's owner: the cache serves every role, so what it
+	 * holds must not depend on the row security or grants of whoever
+	 * happened to fill it.
+	 */
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(catalog_relids[1]));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", catalog_relids[1]);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -257,6 +326,7 @@ registry_load(Oid schema)
 	MemoryContextSwitchTo(oldcxt);
 
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	registry_valid = (inval_count == registry_inval_count);
 }
 
@@ -402,15 +472,20 @@ resolve_view(FsView *view)
 				 errmsg("the relation of feature view \"%s\" no longer exists", view->name),
 				 errhint("Drop the view with fs_drop_feature_view('%s').", view->name)));
 
-	if (view->mcxt == NULL)
-		view->mcxt = AllocSetContextCreate(registry_cxt, "feature_store view",
-										   ALLOCSET_SMALL_SIZES);
-	else
-		MemoryContextReset(view->mcxt);
+	if (view->mcxt != NULL)
+		retire_context(view->mcxt);
+	view->mcxt = AllocSetContextCreate(registry_cxt, "feature_store view",
+									   ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(view->mcxt);
 
 	rel = relation_open(view->relid, NoLock);
 	desc = RelationGetDescr(rel);
+
+	/* Its registration would outlive it: a temporary table ends without sql_drop. */
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the relation of feature view \"%s\" is a temporary table", view->name)));
 
 	switch (rel->rd_rel->relkind)
 	{
@@ -715,12 +790,13 @@ resolve_once(RefBuilder *b, Datum *refs, bool *nulls, int nrefs)
 /*
  * Expand a list of references into features, in order, checking that every
  * one exists and that they share one entity.  The result is allocated in the
- * current memory context; the views it points to stay valid until the next
- * resolution.
+ * current memory context, and the views it points to stay valid as long as
+ * that context: it pins the cache.
  */
 FsResolved *
 fs_resolve(Oid schema, Datum *refs, bool *nulls, int nrefs)
 {
+	registry_pin();
 	for (;;)
 	{
 		RefBuilder	b;

@@ -6,8 +6,9 @@
  * The catalog tables (fs_entity, fs_feature_view, fs_feature_service) are
  * read once per backend and kept until a relcache invalidation says that a
  * catalog table or a view's relation changed.  Invalidation callbacks only
- * set flags; memory is released at the start of the next resolution, so no
- * pointer handed out during a call ever dangles.
+ * set flags; memory is released at the next resolution, and not before every
+ * call that resolved references (and so pinned the cache) has ended, even
+ * when user code re-enters resolution in the middle of a call.
  *
  *-------------------------------------------------------------------------
  */

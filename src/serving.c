@@ -206,9 +206,16 @@ convert_key(FsView *view, Datum id)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		int			category;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+
+		/* Only a value the type refuses is a bad id; cancels and the rest pass. */
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			PG_RE_THROW();
 		FlushErrorState();
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -236,6 +243,37 @@ convert_keys(FsServe *s, FsLookup *lookup)
 		else
 			lookup->keys[k] = convert_key(view, s->slot_ids[k]);
 	}
+}
+
+/*
+ * The oldest event time a ttl still serves.  A ttl reaching past the first
+ * representable time serves everything.
+ */
+static TimestampTz
+ttl_cutoff(TimestampTz now, Interval *ttl)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	TimestampTz cutoff = DT_NOBEGIN;
+
+	PG_TRY();
+	{
+		cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														 TimestampTzGetDatum(now),
+														 IntervalPGetDatum(ttl)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_DATETIME_VALUE_OUT_OF_RANGE)
+			PG_RE_THROW();
+		FlushErrorState();
+		cutoff = DT_NOBEGIN;
+	}
+	PG_END_TRY();
+	return cutoff;
 }
 
 /* Gather ids, check access, look every view up, and judge each row. */
@@ -322,9 +360,7 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
 		}
 
 		if (view->has_ttl)
-			cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-															 TimestampTzGetDatum(now),
-															 IntervalPGetDatum(&view->ttl)));
+			cutoff = ttl_cutoff(now, &view->ttl);
 		s->state[v] = palloc(sizeof(FsRowState) * Max(n, 1));
 		for (int k = 0; k < n; k++)
 		{

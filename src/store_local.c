@@ -25,14 +25,17 @@
 
 #include "store.h"
 
-/* Copy a value out of a buffer page, detoasted. */
+/*
+ * Copy a value out of a buffer page.  A toasted value stays toasted (an
+ * external one is a small pointer, valid under the statement's snapshot) and
+ * is detoasted row by row while rows are built, so memory does not grow with
+ * the size of the values.
+ */
 static Datum
 copy_value(Datum value, int16 typlen, bool typbyval)
 {
 	if (typbyval)
 		return value;
-	if (typlen == -1)
-		return PointerGetDatum(PG_DETOAST_DATUM_COPY(value));
 	return datumCopy(value, false, typlen);
 }
 
@@ -99,6 +102,21 @@ fs_local_lookup(FsLookup *lookup)
 		int			k = order[o];
 
 		CHECK_FOR_INTERRUPTS();
+
+		/* Ids that differ as text can be one key ('7' and '007'): probe it once. */
+		if (o > 0 && key_order_cmp(&order[o - 1], &order[o], &ko) == 0)
+		{
+			int			prev = order[o - 1];
+
+			lookup->found[k] = lookup->found[prev];
+			lookup->event_time[k] = lookup->event_time[prev];
+			lookup->event_time_null[k] = lookup->event_time_null[prev];
+			memcpy(&lookup->values[k * nfeat], &lookup->values[prev * nfeat],
+				   sizeof(Datum) * nfeat);
+			memcpy(&lookup->nulls[k * nfeat], &lookup->nulls[prev * nfeat],
+				   sizeof(bool) * nfeat);
+			continue;
+		}
 
 		ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 							   view->key_collation, view->key_eqproc, lookup->keys[k]);
