@@ -67,7 +67,7 @@ SELECT is(pg_get_function_result('fs_get_feature_vectors(text[],text[])'::regpro
           'fs_get_feature_vectors result columns');
 
 -- named notation works as SPEC writes it
-CREATE TEMP TABLE api_t (user_id text PRIMARY KEY, ts timestamptz, x int);
+CREATE TABLE api_t (user_id text PRIMARY KEY, ts timestamptz, x int);
 SELECT lives_ok($$SELECT fs_register_entity(name => 'user', join_key => 'user_id', description => 'd')$$,
                 'fs_register_entity in named notation');
 SELECT lives_ok($$SELECT fs_register_feature_view(name => 'v', relation => 'api_t', entity => 'user',
