@@ -15,6 +15,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "dynamodb_client.h"
 #include "feature_store.h"
 #include "registry.h"
 
@@ -48,4 +49,5 @@ _PG_init(void)
 	MarkGUCPrefixReserved("feature_store");
 
 	fs_registry_init();
+	fs_ddb_init();
 }

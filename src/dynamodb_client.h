@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * dynamodb_client.h
+ *	  HTTP client for DynamoDB-compatible stores: libcurl multi, SigV4.
+ *
+ * A caller builds FsDdbCall requests (operation + JSON body) and hands a
+ * batch of them to fs_ddb_run, which sends them concurrently over kept-alive
+ * connections (at most max_connections at once per endpoint), retries
+ * throttling and 5xx answers with full-jitter exponential backoff up to
+ * max_retries, and returns when every call has an outcome.  Waits are
+ * bounded slices with CHECK_FOR_INTERRUPTS between them, so
+ * statement_timeout and pg_cancel_backend act promptly.  Nothing is raised
+ * inside a libcurl callback: failures are recorded in the call and raised
+ * by the caller (fs_ddb_raise) after the transfer.
+ *
+ * fs_ddb_run is not reentrant.  Responses and error strings are allocated
+ * in the memory context current when it is called; an error unwinding
+ * through it (cancel, statement_timeout) detaches every in-flight request,
+ * so the backend stays usable.  dynamodb_client.c maps error types to
+ * SQLSTATEs in a table at its top.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FS_DYNAMODB_CLIENT_H
+#define FS_DYNAMODB_CLIENT_H
+
+#include "postgres.h"
+
+/* Where and how to reach one store, as the current user. */
+typedef struct FsDdbEndpoint
+{
+	char	   *endpoint;		/* base URL, e.g. "http://127.0.0.1:8000" */
+	char	   *region;			/* signing region, e.g. "us-east-1" */
+	char	   *access_key_id;	/* NULL: requests are not signed */
+	char	   *secret_access_key;
+	char	   *session_token;	/* NULL: none; else sent as x-amz-security-token */
+	int			connect_timeout_ms;
+	int			request_timeout_ms;
+	int			max_retries;
+	int			max_connections;
+	bool		consistent_read;
+} FsDdbEndpoint;
+
+typedef enum FsDdbStatus
+{
+	FS_DDB_PENDING,
+	FS_DDB_OK,					/* HTTP 200: response holds the body */
+	FS_DDB_FAILED				/* see error_type, error_message */
+} FsDdbStatus;
+
+/* One API call: an HTTP POST with X-Amz-Target DynamoDB_20120810.<operation>. */
+typedef struct FsDdbCall
+{
+	const char *operation;		/* "BatchGetItem", "Scan", "PutItem", ... */
+	char	   *body;			/* request JSON, NUL-terminated */
+	size_t		body_len;
+	void	   *arg;			/* the caller's own */
+
+	/* Filled by fs_ddb_run. */
+	FsDdbStatus status;
+	long		http_status;	/* 0 when no HTTP answer was received */
+	char	   *response;		/* palloc'd body, NUL-terminated (also for 4xx/5xx) */
+	size_t		response_len;
+	char	   *error_type;		/* the store's "__type" after '#', or
+								 * "ConnectionFailed" (refused, unreachable, or
+								 * broken mid-request), "Timeout"
+								 * (request_timeout_ms), "InvalidResponse" (an
+								 * error answer that is not JSON) */
+	char	   *error_message;	/* the store's "message", or a description */
+	bool		transient;		/* throttling, 5xx, broken connection: retries
+								 * ran out */
+	int			attempts;		/* HTTP requests sent for this call */
+	int			throttles;
+} FsDdbCall;
+
+/* Counters for EXPLAIN ANALYZE and benchmarks; the caller resets them. */
+typedef struct FsDdbStats
+{
+	int64		requests;		/* HTTP requests sent, retries included */
+	int64		retries;
+	int64		throttles;
+	int			peak_in_flight; /* most requests in flight at once */
+	double		wait_ms;		/* time spent in fs_ddb_run */
+} FsDdbStats;
+
+extern PGDLLIMPORT FsDdbStats fs_ddb_stats;
+
+/* From _PG_init: curl_global_init, and cleanup at process exit. */
+extern void fs_ddb_init(void);
+
+/* Send calls concurrently and wait until each has an outcome. */
+extern void fs_ddb_run(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls);
+
+/* Raise the failure of a call as an ERROR with a deliberate SQLSTATE. */
+extern void fs_ddb_raise(FsDdbCall *call) pg_attribute_noreturn();
+
+/* Sleep before retry round 'attempt' (1, 2, ...): full jitter, interruptible. */
+extern void fs_ddb_backoff(int attempt);
+
+#endif							/* FS_DYNAMODB_CLIENT_H */

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// fault_server.js — a misbehaving DynamoDB-compatible HTTP server for fault tests.
+//
+//   node test/dynamodb/fault_server.js PORT MODE [LIFETIME_SECONDS]
+//
+// Listens on 127.0.0.1:PORT (0: any free port) and prints "listening PORT" once
+// ready.  Every request is logged to stdout as one line:
+//
+//   request N target=<X-Amz-Target> auth=yes|no sig=ok|bad|unchecked token=yes|no status=<answer>
+//
+// sig is checked (AWS SigV4, host header included) when the environment
+// variable FS_FAULT_SECRET holds the secret access key the client signs with.
+//
+// MODE:
+//   ok                    200 {}
+//   never                 accept the request, never answer
+//   slow:MS               wait MS milliseconds, then 200 {}
+//   5xx-then-ok:N         first N requests 500, then 200 {"Responses":{},"UnprocessedKeys":{}}
+//   throttle-then-ok:N    first N requests 400 ProvisionedThroughputExceededException, then as above
+//   throttle-forever      always 400 ProvisionedThroughputExceededException
+//   garbage               200 with body "not json at all"
+//   truncated             200 with a cut-off JSON body (Content-Length matches)
+//   wrong-types           200 {"Responses": 42}
+//   reset                 close the connection without answering
+//   error:TYPE:MESSAGE    400 {"__type":"com.amazonaws.dynamodb.v20120810#TYPE","message":MESSAGE}
+//
+// The server exits by itself after LIFETIME_SECONDS (default and maximum 600).
+// Only node's standard library is used.
+'use strict';
+
+const http = require('http');
+const crypto = require('crypto');
+
+const port = parseInt(process.argv[2] || '0', 10);
+const mode = process.argv[3] || 'ok';
+let lifetime = parseInt(process.argv[4] || '600', 10);
+if (!(lifetime > 0 && lifetime <= 600)) lifetime = 600;
+
+const secret = process.env.FS_FAULT_SECRET || null;
+const PREFIX = 'com.amazonaws.dynamodb.v20120810#';
+const BATCH_OK = '{"Responses":{},"UnprocessedKeys":{}}';
+const THROTTLE = JSON.stringify({
+  __type: PREFIX + 'ProvisionedThroughputExceededException',
+  message: 'Rate exceeded',
+});
+
+let count = 0;
+
+function sha256hex(data) {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+function hmac(key, data) {
+  return crypto.createHmac('sha256', key).update(data).digest();
+}
+
+// Verify an AWS SigV4 Authorization header against the request as received.
+function checkSignature(req, body) {
+  const auth = req.headers['authorization'];
+  if (!auth) return 'none';
+  if (!secret) return 'unchecked';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)$/.exec(auth);
+  if (!m) return 'bad';
+  const [, , date, region, service, signedHeaders, signature] = m;
+  const amzDate = req.headers['x-amz-date'];
+  if (!amzDate) return 'bad';
+  const names = signedHeaders.split(';');
+  const canonicalHeaders = names
+    .map((n) => n + ':' + String(req.headers[n] || '').trim().replace(/\s+/g, ' ') + '\n')
+    .join('');
+  const url = new URL(req.url, 'http://x');
+  const canonicalRequest = [
+    req.method,
+    url.pathname,
+    url.searchParams.toString(),
+    canonicalHeaders,
+    signedHeaders,
+    sha256hex(body),
+  ].join('\n');
+  const scope = [date, region, service, 'aws4_request'].join('/');
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256hex(canonicalRequest)].join('\n');
+  let key = hmac('AWS4' + secret, date);
+  key = hmac(key, region);
+  key = hmac(key, service);
+  key = hmac(key, 'aws4_request');
+  return hmac(key, toSign).toString('hex') === signature ? 'ok' : 'bad';
+}
+
+function send(res, status, body) {
+  res.writeHead(status, {
+    'Content-Type': 'application/x-amz-json-1.0',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function answer(n, req, res) {
+  const [kind, ...rest] = mode.split(':');
+  const arg = rest.join(':');
+  switch (kind) {
+    case 'ok':
+      send(res, 200, '{}');
+      return 200;
+    case 'never':
+      return 'never';
+    case 'slow':
+      setTimeout(() => send(res, 200, '{}'), parseInt(arg, 10) || 1000);
+      return 200;
+    case '5xx-then-ok':
+      if (n <= parseInt(arg, 10)) {
+        send(res, 500, JSON.stringify({ __type: 'com.amazon.coral.availability#InternalServerError', message: 'Internal server error' }));
+        return 500;
+      }
+      send(res, 200, BATCH_OK);
+      return 200;
+    case 'throttle-then-ok':
+      if (n <= parseInt(arg, 10)) {
+        send(res, 400, THROTTLE);
+        return 400;
+      }
+      send(res, 200, BATCH_OK);
+      return 200;
+    case 'throttle-forever':
+      send(res, 400, THROTTLE);
+      return 400;
+    case 'garbage':
+      send(res, 200, 'not json at all');
+      return 200;
+    case 'truncated':
+      send(res, 200, '{"Responses":{"t":[{"id":{"S":"a"},"v":{"N":"1');
+      return 200;
+    case 'wrong-types':
+      send(res, 200, '{"Responses": 42}');
+      return 200;
+    case 'reset':
+      req.socket.destroy();
+      return 'reset';
+    case 'error': {
+      const i = arg.indexOf(':');
+      const type = i < 0 ? arg : arg.slice(0, i);
+      const message = i < 0 ? '' : arg.slice(i + 1);
+      send(res, 400, JSON.stringify({ __type: PREFIX + type, message }));
+      return 400;
+    }
+    default:
+      send(res, 500, 'unknown fault mode');
+      return 500;
+  }
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    const n = ++count;
+    const sig = checkSignature(req, body);
+    const status = answer(n, req, res);
+    console.log(
+      `request ${n} target=${req.headers['x-amz-target'] || '-'}` +
+      ` auth=${req.headers['authorization'] ? 'yes' : 'no'} sig=${sig === 'none' ? '-' : sig}` +
+      ` token=${req.headers['x-amz-security-token'] ? 'yes' : 'no'} status=${status}`);
+  });
+});
+
+server.keepAliveTimeout = 60000;
+server.on('error', (e) => {
+  console.error(`fault_server: ${e.message}`);
+  process.exit(1);
+});
+server.listen(port, '127.0.0.1', () => {
+  console.log(`listening ${server.address().port}`);
+});
+
+// Test servers stop by themselves.
+setTimeout(() => process.exit(0), lifetime * 1000).unref();
