@@ -22,6 +22,10 @@
 PG_MODULE_MAGIC;
 
 int			fs_on_store_error = FS_ON_STORE_ERROR_ERROR;
+int			fs_connect_timeout_ms = 1000;
+int			fs_request_timeout_ms = 2000;
+int			fs_max_retries = 8;
+int			fs_max_connections = 16;
 
 static const struct config_enum_entry on_store_error_options[] = {
 	{"error", FS_ON_STORE_ERROR_ERROR, false},
@@ -45,6 +49,35 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("feature_store.connect_timeout_ms",
+							"How long to wait for a TCP connection to a DynamoDB-compatible store.",
+							"A store that cannot be reached should fail a serving call fast.",
+							&fs_connect_timeout_ms,
+							1000, 1, 600000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.request_timeout_ms",
+							"How long one HTTP request to a DynamoDB-compatible store may take.",
+							"Each retry gets the full time again; statement_timeout bounds the whole call.",
+							&fs_request_timeout_ms,
+							2000, 1, 3600000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.max_retries",
+							"How often a throttled, failed (5xx) or partly answered request is retried.",
+							"Retries wait with exponential backoff and full jitter.",
+							&fs_max_retries,
+							8, 0, 100,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.max_connections",
+							"How many requests may be in flight at once to one store from one backend.",
+							"HTTP/1.1 has no multiplexing: concurrency means connections.",
+							&fs_max_connections,
+							16, 1, 256,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("feature_store");
 

@@ -19,4 +19,10 @@ typedef enum FsOnStoreError
 
 extern int	fs_on_store_error;
 
+/* Defaults for fs_dynamodb servers; server options override them. */
+extern int	fs_connect_timeout_ms;
+extern int	fs_request_timeout_ms;
+extern int	fs_max_retries;
+extern int	fs_max_connections;
+
 #endif							/* FEATURE_STORE_H */
