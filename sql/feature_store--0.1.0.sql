@@ -491,3 +491,22 @@ CREATE FUNCTION @extschema@.fs_get_feature_vectors(entity_ids text[], feature_re
 RETURNS TABLE (entity_id text, features jsonb)
 LANGUAGE c STABLE STRICT PARALLEL RESTRICTED ROWS 100
 AS 'MODULE_PATHNAME', 'fs_get_feature_vectors';
+
+/* The DynamoDB-compatible store: foreign data wrapper fs_dynamodb */
+
+CREATE FUNCTION @extschema@.fs_dynamodb_handler()
+RETURNS fdw_handler LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'fs_dynamodb_handler';
+
+CREATE FUNCTION @extschema@.fs_dynamodb_validator(text[], oid)
+RETURNS void LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'fs_dynamodb_validator';
+
+CREATE FOREIGN DATA WRAPPER fs_dynamodb
+  HANDLER @extschema@.fs_dynamodb_handler
+  VALIDATOR @extschema@.fs_dynamodb_validator;
+
+/* Create a foreign table's remote table (CreateTable) and wait until it is ACTIVE. */
+CREATE FUNCTION @extschema@.fs_create_online_table(foreign_table regclass)
+RETURNS void LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'fs_create_online_table';

@@ -85,7 +85,7 @@ SELECT is(array(SELECT pg_describe_object(classid, objid, objsubid)
                  WHERE refclassid = 'pg_extension'::regclass
                    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'feature_store')
                    AND deptype = 'e'
-                   AND pg_describe_object(classid, objid, objsubid) !~ '^[a-z ]+ fs_'
+                   AND pg_describe_object(classid, objid, objsubid) !~ '^[a-z -]+ fs_'
                  ORDER BY 1),
           ARRAY['view feature_registry'],
           'every extension object but feature_registry is named fs_*');
