@@ -30,6 +30,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "foreign/foreign.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -493,10 +494,19 @@ resolve_view(FsView *view)
 			view->store = FS_STORE_LOCAL;
 			break;
 		case RELKIND_FOREIGN_TABLE:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("feature view \"%s\" reads a foreign table, which this build cannot serve",
-							view->name)));
+			{
+				ForeignTable *ft = GetForeignTable(view->relid);
+				ForeignServer *server = GetForeignServer(ft->serverid);
+				ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+
+				if (strcmp(fdw->fdwname, "fs_dynamodb") != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+							 errmsg("the relation of feature view \"%s\" is a foreign table of wrapper \"%s\", not fs_dynamodb",
+									view->name, fdw->fdwname)));
+				view->store = FS_STORE_DYNAMODB;
+				view->serverid = ft->serverid;
+			}
 			break;
 		default:
 			ereport(ERROR,

@@ -54,6 +54,7 @@ typedef struct FsView
 	bool		resolved;
 	MemoryContext mcxt;
 	FsStoreKind store;
+	Oid			serverid;		/* the foreign server (fs_dynamodb) */
 	AttrNumber	key_attnum;
 	Oid			key_type;
 	int32		key_typmod;

@@ -288,6 +288,8 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
 	FsResolved *res;
 	int			nviews;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	FsLookup  **remote;
+	int			nremote = 0;
 
 	deconstruct_array(refs_arr, TEXTOID, -1, false, TYPALIGN_INT, &refs, &refnulls, &nrefs);
 	res = fs_resolve(schema, refs, refnulls, nrefs);
@@ -329,13 +331,11 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
 	for (int v = 0; v < nviews; v++)
 		check_view_access(s->lookups[v].view, &s->lookups[v]);
 
-	s->state = palloc(sizeof(FsRowState *) * Max(nviews, 1));
+	/* Every view's keys, in its join key's type. */
 	for (int v = 0; v < nviews; v++)
 	{
 		FsLookup   *lk = &s->lookups[v];
-		FsView	   *view = lk->view;
 		int			n = s->nslots;
-		TimestampTz cutoff = 0;
 
 		lk->nkeys = n;
 		lk->keys = palloc(sizeof(Datum) * Max(n, 1));
@@ -345,19 +345,35 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
 		lk->event_time_null = palloc(sizeof(bool) * Max(n, 1));
 		lk->values = palloc(sizeof(Datum) * Max((Size) n * lk->nfeat, 1));
 		lk->nulls = palloc(sizeof(bool) * Max((Size) n * lk->nfeat, 1));
-
 		convert_keys(s, lk);
-		if (n > 0)
+	}
+
+	/* Local views one index pass each; remote views together, in one wave. */
+	remote = palloc(sizeof(FsLookup *) * Max(nviews, 1));
+	for (int v = 0; v < nviews && s->nslots > 0; v++)
+	{
+		FsLookup   *lk = &s->lookups[v];
+
+		switch (lk->view->store)
 		{
-			switch (view->store)
-			{
-				case FS_STORE_LOCAL:
-					fs_local_lookup(lk);
-					break;
-				case FS_STORE_DYNAMODB:
-					elog(ERROR, "no store serves feature view \"%s\"", view->name);
-			}
+			case FS_STORE_LOCAL:
+				fs_local_lookup(lk);
+				break;
+			case FS_STORE_DYNAMODB:
+				remote[nremote++] = lk;
+				break;
 		}
+	}
+	if (nremote > 0)
+		fs_dynamodb_lookup(remote, nremote);
+
+	s->state = palloc(sizeof(FsRowState *) * Max(nviews, 1));
+	for (int v = 0; v < nviews; v++)
+	{
+		FsLookup   *lk = &s->lookups[v];
+		FsView	   *view = lk->view;
+		int			n = s->nslots;
+		TimestampTz cutoff = 0;
 
 		if (view->has_ttl)
 			cutoff = ttl_cutoff(now, &view->ttl);

@@ -1,0 +1,565 @@
+/*-------------------------------------------------------------------------
+ *
+ * store_dynamodb.c
+ *	  Serving from feature views backed by fs_dynamodb foreign tables.
+ *
+ * All remote views of one call are answered together: for each server,
+ * the keys of every view are packed into BatchGetItem requests of at most
+ * 100 keys, several tables per request, and sent as one concurrent wave.
+ * Keys the store leaves unprocessed are asked again, after a backoff, until
+ * every key is answered or max_retries rounds have passed.  A store that
+ * cannot answer raises an error, or with feature_store.on_store_error =
+ * 'unavailable' marks its views UNAVAILABLE with a WARNING.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <jansson.h>
+
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "dynamodb_client.h"
+#include "dynamodb_codec.h"
+#include "fdw.h"
+#include "feature_store.h"
+#include "store.h"
+
+/* BatchGetItem takes at most this many keys per request. */
+#define BATCH_GET_MAX_KEYS 100
+
+/* A key as text (the S or N string), as hash key. */
+typedef struct KeyText
+{
+	const char *ptr;
+	size_t		len;
+} KeyText;
+
+typedef struct KeyEntry
+{
+	KeyText		key;
+	int			slot;
+} KeyEntry;
+
+/* One remote view of the call. */
+typedef struct RemoteView
+{
+	FsLookup   *lk;
+	FsDdbTable *table;
+	const char *key_attr;
+	const char *ts_attr;
+	const char **feat_attrs;	/* [nfeat] */
+	json_t	   *names;			/* ExpressionAttributeNames */
+	char	   *projection;		/* ProjectionExpression */
+	HTAB	   *slot_of_key;
+	bool		failed;
+} RemoteView;
+
+/* One BatchGetItem request: which views its tables belong to. */
+typedef struct Batch
+{
+	int			nviews;
+	RemoteView *views[BATCH_GET_MAX_KEYS];
+	json_t	   *items;			/* RequestItems */
+	int			nkeys;
+} Batch;
+
+/* Parsed JSON of this call, released even when an error unwinds. */
+typedef struct JsonRoots
+{
+	List	   *roots;
+} JsonRoots;
+
+static uint32
+key_hash(const void *key, Size keysize)
+{
+	const KeyText *k = key;
+
+	return hash_bytes((const unsigned char *) k->ptr, (int) k->len);
+}
+
+static int
+key_match(const void *a, const void *b, Size keysize)
+{
+	const KeyText *x = a;
+	const KeyText *y = b;
+
+	return (x->len == y->len && memcmp(x->ptr, y->ptr, x->len) == 0) ? 0 : 1;
+}
+
+/* Memory-context callback: drop the parsed documents of a call. */
+static void
+release_roots(void *arg)
+{
+	JsonRoots  *jr = arg;
+	ListCell   *lc;
+
+	foreach(lc, jr->roots)
+		json_decref((json_t *) lfirst(lc));
+	jr->roots = NIL;
+}
+
+/* Keep a parsed document until the call's memory goes. */
+static json_t *
+keep_root(JsonRoots *jr, json_t *root)
+{
+	jr->roots = lappend(jr->roots, root);
+	return root;
+}
+
+/* The S or N string of a key AttributeValue. */
+static bool
+key_text(json_t *av, KeyText *kt)
+{
+	json_t	   *s;
+
+	if (!json_is_object(av))
+		return false;
+	s = json_object_get(av, "S");
+	if (s == NULL)
+		s = json_object_get(av, "N");
+	if (!json_is_string(s))
+		return false;
+	kt->ptr = json_string_value(s);
+	kt->len = json_string_length(s);
+	return true;
+}
+
+/* Prepare a view: its table, attribute names, projection and key map. */
+static RemoteView *
+remote_view_init(FsLookup *lk, JsonRoots *jr)
+{
+	FsView	   *view = lk->view;
+	RemoteView *rv = palloc0(sizeof(RemoteView));
+	Relation	rel = table_open(view->relid, AccessShareLock);
+	StringInfoData proj;
+	HASHCTL		ctl;
+
+	rv->lk = lk;
+	rv->table = fs_ddb_table(rel);
+	table_close(rel, NoLock);
+
+	if (rv->table->key_attnum != view->key_attnum)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("join key \"%s\" of feature view \"%s\" is not the partition key of remote table \"%s\"",
+						view->join_key, view->name, rv->table->table),
+				 errdetail("The partition key attribute is \"%s\".", rv->table->key_attr)));
+
+	rv->key_attr = rv->table->key_attr;
+	rv->ts_attr = rv->table->attr_names[view->ts_attnum - 1];
+	rv->feat_attrs = palloc(sizeof(char *) * Max(lk->nfeat, 1));
+	rv->names = keep_root(jr, fs_json_object());
+	initStringInfo(&proj);
+	json_object_set_new(rv->names, "#k", json_string(rv->key_attr));
+	json_object_set_new(rv->names, "#t", json_string(rv->ts_attr));
+	appendStringInfoString(&proj, "#k, #t");
+	for (int f = 0; f < lk->nfeat; f++)
+	{
+		char		alias[16];
+
+		rv->feat_attrs[f] = rv->table->attr_names[lk->feat[f]->attnum - 1];
+		snprintf(alias, sizeof(alias), "#f%d", f);
+		json_object_set_new(rv->names, alias, json_string(rv->feat_attrs[f]));
+		appendStringInfo(&proj, ", %s", alias);
+	}
+	rv->projection = proj.data;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(KeyText);
+	ctl.entrysize = sizeof(KeyEntry);
+	ctl.hash = key_hash;
+	ctl.match = key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	rv->slot_of_key = hash_create("feature_store remote keys", Max(lk->nkeys, 16), &ctl,
+								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	return rv;
+}
+
+/* The RequestItems entry of a view in a batch, created on first use. */
+static json_t *
+batch_entry(Batch *b, RemoteView *rv, bool consistent_read)
+{
+	json_t	   *entry = json_object_get(b->items, rv->table->table);
+
+	if (entry == NULL)
+	{
+		entry = fs_json_object();
+		json_object_set_new(entry, "Keys", json_array());
+		json_object_set_new(entry, "ProjectionExpression", json_string(rv->projection));
+		json_object_set(entry, "ExpressionAttributeNames", rv->names);
+		if (consistent_read)
+			json_object_set_new(entry, "ConsistentRead", json_true());
+		json_object_set_new(b->items, rv->table->table, entry);
+		b->views[b->nviews++] = rv;
+	}
+	return entry;
+}
+
+/* Turn a batch into a call. */
+static FsDdbCall *
+batch_call(json_t *request_items, JsonRoots *jr, void *arg)
+{
+	FsDdbCall  *call = palloc0(sizeof(FsDdbCall));
+	json_t	   *body = keep_root(jr, fs_json_object());
+	char	   *text;
+
+	json_object_set(body, "RequestItems", request_items);
+	text = json_dumps(body, JSON_COMPACT);
+	if (text == NULL)
+		elog(ERROR, "could not encode a BatchGetItem request");
+	call->operation = "BatchGetItem";
+	call->body = pstrdup(text);
+	call->body_len = strlen(call->body);
+	call->arg = arg;
+	free(text);
+	return call;
+}
+
+/*
+ * Warn that a view is unavailable, with the same words (and SQLSTATE) as the
+ * error the failed call would raise.
+ */
+static void
+warn_unavailable(FsView *view, FsDdbCall *call, const char *why)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *edata = NULL;
+
+	if (call != NULL && call->status == FS_DDB_FAILED)
+	{
+		/* fs_ddb_raise only reports: nothing to clean up when caught. */
+		PG_TRY();
+		{
+			fs_ddb_raise(call);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+	}
+
+	if (edata != NULL)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("feature view \"%s\" is unavailable: %s", view->name, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0,
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+	else
+		ereport(WARNING,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("feature view \"%s\" is unavailable: its store did not answer",
+						view->name),
+				 errdetail("%s", why)));
+}
+
+/* Give up on a view: raise, or mark it UNAVAILABLE. */
+static void
+view_failed(RemoteView *rv, FsDdbCall *call, const char *why)
+{
+	if (rv->failed)
+		return;
+	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
+	{
+		if (call != NULL && call->status == FS_DDB_FAILED)
+			fs_ddb_raise(call);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the store of feature view \"%s\" did not answer", rv->lk->view->name),
+				 errdetail("%s", why)));
+	}
+	rv->failed = true;
+	rv->lk->unavailable = true;
+	warn_unavailable(rv->lk->view, call, why);
+}
+
+/* Find the view a response table belongs to, within the views of a batch. */
+static RemoteView *
+batch_view(RemoteView **views, int nviews, const char *table)
+{
+	for (int i = 0; i < nviews; i++)
+		if (strcmp(views[i]->table->table, table) == 0)
+			return views[i];
+	return NULL;
+}
+
+/* Store the items of one table's response in its view's lookup. */
+static void
+take_items(RemoteView *rv, json_t *items)
+{
+	FsLookup   *lk = rv->lk;
+	size_t		i;
+	json_t	   *item;
+
+	if (!json_is_array(items))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid BatchGetItem response from the store of feature view \"%s\"",
+						lk->view->name),
+				 errdetail("The items of table \"%s\" are not an array.", rv->table->table)));
+
+	json_array_foreach(items, i, item)
+	{
+		KeyText		kt;
+		KeyEntry   *entry;
+		int			slot;
+
+		if (!key_text(json_object_get(item, rv->key_attr), &kt))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid BatchGetItem response from the store of feature view \"%s\"",
+							lk->view->name),
+					 errdetail("An item of table \"%s\" has no usable key attribute \"%s\".",
+							   rv->table->table, rv->key_attr)));
+		entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
+		if (entry == NULL)
+			continue;			/* not a key we asked for */
+		slot = entry->slot;
+
+		lk->found[slot] = true;
+		lk->event_time[slot] = fs_ddb_decode(json_object_get(item, rv->ts_attr),
+											 TIMESTAMPTZOID, -1, true, rv->ts_attr,
+											 &lk->event_time_null[slot]);
+		for (int f = 0; f < lk->nfeat; f++)
+		{
+			FsFeature  *feat = lk->feat[f];
+			int			v = slot * lk->nfeat + f;
+
+			lk->values[v] = fs_ddb_decode(json_object_get(item, rv->feat_attrs[f]),
+										  feat->typid, feat->typmod, false,
+										  rv->feat_attrs[f], &lk->nulls[v]);
+		}
+	}
+}
+
+/* What one call of a round carries: the views of its tables. */
+typedef struct CallViews
+{
+	int			nviews;
+	RemoteView **views;
+} CallViews;
+
+/*
+ * Answer the lookups of one server: one wave of BatchGetItem requests, then
+ * rounds for unprocessed keys.
+ */
+static void
+lookup_server(FsDdbEndpoint *ep, RemoteView **rvs, int nrv, JsonRoots *jr)
+{
+	List	   *batches = NIL;
+	Batch	   *cur = NULL;
+	FsDdbCall **calls;
+	int			ncalls;
+	int			round = 0;
+
+	/* Pack every key into batches of at most 100, one entry per table. */
+	for (int v = 0; v < nrv; v++)
+	{
+		RemoteView *rv = rvs[v];
+		FsLookup   *lk = rv->lk;
+		FsView	   *view = lk->view;
+
+		for (int k = 0; k < lk->nkeys; k++)
+		{
+			json_t	   *av;
+			KeyText		kt;
+			KeyEntry   *entry;
+			bool		found;
+
+			if (lk->keynull[k])
+				continue;
+			av = keep_root(jr, fs_ddb_encode(lk->keys[k], view->key_type, false,
+											 view->join_key, NULL));
+			if (!key_text(av, &kt))
+				elog(ERROR, "join key of feature view \"%s\" is neither S nor N", view->name);
+			entry = hash_search(rv->slot_of_key, &kt, HASH_ENTER, &found);
+			if (found)
+				continue;		/* two ids, one key: ask once */
+			entry->slot = k;
+
+			/* A new batch when full, or when the table is there for another view. */
+			if (cur == NULL || cur->nkeys == BATCH_GET_MAX_KEYS ||
+				(json_object_get(cur->items, rv->table->table) != NULL &&
+				 batch_view(cur->views, cur->nviews, rv->table->table) != rv))
+			{
+				cur = palloc0(sizeof(Batch));
+				cur->items = keep_root(jr, fs_json_object());
+				batches = lappend(batches, cur);
+			}
+			{
+				json_t	   *keyobj = fs_json_object();
+
+				json_object_set(keyobj, rv->key_attr, av);
+				json_array_append_new(json_object_get(batch_entry(cur, rv, ep->consistent_read),
+													  "Keys"), keyobj);
+				cur->nkeys++;
+			}
+			/* Rows found by other ids of the same key are copied after the wave. */
+		}
+	}
+
+	ncalls = list_length(batches);
+	calls = palloc(sizeof(FsDdbCall *) * Max(ncalls, 1));
+	for (int i = 0; i < ncalls; i++)
+	{
+		Batch	   *b = list_nth(batches, i);
+		CallViews  *cv = palloc(sizeof(CallViews));
+
+		cv->nviews = b->nviews;
+		cv->views = b->views;
+		calls[i] = batch_call(b->items, jr, cv);
+	}
+
+	while (ncalls > 0)
+	{
+		List	   *next = NIL;
+
+		fs_ddb_run(ep, calls, ncalls);
+
+		for (int i = 0; i < ncalls; i++)
+		{
+			FsDdbCall  *call = calls[i];
+			CallViews  *cv = call->arg;
+			json_t	   *root;
+			json_t	   *responses;
+			json_t	   *unprocessed;
+			json_error_t jerr;
+			const char *table;
+			json_t	   *items;
+
+			if (call->status != FS_DDB_OK)
+			{
+				for (int v = 0; v < cv->nviews; v++)
+					view_failed(cv->views[v], call, "the request failed");
+				continue;
+			}
+			root = json_loadb(call->response, call->response_len, 0, &jerr);
+			if (root == NULL || !json_is_object(root))
+			{
+				if (root != NULL)
+					json_decref(root);
+				for (int v = 0; v < cv->nviews; v++)
+					view_failed(cv->views[v], NULL,
+								psprintf("The store's BatchGetItem response is not a JSON object (%s).",
+										 root == NULL ? jerr.text : "wrong type"));
+				continue;
+			}
+			keep_root(jr, root);
+
+			responses = json_object_get(root, "Responses");
+			if (responses != NULL && !json_is_object(responses))
+			{
+				for (int v = 0; v < cv->nviews; v++)
+					view_failed(cv->views[v], NULL,
+								"\"Responses\" in the store's BatchGetItem response is not an object.");
+				continue;
+			}
+			json_object_foreach(responses, table, items)
+			{
+				RemoteView *rv = batch_view(cv->views, cv->nviews, table);
+
+				if (rv != NULL && !rv->failed)
+					take_items(rv, items);
+			}
+
+			unprocessed = json_object_get(root, "UnprocessedKeys");
+			if (json_is_object(unprocessed) && json_object_size(unprocessed) > 0)
+			{
+				if (round >= ep->max_retries)
+				{
+					for (int v = 0; v < cv->nviews; v++)
+						if (json_object_get(unprocessed, cv->views[v]->table->table) != NULL)
+							view_failed(cv->views[v], NULL,
+										psprintf("Keys were still unprocessed after %d retries.",
+												 ep->max_retries));
+					continue;
+				}
+				next = lappend(next, batch_call(unprocessed, jr, cv));
+			}
+		}
+
+		ncalls = list_length(next);
+		if (ncalls > 0)
+		{
+			for (int i = 0; i < ncalls; i++)
+				calls[i] = list_nth(next, i);
+			round++;
+			fs_ddb_backoff(round);
+		}
+	}
+
+	/* Ids that map to one key (e.g. '7' and '007' for an integer key) share its row. */
+	for (int v = 0; v < nrv; v++)
+	{
+		RemoteView *rv = rvs[v];
+		FsLookup   *lk = rv->lk;
+
+		for (int k = 0; k < lk->nkeys; k++)
+		{
+			json_t	   *av;
+			KeyText		kt;
+			KeyEntry   *entry;
+			int			src;
+
+			if (lk->keynull[k] || lk->found[k] || rv->failed)
+				continue;
+			av = keep_root(jr, fs_ddb_encode(lk->keys[k], lk->view->key_type, false,
+											 lk->view->join_key, NULL));
+			if (!key_text(av, &kt))
+				continue;
+			entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
+			if (entry == NULL || entry->slot == k || !lk->found[entry->slot])
+				continue;
+			src = entry->slot;
+			lk->found[k] = true;
+			lk->event_time[k] = lk->event_time[src];
+			lk->event_time_null[k] = lk->event_time_null[src];
+			memcpy(&lk->values[k * lk->nfeat], &lk->values[src * lk->nfeat],
+				   sizeof(Datum) * lk->nfeat);
+			memcpy(&lk->nulls[k * lk->nfeat], &lk->nulls[src * lk->nfeat],
+				   sizeof(bool) * lk->nfeat);
+		}
+	}
+}
+
+/* Answer every remote lookup of a call, grouped by server. */
+void
+fs_dynamodb_lookup(FsLookup **lookups, int n)
+{
+	JsonRoots  *jr = palloc0(sizeof(JsonRoots));
+	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+	bool	   *done = palloc0(sizeof(bool) * Max(n, 1));
+	RemoteView **rvs = palloc(sizeof(RemoteView *) * Max(n, 1));
+
+	cb->func = release_roots;
+	cb->arg = jr;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+
+	for (int i = 0; i < n; i++)
+	{
+		Oid			serverid;
+		int			nrv = 0;
+
+		if (done[i])
+			continue;
+		serverid = lookups[i]->view->serverid;
+		for (int j = i; j < n; j++)
+		{
+			if (done[j] || lookups[j]->view->serverid != serverid)
+				continue;
+			rvs[nrv++] = remote_view_init(lookups[j], jr);
+			done[j] = true;
+		}
+		lookup_server(fs_ddb_endpoint(serverid, GetUserId()), rvs, nrv, jr);
+	}
+}
