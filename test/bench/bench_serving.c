@@ -16,7 +16,23 @@
  * (features-count: SELECT count(*) FROM fs_get_features(...); hand-count:
  * SELECT count(f10) with each hand-written query's WHERE clause), which
  * splits a call's time
- * between the server's lookups and shipping the rows to the client
+ * between the server's lookups and shipping the rows to the client.
+ *
+ * The DynamoDB suite (test/bench/run.sh, after the embedded one) times
+ *
+ *	 ddb	   SELECT * FROM fs_get_features($1::text[], '{bench_ddb:*}'): the
+ *			   20 features of a foreign table of fs_dynamodb (dynalite)
+ *	 ddb-count the same, SELECT count(*)
+ *	 sdk	   the AWS SDK for JavaScript v3 sending the same BatchGetItem
+ *			   requests at once (Promise.all) and unmarshalling the items,
+ *			   driven through a helper process (--sdk-helper, ddb_sdk.mjs
+ *			   serve) over pipes and timed inside it
+ *
+ * With the helper, each ddb/sdk call is followed (untimed) by a query of
+ * the store's window (dynalite_bench.js): when its first request arrived,
+ * when its last response left, how long a request was in flight, the peak
+ * number in flight.  All clocks are CLOCK_MONOTONIC, so a call splits into
+ * before the store / at the store / after the store.
  *
  * for the same entity ids, in the same iteration, rotating which method goes
  * first.  Every statement is prepared once; results come back in text
@@ -35,7 +51,10 @@
  *	 --rows N		 BENCH_ROWS		   1000000 rows in each table
  *	 --seed N		 BENCH_SEED		   42	 PRNG seed
  *	 --methods LIST  BENCH_METHODS	   features,hand,vectors  (also:
- *										   features-count, hand-count)
+ *										   features-count, hand-count,
+ *										   ddb, ddb-count, sdk)
+ *	 --absent-percent N BENCH_ABSENT_PCT 1	 ids per call absent from the tables
+ *	 --sdk-helper CMD BENCH_SDK_HELPER	 (none) shell command of the SDK helper
  *	 --conninfo STR	 (none)				 libpq connection string
  *
  * The process exits 0 whether or not the targets are met; it exits 1 on a
@@ -52,6 +71,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 
 #include <libpq-fe.h>
 
@@ -59,9 +81,11 @@
 #define NUM_VIEWS			2
 #define FEATURES_PER_CALL	(FEATURES_PER_VIEW * NUM_VIEWS)
 #define FEATURE_REFS		"{bench_a:*,bench_b:*}"
+#define DDB_REFS			"{bench_ddb:*}"
 
 #define TARGET_P95_MS		3.0
 #define TARGET_RATIO		1.3
+#define TARGET_DDB_RATIO	1.15
 
 enum method
 {
@@ -70,11 +94,15 @@ enum method
 	M_VECTORS,
 	M_FEATURES_COUNT,
 	M_HAND_COUNT,
+	M_DDB,
+	M_DDB_COUNT,
+	M_SDK,
 	NUM_METHODS
 };
 
 static const char *const method_name[NUM_METHODS] = {
-	"features", "hand", "vectors", "features-count", "hand-count"
+	"features", "hand", "vectors", "features-count", "hand-count",
+	"ddb", "ddb-count", "sdk"
 };
 
 static const char *const method_label[NUM_METHODS] = {
@@ -82,7 +110,10 @@ static const char *const method_label[NUM_METHODS] = {
 	"hand-written (2 queries)",
 	"fs_get_feature_vectors",
 	"fs_get_features, count(*)",
-	"hand-written, count(f10)"
+	"hand-written, count(f10)",
+	"fs_get_features (DynamoDB)",
+	"fs_get_features (DDB), count",
+	"AWS SDK v3, Promise.all"
 };
 
 typedef struct options
@@ -94,6 +125,8 @@ typedef struct options
 	uint64_t	seed;
 	bool		enabled[NUM_METHODS];
 	const char *conninfo;
+	int			absent_pct;
+	const char *sdk_helper;
 } options;
 
 /* Per-method measurements. */
@@ -102,7 +135,21 @@ typedef struct series
 	double	   *ms;				/* one per timed iteration */
 	long		rows_per_call;	/* rows seen in the last call */
 	long		bytes_per_call; /* text bytes of the values in the last call */
+	/* The store's window of each timed call (with the SDK helper). */
+	double	   *pre_ms;			/* call start to first request at the store */
+	double	   *busy_ms;		/* some request in flight at the store */
+	double	   *post_ms;		/* last response sent to call end */
+	double	   *requests;
+	double	   *peak;
+	bool		have_window;
 } series;
+
+/* The SDK helper: a child process spoken to over two pipes. */
+static FILE *helper_in;			/* we write commands */
+static FILE *helper_out;		/* we read replies */
+static pid_t helper_pid;
+static char *helper_line;
+static size_t helper_cap;
 
 static PGconn *conn;
 
@@ -189,7 +236,7 @@ parse_methods(options *o, const char *list)
 				break;
 		if (m == NUM_METHODS)
 			die("unknown method \"%s\" (features, hand, vectors,"
-				" features-count, hand-count)", tok);
+				" features-count, hand-count, ddb, ddb-count, sdk)", tok);
 		o->enabled[m] = true;
 	}
 	free(copy);
@@ -200,10 +247,13 @@ usage(void)
 {
 	printf("usage: bench_serving [--iterations N] [--warmup N] [--entities N]\n"
 		   "                     [--rows N] [--seed N] [--methods LIST] [--conninfo STR]\n"
+		   "                     [--absent-percent N] [--sdk-helper CMD]\n"
 		   "LIST is a comma-separated subset of features,hand,vectors,\n"
-		   "features-count,hand-count (default: features,hand,vectors).\n"
+		   "features-count,hand-count,ddb,ddb-count,sdk (default: features,hand,vectors).\n"
+		   "sdk needs --sdk-helper (e.g. 'node test/bench/ddb_sdk.mjs serve').\n"
 		   "Each option may also come from BENCH_ITERATIONS, BENCH_WARMUP,\n"
-		   "BENCH_ENTITIES, BENCH_ROWS, BENCH_SEED, BENCH_METHODS.\n"
+		   "BENCH_ENTITIES, BENCH_ROWS, BENCH_SEED, BENCH_METHODS,\n"
+		   "BENCH_ABSENT_PCT, BENCH_SDK_HELPER.\n"
 		   "Connection: the PG* environment variables, or --conninfo.\n");
 }
 
@@ -220,6 +270,8 @@ parse_options(options *o, int argc, char **argv)
 	o->rows = 1000000;
 	o->seed = 42;
 	o->conninfo = "";
+	o->absent_pct = 1;
+	o->sdk_helper = NULL;
 	parse_methods(o, "features,hand,vectors");
 
 	if ((env = getenv("BENCH_ITERATIONS")) && *env)
@@ -234,6 +286,10 @@ parse_options(options *o, int argc, char **argv)
 		o->seed = (uint64_t) parse_long("BENCH_SEED", env, 0);
 	if ((env = getenv("BENCH_METHODS")) && *env)
 		parse_methods(o, env);
+	if ((env = getenv("BENCH_ABSENT_PCT")) && *env)
+		o->absent_pct = (int) parse_long("BENCH_ABSENT_PCT", env, 0);
+	if ((env = getenv("BENCH_SDK_HELPER")) && *env)
+		o->sdk_helper = env;
 
 	for (i = 1; i < argc; i++)
 	{
@@ -273,6 +329,10 @@ parse_options(options *o, int argc, char **argv)
 			parse_methods(o, val);
 		else if (OPT("--conninfo"))
 			o->conninfo = val;
+		else if (OPT("--absent-percent"))
+			o->absent_pct = (int) parse_long("--absent-percent", val, 0);
+		else if (OPT("--sdk-helper"))
+			o->sdk_helper = val;
 		else
 			die("unknown option \"%s\" (see --help)", arg);
 #undef OPT
@@ -280,6 +340,10 @@ parse_options(options *o, int argc, char **argv)
 
 	if (o->entities > o->rows)
 		die("--entities (%d) exceeds --rows (%ld)", o->entities, o->rows);
+	if (o->absent_pct > 100)
+		die("--absent-percent (%d) exceeds 100", o->absent_pct);
+	if (o->enabled[M_SDK] && o->sdk_helper == NULL)
+		die("method sdk needs --sdk-helper (or BENCH_SDK_HELPER)");
 }
 
 /* Run a utility statement or die. */
@@ -349,6 +413,7 @@ typedef struct id_batch
 	bool	   *present;
 	int			npresent;
 	char	   *literal;		/* {u12,u7,...} */
+	char	   *csv;			/* get u12,u7,... (present ids only), for the helper */
 } id_batch;
 
 /* Draw a fresh batch: partial Fisher-Yates over the id pool, then shuffle. */
@@ -357,7 +422,7 @@ draw_batch(id_batch *b, const options *o, uint32_t *pool, uint64_t *rng,
 		   char *idtext)
 {
 	int			n = o->entities;
-	int			nabsent = n / 100;
+	int			nabsent = (int) ((long) n * o->absent_pct / 100);
 	int			i;
 	char	   *p;
 
@@ -412,6 +477,122 @@ draw_batch(id_batch *b, const options *o, uint32_t *pool, uint64_t *rng,
 	}
 	*p++ = '}';
 	*p = '\0';
+
+	p = b->csv;
+	p += sprintf(p, "get ");
+	for (i = 0; i < n; i++)
+	{
+		if (!b->present[i])
+			continue;
+		if (p[-1] != ' ')
+			*p++ = ',';
+		p += sprintf(p, "%s", b->ids[i]);
+	}
+	*p++ = '\n';
+	*p = '\0';
+}
+
+/* Start the SDK helper: sh -c CMD, its stdin and stdout on pipes. */
+static void
+helper_start(const char *cmd)
+{
+	int			to_child[2],
+				from_child[2];
+
+	if (pipe(to_child) != 0 || pipe(from_child) != 0)
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	helper_pid = fork();
+	if (helper_pid < 0)
+		die("fork: %s", strerror(errno));
+	if (helper_pid == 0)
+	{
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
+		close(to_child[0]);
+		close(to_child[1]);
+		close(from_child[0]);
+		close(from_child[1]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	helper_in = fdopen(to_child[1], "w");
+	helper_out = fdopen(from_child[0], "r");
+	if (helper_in == NULL || helper_out == NULL)
+		die("fdopen: %s", strerror(errno));
+}
+
+/* Send one command line (ending in \n) and return the reply line. */
+static const char *
+helper_ask(const char *line)
+{
+	ssize_t		len;
+
+	if (fputs(line, helper_in) == EOF || fflush(helper_in) == EOF)
+		die("SDK helper: cannot write to it (did it exit?)");
+	len = getline(&helper_line, &helper_cap, helper_out);
+	if (len <= 0)
+		die("SDK helper: no reply (did it exit?)");
+	if (helper_line[len - 1] == '\n')
+		helper_line[len - 1] = '\0';
+	if (strncmp(helper_line, "error", 5) == 0)
+		die("SDK helper: %s", helper_line);
+	return helper_line;
+}
+
+static void
+helper_stop(void)
+{
+	int			status;
+
+	if (helper_in == NULL)
+		return;
+	fclose(helper_in);
+	fclose(helper_out);
+	helper_in = NULL;
+	waitpid(helper_pid, &status, 0);
+}
+
+/* A number from a flat JSON object, e.g. "peak":10 or "first_ns":"123". */
+static double
+json_number(const char *json, const char *key)
+{
+	char		pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	if (p == NULL)
+		die("SDK helper: no %s in the store's window: %s", key, json);
+	p += strlen(pat);
+	if (*p == '"')
+		p++;
+	return strtod(p, NULL);
+}
+
+/*
+ * The store's window since the last call: record how the call t0..t1 (ms,
+ * CLOCK_MONOTONIC) splits around it.  k < 0 (warm-up): only reset it.
+ */
+static void
+record_window(series *s, int k, double t0, double t1)
+{
+	const char *w = helper_ask("window\n");
+	double		first,
+				last;
+
+	if (k < 0)
+		return;
+	first = json_number(w, "first_ns") / 1e6;
+	last = json_number(w, "last_ns") / 1e6;
+	s->have_window = true;
+	s->requests[k] = json_number(w, "requests");
+	s->peak[k] = json_number(w, "peak");
+	s->busy_ms[k] = json_number(w, "busy_ms");
+	s->pre_ms[k] = s->requests[k] > 0 ? first - t0 : 0;
+	s->post_ms[k] = s->requests[k] > 0 ? t1 - last : 0;
 }
 
 /*
@@ -489,9 +670,10 @@ check_count(const PGresult *res, long expect, const char *what)
 
 /* Time one method for one batch; returns milliseconds. */
 static double
-time_method(int m, const id_batch *b, const options *o, series *s)
+time_method(int m, const id_batch *b, const options *o, series *s, int k)
 {
 	const char *params[2] = {b->literal, FEATURE_REFS};
+	const char *ddb_params[2] = {b->literal, DDB_REFS};
 	PGresult   *res;
 	PGresult   *res2;
 	double		t0,
@@ -553,6 +735,51 @@ time_method(int m, const id_batch *b, const options *o, series *s)
 			s->bytes_per_call = result_bytes(res) + result_bytes(res2);
 			PQclear(res);
 			PQclear(res2);
+			break;
+
+		case M_DDB:
+			t0 = now_ms();
+			res = run_prepared("ddb", 2, ddb_params);
+			t1 = now_ms();
+			if (o->sdk_helper)
+				record_window(s, k, t0, t1);
+			check_features(res, b, o);
+			s->rows_per_call = PQntuples(res);
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
+		case M_DDB_COUNT:
+			t0 = now_ms();
+			res = run_prepared("ddb_count", 2, ddb_params);
+			t1 = now_ms();
+			if (o->sdk_helper)
+				record_window(s, k, t0, t1);
+			check_count(res, (long) o->entities * FEATURES_PER_CALL, "fs_get_features (DynamoDB)");
+			s->rows_per_call = 1;
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
+		case M_SDK:
+			{
+				const char *reply = helper_ask(b->csv);
+				unsigned long long start_ns,
+							end_ns;
+				long		items,
+							requests;
+
+				if (sscanf(reply, "ok %llu %llu %ld %ld", &start_ns, &end_ns,
+						   &items, &requests) != 4)
+					die("SDK helper: unexpected reply: %s", reply);
+				if (items != b->npresent)
+					die("SDK helper: %ld items for %d present ids", items, b->npresent);
+				t0 = start_ns / 1e6;
+				t1 = end_ns / 1e6;
+				record_window(s, k, t0, t1);
+				s->rows_per_call = items;
+				s->bytes_per_call = 0;
+			}
 			break;
 
 		default:
@@ -674,6 +901,15 @@ main(int argc, char **argv)
 		prepare("hand_count_b",
 				"SELECT count(f10) FROM bench_b WHERE user_id = ANY($1::text[])", 1);
 	}
+	if (o.enabled[M_DDB])
+		prepare("ddb", "SELECT * FROM fs_get_features($1::text[], $2::text[])", 2);
+	if (o.enabled[M_DDB_COUNT])
+		prepare("ddb_count", "SELECT count(*) FROM fs_get_features($1::text[], $2::text[])", 2);
+	if (o.sdk_helper && (o.enabled[M_SDK] || o.enabled[M_DDB] || o.enabled[M_DDB_COUNT]))
+	{
+		helper_start(o.sdk_helper);
+		helper_ask("window\n");	/* it answers; and a fresh window */
+	}
 
 	/* The pool of present ids, 1..rows, partially shuffled per batch. */
 	pool = xmalloc(sizeof(uint32_t) * o.rows);
@@ -685,10 +921,18 @@ main(int argc, char **argv)
 	b.present = xmalloc(sizeof(bool) * o.entities);
 	idtext = xmalloc((size_t) o.entities * 24);
 	b.literal = xmalloc((size_t) o.entities * 24 + 3);
+	b.csv = xmalloc((size_t) o.entities * 24 + 8);
 
 	memset(s, 0, sizeof(s));
 	for (m = 0; m < NUM_METHODS; m++)
+	{
 		s[m].ms = xmalloc(sizeof(double) * o.iterations);
+		s[m].pre_ms = xmalloc(sizeof(double) * o.iterations);
+		s[m].busy_ms = xmalloc(sizeof(double) * o.iterations);
+		s[m].post_ms = xmalloc(sizeof(double) * o.iterations);
+		s[m].requests = xmalloc(sizeof(double) * o.iterations);
+		s[m].peak = xmalloc(sizeof(double) * o.iterations);
+	}
 
 	for (it = 0; it < o.warmup + o.iterations; it++)
 	{
@@ -700,7 +944,8 @@ main(int argc, char **argv)
 		for (k = 0; k < nmethods; k++)
 		{
 			int			mm = order[(it + k) % nmethods];
-			double		ms = time_method(mm, &b, &o, &s[mm]);
+			double		ms = time_method(mm, &b, &o, &s[mm],
+										 it >= o.warmup ? it - o.warmup : -1);
 
 			if (it >= o.warmup)
 				s[mm].ms[it - o.warmup] = ms;
@@ -710,10 +955,17 @@ main(int argc, char **argv)
 	printf("feature_store serving benchmark\n");
 	printf("  server %d, %d timed iterations after %d warm-up, one connection\n",
 		   PQserverVersion(conn), o.iterations, o.warmup);
-	printf("  per call: %d entity ids (%d present, %d absent), %d features over %d views,"
-		   " tables of %ld rows, seed %" PRIu64 "\n",
-		   o.entities, b.npresent, o.entities - b.npresent, FEATURES_PER_CALL,
-		   NUM_VIEWS, o.rows, o.seed);
+	if (o.enabled[M_FEATURES] || o.enabled[M_HAND] || o.enabled[M_VECTORS] ||
+		o.enabled[M_FEATURES_COUNT] || o.enabled[M_HAND_COUNT])
+		printf("  per call: %d entity ids (%d present, %d absent), %d features over %d views,"
+			   " tables of %ld rows, seed %" PRIu64 "\n",
+			   o.entities, b.npresent, o.entities - b.npresent, FEATURES_PER_CALL,
+			   NUM_VIEWS, o.rows, o.seed);
+	else
+		printf("  per call: %d entity ids (%d present, %d absent), %d features of one view"
+			   " (bench_ddb, remote table of %ld items), seed %" PRIu64 "\n",
+			   o.entities, b.npresent, o.entities - b.npresent, FEATURES_PER_CALL,
+			   o.rows, o.seed);
 	printf("\n  %-26s %9s %9s %9s %9s %9s %9s %9s\n",
 		   "method", "rows/call", "KB/call", "p50 ms", "p95 ms", "p99 ms",
 		   "mean ms", "max ms");
@@ -722,9 +974,50 @@ main(int argc, char **argv)
 		if (!o.enabled[m])
 			continue;
 		sum[m] = summarise(s[m].ms, o.iterations);
-		printf("  %-26s %9ld %9.1f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
-			   method_label[m], s[m].rows_per_call, s[m].bytes_per_call / 1024.0,
-			   sum[m].p50, sum[m].p95, sum[m].p99, sum[m].mean, sum[m].max);
+		if (m == M_SDK)
+			printf("  %-26s %9ld %9s %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+				   method_label[m], s[m].rows_per_call, "-",
+				   sum[m].p50, sum[m].p95, sum[m].p99, sum[m].mean, sum[m].max);
+		else
+			printf("  %-26s %9ld %9.1f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+				   method_label[m], s[m].rows_per_call, s[m].bytes_per_call / 1024.0,
+				   sum[m].p50, sum[m].p95, sum[m].p99, sum[m].mean, sum[m].max);
+	}
+
+	/* Where the time goes, seen from the store (medians of the timed calls). */
+	{
+		bool		any = false;
+
+		for (m = 0; m < NUM_METHODS; m++)
+			any = any || (o.enabled[m] && s[m].have_window);
+		if (any)
+		{
+			printf("\n  where the time goes (medians, ms): before = call start to first request at\n"
+				   "  the store, store = some request in flight at the store, after = last\n"
+				   "  response sent to call end (decode, rows, transfer to the client)\n");
+			printf("  %-26s %9s %9s %9s %9s %9s %9s\n",
+				   "method", "total", "before", "store", "after", "requests", "in flight");
+			for (m = 0; m < NUM_METHODS; m++)
+			{
+				summary		pre,
+							busy,
+							post,
+							req,
+							peak;
+
+				if (!o.enabled[m] || !s[m].have_window)
+					continue;
+				pre = summarise(s[m].pre_ms, o.iterations);
+				busy = summarise(s[m].busy_ms, o.iterations);
+				post = summarise(s[m].post_ms, o.iterations);
+				req = summarise(s[m].requests, o.iterations);
+				peak = summarise(s[m].peak, o.iterations);
+				printf("  %-26s %9.3f %9.3f %9.3f %9.3f %9.0f %5.0f-%-3.0f\n",
+					   method_label[m], sum[m].p50, pre.p50, busy.p50, post.p50, req.p50,
+					   peak.min, peak.max);
+			}
+			printf("  (in flight: the least and the most requests the store had at once, per call)\n");
+		}
 	}
 
 	printf("\n");
@@ -752,10 +1045,25 @@ main(int argc, char **argv)
 		printf("  target ratio <= %.1fx at p50 and p95:           %s\n",
 			   TARGET_RATIO, (r50 <= TARGET_RATIO && r95 <= TARGET_RATIO) ? "PASS" : "MISS");
 	}
-	else
+	else if (o.enabled[M_FEATURES] || o.enabled[M_HAND])
 		printf("  fs_get_features and hand-written not both measured: ratio target not judged\n");
+	if (o.enabled[M_DDB] && o.enabled[M_SDK])
+	{
+		double		r50 = sum[M_DDB].p50 / sum[M_SDK].p50;
+		double		r95 = sum[M_DDB].p95 / sum[M_SDK].p95;
+
+		printf("  ratio fs_get_features (DynamoDB) / AWS SDK:   p50 %.2fx  p95 %.2fx\n", r50, r95);
+		printf("  target ratio <= %.2fx at p50 and p95:          %s\n",
+			   TARGET_DDB_RATIO,
+			   (r50 <= TARGET_DDB_RATIO && r95 <= TARGET_DDB_RATIO) ? "PASS" : "MISS");
+	}
+	if (o.enabled[M_DDB_COUNT] && o.enabled[M_SDK])
+		printf("  ratio fs_get_features (DDB), count / AWS SDK: p50 %.2fx  p95 %.2fx\n",
+			   sum[M_DDB_COUNT].p50 / sum[M_SDK].p50,
+			   sum[M_DDB_COUNT].p95 / sum[M_SDK].p95);
 	printf("  (targets are informational; see docs/benchmarks.md)\n");
 
+	helper_stop();
 	PQfinish(conn);
 	return 0;
 }

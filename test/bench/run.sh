@@ -2,10 +2,23 @@
 # run.sh — the serving benchmark behind `make bench` (a benchmark, not a test).
 #
 # Builds and installs the extension (scripts/setup.sh), starts the throwaway
-# cluster (scripts/pgcluster.sh) unless one is already running, loads the
-# benchmark tables (test/bench/setup.sql: two views of 1,000,000 rows, kept
-# across runs while the cluster lives), compiles bench_serving.c and runs it.
-# It prints the figures, the machine and the exact command; it exits non-zero
+# cluster (scripts/pgcluster.sh) unless one is already running, compiles
+# bench_serving.c, and runs two benchmarks:
+#
+#   embedded  loads the benchmark tables (test/bench/setup.sql: two views of
+#             1,000,000 rows, kept across runs while the cluster lives) and
+#             times fs_get_features against the hand-written SQL;
+#   dynamodb  starts an instrumented dynalite (test/bench/dynalite_bench.js),
+#             loads a remote table of BENCH_DDB_ROWS items with the AWS SDK
+#             (test/bench/ddb_sdk.mjs load), registers it as the feature view
+#             bench_ddb (test/bench/setup_dynamodb.sql), then times, alternating,
+#             fs_get_features over it and the AWS SDK for JavaScript v3 sending
+#             the same BatchGetItem requests at once; then profiles the backend
+#             with perf (when available).  Skipped, with a message, when the
+#             installed extension has no fs_dynamodb wrapper or node_modules is
+#             missing.
+#
+# It prints the figures, the machine and the exact commands; it exits non-zero
 # only when something is broken, never because a target is missed.
 #
 # Environment (all optional):
@@ -13,7 +26,14 @@
 #   BENCH_ROWS (1000000)    BENCH_SEED (42)
 #   BENCH_METHODS (features,hand,vectors,features-count,hand-count)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
+#   BENCH_ONLY              embedded | dynamodb: run only that part (default: both)
+#   BENCH_DDB_ITERATIONS (100)  BENCH_DDB_WARMUP (5)  BENCH_DDB_ROWS (20000)
+#   BENCH_DDB_METHODS (ddb,sdk,ddb-count)
+#   BENCH_PERF (1)          0 skips the perf profile of the DynamoDB part
+#   BENCH_PERF_CALLS (30)   fs_get_features calls profiled
 #   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)
+#   BENCH_DYNALITE_ENV      the benchmark dynalite's state file
+#                           (default /tmp/feature_store_bench_dynalite.env)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -24,8 +44,22 @@ export FS_CLUSTER_ENV="$CLUSTER_ENV"
 BENCH_ROWS="${BENCH_ROWS:-1000000}"
 export BENCH_ROWS
 
+BENCH_ONLY="${BENCH_ONLY:-}"
+case "$BENCH_ONLY" in
+    ''|embedded|dynamodb) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded or dynamodb, not '$BENCH_ONLY'" >&2; exit 2 ;;
+esac
+
 cd "$ROOT"
 say() { printf '== %s\n' "$*"; }
+
+# Cleanups, run in reverse order on exit.
+CLEANUPS=()
+cleanup() {
+    local i
+    for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[i]}" || true; done
+}
+trap cleanup EXIT
 
 # 1. The extension, built and installed.
 if [ "${BENCH_SKIP_SETUP:-0}" = 1 ]; then
@@ -46,7 +80,7 @@ if bash scripts/pgcluster.sh status >/dev/null 2>&1; then
 else
     say "starting a cluster"
     FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_buffers = 1GB}" bash scripts/pgcluster.sh start >/dev/null
-    trap 'bash "$ROOT/scripts/pgcluster.sh" stop >/dev/null' EXIT
+    CLEANUPS+=('bash "$ROOT/scripts/pgcluster.sh" stop >/dev/null')
 fi
 # shellcheck disable=SC1090
 . "$CLUSTER_ENV"
@@ -58,6 +92,7 @@ PG_LIB="$(pg_config --libdir)"
 cc -O2 -Wall -Wextra -I"$PG_INC" -o "$BUILD/bench_serving" "$BENCH/bench_serving.c" \
    -L"$PG_LIB" -lpq
 
+run_embedded() {
 # 4. The data.
 say "loading the benchmark tables (built once per cluster, $BENCH_ROWS rows each)"
 psql -X -q -v ON_ERROR_STOP=1 -v rows="$BENCH_ROWS" -f "$BENCH/setup.sql"
@@ -78,3 +113,9 @@ echo "settings: (server defaults; the client sets jit=off) $(psql -X -At -c "SEL
                                        || ' jit=' || current_setting('jit')")"
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "command:  make bench  (that is: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER PGDATABASE=$PGDATABASE ${CMD[*]:1})"
+}
+
+[ "$BENCH_ONLY" = dynamodb ] || run_embedded
+[ "$BENCH_ONLY" = embedded ] && exit 0
+echo
+bash "$BENCH/run_dynamodb.sh"
