@@ -365,5 +365,28 @@ else
     fi
 fi
 
+# ===========================================================================
+# DynamoDB faults (test/dynamodb/run_faults.sh: fs_dynamodb against
+# test/dynamodb/fault_server.js — refused, never answering, 5xx, throttling,
+# garbage, error answers — and backend memory over many calls, against
+# dynalite when FS_DYNALITE_ENDPOINT is set).  It skips by itself, counting
+# nothing, while the extension has no fs_dynamodb wrapper.  Its checks count
+# here; its own count line is shown as "# faults: ...".
+# ===========================================================================
+faults_log="$WORK/faults.log"
+set +e
+bash "$(dirname "${BASH_SOURCE[0]}")/dynamodb/run_faults.sh" 2>&1 | tee "$faults_log" |
+    sed -E 's/^([0-9]+ passed, [0-9]+ failed)$/# faults: \1/'
+faults_rc=${PIPESTATUS[0]}
+set -e
+faults_last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$faults_log" | tail -n 1 || true)"
+if [ "$faults_rc" -eq 0 ] && [ -n "$faults_last" ]; then
+    PASS=$((PASS + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$faults_last")))
+    FAIL=$((FAIL + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$faults_last")))
+else
+    not_ok "faults: test/dynamodb/run_faults.sh ran to the end" \
+        "exit status $faults_rc" "$(tail -n 5 "$faults_log")"
+fi
+
 echo "$PASS passed, $FAIL failed"
 exit 0

@@ -1,0 +1,561 @@
+#!/usr/bin/env bash
+# run_faults.sh — fs_dynamodb against a misbehaving store
+# (test/dynamodb/fault_server.js) and, for the memory checks, dynalite:
+#
+#   (a) connection refused: HV00N at once (well within the connect timeout),
+#       from serving and from the foreign table; with
+#       feature_store.on_store_error = 'unavailable', UNAVAILABLE rows and a
+#       WARNING instead.
+#   (b) a store that never answers: statement_timeout cancels serving and a
+#       foreign-table SELECT with 57014 promptly, and so does
+#       pg_cancel_backend; the same backend goes on working;
+#       request_timeout_ms gives 08006.
+#   (c) 5xx then ok, throttled then ok: retried, rows and no error (the fault
+#       server's ok answer is an empty BatchGetItem response: NOT_FOUND rows);
+#       throttled forever: HV000 after max_retries retries, with a hint
+#       naming max_retries; a connection closed without an answer: retried,
+#       then 08006.
+#   (d) 200 answers that are garbage, truncated or of the wrong shape: an
+#       error naming what is wrong (serving HV000, foreign table HV004), and
+#       the backend survives.
+#   (e) an error answer (ValidationException): the store's message in the
+#       error detail.
+#   (f) memory: 10,000 calls of fs_get_features for 5 ids against dynalite in
+#       one session, and 2,000 calls on error paths (throttled, garbage)
+#       caught in plpgsql, each growing the backend's RSS by less than 5 MB.
+#
+# Every fault server listens on 127.0.0.1, on a port it picks, and is killed
+# at the end of its check.  Checks compare SQLSTATEs, statuses and request
+# counts, never libcurl's wording or ports; timings and RSS figures are shown
+# as "# " comment lines.
+#
+# Skips everything ("# skipped: ...", nothing counted) when the installed
+# extension has no fs_dynamodb wrapper; skips (f)'s dynalite part when
+# FS_DYNALITE_ENDPOINT is unset.  Needs PGHOST/PGPORT/PGUSER of a cluster
+# with feature_store installed (as a superuser: RSS is read with
+# pg_read_file) and node.  Prints "ok - name" / "not ok - name" per check
+# and, last, "N passed, N failed".  Exits 0 when it could run (whatever
+# failed), 2 otherwise.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+FAULT_JS="$HERE/fault_server.js"
+
+PASS=0
+FAIL=0
+DB="fs_faults_$$"
+PREFIX="fs_faults_$$"           # the remote table on dynalite: ${PREFIX}_items
+DB_MADE=0
+TABLE_MADE=0
+WORK="$(mktemp -d /tmp/fs_faults.XXXXXX)"
+FAULT_PIDS=()
+NFAULT=0
+FPID=
+FPORT=
+FLOG=
+
+export PGCLIENTENCODING=UTF8
+export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC"
+
+cleanup() {
+    local pid
+    for pid in "${FAULT_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    if [ "$DB_MADE" = 1 ]; then
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    fi
+    if [ "$TABLE_MADE" = 1 ] && [ -d "$REPO/node_modules/@aws-sdk/client-dynamodb" ]; then
+        node "$HERE/interop.mjs" cleanup "$PREFIX" >/dev/null 2>&1 || true
+    fi
+    if [ -n "${FS_FAULTS_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
+}
+trap cleanup EXIT
+
+die() { echo "run_faults: $*" >&2; exit 2; }
+
+ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
+not_ok() {
+    FAIL=$((FAIL + 1)); echo "not ok - $1"
+    shift
+    local line
+    for line in "$@"; do printf '%s\n' "$line" | sed 's/^/#   /'; done
+}
+
+# check NAME EXPECTED ACTUAL
+check() {
+    if [ "$2" = "$3" ]; then
+        ok "$1"
+    else
+        not_ok "$1" "expected: $2" "actual:   $3"
+    fi
+}
+
+# check_true NAME ACTUAL [DIAGNOSTIC...]: ACTUAL must be "t"
+check_true() {
+    local name="$1" actual="$2"
+    shift 2
+    if [ "$actual" = t ]; then ok "$name"; else not_ok "$name" "actual: $actual" "$@"; fi
+}
+
+skip_all() {
+    echo "# skipped: $*"
+    echo "0 passed, 0 failed"
+    exit 0
+}
+
+# q SQL...: in the scratch database, unaligned, tuples only; an error shows as
+# "ERROR:  SQLSTATE" on stdout.
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" -c "$*" 2>&1 || true; }
+
+# session: one psql session reading a script from stdin, errors and warnings
+# as "ERROR:  SQLSTATE" / "WARNING:  SQLSTATE" among the results.
+session() { psql -X -q -At -v ON_ERROR_STOP=0 -v VERBOSITY=sqlstate -d "$DB" 2>&1 || true; }
+
+# Lines of FILE after marker line M (a line "@M"), up to the next marker.
+after() { awk -v m="@$2" '/^@/ { on = ($0 == m); next } on' "$1"; }
+
+# start_fault MODE: start a fault server; sets FPID, FPORT, FLOG.
+start_fault() {
+    local _ line
+    NFAULT=$((NFAULT + 1))
+    FLOG="$WORK/fault.$NFAULT.log"
+    FPORT=
+    node "$FAULT_JS" 0 "$1" 120 >"$FLOG" 2>&1 &
+    FPID=$!
+    FAULT_PIDS+=("$FPID")
+    for _ in $(seq 1 200); do
+        line="$(head -n 1 "$FLOG" 2>/dev/null || true)"
+        case "$line" in
+            "listening "[0-9]*) FPORT="${line#listening }"; return 0 ;;
+        esac
+        kill -0 "$FPID" 2>/dev/null || break
+        sleep 0.05
+    done
+    die "the fault server ($1) did not start: $(head -n 3 "$FLOG" | tr '\n' '|')"
+}
+
+# stop_fault: kill the current fault server and wait until it is gone.
+stop_fault() {
+    [ -n "$FPID" ] || return 0
+    kill "$FPID" 2>/dev/null || true
+    wait "$FPID" 2>/dev/null || true
+    FPID=
+}
+
+# The statuses the current fault server answered, space-separated.
+answered() { grep -oE 'status=[^ ]+' "$FLOG" | sed 's/status=//' | tr '\n' ' ' | sed 's/ $//'; }
+requests() { grep -c '^request ' "$FLOG" || true; }
+
+# SQL pointing server "faults" at the current fault server, with max_retries $1.
+point_at_fault() {
+    echo "ALTER SERVER faults OPTIONS (SET endpoint 'http://127.0.0.1:$FPORT', SET max_retries '$1');"
+}
+
+# --- preconditions ----------------------------------------------------------
+
+command -v psql >/dev/null 2>&1 || die "psql not found"
+command -v node >/dev/null 2>&1 || die "node not found (scripts/setup.sh installs it)"
+[ -f "$FAULT_JS" ] || die "$FAULT_JS is missing"
+psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
+    die "cannot connect to PostgreSQL (is the cluster env exported?)"
+[ "$(psql -X -q -At -d postgres -c 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user')" = t ] ||
+    die "needs a superuser (the memory checks read /proc with pg_read_file)"
+
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
+    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
+    >/dev/null || die "cannot create database $DB"
+DB_MADE=1
+out="$(q "CREATE EXTENSION feature_store")"
+[ -z "$out" ] || die "CREATE EXTENSION feature_store failed: $out"
+if [ "$(q "SELECT 1 FROM pg_foreign_data_wrapper WHERE fdwname = 'fs_dynamodb'")" != 1 ]; then
+    skip_all "the installed feature_store has no foreign data wrapper fs_dynamodb"
+fi
+
+# Server "faults" points at one fault server after another.  The foreign
+# table names its key, so nothing asks DescribeTable.  fault_try runs a query
+# and reports its SQLSTATE ('ok' when it succeeds), message, detail, hint and
+# how long it took; it catches cancels too.
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+SET client_min_messages = warning;
+CREATE SERVER faults FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (endpoint 'http://127.0.0.1:9', region 'us-east-1', max_retries '2');
+CREATE USER MAPPING FOR PUBLIC SERVER faults
+  OPTIONS (access_key_id 'AKIDFAULTS', secret_access_key 'faults-secret');
+CREATE FOREIGN TABLE fault_t (user_id text, event_time timestamptz, clicks bigint, ctr float8)
+  SERVER faults OPTIONS (table 'fault_items', key 'user_id');
+SELECT fs_register_entity('user', 'user_id');
+SELECT fs_register_feature_view('fv', 'fault_t', 'user');
+
+CREATE FUNCTION fault_try(q text, OUT state text, OUT msg text, OUT detail text,
+                          OUT hint text, OUT secs numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+    n bigint;
+BEGIN
+    EXECUTE 'SELECT count(*) FROM (' || q || ') s' INTO n;
+    state := 'ok';
+    msg := n || ' rows';
+    secs := round(extract(epoch FROM clock_timestamp() - t0), 3);
+EXCEPTION WHEN OTHERS OR query_canceled THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+        detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    secs := round(extract(epoch FROM clock_timestamp() - t0), 3);
+END $$;
+
+-- The backend's resident set, in kB.
+CREATE FUNCTION backend_rss_kb() RETURNS bigint LANGUAGE sql AS $$
+    SELECT substring(pg_read_file('/proc/' || pg_backend_pid() || '/status')
+                     FROM 'VmRSS:\s*([0-9]+)')::bigint
+$$;
+EOF
+)" || die "cannot set up $DB: $out"
+rss="$(q "SELECT backend_rss_kb()")"
+[[ "$rss" =~ ^[0-9]+$ ]] || die "cannot read the backend's VmRSS: $rss"
+
+GET="SELECT * FROM fs_get_features(ARRAY['u1', 'u2', 'u3'], ARRAY['fv:*'])"
+SEL="SELECT * FROM fault_t WHERE user_id = ANY (ARRAY['u1', 'u2', 'u3'])"
+# Serving's statuses, one per row: "u1:fv:clicks:STATUS,...".
+STATUSES="SELECT string_agg(entity_id || ':' || feature_ref || ':' || status, ',') FROM fs_get_features(ARRAY['u1', 'u2', 'u3'], ARRAY['fv:*'])"
+all_status() { printf 'u1:fv:clicks:%s,u1:fv:ctr:%s,u2:fv:clicks:%s,u2:fv:ctr:%s,u3:fv:clicks:%s,u3:fv:ctr:%s' "$1" "$1" "$1" "$1" "$1" "$1"; }
+
+# --- (a) connection refused ---------------------------------------------------
+echo "# (a) connection refused"
+start_fault ok
+stop_fault                      # its port is free again: nothing listens there
+session >"$WORK/a.out" <<EOF
+$(point_at_fault 2)
+SELECT pg_backend_pid() AS pid0 \gset
+\echo @get
+SELECT state, secs < 1.5 FROM fault_try(\$q\$$GET\$q\$);
+\echo @get_msg
+SELECT msg, detail, secs FROM fault_try(\$q\$$GET\$q\$);
+\echo @sel
+SELECT state, secs < 1.5 FROM fault_try(\$q\$$SEL\$q\$);
+\echo @unavailable
+SET feature_store.on_store_error = 'unavailable';
+$STATUSES;
+\echo @alive
+RESET feature_store.on_store_error;
+SELECT pg_backend_pid() = :pid0;
+EOF
+check "refused: fs_get_features fails with HV00N, within 1.5 s" "HV00N|t" "$(after "$WORK/a.out" get)"
+get_msg="$(after "$WORK/a.out" get_msg)"
+echo "# refused: took $(cut -d'|' -f3 <<<"$get_msg") s"
+check "refused: the error says the store could not be reached, with a fixed detail" \
+    "DynamoDB BatchGetItem request failed|ConnectionFailed: could not connect to the store." \
+    "$(cut -d'|' -f1,2 <<<"$get_msg")"
+check "refused: a SELECT on the foreign table fails with HV00N, within 1.5 s" "HV00N|t" "$(after "$WORK/a.out" sel)"
+check "refused: on_store_error = 'unavailable' gives a WARNING (HV00N) and UNAVAILABLE rows" \
+    "WARNING:  HV00N
+$(all_status UNAVAILABLE)" "$(after "$WORK/a.out" unavailable)"
+check "refused: the session goes on, in the same backend" "t" "$(after "$WORK/a.out" alive)"
+
+# --- (b) a store that never answers ---------------------------------------------
+echo "# (b) a store that never answers"
+start_fault 5xx-then-ok:0       # answers at once, for after the cancels
+OK_PORT="$FPORT"
+OK_PID="$FPID"
+OK_LOG="$FLOG"
+start_fault never
+session >"$WORK/b.out" <<EOF
+$(point_at_fault 2)
+SELECT pg_backend_pid() AS pid0 \gset
+SET statement_timeout = '200ms';
+SELECT clock_timestamp() AS t0 \gset
+\echo @get
+$GET;
+\echo @get_time
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'), 3);
+SELECT clock_timestamp() AS t0 \gset
+\echo @sel
+$SEL;
+\echo @sel_time
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'), 3);
+RESET statement_timeout;
+\echo @alive
+SELECT pg_backend_pid() = :pid0, 1 + 1;
+SET application_name = 'fs_faults_victim';
+\! (sleep 0.3; psql -X -q -At -d "$DB" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'fs_faults_victim'" >"$WORK/b.cancel" 2>&1) &
+SELECT clock_timestamp() AS t0 \gset
+\echo @cancel
+$GET;
+\echo @cancel_time
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'), 3);
+\echo @request_timeout
+ALTER SERVER faults OPTIONS (ADD request_timeout_ms '300');
+SELECT state, secs < 1.5 FROM fault_try(\$q\$$GET\$q\$);
+ALTER SERVER faults OPTIONS (DROP request_timeout_ms);
+\echo @after_cancel
+ALTER SERVER faults OPTIONS (SET endpoint 'http://127.0.0.1:$OK_PORT');
+$STATUSES;
+SELECT pg_backend_pid() = :pid0;
+EOF
+check "never: statement_timeout cancels fs_get_features with 57014" "ERROR:  57014" "$(after "$WORK/b.out" get)"
+t_get="$(after "$WORK/b.out" get_time)"
+t_sel="$(after "$WORK/b.out" sel_time)"
+echo "# never: fs_get_features cancelled after $t_get s, the SELECT after $t_sel s (statement_timeout 200ms)"
+check_true "never: the cancel of fs_get_features comes within 1 s" \
+    "$(awk -v t="$t_get" 'BEGIN { print (t != "" && t + 0 < 1.0) ? "t" : "f" }')" "took: $t_get s"
+check "never: statement_timeout cancels a SELECT on the foreign table with 57014" "ERROR:  57014" "$(after "$WORK/b.out" sel)"
+check_true "never: the cancel of the SELECT comes within 1 s" \
+    "$(awk -v t="$t_sel" 'BEGIN { print (t != "" && t + 0 < 1.0) ? "t" : "f" }')" "took: $t_sel s"
+check "never: the same backend then runs another query" "t|2" "$(after "$WORK/b.out" alive)"
+t_cancel="$(after "$WORK/b.out" cancel_time)"
+check "never: the other session found the backend and cancelled it" "t" "$(cat "$WORK/b.cancel" 2>&1)"
+echo "# never: pg_cancel_backend from another session after 0.3 s; the call ended after $t_cancel s"
+check "never: pg_cancel_backend from another session cancels fs_get_features with 57014" \
+    "ERROR:  57014" "$(after "$WORK/b.out" cancel)"
+check_true "never: the cancel by pg_cancel_backend comes within 1 s" \
+    "$(awk -v t="$t_cancel" 'BEGIN { print (t != "" && t + 0 < 1.0) ? "t" : "f" }')" "took: $t_cancel s"
+check "never: request_timeout_ms '300' ends the request with 08006" "08006|t" "$(after "$WORK/b.out" request_timeout)"
+check "never: after the cancels, the same backend serves from a store that answers" \
+    "$(all_status NOT_FOUND)
+t" "$(after "$WORK/b.out" after_cancel)"
+check "never: the store that answers saw that one request" "200" "$(FLOG="$OK_LOG" answered)"
+stop_fault
+FPID="$OK_PID"
+stop_fault
+
+# --- (c) retries ------------------------------------------------------------------
+echo "# (c) retries"
+start_fault 5xx-then-ok:2
+check "5xx-then-ok:2: fs_get_features is retried and returns NOT_FOUND rows, no error" \
+    "$(all_status NOT_FOUND)" "$(session <<EOF
+$(point_at_fault 5)
+$STATUSES;
+EOF
+)"
+check "5xx-then-ok:2: the store saw two 500s, then one 200" "500 500 200" "$(answered)"
+stop_fault
+
+start_fault 5xx-then-ok:2
+check "5xx-then-ok:2: a SELECT on the foreign table is retried and returns no rows, no error" \
+    "ok|0 rows" "$(q "$(point_at_fault 5) SELECT state, msg FROM fault_try(\$q\$$SEL\$q\$)")"
+check "5xx-then-ok:2: the store saw two 500s, then one 200 (foreign table)" "500 500 200" "$(answered)"
+stop_fault
+
+start_fault throttle-then-ok:3
+check "throttle-then-ok:3: fs_get_features is retried and returns NOT_FOUND rows, no error" \
+    "$(all_status NOT_FOUND)" "$(session <<EOF
+$(point_at_fault 5)
+$STATUSES;
+EOF
+)"
+check "throttle-then-ok:3: the store saw three throttles, then one 200" "400 400 400 200" "$(answered)"
+stop_fault
+
+start_fault throttle-then-ok:3
+check "throttle-then-ok:3: a SELECT on the foreign table is retried and returns no rows" \
+    "ok|0 rows" "$(q "$(point_at_fault 5) SELECT state, msg FROM fault_try(\$q\$$SEL\$q\$)")"
+stop_fault
+
+start_fault throttle-forever
+out="$(q "$(point_at_fault 2) SELECT state, hint ~ 'max_retries', detail FROM fault_try(\$q\$$GET\$q\$)")"
+check "throttle-forever: fs_get_features fails with HV000 after max_retries, hinting at max_retries" \
+    "HV000|t|ProvisionedThroughputExceededException: Rate exceeded" "$out"
+check "throttle-forever: max_retries '2' means three requests" "400 400 400" "$(answered)"
+stop_fault
+
+start_fault throttle-forever
+out="$(q "$(point_at_fault 2) SELECT state, hint ~ 'max_retries', detail FROM fault_try(\$q\$$SEL\$q\$)")"
+check "throttle-forever: a SELECT on the foreign table fails with HV000, hinting at max_retries" \
+    "HV000|t|ProvisionedThroughputExceededException: Rate exceeded" "$out"
+check "throttle-forever: max_retries '2' means three requests (foreign table)" "400 400 400" "$(answered)"
+stop_fault
+
+start_fault reset
+out="$(q "$(point_at_fault 2) SELECT state, detail FROM fault_try(\$q\$$GET\$q\$)")"
+check "reset: a connection closed without an answer is retried, then fails with 08006" \
+    "08006|ConnectionFailed: the connection to the store broke during the request." "$out"
+check "reset: max_retries '2' means three requests" "3" "$(requests)"
+stop_fault
+
+# --- (d) bad 200 answers ---------------------------------------------------------
+echo "# (d) 200 answers that are not a BatchGetItem response"
+# mode|what the serving error's detail says|what the foreign-table error's message says
+BAD=(
+    'garbage|not a JSON object|not JSON'
+    'truncated|not a JSON object|not JSON'
+    'wrong-types|"Responses" in the store'"'"'s BatchGetItem response is not an object|Responses'
+)
+for entry in "${BAD[@]}"; do
+    IFS='|' read -r mode get_says sel_says <<<"$entry"
+    start_fault "$mode"
+    session >"$WORK/d.$mode.out" <<EOF
+$(point_at_fault 2)
+SELECT pg_backend_pid() AS pid0 \gset
+\echo @get
+SELECT state, msg, strpos(detail, \$s\$$get_says\$s\$) > 0 FROM fault_try(\$q\$$GET\$q\$);
+\echo @sel
+SELECT state, strpos(msg || ' ' || coalesce(detail, ''), \$s\$$sel_says\$s\$) > 0 FROM fault_try(\$q\$$SEL\$q\$);
+\echo @alive
+SELECT 1, pg_backend_pid() = :pid0;
+\echo @unavailable
+SET feature_store.on_store_error = 'unavailable';
+$STATUSES;
+EOF
+    check "$mode: fs_get_features fails with HV000 naming what is wrong" \
+        "HV000|the store of feature view \"fv\" did not answer|t" "$(after "$WORK/d.$mode.out" get)"
+    check "$mode: a SELECT on the foreign table fails with HV004 naming what is wrong" \
+        "HV004|t" "$(after "$WORK/d.$mode.out" sel)"
+    check "$mode: the backend survives (SELECT 1 in the same session)" "1|t" "$(after "$WORK/d.$mode.out" alive)"
+    check "$mode: on_store_error = 'unavailable' gives a WARNING and UNAVAILABLE rows" \
+        "WARNING:  HV000
+$(all_status UNAVAILABLE)" "$(after "$WORK/d.$mode.out" unavailable)"
+    stop_fault
+done
+
+# --- (e) an error answer ----------------------------------------------------------
+echo "# (e) an error answer from the store"
+start_fault 'error:ValidationException:bad key'
+out="$(q "$(point_at_fault 2) SELECT state, msg, detail FROM fault_try(\$q\$$GET\$q\$)")"
+check "ValidationException: fs_get_features fails with HV000, the store's message in the detail" \
+    "HV000|DynamoDB BatchGetItem request failed|ValidationException: bad key" "$out"
+out="$(q "$(point_at_fault 2) SELECT state, detail FROM fault_try(\$q\$$SEL\$q\$)")"
+check "ValidationException: a SELECT on the foreign table fails with HV000, the store's message in the detail" \
+    "HV000|ValidationException: bad key" "$out"
+check "ValidationException: not retried (one request each)" "400 400" "$(answered)"
+stop_fault
+
+# --- (f) memory ----------------------------------------------------------------------
+echo "# (f) memory over many calls"
+LIMIT_KB=5120
+if [ -z "${FS_DYNALITE_ENDPOINT:-}" ]; then
+    echo "# skipped: 10,000 calls against dynalite (FS_DYNALITE_ENDPOINT is not set)"
+else
+    case "$FS_DYNALITE_ENDPOINT" in
+        http://127.0.0.1:*|http://localhost:*|"http://[::1]:"*) ;;
+        *) die "FS_DYNALITE_ENDPOINT must be a loopback http URL" ;;
+    esac
+    TABLE_MADE=1
+    session >"$WORK/f.out" <<EOF
+SET client_min_messages = warning;
+CREATE SERVER dyn FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1');
+CREATE USER MAPPING FOR PUBLIC SERVER dyn
+  OPTIONS (access_key_id 'AKIDFAULTS', secret_access_key 'faults-secret');
+CREATE FOREIGN TABLE dyn_t (user_id text, event_time timestamptz, clicks bigint,
+                            ctr float8, tags text[], seg text)
+  SERVER dyn OPTIONS (table '${PREFIX}_items');
+SELECT fs_create_online_table('dyn_t');
+INSERT INTO dyn_t VALUES
+  ('u1', '2026-01-01 00:00:00+00', 1, 0.5, '{a}', 'x'),
+  ('u2', '2026-01-02 00:00:00+00', 2, NULL, '{b,c}', 'y'),
+  ('u3', '2026-01-03 00:00:00+00', 3, 0.25, NULL, NULL);
+SELECT fs_register_feature_view('dv', 'dyn_t', 'user');
+\echo @served
+SELECT string_agg(entity_id || ':' || status, ',')
+  FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks']);
+SELECT pg_backend_pid() AS pid0 \gset
+DO \$\$ BEGIN
+    FOR i IN 1..1000 LOOP
+        PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss1 \gset
+DO \$\$ BEGIN
+    FOR i IN 1001..10000 LOOP
+        PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss2 \gset
+\echo @rss
+\echo :rss1 :rss2
+\echo @alive
+-- 3 rows of 4 features, 3 of them NULL: 9 PRESENT.
+SELECT pg_backend_pid() = :pid0, count(*) FILTER (WHERE status = 'PRESENT')
+  FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
+EOF
+    check "dynalite: the view serves 3 of 5 ids" \
+        "u1:PRESENT,u2:PRESENT,u3:PRESENT,u4:NOT_FOUND,u5:NOT_FOUND" "$(after "$WORK/f.out" served)"
+    read -r rss1 rss2 <<<"$(after "$WORK/f.out" rss)"
+    if [[ "${rss1:-}" =~ ^[0-9]+$ && "${rss2:-}" =~ ^[0-9]+$ ]]; then
+        echo "# memory: VmRSS after 1,000 calls ${rss1} kB, after 10,000 calls ${rss2} kB, growth $((rss2 - rss1)) kB"
+        check_true "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
+            "$([ $((rss2 - rss1)) -lt "$LIMIT_KB" ] && echo t || echo f)" "growth $((rss2 - rss1)) kB"
+    else
+        not_ok "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
+            "$(grep -E 'ERROR|FATAL|server closed' "$WORK/f.out" | head -n 5)"
+    fi
+    check "dynalite: no crash, the same backend serves after 10,000 calls" "t|9" "$(after "$WORK/f.out" alive)"
+fi
+
+# Error paths: 1,100 calls throttled (max_retries 0: one request, then the
+# error) and 1,100 calls answered with garbage, every error caught in
+# plpgsql; RSS after the first 100 of each, then after all.  Server "faults"
+# is throttled, server "faults2" answers garbage.
+start_fault throttle-forever
+THROTTLE_LOG="$FLOG"
+THROTTLE_PID="$FPID"
+throttle_sql="$(point_at_fault 0)"
+start_fault garbage
+session >"$WORK/g.out" <<EOF
+SET client_min_messages = warning;
+$throttle_sql
+CREATE SERVER faults2 FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (endpoint 'http://127.0.0.1:$FPORT', region 'us-east-1', max_retries '0');
+CREATE USER MAPPING FOR PUBLIC SERVER faults2
+  OPTIONS (access_key_id 'AKIDFAULTS', secret_access_key 'faults-secret');
+CREATE FOREIGN TABLE fault_t2 (user_id text, event_time timestamptz, clicks bigint)
+  SERVER faults2 OPTIONS (table 'fault_items', key 'user_id');
+SELECT fs_register_feature_view('fv2', 'fault_t2', 'user');
+CREATE FUNCTION pg_temp.errors(n int, OUT throttled int, OUT garbage int, OUT other text)
+LANGUAGE plpgsql AS \$\$
+BEGIN
+    throttled := 0; garbage := 0; other := '';
+    FOR i IN 1..n LOOP
+        BEGIN
+            PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv:*']);
+        EXCEPTION WHEN OTHERS THEN
+            IF SQLSTATE = 'HV000' AND SQLERRM = 'DynamoDB BatchGetItem request failed' THEN
+                throttled := throttled + 1;
+            ELSE
+                other := SQLSTATE || ' ' || SQLERRM;
+            END IF;
+        END;
+        BEGIN
+            PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv2:*']);
+        EXCEPTION WHEN OTHERS THEN
+            IF SQLSTATE = 'HV000' AND SQLERRM = 'the store of feature view "fv2" did not answer' THEN
+                garbage := garbage + 1;
+            ELSE
+                other := SQLSTATE || ' ' || SQLERRM;
+            END IF;
+        END;
+    END LOOP;
+END \$\$;
+SELECT pg_backend_pid() AS pid0 \gset
+\echo @warm
+SELECT * FROM pg_temp.errors(100);
+SELECT backend_rss_kb() AS rss1 \gset
+\echo @loop
+SELECT * FROM pg_temp.errors(1000);
+SELECT backend_rss_kb() AS rss2 \gset
+\echo @rss
+\echo :rss1 :rss2
+\echo @alive
+SELECT 1, pg_backend_pid() = :pid0;
+EOF
+check "error paths: 100 + 100 warm-up calls all fail as expected" "100|100|" "$(after "$WORK/g.out" warm)"
+check "error paths: 1,000 throttled and 1,000 garbage calls all fail as expected" "1000|1000|" "$(after "$WORK/g.out" loop)"
+check "error paths: the throttled store saw one request per call (max_retries 0)" \
+    1100 "$(grep -c '^request ' "$THROTTLE_LOG" || true)"
+read -r rss1 rss2 <<<"$(after "$WORK/g.out" rss)"
+if [[ "${rss1:-}" =~ ^[0-9]+$ && "${rss2:-}" =~ ^[0-9]+$ ]]; then
+    echo "# memory: VmRSS after 200 failing calls ${rss1} kB, after 2,200 ${rss2} kB, growth $((rss2 - rss1)) kB"
+    check_true "error paths: 2,000 failing calls caught in plpgsql grow RSS by < 5 MB" \
+        "$([ $((rss2 - rss1)) -lt "$LIMIT_KB" ] && echo t || echo f)" "growth $((rss2 - rss1)) kB"
+else
+    not_ok "error paths: 2,000 failing calls caught in plpgsql grow RSS by < 5 MB" \
+        "$(grep -E 'ERROR|FATAL|server closed' "$WORK/g.out" | head -n 5)"
+fi
+check "error paths: no crash, the same backend answers after" "1|t" "$(after "$WORK/g.out" alive)"
+stop_fault
+FPID="$THROTTLE_PID"
+stop_fault
+
+echo "$PASS passed, $FAIL failed"
+exit 0
