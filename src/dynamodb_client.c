@@ -615,12 +615,16 @@ ddb_drive(FsDdbRun *run)
 			while ((msg = curl_multi_info_read(ddb_multi, &left)) != NULL)
 			{
 				char	   *priv = NULL;
+				FsDdbReq   *req;
 
 				if (msg->msg != CURLMSG_DONE)
 					continue;
 				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-				ddb_finish(run, (FsDdbReq *) priv, msg->data.result);
+				req = (FsDdbReq *) priv;
+				ddb_finish(run, req, msg->data.result);
 				finished++;
+				if (req->state == REQ_DONE && req->call->on_done != NULL)
+					req->call->on_done(req->call);
 			}
 			/* Completions free slots or schedule retries: look again first. */
 			if (finished > 0)

@@ -56,6 +56,15 @@ typedef struct FsDdbCall
 	size_t		body_len;
 	void	   *arg;			/* the caller's own */
 
+	/*
+	 * Called as soon as this call has its outcome, from fs_ddb_run's waiting
+	 * loop (never from a libcurl callback), while other calls are still in
+	 * flight: the caller can decode one answer while the next arrives.  It
+	 * may raise an error; fs_ddb_run then detaches every transfer.  NULL:
+	 * none.
+	 */
+	void		(*on_done) (struct FsDdbCall *call);
+
 	/* Filled by fs_ddb_run. */
 	FsDdbStatus status;
 	long		http_status;	/* 0 when no HTTP answer was received */

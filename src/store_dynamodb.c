@@ -19,6 +19,7 @@
 
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "foreign/foreign.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/hsearch.h"
@@ -55,6 +56,7 @@ typedef struct RemoteView
 	FsDdbTable *table;
 	const char *key_attr;
 	const char *ts_attr;
+	bool		ts_is_event_time;	/* stored as epoch seconds (N) */
 	const char **feat_attrs;	/* [nfeat] */
 	json_t	   *names;			/* ExpressionAttributeNames */
 	char	   *projection;		/* ProjectionExpression */
@@ -75,6 +77,7 @@ typedef struct Batch
 typedef struct JsonRoots
 {
 	List	   *roots;
+	json_t	   *current;		/* the response being decoded, if any */
 } JsonRoots;
 
 static uint32
@@ -104,6 +107,9 @@ release_roots(void *arg)
 	foreach(lc, jr->roots)
 		json_decref((json_t *) lfirst(lc));
 	jr->roots = NIL;
+	if (jr->current != NULL)
+		json_decref(jr->current);
+	jr->current = NULL;
 }
 
 /* Keep a parsed document until the call's memory goes. */
@@ -125,6 +131,8 @@ key_text(json_t *av, KeyText *kt)
 	s = json_object_get(av, "S");
 	if (s == NULL)
 		s = json_object_get(av, "N");
+	if (s == NULL)
+		s = json_object_get(av, "B");
 	if (!json_is_string(s))
 		return false;
 	kt->ptr = json_string_value(s);
@@ -155,6 +163,8 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 
 	rv->key_attr = rv->table->key_attr;
 	rv->ts_attr = rv->table->attr_names[view->ts_attnum - 1];
+	/* Written as epoch seconds only if the FDW knows it as the event time. */
+	rv->ts_is_event_time = (rv->table->event_time_attnum == view->ts_attnum);
 	rv->feat_attrs = palloc(sizeof(char *) * Max(lk->nfeat, 1));
 	rv->names = keep_root(jr, fs_json_object());
 	initStringInfo(&proj);
@@ -201,26 +211,6 @@ batch_entry(Batch *b, RemoteView *rv, bool consistent_read)
 		b->views[b->nviews++] = rv;
 	}
 	return entry;
-}
-
-/* Turn a batch into a call. */
-static FsDdbCall *
-batch_call(json_t *request_items, JsonRoots *jr, void *arg)
-{
-	FsDdbCall  *call = palloc0(sizeof(FsDdbCall));
-	json_t	   *body = keep_root(jr, fs_json_object());
-	char	   *text;
-
-	json_object_set(body, "RequestItems", request_items);
-	text = json_dumps(body, JSON_COMPACT);
-	if (text == NULL)
-		elog(ERROR, "could not encode a BatchGetItem request");
-	call->operation = "BatchGetItem";
-	call->body = pstrdup(text);
-	call->body_len = strlen(call->body);
-	call->arg = arg;
-	free(text);
-	return call;
 }
 
 /*
@@ -283,6 +273,30 @@ view_failed(RemoteView *rv, FsDdbCall *call, const char *why)
 	warn_unavailable(rv->lk->view, call, why);
 }
 
+/*
+ * The store answered, but not with a BatchGetItem response: raise HV004 as
+ * the FDW does, or with on_store_error = 'unavailable' give up on the view.
+ */
+static void
+bad_answer(RemoteView *rv, const char *detail)
+{
+	if (rv->failed)
+		return;
+	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid BatchGetItem response from the store of feature view \"%s\"",
+						rv->lk->view->name),
+				 errdetail("%s", detail)));
+	rv->failed = true;
+	rv->lk->unavailable = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("feature view \"%s\" is unavailable: invalid BatchGetItem response from its store",
+					rv->lk->view->name),
+			 errdetail("%s", detail)));
+}
+
 /* Find the view a response table belongs to, within the views of a batch. */
 static RemoteView *
 batch_view(RemoteView **views, int nviews, const char *table)
@@ -302,11 +316,10 @@ take_items(RemoteView *rv, json_t *items)
 	json_t	   *item;
 
 	if (!json_is_array(items))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid BatchGetItem response from the store of feature view \"%s\"",
-						lk->view->name),
-				 errdetail("The items of table \"%s\" are not an array.", rv->table->table)));
+	{
+		bad_answer(rv, psprintf("The items of table \"%s\" are not an array.", rv->table->table));
+		return;
+	}
 
 	json_array_foreach(items, i, item)
 	{
@@ -315,12 +328,11 @@ take_items(RemoteView *rv, json_t *items)
 		int			slot;
 
 		if (!key_text(json_object_get(item, rv->key_attr), &kt))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid BatchGetItem response from the store of feature view \"%s\"",
-							lk->view->name),
-					 errdetail("An item of table \"%s\" has no usable key attribute \"%s\".",
-							   rv->table->table, rv->key_attr)));
+		{
+			bad_answer(rv, psprintf("An item of table \"%s\" has no usable key attribute \"%s\".",
+									rv->table->table, rv->key_attr));
+			return;
+		}
 		entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
 		if (entry == NULL)
 			continue;			/* not a key we asked for */
@@ -328,8 +340,8 @@ take_items(RemoteView *rv, json_t *items)
 
 		lk->found[slot] = true;
 		lk->event_time[slot] = fs_ddb_decode(json_object_get(item, rv->ts_attr),
-											 TIMESTAMPTZOID, -1, true, rv->ts_attr,
-											 &lk->event_time_null[slot]);
+											 TIMESTAMPTZOID, -1, rv->ts_is_event_time,
+											 rv->ts_attr, &lk->event_time_null[slot]);
 		for (int f = 0; f < lk->nfeat; f++)
 		{
 			FsFeature  *feat = lk->feat[f];
@@ -342,25 +354,147 @@ take_items(RemoteView *rv, json_t *items)
 	}
 }
 
-/* What one call of a round carries: the views of its tables. */
+/* A round of requests to one server, and what the next round must ask. */
+typedef struct Wave
+{
+	FsDdbEndpoint *ep;
+	JsonRoots  *jr;
+	int			round;
+	List	   *next;			/* calls for keys left unprocessed */
+} Wave;
+
+/* What one call carries: the views of its tables. */
 typedef struct CallViews
 {
+	Wave	   *wave;
 	int			nviews;
 	RemoteView **views;
 } CallViews;
+
+static void answer_done(FsDdbCall *call);
+
+/* Turn RequestItems into a call whose answer is decoded on arrival. */
+static FsDdbCall *
+batch_call(json_t *request_items, CallViews *cv)
+{
+	FsDdbCall  *call = palloc0(sizeof(FsDdbCall));
+	json_t	   *body = fs_json_object();
+	char	   *text;
+
+	json_object_set(body, "RequestItems", request_items);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		elog(ERROR, "could not encode a BatchGetItem request");
+	call->operation = "BatchGetItem";
+	call->body = pstrdup(text);
+	call->body_len = strlen(call->body);
+	call->arg = cv;
+	call->on_done = answer_done;
+	free(text);
+	return call;
+}
+
+/*
+ * Decode one answer as soon as it arrives, while the others are still in
+ * flight; keys it leaves unprocessed go to the next round.
+ */
+static void
+answer_done(FsDdbCall *call)
+{
+	CallViews  *cv = call->arg;
+	Wave	   *wave = cv->wave;
+	json_t	   *root;
+	json_t	   *responses;
+	json_t	   *unprocessed;
+	json_error_t jerr;
+	const char *table;
+	json_t	   *items;
+
+	if (call->status != FS_DDB_OK)
+	{
+		for (int v = 0; v < cv->nviews; v++)
+			view_failed(cv->views[v], call, "the request failed");
+		return;
+	}
+
+	root = json_loadb(call->response, call->response_len, 0, &jerr);
+	wave->jr->current = root;
+	if (root == NULL || !json_is_object(root))
+	{
+		for (int v = 0; v < cv->nviews; v++)
+			bad_answer(cv->views[v], "The answer is not a JSON object.");
+	}
+	else
+	{
+		responses = json_object_get(root, "Responses");
+		if (responses != NULL && !json_is_object(responses))
+		{
+			for (int v = 0; v < cv->nviews; v++)
+				bad_answer(cv->views[v], "\"Responses\" is not an object.");
+		}
+		json_object_foreach(responses, table, items)
+		{
+			RemoteView *rv = batch_view(cv->views, cv->nviews, table);
+
+			if (rv != NULL && !rv->failed)
+				take_items(rv, items);
+		}
+
+		unprocessed = json_object_get(root, "UnprocessedKeys");
+		if (json_is_object(unprocessed) && json_object_size(unprocessed) > 0)
+		{
+			if (wave->round >= wave->ep->max_retries)
+			{
+				for (int v = 0; v < cv->nviews; v++)
+					if (json_object_get(unprocessed, cv->views[v]->table->table) != NULL)
+						view_failed(cv->views[v], NULL,
+									psprintf("Keys were still unprocessed after %d retries.",
+											 wave->ep->max_retries));
+			}
+			else
+			{
+				MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(cv));
+
+				wave->next = lappend(wave->next, batch_call(unprocessed, cv));
+				MemoryContextSwitchTo(oldcxt);
+			}
+		}
+	}
+
+	/* Decoded values are copies: the document can go now. */
+	wave->jr->current = NULL;
+	if (root != NULL)
+		json_decref(root);
+	pfree(call->response);
+	call->response = NULL;
+}
+
+/* Error context: which server's answer was being read. */
+static void
+server_context(void *arg)
+{
+	errcontext("serving from foreign server \"%s\"", (const char *) arg);
+}
 
 /*
  * Answer the lookups of one server: one wave of BatchGetItem requests, then
  * rounds for unprocessed keys.
  */
 static void
-lookup_server(FsDdbEndpoint *ep, RemoteView **rvs, int nrv, JsonRoots *jr)
+lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRoots *jr)
 {
 	List	   *batches = NIL;
 	Batch	   *cur = NULL;
 	FsDdbCall **calls;
 	int			ncalls;
-	int			round = 0;
+	Wave		wave = {ep, jr, 0, NIL};
+	ErrorContextCallback errcb;
+
+	errcb.callback = server_context;
+	errcb.arg = GetForeignServer(serverid)->servername;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 
 	/* Pack every key into batches of at most 100, one entry per table. */
 	for (int v = 0; v < nrv; v++)
@@ -381,7 +515,7 @@ lookup_server(FsDdbEndpoint *ep, RemoteView **rvs, int nrv, JsonRoots *jr)
 			av = keep_root(jr, fs_ddb_encode(lk->keys[k], view->key_type, false,
 											 view->join_key, NULL));
 			if (!key_text(av, &kt))
-				elog(ERROR, "join key of feature view \"%s\" is neither S nor N", view->name);
+				elog(ERROR, "join key of feature view \"%s\" is not S, N or B", view->name);
 			entry = hash_search(rv->slot_of_key, &kt, HASH_ENTER, &found);
 			if (found)
 				continue;		/* two ids, one key: ask once */
@@ -404,7 +538,6 @@ lookup_server(FsDdbEndpoint *ep, RemoteView **rvs, int nrv, JsonRoots *jr)
 													  "Keys"), keyobj);
 				cur->nkeys++;
 			}
-			/* Rows found by other ids of the same key are copied after the wave. */
 		}
 	}
 
@@ -415,86 +548,26 @@ lookup_server(FsDdbEndpoint *ep, RemoteView **rvs, int nrv, JsonRoots *jr)
 		Batch	   *b = list_nth(batches, i);
 		CallViews  *cv = palloc(sizeof(CallViews));
 
+		cv->wave = &wave;
 		cv->nviews = b->nviews;
 		cv->views = b->views;
-		calls[i] = batch_call(b->items, jr, cv);
+		calls[i] = batch_call(b->items, cv);
 	}
 
 	while (ncalls > 0)
 	{
-		List	   *next = NIL;
-
 		fs_ddb_run(ep, calls, ncalls);
 
-		for (int i = 0; i < ncalls; i++)
-		{
-			FsDdbCall  *call = calls[i];
-			CallViews  *cv = call->arg;
-			json_t	   *root;
-			json_t	   *responses;
-			json_t	   *unprocessed;
-			json_error_t jerr;
-			const char *table;
-			json_t	   *items;
-
-			if (call->status != FS_DDB_OK)
-			{
-				for (int v = 0; v < cv->nviews; v++)
-					view_failed(cv->views[v], call, "the request failed");
-				continue;
-			}
-			root = json_loadb(call->response, call->response_len, 0, &jerr);
-			if (root == NULL || !json_is_object(root))
-			{
-				if (root != NULL)
-					json_decref(root);
-				for (int v = 0; v < cv->nviews; v++)
-					view_failed(cv->views[v], NULL,
-								psprintf("The store's BatchGetItem response is not a JSON object (%s).",
-										 root == NULL ? jerr.text : "wrong type"));
-				continue;
-			}
-			keep_root(jr, root);
-
-			responses = json_object_get(root, "Responses");
-			if (responses != NULL && !json_is_object(responses))
-			{
-				for (int v = 0; v < cv->nviews; v++)
-					view_failed(cv->views[v], NULL,
-								"\"Responses\" in the store's BatchGetItem response is not an object.");
-				continue;
-			}
-			json_object_foreach(responses, table, items)
-			{
-				RemoteView *rv = batch_view(cv->views, cv->nviews, table);
-
-				if (rv != NULL && !rv->failed)
-					take_items(rv, items);
-			}
-
-			unprocessed = json_object_get(root, "UnprocessedKeys");
-			if (json_is_object(unprocessed) && json_object_size(unprocessed) > 0)
-			{
-				if (round >= ep->max_retries)
-				{
-					for (int v = 0; v < cv->nviews; v++)
-						if (json_object_get(unprocessed, cv->views[v]->table->table) != NULL)
-							view_failed(cv->views[v], NULL,
-										psprintf("Keys were still unprocessed after %d retries.",
-												 ep->max_retries));
-					continue;
-				}
-				next = lappend(next, batch_call(unprocessed, jr, cv));
-			}
-		}
-
-		ncalls = list_length(next);
+		ncalls = list_length(wave.next);
 		if (ncalls > 0)
 		{
+			calls = repalloc(calls, sizeof(FsDdbCall *) * ncalls);
 			for (int i = 0; i < ncalls; i++)
-				calls[i] = list_nth(next, i);
-			round++;
-			fs_ddb_backoff(round);
+				calls[i] = list_nth(wave.next, i);
+			list_free(wave.next);
+			wave.next = NIL;
+			wave.round++;
+			fs_ddb_backoff(wave.round);
 		}
 	}
 
@@ -530,6 +603,7 @@ lookup_server(FsDdbEndpoint *ep, RemoteView **rvs, int nrv, JsonRoots *jr)
 				   sizeof(bool) * lk->nfeat);
 		}
 	}
+	error_context_stack = errcb.previous;
 }
 
 /* Answer every remote lookup of a call, grouped by server. */
@@ -560,6 +634,6 @@ fs_dynamodb_lookup(FsLookup **lookups, int n)
 			rvs[nrv++] = remote_view_init(lookups[j], jr);
 			done[j] = true;
 		}
-		lookup_server(fs_ddb_endpoint(serverid, GetUserId()), rvs, nrv, jr);
+		lookup_server(fs_ddb_endpoint(serverid, GetUserId()), serverid, rvs, nrv, jr);
 	}
 }

@@ -16,7 +16,7 @@
 #       naming max_retries; a connection closed without an answer: retried,
 #       then 08006.
 #   (d) 200 answers that are garbage, truncated or of the wrong shape: an
-#       error naming what is wrong (serving HV000, foreign table HV004), and
+#       error naming what is wrong (HV004 from serving and the foreign table), and
 #       the backend survives.
 #   (e) an error answer (ValidationException): the store's message in the
 #       error detail.
@@ -377,9 +377,9 @@ stop_fault
 echo "# (d) 200 answers that are not a BatchGetItem response"
 # mode|what the serving error's detail says|what the foreign-table error's message says
 BAD=(
-    'garbage|not a JSON object|not JSON'
-    'truncated|not a JSON object|not JSON'
-    'wrong-types|"Responses" in the store'"'"'s BatchGetItem response is not an object|Responses'
+    'garbage|The answer is not a JSON object.|not JSON'
+    'truncated|The answer is not a JSON object.|not JSON'
+    'wrong-types|"Responses" is not an object.|Responses'
 )
 for entry in "${BAD[@]}"; do
     IFS='|' read -r mode get_says sel_says <<<"$entry"
@@ -397,13 +397,13 @@ SELECT 1, pg_backend_pid() = :pid0;
 SET feature_store.on_store_error = 'unavailable';
 $STATUSES;
 EOF
-    check "$mode: fs_get_features fails with HV000 naming what is wrong" \
-        "HV000|the store of feature view \"fv\" did not answer|t" "$(after "$WORK/d.$mode.out" get)"
+    check "$mode: fs_get_features fails with HV004 naming what is wrong" \
+        "HV004|invalid BatchGetItem response from the store of feature view \"fv\"|t" "$(after "$WORK/d.$mode.out" get)"
     check "$mode: a SELECT on the foreign table fails with HV004 naming what is wrong" \
         "HV004|t" "$(after "$WORK/d.$mode.out" sel)"
     check "$mode: the backend survives (SELECT 1 in the same session)" "1|t" "$(after "$WORK/d.$mode.out" alive)"
     check "$mode: on_store_error = 'unavailable' gives a WARNING and UNAVAILABLE rows" \
-        "WARNING:  HV000
+        "WARNING:  HV004
 $(all_status UNAVAILABLE)" "$(after "$WORK/d.$mode.out" unavailable)"
     stop_fault
 done
@@ -519,7 +519,7 @@ BEGIN
         BEGIN
             PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv2:*']);
         EXCEPTION WHEN OTHERS THEN
-            IF SQLSTATE = 'HV000' AND SQLERRM = 'the store of feature view "fv2" did not answer' THEN
+            IF SQLSTATE = 'HV004' AND SQLERRM = 'invalid BatchGetItem response from the store of feature view "fv2"' THEN
                 garbage := garbage + 1;
             ELSE
                 other := SQLSTATE || ' ' || SQLERRM;
