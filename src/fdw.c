@@ -484,7 +484,7 @@ option_int(DefElem *def, int min)
 	v = strtol(s, &end, 10);
 	if (end == s || *end != '\0' || errno != 0 || v < min || v > INT_MAX)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
 				 errhint("The value must be an integer of at least %d.", min)));
 	return (int) v;
@@ -1927,64 +1927,89 @@ fsExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	return slot;
 }
 
-/* One BatchWriteItem of items (distinct keys), UnprocessedItems retried. */
+/* A BatchWriteItem call for the given RequestItems. */
+static FsDdbCall *
+batch_write_call(FsModifyState *ms, json_t *request_items)
+{
+	json_t	   *body = held_object(ms->hold);
+
+	if (json_object_set(body, "RequestItems", request_items) != 0)
+		elog(ERROR, "out of memory building a DynamoDB request");
+	return new_call("BatchWriteItem", body);
+}
+
+/*
+ * Write items with distinct keys: BatchWriteItem requests of 25, all sent
+ * as one concurrent wave, then rounds for the UnprocessedItems.
+ */
 static void
 batch_write(FsModifyState *ms, json_t **items, int n)
 {
-	json_t	   *body = held_object(ms->hold);
-	json_t	   *req = new_object();
-	json_t	   *list = json_array();
-	FsDdbCall  *call;
+	int			ncalls = (n + DDB_BATCH_WRITE_MAX - 1) / DDB_BATCH_WRITE_MAX;
+	FsDdbCall **calls = palloc(sizeof(FsDdbCall *) * Max(ncalls, 1));
 	int			round = 0;
 
-	obj_set_new(body, "RequestItems", req);
-	obj_set_new(req, ms->tbl->table, list);
-	for (int i = 0; i < n; i++)
+	for (int c = 0; c < ncalls; c++)
 	{
-		json_t	   *put = new_object();
+		json_t	   *req = held_object(ms->hold);
+		json_t	   *list = json_array();
 
-		arr_append_new(list, put);
-		obj_set_new(put, "PutRequest", json_pack("{sO}", "Item", items[i]));
+		obj_set_new(req, ms->tbl->table, list);
+		for (int i = c * DDB_BATCH_WRITE_MAX; i < Min(n, (c + 1) * DDB_BATCH_WRITE_MAX); i++)
+		{
+			json_t	   *put = new_object();
+
+			arr_append_new(list, put);
+			obj_set_new(put, "PutRequest", json_pack("{sO}", "Item", items[i]));
+		}
+		calls[c] = batch_write_call(ms, req);
 	}
-	call = new_call("BatchWriteItem", body);
 
-	for (;;)
+	while (ncalls > 0)
 	{
-		json_t	   *root;
-		json_t	   *unprocessed;
-		json_t	   *mine;
+		int			nnext = 0;
+		int			left = 0;
 
-		modify_run(ms, &call, 1, true);
-		root = parse_response(ms->hold, call, ms->tbl->table);
-		unprocessed = json_object_get(root, "UnprocessedItems");
-		if (unprocessed == NULL || json_is_null(unprocessed))
-			return;
-		if (!json_is_object(unprocessed))
-			bad_shape(call, ms->tbl->table, "\"UnprocessedItems\" is not an object");
-		mine = json_object_get(unprocessed, ms->tbl->table);
-		if (mine == NULL || (json_is_array(mine) && json_array_size(mine) == 0))
-			return;
-		if (!json_is_array(mine))
-			bad_shape(call, ms->tbl->table, "\"UnprocessedItems\" is not an array per table");
-		if (++round > ms->ep->max_retries)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("%d items for remote table \"%s\" were not written after %d retries",
-							(int) json_array_size(mine), ms->tbl->table, ms->ep->max_retries),
-					 errhint("The store returned them as UnprocessedItems; raise the server option "
-							 "max_retries or feature_store.max_retries, or the table's capacity.")));
-		fs_ddb_backoff(round);
-		body = held_object(ms->hold);
-		if (json_object_set(body, "RequestItems", unprocessed) != 0)
-			elog(ERROR, "out of memory building a DynamoDB request");
-		call = new_call("BatchWriteItem", body);
+		modify_run(ms, calls, ncalls, true);
+		for (int c = 0; c < ncalls; c++)
+		{
+			FsDdbCall  *call = calls[c];
+			json_t	   *root = parse_response(ms->hold, call, ms->tbl->table);
+			json_t	   *unprocessed = json_object_get(root, "UnprocessedItems");
+			json_t	   *mine;
+
+			if (unprocessed == NULL || json_is_null(unprocessed))
+				continue;
+			if (!json_is_object(unprocessed))
+				bad_shape(call, ms->tbl->table, "\"UnprocessedItems\" is not an object");
+			mine = json_object_get(unprocessed, ms->tbl->table);
+			if (mine == NULL || (json_is_array(mine) && json_array_size(mine) == 0))
+				continue;
+			if (!json_is_array(mine))
+				bad_shape(call, ms->tbl->table, "\"UnprocessedItems\" is not an array per table");
+			left += (int) json_array_size(mine);
+			/* Calls before c are done with: their slots can be reused. */
+			calls[nnext++] = batch_write_call(ms, unprocessed);
+		}
+		if (nnext > 0)
+		{
+			if (++round > ms->ep->max_retries)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("%d items for remote table \"%s\" were not written after %d retries",
+								left, ms->tbl->table, ms->ep->max_retries),
+						 errhint("The store returned them as UnprocessedItems; raise the server option "
+								 "max_retries or feature_store.max_retries, or the table's capacity.")));
+			fs_ddb_backoff(round);
+		}
+		ncalls = nnext;
 	}
 }
 
 /*
  * INSERT a batch: BatchWriteItem.  Two puts of one key in a request are
- * rejected, so a repeated key starts a new request; requests go in order,
- * so the last row of a key wins, as with single inserts.
+ * rejected, so a repeated key starts a new wave of requests; waves go in
+ * order, so the last row of a key wins, as with single inserts.
  */
 static TupleTableSlot **
 fsExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
@@ -2021,12 +2046,17 @@ fsExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
 static int
 fsGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 {
+	FsModifyState *ms = (FsModifyState *) rinfo->ri_FdwState;
+
 	if (rinfo->ri_projectReturning != NULL ||
 		rinfo->ri_WithCheckOptions != NIL ||
 		(rinfo->ri_TrigDesc &&
 		 (rinfo->ri_TrigDesc->trig_insert_before_row ||
 		  rinfo->ri_TrigDesc->trig_insert_after_row)))
 		return 1;
+	/* Enough rows for one request per connection: the wave goes out at once. */
+	if (ms != NULL && ms->ep != NULL)
+		return DDB_BATCH_WRITE_MAX * Max(ms->ep->max_connections, 1);
 	return DDB_BATCH_WRITE_MAX;
 }
 
