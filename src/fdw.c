@@ -328,21 +328,11 @@ json_hold(FsJsonHold *h, json_t *j)
 	return j;
 }
 
-/*
- * An empty object.  Not json_object(): the postgres executable exports an
- * SQL function of that name, and the dynamic linker binds our calls to it.
- */
-static json_t *
-new_object(void)
-{
-	return json_pack("{}");
-}
-
 /* A new object, held. */
 static json_t *
 held_object(FsJsonHold *h)
 {
-	return json_hold(h, new_object());
+	return json_hold(h, fs_json_object());
 }
 
 /* Set key to a new reference, failing loudly (jansson only fails on OOM). */
@@ -1386,8 +1376,8 @@ static FsDdbCall *
 batch_get_call(FsScanState *st, FsKey *keys, int from, int n)
 {
 	json_t	   *body = held_object(st->hold);
-	json_t	   *items = new_object();
-	json_t	   *kaa = new_object();
+	json_t	   *items = fs_json_object();
+	json_t	   *kaa = fs_json_object();
 	json_t	   *list = json_array();
 
 	obj_set_new(body, "RequestItems", items);
@@ -1395,7 +1385,7 @@ batch_get_call(FsScanState *st, FsKey *keys, int from, int n)
 	obj_set_new(kaa, "Keys", list);
 	for (int i = from; i < from + n; i++)
 	{
-		json_t	   *key = new_object();
+		json_t	   *key = fs_json_object();
 
 		arr_append_new(list, key);
 		if (json_object_set(key, st->tbl->key_attr, keys[i].av) != 0)
@@ -1416,8 +1406,8 @@ static FsDdbCall *
 batch_get_retry(FsScanState *st, json_t *keys)
 {
 	json_t	   *body = held_object(st->hold);
-	json_t	   *items = new_object();
-	json_t	   *kaa = new_object();
+	json_t	   *items = fs_json_object();
+	json_t	   *kaa = fs_json_object();
 
 	obj_set_new(body, "RequestItems", items);
 	obj_set_new(items, st->tbl->table, kaa);
@@ -1957,7 +1947,7 @@ batch_write(FsModifyState *ms, json_t **items, int n)
 		obj_set_new(req, ms->tbl->table, list);
 		for (int i = c * DDB_BATCH_WRITE_MAX; i < Min(n, (c + 1) * DDB_BATCH_WRITE_MAX); i++)
 		{
-			json_t	   *put = new_object();
+			json_t	   *put = fs_json_object();
 
 			arr_append_new(list, put);
 			obj_set_new(put, "PutRequest", json_pack("{sO}", "Item", items[i]));
@@ -2094,8 +2084,8 @@ fsExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	MemoryContext old = modify_begin_row(ms);
 	TupleDesc	desc = RelationGetDescr(ms->rel);
 	json_t	   *body = held_object(ms->hold);
-	json_t	   *names = new_object();
-	json_t	   *values = new_object();
+	json_t	   *names = fs_json_object();
+	json_t	   *values = fs_json_object();
 	StringInfoData set,
 				remove;
 	FsDdbCall  *call;
