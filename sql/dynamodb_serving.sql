@@ -80,6 +80,13 @@ CREATE FOREIGN TABLE wrong_key (user_id text, event_time timestamptz, query text
 SELECT fs_register_feature_view('wrong', 'wrong_key', 'user');
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['wrong:query']);
 
+-- The view's event time must be the column the wrapper writes as one.
+CREATE FOREIGN TABLE other_ts (user_id text, updated_at timestamptz, clicks bigint)
+    SERVER ddb_srv OPTIONS (table 'other_ts', key 'user_id');
+SELECT fs_register_feature_view('other_ts', 'other_ts', 'user', event_time_column => 'updated_at');
+ALTER FOREIGN TABLE other_ts OPTIONS (ADD event_time_column 'updated_at');
+SELECT fs_register_feature_view('other_ts', 'other_ts', 'user', event_time_column => 'updated_at');
+
 -- The caller needs SELECT on the foreign table.
 CREATE ROLE ddb_reader;
 GRANT USAGE ON SCHEMA public TO ddb_reader;

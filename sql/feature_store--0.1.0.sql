@@ -311,6 +311,24 @@ BEGIN
             USING ERRCODE = '42809',
                   DETAIL = 'A temporary table goes away without notice, and its registration would outlive it.';
     END IF;
+    /* The wrapper writes its event_time_column as epoch seconds (the item layout). */
+    IF rel.relkind OPERATOR(pg_catalog.=) 'f' THEN
+        SELECT coalesce((SELECT o.option_value
+                           FROM pg_catalog.pg_foreign_table ft,
+                                pg_catalog.pg_options_to_table(ft.ftoptions) o
+                          WHERE ft.ftrelid OPERATOR(pg_catalog.=) relation
+                            AND o.option_name OPERATOR(pg_catalog.=) 'event_time_column'),
+                        'event_time')
+          INTO known;
+        IF known OPERATOR(pg_catalog.<>) event_time_column THEN
+            RAISE EXCEPTION 'event-time column "%" is not the event_time_column of foreign table %',
+                            event_time_column, relation
+                USING ERRCODE = '22023',
+                      DETAIL = format('The foreign table writes column "%s" as the event time.', known),
+                      HINT = format('ALTER FOREIGN TABLE %s OPTIONS (ADD event_time_column %L).',
+                                    relation, event_time_column);
+        END IF;
+    END IF;
     IF rel.relrowsecurity THEN
         RAISE EXCEPTION 'table % has row-level security enabled', relation
             USING ERRCODE = '0A000',

@@ -674,7 +674,10 @@ fs_ddb_run(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls)
 	if (ncalls <= 0)
 		return;
 	if (active_run != NULL)
-		elog(ERROR, "fs_ddb_run is not reentrant");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a request to a DynamoDB-compatible store cannot start while another is under way"),
+				 errhint("A domain check or input function of a column read from an fs_dynamodb table must not itself read an fs_dynamodb table.")));
 
 	ddb_get_multi();
 	curl_multi_setopt(ddb_multi, CURLMOPT_MAX_HOST_CONNECTIONS,

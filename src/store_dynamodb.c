@@ -61,6 +61,7 @@ typedef struct RemoteView
 	json_t	   *names;			/* ExpressionAttributeNames */
 	char	   *projection;		/* ProjectionExpression */
 	HTAB	   *slot_of_key;
+	struct JsonRoots *jr;		/* documents kept until the call ends */
 	bool		failed;
 } RemoteView;
 
@@ -151,6 +152,7 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 	HASHCTL		ctl;
 
 	rv->lk = lk;
+	rv->jr = jr;
 	rv->table = fs_ddb_table(rel);
 	table_close(rel, NoLock);
 
@@ -307,6 +309,63 @@ batch_view(RemoteView **views, int nviews, const char *table)
 	return NULL;
 }
 
+/* Whether an N key is already in the canonical integer form we encode. */
+static bool
+canonical_integer(const KeyText *kt)
+{
+	size_t		i = (kt->len > 0 && kt->ptr[0] == '-') ? 1 : 0;
+
+	if (i == kt->len)
+		return false;
+	if (kt->ptr[i] == '0')
+		return kt->len == i + 1 && i == 0;
+	for (; i < kt->len; i++)
+		if (kt->ptr[i] < '0' || kt->ptr[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The text under which an item's key was asked for.  Stores normalise
+ * numbers, but not all alike ("1E+2", "42.0"): a number that is not in the
+ * form we send goes through the key type and back.
+ */
+static bool
+item_key_text(RemoteView *rv, json_t *av, KeyText *kt)
+{
+	FsView	   *view = rv->lk->view;
+	json_t	   *again;
+	bool		isnull;
+	Datum		key;
+
+	if (!key_text(av, kt))
+		return false;
+	if (json_object_get(av, "N") == NULL || canonical_integer(kt))
+		return true;
+	key = fs_ddb_decode(av, view->key_type, view->key_typmod, false, rv->key_attr, &isnull);
+	if (isnull)
+		return false;
+	again = keep_root(rv->jr, fs_ddb_encode(key, view->key_type, false, view->join_key, NULL));
+	return key_text(again, kt);
+}
+
+/* Error context: the item being decoded. */
+typedef struct ItemContext
+{
+	FsView	   *view;
+	KeyText		key;
+} ItemContext;
+
+static void
+item_context(void *arg)
+{
+	ItemContext *ic = arg;
+
+	if (ic->key.ptr != NULL)
+		errcontext("item with key \"%.*s\" of feature view \"%s\"",
+				   (int) ic->key.len, ic->key.ptr, ic->view->name);
+}
+
 /* Store the items of one table's response in its view's lookup. */
 static void
 take_items(RemoteView *rv, json_t *items)
@@ -314,6 +373,8 @@ take_items(RemoteView *rv, json_t *items)
 	FsLookup   *lk = rv->lk;
 	size_t		i;
 	json_t	   *item;
+	ItemContext ic = {lk->view, {NULL, 0}};
+	ErrorContextCallback errcb;
 
 	if (!json_is_array(items))
 	{
@@ -321,18 +382,26 @@ take_items(RemoteView *rv, json_t *items)
 		return;
 	}
 
+	errcb.callback = item_context;
+	errcb.arg = &ic;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
 	json_array_foreach(items, i, item)
 	{
 		KeyText		kt;
 		KeyEntry   *entry;
 		int			slot;
 
-		if (!key_text(json_object_get(item, rv->key_attr), &kt))
+		ic.key.ptr = NULL;
+		if (!item_key_text(rv, json_object_get(item, rv->key_attr), &kt))
 		{
+			error_context_stack = errcb.previous;
 			bad_answer(rv, psprintf("An item of table \"%s\" has no usable key attribute \"%s\".",
 									rv->table->table, rv->key_attr));
 			return;
 		}
+		ic.key = kt;
 		entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
 		if (entry == NULL)
 			continue;			/* not a key we asked for */
@@ -352,6 +421,7 @@ take_items(RemoteView *rv, json_t *items)
 										  rv->feat_attrs[f], &lk->nulls[v]);
 		}
 	}
+	error_context_stack = errcb.previous;
 }
 
 /* A round of requests to one server, and what the next round must ask. */
@@ -427,11 +497,15 @@ answer_done(FsDdbCall *call)
 	}
 	else
 	{
+		/* A store always sends Responses: without it, keys would look absent. */
 		responses = json_object_get(root, "Responses");
-		if (responses != NULL && !json_is_object(responses))
+		if (!json_is_object(responses))
 		{
 			for (int v = 0; v < cv->nviews; v++)
-				bad_answer(cv->views[v], "\"Responses\" is not an object.");
+				bad_answer(cv->views[v], responses == NULL
+						   ? "The answer has no \"Responses\"."
+						   : "\"Responses\" is not an object.");
+			responses = NULL;
 		}
 		json_object_foreach(responses, table, items)
 		{
@@ -442,7 +516,13 @@ answer_done(FsDdbCall *call)
 		}
 
 		unprocessed = json_object_get(root, "UnprocessedKeys");
-		if (json_is_object(unprocessed) && json_object_size(unprocessed) > 0)
+		if (unprocessed != NULL && !json_is_object(unprocessed) && !json_is_null(unprocessed))
+		{
+			/* Keys the store may have left unanswered cannot be asked again. */
+			for (int v = 0; v < cv->nviews; v++)
+				bad_answer(cv->views[v], "\"UnprocessedKeys\" is not an object.");
+		}
+		else if (json_is_object(unprocessed) && json_object_size(unprocessed) > 0)
 		{
 			if (wave->round >= wave->ep->max_retries)
 			{

@@ -380,6 +380,7 @@ BAD=(
     'garbage|The answer is not a JSON object.|not JSON'
     'truncated|The answer is not a JSON object.|not JSON'
     'wrong-types|"Responses" is not an object.|Responses'
+    'ok|The answer has no "Responses".|Responses'
 )
 for entry in "${BAD[@]}"; do
     IFS='|' read -r mode get_says sel_says <<<"$entry"
