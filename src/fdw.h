@@ -3,9 +3,10 @@
  * fdw.h
  *	  The foreign data wrapper fs_dynamodb: options and table metadata.
  *
- * fdw.c holds the FDW callbacks (scans become BatchGetItem or Scan, writes
- * become PutItem/UpdateItem/DeleteItem or BatchWriteItem), the options
- * validator and fs_create_online_table.  Serving (store_dynamodb.c) reads
+ * fdw.c holds the handler, the options validator, the two functions below
+ * and fs_create_online_table; fdw_scan.c the scans (BatchGetItem or Scan),
+ * fdw_modify.c the writes (PutItem/UpdateItem/DeleteItem or BatchWriteItem);
+ * fdw_internal.h what those three share.  Serving (store_dynamodb.c) reads
  * foreign tables through the two functions below.
  *
  * Without a user mapping (for the user or PUBLIC) requests go unsigned.

@@ -1,0 +1,924 @@
+/*-------------------------------------------------------------------------
+ *
+ * fdw_scan.c
+ *	  fs_dynamodb: planning and scans.
+ *
+ * Reads: a restriction "key = value", "key = ANY(array)" or "key = $n" on
+ * the partition key becomes BatchGetItem requests (at most 100 keys each,
+ * all sent at once, UnprocessedKeys resent with backoff); anything else is
+ * a paginated Scan.  Either way only the needed columns' attributes are
+ * asked for (ProjectionExpression), and every qual is also checked locally.
+ * Here: planning (sizes, paths, the plan), the scan callbacks and EXPLAIN
+ * of scans.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "fdw_internal.h"
+
+/* BatchGetItem takes at most this many keys per request. */
+#define DDB_BATCH_GET_MAX	100
+
+/*
+ * Planner estimates: a Scan is a sequence of 1 MB pages, a key lookup one
+ * round trip; decoding a JSON item is the per-row work.
+ */
+#define DDB_REQUEST_COST	25.0
+#define DDB_ROW_COST		0.1
+#define DDB_DEFAULT_ROWS	10000.0
+
+/*-------------------------------------------------------------------------
+ * Scan state
+ *-------------------------------------------------------------------------
+ */
+
+typedef enum FsAccess
+{
+	FS_ACCESS_SCAN,
+	FS_ACCESS_BATCHGET
+} FsAccess;
+
+/* Indexes of the ForeignScan's fdw_private list. */
+enum FsScanPrivate
+{
+	FS_PRIV_ACCESS,				/* Integer: FsAccess */
+	FS_PRIV_TABLE,				/* String: the remote table */
+	FS_PRIV_ATTNUMS,			/* List of Integer: the projected columns */
+	FS_PRIV_NKEYS,				/* Integer: keys known at plan time, or -1 */
+	FS_PRIV_KEY_ARRAY			/* Integer: 1 if the key expression is an array */
+};
+
+typedef struct FsScanState
+{
+	FsDdbTable *tbl;
+	FsDdbEndpoint *ep;
+	FsAccess	access;
+	ExprState  *key_expr;		/* BatchGetItem: the key value(s) */
+	bool		key_is_array;
+	Oid			key_type;		/* type of one key value */
+	int			nproj;
+	AttrNumber *proj;			/* projected columns, in attnum order */
+	json_t	   *names;			/* ExpressionAttributeNames of the projection */
+	char	   *projection;		/* ProjectionExpression */
+	FsJsonHold *keep;			/* holds 'names' for the scan's lifetime */
+
+	MemoryContext batch_cxt;	/* the current fetch: responses, items */
+	FsJsonHold *hold;			/* parsed responses of the current fetch */
+	json_t	  **items;			/* borrowed from the held responses */
+	int			nitems;
+	int			maxitems;
+	int			next;
+	bool		fetched;		/* the keys were fetched / the Scan began */
+	bool		scan_done;		/* Scan: no LastEvaluatedKey on the last page */
+	json_t	   *start_key;		/* Scan: LastEvaluatedKey (in 'hold') */
+
+	int64		requests;		/* for EXPLAIN ANALYZE */
+	int64		retries;
+	int64		throttles;
+} FsScanState;
+
+/*-------------------------------------------------------------------------
+ * Planning
+ *-------------------------------------------------------------------------
+ */
+
+/* What the planner keeps of a foreign table between callbacks. */
+typedef struct FsPlanInfo
+{
+	FsDdbTable *tbl;
+	Oid			key_collation;
+} FsPlanInfo;
+
+/* The key column under any RelabelType, or NULL. */
+static bool
+is_key_var(Node *node, RelOptInfo *baserel, FsPlanInfo *pi)
+{
+	while (node && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node && IsA(node, Var) &&
+		((Var *) node)->varno == baserel->relid &&
+		((Var *) node)->varattno == pi->tbl->key_attnum &&
+		((Var *) node)->varlevelsup == 0;
+}
+
+/* Whether opno is an equality that means key equality in the store. */
+static bool
+is_key_equality(Oid opno, Oid inputcollid, Oid lefttype, Oid righttype)
+{
+	char	   *name = get_opname(opno);
+
+	if (name == NULL || strcmp(name, "=") != 0)
+		return false;
+	if (!op_mergejoinable(opno, lefttype) && !op_hashjoinable(opno, lefttype))
+		return false;
+	if (fs_key_kind(lefttype) == '\0' || fs_key_kind(righttype) == '\0' ||
+		fs_key_kind(lefttype) != fs_key_kind(righttype))
+		return false;
+	if (OidIsValid(inputcollid) && !get_collation_isdeterministic(inputcollid))
+		return false;
+	return true;
+}
+
+/*
+ * If clause restricts the key to values computable before the scan, return
+ * the value expression (*is_array for "= ANY").
+ */
+static Expr *
+key_clause_value(PlannerInfo *root, RelOptInfo *baserel, FsPlanInfo *pi,
+				 Expr *clause, bool *is_array)
+{
+	Expr	   *value = NULL;
+
+	if (IsA(clause, OpExpr))
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Node	   *l,
+				   *r;
+
+		if (list_length(op->args) != 2)
+			return NULL;
+		l = linitial(op->args);
+		r = lsecond(op->args);
+		if (is_key_var(l, baserel, pi))
+			value = (Expr *) r;
+		else if (is_key_var(r, baserel, pi))
+			value = (Expr *) l;
+		else
+			return NULL;
+		if (!is_key_equality(op->opno, op->inputcollid,
+							 exprType(l), exprType(r)))
+			return NULL;
+		*is_array = false;
+	}
+	else if (IsA(clause, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *sa = (ScalarArrayOpExpr *) clause;
+		Oid			elemtype;
+
+		if (!sa->useOr || list_length(sa->args) != 2 ||
+			!is_key_var(linitial(sa->args), baserel, pi))
+			return NULL;
+		value = (Expr *) lsecond(sa->args);
+		elemtype = get_base_element_type(exprType((Node *) value));
+		if (!OidIsValid(elemtype) ||
+			!is_key_equality(sa->opno, sa->inputcollid,
+							 exprType(linitial(sa->args)), elemtype))
+			return NULL;
+		*is_array = true;
+	}
+	else
+		return NULL;
+
+	if (bms_is_member(baserel->relid, pull_varnos(root, (Node *) value)) ||
+		contain_volatile_functions((Node *) value) ||
+		contain_subplans((Node *) value))
+		return NULL;
+	return value;
+}
+
+/* Find the first key clause among restrictinfos. */
+static Expr *
+find_key_clause(PlannerInfo *root, RelOptInfo *baserel, FsPlanInfo *pi,
+				List *rinfos, bool *is_array)
+{
+	ListCell   *lc;
+
+	foreach(lc, rinfos)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Expr	   *value;
+
+		if (ri->pseudoconstant)
+			continue;
+		value = key_clause_value(root, baserel, pi, ri->clause, is_array);
+		if (value)
+			return value;
+	}
+	return NULL;
+}
+
+/* Keys known at plan time: the number of non-null values, else -1. */
+static int
+known_keys(Expr *value, bool is_array)
+{
+	if (!is_array)
+	{
+		if (IsA(value, Const) && ((Const *) value)->constisnull)
+			return 0;
+		return 1;
+	}
+	if (IsA(value, Const))
+	{
+		Const	   *c = (Const *) value;
+		ArrayType  *arr;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n,
+					count = 0;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		if (c->constisnull)
+			return 0;
+		arr = DatumGetArrayTypeP(c->constvalue);
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				count++;
+		return count;
+	}
+	if (IsA(value, ArrayExpr))
+		return list_length(((ArrayExpr *) value)->elements);
+	return -1;
+}
+
+/* EquivalenceClass member callback: the key column of this rel. */
+static bool
+ec_member_is_key(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+				 EquivalenceMember *em, void *arg)
+{
+	return is_key_var((Node *) em->em_expr, rel, (FsPlanInfo *) arg);
+}
+
+/* Estimate rows: keys for lookups, a default for Scans. */
+void
+fsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	FsPlanInfo *pi = palloc0(sizeof(FsPlanInfo));
+	Relation	rel = table_open(foreigntableid, NoLock);
+	bool		is_array;
+	Expr	   *value;
+	double		rows;
+
+	pi->tbl = fs_ddb_table(rel);
+	table_close(rel, NoLock);
+	baserel->fdw_private = pi;
+
+	value = find_key_clause(root, baserel, pi, baserel->baserestrictinfo, &is_array);
+	if (value)
+	{
+		int			n = known_keys(value, is_array);
+
+		rows = n >= 0 ? n : 10;
+	}
+	else
+	{
+		rows = baserel->tuples > 0 ? baserel->tuples : DDB_DEFAULT_ROWS;
+		rows *= clauselist_selectivity(root, baserel->baserestrictinfo, 0,
+									   JOIN_INNER, NULL);
+	}
+	baserel->rows = clamp_row_est(rows);
+}
+
+/* Paths: a lookup or a Scan, plus lookups parameterized by join clauses. */
+void
+fsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	FsPlanInfo *pi = (FsPlanInfo *) baserel->fdw_private;
+	bool		is_array;
+	Expr	   *value;
+	Cost		total;
+	List	   *candidates = NIL;
+	ListCell   *lc;
+
+	value = find_key_clause(root, baserel, pi, baserel->baserestrictinfo, &is_array);
+	if (value)
+		total = DDB_REQUEST_COST + baserel->rows * DDB_ROW_COST;
+	else
+		total = DDB_REQUEST_COST * (1 + (baserel->tuples > 0 ? baserel->tuples : DDB_DEFAULT_ROWS) / 1000) +
+			(baserel->tuples > 0 ? baserel->tuples : DDB_DEFAULT_ROWS) * DDB_ROW_COST;
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+									 DDB_REQUEST_COST, total, NIL,
+									 baserel->lateral_relids, NULL, NIL));
+
+	/* Join clauses on the key make lookups parameterized by other rels. */
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (join_clause_is_movable_to(ri, baserel) &&
+			key_clause_value(root, baserel, pi, ri->clause, &is_array))
+			candidates = lappend(candidates, ri);
+	}
+	if (baserel->has_eclass_joins)
+		candidates = list_concat(candidates,
+								 generate_implied_equalities_for_column(root, baserel,
+																		ec_member_is_key,
+																		pi,
+																		baserel->lateral_referencers));
+
+	foreach(lc, candidates)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Relids		required_outer;
+		ParamPathInfo *ppi;
+
+		if (!join_clause_is_movable_to(ri, baserel))
+			continue;
+		required_outer = bms_union(ri->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_member(required_outer, baserel->relid);
+		if (bms_is_empty(required_outer))
+			continue;
+		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+										 DDB_REQUEST_COST,
+										 DDB_REQUEST_COST + ppi->ppi_rows * DDB_ROW_COST,
+										 NIL, required_outer, NULL, NIL));
+	}
+}
+
+/* The plan: BatchGetItem if a key clause is at hand, else Scan. */
+ForeignScan *
+fsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses,
+				 Plan *outer_plan)
+{
+	FsPlanInfo *pi = (FsPlanInfo *) baserel->fdw_private;
+	FsDdbTable *tbl = pi->tbl;
+	List	   *local_quals = extract_actual_clauses(scan_clauses, false);
+	Bitmapset  *attrs = NULL;
+	List	   *attnums = NIL;
+	List	   *fdw_exprs = NIL;
+	FsAccess	access = FS_ACCESS_SCAN;
+	int			nkeys = -1;
+	bool		is_array = false;
+	Expr	   *value;
+	ListCell   *lc;
+	bool		whole_row;
+
+	value = find_key_clause(root, baserel, pi, scan_clauses, &is_array);
+	if (value)
+	{
+		access = FS_ACCESS_BATCHGET;
+		nkeys = known_keys(value, is_array);
+		fdw_exprs = list_make1(value);
+	}
+
+	/* Columns needed above the scan and by the local quals; the key always. */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	foreach(lc, local_quals)
+		pull_varattnos((Node *) lfirst(lc), baserel->relid, &attrs);
+	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+	for (int i = 1; i <= tbl->natts; i++)
+	{
+		if (tbl->attr_names[i - 1] == NULL)
+			continue;
+		if (whole_row || i == tbl->key_attnum ||
+			bms_is_member(i - FirstLowInvalidHeapAttributeNumber, attrs))
+			attnums = lappend_int(attnums, i);
+	}
+
+	return make_foreignscan(tlist, local_quals, baserel->relid, fdw_exprs,
+							list_make5(makeInteger(access),
+									   makeString(tbl->table),
+									   attnums,
+									   makeInteger(nkeys),
+									   makeInteger(is_array ? 1 : 0)),
+							NIL, NIL, outer_plan);
+}
+
+/*-------------------------------------------------------------------------
+ * Scanning
+ *-------------------------------------------------------------------------
+ */
+
+/* Set up the scan; nothing is sent before the first row is asked for. */
+void
+fsBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	RangeTblEntry *rte;
+	Oid			userid;
+	FsScanState *st;
+	List	   *attnums;
+	ListCell   *lc;
+	StringInfoData proj;
+	int			i;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	st = palloc0(sizeof(FsScanState));
+	node->fdw_state = st;
+
+	rte = exec_rt_fetch(plan->scan.scanrelid, estate);
+	userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	st->tbl = fs_ddb_table(rel);
+	st->ep = fs_ddb_endpoint(st->tbl->serverid, userid);
+	st->access = (FsAccess) intVal(list_nth(plan->fdw_private, FS_PRIV_ACCESS));
+	st->key_is_array = intVal(list_nth(plan->fdw_private, FS_PRIV_KEY_ARRAY)) != 0;
+	if (st->access == FS_ACCESS_BATCHGET)
+	{
+		Expr	   *value = (Expr *) linitial(plan->fdw_exprs);
+
+		st->key_expr = ExecInitExpr(value, (PlanState *) node);
+		st->key_type = exprType((Node *) value);
+		if (st->key_is_array)
+			st->key_type = get_base_element_type(st->key_type);
+	}
+
+	/* The projection: #a0, #a1, ... so reserved words are no trouble. */
+	attnums = (List *) list_nth(plan->fdw_private, FS_PRIV_ATTNUMS);
+	st->nproj = list_length(attnums);
+	st->proj = palloc(sizeof(AttrNumber) * Max(st->nproj, 1));
+	st->keep = fs_json_hold_create(CurrentMemoryContext);
+	st->names = fs_held_object(st->keep);
+	initStringInfo(&proj);
+	i = 0;
+	foreach(lc, attnums)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		char		alias[16];
+
+		st->proj[i] = attnum;
+		snprintf(alias, sizeof(alias), "#a%d", i);
+		fs_obj_set_new(st->names, alias, json_string(st->tbl->attr_names[attnum - 1]));
+		appendStringInfo(&proj, "%s%s", i > 0 ? ", " : "", alias);
+		i++;
+	}
+	st->projection = proj.data;
+
+	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										  "fs_dynamodb scan",
+										  ALLOCSET_DEFAULT_SIZES);
+}
+
+/* Drop the previous fetch and start a new one. */
+static void
+scan_reset_batch(FsScanState *st)
+{
+	MemoryContextReset(st->batch_cxt);
+	st->hold = fs_json_hold_create(st->batch_cxt);
+	st->maxitems = 64;
+	st->items = MemoryContextAlloc(st->batch_cxt, sizeof(json_t *) * st->maxitems);
+	st->nitems = 0;
+	st->next = 0;
+	st->start_key = NULL;
+}
+
+/* Add items (an array of objects) to the scan's items. */
+static void
+scan_add_items(FsScanState *st, FsDdbCall *call, json_t *items, const char *what)
+{
+	size_t		i;
+	json_t	   *item;
+
+	if (items == NULL)
+		return;
+	if (!json_is_array(items))
+		fs_bad_shape(call, st->tbl->table, psprintf("%s is not an array", what));
+	json_array_foreach(items, i, item)
+	{
+		if (!json_is_object(item))
+			fs_bad_shape(call, st->tbl->table, psprintf("an item of %s is not an object", what));
+		if (st->nitems == st->maxitems)
+		{
+			st->maxitems *= 2;
+			st->items = repalloc(st->items, sizeof(json_t *) * st->maxitems);
+		}
+		st->items[st->nitems++] = item;
+	}
+}
+
+/* Send calls and count requests, retries and throttles for EXPLAIN ANALYZE. */
+static void
+scan_run(FsScanState *st, FsDdbCall **calls, int ncalls)
+{
+	FsDdbStats	before = fs_ddb_stats;
+
+	fs_ddb_run(st->ep, calls, ncalls);
+	st->requests += fs_ddb_stats.requests - before.requests;
+	st->retries += fs_ddb_stats.retries - before.retries;
+	st->throttles += fs_ddb_stats.throttles - before.throttles;
+	for (int i = 0; i < ncalls; i++)
+		if (calls[i]->status != FS_DDB_OK)
+			fs_raise_call(calls[i], st->tbl->table);
+}
+
+/* A held key-value AttributeValue for the key column, or NULL for NULL. */
+static json_t *
+encode_key(FsJsonHold *h, FsDdbTable *tbl, Datum value, bool isnull, Oid typid)
+{
+	json_t	   *av;
+
+	if (isnull)
+		return NULL;
+	av = fs_ddb_encode(value, typid, false, tbl->attr_names[tbl->key_attnum - 1], NULL);
+	return av ? fs_json_hold(h, av) : NULL;
+}
+
+/* A key AttributeValue with its canonical text, for deduplication. */
+typedef struct FsKey
+{
+	json_t	   *av;
+	char	   *text;
+} FsKey;
+
+/* qsort comparator: FsKeys by canonical text. */
+static int
+fskey_cmp(const void *a, const void *b)
+{
+	return strcmp(((const FsKey *) a)->text, ((const FsKey *) b)->text);
+}
+
+/* Evaluate the key expression: distinct, non-null key AttributeValues. */
+static FsKey *
+scan_eval_keys(ForeignScanState *node, FsScanState *st, int *nkeys)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	MemoryContext old;
+	Datum		value;
+	bool		isnull;
+	FsKey	   *keys;
+	int			n = 0;
+
+	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	value = ExecEvalExpr(st->key_expr, econtext, &isnull);
+	MemoryContextSwitchTo(st->batch_cxt);
+
+	if (isnull)
+		keys = palloc(sizeof(FsKey));
+	else if (!st->key_is_array)
+	{
+		keys = palloc(sizeof(FsKey));
+		keys[n++].av = encode_key(st->hold, st->tbl, value, false, st->key_type);
+	}
+	else
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+						  &elems, &nulls, &nelems);
+		keys = palloc(sizeof(FsKey) * Max(nelems, 1));
+		for (int i = 0; i < nelems; i++)
+			if (!nulls[i])
+				keys[n++].av = encode_key(st->hold, st->tbl, elems[i], false, st->key_type);
+	}
+
+	/* Duplicate keys are a ValidationException: send each once. */
+	for (int i = 0; i < n; i++)
+		keys[i].text = fs_json_to_cstring(keys[i].av, JSON_SORT_KEYS);
+	if (n > 1)
+	{
+		int			m = 1;
+
+		qsort(keys, n, sizeof(FsKey), fskey_cmp);
+		for (int i = 1; i < n; i++)
+			if (strcmp(keys[i].text, keys[m - 1].text) != 0)
+				keys[m++] = keys[i];
+		n = m;
+	}
+	MemoryContextSwitchTo(old);
+	*nkeys = n;
+	return keys;
+}
+
+/* A BatchGetItem call of keys[from .. from + n - 1]. */
+static FsDdbCall *
+batch_get_call(FsScanState *st, FsKey *keys, int from, int n)
+{
+	json_t	   *body = fs_held_object(st->hold);
+	json_t	   *items = fs_json_object();
+	json_t	   *kaa = fs_json_object();
+	json_t	   *list = json_array();
+
+	fs_obj_set_new(body, "RequestItems", items);
+	fs_obj_set_new(items, st->tbl->table, kaa);
+	fs_obj_set_new(kaa, "Keys", list);
+	for (int i = from; i < from + n; i++)
+	{
+		json_t	   *key = fs_json_object();
+
+		fs_arr_append_new(list, key);
+		if (json_object_set(key, st->tbl->key_attr, keys[i].av) != 0)
+			elog(ERROR, "out of memory building a DynamoDB request");
+	}
+	fs_obj_set_new(kaa, "ProjectionExpression", json_string(st->projection));
+	fs_obj_set_new(kaa, "ExpressionAttributeNames", json_incref(st->names));
+	fs_obj_set_new(kaa, "ConsistentRead", json_boolean(st->ep->consistent_read));
+	return fs_new_call("BatchGetItem", body);
+}
+
+/*
+ * A BatchGetItem call of unprocessed keys.  The request is rebuilt rather
+ * than taken from UnprocessedKeys: some stores (dynalite) drop the
+ * ProjectionExpression there.
+ */
+static FsDdbCall *
+batch_get_retry(FsScanState *st, json_t *keys)
+{
+	json_t	   *body = fs_held_object(st->hold);
+	json_t	   *items = fs_json_object();
+	json_t	   *kaa = fs_json_object();
+
+	fs_obj_set_new(body, "RequestItems", items);
+	fs_obj_set_new(items, st->tbl->table, kaa);
+	fs_obj_set_new(kaa, "Keys", json_incref(keys));
+	fs_obj_set_new(kaa, "ProjectionExpression", json_string(st->projection));
+	fs_obj_set_new(kaa, "ExpressionAttributeNames", json_incref(st->names));
+	fs_obj_set_new(kaa, "ConsistentRead", json_boolean(st->ep->consistent_read));
+	return fs_new_call("BatchGetItem", body);
+}
+
+/*
+ * Fetch every key: one concurrent wave of BatchGetItem calls, then rounds
+ * of UnprocessedKeys with backoff until all are answered.
+ */
+static void
+scan_batch_get(ForeignScanState *node, FsScanState *st)
+{
+	MemoryContext old;
+	FsKey	   *keys;
+	int			nkeys;
+	int			ncalls;
+	FsDdbCall **calls;
+	int			round = 0;
+
+	scan_reset_batch(st);
+	keys = scan_eval_keys(node, st, &nkeys);
+	if (nkeys == 0)
+		return;
+
+	old = MemoryContextSwitchTo(st->batch_cxt);
+	ncalls = (nkeys + DDB_BATCH_GET_MAX - 1) / DDB_BATCH_GET_MAX;
+	calls = palloc(sizeof(FsDdbCall *) * ncalls);
+	for (int i = 0; i < ncalls; i++)
+		calls[i] = batch_get_call(st, keys, i * DDB_BATCH_GET_MAX,
+								  Min(DDB_BATCH_GET_MAX, nkeys - i * DDB_BATCH_GET_MAX));
+
+	for (;;)
+	{
+		int			npending = 0;
+		int			unanswered = 0;
+		FsDdbCall **pending = palloc(sizeof(FsDdbCall *) * ncalls);
+
+		scan_run(st, calls, ncalls);
+		for (int i = 0; i < ncalls; i++)
+		{
+			json_t	   *root = fs_parse_response(st->hold, calls[i], st->tbl->table);
+			json_t	   *responses = json_object_get(root, "Responses");
+			json_t	   *unprocessed = json_object_get(root, "UnprocessedKeys");
+			json_t	   *mine;
+
+			if (!json_is_object(responses))
+				fs_bad_shape(calls[i], st->tbl->table, "\"Responses\" is not an object");
+			scan_add_items(st, calls[i], json_object_get(responses, st->tbl->table),
+						   "\"Responses\"");
+
+			if (unprocessed == NULL || json_is_null(unprocessed))
+				continue;
+			if (!json_is_object(unprocessed))
+				fs_bad_shape(calls[i], st->tbl->table, "\"UnprocessedKeys\" is not an object");
+			mine = json_object_get(unprocessed, st->tbl->table);
+			if (mine == NULL)
+				continue;
+			if (!json_is_array(json_object_get(mine, "Keys")))
+				fs_bad_shape(calls[i], st->tbl->table, "\"UnprocessedKeys\" has no \"Keys\" array");
+			if (json_array_size(json_object_get(mine, "Keys")) == 0)
+				continue;
+			unanswered += json_array_size(json_object_get(mine, "Keys"));
+			pending[npending++] = batch_get_retry(st, json_object_get(mine, "Keys"));
+		}
+		if (npending == 0)
+			break;
+		if (++round > st->ep->max_retries)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("%d keys of remote table \"%s\" were not answered after %d retries",
+							unanswered, st->tbl->table, st->ep->max_retries),
+					 errhint("The store returned them as UnprocessedKeys; raise the server option "
+							 "max_retries or feature_store.max_retries, or the table's capacity.")));
+		st->retries += npending;
+		fs_ddb_backoff(round);
+		calls = pending;
+		ncalls = npending;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Fetch the next page of a Scan. */
+static void
+scan_next_page(FsScanState *st)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->batch_cxt);
+	json_t	   *body = fs_held_object(st->hold);
+	char	   *text;
+	FsDdbCall  *call;
+	json_t	   *root;
+	json_t	   *lek;
+
+	/* Serialise before the reset drops the previous page's LastEvaluatedKey. */
+	fs_obj_set_new(body, "TableName", json_string(st->tbl->table));
+	fs_obj_set_new(body, "ProjectionExpression", json_string(st->projection));
+	fs_obj_set_new(body, "ExpressionAttributeNames", json_incref(st->names));
+	fs_obj_set_new(body, "ConsistentRead", json_boolean(st->ep->consistent_read));
+	if (st->start_key)
+		fs_obj_set_new(body, "ExclusiveStartKey", json_incref(st->start_key));
+	text = MemoryContextStrdup(GetMemoryChunkContext(st), fs_json_to_cstring(body, 0));
+
+	scan_reset_batch(st);
+	call = palloc0(sizeof(FsDdbCall));
+	call->operation = "Scan";
+	call->body = text;
+	call->body_len = strlen(text);
+	scan_run(st, &call, 1);
+	pfree(text);
+	call->body = NULL;
+
+	root = fs_parse_response(st->hold, call, st->tbl->table);
+	scan_add_items(st, call, json_object_get(root, "Items"), "\"Items\"");
+	lek = json_object_get(root, "LastEvaluatedKey");
+	if (lek == NULL || json_is_null(lek))
+		st->scan_done = true;
+	else if (!json_is_object(lek))
+		fs_bad_shape(call, st->tbl->table, "\"LastEvaluatedKey\" is not an object");
+	else
+		st->start_key = lek;	/* borrowed from the held response */
+	MemoryContextSwitchTo(old);
+}
+
+/* Return the next row. */
+TupleTableSlot *
+fsIterateForeignScan(ForeignScanState *node)
+{
+	FsScanState *st = (FsScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	MemoryContext old;
+	json_t	   *item;
+	FsCallContext cc = {st->tbl->table, RelationGetRelationName(node->ss.ss_currentRelation)};
+	ErrorContextCallback errcb;
+
+	errcb.callback = fs_call_context_cb;
+	errcb.arg = &cc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	if (!st->fetched)
+	{
+		st->fetched = true;
+		if (st->access == FS_ACCESS_BATCHGET)
+			scan_batch_get(node, st);
+		else
+		{
+			scan_reset_batch(st);
+			st->scan_done = false;
+			scan_next_page(st);
+		}
+	}
+	while (st->access == FS_ACCESS_SCAN && st->next >= st->nitems && !st->scan_done)
+		scan_next_page(st);
+
+	ExecClearTuple(slot);
+	if (st->next >= st->nitems)
+	{
+		error_context_stack = errcb.previous;
+		return slot;
+	}
+	item = st->items[st->next++];
+
+	/* Decode into the per-tuple context, which the executor resets per row. */
+	old = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+	for (int i = 0; i < st->nproj; i++)
+	{
+		AttrNumber	attnum = st->proj[i];
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		const char *attr = st->tbl->attr_names[attnum - 1];
+
+		slot->tts_values[attnum - 1] =
+			fs_ddb_decode(json_object_get(item, attr), att->atttypid, att->atttypmod,
+						  attnum == st->tbl->event_time_attnum, attr,
+						  &slot->tts_isnull[attnum - 1]);
+	}
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+
+	error_context_stack = errcb.previous;
+	return slot;
+}
+
+/* Start over; lookups whose keys did not change are answered from memory. */
+void
+fsReScanForeignScan(ForeignScanState *node)
+{
+	FsScanState *st = (FsScanState *) node->fdw_state;
+
+	if (st->access == FS_ACCESS_BATCHGET && st->fetched && node->ss.ps.chgParam == NULL)
+	{
+		st->next = 0;
+		return;
+	}
+	st->fetched = false;
+	st->scan_done = false;
+	st->start_key = NULL;
+	MemoryContextReset(st->batch_cxt);
+	st->hold = NULL;
+	st->items = NULL;
+	st->nitems = st->next = 0;
+}
+
+/* Release the responses now rather than at the end of the query. */
+void
+fsEndForeignScan(ForeignScanState *node)
+{
+	FsScanState *st = (FsScanState *) node->fdw_state;
+
+	if (st == NULL)
+		return;
+	MemoryContextDelete(st->batch_cxt);
+	st->batch_cxt = NULL;
+}
+
+/* EXPLAIN: the access path, keys, remote table and projection. */
+void
+fsExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	List	   *priv = plan->fdw_private;
+	FsAccess	access = (FsAccess) intVal(list_nth(priv, FS_PRIV_ACCESS));
+	int			nkeys = intVal(list_nth(priv, FS_PRIV_NKEYS));
+	List	   *attnums = (List *) list_nth(priv, FS_PRIV_ATTNUMS);
+	Relation	rel = node->ss.ss_currentRelation;
+	StringInfoData proj;
+	ListCell   *lc;
+
+	ExplainPropertyText("DynamoDB Access",
+						access == FS_ACCESS_BATCHGET ? "BatchGetItem" : "Scan", es);
+	if (access == FS_ACCESS_BATCHGET)
+	{
+		if (nkeys >= 0)
+			ExplainPropertyInteger("Keys", NULL, nkeys, es);
+		else
+			ExplainPropertyText("Keys", "from parameter", es);
+	}
+	ExplainPropertyText("Remote Table", strVal(list_nth(priv, FS_PRIV_TABLE)), es);
+
+	initStringInfo(&proj);
+	foreach(lc, attnums)
+	{
+		AttrNumber	attnum = lfirst_int(lc);
+		char	   *attr = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
+		List	   *opts = GetForeignColumnOptions(RelationGetRelid(rel), attnum);
+		ListCell   *lc2;
+
+		foreach(lc2, opts)
+			if (strcmp(((DefElem *) lfirst(lc2))->defname, "attribute") == 0)
+				attr = defGetString((DefElem *) lfirst(lc2));
+		appendStringInfo(&proj, "%s%s", proj.len > 0 ? ", " : "", attr);
+	}
+	ExplainPropertyText("Projection", proj.data, es);
+
+	if (es->analyze && node->fdw_state)
+	{
+		FsScanState *st = (FsScanState *) node->fdw_state;
+
+		if (es->format == EXPLAIN_FORMAT_TEXT)
+		{
+			appendStringInfoSpaces(es->str, es->indent * 2);
+			appendStringInfo(es->str, "Requests: " INT64_FORMAT "  Retries: " INT64_FORMAT
+							 "  Throttles: " INT64_FORMAT "\n",
+							 st->requests, st->retries, st->throttles);
+		}
+		else
+		{
+			ExplainPropertyInteger("Requests", NULL, st->requests, es);
+			ExplainPropertyInteger("Retries", NULL, st->retries, es);
+			ExplainPropertyInteger("Throttles", NULL, st->throttles, es);
+		}
+	}
+}
+
