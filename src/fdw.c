@@ -103,6 +103,16 @@ PG_FUNCTION_INFO_V1(fs_create_online_table);
  *-------------------------------------------------------------------------
  */
 
+/* jansson failed to allocate (it fails on nothing else). */
+static void
+pg_attribute_noreturn()
+request_oom(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory building a DynamoDB request")));
+}
+
 /* Reset callback: drop every held reference. */
 static void
 json_hold_release(void *arg)
@@ -133,9 +143,7 @@ json_t *
 fs_json_hold(FsJsonHold *h, json_t *j)
 {
 	if (j == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory building a DynamoDB request")));
+		request_oom();
 	if (h->n == h->cap)
 	{
 		/* Keep the reference even if enlarging fails. */
@@ -170,9 +178,14 @@ void
 fs_obj_set_new(json_t *obj, const char *key, json_t *value)
 {
 	if (value == NULL || json_object_set_new(obj, key, value) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory building a DynamoDB request")));
+		request_oom();
+}
+
+/* Set key to value, which keeps its owner's reference too. */
+void
+fs_obj_set(json_t *obj, const char *key, json_t *value)
+{
+	fs_obj_set_new(obj, key, json_incref(value));
 }
 
 /* Append a new reference to an array. */
@@ -180,9 +193,7 @@ void
 fs_arr_append_new(json_t *arr, json_t *value)
 {
 	if (value == NULL || json_array_append_new(arr, value) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory building a DynamoDB request")));
+		request_oom();
 }
 
 /* A JSON value as a palloc'd compact string (measured, then written). */
@@ -254,8 +265,8 @@ fs_bad_shape(FsDdbCall *call, const char *table, const char *what)
 }
 
 /* errcontext callback naming the remote table. */
-void
-fs_call_context_cb(void *arg)
+static void
+call_context_cb(void *arg)
 {
 	FsCallContext *c = (FsCallContext *) arg;
 
@@ -263,6 +274,23 @@ fs_call_context_cb(void *arg)
 		errcontext("remote table \"%s\" of foreign table \"%s\"", c->table, c->relname);
 	else
 		errcontext("remote table \"%s\"", c->table);
+}
+
+/*
+ * Push an errcontext callback naming the remote table (and the foreign
+ * table, if relname is not NULL).  errcb and cc belong to the caller, who
+ * pops errcb by restoring error_context_stack = errcb->previous.
+ */
+void
+fs_push_call_context(ErrorContextCallback *errcb, FsCallContext *cc,
+					 const char *table, const char *relname)
+{
+	cc->table = table;
+	cc->relname = relname;
+	errcb->callback = call_context_cb;
+	errcb->arg = cc;
+	errcb->previous = error_context_stack;
+	error_context_stack = errcb;
 }
 
 /*
@@ -539,24 +567,30 @@ key_cache_entry(Oid relid)
 }
 
 /*
- * The partition key of a remote table, from DescribeTable.  Returns the
- * parsed response too (held by h) if 'root' is not NULL.
+ * DescribeTable of a remote table: the "Table" object of the response (held
+ * by h; NULL if absent), and the call in *call for messages.
  */
+static json_t *
+describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h, FsDdbCall **call)
+{
+	json_t	   *body = fs_held_object(h);
+
+	fs_obj_set_new(body, "TableName", json_string(table));
+	*call = fs_new_call("DescribeTable", body);
+	fs_run_calls(ep, call, 1, table);
+	return json_object_get(fs_parse_response(h, *call, table), "Table");
+}
+
+/* The partition key of a remote table, from DescribeTable. */
 static char *
 describe_key(FsDdbEndpoint *ep, const char *table, FsJsonHold *h)
 {
-	json_t	   *body = fs_held_object(h);
-	json_t	   *root;
-	json_t	   *schema;
 	FsDdbCall  *call;
+	json_t	   *schema;
 	size_t		i;
 	json_t	   *elem;
 
-	fs_obj_set_new(body, "TableName", json_string(table));
-	call = fs_new_call("DescribeTable", body);
-	fs_run_calls(ep, &call, 1, table);
-	root = fs_parse_response(h, call, table);
-	schema = json_object_get(json_object_get(root, "Table"), "KeySchema");
+	schema = json_object_get(describe_table(ep, table, h, &call), "KeySchema");
 	if (!json_is_array(schema))
 		fs_bad_shape(call, table, "\"Table\".\"KeySchema\" is not an array");
 	json_array_foreach(schema, i, elem)
@@ -603,16 +637,36 @@ table_options(Relation rel, char **event_time_column)
 
 		if (att->attisdropped)
 			continue;
-		tbl->attr_names[i] = pstrdup(NameStr(att->attname));
-		foreach(lc, GetForeignColumnOptions(tbl->relid, att->attnum))
-		{
-			DefElem    *def = (DefElem *) lfirst(lc);
-
-			if (strcmp(def->defname, "attribute") == 0)
-				tbl->attr_names[i] = defGetString(def);
-		}
+		tbl->attr_names[i] = fs_column_attribute(tbl->relid, att);
 	}
 	return tbl;
+}
+
+/* The remote attribute of a column: its option 'attribute', else its name. */
+char *
+fs_column_attribute(Oid relid, Form_pg_attribute att)
+{
+	char	   *attr = pstrdup(NameStr(att->attname));
+	ListCell   *lc;
+
+	foreach(lc, GetForeignColumnOptions(relid, att->attnum))
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "attribute") == 0)
+			attr = defGetString(def);
+	}
+	return attr;
+}
+
+/* A column's value in an item (absent or NULL:true is SQL NULL), per the item layout. */
+Datum
+fs_decode_column(FsDdbTable *tbl, json_t *item, Form_pg_attribute att, bool *isnull)
+{
+	const char *attr = tbl->attr_names[att->attnum - 1];
+
+	return fs_ddb_decode(json_object_get(item, attr), att->atttypid, att->atttypmod,
+						 att->attnum == tbl->event_time_attnum, attr, isnull);
 }
 
 /* The event-time column of a table: a timestamptz column named so. */
@@ -651,14 +705,11 @@ fs_ddb_table(Relation rel)
 													  "fs_dynamodb DescribeTable",
 													  ALLOCSET_SMALL_SIZES);
 			MemoryContext old = MemoryContextSwitchTo(cxt);
-			FsCallContext cc = {tbl->table, RelationGetRelationName(rel)};
+			FsCallContext cc;
 			ErrorContextCallback errcb;
 			char	   *key;
 
-			errcb.callback = fs_call_context_cb;
-			errcb.arg = &cc;
-			errcb.previous = error_context_stack;
-			error_context_stack = &errcb;
+			fs_push_call_context(&errcb, &cc, tbl->table, RelationGetRelationName(rel));
 
 			key = describe_key(fs_ddb_endpoint(tbl->serverid, GetUserId()),
 							   tbl->table, fs_json_hold_create(cxt));
@@ -737,16 +788,11 @@ fs_dynamodb_handler(PG_FUNCTION_ARGS)
 static const char *
 table_status(FsDdbEndpoint *ep, const char *table, FsJsonHold *h)
 {
-	json_t	   *body = fs_held_object(h);
 	FsDdbCall  *call;
-	json_t	   *root;
 	const char *status;
 
-	fs_obj_set_new(body, "TableName", json_string(table));
-	call = fs_new_call("DescribeTable", body);
-	fs_run_calls(ep, &call, 1, table);
-	root = fs_parse_response(h, call, table);
-	status = json_string_value(json_object_get(json_object_get(root, "Table"), "TableStatus"));
+	status = json_string_value(json_object_get(describe_table(ep, table, h, &call),
+											   "TableStatus"));
 	if (status == NULL)
 		fs_bad_shape(call, table, "\"Table\".\"TableStatus\" is not a string");
 	return pstrdup(status);
@@ -824,12 +870,7 @@ fs_create_online_table(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(cxt);
 	h = fs_json_hold_create(cxt);
 
-	cc.table = tbl->table;
-	cc.relname = RelationGetRelationName(rel);
-	errcb.callback = fs_call_context_cb;
-	errcb.arg = &cc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
+	fs_push_call_context(&errcb, &cc, tbl->table, RelationGetRelationName(rel));
 
 	body = fs_held_object(h);
 	fs_obj_set_new(body, "TableName", json_string(tbl->table));

@@ -90,6 +90,9 @@ extern json_t *fs_held_object(FsJsonHold *h);
 /* Set key to a new reference (taken), failing loudly on NULL or OOM. */
 extern void fs_obj_set_new(json_t *obj, const char *key, json_t *value);
 
+/* Set key to value, adding a reference (the caller keeps its own). */
+extern void fs_obj_set(json_t *obj, const char *key, json_t *value);
+
 /* Append a new reference (taken) to an array, failing loudly. */
 extern void fs_arr_append_new(json_t *arr, json_t *value);
 
@@ -107,14 +110,22 @@ extern json_t *fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *tab
 /* A malformed response: name what is wrong (ERRCODE_FDW_INVALID_DATA_TYPE). */
 extern void fs_bad_shape(FsDdbCall *call, const char *table, const char *what) pg_attribute_noreturn();
 
-/* errcontext callback naming the remote table; arg is an FsCallContext. */
-extern void fs_call_context_cb(void *arg);
+/* Push an errcontext callback naming table and relname; pop with errcb->previous. */
+extern void fs_push_call_context(ErrorContextCallback *errcb, FsCallContext *cc,
+								 const char *table, const char *relname);
 
 /* Raise a failed call; a missing remote table gets its own message. */
 extern void fs_raise_call(FsDdbCall *call, const char *table) pg_attribute_noreturn();
 
 /* Run calls, raising the first failure. */
 extern void fs_run_calls(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls, const char *table);
+
+/* fdw.c: a column's remote attribute (option 'attribute', else the column's name). */
+extern char *fs_column_attribute(Oid relid, Form_pg_attribute att);
+
+/* fdw.c: a column's value in an item (a response's object of attributes). */
+extern Datum fs_decode_column(FsDdbTable *tbl, json_t *item, Form_pg_attribute att,
+							  bool *isnull);
 
 /* fdw.c: the kind (S, N or B) of a partition key of type typid, or '\0'. */
 extern char fs_key_kind(Oid typid);

@@ -234,13 +234,10 @@ static void modify_raise(FsModifyState *ms, FsDdbCall *call) pg_attribute_noretu
 static void
 modify_run(FsModifyState *ms, FsDdbCall **calls, int ncalls, bool raise)
 {
-	FsCallContext cc = {ms->tbl->table, RelationGetRelationName(ms->rel)};
+	FsCallContext cc;
 	ErrorContextCallback errcb;
 
-	errcb.callback = fs_call_context_cb;
-	errcb.arg = &cc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
+	fs_push_call_context(&errcb, &cc, ms->tbl->table, RelationGetRelationName(ms->rel));
 	if (raise)
 		fs_run_calls(ms->ep, calls, ncalls, ms->tbl->table);
 	else
@@ -252,13 +249,10 @@ modify_run(FsModifyState *ms, FsDdbCall **calls, int ncalls, bool raise)
 static void
 modify_raise(FsModifyState *ms, FsDdbCall *call)
 {
-	FsCallContext cc = {ms->tbl->table, RelationGetRelationName(ms->rel)};
+	FsCallContext cc;
 	ErrorContextCallback errcb;
 
-	errcb.callback = fs_call_context_cb;
-	errcb.arg = &cc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
+	fs_push_call_context(&errcb, &cc, ms->tbl->table, RelationGetRelationName(ms->rel));
 	fs_raise_call(call, ms->tbl->table);
 }
 
@@ -273,8 +267,7 @@ fsExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	FsDdbCall  *call;
 
 	fs_obj_set_new(body, "TableName", json_string(ms->tbl->table));
-	if (json_object_set(body, "Item", row_item(ms, slot, NULL)) != 0)
-		elog(ERROR, "out of memory building a DynamoDB request");
+	fs_obj_set(body, "Item", row_item(ms, slot, NULL));
 	call = fs_new_call("PutItem", body);
 	modify_run(ms, &call, 1, true);
 	MemoryContextSwitchTo(old);
@@ -287,8 +280,7 @@ batch_write_call(FsModifyState *ms, json_t *request_items)
 {
 	json_t	   *body = fs_held_object(ms->hold);
 
-	if (json_object_set(body, "RequestItems", request_items) != 0)
-		elog(ERROR, "out of memory building a DynamoDB request");
+	fs_obj_set(body, "RequestItems", request_items);
 	return fs_new_call("BatchWriteItem", body);
 }
 
@@ -459,8 +451,7 @@ fsExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	json_t	   *key = modify_key(ms, planSlot);
 
 	fs_obj_set_new(body, "TableName", json_string(ms->tbl->table));
-	if (json_object_set(body, "Key", key) != 0)
-		elog(ERROR, "out of memory building a DynamoDB request");
+	fs_obj_set(body, "Key", key);
 	fs_obj_set_new(body, "ExpressionAttributeNames", names);
 	entity = fs_json_to_cstring(json_object_get(key, ms->tbl->key_attr), 0);
 
@@ -522,8 +513,7 @@ fsExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	FsDdbCall  *call;
 
 	fs_obj_set_new(body, "TableName", json_string(ms->tbl->table));
-	if (json_object_set(body, "Key", modify_key(ms, planSlot)) != 0)
-		elog(ERROR, "out of memory building a DynamoDB request");
+	fs_obj_set(body, "Key", modify_key(ms, planSlot));
 	fs_obj_set_new(body, "ConditionExpression", json_string("attribute_exists(#k)"));
 	fs_obj_set_new(body, "ExpressionAttributeNames",
 				json_pack("{ss}", "#k", ms->tbl->key_attr));
@@ -556,11 +546,7 @@ fsExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 			slot->tts_isnull[i] = true;
 			if (att->attisdropped || ms->tbl->attr_names[i] == NULL)
 				continue;
-			slot->tts_values[i] =
-				fs_ddb_decode(json_object_get(attrs, ms->tbl->attr_names[i]),
-							  att->atttypid, att->atttypmod,
-							  i + 1 == ms->tbl->event_time_attnum,
-							  ms->tbl->attr_names[i], &slot->tts_isnull[i]);
+			slot->tts_values[i] = fs_decode_column(ms->tbl, attrs, att, &slot->tts_isnull[i]);
 		}
 		ExecStoreVirtualTuple(slot);
 	}

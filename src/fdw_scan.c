@@ -606,29 +606,38 @@ scan_eval_keys(ForeignScanState *node, FsScanState *st, int *nkeys)
 	return keys;
 }
 
-/* A BatchGetItem call of keys[from .. from + n - 1]. */
-static FsDdbCall *
-batch_get_call(FsScanState *st, FsKey *keys, int from, int n)
+/* A held BatchGetItem body asking for keys (an array; its reference is taken). */
+static json_t *
+batch_get_body(FsScanState *st, json_t *keys)
 {
 	json_t	   *body = fs_held_object(st->hold);
 	json_t	   *items = fs_json_object();
 	json_t	   *kaa = fs_json_object();
-	json_t	   *list = json_array();
 
 	fs_obj_set_new(body, "RequestItems", items);
 	fs_obj_set_new(items, st->tbl->table, kaa);
-	fs_obj_set_new(kaa, "Keys", list);
+	fs_obj_set_new(kaa, "Keys", keys);
+	fs_obj_set_new(kaa, "ProjectionExpression", json_string(st->projection));
+	fs_obj_set_new(kaa, "ExpressionAttributeNames", json_incref(st->names));
+	fs_obj_set_new(kaa, "ConsistentRead", json_boolean(st->ep->consistent_read));
+	return body;
+}
+
+/* A BatchGetItem call of keys[from .. from + n - 1]. */
+static FsDdbCall *
+batch_get_call(FsScanState *st, FsKey *keys, int from, int n)
+{
+	json_t	   *list = json_array();
+	json_t	   *body = batch_get_body(st, list);
+
+	/* The body holds list: fill it in place. */
 	for (int i = from; i < from + n; i++)
 	{
 		json_t	   *key = fs_json_object();
 
 		fs_arr_append_new(list, key);
-		if (json_object_set(key, st->tbl->key_attr, keys[i].av) != 0)
-			elog(ERROR, "out of memory building a DynamoDB request");
+		fs_obj_set(key, st->tbl->key_attr, keys[i].av);
 	}
-	fs_obj_set_new(kaa, "ProjectionExpression", json_string(st->projection));
-	fs_obj_set_new(kaa, "ExpressionAttributeNames", json_incref(st->names));
-	fs_obj_set_new(kaa, "ConsistentRead", json_boolean(st->ep->consistent_read));
 	return fs_new_call("BatchGetItem", body);
 }
 
@@ -640,17 +649,7 @@ batch_get_call(FsScanState *st, FsKey *keys, int from, int n)
 static FsDdbCall *
 batch_get_retry(FsScanState *st, json_t *keys)
 {
-	json_t	   *body = fs_held_object(st->hold);
-	json_t	   *items = fs_json_object();
-	json_t	   *kaa = fs_json_object();
-
-	fs_obj_set_new(body, "RequestItems", items);
-	fs_obj_set_new(items, st->tbl->table, kaa);
-	fs_obj_set_new(kaa, "Keys", json_incref(keys));
-	fs_obj_set_new(kaa, "ProjectionExpression", json_string(st->projection));
-	fs_obj_set_new(kaa, "ExpressionAttributeNames", json_incref(st->names));
-	fs_obj_set_new(kaa, "ConsistentRead", json_boolean(st->ep->consistent_read));
-	return fs_new_call("BatchGetItem", body);
+	return fs_new_call("BatchGetItem", batch_get_body(st, json_incref(keys)));
 }
 
 /*
@@ -779,13 +778,11 @@ fsIterateForeignScan(ForeignScanState *node)
 	TupleDesc	desc = slot->tts_tupleDescriptor;
 	MemoryContext old;
 	json_t	   *item;
-	FsCallContext cc = {st->tbl->table, RelationGetRelationName(node->ss.ss_currentRelation)};
+	FsCallContext cc;
 	ErrorContextCallback errcb;
 
-	errcb.callback = fs_call_context_cb;
-	errcb.arg = &cc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
+	fs_push_call_context(&errcb, &cc, st->tbl->table,
+						 RelationGetRelationName(node->ss.ss_currentRelation));
 
 	if (!st->fetched)
 	{
@@ -816,13 +813,10 @@ fsIterateForeignScan(ForeignScanState *node)
 	for (int i = 0; i < st->nproj; i++)
 	{
 		AttrNumber	attnum = st->proj[i];
-		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-		const char *attr = st->tbl->attr_names[attnum - 1];
 
 		slot->tts_values[attnum - 1] =
-			fs_ddb_decode(json_object_get(item, attr), att->atttypid, att->atttypmod,
-						  attnum == st->tbl->event_time_attnum, attr,
-						  &slot->tts_isnull[attnum - 1]);
+			fs_decode_column(st->tbl, item, TupleDescAttr(desc, attnum - 1),
+							 &slot->tts_isnull[attnum - 1]);
 	}
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
@@ -891,13 +885,9 @@ fsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	foreach(lc, attnums)
 	{
 		AttrNumber	attnum = lfirst_int(lc);
-		char	   *attr = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
-		List	   *opts = GetForeignColumnOptions(RelationGetRelid(rel), attnum);
-		ListCell   *lc2;
+		char	   *attr = fs_column_attribute(RelationGetRelid(rel),
+												 TupleDescAttr(RelationGetDescr(rel), attnum - 1));
 
-		foreach(lc2, opts)
-			if (strcmp(((DefElem *) lfirst(lc2))->defname, "attribute") == 0)
-				attr = defGetString((DefElem *) lfirst(lc2));
 		appendStringInfo(&proj, "%s%s", proj.len > 0 ? ", " : "", attr);
 	}
 	ExplainPropertyText("Projection", proj.data, es);
