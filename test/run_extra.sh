@@ -15,8 +15,9 @@
 # failed".  Exits 0 when it could run (whatever failed), non-zero otherwise.
 set -euo pipefail
 
-PASS=0
-FAIL=0
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 WORK="$(mktemp -d /tmp/fs_extra.XXXXXX)"
 DBS=()
 SUFFIX="$$"
@@ -29,34 +30,6 @@ cleanup() {
     if [ -n "${FS_EXTRA_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
 }
 trap cleanup EXIT
-
-die() { echo "run_extra: $*" >&2; exit 2; }
-
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() {
-    FAIL=$((FAIL + 1)); echo "not ok - $1"
-    shift
-    local line
-    for line in "$@"; do printf '%s\n' "$line" | sed 's/^/#   /'; done
-}
-
-# check NAME EXPECTED ACTUAL
-check() {
-    if [ "$2" = "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1" "expected: $2" "actual:   $3"
-    fi
-}
-
-# check_same NAME FILE_A FILE_B: both non-empty and identical
-check_same() {
-    if [ -s "$2" ] && cmp -s "$2" "$3"; then
-        ok "$1"
-    else
-        not_ok "$1" "$(diff "$2" "$3" 2>&1 | head -n 20 | tr '\n' '|')"
-    fi
-}
 
 # q DB SQL: one query, unaligned, tuples only; errors to stdout as well
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>&1; }
@@ -339,6 +312,25 @@ check "invalidation: a view dropped during a REPEATABLE READ transaction is gone
 check "invalidation: a service registered while a statement serves is served by the next one" \
     'stats_rc:z=true' "$(after step11)"
 
+# run_part NAME SCRIPT: run another test script (SCRIPT relative to the
+# repository) and count its checks as ours; its own count line is shown as
+# "# NAME: ...".  If it does not run to the end, that is one failure.
+run_part() {
+    local name="$1" script="$2" log="$WORK/$1.log" rc last
+    set +e
+    bash "$(dirname "${BASH_SOURCE[0]}")/../$script" 2>&1 | tee "$log" |
+        sed -E "s/^([0-9]+ passed, [0-9]+ failed)\$/# $name: \\1/"
+    rc=${PIPESTATUS[0]}
+    set -e
+    last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1 || true)"
+    if [ "$rc" -eq 0 ] && [ -n "$last" ]; then
+        PASS=$((PASS + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$last")))
+        FAIL=$((FAIL + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$last")))
+    else
+        not_ok "$name: $script ran to the end" "exit status $rc" "$(tail -n 5 "$log")"
+    fi
+}
+
 # ===========================================================================
 # DynamoDB interoperability (test/dynamodb/run_interop.sh: the AWS SDK for
 # JavaScript v3 and fs_dynamodb read and write the same items).  Runs when
@@ -349,20 +341,7 @@ check "invalidation: a service registered while a statement serves is served by 
 if [ -z "${FS_DYNALITE_ENDPOINT:-}" ]; then
     echo "# skipped: DynamoDB interop (FS_DYNALITE_ENDPOINT is not set)"
 else
-    interop_log="$WORK/interop.log"
-    set +e
-    bash "$(dirname "${BASH_SOURCE[0]}")/dynamodb/run_interop.sh" 2>&1 | tee "$interop_log" |
-        sed -E 's/^([0-9]+ passed, [0-9]+ failed)$/# interop: \1/'
-    interop_rc=${PIPESTATUS[0]}
-    set -e
-    interop_last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$interop_log" | tail -n 1 || true)"
-    if [ "$interop_rc" -eq 0 ] && [ -n "$interop_last" ]; then
-        PASS=$((PASS + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$interop_last")))
-        FAIL=$((FAIL + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$interop_last")))
-    else
-        not_ok "interop: test/dynamodb/run_interop.sh ran to the end" \
-            "exit status $interop_rc" "$(tail -n 5 "$interop_log")"
-    fi
+    run_part interop test/dynamodb/run_interop.sh
 fi
 
 # ===========================================================================
@@ -373,20 +352,6 @@ fi
 # nothing, while the extension has no fs_dynamodb wrapper.  Its checks count
 # here; its own count line is shown as "# faults: ...".
 # ===========================================================================
-faults_log="$WORK/faults.log"
-set +e
-bash "$(dirname "${BASH_SOURCE[0]}")/dynamodb/run_faults.sh" 2>&1 | tee "$faults_log" |
-    sed -E 's/^([0-9]+ passed, [0-9]+ failed)$/# faults: \1/'
-faults_rc=${PIPESTATUS[0]}
-set -e
-faults_last="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$faults_log" | tail -n 1 || true)"
-if [ "$faults_rc" -eq 0 ] && [ -n "$faults_last" ]; then
-    PASS=$((PASS + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$faults_last")))
-    FAIL=$((FAIL + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$faults_last")))
-else
-    not_ok "faults: test/dynamodb/run_faults.sh ran to the end" \
-        "exit status $faults_rc" "$(tail -n 5 "$faults_log")"
-fi
+run_part faults test/dynamodb/run_faults.sh
 
-echo "$PASS passed, $FAIL failed"
-exit 0
+finish

@@ -42,8 +42,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 FAULT_JS="$HERE/fault_server.js"
 
-PASS=0
-FAIL=0
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
 DB="fs_faults_$$"
 PREFIX="fs_faults_$$"           # the remote table on dynalite: ${PREFIX}_items
 DB_MADE=0
@@ -72,38 +73,6 @@ cleanup() {
     if [ -n "${FS_FAULTS_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
 }
 trap cleanup EXIT
-
-die() { echo "run_faults: $*" >&2; exit 2; }
-
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() {
-    FAIL=$((FAIL + 1)); echo "not ok - $1"
-    shift
-    local line
-    for line in "$@"; do printf '%s\n' "$line" | sed 's/^/#   /'; done
-}
-
-# check NAME EXPECTED ACTUAL
-check() {
-    if [ "$2" = "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1" "expected: $2" "actual:   $3"
-    fi
-}
-
-# check_true NAME ACTUAL [DIAGNOSTIC...]: ACTUAL must be "t"
-check_true() {
-    local name="$1" actual="$2"
-    shift 2
-    if [ "$actual" = t ]; then ok "$name"; else not_ok "$name" "actual: $actual" "$@"; fi
-}
-
-skip_all() {
-    echo "# skipped: $*"
-    echo "0 passed, 0 failed"
-    exit 0
-}
 
 # q SQL...: in the scratch database, unaligned, tuples only; an error shows as
 # "ERROR:  SQLSTATE" on stdout.
@@ -558,5 +527,4 @@ stop_fault
 FPID="$THROTTLE_PID"
 stop_fault
 
-echo "$PASS passed, $FAIL failed"
-exit 0
+finish

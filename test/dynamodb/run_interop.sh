@@ -27,8 +27,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 JS="$HERE/interop.mjs"
 
-PASS=0
-FAIL=0
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
 DB="fs_interop_$$"
 PREFIX="fs_interop_$$"          # remote tables: ${PREFIX}_users, ${PREFIX}_w_users, ...
 DB_MADE=0
@@ -46,31 +47,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-
-die() { echo "run_interop: $*" >&2; exit 2; }
-
-ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
-not_ok() {
-    FAIL=$((FAIL + 1)); echo "not ok - $1"
-    shift
-    local line
-    for line in "$@"; do printf '%s\n' "$line" | sed 's/^/#   /'; done
-}
-
-# check NAME EXPECTED ACTUAL
-check() {
-    if [ "$2" = "$3" ]; then
-        ok "$1"
-    else
-        not_ok "$1" "expected: $2" "actual:   $3"
-    fi
-}
-
-skip_all() {
-    echo "# skipped: $*"
-    echo "0 passed, 0 failed"
-    exit 0
-}
 
 # q SQL...: in the scratch database, unaligned, tuples only; an error shows as
 # "ERROR:  SQLSTATE" (with q_msg: the whole message) on stdout.
@@ -336,5 +312,4 @@ else
     not_ok "FDW: NaN, which DynamoDB cannot hold, is an error naming column and entity" "got: $out"
 fi
 
-echo "$PASS passed, $FAIL failed"
-exit 0
+finish
