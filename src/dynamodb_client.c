@@ -361,8 +361,8 @@ ddb_start(FsDdbRun *run, FsDdbReq *req)
 		req->headers = NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not start a DynamoDB request: %s",
-						curl_multi_strerror(mc))));
+				 errmsg("could not start a DynamoDB request"),
+				 errdetail_log("%s", curl_multi_strerror(mc))));
 	}
 
 	req->state = REQ_RUNNING;
@@ -611,7 +611,8 @@ ddb_drive(FsDdbRun *run)
 			if (mc != CURLM_OK)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("DynamoDB requests failed: %s", curl_multi_strerror(mc))));
+						 errmsg("DynamoDB requests failed"),
+						 errdetail_log("%s", curl_multi_strerror(mc))));
 			while ((msg = curl_multi_info_read(ddb_multi, &left)) != NULL)
 			{
 				char	   *priv = NULL;
@@ -648,7 +649,8 @@ ddb_drive(FsDdbRun *run)
 			if (mc != CURLM_OK)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg("DynamoDB requests failed: %s", curl_multi_strerror(mc))));
+						 errmsg("DynamoDB requests failed"),
+						 errdetail_log("%s", curl_multi_strerror(mc))));
 		}
 		else if (timeout > 0)
 		{

@@ -244,7 +244,7 @@ fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *table)
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid %s response from DynamoDB for table \"%s\": not JSON",
 						call->operation, table),
-				 errdetail("%s at byte %d.", err.text, err.position)));
+				 errdetail_log("%s at byte %d.", err.text, err.position)));
 	fs_json_hold(h, root);
 	if (!json_is_object(root))
 		ereport(ERROR,

@@ -403,7 +403,13 @@ fsGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 	/* Enough rows for one request per connection: the wave goes out at once. */
 	if (ms != NULL && ms->ep != NULL)
 		return DDB_BATCH_WRITE_MAX * Max(ms->ep->max_connections, 1);
-	return DDB_BATCH_WRITE_MAX;
+	else
+	{
+		/* EXPLAIN without ANALYZE: no state, but the same answer. */
+		Oid			serverid = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc))->serverid;
+
+		return DDB_BATCH_WRITE_MAX * Max(fs_ddb_endpoint(serverid, GetUserId())->max_connections, 1);
+	}
 }
 
 /* The key of the row to change, from the junk column, as a held object. */
@@ -417,7 +423,10 @@ modify_key(FsModifyState *ms, TupleTableSlot *planSlot)
 	json_t	   *av;
 
 	if (isnull)
-		elog(ERROR, "key of a row to change is null");
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("the key of a row to change in remote table \"%s\" is null",
+						ms->tbl->table)));
 	av = fs_ddb_encode(value, att->atttypid, false, NameStr(att->attname), NULL);
 	fs_obj_set_new(key, ms->tbl->key_attr, av);
 	return key;
@@ -453,7 +462,13 @@ fsExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 	fs_obj_set_new(body, "TableName", json_string(ms->tbl->table));
 	fs_obj_set(body, "Key", key);
 	fs_obj_set_new(body, "ExpressionAttributeNames", names);
-	entity = fs_json_to_cstring(json_object_get(key, ms->tbl->key_attr), 0);
+	{
+		bool		isnull;
+		Datum		keyvalue = ExecGetJunkAttribute(planSlot, ms->key_junk, &isnull);
+
+		/* modify_key refused a NULL key */
+		entity = key_text(ms, keyvalue);
+	}
 
 	slot_getallattrs(slot);
 	initStringInfo(&set);

@@ -758,6 +758,8 @@ scan_next_page(FsScanState *st)
 	call->body = NULL;
 
 	root = fs_parse_response(st->hold, call, st->tbl->table);
+	if (json_object_get(root, "Items") == NULL)
+		fs_bad_shape(call, st->tbl->table, "no \"Items\"");
 	scan_add_items(st, call, json_object_get(root, "Items"), "\"Items\"");
 	lek = json_object_get(root, "LastEvaluatedKey");
 	if (lek == NULL || json_is_null(lek))
