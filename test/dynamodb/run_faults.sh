@@ -390,6 +390,29 @@ check "ValidationException: a SELECT on the foreign table fails with HV000, the 
 check "ValidationException: not retried (one request each)" "400 400" "$(answered)"
 stop_fault
 
+# --- (e2) signing ------------------------------------------------------------------
+echo "# (e2) requests are signed with SigV4 (the server recomputes the signature)"
+export FS_FAULT_SECRET='faults-secret'
+start_fault '5xx-then-ok:0'
+unset FS_FAULT_SECRET
+out="$(q "$(point_at_fault 2) SELECT state FROM fault_try(\$q\$$GET\$q\$)")"
+check "signing: fs_get_features succeeds against the verifying server" "ok" "$out"
+check "signing: the request carried a valid SigV4 signature, no session token" \
+    "auth=yes sig=ok token=no" "$(grep -oE 'auth=[a-z]+ sig=[a-z-]+ token=[a-z]+' "$FLOG" | sort -u)"
+out="$(q "ALTER USER MAPPING FOR PUBLIC SERVER faults OPTIONS (ADD session_token 'faults-token');
+          SELECT state FROM fault_try(\$q\$$SEL\$q\$)")"
+check "signing: with a session_token, a foreign-table read is signed and sends the token" \
+    "auth=yes sig=ok token=yes" "$(grep -oE 'auth=[a-z]+ sig=[a-z-]+ token=[a-z]+' "$FLOG" | tail -n 1)"
+q "ALTER USER MAPPING FOR PUBLIC SERVER faults OPTIONS (DROP session_token)" >/dev/null
+stop_fault
+export FS_FAULT_SECRET='another-secret'
+start_fault '5xx-then-ok:0'
+unset FS_FAULT_SECRET
+q "$(point_at_fault 2) SELECT state FROM fault_try(\$q\$$GET\$q\$)" >/dev/null
+check "signing: a server expecting another secret sees a bad signature" \
+    "auth=yes sig=bad" "$(grep -oE 'auth=[a-z]+ sig=[a-z-]+' "$FLOG" | sort -u)"
+stop_fault
+
 # --- (f) memory ----------------------------------------------------------------------
 echo "# (f) memory over many calls"
 LIMIT_KB=5120
