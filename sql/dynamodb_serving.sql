@@ -54,6 +54,17 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE status = 'PRESENT') AS present,
        bool_and(value #>> '{}' = repeat(md5(substr(entity_id, 2)), 500)) FILTER (WHERE status = 'PRESENT') AS all_right
   FROM fs_get_features(array(SELECT 'b' || g FROM generate_series(1, 320) g), ARRAY['big:payload']);
 
+-- An integer key: ids that differ as text but are one key are all served,
+-- from one request for that key.
+SELECT 'serving_items_' || substr(md5(random()::text), 1, 12) AS remote_items \gset
+CREATE FOREIGN TABLE items_online (item_id int, event_time timestamptz, price float8)
+    SERVER ddb_srv OPTIONS (table :'remote_items', key 'item_id');
+SELECT fs_create_online_table('items_online');
+INSERT INTO items_online VALUES (7, '2026-01-01 00:00:00+00', 9.5);
+SELECT fs_register_entity('item', 'item_id');
+SELECT fs_register_feature_view('items', 'items_online', 'item');
+SELECT entity_id, value, status FROM fs_get_features(ARRAY['7', '007', '+7', '8'], ARRAY['items:price']);
+
 -- A store that cannot be reached: an error by default, UNAVAILABLE on request.
 CREATE SERVER ddb_dead FOREIGN DATA WRAPPER fs_dynamodb
     OPTIONS (endpoint 'http://127.0.0.1:1', region 'us-east-1', max_retries '0');

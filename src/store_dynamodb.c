@@ -61,6 +61,7 @@ typedef struct RemoteView
 	json_t	   *names;			/* ExpressionAttributeNames */
 	char	   *projection;		/* ProjectionExpression */
 	HTAB	   *slot_of_key;
+	int		   *same_as;		/* [key]: the slot asked for instead, or -1 */
 	struct JsonRoots *jr;		/* documents kept until the call ends */
 	bool		failed;
 } RemoteView;
@@ -153,6 +154,9 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 
 	rv->lk = lk;
 	rv->jr = jr;
+	rv->same_as = palloc(sizeof(int) * Max(lk->nkeys, 1));
+	for (int k = 0; k < lk->nkeys; k++)
+		rv->same_as[k] = -1;
 	rv->table = fs_ddb_table(rel);
 	table_close(rel, NoLock);
 
@@ -598,7 +602,10 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 				elog(ERROR, "join key of feature view \"%s\" is not S, N or B", view->name);
 			entry = hash_search(rv->slot_of_key, &kt, HASH_ENTER, &found);
 			if (found)
-				continue;		/* two ids, one key: ask once */
+			{
+				rv->same_as[k] = entry->slot;	/* two ids, one key: ask once */
+				continue;
+			}
 			entry->slot = k;
 
 			/* A new batch when full, or when the table is there for another view. */
@@ -659,21 +666,10 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 
 		for (int k = 0; k < lk->nkeys; k++)
 		{
-			json_t	   *av;
-			KeyText		kt;
-			KeyEntry   *entry;
-			int			src;
+			int			src = rv->same_as[k];
 
-			if (lk->keynull[k] || lk->found[k] || rv->failed)
+			if (src < 0 || !lk->found[src])
 				continue;
-			av = keep_root(jr, fs_ddb_encode(lk->keys[k], lk->view->key_type, false,
-											 lk->view->join_key, NULL));
-			if (!key_text(av, &kt))
-				continue;
-			entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
-			if (entry == NULL || entry->slot == k || !lk->found[entry->slot])
-				continue;
-			src = entry->slot;
 			lk->found[k] = true;
 			lk->event_time[k] = lk->event_time[src];
 			lk->event_time_null[k] = lk->event_time_null[src];
