@@ -510,6 +510,347 @@ RETURNS TABLE (entity_id text, features jsonb)
 LANGUAGE c STABLE STRICT PARALLEL RESTRICTED ROWS 100
 AS 'MODULE_PATHNAME', 'fs_get_feature_vectors';
 
+/* Batch ingestion */
+
+/*
+ * Batch ingestion: runs, rejected rows, and the per-entity digest of what
+ * the last run wrote.  Everyone may read them; a run belongs to the role that
+ * started it, and an entity's state to the owner of its view's relation.
+ * Writes go through fs_ingest.
+ */
+
+CREATE TABLE @extschema@.fs_ingest_runs (
+    run_id         bigserial PRIMARY KEY,
+    feature_view   text NOT NULL,
+    source         text NOT NULL,
+    mode           text NOT NULL,
+    status         text NOT NULL DEFAULT 'running'
+                   CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'succeeded', 'failed'])),
+    started_at     timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at    timestamptz,
+    rows_read      bigint,
+    rows_rejected  bigint,
+    rows_stale     bigint,
+    rows_unchanged bigint,
+    rows_inserted  bigint,
+    rows_updated   bigint,
+    rows_deleted   bigint,
+    online_writes  bigint,
+    silver_ms      double precision,
+    gold_ms        double precision,
+    write_ms       double precision,
+    error          text,
+    run_by         name NOT NULL DEFAULT CURRENT_USER
+);
+CREATE INDEX fs_ingest_runs_view_idx ON @extschema@.fs_ingest_runs (feature_view, run_id);
+
+CREATE TABLE @extschema@.fs_ingest_rejects (
+    run_id    bigint NOT NULL REFERENCES @extschema@.fs_ingest_runs ON DELETE CASCADE,
+    entity_id text,
+    "column"  text,
+    raw_value text,
+    reason    text NOT NULL
+);
+CREATE INDEX fs_ingest_rejects_run_idx ON @extschema@.fs_ingest_rejects (run_id);
+
+CREATE TABLE @extschema@.fs_ingest_state (
+    feature_view text NOT NULL,
+    entity_id    text NOT NULL,
+    digest       bytea NOT NULL,
+    event_time   timestamptz,
+    PRIMARY KEY (feature_view, entity_id)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_state', '');
+
+GRANT SELECT, INSERT, UPDATE ON @extschema@.fs_ingest_runs TO PUBLIC;
+GRANT USAGE ON SEQUENCE @extschema@.fs_ingest_runs_run_id_seq TO PUBLIC;
+GRANT SELECT, INSERT ON @extschema@.fs_ingest_rejects TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_ingest_state TO PUBLIC;
+
+ALTER TABLE @extschema@.fs_ingest_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_ingest_rejects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_ingest_state ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY fs_ingest_runs_read ON @extschema@.fs_ingest_runs FOR SELECT USING (true);
+CREATE POLICY fs_ingest_runs_insert ON @extschema@.fs_ingest_runs FOR INSERT
+    WITH CHECK (run_by OPERATOR(pg_catalog.=) CURRENT_USER);
+CREATE POLICY fs_ingest_runs_update ON @extschema@.fs_ingest_runs FOR UPDATE
+    USING (@extschema@.fs_acts_for(run_by))
+    WITH CHECK (@extschema@.fs_acts_for(run_by));
+
+CREATE POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects FOR SELECT USING (true);
+CREATE POLICY fs_ingest_rejects_insert ON @extschema@.fs_ingest_rejects FOR INSERT
+    WITH CHECK (EXISTS (SELECT FROM @extschema@.fs_ingest_runs r
+                         WHERE r.run_id OPERATOR(pg_catalog.=) fs_ingest_rejects.run_id
+                           AND r.status OPERATOR(pg_catalog.=) 'running'
+                           AND @extschema@.fs_acts_for(r.run_by)));
+
+/* Whether the current role owns the relation of a feature view. */
+CREATE FUNCTION @extschema@.fs_owns_view(feature_view text)
+RETURNS boolean LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT coalesce((SELECT @extschema@.fs_owns_relation(v.relation, false)
+                       FROM @extschema@.fs_feature_view v
+                      WHERE v.name OPERATOR(pg_catalog.=) feature_view), false)
+$$;
+
+CREATE POLICY fs_ingest_state_read ON @extschema@.fs_ingest_state FOR SELECT USING (true);
+CREATE POLICY fs_ingest_state_insert ON @extschema@.fs_ingest_state FOR INSERT
+    WITH CHECK (@extschema@.fs_owns_view(feature_view));
+CREATE POLICY fs_ingest_state_update ON @extschema@.fs_ingest_state FOR UPDATE
+    USING (@extschema@.fs_owns_view(feature_view))
+    WITH CHECK (@extschema@.fs_owns_view(feature_view));
+CREATE POLICY fs_ingest_state_delete ON @extschema@.fs_ingest_state FOR DELETE
+    USING (@extschema@.fs_owns_view(feature_view));
+
+/*
+ * Silver, with change detection against fs_ingest_state (src/ingest.c): cast,
+ * validate and deduplicate a source, and put the rows whose values changed
+ * into a temporary table; a snapshot also lists every entity of the source.
+ */
+CREATE FUNCTION @extschema@.fs_ingest_silver(run_id bigint, feature_view text, source regclass,
+    silver regclass, seen_keys regclass, join_key text, event_time_column text,
+    default_event_time timestamptz,
+    OUT rows_read bigint, OUT rows_rejected bigint, OUT rows_stale bigint,
+    OUT rows_unchanged bigint, OUT rows_changed bigint)
+RETURNS record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_silver';
+
+/*
+ * Create a table to COPY a view's data into: the join key, the event time and
+ * every feature, all text.  Named <view>_staging in the schema of the view's
+ * relation unless staging_table (optionally schema-qualified) says otherwise.
+ */
+CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+                                                    staging_table text DEFAULT NULL)
+RETURNS regclass LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      regclass;
+    target   text;
+    cols     text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', feature_view USING ERRCODE = '42704';
+    END IF;
+    IF staging_table IS NULL THEN
+        SELECT format('%I.%I', n.nspname, feature_view OPERATOR(pg_catalog.||) '_staging')
+          INTO target
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+         WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    ELSE
+        SELECT string_agg(quote_ident(p), '.') INTO target
+          FROM unnest(parse_ident(staging_table)) p;
+    END IF;
+    SELECT string_agg(format('%I text', a.attname), ', ' ORDER BY a.attnum) INTO cols
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    EXECUTE format('CREATE TABLE %s (%s)', target, cols);
+    RETURN target::regclass;
+END
+$$;
+
+/*
+ * Ingest a batch source into a feature view: cast and validate (silver),
+ * then write only the entities whose values changed (gold).  Everything,
+ * the run's own record included, happens in the caller's transaction.
+ */
+CREATE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
+                                      mode text DEFAULT 'upsert')
+RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
+               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
+               rows_deleted bigint, online_writes bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    vname     text := $1;
+    rel       regclass;
+    relkind   "char";
+    key       name;
+    ts        name;
+    feats     text[];
+    missing   text;
+    run       bigint;
+    started   timestamptz;
+    t0        timestamptz;
+    t1        timestamptz;
+    t2        timestamptz;
+    silver    record;
+    n_stale   bigint;
+    n_same    bigint;
+    n_ins     bigint := 0;
+    n_upd     bigint := 0;
+    n_del     bigint := 0;
+    n_written bigint := 0;
+    qkey      text;
+    qts       text;
+    qrel      text;
+    allcols   text;
+    sets      text;
+BEGIN
+    SELECT v.relation, e.join_key, v.event_time_column INTO rel, key, ts
+      FROM @extschema@.fs_feature_view v
+      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
+     WHERE v.name OPERATOR(pg_catalog.=) vname;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', vname USING ERRCODE = '42704';
+    END IF;
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF mode IS NULL OR mode OPERATOR(pg_catalog.<>) ALL (ARRAY['upsert', 'snapshot']) THEN
+        RAISE EXCEPTION 'invalid ingestion mode %', coalesce(quote_literal(mode), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'The mode is ''upsert'' (write what changed) or ''snapshot'' (also delete entities the source no longer has).';
+    END IF;
+    SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
+        RAISE EXCEPTION 'batch ingestion into fs_dynamodb feature views is not supported yet'
+            USING ERRCODE = '0A000',
+                  DETAIL = format('Feature view "%s" is stored in foreign table %s.', vname, rel);
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel, false) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501',
+              DETAIL = format('Ingesting into feature view "%s" writes its table.', vname);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for source %', source USING ERRCODE = '42501';
+    END IF;
+
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO feats
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped
+       AND a.attname OPERATOR(pg_catalog.<>) key AND a.attname OPERATOR(pg_catalog.<>) ts;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid OPERATOR(pg_catalog.=) source
+                      AND a.attname OPERATOR(pg_catalog.=) key
+                      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'source % has no column "%", the join key of feature view "%"',
+                        source, key, vname USING ERRCODE = '42703';
+    END IF;
+    SELECT string_agg(quote_ident(f), ', ' ORDER BY o) INTO missing
+      FROM unnest(feats) WITH ORDINALITY AS u(f, o)
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) source
+                          AND a.attname OPERATOR(pg_catalog.=) u.f
+                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'source % lacks feature columns of feature view "%": %',
+                        source, vname, missing
+            USING ERRCODE = '42703',
+                  HINT = 'A source has the join key, every feature column and optionally the event time; fs_create_staging_table makes one.';
+    END IF;
+
+    started := clock_timestamp();
+    INSERT INTO @extschema@.fs_ingest_runs (feature_view, source, mode, started_at)
+    VALUES (vname, source::text, mode, started)
+    RETURNING fs_ingest_runs.run_id INTO run;
+
+    /* Silver: typed, valid rows, one per entity, classified against the state. */
+    IF pg_catalog.to_regclass('pg_temp.fs_ingest_silver_rows') IS NOT NULL THEN
+        DROP TABLE pg_temp.fs_ingest_silver_rows;
+    END IF;
+    IF pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys') IS NOT NULL THEN
+        DROP TABLE pg_temp.fs_ingest_seen_keys;
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (LIKE %s) ON COMMIT DROP', rel);
+    ALTER TABLE pg_temp.fs_ingest_silver_rows ADD COLUMN fs_row bigint, ADD COLUMN fs_digest bytea;
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
+        EXECUTE format('CREATE TEMP TABLE fs_ingest_seen_keys ON COMMIT DROP AS SELECT %I FROM %s WITH NO DATA',
+                       key, rel);
+    END IF;
+    SELECT * INTO silver
+      FROM @extschema@.fs_ingest_silver(run, vname, source, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                        pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'),
+                                        key, ts, started);
+    t0 := clock_timestamp();
+
+    qkey := quote_ident(key);
+    qts := quote_ident(ts);
+    qrel := rel::text;
+    SELECT string_agg(quote_ident(f), ', ') INTO allcols FROM unnest(ARRAY[key, ts]::text[] || feats) f;
+    SELECT string_agg(format('%I = EXCLUDED.%I', f, f), ', ') INTO sets
+      FROM unnest(ts::text || feats) f;
+
+    /* Gold: write what changed, never an older value over a newer one. */
+    EXECUTE format($q$
+        WITH w AS (
+            INSERT INTO %1$s AS t (%2$s)
+            SELECT %2$s FROM pg_temp.fs_ingest_silver_rows
+            ON CONFLICT (%3$s) DO UPDATE SET %4$s
+             WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
+            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted),
+        st AS (
+            INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time)
+            SELECT $1, s.%3$s::pg_catalog.text, s.fs_digest, s.%5$s
+              FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s OPERATOR(pg_catalog.=) w.k
+            ON CONFLICT (feature_view, entity_id) DO UPDATE
+               SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time)
+        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted) FROM w$q$,
+        qrel, allcols, qkey, sets, qts)
+    INTO n_ins, n_upd USING vname;
+    t1 := clock_timestamp();
+
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
+        /* Entities the source no longer has; a rejected row's entity is kept. */
+        EXECUTE format($q$
+            WITH d AS (
+                DELETE FROM %1$s t
+                 WHERE NOT EXISTS (SELECT FROM pg_temp.fs_ingest_seen_keys s
+                                    WHERE s.%2$s OPERATOR(pg_catalog.=) t.%2$s)
+                   AND NOT EXISTS (SELECT FROM @extschema@.fs_ingest_rejects r
+                                    WHERE r.run_id OPERATOR(pg_catalog.=) $2
+                                      AND r.entity_id OPERATOR(pg_catalog.=) t.%2$s::pg_catalog.text)
+                RETURNING 1)
+            SELECT count(*) FROM d$q$, qrel, qkey)
+        INTO n_del USING vname, run;
+        EXECUTE format($q$
+            DELETE FROM @extschema@.fs_ingest_state st
+             WHERE st.feature_view OPERATOR(pg_catalog.=) $1
+               AND NOT EXISTS (SELECT FROM pg_temp.fs_ingest_seen_keys s
+                                WHERE s.%1$s::pg_catalog.text OPERATOR(pg_catalog.=) st.entity_id)
+               AND NOT EXISTS (SELECT FROM @extschema@.fs_ingest_rejects r
+                                WHERE r.run_id OPERATOR(pg_catalog.=) $2
+                                  AND r.entity_id OPERATOR(pg_catalog.=) st.entity_id)$q$, qkey)
+        USING vname, run;
+        DROP TABLE pg_temp.fs_ingest_seen_keys;
+    END IF;
+    t2 := clock_timestamp();
+
+    /* Rows the table already held newer (written by another lane) are stale too. */
+    n_stale := silver.rows_stale + silver.rows_changed - n_ins - n_upd;
+    n_same := silver.rows_unchanged;
+    n_written := n_ins + n_upd + n_del;
+
+    UPDATE @extschema@.fs_ingest_runs r
+       SET status = 'succeeded', finished_at = clock_timestamp(),
+           rows_read = silver.rows_read, rows_rejected = silver.rows_rejected,
+           rows_stale = n_stale, rows_unchanged = n_same,
+           rows_inserted = n_ins, rows_updated = n_upd, rows_deleted = n_del,
+           online_writes = n_written,
+           silver_ms = extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
+           gold_ms = extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
+           write_ms = extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000
+     WHERE r.run_id OPERATOR(pg_catalog.=) run;
+    DROP TABLE pg_temp.fs_ingest_silver_rows;
+
+    RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected, n_stale, n_same,
+                        n_ins, n_upd, n_del, n_written;
+END
+$$;
+
 /* The DynamoDB-compatible store: foreign data wrapper fs_dynamodb */
 
 CREATE FUNCTION @extschema@.fs_dynamodb_handler()

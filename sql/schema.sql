@@ -106,6 +106,14 @@ SELECT "Feature Store".fs_register_feature_service('svc', ARRAY['user_stats:clic
 SELECT * FROM "Feature Store".fs_get_features(ARRAY['u1'], ARRAY['svc', 'user_stats:score']);
 SELECT * FROM "Feature Store".fs_get_feature_vectors(ARRAY['u1'], ARRAY['user_stats:*']);
 SELECT feature_view, feature, relation FROM "Feature Store".feature_registry;
+-- batch ingestion finds its catalog and its C half in the quoted schema
+SELECT "Feature Store".fs_create_staging_table('user_stats', 'pg_temp.quoted_staging');
+INSERT INTO pg_temp.quoted_staging (user_id, event_time, clicks, score)
+VALUES ('u9', '2026-03-01 00:00:00+00', '9', '0.9'), ('u9', '2026-02-01 00:00:00+00', 'x', '0');
+SELECT run_id, rows_read, rows_rejected, rows_stale, rows_inserted, online_writes
+  FROM "Feature Store".fs_ingest('user_stats', 'pg_temp.quoted_staging');
+SELECT run_id, online_writes FROM "Feature Store".fs_ingest('user_stats', 'pg_temp.quoted_staging');
+SELECT "column", raw_value FROM "Feature Store".fs_ingest_rejects;
 -- the table dropped: its registration goes with it
 DROP TABLE user_stats_t;
 SELECT count(*) FROM "Feature Store".fs_feature_view;

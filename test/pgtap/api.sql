@@ -92,7 +92,8 @@ SELECT is(array(SELECT pg_describe_object(classid, objid, objsubid)
 
 -- the catalog tables are dumped by pg_dump
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'feature_store'$$,
-              ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_service'],
+              ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_service',
+                    'fs_ingest_runs', 'fs_ingest_runs_run_id_seq', 'fs_ingest_rejects', 'fs_ingest_state'],
               'the catalog tables are extension configuration');
 
 -- everyone may read the catalog

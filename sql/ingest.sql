@@ -1,0 +1,137 @@
+--
+-- ingest: the batch lane into the embedded store.  COPY into a staging
+-- table, fs_ingest casts and validates (rejects recorded, duplicates keep the
+-- newest), then writes only the entities whose values changed.
+--
+-- pg_regress may have loaded the extension already; start from scratch.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_store CASCADE;
+DROP ROLE IF EXISTS regress_fs_ingester;
+RESET client_min_messages;
+CREATE EXTENSION feature_store;
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
+
+-- SQLSTATE and message of a statement's error, or 'no error'.
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN EXECUTE q; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO PUBLIC;
+
+CREATE TABLE user_stats (user_id bigint PRIMARY KEY, event_time timestamptz,
+                         clicks int, ctr float8, segment text);
+SELECT fs_register_entity('user', 'user_id');
+SELECT fs_register_feature_view('user_stats', 'user_stats', 'user');
+
+-- The staging table: join key, event time and every feature, all text.
+SELECT fs_create_staging_table('user_stats');
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'user_stats_staging'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT fs_create_staging_table('user_stats', 'public.other_staging');
+
+-- 100 users; user 7's clicks are not a number, and one row has no id.
+COPY user_stats_staging FROM STDIN (FORMAT csv);
+7,2026-01-01 00:00:00+00,7x,0.5,a
+,2026-01-01 00:00:00+00,1,0.5,a
+\.
+INSERT INTO user_stats_staging
+SELECT g::text, '2026-01-01 00:00:00+00', (g * 10)::text, (g / 100.0)::text, 'seg' || (g % 3)
+  FROM generate_series(1, 100) g WHERE g <> 7;
+
+-- First run: 99 users written, 2 rows rejected.
+SELECT * FROM fs_ingest('user_stats', 'user_stats_staging');
+SELECT run_id, entity_id, "column", raw_value, reason FROM fs_ingest_rejects ORDER BY run_id, entity_id;
+SELECT count(*), sum(clicks) FROM user_stats;
+SELECT run_id, feature_view, source, mode, status, rows_read, online_writes,
+       silver_ms >= 0 AND gold_ms >= 0 AND write_ms >= 0 AS timed, run_by = current_user AS by_me
+  FROM fs_ingest_runs ORDER BY run_id;
+
+-- Served as ingested.
+SELECT entity_id, feature_ref, value, event_time, status
+  FROM fs_get_features(ARRAY['5', '7'], ARRAY['user_stats:*']);
+
+-- The same source again: nothing changed, nothing written.
+SELECT * FROM fs_ingest('user_stats', 'user_stats_staging');
+
+-- One entity in a hundred changed (with a newer event time): exactly that one is written.
+UPDATE user_stats SET segment = 'untouched' WHERE user_id = 50;
+UPDATE user_stats_staging SET clicks = '-1', event_time = '2026-01-02 00:00:00+00'
+ WHERE user_id = '42';
+SELECT * FROM fs_ingest('user_stats', 'user_stats_staging');
+SELECT user_id, event_time, clicks, segment FROM user_stats WHERE user_id IN (41, 42, 50) ORDER BY 1;
+
+-- A value changed without a newer event time is written too (change detection is on values).
+UPDATE user_stats_staging SET segment = 'moved' WHERE user_id = '43';
+SELECT * FROM fs_ingest('user_stats', 'user_stats_staging');
+
+-- Stale: a row older than the stored event time is not written.
+UPDATE user_stats_staging SET clicks = '-2', event_time = '2025-12-31 00:00:00+00'
+ WHERE user_id = '42';
+SELECT * FROM fs_ingest('user_stats', 'user_stats_staging');
+SELECT user_id, event_time, clicks FROM user_stats WHERE user_id = 42;
+
+-- Duplicates in one source keep the newest row, wherever it comes.
+CREATE TABLE dup_src (user_id text, event_time text, clicks text, ctr text, segment text);
+INSERT INTO dup_src VALUES
+  ('200', '2026-02-02 00:00:00+00', '2', '0.1', 'new'),
+  ('200', '2026-02-01 00:00:00+00', '1', '0.1', 'old'),
+  ('201', '2026-02-01 00:00:00+00', '1', '0.1', 'old'),
+  ('201', '2026-02-03 00:00:00+00', '3', '0.1', 'new'),
+  ('202', 'not a time', '1', '0.1', 'x');
+SELECT * FROM fs_ingest('user_stats', 'dup_src');
+SELECT user_id, event_time, clicks, segment FROM user_stats WHERE user_id >= 200 ORDER BY 1;
+SELECT entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+ WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs);
+
+-- A typed source without an event-time column: values convert through text,
+-- the event time is the run's start.
+CREATE TABLE typed_src (user_id int, clicks bigint, ctr numeric, segment varchar);
+INSERT INTO typed_src VALUES (300, 3, 0.25, 'typed');
+SELECT * FROM fs_ingest('user_stats', 'typed_src');
+SELECT user_id, clicks, ctr, segment, event_time > '2026-01-01' AS stamped
+  FROM user_stats WHERE user_id = 300;
+
+-- Snapshot: entities the source no longer has are deleted, from the table and
+-- the state; a rejected row's entity is kept.
+DELETE FROM user_stats_staging WHERE user_id::int > 90;
+INSERT INTO user_stats_staging VALUES ('202', 'not a time', '1', '0.1', 'x');
+SELECT * FROM fs_ingest('user_stats', 'user_stats_staging', 'snapshot');
+SELECT count(*), min(user_id), max(user_id) FROM user_stats;
+SELECT count(*) FROM fs_ingest_state WHERE feature_view = 'user_stats';
+SELECT entity_id, status FROM fs_get_features(ARRAY['90', '91', '200'], ARRAY['user_stats:clicks']);
+
+-- A run is part of the caller's transaction: rolled back, it leaves no run row and no write.
+BEGIN;
+SELECT rows_updated FROM fs_ingest('user_stats', 'typed_src');
+SELECT status FROM fs_ingest_runs ORDER BY run_id DESC LIMIT 1;
+ROLLBACK;
+SELECT count(*) AS runs FROM fs_ingest_runs;
+
+-- Errors.
+SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'user_stats_staging', 'append')$$);
+SELECT pg_temp.err($$SELECT fs_ingest('nope', 'user_stats_staging')$$);
+CREATE TABLE nokey_src (id text, clicks text, ctr text, segment text);
+SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'nokey_src')$$);
+CREATE TABLE nofeat_src (user_id text, clicks text);
+SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'nofeat_src')$$);
+
+-- A view over a foreign table of fs_dynamodb: not in this release (no request is made).
+CREATE SERVER ingest_ddb FOREIGN DATA WRAPPER fs_dynamodb
+    OPTIONS (endpoint 'http://127.0.0.1:9', region 'us-east-1');
+CREATE FOREIGN TABLE remote_stats (user_id bigint, event_time timestamptz, clicks int)
+    SERVER ingest_ddb OPTIONS (key 'user_id');
+SELECT fs_register_feature_view('remote_stats', 'remote_stats', 'user');
+SELECT pg_temp.err($$SELECT fs_ingest('remote_stats', 'user_stats_staging')$$);
+
+-- Only the owner of the view's table may ingest into it.
+CREATE ROLE regress_fs_ingester;
+GRANT SELECT ON user_stats_staging TO regress_fs_ingester;
+SET ROLE regress_fs_ingester;
+SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'user_stats_staging')$$);
+SELECT pg_temp.err($$INSERT INTO fs_ingest_state VALUES ('user_stats', '1', '\x00', now())$$);
+RESET ROLE;
+
+DROP TABLE user_stats_staging, other_staging, dup_src, typed_src, nokey_src, nofeat_src;
+DROP EXTENSION feature_store CASCADE;
+DROP TABLE user_stats;
+DROP ROLE regress_fs_ingester;

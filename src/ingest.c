@@ -1,0 +1,628 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *	  Batch ingestion, silver step: cast, validate and deduplicate a source.
+ *
+ * fs_ingest_silver reads the source in one pass through an SPI cursor, every
+ * column as text, and converts each value with the input function of the
+ * matching column of the silver table (a temporary table shaped like the
+ * view's relation, plus an fs_row ordinal).  A row with a value its type
+ * refuses, no entity id, no event time, or a NULL where the column is NOT
+ * NULL goes to fs_ingest_rejects and is skipped; the run goes on.  Of the
+ * rows of one entity, the one with the newest event time is kept (on a tie,
+ * the later row of the source); the others count as stale.
+ *
+ * Change detection happens here too, in the same pass: the view's rows of
+ * fs_ingest_state (the digest and event time of what earlier runs wrote) are
+ * loaded into the hash table of entities first, and each kept row is
+ * classified as stale (older than the stored event time), unchanged (same
+ * digest) or changed.  Only changed rows are inserted into the silver table,
+ * with their digest, so that the SQL that writes them (gold) handles what
+ * changed, not the whole source.  A snapshot run also lists every entity the
+ * source has in a second temporary table, for the deletes.
+ *
+ * The digest is a 128-bit hash of the binary form of the feature values.
+ * Rows go straight into the heap of the caller's own temporary tables,
+ * which have no indexes or triggers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "ingest.h"
+
+PG_FUNCTION_INFO_V1(fs_ingest_silver);
+
+/* Source rows fetched from the cursor at a time. */
+#define FETCH_ROWS 10000
+
+/* One column of the silver table and how to fill it from the source. */
+typedef struct SilverColumn
+{
+	char	   *name;
+	bool		in_source;		/* else: the run's default event time */
+	FmgrInfo	input;
+	Oid			ioparam;
+	int32		typmod;
+	bool		notnull;
+} SilverColumn;
+
+/* An entity: what earlier runs wrote, and the row of this run kept for it. */
+typedef struct EntityEntry
+{
+	char	   *key;			/* hash key: the join key's text form */
+	bool		has_state;
+	bool		state_has_time;
+	bool		seen;			/* in this run's source */
+	char		class;			/* of the kept row: 's'tale, 'u'nchanged, 'w'rite */
+	uint8		state_digest[FS_DIGEST_LEN];
+	TimestampTz state_time;
+	TimestampTz event_time;		/* of the kept row */
+	int64		row;			/* its fs_row */
+} EntityEntry;
+
+/* The kept row's fate against what earlier runs wrote. */
+static char
+classify(EntityEntry *e, TimestampTz ts, const uint8 *digest)
+{
+	if (e->has_state && e->state_has_time && e->state_time > ts)
+		return 's';
+	if (e->has_state && memcmp(e->state_digest, digest, FS_DIGEST_LEN) == 0)
+		return 'u';
+	return 'w';
+}
+
+/* Hash the binary form of a row's feature values. */
+static void
+row_digest(StringInfo buf, TupleDesc desc, const bool *is_feature,
+		   Datum *values, bool *nulls, uint8 *digest)
+{
+	uint64		h1;
+	uint64		h2;
+
+	resetStringInfo(buf);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!is_feature[i])
+			continue;
+		if (nulls[i])
+		{
+			appendStringInfoChar(buf, 'n');
+			continue;
+		}
+		appendStringInfoChar(buf, 'v');
+		if (att->attlen == -1)
+		{
+			struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
+			uint32		len = VARSIZE_ANY_EXHDR(v);
+
+			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
+			appendBinaryStringInfo(buf, VARDATA_ANY(v), len);
+		}
+		else if (att->attlen == -2)
+		{
+			char	   *c = DatumGetCString(values[i]);
+
+			appendBinaryStringInfo(buf, c, strlen(c) + 1);
+		}
+		else if (att->attbyval)
+		{
+			char		tmp[sizeof(Datum)];
+
+			store_att_byval(tmp, values[i], att->attlen);
+			appendBinaryStringInfo(buf, tmp, att->attlen);
+		}
+		else
+			appendBinaryStringInfo(buf, DatumGetPointer(values[i]), att->attlen);
+	}
+	h1 = hash_bytes_extended((unsigned char *) buf->data, buf->len, 0x5eed0001);
+	h2 = hash_bytes_extended((unsigned char *) buf->data, buf->len, 0x5eed0002);
+	memcpy(digest, &h1, sizeof(h1));
+	memcpy(digest + sizeof(h1), &h2, sizeof(h2));
+}
+
+/* Hash a pointer to a C string by the string. */
+static uint32
+entity_hash(const void *key, Size keysize)
+{
+	const char *s = *(const char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+entity_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Record a rejected row in fs_ingest_rejects. */
+static void
+reject(SPIPlanPtr plan, int64 run_id, const char *entity_id,
+	   const char *column, const char *raw, const char *reason)
+{
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	int			rc;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = entity_id ? CStringGetTextDatum(entity_id) : (Datum) 0;
+	nulls[1] = entity_id ? ' ' : 'n';
+	values[2] = column ? CStringGetTextDatum(column) : (Datum) 0;
+	nulls[2] = column ? ' ' : 'n';
+	values[3] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
+	nulls[3] = raw ? ' ' : 'n';
+	values[4] = CStringGetTextDatum(reason);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record a rejected row: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * How many entities to size the hash table for: growing a table of a
+ * million entries step by step costs more than the memory saved.
+ */
+static long
+expected_entities(Oid source)
+{
+	Relation	rel = relation_open(source, AccessShareLock);
+	double		n = rel->rd_rel->reltuples;
+
+	/* Never analyzed, as right after COPY: guess from its size. */
+	if (n < 0 && RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+		n = (double) RelationGetNumberOfBlocks(rel) * (BLCKSZ / 128);
+	relation_close(rel, AccessShareLock);
+	return (long) Max(1024.0, Min(n, 16.0 * 1024 * 1024));
+}
+
+/* Load the view's rows of fs_ingest_state into the hash table of entities. */
+static void
+load_state(HTAB *entities, MemoryContext keycxt, const char *schema, const char *view)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Portal		portal;
+
+	args[0] = CStringGetTextDatum(view);
+	portal = SPI_cursor_open_with_args(NULL,
+									   psprintf("SELECT entity_id, digest, event_time FROM %s.fs_ingest_state "
+												"WHERE feature_view OPERATOR(pg_catalog.=) $1",
+												quote_identifier(schema)),
+									   1, argtypes, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull;
+			char	   *key = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
+			bytea	   *digest = DatumGetByteaPP(SPI_getbinval(tup, td, 2, &isnull));
+			Datum		ts = SPI_getbinval(tup, td, 3, &isnull);
+			EntityEntry *e;
+			bool		found;
+
+			e = hash_search(entities, &key, HASH_ENTER, &found);
+			e->key = MemoryContextStrdup(keycxt, key);
+			e->has_state = true;
+			e->seen = false;
+			memset(e->state_digest, 0, FS_DIGEST_LEN);
+			if (VARSIZE_ANY_EXHDR(digest) == FS_DIGEST_LEN)
+				memcpy(e->state_digest, VARDATA_ANY(digest), FS_DIGEST_LEN);
+			e->state_has_time = !isnull;
+			e->state_time = isnull ? 0 : DatumGetTimestampTz(ts);
+			pfree(key);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+/*
+ * fs_ingest_silver(run_id, feature_view, source, silver, seen_keys, join_key,
+ *                  event_time_column, default_event_time)
+ *   -> (rows_read, rows_rejected, rows_stale, rows_unchanged, rows_changed)
+ *
+ * silver is shaped like the view's relation plus fs_row bigint and
+ * fs_digest bytea; seen_keys (NULL unless a snapshot) has one column of the
+ * join key's type.
+ */
+Datum
+fs_ingest_silver(PG_FUNCTION_ARGS)
+{
+	int64		run_id = PG_GETARG_INT64(0);
+	char	   *view = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			source = PG_GETARG_OID(2);
+	Oid			silver = PG_GETARG_OID(3);
+	Oid			seen_keys = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
+	char	   *join_key = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	char	   *ts_column = text_to_cstring(PG_GETARG_TEXT_PP(6));
+	TimestampTz default_ts = PG_GETARG_TIMESTAMPTZ(7);
+	char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	TupleDesc	result_desc;
+	Relation	rel;
+	Relation	keyrel = NULL;
+	TupleDesc	desc;
+	int			natts;
+	SilverColumn *cols;
+	bool	   *is_feature;
+	int			key_col = -1;
+	int			ts_col = -1;
+	int			row_col = -1;
+	int			digest_col = -1;
+	Oid			key_out;
+	bool		key_varlena;
+	FmgrInfo	key_output;
+	bool		key_is_text;
+	StringInfoData query;
+	StringInfoData digestbuf;
+	SPIPlanPtr	reject_plan;
+	Portal		portal;
+	HTAB	   *entities;
+	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	EntityEntry *entry;
+	MemoryContext fncxt = CurrentMemoryContext;
+	MemoryContext keycxt;
+	MemoryContext rowcxt;
+	BulkInsertState bistate;
+	BulkInsertState keybistate = NULL;
+	CommandId	cid;
+	Datum	   *values;
+	bool	   *nulls;
+	char	  **raw;
+	bytea	   *digest_datum;
+	int64	   *losers = NULL;
+	int			nlosers = 0;
+	int			maxlosers = 0;
+	int64		rows_read = 0;
+	int64		rows_rejected = 0;
+	int64		rows_superseded = 0;
+	int64		counts[3] = {0, 0, 0};	/* stale, unchanged, changed */
+	Datum		result[5];
+	bool		result_nulls[5] = {false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	rel = table_open(silver, RowExclusiveLock);
+	if (OidIsValid(seen_keys))
+		keyrel = table_open(seen_keys, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	natts = desc->natts;
+	cols = palloc0(sizeof(SilverColumn) * natts);
+	is_feature = palloc0(sizeof(bool) * natts);
+
+	/* Map the silver table's columns to the source's, by name. */
+	initStringInfo(&query);
+	appendStringInfoString(&query, "SELECT ");
+	for (int i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		SilverColumn *c = &cols[i];
+		Oid			infunc;
+
+		if (att->attisdropped)
+			elog(ERROR, "silver table has a dropped column");
+		c->name = pstrdup(NameStr(att->attname));
+		if (strcmp(c->name, "fs_row") == 0 || strcmp(c->name, "fs_digest") == 0)
+		{
+			if (c->name[3] == 'r')
+				row_col = i;
+			else
+				digest_col = i;
+			appendStringInfo(&query, "%sNULL", i > 0 ? ", " : "");
+			continue;
+		}
+		if (strcmp(c->name, join_key) == 0)
+			key_col = i;
+		else if (strcmp(c->name, ts_column) == 0)
+			ts_col = i;
+		else
+			is_feature[i] = true;
+		c->in_source = get_attnum(source, c->name) != InvalidAttrNumber;
+		if (!c->in_source && i != ts_col)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("source %s has no column \"%s\"",
+							get_rel_name(source), c->name)));
+		getTypeInputInfo(att->atttypid, &infunc, &c->ioparam);
+		fmgr_info(infunc, &c->input);
+		c->typmod = att->atttypmod;
+		c->notnull = att->attnotnull;
+		if (c->in_source)
+			appendStringInfo(&query, "%s%s::pg_catalog.text", i > 0 ? ", " : "",
+							 quote_identifier(c->name));
+		else
+			appendStringInfo(&query, "%sNULL", i > 0 ? ", " : "");
+	}
+	if (key_col < 0 || ts_col < 0 || row_col < 0 || digest_col < 0)
+		elog(ERROR, "silver table lacks the join key, event-time, fs_row or fs_digest column");
+	appendStringInfo(&query, " FROM %s",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
+												get_rel_name(source)));
+
+	getTypeOutputInfo(TupleDescAttr(desc, key_col)->atttypid, &key_out, &key_varlena);
+	fmgr_info(key_out, &key_output);
+	key_is_text = TupleDescAttr(desc, key_col)->atttypid == TEXTOID;
+
+	keycxt = AllocSetContextCreate(fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
+	rowcxt = AllocSetContextCreate(fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(EntityEntry);
+	ctl.hash = entity_hash;
+	ctl.match = entity_match;
+	ctl.hcxt = keycxt;
+	entities = hash_create("fs_ingest entities", expected_entities(source), &ctl,
+						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+
+	values = palloc(sizeof(Datum) * natts);
+	nulls = palloc(sizeof(bool) * natts);
+	raw = palloc(sizeof(char *) * natts);
+	initStringInfo(&digestbuf);
+	digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
+	SET_VARSIZE(digest_datum, VARHDRSZ + FS_DIGEST_LEN);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	load_state(entities, keycxt, schema, view);
+	{
+		Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		char	   *sql = psprintf("INSERT INTO %s.fs_ingest_rejects "
+								   "(run_id, entity_id, \"column\", raw_value, reason) "
+								   "VALUES ($1, $2, $3, $4, $5)",
+								   quote_identifier(schema));
+
+		reject_plan = SPI_prepare(sql, 5, argtypes);
+		if (reject_plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(reject_plan);
+	}
+	portal = SPI_cursor_open_with_args(NULL, query.data, 0, NULL, NULL, NULL, true, 0);
+
+	bistate = GetBulkInsertState();
+	if (keyrel)
+		keybistate = GetBulkInsertState();
+	cid = GetCurrentCommandId(true);
+
+	for (;;)
+	{
+		SPITupleTable *tuptable;
+		uint64		nfetched;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		tuptable = SPI_tuptable;
+		nfetched = SPI_processed;
+		if (nfetched == 0)
+			break;
+
+		for (uint64 r = 0; r < nfetched; r++)
+		{
+			MemoryContext oldcxt;
+			volatile int cur = -1;
+			const char *volatile problem = NULL;
+			ErrorData  *edata = NULL;
+			bool		found;
+			char	   *keystr;
+			TimestampTz ts;
+			uint8	   *digest = (uint8 *) VARDATA(digest_datum);
+			char		class;
+
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextReset(rowcxt);
+			oldcxt = MemoryContextSwitchTo(rowcxt);
+			rows_read++;
+			if (rows_read % FS_INGEST_PROGRESS_ROWS == 0)
+				ereport(NOTICE,
+						(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
+								INT64_FORMAT " rejected",
+								(long long) run_id, rows_read, rows_rejected)));
+
+			heap_deform_tuple(tuptable->vals[r], tuptable->tupdesc, values, nulls);
+			for (int i = 0; i < natts; i++)
+				raw[i] = nulls[i] ? NULL : TextDatumGetCString(values[i]);
+
+			if (raw[key_col] == NULL || raw[key_col][0] == '\0')
+			{
+				cur = key_col;
+				problem = "missing entity id";
+			}
+
+			/* Convert every value; a data error rejects the row. */
+			PG_TRY();
+			{
+				for (int i = 0; i < natts && problem == NULL; i++)
+				{
+					cur = i;
+					if (i == row_col)
+					{
+						values[i] = Int64GetDatum(rows_read);
+						nulls[i] = false;
+					}
+					else if (i == digest_col)
+					{
+						values[i] = PointerGetDatum(digest_datum);
+						nulls[i] = false;
+					}
+					else if (i == ts_col && !cols[i].in_source)
+					{
+						values[i] = TimestampTzGetDatum(default_ts);
+						nulls[i] = false;
+					}
+					else if (raw[i] == NULL)
+					{
+						values[i] = (Datum) 0;
+						nulls[i] = true;
+						if (i == ts_col)
+							problem = "missing event time";
+						else if (cols[i].notnull)
+							problem = "null value in a NOT NULL column";
+					}
+					else
+					{
+						values[i] = InputFunctionCall(&cols[i].input, raw[i],
+													  cols[i].ioparam, cols[i].typmod);
+						nulls[i] = false;
+					}
+				}
+			}
+			PG_CATCH();
+			{
+				int			category;
+
+				MemoryContextSwitchTo(rowcxt);
+				edata = CopyErrorData();
+				category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+				/* Only a value its type refuses rejects a row; cancels and the rest pass. */
+				if (category != ERRCODE_DATA_EXCEPTION &&
+					category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+					PG_RE_THROW();
+				FlushErrorState();
+				problem = edata->message;
+			}
+			PG_END_TRY();
+
+			if (problem != NULL)
+			{
+				rows_rejected++;
+				reject(reject_plan, run_id, raw[key_col], cols[cur].name,
+					   raw[cur], problem);
+				MemoryContextSwitchTo(oldcxt);
+				continue;
+			}
+
+			keystr = key_is_text ? raw[key_col]
+				: OutputFunctionCall(&key_output, values[key_col]);
+			ts = DatumGetTimestampTz(values[ts_col]);
+			row_digest(&digestbuf, desc, is_feature, values, nulls, digest);
+
+			entry = hash_search(entities, &keystr, HASH_ENTER, &found);
+			if (!found)
+			{
+				entry->key = MemoryContextStrdup(keycxt, keystr);
+				entry->has_state = false;
+				entry->seen = false;
+			}
+			if (!entry->seen)
+			{
+				entry->seen = true;
+				if (keyrel)
+				{
+					bool		keynull = false;
+
+					heap_insert(keyrel, heap_form_tuple(RelationGetDescr(keyrel),
+														&values[key_col], &keynull),
+								cid, 0, keybistate);
+				}
+			}
+			else
+			{
+				/* Keep the newest row of each entity; on a tie, the later one. */
+				rows_superseded++;
+				if (ts < entry->event_time)
+				{
+					MemoryContextSwitchTo(oldcxt);
+					continue;
+				}
+				if (entry->class == 'w')
+				{
+					if (nlosers == maxlosers)
+					{
+						maxlosers = maxlosers ? maxlosers * 2 : 64;
+						losers = losers
+							? repalloc(losers, sizeof(int64) * maxlosers)
+							: MemoryContextAlloc(fncxt, sizeof(int64) * maxlosers);
+					}
+					losers[nlosers++] = entry->row;
+				}
+			}
+			class = classify(entry, ts, digest);
+			entry->class = class;
+			entry->event_time = ts;
+			entry->row = rows_read;
+
+			/* Only what changed goes on to be written. */
+			if (class == 'w')
+				heap_insert(rel, heap_form_tuple(desc, values, nulls), cid, 0, bistate);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		SPI_freetuptable(tuptable);
+	}
+	SPI_cursor_close(portal);
+	FreeBulkInsertState(bistate);
+	if (keybistate)
+		FreeBulkInsertState(keybistate);
+
+	/* Remove the rows a newer row of the same entity superseded. */
+	if (nlosers > 0)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * nlosers);
+		Oid			argtypes[1] = {INT8ARRAYOID};
+		Datum		args[1];
+		int			rc;
+
+		for (int i = 0; i < nlosers; i++)
+			elems[i] = Int64GetDatum(losers[i]);
+		args[0] = PointerGetDatum(construct_array(elems, nlosers, INT8OID, 8,
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		CommandCounterIncrement();
+		rc = SPI_execute_with_args(psprintf("DELETE FROM %s WHERE fs_row OPERATOR(pg_catalog.=) ANY ($1)",
+											quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+																	   RelationGetRelationName(rel))),
+								   1, argtypes, args, NULL, false, 0);
+		if (rc != SPI_OK_DELETE)
+			elog(ERROR, "could not remove superseded rows: %s", SPI_result_code_string(rc));
+	}
+
+	/* Count the kept rows by their fate. */
+	hash_seq_init(&seq, entities);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		if (!entry->seen)
+			continue;
+		counts[entry->class == 's' ? 0 : entry->class == 'u' ? 1 : 2]++;
+	}
+
+	SPI_freeplan(reject_plan);
+	SPI_finish();
+	table_close(rel, NoLock);
+	if (keyrel)
+		table_close(keyrel, NoLock);
+	hash_destroy(entities);
+	MemoryContextDelete(keycxt);
+	MemoryContextDelete(rowcxt);
+
+	result[0] = Int64GetDatum(rows_read);
+	result[1] = Int64GetDatum(rows_rejected);
+	result[2] = Int64GetDatum(counts[0] + rows_superseded);
+	result[3] = Int64GetDatum(counts[1]);
+	result[4] = Int64GetDatum(counts[2]);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(result_desc),
+													  result, result_nulls)));
+}

@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.h
+ *	  Batch ingestion: the silver step of fs_ingest.
+ *
+ * fs_ingest (extension SQL) drives a run: it checks the view and the source,
+ * records the run, and calls fs_ingest_silver to cast, validate and
+ * deduplicate the source into a temporary table shaped like the view's
+ * relation.  Change detection and the writes (gold) are SQL over that table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FS_INGEST_H
+#define FS_INGEST_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+/* Rows between progress notices of a long run. */
+#define FS_INGEST_PROGRESS_ROWS 100000
+
+/* Bytes of the digest of an entity's feature values. */
+#define FS_DIGEST_LEN 16
+
+extern Datum fs_ingest_silver(PG_FUNCTION_ARGS);
+
+#endif							/* FS_INGEST_H */
