@@ -804,26 +804,38 @@ BEGIN
     t1 := clock_timestamp();
 
     IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
-        /* Entities the source no longer has; a rejected row's entity is kept. */
+        /*
+         * Entities the source no longer has; a rejected row's entity is kept.
+         * Set differences, not anti-joins: the planner's row estimates for
+         * one view's rows of the state can be off by millions, and a nested
+         * loop over a million keys would not end.
+         */
         EXECUTE format($q$
-            WITH d AS (
-                DELETE FROM %1$s t
-                 WHERE NOT EXISTS (SELECT FROM pg_temp.fs_ingest_seen_keys s
-                                    WHERE s.%2$s OPERATOR(pg_catalog.=) t.%2$s)
+            WITH gone AS (
+                SELECT t.%2$s AS k FROM %1$s t
+                EXCEPT
+                SELECT s.%2$s FROM pg_temp.fs_ingest_seen_keys s),
+            d AS (
+                DELETE FROM %1$s t USING gone g
+                 WHERE t.%2$s OPERATOR(pg_catalog.=) g.k
                    AND NOT EXISTS (SELECT FROM @extschema@.fs_ingest_rejects r
                                     WHERE r.run_id OPERATOR(pg_catalog.=) $2
-                                      AND r.entity_id OPERATOR(pg_catalog.=) t.%2$s::pg_catalog.text)
+                                      AND r.entity_id OPERATOR(pg_catalog.=) g.k::pg_catalog.text)
                 RETURNING 1)
             SELECT count(*) FROM d$q$, qrel, qkey)
         INTO n_del USING vname, run;
         EXECUTE format($q$
-            DELETE FROM @extschema@.fs_ingest_state st
+            WITH gone AS (
+                SELECT st.entity_id FROM @extschema@.fs_ingest_state st
+                 WHERE st.feature_view OPERATOR(pg_catalog.=) $1
+                EXCEPT
+                SELECT s.%1$s::pg_catalog.text FROM pg_temp.fs_ingest_seen_keys s
+                EXCEPT
+                SELECT r.entity_id FROM @extschema@.fs_ingest_rejects r
+                 WHERE r.run_id OPERATOR(pg_catalog.=) $2)
+            DELETE FROM @extschema@.fs_ingest_state st USING gone g
              WHERE st.feature_view OPERATOR(pg_catalog.=) $1
-               AND NOT EXISTS (SELECT FROM pg_temp.fs_ingest_seen_keys s
-                                WHERE s.%1$s::pg_catalog.text OPERATOR(pg_catalog.=) st.entity_id)
-               AND NOT EXISTS (SELECT FROM @extschema@.fs_ingest_rejects r
-                                WHERE r.run_id OPERATOR(pg_catalog.=) $2
-                                  AND r.entity_id OPERATOR(pg_catalog.=) st.entity_id)$q$, qkey)
+               AND st.entity_id OPERATOR(pg_catalog.=) g.entity_id$q$, qkey)
         USING vname, run;
         DROP TABLE pg_temp.fs_ingest_seen_keys;
     END IF;
