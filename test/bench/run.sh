@@ -17,6 +17,10 @@
 #             with perf (when available).  Skipped, with a message, when the
 #             installed extension has no fs_dynamodb wrapper or node_modules is
 #             missing.
+#   ingest    a 1,000,000-row snapshot of 20 features ingested with fs_ingest
+#             into an empty embedded view, then again with 1% of the entities
+#             changed (test/bench/ingest.sql, in the database fs_bench_ingest);
+#             about a minute.
 #
 # It prints the figures, the machine and the exact commands; it exits non-zero
 # only when something is broken, never because a target is missed.
@@ -26,7 +30,8 @@
 #   BENCH_ROWS (1000000)    BENCH_SEED (42)
 #   BENCH_METHODS (features,hand,vectors,features-count,hand-count)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
-#   BENCH_ONLY              embedded | dynamodb: run only that part (default: both)
+#   BENCH_ONLY              embedded | dynamodb | ingest: run only that part (default: all)
+#   BENCH_INGEST_ROWS (1000000)  entities of the ingestion benchmark
 #   BENCH_DDB_ITERATIONS (100)  BENCH_DDB_WARMUP (5)  BENCH_DDB_ROWS (20000)
 #   BENCH_DDB_METHODS (ddb,sdk,ddb-count)
 #   BENCH_PERF (1)          0 skips the perf profile of the DynamoDB part
@@ -46,8 +51,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|dynamodb) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded or dynamodb, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|dynamodb|ingest) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, dynamodb or ingest, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 cd "$ROOT"
@@ -115,7 +120,19 @@ echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "command:  make bench  (that is: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER PGDATABASE=$PGDATABASE ${CMD[*]:1})"
 }
 
-[ "$BENCH_ONLY" = dynamodb ] || run_embedded
-[ "$BENCH_ONLY" = embedded ] && exit 0
+run_ingest() {
+say "ingestion: a snapshot of ${BENCH_INGEST_ROWS:-1000000} entities, ingested twice (database fs_bench_ingest)"
+psql -X -q -At -c "SELECT 1 FROM pg_database WHERE datname = 'fs_bench_ingest'" | grep -q 1 \
+    || psql -X -q -c "CREATE DATABASE fs_bench_ingest"
+local start=$SECONDS
+PGDATABASE=fs_bench_ingest PGOPTIONS="-c client_min_messages=warning" \
+    psql -X -v ON_ERROR_STOP=1 -v rows="${BENCH_INGEST_ROWS:-1000000}" -f "$BENCH/ingest.sql"
+echo "seconds:  $((SECONDS - start)) for the part (building the staging table included)"
+echo "command:  BENCH_ONLY=ingest make bench  (that is: PGDATABASE=fs_bench_ingest psql -X -v rows=${BENCH_INGEST_ROWS:-1000000} -f test/bench/ingest.sql)"
+}
+
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = embedded ]; then run_embedded; fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
+if [ -n "$BENCH_ONLY" ] && [ "$BENCH_ONLY" != dynamodb ]; then exit 0; fi
 echo
 bash "$BENCH/run_dynamodb.sh"
