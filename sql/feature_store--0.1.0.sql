@@ -623,8 +623,8 @@ AS 'MODULE_PATHNAME', 'fs_ingest_silver';
 
 /*
  * Create a table to COPY a view's data into: the join key, the event time and
- * every feature, all text.  Named <view>_staging in the schema of the view's
- * relation unless staging_table (optionally schema-qualified) says otherwise.
+ * every feature, all text.  Named <view>_staging unless staging_table says
+ * otherwise; in the schema of the view's relation unless that name has one.
  */
 CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
                                                     staging_table text DEFAULT NULL)
@@ -633,6 +633,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rel      regclass;
+    parts    text[];
     target   text;
     cols     text;
 BEGIN
@@ -641,16 +642,17 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'feature view "%" does not exist', feature_view USING ERRCODE = '42704';
     END IF;
-    IF staging_table IS NULL THEN
-        SELECT format('%I.%I', n.nspname, feature_view OPERATOR(pg_catalog.||) '_staging')
-          INTO target
+    /* An unqualified name goes where the view's table is, never into pg_catalog. */
+    parts := CASE WHEN staging_table IS NULL THEN ARRAY[feature_view OPERATOR(pg_catalog.||) '_staging']
+                  ELSE parse_ident(staging_table) END;
+    IF cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
+        SELECT ARRAY[n.nspname::text] OPERATOR(pg_catalog.||) parts INTO parts
           FROM pg_catalog.pg_class c
           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
          WHERE c.oid OPERATOR(pg_catalog.=) rel;
-    ELSE
-        SELECT string_agg(quote_ident(p), '.') INTO target
-          FROM unnest(parse_ident(staging_table)) p;
     END IF;
+    SELECT string_agg(quote_ident(p), '.' ORDER BY o) INTO target
+      FROM unnest(parts) WITH ORDINALITY AS u(p, o);
     SELECT string_agg(format('%I text', a.attname), ', ' ORDER BY a.attnum) INTO cols
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) rel

@@ -6,6 +6,7 @@
 -- pg_regress may have loaded the extension already; start from scratch.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
+DROP SCHEMA IF EXISTS regress_fs_ingest_s CASCADE;
 DROP ROLE IF EXISTS regress_fs_ingester;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
@@ -131,7 +132,30 @@ SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'user_stats_staging')$$);
 SELECT pg_temp.err($$INSERT INTO fs_ingest_state VALUES ('user_stats', '1', '\x00', now())$$);
 RESET ROLE;
 
+-- A table's owner who is not a superuser ingests through row-level security:
+-- its runs, its rejects, the state of its views.  An unqualified staging
+-- table goes into the schema of the view's table.
+CREATE SCHEMA regress_fs_ingest_s AUTHORIZATION regress_fs_ingester;
+SET ROLE regress_fs_ingester;
+CREATE TABLE regress_fs_ingest_s.own_t (user_id bigint PRIMARY KEY, event_time timestamptz, x int);
+SELECT fs_register_feature_view('own', 'regress_fs_ingest_s.own_t', 'user');
+SELECT fs_create_staging_table('own', 'own_in');
+INSERT INTO regress_fs_ingest_s.own_in VALUES ('1', '2026-01-01', '1'), ('2', '2026-01-01', 'bad');
+SELECT * FROM fs_ingest('own', 'regress_fs_ingest_s.own_in', 'snapshot');
+SELECT rows_unchanged, online_writes FROM fs_ingest('own', 'regress_fs_ingest_s.own_in', 'snapshot');
+UPDATE regress_fs_ingest_s.own_in SET user_id = '3';
+SELECT rows_inserted, rows_deleted, online_writes FROM fs_ingest('own', 'regress_fs_ingest_s.own_in', 'snapshot');
+SELECT entity_id, digest IS NOT NULL AS has_digest FROM fs_ingest_state WHERE feature_view = 'own';
+SELECT run_by, rows_rejected FROM fs_ingest_runs WHERE feature_view = 'own' ORDER BY run_id;
+-- others' runs stay theirs
+SELECT pg_temp.err($$UPDATE fs_ingest_runs SET status = 'failed' WHERE feature_view = 'user_stats'$$),
+       (SELECT count(*) FROM fs_ingest_runs WHERE status = 'failed') AS failed;
+RESET ROLE;
+
 DROP TABLE user_stats_staging, other_staging, dup_src, typed_src, nokey_src, nofeat_src;
 DROP EXTENSION feature_store CASCADE;
 DROP TABLE user_stats;
+SET client_min_messages = warning;
+DROP SCHEMA regress_fs_ingest_s CASCADE;
+RESET client_min_messages;
 DROP ROLE regress_fs_ingester;
