@@ -157,6 +157,30 @@ SELECT fs_register_feature_service('ranking_v1',
 SELECT * FROM feature_registry;
 
 \echo
+\echo '== 4b. The batch lane: COPY into a staging table, fs_ingest writes only what changed'
+\echo 'SELECT fs_create_staging_table(''user_profile'');   -- all-text columns, ready for COPY'
+SELECT fs_create_staging_table('user_profile') IS NOT NULL AS staging_created \gset
+-- As COPY user_profile_staging FROM 'profiles.csv' (csv) would: every value as text.
+INSERT INTO user_profile_staging SELECT * FROM user_profile;
+\echo 'First run over the same rows: every entity is compared with nothing yet, and recorded.'
+\echo 'SELECT * FROM fs_ingest(''user_profile'', ''user_profile_staging'');'
+SELECT rows_read, rows_rejected, rows_unchanged, rows_inserted, rows_updated, online_writes
+  FROM fs_ingest('user_profile', 'user_profile_staging');
+\echo 'Next batch: 1% of the users changed, one value is not a number.'
+UPDATE user_profile_staging SET age = (age::int + 1)::text, event_time = now()::text
+ WHERE user_id LIKE '%00';
+UPDATE user_profile_staging SET age = 'forty-two' WHERE user_id = 'u5';
+SELECT rows_read, rows_rejected, rows_unchanged, rows_inserted, rows_updated, online_writes
+  FROM fs_ingest('user_profile', 'user_profile_staging');
+\echo 'SELECT entity_id, "column", raw_value, reason FROM fs_ingest_rejects ...;'
+SELECT entity_id, "column", raw_value, reason
+  FROM fs_ingest_rejects
+ WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs);
+\echo 'The same batch again writes nothing:'
+SELECT rows_read, rows_rejected, rows_unchanged, online_writes
+  FROM fs_ingest('user_profile', 'user_profile_staging');
+
+\echo
 \echo '== 5. Serve features: one row per (entity, feature)'
 \echo 'u1 is fresh, u42''s activity is older than the 7-day ttl, u_missing does not exist.'
 \echo 'SELECT * FROM fs_get_features(ARRAY[''u1'', ''u42'', ''u_missing''], ARRAY[''ranking_v1'']);'
