@@ -158,6 +158,8 @@ BEGIN
         RETURNING v.name
     LOOP
         RAISE NOTICE 'feature view "%" was dropped with its table', dropped.name;
+        DELETE FROM @extschema@.fs_ingest_state st
+         WHERE st.feature_view OPERATOR(pg_catalog.=) dropped.name;
         users := (SELECT string_agg(s.name, ', ' ORDER BY s.name)
                     FROM @extschema@.fs_feature_service s
                    WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
@@ -442,6 +444,8 @@ BEGIN
                   DETAIL = 'Used by: ' || users || '.',
                   HINT = 'Drop those feature services first.';
     END IF;
+    /* A view registered again under this name starts from no state. */
+    DELETE FROM @extschema@.fs_ingest_state st WHERE st.feature_view OPERATOR(pg_catalog.=) $1;
     DELETE FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1;
 END
 $$;
@@ -582,7 +586,16 @@ CREATE POLICY fs_ingest_runs_update ON @extschema@.fs_ingest_runs FOR UPDATE
     USING (@extschema@.fs_acts_for(run_by))
     WITH CHECK (@extschema@.fs_acts_for(run_by));
 
-CREATE POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects FOR SELECT USING (true);
+/*
+ * Rejects hold raw source values, and the state holds every entity id: they
+ * are readable by whoever ran the ingestion or may read the view's table.
+ * The subqueries are uncorrelated, so each is computed once per query.
+ */
+CREATE POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects FOR SELECT
+    USING (run_id IN (SELECT r.run_id FROM @extschema@.fs_ingest_runs r
+                       WHERE @extschema@.fs_acts_for(r.run_by)
+                          OR r.feature_view IN (SELECT v.name FROM @extschema@.fs_feature_view v
+                                                 WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT'))));
 CREATE POLICY fs_ingest_rejects_insert ON @extschema@.fs_ingest_rejects FOR INSERT
     WITH CHECK (EXISTS (SELECT FROM @extschema@.fs_ingest_runs r
                          WHERE r.run_id OPERATOR(pg_catalog.=) fs_ingest_rejects.run_id
@@ -599,7 +612,9 @@ AS $$
                       WHERE v.name OPERATOR(pg_catalog.=) feature_view), false)
 $$;
 
-CREATE POLICY fs_ingest_state_read ON @extschema@.fs_ingest_state FOR SELECT USING (true);
+CREATE POLICY fs_ingest_state_read ON @extschema@.fs_ingest_state FOR SELECT
+    USING (feature_view IN (SELECT v.name FROM @extschema@.fs_feature_view v
+                             WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
 CREATE POLICY fs_ingest_state_insert ON @extschema@.fs_ingest_state FOR INSERT
     WITH CHECK (@extschema@.fs_owns_view(feature_view));
 CREATE POLICY fs_ingest_state_update ON @extschema@.fs_ingest_state FOR UPDATE

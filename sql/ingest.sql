@@ -150,7 +150,22 @@ SELECT run_by, rows_rejected FROM fs_ingest_runs WHERE feature_view = 'own' ORDE
 -- others' runs stay theirs
 SELECT pg_temp.err($$UPDATE fs_ingest_runs SET status = 'failed' WHERE feature_view = 'user_stats'$$),
        (SELECT count(*) FROM fs_ingest_runs WHERE status = 'failed') AS failed;
+-- others' state and rejects (entity ids, raw values) are not visible without
+-- SELECT on their view's table
+SELECT count(*) AS others_state FROM fs_ingest_state WHERE feature_view = 'user_stats';
+SELECT count(*) AS others_rejects FROM fs_ingest_rejects r JOIN fs_ingest_runs u USING (run_id)
+ WHERE u.feature_view = 'user_stats';
+-- the silver step writes only into this session's own scratch tables,
+-- never straight into a table (not even one the role owns)
+SELECT pg_temp.err($$SELECT * FROM fs_ingest_silver(1, 'own', 'regress_fs_ingest_s.own_in',
+                                                     'regress_fs_ingest_s.own_t', NULL, 'user_id',
+                                                     'event_time', now())$$);
 RESET ROLE;
+
+-- Dropping a view drops its state: registered again, it starts from nothing.
+SELECT count(*) > 0 AS had_state FROM fs_ingest_state WHERE feature_view = 'own';
+SELECT fs_drop_feature_view('own');
+SELECT count(*) AS state_left FROM fs_ingest_state WHERE feature_view = 'own';
 
 DROP TABLE user_stats_staging, other_staging, dup_src, typed_src, nokey_src, nofeat_src;
 DROP EXTENSION feature_store CASCADE;

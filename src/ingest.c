@@ -35,6 +35,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -253,6 +254,28 @@ load_state(HTAB *entities, MemoryContext keycxt, const char *schema, const char 
  * fs_digest bytea; seen_keys (NULL unless a snapshot) has one column of the
  * join key's type.
  */
+/*
+ * fs_ingest_silver inserts into its tables directly, bypassing permissions,
+ * constraints and indexes: only the caller's own scratch tables qualify, as
+ * fs_ingest creates them (temporary, plain, no indexes, triggers or rules).
+ */
+static void
+check_scratch_table(Relation rel)
+{
+	Form_pg_class form = rel->rd_rel;
+
+	if (form->relkind != RELKIND_RELATION ||
+		!isTempNamespace(RelationGetNamespace(rel)) ||
+		form->relowner != GetUserId() ||
+		form->relhasindex || form->relhastriggers || form->relhasrules)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s is not a scratch table of this session",
+						RelationGetRelationName(rel)),
+				 errdetail("fs_ingest_silver writes only to temporary tables of the current role "
+						   "without indexes, triggers or rules; fs_ingest creates them.")));
+}
+
 Datum
 fs_ingest_silver(PG_FUNCTION_ARGS)
 {
@@ -312,8 +335,12 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 
 	rel = table_open(silver, RowExclusiveLock);
+	check_scratch_table(rel);
 	if (OidIsValid(seen_keys))
+	{
 		keyrel = table_open(seen_keys, RowExclusiveLock);
+		check_scratch_table(keyrel);
+	}
 	desc = RelationGetDescr(rel);
 	natts = desc->natts;
 	cols = palloc0(sizeof(SilverColumn) * natts);
@@ -364,6 +391,15 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	}
 	if (key_col < 0 || ts_col < 0 || row_col < 0 || digest_col < 0)
 		elog(ERROR, "silver table lacks the join key, event-time, fs_row or fs_digest column");
+	/* Keys are written as one-column tuples of the key's own type. */
+	if (keyrel != NULL &&
+		(RelationGetDescr(keyrel)->natts != 1 ||
+		 TupleDescAttr(RelationGetDescr(keyrel), 0)->atttypid != TupleDescAttr(desc, key_col)->atttypid ||
+		 TupleDescAttr(RelationGetDescr(keyrel), 0)->atttypmod != TupleDescAttr(desc, key_col)->atttypmod))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("key table %s must have exactly one column, of the join key's type",
+						RelationGetRelationName(keyrel))));
 	appendStringInfo(&query, " FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
 												get_rel_name(source)));
