@@ -101,6 +101,20 @@ SELECT count(*), min(user_id), max(user_id) FROM user_stats;
 SELECT count(*) FROM fs_ingest_state WHERE feature_view = 'user_stats';
 SELECT entity_id, status FROM fs_get_features(ARRAY['90', '91', '200'], ARRAY['user_stats:clicks']);
 
+-- A rejected row protects its entity even when its key is written otherwise
+-- ('02' for the integer key 2).
+CREATE TABLE snap_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL, x int);
+SELECT fs_register_feature_view('snap', 'snap_t', 'user');
+SELECT fs_create_staging_table('snap', 'snap_in') IS NOT NULL AS created;
+INSERT INTO snap_in VALUES ('1', '2026-01-01', '1'), ('2', '2026-01-01', '2');
+SELECT rows_inserted FROM fs_ingest('snap', 'snap_in', 'snapshot');
+TRUNCATE snap_in;
+INSERT INTO snap_in VALUES ('1', '2026-01-01', '1'), ('02', '2026-01-02', 'oops');
+SELECT rows_rejected, rows_deleted FROM fs_ingest('snap', 'snap_in', 'snapshot');
+SELECT user_id, x FROM snap_t ORDER BY user_id;
+SELECT fs_drop_feature_view('snap');
+DROP TABLE snap_t, snap_in;
+
 -- A run is part of the caller's transaction: rolled back, it leaves no run row and no write.
 BEGIN;
 SELECT rows_updated FROM fs_ingest('user_stats', 'typed_src');

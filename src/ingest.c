@@ -255,6 +255,37 @@ load_state(HTAB *entities, MemoryContext keycxt, const char *schema, const char 
  * join key's type.
  */
 /*
+ * The key of a rejected row, converted; false when the key itself is not a
+ * valid value of its type (a data error), which is then no entity at all.
+ */
+static bool
+convert_key(SilverColumn *col, char *raw, MemoryContext cxt, Datum *key)
+{
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		*key = InputFunctionCall(&col->input, raw, col->ioparam, col->typmod);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			category;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * fs_ingest_silver inserts into its tables directly, bypassing permissions,
  * constraints and indexes: only the caller's own scratch tables qualify, as
  * fs_ingest creates them (temporary, plain, no indexes, triggers or rules).
@@ -549,6 +580,22 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 				rows_rejected++;
 				reject(reject_plan, run_id, raw[key_col], cols[cur].name,
 					   raw[cur], problem);
+				/* A snapshot keeps the entity of a rejected row whose key is valid. */
+				if (keyrel != NULL && cur != key_col)
+				{
+					bool		keynull = false;
+					Datum		key;
+
+					if (cur > key_col)
+						key = values[key_col];
+					else if (!convert_key(&cols[key_col], raw[key_col], rowcxt, &key))
+					{
+						MemoryContextSwitchTo(oldcxt);
+						continue;
+					}
+					heap_insert(keyrel, heap_form_tuple(RelationGetDescr(keyrel), &key, &keynull),
+								cid, 0, keybistate);
+				}
 				MemoryContextSwitchTo(oldcxt);
 				continue;
 			}
