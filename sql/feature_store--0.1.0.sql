@@ -809,9 +809,11 @@ BEGIN
             ON CONFLICT (%3$s) DO UPDATE SET %4$s
              WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
             RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted),
+        -- The state's key is the key's output text, as the silver step hashes it
+        -- (a cast to text differs for char(n) and boolean).
         st AS (
             INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time)
-            SELECT $1, s.%3$s::pg_catalog.text, s.fs_digest, s.%5$s
+            SELECT $1, pg_catalog.format('%%s', s.%3$s), s.fs_digest, s.%5$s
               FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s OPERATOR(pg_catalog.=) w.k
             ON CONFLICT (feature_view, entity_id) DO UPDATE
                SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time)
@@ -846,7 +848,7 @@ BEGIN
                 SELECT st.entity_id FROM @extschema@.fs_ingest_state st
                  WHERE st.feature_view OPERATOR(pg_catalog.=) $1
                 EXCEPT
-                SELECT s.%1$s::pg_catalog.text FROM pg_temp.fs_ingest_seen_keys s
+                SELECT pg_catalog.format('%%s', s.%1$s) FROM pg_temp.fs_ingest_seen_keys s
                 EXCEPT
                 SELECT r.entity_id FROM @extschema@.fs_ingest_rejects r
                  WHERE r.run_id OPERATOR(pg_catalog.=) $2)

@@ -115,6 +115,16 @@ SELECT user_id, x FROM snap_t ORDER BY user_id;
 SELECT fs_drop_feature_view('snap');
 DROP TABLE snap_t, snap_in;
 
+-- A char(n) key: the state matches it, so a rerun writes nothing.
+CREATE TABLE pad_t (user_id char(5) PRIMARY KEY, event_time timestamptz NOT NULL, x int);
+SELECT fs_register_feature_view('pad', 'pad_t', 'user');
+SELECT fs_create_staging_table('pad', 'pad_in') IS NOT NULL AS created;
+INSERT INTO pad_in VALUES ('ab', '2026-01-01', '1'), ('abc', '2026-01-01', '2');
+SELECT online_writes FROM fs_ingest('pad', 'pad_in');
+SELECT rows_unchanged, online_writes FROM fs_ingest('pad', 'pad_in');
+SELECT fs_drop_feature_view('pad');
+DROP TABLE pad_t, pad_in;
+
 -- A run is part of the caller's transaction: rolled back, it leaves no run row and no write.
 BEGIN;
 SELECT rows_updated FROM fs_ingest('user_stats', 'typed_src');
