@@ -115,6 +115,21 @@ SELECT user_id, x FROM snap_t ORDER BY user_id;
 SELECT fs_drop_feature_view('snap');
 DROP TABLE snap_t, snap_in;
 
+-- Never older over newer, even through an unchanged row: values confirmed at
+-- a newer time make a later, older change stale.
+CREATE TABLE conf_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL, v int);
+SELECT fs_register_feature_view('conf', 'conf_t', 'user');
+SELECT fs_create_staging_table('conf', 'conf_in') IS NOT NULL AS created;
+INSERT INTO conf_in VALUES ('1', '2026-01-10', '1');
+SELECT online_writes FROM fs_ingest('conf', 'conf_in');
+UPDATE conf_in SET event_time = '2026-01-20';
+SELECT rows_unchanged, online_writes FROM fs_ingest('conf', 'conf_in');
+UPDATE conf_in SET event_time = '2026-01-15', v = '2';
+SELECT rows_stale, online_writes FROM fs_ingest('conf', 'conf_in');
+SELECT user_id, v FROM conf_t;
+SELECT fs_drop_feature_view('conf');
+DROP TABLE conf_t, conf_in;
+
 -- A char(n) key: the state matches it, so a rerun writes nothing.
 CREATE TABLE pad_t (user_id char(5) PRIMARY KEY, event_time timestamptz NOT NULL, x int);
 SELECT fs_register_feature_view('pad', 'pad_t', 'user');

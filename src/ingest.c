@@ -254,6 +254,30 @@ load_state(HTAB *entities, MemoryContext keycxt, const char *schema, const char 
  * fs_digest bytea; seen_keys (NULL unless a snapshot) has one column of the
  * join key's type.
  */
+/* Move the state's event time of unchanged entities forward (SPI is connected). */
+static void
+advance_state_times(const char *schema, const char *view, Datum *keys, Datum *times, int n)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		args[3];
+	int			rc;
+
+	args[0] = CStringGetTextDatum(view);
+	args[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	rc = SPI_execute_with_args(psprintf("UPDATE %s.fs_ingest_state st SET event_time = u.t"
+										" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, t)"
+										" WHERE st.feature_view OPERATOR(pg_catalog.=) $1"
+										"   AND st.entity_id OPERATOR(pg_catalog.=) u.k"
+										"   AND (st.event_time IS NULL"
+										"        OR st.event_time OPERATOR(pg_catalog.<) u.t)",
+										quote_identifier(schema)),
+							   3, argtypes, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not advance the ingestion state: %s", SPI_result_code_string(rc));
+}
+
 /*
  * The key of a rejected row, converted; false when the key itself is not a
  * valid value of its type (a data error), which is then no entity at all.
@@ -683,13 +707,41 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 			elog(ERROR, "could not remove superseded rows: %s", SPI_result_code_string(rc));
 	}
 
-	/* Count the kept rows by their fate. */
-	hash_seq_init(&seq, entities);
-	while ((entry = hash_seq_search(&seq)) != NULL)
+	/*
+	 * Count the kept rows by their fate.  An unchanged row with a newer event
+	 * time is not written, but its state's time advances, so that a later
+	 * row older than it is stale and never replaces the newer values.
+	 */
 	{
-		if (!entry->seen)
-			continue;
-		counts[entry->class == 's' ? 0 : entry->class == 'u' ? 1 : 2]++;
+		int			nadv = 0;
+		int			maxadv = 0;
+		Datum	   *adv_keys = NULL;
+		Datum	   *adv_times = NULL;
+
+		hash_seq_init(&seq, entities);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+		{
+			if (!entry->seen)
+				continue;
+			counts[entry->class == 's' ? 0 : entry->class == 'u' ? 1 : 2]++;
+			if (entry->class == 'u' &&
+				(!entry->state_has_time || entry->state_time < entry->event_time))
+			{
+				if (nadv == maxadv)
+				{
+					maxadv = maxadv ? maxadv * 2 : 64;
+					adv_keys = adv_keys ? repalloc(adv_keys, sizeof(Datum) * maxadv)
+						: MemoryContextAlloc(fncxt, sizeof(Datum) * maxadv);
+					adv_times = adv_times ? repalloc(adv_times, sizeof(Datum) * maxadv)
+						: MemoryContextAlloc(fncxt, sizeof(Datum) * maxadv);
+				}
+				adv_keys[nadv] = CStringGetTextDatum(entry->key);
+				adv_times[nadv] = TimestampTzGetDatum(entry->event_time);
+				nadv++;
+			}
+		}
+		if (nadv > 0)
+			advance_state_times(schema, view, adv_keys, adv_times, nadv);
 	}
 
 	SPI_freeplan(reject_plan);
