@@ -52,6 +52,7 @@
 #include "utils/timestamp.h"
 
 #include "ingest.h"
+#include "value.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_silver);
 
@@ -279,37 +280,6 @@ advance_state_times(const char *schema, const char *view, Datum *keys, Datum *ti
 }
 
 /*
- * The key of a rejected row, converted; false when the key itself is not a
- * valid value of its type (a data error), which is then no entity at all.
- */
-static bool
-convert_key(SilverColumn *col, char *raw, MemoryContext cxt, Datum *key)
-{
-	volatile bool ok = true;
-
-	PG_TRY();
-	{
-		*key = InputFunctionCall(&col->input, raw, col->ioparam, col->typmod);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		int			category;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
-		if (category != ERRCODE_DATA_EXCEPTION &&
-			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-			PG_RE_THROW();
-		FlushErrorState();
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
-/*
  * fs_ingest_silver inserts into its tables directly, bypassing permissions,
  * constraints and indexes: only the caller's own scratch tables qualify, as
  * fs_ingest creates them (temporary, plain, no indexes, triggers or rules).
@@ -516,9 +486,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		for (uint64 r = 0; r < nfetched; r++)
 		{
 			MemoryContext oldcxt;
-			volatile int cur = -1;
-			const char *volatile problem = NULL;
-			ErrorData  *edata = NULL;
+			int			cur = -1;
+			const char *problem = NULL;
 			bool		found;
 			char	   *keystr;
 			TimestampTz ts;
@@ -545,59 +514,44 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 				problem = "missing entity id";
 			}
 
-			/* Convert every value; a data error rejects the row. */
-			PG_TRY();
+			/* Convert every value; a value its type refuses rejects the row. */
+			for (int i = 0; i < natts && problem == NULL; i++)
 			{
-				for (int i = 0; i < natts && problem == NULL; i++)
+				cur = i;
+				if (i == row_col)
 				{
-					cur = i;
-					if (i == row_col)
-					{
-						values[i] = Int64GetDatum(rows_read);
-						nulls[i] = false;
-					}
-					else if (i == digest_col)
-					{
-						values[i] = PointerGetDatum(digest_datum);
-						nulls[i] = false;
-					}
-					else if (i == ts_col && !cols[i].in_source)
-					{
-						values[i] = TimestampTzGetDatum(default_ts);
-						nulls[i] = false;
-					}
-					else if (raw[i] == NULL)
-					{
-						values[i] = (Datum) 0;
-						nulls[i] = true;
-						if (i == ts_col)
-							problem = "missing event time";
-						else if (cols[i].notnull)
-							problem = "null value in a NOT NULL column";
-					}
-					else
-					{
-						values[i] = InputFunctionCall(&cols[i].input, raw[i],
-													  cols[i].ioparam, cols[i].typmod);
-						nulls[i] = false;
-					}
+					values[i] = Int64GetDatum(rows_read);
+					nulls[i] = false;
+				}
+				else if (i == digest_col)
+				{
+					values[i] = PointerGetDatum(digest_datum);
+					nulls[i] = false;
+				}
+				else if (i == ts_col && !cols[i].in_source)
+				{
+					values[i] = TimestampTzGetDatum(default_ts);
+					nulls[i] = false;
+				}
+				else if (raw[i] == NULL)
+				{
+					values[i] = (Datum) 0;
+					nulls[i] = true;
+					if (i == ts_col)
+						problem = "missing event time";
+					else if (cols[i].notnull)
+						problem = "null value in a NOT NULL column";
+				}
+				else
+				{
+					char	   *message;
+
+					nulls[i] = false;
+					if (!fs_value_input(&cols[i].input, raw[i], cols[i].ioparam,
+										cols[i].typmod, &values[i], &message))
+						problem = message;
 				}
 			}
-			PG_CATCH();
-			{
-				int			category;
-
-				MemoryContextSwitchTo(rowcxt);
-				edata = CopyErrorData();
-				category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
-				/* Only a value its type refuses rejects a row; cancels and the rest pass. */
-				if (category != ERRCODE_DATA_EXCEPTION &&
-					category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-					PG_RE_THROW();
-				FlushErrorState();
-				problem = edata->message;
-			}
-			PG_END_TRY();
 
 			if (problem != NULL)
 			{
@@ -610,9 +564,13 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 					bool		keynull = false;
 					Datum		key;
 
+					char	   *message;
+
 					if (cur > key_col)
 						key = values[key_col];
-					else if (!convert_key(&cols[key_col], raw[key_col], rowcxt, &key))
+					else if (!fs_value_input(&cols[key_col].input, raw[key_col],
+											 cols[key_col].ioparam, cols[key_col].typmod,
+											 &key, &message))
 					{
 						MemoryContextSwitchTo(oldcxt);
 						continue;

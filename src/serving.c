@@ -196,35 +196,17 @@ static Datum
 convert_key(FsView *view, Datum id)
 {
 	char	   *str = TextDatumGetCString(id);
-	MemoryContext cxt = CurrentMemoryContext;
-	Datum		key = (Datum) 0;
+	Datum		key;
+	char	   *message;
 
-	PG_TRY();
-	{
-		key = InputFunctionCall(&view->key_input, str, view->key_ioparam, view->key_typmod);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		int			category;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
-
-		/* Only a value the type refuses is a bad id; cancels and the rest pass. */
-		if (category != ERRCODE_DATA_EXCEPTION &&
-			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-			PG_RE_THROW();
-		FlushErrorState();
+	if (!fs_value_input(&view->key_input, str, view->key_ioparam, view->key_typmod,
+						&key, &message))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid entity id \"%s\" for join key \"%s\" of type %s",
 						str, view->join_key, format_type_be(view->key_type)),
-				 errdetail("%s", edata->message),
+				 errdetail("%s", message),
 				 errcontext("feature view \"%s\"", view->name)));
-	}
-	PG_END_TRY();
 	return key;
 }
 

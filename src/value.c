@@ -452,3 +452,38 @@ fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
 			return;
 	}
 }
+
+/*
+ * Read a value with its type's input function.  A value the type refuses (a
+ * data exception, or a domain's constraint) gives false and the type's own
+ * message; anything else, such as a cancel, is raised as it is.
+ */
+bool
+fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
+			   Datum *value, char **message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		*value = InputFunctionCall(input, str, ioparam, typmod);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			category;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION &&
+			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		*message = edata->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}

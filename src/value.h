@@ -52,5 +52,7 @@ extern void fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mc
 extern Jsonb *fs_value_to_jsonb(FsValueCodec *codec, Datum value);
 extern void fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
 						  FsValueCodec *codec, Datum value);
+extern bool fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
+						   Datum *value, char **message);
 
 #endif							/* FS_VALUE_H */
