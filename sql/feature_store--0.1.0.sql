@@ -543,6 +543,8 @@ CREATE TABLE @extschema@.fs_ingest_runs (
     silver_ms      double precision,
     gold_ms        double precision,
     write_ms       double precision,
+    store_requests bigint,
+    store_wait_ms  double precision,
     error          text,
     run_by         name NOT NULL DEFAULT CURRENT_USER
 );
@@ -637,6 +639,21 @@ RETURNS record LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_silver';
 
 /*
+ * Gold for a view stored in fs_dynamodb (src/ingest_remote.c): write the
+ * silver rows to the remote table, each only if it changed there and with a
+ * condition on the event time, and advance the state for what the store
+ * acknowledged; with seen_keys (a snapshot), delete the remote items of
+ * entities neither in it nor rejected in this run.
+ */
+CREATE FUNCTION @extschema@.fs_ingest_remote(run_id bigint, feature_view text, relation regclass,
+    silver regclass, seen_keys regclass,
+    OUT rows_inserted bigint, OUT rows_updated bigint, OUT rows_stale bigint,
+    OUT rows_unchanged bigint, OUT rows_deleted bigint,
+    OUT store_requests bigint, OUT store_wait_ms double precision)
+RETURNS record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_remote';
+
+/*
  * Create a table to COPY a view's data into: the join key, the event time and
  * every feature, all text.  Named <view>_staging unless staging_table says
  * otherwise; in the schema of the view's relation unless that name has one.
@@ -704,6 +721,9 @@ DECLARE
     t1        timestamptz;
     t2        timestamptz;
     silver    record;
+    remote    record;
+    n_requests bigint;
+    n_wait    double precision;
     n_stale   bigint;
     n_same    bigint;
     n_ins     bigint := 0;
@@ -732,11 +752,6 @@ BEGIN
                   HINT = 'The mode is ''upsert'' (write what changed) or ''snapshot'' (also delete entities the source no longer has).';
     END IF;
     SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
-    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
-        RAISE EXCEPTION 'batch ingestion into fs_dynamodb feature views is not supported yet'
-            USING ERRCODE = '0A000',
-                  DETAIL = format('Feature view "%s" is stored in foreign table %s.', vname, rel);
-    END IF;
     IF NOT @extschema@.fs_owns_relation(rel, false) THEN
         RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501',
               DETAIL = format('Ingesting into feature view "%s" writes its table.', vname);
@@ -801,6 +816,24 @@ BEGIN
     SELECT string_agg(format('%I = EXCLUDED.%I', f, f), ', ') INTO sets
       FROM unnest(ts::text || feats) f;
 
+    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
+        /*
+         * Gold on the remote store (src/ingest_remote.c): compare with what
+         * it holds, write with a condition on the event time, advance the
+         * state for what it acknowledged; a snapshot's deletes too.
+         */
+        SELECT * INTO remote
+          FROM @extschema@.fs_ingest_remote(run, vname, rel, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                            pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'));
+        n_ins := remote.rows_inserted;
+        n_upd := remote.rows_updated;
+        n_del := remote.rows_deleted;
+        n_stale := silver.rows_stale OPERATOR(pg_catalog.+) remote.rows_stale;
+        n_same := silver.rows_unchanged OPERATOR(pg_catalog.+) remote.rows_unchanged;
+        n_requests := remote.store_requests;
+        n_wait := remote.store_wait_ms;
+        t1 := clock_timestamp();
+    ELSE
     /* Gold: write what changed, never an older value over a newer one. */
     EXECUTE format($q$
         WITH w AS (
@@ -821,8 +854,13 @@ BEGIN
         qrel, allcols, qkey, sets, qts)
     INTO n_ins, n_upd USING vname;
     t1 := clock_timestamp();
+    /* Rows the table already held newer (written by another lane) are stale too. */
+    n_stale := silver.rows_stale OPERATOR(pg_catalog.+) silver.rows_changed
+               OPERATOR(pg_catalog.-) n_ins OPERATOR(pg_catalog.-) n_upd;
+    n_same := silver.rows_unchanged;
+    END IF;
 
-    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND relkind OPERATOR(pg_catalog.<>) 'f' THEN
         /*
          * Entities the source no longer has; a rejected row's entity is kept.
          * Set differences, not anti-joins: the planner's row estimates for
@@ -843,6 +881,8 @@ BEGIN
                 RETURNING 1)
             SELECT count(*) FROM d$q$, qrel, qkey)
         INTO n_del USING vname, run;
+    END IF;
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
         EXECUTE format($q$
             WITH gone AS (
                 SELECT st.entity_id FROM @extschema@.fs_ingest_state st
@@ -859,10 +899,6 @@ BEGIN
         DROP TABLE pg_temp.fs_ingest_seen_keys;
     END IF;
     t2 := clock_timestamp();
-
-    /* Rows the table already held newer (written by another lane) are stale too. */
-    n_stale := silver.rows_stale + silver.rows_changed - n_ins - n_upd;
-    n_same := silver.rows_unchanged;
     n_written := n_ins + n_upd + n_del;
 
     UPDATE @extschema@.fs_ingest_runs r
@@ -870,7 +906,7 @@ BEGIN
            rows_read = silver.rows_read, rows_rejected = silver.rows_rejected,
            rows_stale = n_stale, rows_unchanged = n_same,
            rows_inserted = n_ins, rows_updated = n_upd, rows_deleted = n_del,
-           online_writes = n_written,
+           online_writes = n_written, store_requests = n_requests, store_wait_ms = n_wait,
            silver_ms = extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
            gold_ms = extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
            write_ms = extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000

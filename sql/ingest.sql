@@ -155,13 +155,15 @@ SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'nokey_src')$$);
 CREATE TABLE nofeat_src (user_id text, clicks text);
 SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'nofeat_src')$$);
 
--- A view over a foreign table of fs_dynamodb: not in this release (no request is made).
+-- A view over a foreign table of fs_dynamodb whose store is unreachable: the
+-- store's error, and no run is left behind (ingest_dynamodb tests the rest).
 CREATE SERVER ingest_ddb FOREIGN DATA WRAPPER fs_dynamodb
     OPTIONS (endpoint 'http://127.0.0.1:9', region 'us-east-1');
 CREATE FOREIGN TABLE remote_stats (user_id bigint, event_time timestamptz, clicks int)
     SERVER ingest_ddb OPTIONS (key 'user_id');
 SELECT fs_register_feature_view('remote_stats', 'remote_stats', 'user');
 SELECT pg_temp.err($$SELECT fs_ingest('remote_stats', 'user_stats_staging')$$);
+SELECT count(*) AS remote_runs FROM fs_ingest_runs WHERE feature_view = 'remote_stats';
 
 -- Only the owner of the view's table may ingest into it.
 CREATE ROLE regress_fs_ingester;

@@ -96,8 +96,8 @@ classify(EntityEntry *e, TimestampTz ts, const uint8 *digest)
 }
 
 /* Hash the binary form of a row's feature values. */
-static void
-row_digest(StringInfo buf, TupleDesc desc, const bool *is_feature,
+void
+fs_ingest_row_digest(StringInfo buf, TupleDesc desc, const bool *is_feature,
 		   Datum *values, bool *nulls, uint8 *digest)
 {
 	uint64		h1;
@@ -284,8 +284,8 @@ advance_state_times(const char *schema, const char *view, Datum *keys, Datum *ti
  * constraints and indexes: only the caller's own scratch tables qualify, as
  * fs_ingest creates them (temporary, plain, no indexes, triggers or rules).
  */
-static void
-check_scratch_table(Relation rel)
+void
+fs_ingest_check_scratch_table(Relation rel)
 {
 	Form_pg_class form = rel->rd_rel;
 
@@ -360,11 +360,11 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 
 	rel = table_open(silver, RowExclusiveLock);
-	check_scratch_table(rel);
+	fs_ingest_check_scratch_table(rel);
 	if (OidIsValid(seen_keys))
 	{
 		keyrel = table_open(seen_keys, RowExclusiveLock);
-		check_scratch_table(keyrel);
+		fs_ingest_check_scratch_table(keyrel);
 	}
 	desc = RelationGetDescr(rel);
 	natts = desc->natts;
@@ -585,7 +585,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 			keystr = key_is_text ? raw[key_col]
 				: OutputFunctionCall(&key_output, values[key_col]);
 			ts = DatumGetTimestampTz(values[ts_col]);
-			row_digest(&digestbuf, desc, is_feature, values, nulls, digest);
+			fs_ingest_row_digest(&digestbuf, desc, is_feature, values, nulls, digest);
 
 			entry = hash_search(entities, &keystr, HASH_ENTER, &found);
 			if (!found)

@@ -1,0 +1,882 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest_remote.c
+ *	  Batch ingestion, gold step for feature views stored in fs_dynamodb.
+ *
+ * fs_ingest_remote writes the rows of the silver table (the changed rows,
+ * see ingest.c) to the view's remote table, in chunks of one hundred rows
+ * per connection:
+ *
+ *	1. one wave of consistent BatchGetItem requests reads what the store
+ *	   holds for the chunk's entities (UnprocessedKeys retried);
+ *	2. an entity whose stored event time is newer is stale; one whose stored
+ *	   values and event time are the silver row's already is unchanged (an
+ *	   earlier run wrote it, but its state was rolled back: cancelled, failed
+ *	   or rolled back by the caller); every other row is written;
+ *	3. one wave of concurrent PutItem requests, each with the condition
+ *	   "absent, or stored event time <= this one", so that a newer value
+ *	   another lane stores meanwhile is never replaced (the write then counts
+ *	   as stale);
+ *	4. the state (fs_ingest_state) advances for the acknowledged writes and
+ *	   the unchanged rows, in the caller's transaction.
+ *
+ * So the state never claims a write the store did not acknowledge, and a
+ * run after any failure writes exactly what the store is missing.  A store
+ * error is raised (after the retries of dynamodb_client.c): the run's writes
+ * so far stay in the store, everything in PostgreSQL rolls back.
+ *
+ * With a seen-keys table (a snapshot), the remote table is then scanned and
+ * every entity neither in the source nor rejected in this run is deleted,
+ * each with the condition that its event time is still the one the scan saw.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+/* PostgreSQL declares a json_object of its own; fdw_internal.h needs jansson's. */
+#define json_object pg_json_object
+#include "utils/builtins.h"
+#undef json_object
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "fdw_internal.h"
+#include "ingest.h"
+
+PG_FUNCTION_INFO_V1(fs_ingest_remote);
+
+/* BatchGetItem takes at most this many keys per request. */
+#define DDB_BATCH_GET_MAX 100
+
+/* What became of a silver row. */
+typedef enum RowOutcome
+{
+	ROW_PENDING,
+	ROW_INSERTED,
+	ROW_UPDATED,
+	ROW_STALE,
+	ROW_UNCHANGED
+} RowOutcome;
+
+typedef struct RemoteRow
+{
+	Datum	   *values;			/* the silver row */
+	bool	   *nulls;
+	char	   *entity;			/* the key's output text: the state's entity_id */
+	json_t	   *key_av;			/* the key as an AttributeValue (held) */
+	TimestampTz ts;
+	const uint8 *digest;
+	bool		stored;			/* the store has an item for the entity */
+	RowOutcome	outcome;
+} RemoteRow;
+
+typedef struct KeyEntry
+{
+	char	   *key;			/* canonical JSON of the key's AttributeValue */
+	int			row;
+} KeyEntry;
+
+/* Everything a run needs, and the chunk being written. */
+typedef struct RemoteRun
+{
+	int64		run_id;
+	char	   *view;
+	char	   *schema;
+	Relation	rel;
+	FsDdbTable *tbl;
+	FsDdbEndpoint *ep;
+	TupleDesc	sdesc;			/* the silver table's */
+	int			skey;			/* silver column indexes (0-based) */
+	int			sts;
+	int			sdigest;
+	bool	   *is_feature;		/* per silver column */
+	int		   *fatt;			/* per silver column: foreign table column, or -1 */
+	FmgrInfo	key_out;
+	StringInfoData digestbuf;
+	SPIPlanPtr	state_plan;
+	MemoryContext chunk_cxt;
+	FsJsonHold *hold;
+	/* the chunk */
+	RemoteRow  *rows;
+	int			nrows;
+	HTAB	   *keys;
+	json_t	   *pending_keys;	/* UnprocessedKeys of this round */
+	/* counts */
+	int64		inserted;
+	int64		updated;
+	int64		stale;
+	int64		unchanged;
+	int64		deleted;
+	int64		done;
+} RemoteRun;
+
+static uint32
+key_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+key_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static HTAB *
+key_table(const char *name, long size, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(KeyEntry);
+	ctl.hash = key_hash;
+	ctl.match = key_match;
+	ctl.hcxt = cxt;
+	return hash_create(name, size, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* The event time as it is stored, for conditions. */
+static json_t *
+ts_value(RemoteRun *rr, TimestampTz ts)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rr->rel), rr->tbl->event_time_attnum - 1);
+
+	return fs_json_hold(rr->hold, fs_ddb_encode(TimestampTzGetDatum(ts), att->atttypid, true,
+												NameStr(att->attname), NULL));
+}
+
+/*-------------------------------------------------------------------------
+ * Reading what the store holds
+ *-------------------------------------------------------------------------
+ */
+
+/* Compare a stored item with the silver row of its entity. */
+static void
+take_item(RemoteRun *rr, json_t *item)
+{
+	TupleDesc	fdesc = RelationGetDescr(rr->rel);
+	json_t	   *key_av = json_object_get(item, rr->tbl->key_attr);
+	char	   *keytext;
+	KeyEntry   *e;
+	RemoteRow  *row;
+	Datum	   *values;
+	bool	   *nulls;
+	uint8		digest[FS_DIGEST_LEN];
+	TimestampTz stored_ts = 0;
+	bool		ts_null = true;
+
+	if (key_av == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid BatchGetItem response from DynamoDB for table \"%s\": an item lacks the key attribute \"%s\"",
+						rr->tbl->table, rr->tbl->key_attr)));
+	keytext = fs_json_to_cstring(key_av, JSON_SORT_KEYS);
+	e = hash_search(rr->keys, &keytext, HASH_FIND, NULL);
+	if (e == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid BatchGetItem response from DynamoDB for table \"%s\": an item with a key that was not asked for",
+						rr->tbl->table),
+				 errdetail("Key: %s.", keytext)));
+	row = &rr->rows[e->row];
+	row->stored = true;
+
+	values = palloc(sizeof(Datum) * rr->sdesc->natts);
+	nulls = palloc(sizeof(bool) * rr->sdesc->natts);
+	for (int i = 0; i < rr->sdesc->natts; i++)
+	{
+		nulls[i] = true;
+		values[i] = (Datum) 0;
+		if (rr->fatt[i] < 0 || !(rr->is_feature[i] || i == rr->sts))
+			continue;
+		values[i] = fs_decode_column(rr->tbl, item, TupleDescAttr(fdesc, rr->fatt[i]), &nulls[i]);
+	}
+	if (!nulls[rr->sts])
+	{
+		ts_null = false;
+		stored_ts = DatumGetTimestampTz(values[rr->sts]);
+	}
+
+	if (!ts_null && stored_ts > row->ts)
+	{
+		row->outcome = ROW_STALE;
+		return;
+	}
+	fs_ingest_row_digest(&rr->digestbuf, rr->sdesc, rr->is_feature, values, nulls, digest);
+	if (!ts_null && stored_ts == row->ts && memcmp(digest, row->digest, FS_DIGEST_LEN) == 0)
+		row->outcome = ROW_UNCHANGED;
+}
+
+/* A BatchGetItem answer: compare its items, keep its UnprocessedKeys. */
+static void
+get_done(FsDdbCall *call)
+{
+	RemoteRun  *rr = (RemoteRun *) call->arg;
+	json_t	   *root;
+	json_t	   *responses;
+	json_t	   *items;
+	json_t	   *unprocessed;
+	size_t		i;
+	json_t	   *item;
+
+	if (call->status != FS_DDB_OK)
+		fs_raise_call(call, rr->tbl->table);
+	root = fs_parse_response(rr->hold, call, rr->tbl->table);
+	responses = json_object_get(root, "Responses");
+	if (responses != NULL && !json_is_object(responses))
+		fs_bad_shape(call, rr->tbl->table, "\"Responses\" is not an object");
+	items = responses ? json_object_get(responses, rr->tbl->table) : NULL;
+	if (items != NULL && !json_is_array(items))
+		fs_bad_shape(call, rr->tbl->table, "\"Responses\" is not an array per table");
+	json_array_foreach(items, i, item)
+	{
+		if (!json_is_object(item))
+			fs_bad_shape(call, rr->tbl->table, "an item is not an object");
+		take_item(rr, item);
+	}
+
+	unprocessed = json_object_get(root, "UnprocessedKeys");
+	if (unprocessed != NULL && json_is_object(unprocessed))
+	{
+		json_t	   *mine = json_object_get(unprocessed, rr->tbl->table);
+		json_t	   *keys = mine ? json_object_get(mine, "Keys") : NULL;
+		json_t	   *key;
+
+		if (mine != NULL && !json_is_array(keys))
+			fs_bad_shape(call, rr->tbl->table, "\"UnprocessedKeys\" lacks \"Keys\"");
+		json_array_foreach(keys, i, key)
+			fs_arr_append_new(rr->pending_keys, json_incref(key));
+	}
+}
+
+/* A BatchGetItem call for keys[from, to). */
+static FsDdbCall *
+get_call(RemoteRun *rr, json_t *keys, size_t from, size_t to)
+{
+	json_t	   *body = fs_held_object(rr->hold);
+	json_t	   *req = fs_json_object();
+	json_t	   *list = json_array();
+	FsDdbCall  *call;
+
+	for (size_t i = from; i < to; i++)
+		fs_arr_append_new(list, json_incref(json_array_get(keys, i)));
+	fs_obj_set_new(req, "Keys", list);
+	fs_obj_set_new(req, "ConsistentRead", json_true());
+	fs_obj_set_new(body, "RequestItems", json_pack("{so}", rr->tbl->table, req));
+	call = fs_new_call("BatchGetItem", body);
+	call->arg = rr;
+	call->on_done = get_done;
+	return call;
+}
+
+/* Read the stored items of the chunk's entities. */
+static void
+read_stored(RemoteRun *rr)
+{
+	json_t	   *keys = fs_json_hold(rr->hold, json_array());
+	int			round = 0;
+
+	for (int r = 0; r < rr->nrows; r++)
+		fs_arr_append_new(keys, json_pack("{sO}", rr->tbl->key_attr, rr->rows[r].key_av));
+
+	while (json_array_size(keys) > 0)
+	{
+		size_t		n = json_array_size(keys);
+		int			ncalls = (int) ((n + DDB_BATCH_GET_MAX - 1) / DDB_BATCH_GET_MAX);
+		FsDdbCall **calls = palloc(sizeof(FsDdbCall *) * ncalls);
+
+		for (int c = 0; c < ncalls; c++)
+			calls[c] = get_call(rr, keys, (size_t) c * DDB_BATCH_GET_MAX,
+								Min(n, (size_t) (c + 1) * DDB_BATCH_GET_MAX));
+		rr->pending_keys = fs_json_hold(rr->hold, json_array());
+		fs_ddb_run(rr->ep, calls, ncalls);
+		keys = rr->pending_keys;
+		if (json_array_size(keys) > 0)
+		{
+			if (++round > rr->ep->max_retries)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("%d keys of remote table \"%s\" were not read after %d retries",
+								(int) json_array_size(keys), rr->tbl->table, rr->ep->max_retries),
+						 errhint("The store returned them as UnprocessedKeys; raise the server option "
+								 "max_retries or feature_store.max_retries, or the table's capacity.")));
+			fs_ddb_backoff(round);
+		}
+	}
+}
+
+/*-------------------------------------------------------------------------
+ * Writing
+ *-------------------------------------------------------------------------
+ */
+
+static bool
+condition_failed(FsDdbCall *call)
+{
+	return call->status == FS_DDB_FAILED && call->error_type != NULL &&
+		strcmp(call->error_type, "ConditionalCheckFailedException") == 0;
+}
+
+/* The silver row as an Item, held. */
+static json_t *
+row_item(RemoteRun *rr, RemoteRow *row)
+{
+	TupleDesc	fdesc = RelationGetDescr(rr->rel);
+	json_t	   *item = fs_held_object(rr->hold);
+
+	for (int i = 0; i < rr->sdesc->natts; i++)
+	{
+		Form_pg_attribute att;
+		json_t	   *av;
+
+		if (rr->fatt[i] < 0 || row->nulls[i])
+			continue;
+		att = TupleDescAttr(fdesc, rr->fatt[i]);
+		av = fs_ddb_encode(row->values[i], att->atttypid,
+						   rr->fatt[i] + 1 == rr->tbl->event_time_attnum,
+						   NameStr(att->attname), row->entity);
+		if (av)
+			fs_obj_set_new(item, rr->tbl->attr_names[rr->fatt[i]], av);
+	}
+	return item;
+}
+
+/* A write's call knows its run and row. */
+typedef struct WriteArg
+{
+	RemoteRun  *rr;
+	int			row;
+} WriteArg;
+
+/* A conditional write's answer: acknowledged, or a newer value is stored. */
+static void
+put_done(FsDdbCall *call)
+{
+	WriteArg   *wa = (WriteArg *) call->arg;
+	RemoteRow  *row = &wa->rr->rows[wa->row];
+
+	if (call->status == FS_DDB_OK)
+		row->outcome = row->stored ? ROW_UPDATED : ROW_INSERTED;
+	else if (condition_failed(call))
+		row->outcome = ROW_STALE;
+	else
+		fs_raise_call(call, wa->rr->tbl->table);
+}
+
+/*
+ * Write the chunk's rows that are still pending: one PutItem each, all in
+ * one concurrent wave, none replacing a newer event time.
+ */
+static void
+write_pending(RemoteRun *rr)
+{
+	FsDdbCall **calls = palloc(sizeof(FsDdbCall *) * Max(rr->nrows, 1));
+	WriteArg   *args = palloc(sizeof(WriteArg) * Max(rr->nrows, 1));
+	int			ncalls = 0;
+
+	for (int r = 0; r < rr->nrows; r++)
+	{
+		RemoteRow  *row = &rr->rows[r];
+		json_t	   *body;
+
+		if (row->outcome != ROW_PENDING)
+			continue;
+		body = fs_held_object(rr->hold);
+		fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
+		fs_obj_set(body, "Item", row_item(rr, row));
+		fs_obj_set_new(body, "ConditionExpression",
+					   json_string("attribute_not_exists(#k) OR #t <= :t"));
+		fs_obj_set_new(body, "ExpressionAttributeNames",
+					   json_pack("{ssss}", "#k", rr->tbl->key_attr,
+								 "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
+		fs_obj_set_new(body, "ExpressionAttributeValues",
+					   json_pack("{sO}", ":t", ts_value(rr, row->ts)));
+		args[ncalls].rr = rr;
+		args[ncalls].row = r;
+		calls[ncalls] = fs_new_call("PutItem", body);
+		calls[ncalls]->arg = &args[ncalls];
+		calls[ncalls]->on_done = put_done;
+		ncalls++;
+	}
+	if (ncalls > 0)
+		fs_ddb_run(rr->ep, calls, ncalls);
+}
+
+/* Advance the state of the chunk's written and unchanged rows; count them. */
+static void
+record_chunk(RemoteRun *rr)
+{
+	Datum	   *entities = palloc(sizeof(Datum) * Max(rr->nrows, 1));
+	Datum	   *digests = palloc(sizeof(Datum) * Max(rr->nrows, 1));
+	Datum	   *times = palloc(sizeof(Datum) * Max(rr->nrows, 1));
+	int			n = 0;
+
+	for (int r = 0; r < rr->nrows; r++)
+	{
+		RemoteRow  *row = &rr->rows[r];
+		bytea	   *d;
+
+		switch (row->outcome)
+		{
+			case ROW_INSERTED:
+				rr->inserted++;
+				break;
+			case ROW_UPDATED:
+				rr->updated++;
+				break;
+			case ROW_UNCHANGED:
+				rr->unchanged++;
+				break;
+			case ROW_STALE:
+				rr->stale++;
+				continue;
+			case ROW_PENDING:
+				elog(ERROR, "row of entity \"%s\" was neither written nor skipped", row->entity);
+		}
+		d = palloc(VARHDRSZ + FS_DIGEST_LEN);
+		SET_VARSIZE(d, VARHDRSZ + FS_DIGEST_LEN);
+		memcpy(VARDATA(d), row->digest, FS_DIGEST_LEN);
+		entities[n] = CStringGetTextDatum(row->entity);
+		digests[n] = PointerGetDatum(d);
+		times[n] = TimestampTzGetDatum(row->ts);
+		n++;
+	}
+	if (n > 0)
+	{
+		Datum		args[4];
+		int			ret;
+
+		args[0] = CStringGetTextDatum(rr->view);
+		args[1] = PointerGetDatum(construct_array(entities, n, TEXTOID, -1, false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(digests, n, BYTEAOID, -1, false, TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		ret = SPI_execute_plan(rr->state_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not record the ingestion state: %s", SPI_result_code_string(ret));
+	}
+	rr->done += rr->nrows;
+}
+
+/* Take the rows of a fetched silver chunk; read, compare, write, record. */
+static void
+write_chunk(RemoteRun *rr, SPITupleTable *tuptable, int ntuples)
+{
+	rr->rows = palloc0(sizeof(RemoteRow) * Max(ntuples, 1));
+	rr->nrows = ntuples;
+	rr->keys = key_table("fs_ingest remote keys", ntuples, rr->chunk_cxt);
+
+	for (int r = 0; r < ntuples; r++)
+	{
+		RemoteRow  *row = &rr->rows[r];
+		TupleDesc	fdesc = RelationGetDescr(rr->rel);
+		Form_pg_attribute katt = TupleDescAttr(fdesc, rr->tbl->key_attnum - 1);
+		char	   *keytext;
+		KeyEntry   *e;
+		bool		found;
+
+		row->values = palloc(sizeof(Datum) * rr->sdesc->natts);
+		row->nulls = palloc(sizeof(bool) * rr->sdesc->natts);
+		heap_deform_tuple(tuptable->vals[r], tuptable->tupdesc, row->values, row->nulls);
+		if (row->nulls[rr->skey] || row->nulls[rr->sts] || row->nulls[rr->sdigest])
+			elog(ERROR, "silver row lacks its key, event time or digest");
+		row->entity = OutputFunctionCall(&rr->key_out, row->values[rr->skey]);
+		row->key_av = fs_json_hold(rr->hold, fs_ddb_encode(row->values[rr->skey], katt->atttypid,
+														   false, NameStr(katt->attname),
+														   row->entity));
+		row->ts = DatumGetTimestampTz(row->values[rr->sts]);
+		{
+			bytea	   *d = DatumGetByteaPP(row->values[rr->sdigest]);
+
+			if (VARSIZE_ANY_EXHDR(d) != FS_DIGEST_LEN)
+				elog(ERROR, "silver row has a digest of the wrong length");
+			row->digest = (const uint8 *) VARDATA_ANY(d);
+		}
+		keytext = fs_json_to_cstring(row->key_av, JSON_SORT_KEYS);
+		e = hash_search(rr->keys, &keytext, HASH_ENTER, &found);
+		if (found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("entities \"%s\" and \"%s\" are the same key of remote table \"%s\"",
+							rr->rows[e->row].entity, row->entity, rr->tbl->table),
+					 errdetail("Both are stored under the key %s.", keytext)));
+		e->row = r;
+	}
+
+	read_stored(rr);
+	write_pending(rr);
+	record_chunk(rr);
+}
+
+/*-------------------------------------------------------------------------
+ * Snapshot deletes
+ *-------------------------------------------------------------------------
+ */
+
+typedef struct DeleteArg
+{
+	RemoteRun  *rr;
+	char	   *entity;
+	bool		acked;
+} DeleteArg;
+
+static void
+delete_done(FsDdbCall *call)
+{
+	DeleteArg  *da = (DeleteArg *) call->arg;
+
+	if (call->status == FS_DDB_OK)
+		da->acked = true;
+	else if (!condition_failed(call))
+		fs_raise_call(call, da->rr->tbl->table);
+}
+
+/*
+ * Delete the entities of the remote table that are not in keep (the
+ * source's entities and this run's rejected ids): a Scan through the
+ * foreign table, and a conditional DeleteItem for each, in waves.
+ */
+static void
+delete_absent(RemoteRun *rr, HTAB *keep, SPIPlanPtr forget_plan)
+{
+	TupleDesc	fdesc = RelationGetDescr(rr->rel);
+	Form_pg_attribute katt = TupleDescAttr(fdesc, rr->tbl->key_attnum - 1);
+	Form_pg_attribute tatt = TupleDescAttr(fdesc, rr->tbl->event_time_attnum - 1);
+	char	   *query;
+	Portal		portal;
+	int			fetch = DDB_BATCH_GET_MAX * Max(rr->ep->max_connections, 1);
+
+	query = psprintf("SELECT %s, %s FROM %s",
+					 quote_identifier(NameStr(katt->attname)),
+					 quote_identifier(NameStr(tatt->attname)),
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rr->rel)),
+												RelationGetRelationName(rr->rel)));
+	portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		SPITupleTable *tuptable;
+		FsDdbCall **calls;
+		DeleteArg  *args;
+		int			ncalls = 0;
+		int			nforget = 0;
+		Datum	   *forget;
+		MemoryContext old;
+
+		SPI_cursor_fetch(portal, true, fetch);
+		if (SPI_processed == 0)
+			break;
+		tuptable = SPI_tuptable;
+		MemoryContextReset(rr->chunk_cxt);
+		old = MemoryContextSwitchTo(rr->chunk_cxt);
+		rr->hold = fs_json_hold_create(rr->chunk_cxt);
+		calls = palloc(sizeof(FsDdbCall *) * SPI_processed);
+		args = palloc(sizeof(DeleteArg) * SPI_processed);
+		forget = palloc(sizeof(Datum) * SPI_processed);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		knull;
+			bool		tnull;
+			Datum		key = SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 1, &knull);
+			Datum		ts = SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 2, &tnull);
+			char	   *entity;
+			json_t	   *body;
+
+			CHECK_FOR_INTERRUPTS();
+			if (knull)
+				continue;
+			entity = OutputFunctionCall(&rr->key_out, key);
+			if (hash_search(keep, &entity, HASH_FIND, NULL) != NULL)
+				continue;
+			body = fs_held_object(rr->hold);
+			fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
+			fs_obj_set_new(body, "Key",
+						   json_pack("{so}", rr->tbl->key_attr,
+									 fs_ddb_encode(key, katt->atttypid, false,
+												   NameStr(katt->attname), entity)));
+			if (tnull)
+			{
+				fs_obj_set_new(body, "ConditionExpression", json_string("attribute_not_exists(#t)"));
+				fs_obj_set_new(body, "ExpressionAttributeNames",
+							   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
+			}
+			else
+			{
+				fs_obj_set_new(body, "ConditionExpression", json_string("#t = :t"));
+				fs_obj_set_new(body, "ExpressionAttributeNames",
+							   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
+				fs_obj_set_new(body, "ExpressionAttributeValues",
+							   json_pack("{sO}", ":t", ts_value(rr, DatumGetTimestampTz(ts))));
+			}
+			args[ncalls].rr = rr;
+			args[ncalls].entity = entity;
+			args[ncalls].acked = false;
+			calls[ncalls] = fs_new_call("DeleteItem", body);
+			calls[ncalls]->arg = &args[ncalls];
+			calls[ncalls]->on_done = delete_done;
+			ncalls++;
+		}
+		if (ncalls > 0)
+			fs_ddb_run(rr->ep, calls, ncalls);
+		for (int c = 0; c < ncalls; c++)
+			if (args[c].acked)
+				forget[nforget++] = CStringGetTextDatum(args[c].entity);
+		if (nforget > 0)
+		{
+			Datum		fargs[2];
+			int			ret;
+
+			fargs[0] = CStringGetTextDatum(rr->view);
+			fargs[1] = PointerGetDatum(construct_array(forget, nforget, TEXTOID, -1, false, TYPALIGN_INT));
+			ret = SPI_execute_plan(forget_plan, fargs, NULL, false, 0);
+			if (ret != SPI_OK_DELETE)
+				elog(ERROR, "could not update the ingestion state: %s", SPI_result_code_string(ret));
+			rr->deleted += nforget;
+		}
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+/* The entities a snapshot keeps: the source's, and the ids rejected in this run. */
+static HTAB *
+keep_keys(RemoteRun *rr, Oid seen, MemoryContext cxt)
+{
+	HTAB	   *keep = key_table("fs_ingest snapshot keys", 1024, cxt);
+	char	   *query;
+	Portal		portal;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+
+	args[0] = Int64GetDatum(rr->run_id);
+	query = psprintf("SELECT pg_catalog.format('%%s', s.%s) FROM %s s "
+					 "UNION ALL SELECT r.entity_id FROM %s.fs_ingest_rejects r "
+					 "WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND r.entity_id IS NOT NULL",
+					 quote_identifier(get_attname(seen, 1, false)),
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(seen)),
+												get_rel_name(seen)),
+					 quote_identifier(rr->schema));
+	portal = SPI_cursor_open_with_args(NULL, query, 1, argtypes, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			char	   *k;
+
+			if (isnull)
+				continue;
+			k = MemoryContextStrdup(cxt, TextDatumGetCString(d));
+			hash_search(keep, &k, HASH_ENTER, NULL);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	return keep;
+}
+
+/*-------------------------------------------------------------------------
+ * fs_ingest_remote(run_id, feature_view, relation, silver, seen_keys)
+ *-------------------------------------------------------------------------
+ */
+Datum
+fs_ingest_remote(PG_FUNCTION_ARGS)
+{
+	RemoteRun	rr;
+	Oid			relid = PG_GETARG_OID(2);
+	Oid			silver = PG_GETARG_OID(3);
+	Oid			seen = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
+	Relation	srel;
+	Relation	keyrel = NULL;
+	TupleDesc	fdesc;
+	TupleDesc	result_desc;
+	Oid			typoutput;
+	bool		isvarlena;
+	Portal		portal;
+	int			fetch;
+	char	   *query;
+	Oid			state_types[4] = {TEXTOID, TEXTARRAYOID, BYTEAARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		result[7];
+	bool		result_nulls[7] = {false, false, false, false, false, false, false};
+	FsDdbStats	stats_before = fs_ddb_stats;
+	MemoryContext fncxt = CurrentMemoryContext;
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	for (int i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("fs_ingest_remote: only seen_keys may be null")));
+	memset(&rr, 0, sizeof(rr));
+	rr.run_id = PG_GETARG_INT64(0);
+	rr.view = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	rr.schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+
+	rr.rel = table_open(relid, RowExclusiveLock);
+	if (rr.rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a foreign table", RelationGetRelationName(rr.rel))));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_FOREIGN_TABLE, RelationGetRelationName(rr.rel));
+	rr.tbl = fs_ddb_table(rr.rel);
+	if (rr.tbl->event_time_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("foreign table \"%s\" has no event-time column", RelationGetRelationName(rr.rel))));
+	rr.ep = fs_ddb_endpoint(rr.tbl->serverid, GetUserId());
+	fdesc = RelationGetDescr(rr.rel);
+
+	srel = table_open(silver, AccessShareLock);
+	fs_ingest_check_scratch_table(srel);
+	if (OidIsValid(seen))
+	{
+		keyrel = table_open(seen, AccessShareLock);
+		fs_ingest_check_scratch_table(keyrel);
+	}
+	rr.sdesc = CreateTupleDescCopy(RelationGetDescr(srel));
+	rr.is_feature = palloc0(sizeof(bool) * rr.sdesc->natts);
+	rr.fatt = palloc(sizeof(int) * rr.sdesc->natts);
+	rr.skey = rr.sts = rr.sdigest = -1;
+	for (int i = 0; i < rr.sdesc->natts; i++)
+	{
+		Form_pg_attribute satt = TupleDescAttr(rr.sdesc, i);
+		const char *name = NameStr(satt->attname);
+
+		rr.fatt[i] = -1;
+		if (satt->attisdropped)
+			continue;
+		if (strcmp(name, "fs_digest") == 0)
+		{
+			rr.sdigest = i;
+			continue;
+		}
+		if (strcmp(name, "fs_row") == 0)
+			continue;
+		for (int j = 0; j < fdesc->natts; j++)
+		{
+			Form_pg_attribute fatt = TupleDescAttr(fdesc, j);
+
+			if (!fatt->attisdropped && strcmp(NameStr(fatt->attname), name) == 0)
+			{
+				if (fatt->atttypid != satt->atttypid)
+					elog(ERROR, "silver column \"%s\" does not have the type of the view's column", name);
+				rr.fatt[i] = j;
+				break;
+			}
+		}
+		if (rr.fatt[i] < 0)
+			elog(ERROR, "silver column \"%s\" is not a column of \"%s\"", name,
+				 RelationGetRelationName(rr.rel));
+		if (rr.fatt[i] + 1 == rr.tbl->key_attnum)
+			rr.skey = i;
+		else if (rr.fatt[i] + 1 == rr.tbl->event_time_attnum)
+			rr.sts = i;
+		else
+			rr.is_feature[i] = true;
+	}
+	if (rr.skey < 0 || rr.sts < 0 || rr.sdigest < 0)
+		elog(ERROR, "silver table lacks the join key, event-time or fs_digest column");
+	table_close(srel, NoLock);
+
+	getTypeOutputInfo(TupleDescAttr(fdesc, rr.tbl->key_attnum - 1)->atttypid, &typoutput, &isvarlena);
+	fmgr_info(typoutput, &rr.key_out);
+	initStringInfo(&rr.digestbuf);
+	rr.chunk_cxt = AllocSetContextCreate(fncxt, "fs_ingest remote chunk", ALLOCSET_DEFAULT_SIZES);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	query = psprintf("INSERT INTO %s.fs_ingest_state AS st (feature_view, entity_id, digest, event_time) "
+					 "SELECT $1, u.e, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+					 "pg_catalog.unnest($4)) AS u(e, d, t) "
+					 "ON CONFLICT (feature_view, entity_id) DO UPDATE "
+					 "SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time",
+					 quote_identifier(rr.schema));
+	rr.state_plan = SPI_prepare(query, 4, state_types);
+	if (rr.state_plan == NULL)
+		elog(ERROR, "could not prepare the state update: %s", SPI_result_code_string(SPI_result));
+
+	/* Gold: the changed rows, a chunk at a time. */
+	fetch = DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
+	query = psprintf("SELECT * FROM %s",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(silver)),
+												get_rel_name(silver)));
+	portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		MemoryContext old;
+		int64		before = rr.done;
+		SPITupleTable *tuptable;
+
+		SPI_cursor_fetch(portal, true, fetch);
+		if (SPI_processed == 0)
+			break;
+		tuptable = SPI_tuptable;
+		MemoryContextReset(rr.chunk_cxt);
+		old = MemoryContextSwitchTo(rr.chunk_cxt);
+		rr.hold = fs_json_hold_create(rr.chunk_cxt);
+		write_chunk(&rr, tuptable, (int) SPI_processed);
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(tuptable);
+		if (rr.done / FS_INGEST_PROGRESS_ROWS != before / FS_INGEST_PROGRESS_ROWS)
+			ereport(NOTICE,
+					(errmsg("fs_ingest run %lld: " INT64_FORMAT " changed rows sent to remote table \"%s\"",
+							(long long) rr.run_id, rr.done, rr.tbl->table)));
+	}
+	SPI_cursor_close(portal);
+
+	/* A snapshot: delete what the source no longer has. */
+	if (OidIsValid(seen))
+	{
+		MemoryContext keepcxt = AllocSetContextCreate(fncxt, "fs_ingest snapshot keys",
+													  ALLOCSET_DEFAULT_SIZES);
+		HTAB	   *keep = keep_keys(&rr, seen, keepcxt);
+		Oid			forget_types[2] = {TEXTOID, TEXTARRAYOID};
+		SPIPlanPtr	forget_plan;
+
+		query = psprintf("DELETE FROM %s.fs_ingest_state st "
+						 "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+						 "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
+						 quote_identifier(rr.schema));
+		forget_plan = SPI_prepare(query, 2, forget_types);
+		if (forget_plan == NULL)
+			elog(ERROR, "could not prepare the state update: %s", SPI_result_code_string(SPI_result));
+		delete_absent(&rr, keep, forget_plan);
+		table_close(keyrel, NoLock);
+	}
+
+	SPI_finish();
+	table_close(rr.rel, NoLock);
+
+	result[0] = Int64GetDatum(rr.inserted);
+	result[1] = Int64GetDatum(rr.updated);
+	result[2] = Int64GetDatum(rr.stale);
+	result[3] = Int64GetDatum(rr.unchanged);
+	result[4] = Int64GetDatum(rr.deleted);
+	result[5] = Int64GetDatum(fs_ddb_stats.requests - stats_before.requests);
+	result[6] = Float8GetDatum(fs_ddb_stats.wait_ms - stats_before.wait_ms);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
+}
