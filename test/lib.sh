@@ -1,5 +1,5 @@
 # lib.sh — what the shell test scripts share; sourced, not run, by
-# test/run_extra.sh, test/dynamodb/run_interop.sh and test/dynamodb/run_faults.sh.
+# test/run_extra.sh and the scripts of test/dynamodb/.
 #
 # Checks print "ok - name" or "not ok - name" (with "#   " diagnostic lines)
 # and count into PASS and FAIL; a script ends with finish, whose last line
@@ -56,3 +56,41 @@ finish() {
     echo "$PASS passed, $FAIL failed"
     exit 0
 }
+
+# --- fault servers (test/dynamodb/fault_server.js) -------------------------
+# A script using these sets FAULT_JS (the server's path), WORK (a scratch
+# directory), FAULT_PIDS=() and NFAULT=0, and kills "${FAULT_PIDS[@]}" on exit.
+# A proxy mode forwards to $FS_FAULT_UPSTREAM, exported by the caller.
+
+# start_fault MODE: start a fault server; sets FPID, FPORT, FLOG.
+start_fault() {
+    local _ line
+    NFAULT=$((NFAULT + 1))
+    FLOG="$WORK/fault.$NFAULT.log"
+    FPORT=
+    node "$FAULT_JS" 0 "$1" 120 >"$FLOG" 2>&1 &
+    FPID=$!
+    FAULT_PIDS+=("$FPID")
+    for _ in $(seq 1 200); do
+        line="$(head -n 1 "$FLOG" 2>/dev/null || true)"
+        case "$line" in
+            "listening "[0-9]*) FPORT="${line#listening }"; return 0 ;;
+        esac
+        kill -0 "$FPID" 2>/dev/null || break
+        sleep 0.05
+    done
+    die "the fault server ($1) did not start: $(head -n 3 "$FLOG" | tr '\n' '|')"
+}
+
+# stop_fault: kill the current fault server and wait until it is gone.
+stop_fault() {
+    [ -n "$FPID" ] || return 0
+    kill "$FPID" 2>/dev/null || true
+    wait "$FPID" 2>/dev/null || true
+    FPID=
+}
+
+# The statuses the current fault server answered, space-separated.
+answered() { grep -oE 'status=[^ ]+' "$FLOG" | sed 's/status=//' | tr '\n' ' ' | sed 's/ $//'; }
+requests() { grep -c '^request ' "$FLOG" || true; }
+

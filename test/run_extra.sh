@@ -9,6 +9,8 @@
 #      sessions alter its table and the catalog, and that backend's next call
 #      sees the change; a call waiting on another session's ALTER TABLE sees
 #      the table as committed.
+#   4. the scripts of test/dynamodb/: interoperability with the AWS SDK,
+#      faults of the store, and batch ingestion through a failing store.
 #
 # Run by scripts/test.sh with the cluster's PGHOST/PGPORT/PGUSER exported.
 # Prints "ok - name" / "not ok - name" per check and, last, "N passed, N
@@ -353,5 +355,13 @@ fi
 # here; its own count line is shown as "# faults: ...".
 # ===========================================================================
 run_part faults test/dynamodb/run_faults.sh
+
+# ===========================================================================
+# Batch ingestion into dynalite through a proxy that fails on cue
+# (test/dynamodb/run_ingest_faults.sh: an outage mid-run, a cancelled run,
+# another lane's newer value).  Skips by itself without FS_DYNALITE_ENDPOINT.
+# Its own count line is shown as "# ingest_faults: ...".
+# ===========================================================================
+run_part ingest_faults test/dynamodb/run_ingest_faults.sh
 
 finish

@@ -24,6 +24,15 @@
 //   reset                 close the connection without answering
 //   error:TYPE:MESSAGE    400 {"__type":"com.amazonaws.dynamodb.v20120810#TYPE","message":MESSAGE}
 //
+// Proxy modes forward to the DynamoDB-compatible server at the URL in the
+// environment variable FS_FAULT_UPSTREAM (e.g. dynalite), and misbehave on cue:
+//   proxy                   forward everything
+//   proxy-outage-after:N    forward the first N PutItem requests; from then on
+//                           answer every request 500 (the store is down)
+//   proxy-slow-puts:MS      forward everything, PutItem after a delay of MS ms
+//   proxy-hide-items        answer BatchGetItem as if no item were stored;
+//                           forward the rest
+//
 // The server exits by itself after LIFETIME_SECONDS (default and maximum 600).
 // Only node's standard library is used.
 'use strict';
@@ -94,10 +103,75 @@ function send(res, status, body) {
   res.end(body);
 }
 
-function answer(n, req, res) {
+const upstream = process.env.FS_FAULT_UPSTREAM ? new URL(process.env.FS_FAULT_UPSTREAM) : null;
+const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let puts = 0;
+
+// Forward a request to the upstream store and relay its answer.
+function forward(req, body, res) {
+  const headers = { ...req.headers, host: upstream.host };
+  const up = http.request({
+    host: upstream.hostname, port: upstream.port || 80, method: req.method,
+    path: req.url, headers, agent: upstreamAgent,
+  }, (ures) => {
+    const chunks = [];
+    ures.on('data', (c) => chunks.push(c));
+    ures.on('end', () => {
+      const out = Buffer.concat(chunks);
+      res.writeHead(ures.statusCode, {
+        'Content-Type': ures.headers['content-type'] || 'application/x-amz-json-1.0',
+        'Content-Length': out.length,
+      });
+      res.end(out);
+    });
+  });
+  up.on('error', () => req.socket.destroy());
+  up.end(body);
+}
+
+function internalError(res) {
+  send(res, 500, JSON.stringify({ __type: 'com.amazon.coral.availability#InternalServerError', message: 'Internal server error' }));
+}
+
+function answer(n, req, res, body) {
   const [kind, ...rest] = mode.split(':');
   const arg = rest.join(':');
+  const op = (req.headers['x-amz-target'] || '').split('.').pop();
+  if (kind.startsWith('proxy') && !upstream) {
+    send(res, 500, 'FS_FAULT_UPSTREAM is not set');
+    return 500;
+  }
   switch (kind) {
+    case 'proxy':
+      forward(req, body, res);
+      return 'forwarded';
+    case 'proxy-outage-after':
+      if (op === 'PutItem' && puts < parseInt(arg, 10)) {
+        puts++;
+        forward(req, body, res);
+        return 'forwarded';
+      }
+      if (op === 'PutItem' || puts >= parseInt(arg, 10)) {
+        puts = Math.max(puts, parseInt(arg, 10));
+        internalError(res);
+        return 500;
+      }
+      forward(req, body, res);
+      return 'forwarded';
+    case 'proxy-slow-puts':
+      if (op === 'PutItem') {
+        setTimeout(() => forward(req, body, res), parseInt(arg, 10) || 100);
+        return 'delayed';
+      }
+      forward(req, body, res);
+      return 'forwarded';
+    case 'proxy-hide-items':
+      if (op === 'BatchGetItem') {
+        send(res, 200, BATCH_OK);
+        return 200;
+      }
+      forward(req, body, res);
+      return 'forwarded';
     case 'ok':
       send(res, 200, '{}');
       return 200;
@@ -155,7 +229,7 @@ const server = http.createServer((req, res) => {
     const body = Buffer.concat(chunks);
     const n = ++count;
     const sig = checkSignature(req, body);
-    const status = answer(n, req, res);
+    const status = answer(n, req, res, body);
     console.log(
       `request ${n} target=${req.headers['x-amz-target'] || '-'}` +
       ` auth=${req.headers['authorization'] ? 'yes' : 'no'} sig=${sig === 'none' ? '-' : sig}` +

@@ -85,38 +85,6 @@ session() { psql -X -q -At -v ON_ERROR_STOP=0 -v VERBOSITY=sqlstate -d "$DB" 2>&
 # Lines of FILE after marker line M (a line "@M"), up to the next marker.
 after() { awk -v m="@$2" '/^@/ { on = ($0 == m); next } on' "$1"; }
 
-# start_fault MODE: start a fault server; sets FPID, FPORT, FLOG.
-start_fault() {
-    local _ line
-    NFAULT=$((NFAULT + 1))
-    FLOG="$WORK/fault.$NFAULT.log"
-    FPORT=
-    node "$FAULT_JS" 0 "$1" 120 >"$FLOG" 2>&1 &
-    FPID=$!
-    FAULT_PIDS+=("$FPID")
-    for _ in $(seq 1 200); do
-        line="$(head -n 1 "$FLOG" 2>/dev/null || true)"
-        case "$line" in
-            "listening "[0-9]*) FPORT="${line#listening }"; return 0 ;;
-        esac
-        kill -0 "$FPID" 2>/dev/null || break
-        sleep 0.05
-    done
-    die "the fault server ($1) did not start: $(head -n 3 "$FLOG" | tr '\n' '|')"
-}
-
-# stop_fault: kill the current fault server and wait until it is gone.
-stop_fault() {
-    [ -n "$FPID" ] || return 0
-    kill "$FPID" 2>/dev/null || true
-    wait "$FPID" 2>/dev/null || true
-    FPID=
-}
-
-# The statuses the current fault server answered, space-separated.
-answered() { grep -oE 'status=[^ ]+' "$FLOG" | sed 's/status=//' | tr '\n' ' ' | sed 's/ $//'; }
-requests() { grep -c '^request ' "$FLOG" || true; }
-
 # SQL pointing server "faults" at the current fault server, with max_retries $1.
 point_at_fault() {
     echo "ALTER SERVER faults OPTIONS (SET endpoint 'http://127.0.0.1:$FPORT', SET max_retries '$1');"

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# run_ingest_faults.sh — fs_ingest into a view stored in dynalite, through a
+# proxy of ours (test/dynamodb/fault_server.js, proxy modes) that fails on cue:
+#
+#   (a) the store goes down mid-run (after 250 of 600 writes): the run fails
+#       with the store's error and leaves no run and no state; the store holds
+#       the 250 acknowledged items; the rerun, with the store back, writes
+#       exactly the 350 missing ones (counted once: 350 PutItem requests reach
+#       the store), counts the 250 as unchanged, and the store then holds the
+#       source exactly; a third run writes nothing.
+#   (b) the statement is cancelled (statement_timeout) while writes are slow:
+#       57014; the rerun writes exactly the entities the store does not hold
+#       yet, and the store then holds the new values exactly.
+#   (c) another lane stores a newer value after fs_ingest read the item (the
+#       proxy hides stored items from BatchGetItem): the conditional write is
+#       refused, the row counts as stale, the newer value stays and the
+#       state does not claim the write.
+#
+# The proxy points at FS_DYNALITE_ENDPOINT; a second server reaches dynalite
+# directly, to see what the store holds.  Skips (nothing counted) when
+# FS_DYNALITE_ENDPOINT is unset or the extension has no fs_dynamodb.  Prints
+# "ok - name" / "not ok - name" per check and, last, "N passed, N failed".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+FAULT_JS="$HERE/fault_server.js"
+
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
+DB="fs_ingest_faults_$$"
+TABLE="fs_ingest_faults_$$"     # the remote table on dynalite
+DB_MADE=0
+TABLE_MADE=0
+WORK="$(mktemp -d /tmp/fs_ingest_faults.XXXXXX)"
+FAULT_PIDS=()
+NFAULT=0
+FPID=
+FPORT=
+FLOG=
+N=600
+
+cleanup() {
+    local pid
+    for pid in "${FAULT_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    if [ "$TABLE_MADE" = 1 ]; then
+        node "$HERE/interop.mjs" cleanup "$TABLE" >/dev/null 2>&1 || true
+    fi
+    if [ "$DB_MADE" = 1 ]; then
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    fi
+    if [ -n "${FS_FAULTS_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
+}
+trap cleanup EXIT
+
+export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC"
+
+# q SQL...: in the scratch database, unaligned, tuples only, "|" between
+# columns; an error shows as "ERROR:  SQLSTATE".
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" -c "$*" 2>&1 || true; }
+
+# Point server "faulty" at the current fault server.
+point() {
+    local out
+    out="$(q "ALTER SERVER faulty OPTIONS (SET endpoint 'http://127.0.0.1:$FPORT', SET max_retries '$1', SET max_connections '$2')")"
+    [ -z "$out" ] || die "cannot point server faulty at the fault server: $out"
+}
+
+# PutItem requests the current fault server saw, by the status it gave them.
+puts() { grep 'target=DynamoDB_20120810.PutItem' "$FLOG" | grep -c "status=$1" || true; }
+
+# The store's items equal to the source (by the direct foreign table), and
+# the store's item count.
+SAME_AS_SOURCE="SELECT count(*) FROM direct d JOIN src s ON s.user_id = d.user_id
+                 WHERE d.event_time = s.event_time::timestamptz AND d.clicks = s.clicks::bigint
+                   AND d.ctr = s.ctr::float8"
+STORED="SELECT count(*) FROM direct"
+INGEST="SELECT rows_read, rows_stale, rows_unchanged, rows_inserted, rows_updated, online_writes
+          FROM fs_ingest('fv', 'src')"
+
+# --- preconditions ----------------------------------------------------------
+
+command -v psql >/dev/null 2>&1 || die "psql not found"
+command -v node >/dev/null 2>&1 || die "node not found (scripts/setup.sh installs it)"
+[ -n "${FS_DYNALITE_ENDPOINT:-}" ] || skip_all "FS_DYNALITE_ENDPOINT is unset (scripts/dynalite.sh sets it)"
+psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
+    die "cannot connect to PostgreSQL (is the cluster env exported?)"
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
+    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
+    >/dev/null || die "cannot create database $DB"
+DB_MADE=1
+q "CREATE EXTENSION feature_store" >/dev/null
+if [ "$(q "SELECT 1 FROM pg_foreign_data_wrapper WHERE fdwname = 'fs_dynamodb'")" != 1 ]; then
+    skip_all "the installed feature_store has no foreign data wrapper fs_dynamodb"
+fi
+export FS_FAULT_UPSTREAM="$FS_DYNALITE_ENDPOINT"
+
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<EOF
+SET client_min_messages = warning;
+CREATE SERVER faulty FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (endpoint 'http://127.0.0.1:9', region 'us-east-1', max_retries '1', max_connections '16');
+CREATE SERVER store FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1');
+CREATE USER MAPPING FOR PUBLIC SERVER faulty
+  OPTIONS (access_key_id 'AKIDINGEST', secret_access_key 'ingest-secret');
+CREATE USER MAPPING FOR PUBLIC SERVER store
+  OPTIONS (access_key_id 'AKIDINGEST', secret_access_key 'ingest-secret');
+CREATE FOREIGN TABLE fv_online (user_id text, event_time timestamptz, clicks bigint, ctr float8)
+  SERVER faulty OPTIONS (table '$TABLE', key 'user_id');
+CREATE FOREIGN TABLE direct (user_id text, event_time timestamptz, clicks bigint, ctr float8)
+  SERVER store OPTIONS (table '$TABLE', key 'user_id');
+SELECT fs_create_online_table('direct');
+SELECT fs_register_entity('user', 'user_id');
+SELECT fs_register_feature_view('fv', 'fv_online', 'user');
+SELECT fs_create_staging_table('fv', 'src');
+INSERT INTO src SELECT 'u' || i, '2026-01-01 00:00:00+00', (i * 3)::text, (i / 8.0)::text
+  FROM generate_series(1, $N) i;
+EOF
+)" || die "cannot set up $DB: $out"
+TABLE_MADE=1
+
+# --- (a) the store goes down mid-run ----------------------------------------
+echo "# (a) the store goes down after 250 writes"
+start_fault proxy-outage-after:250
+point 1 16
+out="$(q "$INGEST")"
+check "outage: the run fails with the store's error (HV000, retries exhausted)" "ERROR:  HV000" "$out"
+check "outage: no run and no state are left behind" "0|0" \
+    "$(q "SELECT (SELECT count(*) FROM fs_ingest_runs), (SELECT count(*) FROM fs_ingest_state)")"
+check "outage: 250 writes reached the store, the rest were refused" "250|t" \
+    "$(puts forwarded)|$([ "$(puts 500)" -gt 0 ] && echo t || echo f)"
+sleep 1                         # forwarded writes have all been applied
+check "outage: the store holds exactly the 250 acknowledged items, as in the source" "250|250" \
+    "$(q "$STORED")|$(q "$SAME_AS_SOURCE")"
+stop_fault
+
+start_fault proxy
+point 1 16
+check "outage, rerun: 350 written, the 250 already stored counted unchanged" \
+    "$N|0|250|350|0|350" "$(q "$INGEST")"
+check "outage, rerun: exactly 350 PutItem requests reached the store (nothing written twice)" \
+    "350" "$(puts forwarded)"
+check "outage, rerun: the store holds the source exactly" "$N|$N" "$(q "$STORED")|$(q "$SAME_AS_SOURCE")"
+check "outage, rerun: one succeeded run, and a state row per entity" "1|succeeded|$N" \
+    "$(q "SELECT count(*), min(status), (SELECT count(*) FROM fs_ingest_state) FROM fs_ingest_runs")"
+check "outage, third run: nothing to write" "$N|0|$N|0|0|0" "$(q "$INGEST")"
+stop_fault
+
+# --- (b) cancelled mid-run --------------------------------------------------
+echo "# (b) statement_timeout while writes are slow"
+q "UPDATE src SET event_time = '2026-02-01 00:00:00+00', clicks = (clicks::bigint + 1)::text" >/dev/null
+start_fault proxy-slow-puts:300
+point 1 4
+out="$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "SET statement_timeout = '2s'" -c "$INGEST" 2>&1 || true)"
+check "cancel: the run is cancelled (57014)" "ERROR:  57014" "$out"
+stop_fault
+sleep 1                         # writes the proxy had delayed have landed
+k="$(q "$SAME_AS_SOURCE")"
+check_true "cancel: some, not all, new values reached the store" \
+    "$([[ "$k" =~ ^[0-9]+$ ]] && [ "$k" -gt 0 ] && [ "$k" -lt "$N" ] && echo t || echo f)" "stored: $k"
+check "cancel: the state still describes the old values" "$N|1" \
+    "$(q "SELECT count(*), count(DISTINCT event_time) FROM fs_ingest_state WHERE event_time = '2026-01-01 00:00:00+00'")"
+start_fault proxy
+point 1 16
+check "cancel, rerun: writes exactly the $((N - k)) missing, counts $k unchanged" \
+    "$N|0|$k|0|$((N - k))|$((N - k))" "$(q "$INGEST")"
+check "cancel, rerun: exactly that many PutItem requests reached the store" "$((N - k))" "$(puts forwarded)"
+check "cancel, rerun: the store holds the new values exactly" "$N|$N" "$(q "$STORED")|$(q "$SAME_AS_SOURCE")"
+stop_fault
+
+# --- (c) a newer value stored by another lane between read and write --------
+echo "# (c) another lane's newer value, stored after fs_ingest read the item"
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+INSERT INTO direct VALUES ('u1', '2030-01-01 00:00:00+00', 999, 9.5);
+UPDATE src SET event_time = '2026-03-01 00:00:00+00', clicks = '70' WHERE user_id IN ('u1', 'u2');
+DELETE FROM src WHERE user_id NOT IN ('u1', 'u2');
+EOF
+)" || die "cannot prepare (c): $out"
+start_fault proxy-hide-items
+point 1 16
+check "race: u1's write is refused by its condition and counts as stale; u2 is written" \
+    "2|1|1" "$(q "SELECT rows_read, rows_stale, online_writes FROM fs_ingest('fv', 'src')")"
+check "race: the newer value of u1 stays; u2 has the new value" \
+    "u1|999|2030-01-01 00:00:00+00,u2|70|2026-03-01 00:00:00+00" \
+    "$(q "SELECT string_agg(user_id || '|' || clicks || '|' || event_time, ',' ORDER BY user_id) FROM direct WHERE user_id IN ('u1', 'u2')")"
+check "race: the state claims u2's write, not u1's" "u1|2026-02-01 00:00:00+00,u2|2026-03-01 00:00:00+00" \
+    "$(q "SELECT string_agg(entity_id || '|' || event_time, ',' ORDER BY entity_id) FROM fs_ingest_state WHERE entity_id IN ('u1', 'u2')")"
+stop_fault
+
+finish
