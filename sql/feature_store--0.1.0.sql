@@ -785,6 +785,14 @@ BEGIN
                   HINT = 'A source has the join key, every feature column and optionally the event time; fs_create_staging_table makes one.';
     END IF;
 
+    /*
+     * One run per view at a time: a second run waits here until the first
+     * commits, then compares with the state the first wrote.  The lock's
+     * class id, 0x46530001 ("FS", 1 for ingestion), keeps it apart from
+     * users' advisory locks; the key is a hash of the view's name.
+     */
+    PERFORM pg_catalog.pg_advisory_xact_lock(1179844609, pg_catalog.hashtext(vname));
+
     started := clock_timestamp();
     INSERT INTO @extschema@.fs_ingest_runs (feature_view, source, mode, started_at)
     VALUES (vname, source::text, mode, started)

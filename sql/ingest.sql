@@ -147,6 +147,17 @@ SELECT status FROM fs_ingest_runs ORDER BY run_id DESC LIMIT 1;
 ROLLBACK;
 SELECT count(*) AS runs FROM fs_ingest_runs;
 
+-- A run holds a transaction-level advisory lock on its view until the
+-- transaction ends, so that a second run on the view waits for it: class id
+-- 0x46530001, key the hash of the view's name.
+BEGIN;
+SELECT rows_read FROM fs_ingest('user_stats', 'typed_src');
+SELECT classid, objid = hashtext('user_stats')::oid AS key_is_view, objsubid, mode, granted
+  FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid();
+ROLLBACK;
+SELECT count(*) AS advisory_locks FROM pg_locks
+ WHERE locktype = 'advisory' AND pid = pg_backend_pid();
+
 -- Errors.
 SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'user_stats_staging', 'append')$$);
 SELECT pg_temp.err($$SELECT fs_ingest('nope', 'user_stats_staging')$$);
