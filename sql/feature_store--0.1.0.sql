@@ -816,6 +816,17 @@ BEGIN
                                         pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'),
                                         key, ts, started);
     t0 := clock_timestamp();
+    /*
+     * A snapshot of nothing would delete every entity: far more often an
+     * empty file than an intent.  A source whose rows were all rejected was
+     * read, and its entities are kept, so it goes on.
+     */
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND silver.rows_read OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'snapshot source % has no rows', source
+            USING ERRCODE = '22023',
+                  DETAIL = format('A snapshot deletes every entity its source does not have; this one would empty feature view "%s".', vname),
+                  HINT = 'To empty the view, delete the rows of its table and its rows of fs_ingest_state. An upsert of an empty source changes nothing.';
+    END IF;
 
     qkey := quote_ident(key);
     qts := quote_ident(ts);

@@ -112,6 +112,18 @@ TRUNCATE snap_in;
 INSERT INTO snap_in VALUES ('1', '2026-01-01', '1'), ('02', '2026-01-02', 'oops');
 SELECT rows_rejected, rows_deleted FROM fs_ingest('snap', 'snap_in', 'snapshot');
 SELECT user_id, x FROM snap_t ORDER BY user_id;
+-- A snapshot of an empty source is refused before anything is deleted (an
+-- empty file, most likely); an upsert of it changes nothing.
+TRUNCATE snap_in;
+SELECT * FROM fs_ingest('snap', 'snap_in', 'snapshot');
+SELECT user_id, x FROM snap_t ORDER BY user_id;
+SELECT count(*) AS entities_in_state FROM fs_ingest_state WHERE feature_view = 'snap';
+SELECT rows_read, online_writes FROM fs_ingest('snap', 'snap_in');
+-- A source whose every row is rejected was read: the snapshot goes on,
+-- keeping the rejected rows' entities and deleting the others.
+INSERT INTO snap_in VALUES ('2', '2026-01-03', 'oops');
+SELECT rows_read, rows_rejected, rows_deleted FROM fs_ingest('snap', 'snap_in', 'snapshot');
+SELECT user_id, x FROM snap_t ORDER BY user_id;
 SELECT fs_drop_feature_view('snap');
 DROP TABLE snap_t, snap_in;
 
