@@ -655,8 +655,9 @@ AS 'MODULE_PATHNAME', 'fs_ingest_remote';
 
 /*
  * Create a table to COPY a view's data into: the join key, the event time and
- * every feature, all text.  Named <view>_staging unless staging_table says
- * otherwise; in the schema of the view's relation unless that name has one.
+ * every feature but generated ones, all text.  Named <view>_staging unless
+ * staging_table says otherwise; in the schema of the view's relation unless
+ * that name has one.
  */
 CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
                                                     staging_table text DEFAULT NULL)
@@ -688,7 +689,8 @@ BEGIN
     SELECT string_agg(format('%I text', a.attname), ', ' ORDER BY a.attnum) INTO cols
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) rel
-       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+       AND a.attgenerated OPERATOR(pg_catalog.=) '';
     EXECUTE format('CREATE TABLE %s (%s)', target, cols);
     RETURN target::regclass;
 END
@@ -737,6 +739,7 @@ DECLARE
     sets      text;
 BEGIN
     SELECT v.relation, e.join_key, v.event_time_column INTO rel, key, ts
+    silvercols text;
       FROM @extschema@.fs_feature_view v
       JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
      WHERE v.name OPERATOR(pg_catalog.=) vname;
@@ -761,9 +764,23 @@ BEGIN
     END IF;
 
     SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO feats
+    /*
+     * Generated columns are computed, never ingested.  The table computes
+     * them on the embedded store; fs_ingest_remote writes items itself and
+     * cannot, and an item without them would serve them as NULL.
+     */
+    IF relkind OPERATOR(pg_catalog.=) 'f' AND EXISTS (
+           SELECT FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+              AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.<>) '') THEN
+        RAISE EXCEPTION 'fs_ingest does not support generated columns of foreign table %', rel
+            USING ERRCODE = '0A000',
+                  DETAIL = format('Feature view "%s" has generated columns, which fs_ingest cannot compute for the remote store.', vname),
+                  HINT = 'Make them plain columns computed in the source, or write the rows with INSERT into the foreign table.';
+    END IF;
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
-       AND NOT a.attisdropped
+       AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) ''
        AND a.attname OPERATOR(pg_catalog.<>) key AND a.attname OPERATOR(pg_catalog.<>) ts;
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
                     WHERE a.attrelid OPERATOR(pg_catalog.=) source
@@ -805,8 +822,21 @@ BEGIN
     IF pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys') IS NOT NULL THEN
         DROP TABLE pg_temp.fs_ingest_seen_keys;
     END IF;
-    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (LIKE %s) ON COMMIT DROP', rel);
-    ALTER TABLE pg_temp.fs_ingest_silver_rows ADD COLUMN fs_row bigint, ADD COLUMN fs_digest bytea;
+    /*
+     * The view's columns (as LIKE copies them: type, collation, NOT NULL)
+     * but the generated ones, which the table computes; fs_ingest_silver
+     * fills every column from the source's column of that name.
+     */
+    SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                             CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) 0
+                                  THEN ' COLLATE ' OPERATOR(pg_catalog.||) a.attcollation::regcollation::text END,
+                             CASE WHEN a.attnotnull THEN ' NOT NULL' END), ', ' ORDER BY a.attnum)
+      INTO silvercols
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
+    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (%s, fs_row bigint, fs_digest bytea) ON COMMIT DROP',
+                   silvercols);
     IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
         EXECUTE format('CREATE TEMP TABLE fs_ingest_seen_keys ON COMMIT DROP AS SELECT %I FROM %s WITH NO DATA',
                        key, rel);

@@ -152,6 +152,27 @@ SELECT rows_unchanged, online_writes FROM fs_ingest('pad', 'pad_in');
 SELECT fs_drop_feature_view('pad');
 DROP TABLE pad_t, pad_in;
 
+-- Generated columns are computed by the table, never ingested: the staging
+-- table leaves them out, a source need not have them (and one that has them
+-- is not read for them), the write does not list them.  The digest covers
+-- the ingested features.
+CREATE TABLE gen_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL, clicks int,
+                    clicks2 int GENERATED ALWAYS AS (clicks * 2) STORED, segment text);
+SELECT fs_register_feature_view('gen', 'gen_t', 'user');
+SELECT fs_create_staging_table('gen', 'gen_in') IS NOT NULL AS created;
+SELECT attname FROM pg_attribute WHERE attrelid = 'gen_in'::regclass AND attnum > 0 ORDER BY attnum;
+INSERT INTO gen_in VALUES ('1', '2026-01-01', '5', 'a'), ('2', '2026-01-01', '7', 'b');
+SELECT * FROM fs_ingest('gen', 'gen_in');
+SELECT * FROM gen_t ORDER BY user_id;
+SELECT rows_unchanged, online_writes FROM fs_ingest('gen', 'gen_in');
+CREATE TABLE gen_src (user_id text, event_time text, clicks text, clicks2 text, segment text);
+INSERT INTO gen_src VALUES ('1', '2026-01-02', '6', '999', 'a'), ('2', '2026-01-02', '7', '999', 'b');
+SELECT rows_unchanged, rows_updated FROM fs_ingest('gen', 'gen_src', 'snapshot');
+SELECT * FROM gen_t ORDER BY user_id;
+SELECT feature_ref, value FROM fs_get_features(ARRAY['1'], ARRAY['gen:*']);
+SELECT fs_drop_feature_view('gen');
+DROP TABLE gen_t, gen_in, gen_src;
+
 -- A run is part of the caller's transaction: rolled back, it leaves no run row and no write.
 BEGIN;
 SELECT rows_updated FROM fs_ingest('user_stats', 'typed_src');
@@ -187,6 +208,14 @@ CREATE FOREIGN TABLE remote_stats (user_id bigint, event_time timestamptz, click
 SELECT fs_register_feature_view('remote_stats', 'remote_stats', 'user');
 SELECT pg_temp.err($$SELECT fs_ingest('remote_stats', 'user_stats_staging')$$);
 SELECT count(*) AS remote_runs FROM fs_ingest_runs WHERE feature_view = 'remote_stats';
+-- fs_ingest cannot compute a foreign table's generated columns: refused
+-- before the store is asked anything.
+CREATE FOREIGN TABLE remote_gen (user_id bigint, event_time timestamptz, clicks int,
+                                 clicks2 int GENERATED ALWAYS AS (clicks * 2) STORED)
+    SERVER ingest_ddb OPTIONS (key 'user_id');
+SELECT fs_register_feature_view('remote_gen', 'remote_gen', 'user');
+SELECT pg_temp.err($$SELECT fs_ingest('remote_gen', 'user_stats_staging')$$);
+DROP FOREIGN TABLE remote_gen;
 
 -- Only the owner of the view's table may ingest into it.
 CREATE ROLE regress_fs_ingester;
