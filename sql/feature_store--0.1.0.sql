@@ -649,7 +649,8 @@ CREATE FUNCTION @extschema@.fs_ingest_remote(run_id bigint, feature_view text, r
     silver regclass, seen_keys regclass,
     OUT rows_inserted bigint, OUT rows_updated bigint, OUT rows_stale bigint,
     OUT rows_unchanged bigint, OUT rows_deleted bigint,
-    OUT store_requests bigint, OUT store_wait_ms double precision)
+    OUT store_requests bigint, OUT store_wait_ms double precision,
+    OUT rows_rejected bigint)
 RETURNS record LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_remote';
 
@@ -725,6 +726,7 @@ DECLARE
     silver    record;
     remote    record;
     n_requests bigint;
+    n_rejected bigint := 0;
     n_wait    double precision;
     n_stale   bigint;
     n_same    bigint;
@@ -737,9 +739,19 @@ DECLARE
     qrel      text;
     allcols   text;
     sets      text;
+    silvercols text;
+    gold      text;
+    gold_some text;
+    chunk     bigint[];
+    one       bigint;
+    c_ins     bigint;
+    c_upd     bigint;
+    why       text;
+    cname     text;
+    ccol      name;
+    cgen      "char";
 BEGIN
     SELECT v.relation, e.join_key, v.event_time_column INTO rel, key, ts
-    silvercols text;
       FROM @extschema@.fs_feature_view v
       JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
      WHERE v.name OPERATOR(pg_catalog.=) vname;
@@ -762,8 +774,6 @@ BEGIN
     IF NOT pg_catalog.has_table_privilege(source, 'SELECT') THEN
         RAISE EXCEPTION 'permission denied for source %', source USING ERRCODE = '42501';
     END IF;
-
-    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO feats
     /*
      * Generated columns are computed, never ingested.  The table computes
      * them on the embedded store; fs_ingest_remote writes items itself and
@@ -778,6 +788,8 @@ BEGIN
                   DETAIL = format('Feature view "%s" has generated columns, which fs_ingest cannot compute for the remote store.', vname),
                   HINT = 'Make them plain columns computed in the source, or write the rows with INSERT into the foreign table.';
     END IF;
+
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO feats
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
        AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) ''
@@ -880,14 +892,19 @@ BEGIN
         n_stale := silver.rows_stale OPERATOR(pg_catalog.+) remote.rows_stale;
         n_same := silver.rows_unchanged OPERATOR(pg_catalog.+) remote.rows_unchanged;
         n_requests := remote.store_requests;
+        n_rejected := remote.rows_rejected;
         n_wait := remote.store_wait_ms;
         t1 := clock_timestamp();
     ELSE
-    /* Gold: write what changed, never an older value over a newer one. */
-    EXECUTE format($q$
+    /*
+     * Gold: write what changed, never an older value over a newer one, and
+     * the state of what was written.  gold writes every silver row;
+     * gold_some only those whose fs_row is in $2.
+     */
+    gold := $q$
         WITH w AS (
             INSERT INTO %1$s AS t (%2$s)
-            SELECT %2$s FROM pg_temp.fs_ingest_silver_rows
+            SELECT %2$s FROM pg_temp.fs_ingest_silver_rows s%6$s
             ON CONFLICT (%3$s) DO UPDATE SET %4$s
              WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
             RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted),
@@ -896,16 +913,79 @@ BEGIN
         st AS (
             INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time)
             SELECT $1, pg_catalog.format('%%s', s.%3$s), s.fs_digest, s.%5$s
-              FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s OPERATOR(pg_catalog.=) w.k
+              FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s OPERATOR(pg_catalog.=) w.k%6$s
             ON CONFLICT (feature_view, entity_id) DO UPDATE
                SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time)
-        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted) FROM w$q$,
-        qrel, allcols, qkey, sets, qts)
-    INTO n_ins, n_upd USING vname;
+        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted) FROM w$q$;
+    gold_some := format(gold, qrel, allcols, qkey, sets, qts,
+                        ' WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($2)');
+    gold := format(gold, qrel, allcols, qkey, sets, qts, '');
+    BEGIN
+        EXECUTE gold INTO n_ins, n_upd USING vname;
+    EXCEPTION WHEN integrity_constraint_violation THEN
+        /*
+         * A row breaks a constraint of the table (a CHECK, a foreign key,
+         * another unique index): the statement wrote nothing.  Write a
+         * thousand rows at a time, and the rows of a thousand that fail one
+         * by one, rejecting those that break a constraint.
+         */
+        n_ins := 0;
+        n_upd := 0;
+        CREATE INDEX ON pg_temp.fs_ingest_silver_rows (fs_row);
+        ANALYZE pg_temp.fs_ingest_silver_rows;
+        FOR chunk IN
+            SELECT pg_catalog.array_agg(c.fs_row ORDER BY c.fs_row)
+              FROM (SELECT s.fs_row,
+                           (pg_catalog.row_number() OVER (ORDER BY s.fs_row) OPERATOR(pg_catalog.-) 1)
+                           OPERATOR(pg_catalog./) 1000 AS n
+                      FROM pg_temp.fs_ingest_silver_rows s) c
+             GROUP BY c.n ORDER BY c.n
+        LOOP
+            BEGIN
+                EXECUTE gold_some INTO c_ins, c_upd USING vname, chunk;
+                n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
+                n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
+            EXCEPTION WHEN integrity_constraint_violation THEN
+                FOREACH one IN ARRAY chunk LOOP
+                    BEGIN
+                        EXECUTE gold_some INTO c_ins, c_upd USING vname, ARRAY[one];
+                        n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
+                        n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
+                    EXCEPTION WHEN integrity_constraint_violation THEN
+                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, cname = CONSTRAINT_NAME;
+                        /* The constraint's column, and its value, if it has one column. */
+                        ccol := NULL;
+                        cgen := NULL;
+                        SELECT a.attname, a.attgenerated INTO ccol, cgen
+                          FROM pg_catalog.pg_constraint k
+                          JOIN pg_catalog.pg_attribute a
+                            ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
+                           AND a.attnum OPERATOR(pg_catalog.=) k.conkey[1]
+                         WHERE k.conrelid OPERATOR(pg_catalog.=) rel
+                           AND k.conname OPERATOR(pg_catalog.=) cname
+                           AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
+                        EXECUTE format($q$
+                            INSERT INTO @extschema@.fs_ingest_rejects
+                                   (run_id, entity_id, "column", raw_value, reason)
+                            SELECT $1, pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3
+                              FROM pg_temp.fs_ingest_silver_rows s
+                             WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
+                            qkey,
+                            CASE WHEN cgen OPERATOR(pg_catalog.=) ''
+                                 THEN format('pg_catalog.format(''%%s'', s.%I)', ccol)
+                                 ELSE 'NULL' END)
+                        USING run, ccol, why, one;
+                        n_rejected := n_rejected OPERATOR(pg_catalog.+) 1;
+                    END;
+                END LOOP;
+            END;
+        END LOOP;
+    END;
     t1 := clock_timestamp();
     /* Rows the table already held newer (written by another lane) are stale too. */
     n_stale := silver.rows_stale OPERATOR(pg_catalog.+) silver.rows_changed
-               OPERATOR(pg_catalog.-) n_ins OPERATOR(pg_catalog.-) n_upd;
+               OPERATOR(pg_catalog.-) n_ins OPERATOR(pg_catalog.-) n_upd
+               OPERATOR(pg_catalog.-) n_rejected;
     n_same := silver.rows_unchanged;
     END IF;
 
@@ -952,7 +1032,8 @@ BEGIN
 
     UPDATE @extschema@.fs_ingest_runs r
        SET status = 'succeeded', finished_at = clock_timestamp(),
-           rows_read = silver.rows_read, rows_rejected = silver.rows_rejected,
+           rows_read = silver.rows_read,
+           rows_rejected = silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
            rows_stale = n_stale, rows_unchanged = n_same,
            rows_inserted = n_ins, rows_updated = n_upd, rows_deleted = n_del,
            online_writes = n_written, store_requests = n_requests, store_wait_ms = n_wait,
@@ -962,7 +1043,8 @@ BEGIN
      WHERE r.run_id OPERATOR(pg_catalog.=) run;
     DROP TABLE pg_temp.fs_ingest_silver_rows;
 
-    RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected, n_stale, n_same,
+    RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
+                        n_stale, n_same,
                         n_ins, n_upd, n_del, n_written;
 END
 $$;

@@ -8,7 +8,7 @@
 \getenv dynalite_endpoint FS_DYNALITE_ENDPOINT
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
-DROP TABLE IF EXISTS stats_staging, stats_before, bad_rows, nokey_src;
+DROP TABLE IF EXISTS stats_staging, stats_before, bad_rows, nokey_src, odd_src;
 DROP ROLE IF EXISTS regress_fs_remote_ingester;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
@@ -205,11 +205,55 @@ SELECT row_number() OVER (ORDER BY run_id) AS n, mode, status, rows_read, online
        finished_at >= started_at AS finished, run_by = current_user AS by_me
   FROM fs_ingest_runs WHERE feature_view = 'stats' ORDER BY run_id;
 
--- An empty snapshot empties the store and the state (and cleans up dynalite).
+-- 10. A second view, for values the store keeps in its own way.
+SELECT 'ingest_' || substr(md5(random()::text), 1, 12) AS odd_table \gset
+CREATE FOREIGN TABLE odd_online (id int, event_time timestamptz, amt numeric, meta jsonb, x float8)
+    SERVER ingest_srv OPTIONS (table :'odd_table', key 'id');
+SELECT fs_create_online_table('odd_online');
+SELECT fs_register_entity('thing', 'id');
+SELECT fs_register_feature_view('odd', 'odd_online', 'thing');
+CREATE TABLE odd_src (id text, event_time text, amt text, meta text, x text);
+INSERT INTO odd_src VALUES
+    ('1', '2026-01-01', '1.5', '{"x": 1}', '1'),
+    ('2', '2026-01-01', '1.50', NULL, '2'),
+    ('3', '2026-01-01', '-0.000', '{"x": 1.0}', '3'),
+    ('4', '2026-01-01', '4', 'null', '4'),
+    ('5', '2026-01-01', '5', NULL, 'NaN'),
+    ('6', '2026-01-01', '6', NULL, '1e300');
+-- NaN and 1e300 are not DynamoDB numbers: those rows are rejected, the rest written.
+SELECT rows_read, rows_rejected, online_writes FROM fs_ingest('odd', 'odd_src');
+SELECT entity_id, "column", raw_value, reason ~ 'DynamoDB' AS store_reason
+  FROM fs_ingest_rejects
+ WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs WHERE feature_view = 'odd')
+ ORDER BY entity_id;
+SELECT id, amt, meta, x FROM odd_online ORDER BY id;
+-- The state lost: the store gives 1.50 back as 1.5, -0.000 as 0, {"x": 1.0}
+-- as {"x": 1} and JSON null as NULL, and still counts as holding the values.
+DELETE FROM fs_ingest_state WHERE feature_view = 'odd';
+DELETE FROM odd_src WHERE id IN ('5', '6');
+SELECT rows_read, rows_unchanged, online_writes FROM fs_ingest('odd', 'odd_src');
+-- An item without an event time (another client's) is overwritten.
+INSERT INTO odd_online (id, event_time, amt) VALUES (10, NULL, 100);
+INSERT INTO odd_src VALUES ('10', '2026-01-01', '5', NULL, '5');
+SELECT rows_stale, rows_updated, online_writes FROM fs_ingest('odd', 'odd_src');
+SELECT id, event_time, amt FROM odd_online WHERE id = 10;
+DELETE FROM odd_online;
+DROP TABLE odd_src;
+
+-- A snapshot of one entity deletes every other one from the store and the
+-- state; an empty snapshot is refused before anything is deleted.
 TRUNCATE stats_staging;
+INSERT INTO stats_staging (user_id, event_time, clicks, ctr, segment, emb)
+VALUES ('1', '2026-06-01 00:00:00+00', '1', '0.5', 'a', '{1,2}');
 SELECT * FROM pg_temp.ingest('snapshot');
 SELECT (SELECT count(*) FROM stats_online) AS stored,
        (SELECT count(*) FROM fs_ingest_state WHERE feature_view = 'stats') AS state_rows;
+TRUNCATE stats_staging;
+SELECT pg_temp.err($$SELECT fs_ingest('stats', 'stats_staging', 'snapshot')$$);
+SELECT count(*) AS stored FROM stats_online;
+-- Clean up dynalite.
+DELETE FROM stats_online;
+SELECT count(*) AS stored FROM stats_online;
 
 DROP VIEW served, served_truth, truth;
 DROP TABLE stats_staging, stats_before, bad_rows, nokey_src;

@@ -56,6 +56,9 @@
 
 PG_FUNCTION_INFO_V1(fs_ingest_silver);
 
+/* The source's text of column i of the current row, as a C string (once). */
+#define RAW(i) (raw[(i)] ? raw[(i)] : (raw[(i)] = text_to_cstring(txt[(i)])))
+
 /* Source rows fetched from the cursor at a time. */
 #define FETCH_ROWS 10000
 
@@ -95,53 +98,64 @@ classify(EntityEntry *e, TimestampTz ts, const uint8 *digest)
 	return 'w';
 }
 
-/* Hash the binary form of a row's feature values. */
-void
-fs_ingest_row_digest(StringInfo buf, TupleDesc desc, const bool *is_feature,
-		   Datum *values, bool *nulls, uint8 *digest)
+/*
+ * A hash of the types of the features (and their order): the seed of the
+ * digests of source text, so that a digest stored before a column's type
+ * changed never matches again.
+ */
+static uint64
+type_signature(TupleDesc desc, const bool *is_feature)
 {
-	uint64		h1;
-	uint64		h2;
+	StringInfoData buf;
+	uint64		h;
 
-	resetStringInfo(buf);
+	initStringInfo(&buf);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (!is_feature[i])
 			continue;
-		if (nulls[i])
+		appendBinaryStringInfo(&buf, (char *) &att->atttypid, sizeof(Oid));
+		appendBinaryStringInfo(&buf, (char *) &att->atttypmod, sizeof(int32));
+		appendStringInfoString(&buf, NameStr(att->attname));
+		appendStringInfoChar(&buf, '\0');
+	}
+	h = hash_bytes_extended((unsigned char *) buf.data, buf.len, 0x5eed0003);
+	pfree(buf.data);
+	return h;
+}
+
+/*
+ * Hash the source text of a row's feature values (txt[i] NULL for a NULL),
+ * seeded with the features' type signature.  What fs_ingest_state keeps.
+ */
+static void
+text_digest(StringInfo buf, uint64 signature, int natts, const bool *is_feature,
+			text **txt, uint8 *digest)
+{
+	uint64		h1;
+	uint64		h2;
+
+	resetStringInfo(buf);
+	for (int i = 0; i < natts; i++)
+	{
+		uint32		len;
+
+		if (!is_feature[i])
+			continue;
+		if (txt[i] == NULL)
 		{
 			appendStringInfoChar(buf, 'n');
 			continue;
 		}
+		len = VARSIZE_ANY_EXHDR(txt[i]);
 		appendStringInfoChar(buf, 'v');
-		if (att->attlen == -1)
-		{
-			struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
-			uint32		len = VARSIZE_ANY_EXHDR(v);
-
-			appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
-			appendBinaryStringInfo(buf, VARDATA_ANY(v), len);
-		}
-		else if (att->attlen == -2)
-		{
-			char	   *c = DatumGetCString(values[i]);
-
-			appendBinaryStringInfo(buf, c, strlen(c) + 1);
-		}
-		else if (att->attbyval)
-		{
-			char		tmp[sizeof(Datum)];
-
-			store_att_byval(tmp, values[i], att->attlen);
-			appendBinaryStringInfo(buf, tmp, att->attlen);
-		}
-		else
-			appendBinaryStringInfo(buf, DatumGetPointer(values[i]), att->attlen);
+		appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
+		appendBinaryStringInfo(buf, VARDATA_ANY(txt[i]), len);
 	}
-	h1 = hash_bytes_extended((unsigned char *) buf->data, buf->len, 0x5eed0001);
-	h2 = hash_bytes_extended((unsigned char *) buf->data, buf->len, 0x5eed0002);
+	h1 = hash_bytes_extended((unsigned char *) buf->data, buf->len, signature ^ 0x5eed0001);
+	h2 = hash_bytes_extended((unsigned char *) buf->data, buf->len, signature ^ 0x5eed0002);
 	memcpy(digest, &h1, sizeof(h1));
 	memcpy(digest + sizeof(h1), &h2, sizeof(h2));
 }
@@ -345,6 +359,10 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	Datum	   *values;
 	bool	   *nulls;
 	char	  **raw;
+	text	  **txt;
+	text	   *last_ts_raw = NULL;
+	TimestampTz last_ts = 0;
+	uint64		signature;
 	bytea	   *digest_datum;
 	int64	   *losers = NULL;
 	int			nlosers = 0;
@@ -446,6 +464,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	values = palloc(sizeof(Datum) * natts);
 	nulls = palloc(sizeof(bool) * natts);
 	raw = palloc(sizeof(char *) * natts);
+	txt = palloc(sizeof(text *) * natts);
+	signature = type_signature(desc, is_feature);
 	initStringInfo(&digestbuf);
 	digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
 	SET_VARSIZE(digest_datum, VARHDRSZ + FS_DIGEST_LEN);
@@ -493,6 +513,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 			TimestampTz ts;
 			uint8	   *digest = (uint8 *) VARDATA(digest_datum);
 			char		class;
+			bool		key_ok = false;
 
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextReset(rowcxt);
@@ -506,94 +527,142 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 			heap_deform_tuple(tuptable->vals[r], tuptable->tupdesc, values, nulls);
 			for (int i = 0; i < natts; i++)
-				raw[i] = nulls[i] ? NULL : TextDatumGetCString(values[i]);
+			{
+				txt[i] = nulls[i] ? NULL : (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
+				raw[i] = NULL;
+			}
+			values[row_col] = Int64GetDatum(rows_read);
+			nulls[row_col] = false;
+			values[digest_col] = PointerGetDatum(digest_datum);
+			nulls[digest_col] = false;
 
-			if (raw[key_col] == NULL || raw[key_col][0] == '\0')
+			/*
+			 * The key and the event time first: they are needed to find the
+			 * entity and to tell stale rows.
+			 */
+			if (txt[key_col] == NULL || VARSIZE_ANY_EXHDR(txt[key_col]) == 0)
 			{
 				cur = key_col;
 				problem = "missing entity id";
 			}
-
-			/* Convert every value; a value its type refuses rejects the row. */
-			for (int i = 0; i < natts && problem == NULL; i++)
+			else
 			{
-				cur = i;
-				if (i == row_col)
+				char	   *message;
+
+				cur = key_col;
+				nulls[key_col] = false;
+				if (fs_value_input(&cols[key_col].input, RAW(key_col), cols[key_col].ioparam,
+								   cols[key_col].typmod, &values[key_col], &message))
+					key_ok = true;
+				else
+					problem = message;
+			}
+			if (problem == NULL)
+			{
+				cur = ts_col;
+				nulls[ts_col] = false;
+				if (!cols[ts_col].in_source)
+					values[ts_col] = TimestampTzGetDatum(default_ts);
+				else if (txt[ts_col] == NULL)
 				{
-					values[i] = Int64GetDatum(rows_read);
-					nulls[i] = false;
+					nulls[ts_col] = true;
+					problem = "missing event time";
 				}
-				else if (i == digest_col)
-				{
-					values[i] = PointerGetDatum(digest_datum);
-					nulls[i] = false;
-				}
-				else if (i == ts_col && !cols[i].in_source)
-				{
-					values[i] = TimestampTzGetDatum(default_ts);
-					nulls[i] = false;
-				}
-				else if (raw[i] == NULL)
-				{
-					values[i] = (Datum) 0;
-					nulls[i] = true;
-					if (i == ts_col)
-						problem = "missing event time";
-					else if (cols[i].notnull)
-						problem = "null value in a NOT NULL column";
-				}
+				else if (last_ts_raw != NULL &&
+						 VARSIZE_ANY_EXHDR(txt[ts_col]) == VARSIZE_ANY_EXHDR(last_ts_raw) &&
+						 memcmp(VARDATA_ANY(txt[ts_col]), VARDATA_ANY(last_ts_raw),
+								VARSIZE_ANY_EXHDR(last_ts_raw)) == 0)
+					values[ts_col] = TimestampTzGetDatum(last_ts);	/* as the row before */
 				else
 				{
 					char	   *message;
 
-					nulls[i] = false;
-					if (!fs_value_input(&cols[i].input, raw[i], cols[i].ioparam,
-										cols[i].typmod, &values[i], &message))
+					if (fs_value_input(&cols[ts_col].input, RAW(ts_col), cols[ts_col].ioparam,
+									   cols[ts_col].typmod, &values[ts_col], &message))
+					{
+						last_ts = DatumGetTimestampTz(values[ts_col]);
+						if (last_ts_raw)
+							pfree(last_ts_raw);
+						last_ts_raw = (text *) MemoryContextAlloc(fncxt, VARSIZE_ANY(txt[ts_col]));
+						memcpy(last_ts_raw, txt[ts_col], VARSIZE_ANY(txt[ts_col]));
+					}
+					else
 						problem = message;
+				}
+			}
+			for (int i = 0; i < natts && problem == NULL; i++)
+			{
+				if (is_feature[i] && txt[i] == NULL && cols[i].notnull)
+				{
+					cur = i;
+					problem = "null value in a NOT NULL column";
+				}
+			}
+
+			/*
+			 * Change detection on the source's text: a row whose features are
+			 * written exactly as in the last write of its entity (and whose
+			 * column types are the same) was valid then and has the same
+			 * values now, so it is not converted again.
+			 */
+			if (problem == NULL)
+			{
+				keystr = key_is_text ? RAW(key_col)
+					: OutputFunctionCall(&key_output, values[key_col]);
+				text_digest(&digestbuf, signature, natts, is_feature, txt, digest);
+				entry = hash_search(entities, &keystr, HASH_ENTER, &found);
+				if (!found)
+				{
+					entry->key = MemoryContextStrdup(keycxt, keystr);
+					entry->has_state = false;
+					entry->seen = false;
+				}
+				if (!entry->has_state || memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
+				{
+					/* Convert every feature; a value its type refuses rejects the row. */
+					for (int i = 0; i < natts && problem == NULL; i++)
+					{
+						char	   *message;
+
+						if (!is_feature[i])
+							continue;
+						cur = i;
+						if (txt[i] == NULL)
+						{
+							values[i] = (Datum) 0;
+							nulls[i] = true;
+						}
+						else
+						{
+							nulls[i] = false;
+							if (!fs_value_input(&cols[i].input, RAW(i), cols[i].ioparam,
+												cols[i].typmod, &values[i], &message))
+								problem = message;
+						}
+					}
 				}
 			}
 
 			if (problem != NULL)
 			{
 				rows_rejected++;
-				reject(reject_plan, run_id, raw[key_col], cols[cur].name,
-					   raw[cur], problem);
+				reject(reject_plan, run_id, txt[key_col] ? RAW(key_col) : NULL, cols[cur].name,
+					   txt[cur] ? RAW(cur) : NULL, problem);
 				/* A snapshot keeps the entity of a rejected row whose key is valid. */
-				if (keyrel != NULL && cur != key_col)
+				if (keyrel != NULL && key_ok)
 				{
 					bool		keynull = false;
-					Datum		key;
 
-					char	   *message;
-
-					if (cur > key_col)
-						key = values[key_col];
-					else if (!fs_value_input(&cols[key_col].input, raw[key_col],
-											 cols[key_col].ioparam, cols[key_col].typmod,
-											 &key, &message))
-					{
-						MemoryContextSwitchTo(oldcxt);
-						continue;
-					}
-					heap_insert(keyrel, heap_form_tuple(RelationGetDescr(keyrel), &key, &keynull),
+					heap_insert(keyrel, heap_form_tuple(RelationGetDescr(keyrel),
+														&values[key_col], &keynull),
 								cid, 0, keybistate);
 				}
 				MemoryContextSwitchTo(oldcxt);
 				continue;
 			}
 
-			keystr = key_is_text ? raw[key_col]
-				: OutputFunctionCall(&key_output, values[key_col]);
 			ts = DatumGetTimestampTz(values[ts_col]);
-			fs_ingest_row_digest(&digestbuf, desc, is_feature, values, nulls, digest);
 
-			entry = hash_search(entities, &keystr, HASH_ENTER, &found);
-			if (!found)
-			{
-				entry->key = MemoryContextStrdup(keycxt, keystr);
-				entry->has_state = false;
-				entry->seen = false;
-			}
 			if (!entry->seen)
 			{
 				entry->seen = true;

@@ -29,13 +29,6 @@
 extern Datum fs_ingest_silver(PG_FUNCTION_ARGS);
 extern Datum fs_ingest_remote(PG_FUNCTION_ARGS);
 
-/*
- * The digest of a row's feature values (is_feature[i] per column of desc):
- * a 128-bit hash of their binary form, into digest[FS_DIGEST_LEN].
- */
-extern void fs_ingest_row_digest(StringInfo buf, TupleDesc desc, const bool *is_feature,
-								 Datum *values, bool *nulls, uint8 *digest);
-
 /* Refuse (42501) any table but a temporary scratch table of the current role. */
 extern void fs_ingest_check_scratch_table(Relation rel);
 

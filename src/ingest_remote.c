@@ -49,11 +49,14 @@
 #define json_object pg_json_object
 #include "utils/builtins.h"
 #undef json_object
+#include "utils/datum.h"
 #include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "fdw_internal.h"
 #include "ingest.h"
@@ -70,7 +73,8 @@ typedef enum RowOutcome
 	ROW_INSERTED,
 	ROW_UPDATED,
 	ROW_STALE,
-	ROW_UNCHANGED
+	ROW_UNCHANGED,
+	ROW_REJECTED				/* a value the store cannot hold */
 } RowOutcome;
 
 typedef struct RemoteRow
@@ -80,7 +84,8 @@ typedef struct RemoteRow
 	char	   *entity;			/* the key's output text: the state's entity_id */
 	json_t	   *key_av;			/* the key as an AttributeValue (held) */
 	TimestampTz ts;
-	const uint8 *digest;
+	const uint8 *digest;		/* the silver row's, for the state */
+	json_t	   *item;			/* the row as an Item (held) */
 	bool		stored;			/* the store has an item for the entity */
 	RowOutcome	outcome;
 } RemoteRow;
@@ -107,8 +112,9 @@ typedef struct RemoteRun
 	bool	   *is_feature;		/* per silver column */
 	int		   *fatt;			/* per silver column: foreign table column, or -1 */
 	FmgrInfo	key_out;
-	StringInfoData digestbuf;
+	FmgrInfo  **eq;				/* per silver column: the type's equality, or NULL */
 	SPIPlanPtr	state_plan;
+	SPIPlanPtr	reject_plan;
 	MemoryContext chunk_cxt;
 	FsJsonHold *hold;
 	/* the chunk */
@@ -121,6 +127,7 @@ typedef struct RemoteRun
 	int64		updated;
 	int64		stale;
 	int64		unchanged;
+	int64		rejected;
 	int64		deleted;
 	int64		done;
 } RemoteRun;
@@ -168,6 +175,36 @@ ts_value(RemoteRun *rr, TimestampTz ts)
  *-------------------------------------------------------------------------
  */
 
+/* Whether a jsonb value is the JSON null, which the store keeps as NULL. */
+static bool
+is_json_null(Datum value)
+{
+	Jsonb	   *jb = DatumGetJsonbP(value);
+	JsonbValue	v;
+
+	return JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) && v.type == jbvNull;
+}
+
+/*
+ * Whether a stored value equals the silver row's, by the type's equality:
+ * the store gives numbers back in its own form (1.50 as 1.5, -0 as 0).
+ */
+static bool
+same_value(RemoteRun *rr, int i, Datum stored, bool stored_null, Datum value, bool value_null)
+{
+	Form_pg_attribute att = TupleDescAttr(rr->sdesc, i);
+
+	if (stored_null || value_null)
+	{
+		if (stored_null && value_null)
+			return true;
+		return att->atttypid == JSONBOID && (stored_null ? is_json_null(value) : is_json_null(stored));
+	}
+	if (rr->eq[i] != NULL)
+		return DatumGetBool(FunctionCall2Coll(rr->eq[i], att->attcollation, stored, value));
+	return datumIsEqual(stored, value, att->attbyval, att->attlen);
+}
+
 /* Compare a stored item with the silver row of its entity. */
 static void
 take_item(RemoteRun *rr, json_t *item)
@@ -179,7 +216,6 @@ take_item(RemoteRun *rr, json_t *item)
 	RemoteRow  *row;
 	Datum	   *values;
 	bool	   *nulls;
-	uint8		digest[FS_DIGEST_LEN];
 	TimestampTz stored_ts = 0;
 	bool		ts_null = true;
 
@@ -220,9 +256,13 @@ take_item(RemoteRun *rr, json_t *item)
 		row->outcome = ROW_STALE;
 		return;
 	}
-	fs_ingest_row_digest(&rr->digestbuf, rr->sdesc, rr->is_feature, values, nulls, digest);
-	if (!ts_null && stored_ts == row->ts && memcmp(digest, row->digest, FS_DIGEST_LEN) == 0)
-		row->outcome = ROW_UNCHANGED;
+	if (ts_null || stored_ts != row->ts)
+		return;
+	for (int i = 0; i < rr->sdesc->natts; i++)
+		if (rr->is_feature[i] &&
+			!same_value(rr, i, values[i], nulls[i], row->values[i], row->nulls[i]))
+			return;
+	row->outcome = ROW_UNCHANGED;
 }
 
 /* A BatchGetItem answer: compare its items, keep its UnprocessedKeys. */
@@ -295,7 +335,8 @@ read_stored(RemoteRun *rr)
 	int			round = 0;
 
 	for (int r = 0; r < rr->nrows; r++)
-		fs_arr_append_new(keys, json_pack("{sO}", rr->tbl->key_attr, rr->rows[r].key_av));
+		if (rr->rows[r].outcome != ROW_REJECTED)
+			fs_arr_append_new(keys, json_pack("{sO}", rr->tbl->key_attr, rr->rows[r].key_av));
 
 	while (json_array_size(keys) > 0)
 	{
@@ -335,28 +376,75 @@ condition_failed(FsDdbCall *call)
 		strcmp(call->error_type, "ConditionalCheckFailedException") == 0;
 }
 
-/* The silver row as an Item, held. */
+/*
+ * The silver row as an Item, held; NULL if the store cannot hold one of its
+ * values (NaN, a number out of DynamoDB's range), with the column in *badcol
+ * and the reason in *message.  Only those data errors are caught: the codec
+ * raises them before it changes anything but its own JSON.
+ */
 static json_t *
-row_item(RemoteRun *rr, RemoteRow *row)
+row_item(RemoteRun *rr, RemoteRow *row, int *badcol, char **message)
 {
 	TupleDesc	fdesc = RelationGetDescr(rr->rel);
 	json_t	   *item = fs_held_object(rr->hold);
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int cur = -1;
+	volatile bool ok = true;
 
-	for (int i = 0; i < rr->sdesc->natts; i++)
+	PG_TRY();
 	{
-		Form_pg_attribute att;
-		json_t	   *av;
+		for (int i = 0; i < rr->sdesc->natts; i++)
+		{
+			Form_pg_attribute att;
+			json_t	   *av;
 
-		if (rr->fatt[i] < 0 || row->nulls[i])
-			continue;
-		att = TupleDescAttr(fdesc, rr->fatt[i]);
-		av = fs_ddb_encode(row->values[i], att->atttypid,
-						   rr->fatt[i] + 1 == rr->tbl->event_time_attnum,
-						   NameStr(att->attname), row->entity);
-		if (av)
-			fs_obj_set_new(item, rr->tbl->attr_names[rr->fatt[i]], av);
+			if (rr->fatt[i] < 0 || row->nulls[i])
+				continue;
+			cur = i;
+			att = TupleDescAttr(fdesc, rr->fatt[i]);
+			av = fs_ddb_encode(row->values[i], att->atttypid,
+							   rr->fatt[i] + 1 == rr->tbl->event_time_attnum,
+							   NameStr(att->attname), row->entity);
+			if (av)
+				fs_obj_set_new(item, rr->tbl->attr_names[rr->fatt[i]], av);
+		}
 	}
-	return item;
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION || cur < 0)
+			PG_RE_THROW();
+		FlushErrorState();
+		*badcol = cur;
+		*message = edata->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok ? item : NULL;
+}
+
+/* Record a row the store cannot hold in fs_ingest_rejects. */
+static void
+reject_row(RemoteRun *rr, RemoteRow *row, int col, const char *message)
+{
+	Form_pg_attribute att = TupleDescAttr(rr->sdesc, col);
+	Oid			typoutput;
+	bool		isvarlena;
+	Datum		args[5];
+	int			ret;
+
+	getTypeOutputInfo(att->atttypid, &typoutput, &isvarlena);
+	args[0] = Int64GetDatum(rr->run_id);
+	args[1] = CStringGetTextDatum(row->entity);
+	args[2] = CStringGetTextDatum(NameStr(att->attname));
+	args[3] = CStringGetTextDatum(OidOutputFunctionCall(typoutput, row->values[col]));
+	args[4] = CStringGetTextDatum(message);
+	ret = SPI_execute_plan(rr->reject_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not record a rejected row: %s", SPI_result_code_string(ret));
 }
 
 /* A write's call knows its run and row. */
@@ -401,9 +489,9 @@ write_pending(RemoteRun *rr)
 			continue;
 		body = fs_held_object(rr->hold);
 		fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
-		fs_obj_set(body, "Item", row_item(rr, row));
+		fs_obj_set(body, "Item", row->item);
 		fs_obj_set_new(body, "ConditionExpression",
-					   json_string("attribute_not_exists(#k) OR #t <= :t"));
+					   json_string("attribute_not_exists(#k) OR attribute_not_exists(#t) OR #t <= :t"));
 		fs_obj_set_new(body, "ExpressionAttributeNames",
 					   json_pack("{ssss}", "#k", rr->tbl->key_attr,
 								 "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
@@ -447,6 +535,9 @@ record_chunk(RemoteRun *rr)
 				break;
 			case ROW_STALE:
 				rr->stale++;
+				continue;
+			case ROW_REJECTED:
+				rr->rejected++;
 				continue;
 			case ROW_PENDING:
 				elog(ERROR, "row of entity \"%s\" was neither written nor skipped", row->entity);
@@ -521,6 +612,20 @@ write_chunk(RemoteRun *rr, SPITupleTable *tuptable, int ntuples)
 		e->row = r;
 	}
 
+	/* Rows with a value the store cannot hold are rejected, not sent. */
+	for (int r = 0; r < ntuples; r++)
+	{
+		RemoteRow  *row = &rr->rows[r];
+		int			badcol;
+		char	   *message;
+
+		row->item = row_item(rr, row, &badcol, &message);
+		if (row->item == NULL)
+		{
+			row->outcome = ROW_REJECTED;
+			reject_row(rr, row, badcol, message);
+		}
+	}
 	read_stored(rr);
 	write_pending(rr);
 	record_chunk(rr);
@@ -718,8 +823,8 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	int			fetch;
 	char	   *query;
 	Oid			state_types[4] = {TEXTOID, TEXTARRAYOID, BYTEAARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		result[7];
-	bool		result_nulls[7] = {false, false, false, false, false, false, false};
+	Datum		result[8];
+	bool		result_nulls[8] = {false, false, false, false, false, false, false, false};
 	FsDdbStats	stats_before = fs_ddb_stats;
 	MemoryContext fncxt = CurrentMemoryContext;
 
@@ -804,7 +909,17 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 
 	getTypeOutputInfo(TupleDescAttr(fdesc, rr.tbl->key_attnum - 1)->atttypid, &typoutput, &isvarlena);
 	fmgr_info(typoutput, &rr.key_out);
-	initStringInfo(&rr.digestbuf);
+	rr.eq = palloc0(sizeof(FmgrInfo *) * rr.sdesc->natts);
+	for (int i = 0; i < rr.sdesc->natts; i++)
+	{
+		TypeCacheEntry *tc;
+
+		if (!rr.is_feature[i])
+			continue;
+		tc = lookup_type_cache(TupleDescAttr(rr.sdesc, i)->atttypid, TYPECACHE_EQ_OPR_FINFO);
+		if (OidIsValid(tc->eq_opr_finfo.fn_oid))
+			rr.eq[i] = &tc->eq_opr_finfo;
+	}
 	rr.chunk_cxt = AllocSetContextCreate(fncxt, "fs_ingest remote chunk", ALLOCSET_DEFAULT_SIZES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -818,6 +933,16 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	rr.state_plan = SPI_prepare(query, 4, state_types);
 	if (rr.state_plan == NULL)
 		elog(ERROR, "could not prepare the state update: %s", SPI_result_code_string(SPI_result));
+
+	{
+		Oid			reject_types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+		query = psprintf("INSERT INTO %s.fs_ingest_rejects (run_id, entity_id, \"column\", raw_value, reason) "
+						 "VALUES ($1, $2, $3, $4, $5)", quote_identifier(rr.schema));
+		rr.reject_plan = SPI_prepare(query, 5, reject_types);
+		if (rr.reject_plan == NULL)
+			elog(ERROR, "could not prepare the reject insert: %s", SPI_result_code_string(SPI_result));
+	}
 
 	/* Gold: the changed rows, a chunk at a time. */
 	fetch = DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
@@ -878,5 +1003,6 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	result[4] = Int64GetDatum(rr.deleted);
 	result[5] = Int64GetDatum(fs_ddb_stats.requests - stats_before.requests);
 	result[6] = Float8GetDatum(fs_ddb_stats.wait_ms - stats_before.wait_ms);
+	result[7] = Int64GetDatum(rr.rejected);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, result, result_nulls)));
 }
