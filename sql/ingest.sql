@@ -173,6 +173,50 @@ SELECT feature_ref, value FROM fs_get_features(ARRAY['1'], ARRAY['gen:*']);
 SELECT fs_drop_feature_view('gen');
 DROP TABLE gen_t, gen_in, gen_src;
 
+-- A row that breaks a constraint of the table (a CHECK, a foreign key) is
+-- rejected with the constraint's message and column, and the run goes on:
+-- the others are written, and only they get a state.
+CREATE TABLE seg_t (name text PRIMARY KEY);
+INSERT INTO seg_t VALUES ('a'), ('b');
+CREATE TABLE chk_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL,
+                    clicks int CHECK (clicks >= 0), views int,
+                    segment text REFERENCES seg_t,
+                    CONSTRAINT clicks_within_views CHECK (clicks <= views));
+SELECT fs_register_feature_view('chk', 'chk_t', 'user');
+SELECT fs_create_staging_table('chk', 'chk_in') IS NOT NULL AS created;
+INSERT INTO chk_in VALUES ('1', '2026-01-01', '1', '5', 'a'), ('2', '2026-01-01', '-1', '5', 'a'),
+                          ('3', '2026-01-01', '1', '5', 'z'), ('4', '2026-01-01', '9', '5', 'b'),
+                          ('5', '2026-01-01', '2', '5', 'b'), ('6', '2026-01-01', '1', '5', 'a');
+-- entity 6: a newer value written by another lane, so its row is stale
+INSERT INTO chk_t VALUES (6, '2026-02-01', 0, 5, 'a');
+SELECT * FROM fs_ingest('chk', 'chk_in');
+SELECT entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+ WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs) ORDER BY entity_id;
+SELECT user_id, clicks, segment FROM chk_t ORDER BY user_id;
+SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'chk' ORDER BY entity_id;
+SELECT rows_rejected, rows_stale, online_writes FROM fs_ingest_runs
+ WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs);
+-- Rejected again until the table accepts them; an update that breaks a
+-- constraint keeps the stored value, and a snapshot keeps its entity.
+INSERT INTO seg_t VALUES ('z');
+UPDATE chk_in SET clicks = '-5', event_time = '2026-01-02' WHERE user_id = '1';
+SELECT rows_rejected, rows_stale, rows_unchanged, rows_inserted, rows_updated, rows_deleted
+  FROM fs_ingest('chk', 'chk_in', 'snapshot');
+SELECT user_id, event_time, clicks, segment FROM chk_t ORDER BY user_id;
+SELECT entity_id, event_time FROM fs_ingest_state WHERE feature_view = 'chk' ORDER BY entity_id;
+-- Many rows, one of them refused: the others are written, counted once.
+TRUNCATE chk_in;
+INSERT INTO chk_in SELECT g::text, '2026-01-03', CASE WHEN g = 1700 THEN '-1' ELSE '1' END, '5', 'a'
+  FROM generate_series(1, 2500) g;
+SELECT rows_read, rows_rejected, rows_stale, rows_unchanged, rows_inserted, rows_updated,
+       online_writes
+  FROM fs_ingest('chk', 'chk_in');
+SELECT count(*), sum(clicks) FROM chk_t;
+SELECT count(*) AS state FROM fs_ingest_state WHERE feature_view = 'chk';
+SELECT entity_id, reason FROM fs_ingest_rejects WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs);
+SELECT fs_drop_feature_view('chk');
+DROP TABLE chk_t, chk_in, seg_t;
+
 -- A run is part of the caller's transaction: rolled back, it leaves no run row and no write.
 BEGIN;
 SELECT rows_updated FROM fs_ingest('user_stats', 'typed_src');
