@@ -304,6 +304,27 @@ SELECT count(*) > 0 AS had_state FROM fs_ingest_state WHERE feature_view = 'own'
 SELECT fs_drop_feature_view('own');
 SELECT count(*) AS state_left FROM fs_ingest_state WHERE feature_view = 'own';
 
+-- Change detection reads the source's text: rows written exactly as before
+-- are unchanged; the same value written differently is a change; a
+-- feature's new type makes every row a change.
+CREATE TABLE txt (id int PRIMARY KEY, event_time timestamptz, n numeric, s text);
+SELECT fs_register_entity('txt_thing', 'id');
+SELECT fs_register_feature_view('txt', 'txt', 'txt_thing');
+CREATE TABLE txt_src (id text, event_time text, n text, s text);
+INSERT INTO txt_src VALUES ('1', '2026-01-01', '1.5', 'a'), ('2', '2026-01-01', '2', 'b'),
+                           ('3', '2026-01-01', '3', 'c');
+SELECT rows_read, rows_inserted, online_writes FROM fs_ingest('txt', 'txt_src');
+UPDATE txt_src SET n = '1.50' WHERE id = '1';
+SELECT rows_unchanged, rows_updated, online_writes FROM fs_ingest('txt', 'txt_src');
+SELECT id, n FROM txt ORDER BY id;
+SELECT rows_unchanged, online_writes FROM fs_ingest('txt', 'txt_src');
+ALTER TABLE txt ALTER COLUMN n TYPE float8;
+SELECT rows_unchanged, rows_updated, online_writes FROM fs_ingest('txt', 'txt_src');
+SELECT id, n FROM txt ORDER BY id;
+SELECT rows_unchanged, online_writes FROM fs_ingest('txt', 'txt_src');
+SELECT fs_drop_feature_view('txt');
+DROP TABLE txt, txt_src;
+
 DROP TABLE user_stats_staging, other_staging, dup_src, typed_src, nokey_src, nofeat_src;
 DROP EXTENSION feature_store CASCADE;
 DROP TABLE user_stats;
