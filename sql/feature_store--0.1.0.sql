@@ -1049,6 +1049,17 @@ BEGIN
 END
 $$;
 
+/* Direct writes */
+
+/*
+ * Write some features of one entity before returning, on either store
+ * (src/write.c): 'WRITTEN', or 'STALE' when a newer event time is stored.
+ */
+CREATE FUNCTION @extschema@.fs_write_features(feature_view text, entity_id text, features jsonb,
+                                              event_time timestamptz DEFAULT pg_catalog.now())
+RETURNS text LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'fs_write_features';
+
 /* The DynamoDB-compatible store: foreign data wrapper fs_dynamodb */
 
 CREATE FUNCTION @extschema@.fs_dynamodb_handler()

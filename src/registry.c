@@ -837,6 +837,40 @@ fs_resolve(Oid schema, Datum *refs, bool *nulls, int nrefs)
 }
 
 /*
+ * Resolve one feature view by name, as writes need it: its relation locked
+ * (AccessShareLock) and resolved, even when it has no features.  Pins the
+ * cache as fs_resolve does.
+ */
+FsView *
+fs_resolve_view(Oid schema, const char *name)
+{
+	registry_pin();
+	for (;;)
+	{
+		FsView	   *view = NULL;
+
+		AcceptInvalidationMessages();
+		registry_ensure(schema);
+		view_invalidated = false;
+
+		if (strlen(name) < NAMEDATALEN)
+			view = hash_search(views_htab, name, HASH_FIND, NULL);
+		if (view == NULL)
+		{
+			char	   *known = hint_names(views_htab);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("feature view \"%s\" does not exist", name),
+					 known ? errhint("Registered feature views: %s.", known)
+					 : errhint("No feature view is registered yet: call fs_register_feature_view first.")));
+		}
+		if (view_ready(view) && !view_invalidated && registry_valid && view->resolved)
+			return view;
+	}
+}
+
+/*
  * fs_resolve_refs(feature_refs text[]): what a list of references expands
  * to, with the errors serving would raise.
  */

@@ -90,5 +90,6 @@ typedef struct FsResolved
 
 extern void fs_registry_init(void);
 extern FsResolved *fs_resolve(Oid schema, Datum *refs, bool *nulls, int nrefs);
+extern FsView *fs_resolve_view(Oid schema, const char *name);
 
 #endif							/* FS_REGISTRY_H */
