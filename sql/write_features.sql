@@ -31,6 +31,12 @@ LANGUAGE sql AS $$
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.served(text, text) TO PUBLIC;
 
+-- The signature of SPEC.
+SELECT pg_get_function_arguments('fs_write_features'::regproc) AS arguments,
+       pg_get_function_result('fs_write_features'::regproc) AS result,
+       p.provolatile, p.proisstrict
+  FROM pg_proc p WHERE p.oid = 'fs_write_features'::regproc;
+
 CREATE TABLE wf_local (user_id bigint PRIMARY KEY, event_time timestamptz,
     clicks int, total bigint, ctr float8, score numeric, segment text, active boolean,
     emb real[], tags text[], doc jsonb, seen timestamptz, raw bytea);
