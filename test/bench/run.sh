@@ -18,9 +18,13 @@
 #             installed extension has no fs_dynamodb wrapper or node_modules is
 #             missing.
 #   ingest    a 1,000,000-row snapshot of 20 features ingested with fs_ingest
-#             into an empty embedded view, then again with 1% of the entities
-#             changed (test/bench/ingest.sql, in the database fs_bench_ingest);
-#             about a minute.
+#             into an empty view, then again with 1% of the entities changed
+#             (test/bench/ingest.sql, in the database fs_bench_ingest, dropped
+#             afterwards), for each store in turn: embedded (about a minute),
+#             then dynamodb, a foreign table of fs_dynamodb over a dynalite of
+#             its own (scripts/dynalite.sh, stopped afterwards; about a quarter
+#             of an hour, most of it the first load).  The dynamodb store is
+#             skipped, with a message, like the dynamodb part.
 #
 # It prints the figures, the machine and the exact commands; it exits non-zero
 # only when something is broken, never because a target is missed.
@@ -32,6 +36,8 @@
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
 #   BENCH_ONLY              embedded | dynamodb | ingest: run only that part (default: all)
 #   BENCH_INGEST_ROWS (1000000)  entities of the ingestion benchmark
+#   BENCH_INGEST_STORE (both)    embedded | dynamodb | both: the ingestion
+#                           benchmark's stores
 #   BENCH_DDB_ITERATIONS (100)  BENCH_DDB_WARMUP (5)  BENCH_DDB_ROWS (20000)
 #   BENCH_DDB_METHODS (ddb,sdk,ddb-count)
 #   BENCH_PERF (1)          0 skips the perf profile of the DynamoDB part
@@ -55,6 +61,16 @@ case "$BENCH_ONLY" in
     *) echo "run.sh: BENCH_ONLY must be embedded, dynamodb or ingest, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
+INGEST_STORE="${BENCH_INGEST_STORE:-both}"
+case "$INGEST_STORE" in
+    embedded|dynamodb|both) ;;
+    *) echo "run.sh: BENCH_INGEST_STORE must be embedded, dynamodb or both, not '$INGEST_STORE'" >&2; exit 2 ;;
+esac
+INGEST_ROWS="${BENCH_INGEST_ROWS:-1000000}"
+# 1% of the entities change, so at least a hundred.
+[[ "$INGEST_ROWS" =~ ^[1-9][0-9]{2,}$ ]] ||
+    { echo "run.sh: BENCH_INGEST_ROWS must be an integer of at least 100, not '$INGEST_ROWS'" >&2; exit 2; }
+
 cd "$ROOT"
 say() { printf '== %s\n' "$*"; }
 
@@ -65,6 +81,10 @@ cleanup() {
     for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[i]}" || true; done
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so that the cleanups run.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # 1. The extension, built and installed.
 if [ "${BENCH_SKIP_SETUP:-0}" = 1 ]; then
@@ -120,15 +140,76 @@ echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "command:  make bench  (that is: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER PGDATABASE=$PGDATABASE ${CMD[*]:1})"
 }
 
+# The ingestion benchmark's database, dropped however the script ends.
+INGEST_DB=fs_bench_ingest
+drop_ingest_db() {
+    PGOPTIONS="-c client_min_messages=warning" \
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $INGEST_DB WITH (FORCE)"
+}
+
+# The ingestion benchmark on one store (embedded or dynamodb), in a fresh
+# database; dynamodb against a dynalite of its own.
+run_ingest_store() {
+    local store="$1" dyn_dir="" dyn_env="" start fdw
+    local args=(-v rows="$INGEST_ROWS" -v store="$store")
+
+    drop_ingest_db
+    psql -X -q -c "CREATE DATABASE $INGEST_DB"
+    if [ "$store" = dynamodb ]; then
+        fdw="$(PGDATABASE="$INGEST_DB" psql -X -q -At -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' \
+                   -c 'CREATE EXTENSION feature_store' \
+                   -c "SELECT count(*) FROM pg_foreign_data_wrapper WHERE fdwname = 'fs_dynamodb'")"
+        if [ "$fdw" != 1 ]; then
+            say "ingestion into dynamodb skipped: the installed extension has no fs_dynamodb foreign data wrapper"
+            drop_ingest_db
+            return 0
+        fi
+        if ! command -v node >/dev/null 2>&1 || [ ! -f "$ROOT/node_modules/dynalite/index.js" ]; then
+            say "ingestion into dynamodb skipped: node or node_modules/dynalite missing (scripts/setup.sh)"
+            drop_ingest_db
+            return 0
+        fi
+        dyn_dir="$(mktemp -d /tmp/feature_store_bench_ingest.XXXXXX)"
+        dyn_env="$dyn_dir/dynalite.env"
+        CLEANUPS+=("if [ -d '$dyn_dir' ]; then FS_DYNALITE_ENV='$dyn_env' bash '$ROOT/scripts/dynalite.sh' stop >/dev/null; rm -rf -- '$dyn_dir'; fi")
+        FS_DYNALITE_ENV="$dyn_env" bash scripts/dynalite.sh start >/dev/null
+        # shellcheck disable=SC1090
+        FS_DYNALITE_ENDPOINT="$(. "$dyn_env" && echo "$FS_DYNALITE_ENDPOINT")"
+        args+=(-v endpoint="$FS_DYNALITE_ENDPOINT")
+        say "dynalite $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$ROOT/node_modules/dynalite/package.json" | head -n 1)" \
+            "on $FS_DYNALITE_ENDPOINT, pid $(cat "$dyn_env.pid") (in memory, ours alone)"
+    fi
+
+    say "ingestion, $store store: a snapshot of $INGEST_ROWS entities, ingested twice (database $INGEST_DB)"
+    start=$SECONDS
+    if ! PGDATABASE="$INGEST_DB" PGOPTIONS="-c client_min_messages=warning" \
+            psql -X -v ON_ERROR_STOP=1 "${args[@]}" -f "$BENCH/ingest.sql"; then
+        if [ -n "$dyn_env" ]; then
+            echo "run.sh: the end of dynalite's log ($dyn_env.log):" >&2
+            tail -n 20 "$dyn_env.log" >&2 2>/dev/null || true
+        fi
+        return 1
+    fi
+    echo "seconds:  $((SECONDS - start)) for the part (building the staging table included)"
+    if [ "$store" = dynamodb ]; then
+        echo "store:    dynalite $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$ROOT/node_modules/dynalite/package.json" | head -n 1)," \
+             "node $(node --version), peak memory of dynalite $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$(cat "$dyn_env.pid")/status" 2>/dev/null || echo '?')"
+        FS_DYNALITE_ENV="$dyn_env" bash scripts/dynalite.sh stop >/dev/null
+        rm -rf -- "$dyn_dir"
+    fi
+    drop_ingest_db
+    echo "machine:  $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+         "$(uname -sr); $(psql -X -At -c 'SELECT version()' | sed 's/ on .*//')"
+    echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "command:  BENCH_ONLY=ingest BENCH_INGEST_STORE=$store BENCH_INGEST_ROWS=$INGEST_ROWS make bench" \
+         "(that is: PGDATABASE=$INGEST_DB psql -X -v ON_ERROR_STOP=1 ${args[*]} -f test/bench/ingest.sql)"
+}
+
 run_ingest() {
-say "ingestion: a snapshot of ${BENCH_INGEST_ROWS:-1000000} entities, ingested twice (database fs_bench_ingest)"
-psql -X -q -At -c "SELECT 1 FROM pg_database WHERE datname = 'fs_bench_ingest'" | grep -q 1 \
-    || psql -X -q -c "CREATE DATABASE fs_bench_ingest"
-local start=$SECONDS
-PGDATABASE=fs_bench_ingest PGOPTIONS="-c client_min_messages=warning" \
-    psql -X -v ON_ERROR_STOP=1 -v rows="${BENCH_INGEST_ROWS:-1000000}" -f "$BENCH/ingest.sql"
-echo "seconds:  $((SECONDS - start)) for the part (building the staging table included)"
-echo "command:  BENCH_ONLY=ingest make bench  (that is: PGDATABASE=fs_bench_ingest psql -X -v rows=${BENCH_INGEST_ROWS:-1000000} -f test/bench/ingest.sql)"
+    CLEANUPS+=('drop_ingest_db')
+    if [ "$INGEST_STORE" != dynamodb ]; then run_ingest_store embedded; fi
+    if [ "$INGEST_STORE" = both ]; then echo; fi
+    if [ "$INGEST_STORE" != embedded ]; then run_ingest_store dynamodb; fi
 }
 
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = embedded ]; then run_embedded; fi
