@@ -4,6 +4,7 @@
 #   scripts/pgcluster.sh start    initdb a fresh cluster in a temp dir and start it
 #                                 (reuses the recorded cluster if it is still running)
 #   scripts/pgcluster.sh stop     stop it and remove its temp dir and state file
+#   scripts/pgcluster.sh restart  stop it as a crash would (immediate) and start it again
 #   scripts/pgcluster.sh status   say whether it runs (exit 0 if so, 3 if not)
 #   scripts/pgcluster.sh env      print the state file (source it to reach the cluster)
 #
@@ -177,6 +178,18 @@ cmd_stop() {
     rm -f -- "$STATE_FILE"
 }
 
+# Stop the recorded cluster the hard way (-m immediate, as a crash would)
+# and start it again on the same port and data; the tests of durability use it.
+cmd_restart() {
+    read_state || die "no cluster recorded in $STATE_FILE (run: $0 start)"
+    cluster_running "$FS_CLUSTER_DIR" || die "the recorded cluster is not running"
+    ( cd "$FS_CLUSTER_DIR" && as_pg "$(bindir)/pg_ctl" stop -m immediate -w -D "$FS_CLUSTER_DIR/data" >/dev/null )
+    ( cd "$FS_CLUSTER_DIR" && as_pg "$(bindir)/pg_ctl" start -w -t 60 -D "$FS_CLUSTER_DIR/data" \
+          -l "$FS_CLUSTER_DIR/postgres.log" >"$FS_CLUSTER_DIR/pg_ctl.out" 2>&1 ) ||
+        die "server did not start again: $(tail -n 5 "$FS_CLUSTER_DIR/postgres.log" 2>/dev/null | tr '\n' '|')"
+    echo "pgcluster: restarted cluster on 127.0.0.1:$STATE_PORT (immediate stop, then start)"
+}
+
 cmd_status() {
     if read_state && cluster_running "$FS_CLUSTER_DIR"; then
         echo "pgcluster: running on 127.0.0.1:$STATE_PORT ($FS_CLUSTER_DIR)"
@@ -202,7 +215,8 @@ with_lock() {
 case "${1:-}" in
     start)  with_lock cmd_start ;;
     stop)   with_lock cmd_stop ;;
+    restart) with_lock cmd_restart ;;
     status) cmd_status ;;
     env)    cmd_env ;;
-    *)      echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+    *)      echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
 esac

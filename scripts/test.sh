@@ -126,6 +126,8 @@ fi
 
 # 2. cluster -----------------------------------------------------------------
 banner "cluster"
+# The stream worker runs only when the library is preloaded.
+export FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_preload_libraries = 'feature_store'}"
 if ! start_out="$(bash "$REPO/scripts/pgcluster.sh" start 2>&1)"; then
     echo "$start_out" >&2
     record cluster 0 1 "could not start PostgreSQL"

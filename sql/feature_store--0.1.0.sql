@@ -1078,3 +1078,101 @@ CREATE FOREIGN DATA WRAPPER fs_dynamodb
 CREATE FUNCTION @extschema@.fs_create_online_table(foreign_table regclass)
 RETURNS void LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'fs_create_online_table';
+
+/* Streaming: fs_push, the queue, its worker's status (src/stream.c) */
+
+/*
+ * The queue: fs_push appends to it, and so may producers' own INSERT or
+ * COPY (a trigger stamps who queued an event and when).  The stream worker
+ * (feature_store in shared_preload_libraries) drains it; flush_id marks the
+ * events a flush has claimed, so that a failed flush is retried as it was.
+ */
+CREATE SEQUENCE @extschema@.fs_stream_flush_seq;
+CREATE TABLE @extschema@.fs_stream_queue (
+    id           bigserial PRIMARY KEY,
+    feature_view text NOT NULL,
+    entity_id    text NOT NULL,
+    features     jsonb NOT NULL,
+    event_time   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    mode         text NOT NULL DEFAULT 'set'
+                 CHECK (mode OPERATOR(pg_catalog.=) ANY (ARRAY['set', 'add'])),
+    enqueued_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    pushed_by    name NOT NULL DEFAULT CURRENT_USER,
+    flush_id     bigint
+);
+CREATE INDEX fs_stream_queue_flush_idx ON @extschema@.fs_stream_queue (flush_id)
+    WHERE flush_id IS NOT NULL;
+
+CREATE FUNCTION @extschema@.fs_stream_queue_stamp()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    NEW.pushed_by := CURRENT_USER;
+    NEW.enqueued_at := clock_timestamp();
+    NEW.flush_id := NULL;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER fs_stream_queue_stamp BEFORE INSERT ON @extschema@.fs_stream_queue
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.fs_stream_queue_stamp();
+
+/* Events the worker could not write, and why; each producer sees its own. */
+CREATE TABLE @extschema@.fs_stream_rejects (
+    id           bigint NOT NULL,
+    feature_view text,
+    entity_id    text,
+    features     jsonb,
+    event_time   timestamptz,
+    mode         text,
+    pushed_by    name,
+    enqueued_at  timestamptz,
+    reason       text NOT NULL,
+    rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_queue_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_flush_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_rejects', '');
+
+/* COPY does not work under row-level security: the queue takes inserts only. */
+GRANT INSERT ON @extschema@.fs_stream_queue TO PUBLIC;
+GRANT USAGE ON SEQUENCE @extschema@.fs_stream_queue_id_seq TO PUBLIC;
+GRANT SELECT, DELETE ON @extschema@.fs_stream_rejects TO PUBLIC;
+ALTER TABLE @extschema@.fs_stream_rejects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY fs_stream_rejects_own ON @extschema@.fs_stream_rejects
+    USING (@extschema@.fs_acts_for(pushed_by));
+
+/* Check an event as fs_write_features would, and queue it; returns its id. */
+CREATE FUNCTION @extschema@.fs_push(feature_view text, entity_id text, features jsonb,
+                                    event_time timestamptz DEFAULT pg_catalog.now(),
+                                    mode text DEFAULT 'set')
+RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_push';
+
+/* The stream worker's figures, from shared memory (NULLs when it does not run). */
+CREATE FUNCTION @extschema@.fs_stream_worker_status(
+    OUT worker_pid integer, OUT events_per_second double precision,
+    OUT last_flush timestamptz, OUT events_flushed bigint, OUT events_stale bigint,
+    OUT events_rejected bigint, OUT failed_flushes bigint,
+    OUT last_error text, OUT last_error_at timestamptz)
+RETURNS record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_worker_status';
+
+/* The queue's depth and the age of its oldest event, for everyone. */
+CREATE FUNCTION @extschema@.fs_stream_queue_depth(OUT queue_depth bigint,
+                                                  OUT oldest_event_age interval)
+RETURNS record LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+    SELECT count(*), clock_timestamp() OPERATOR(pg_catalog.-) min(q.enqueued_at)
+      FROM @extschema@.fs_stream_queue q
+$$;
+
+CREATE VIEW @extschema@.fs_stream_status AS
+SELECT q.queue_depth, q.oldest_event_age, w.events_per_second, w.last_flush,
+       w.last_error, w.last_error_at, w.worker_pid, w.events_flushed,
+       w.events_stale, w.events_rejected, w.failed_flushes
+  FROM @extschema@.fs_stream_queue_depth() q, @extschema@.fs_stream_worker_status() w;
+GRANT SELECT ON @extschema@.fs_stream_status TO PUBLIC;

@@ -6,7 +6,8 @@
  * Everything else lives in one file per responsibility: registry.c (the
  * catalog cache and reference resolution), serving.c (fs_get_features and
  * fs_get_feature_vectors), store_local.c (the embedded store), value.c
- * (feature values as jsonb).
+ * (feature values as jsonb), stream.c (the streaming lane and its worker,
+ * whose settings it defines).
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +19,7 @@
 #include "dynamodb_client.h"
 #include "feature_store.h"
 #include "registry.h"
+#include "stream.h"
 
 PG_MODULE_MAGIC;
 
@@ -78,6 +80,8 @@ _PG_init(void)
 							16, 1, 256,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+
+	fs_stream_init();
 
 	MarkGUCPrefixReserved("feature_store");
 

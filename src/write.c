@@ -921,15 +921,39 @@ plan_cache_ready(void)
 							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
+/* The time the stored event time must not be after for a write to apply. */
+static TimestampTz
+condition_time(FsWrite *w)
+{
+	return w->oldest_event_time != 0 ? w->oldest_event_time : w->event_time;
+}
+
+/*
+ * Whether a write only adds (counters): every event counts, whatever the
+ * stored event time, which only moves forward.
+ */
+static bool
+add_only(Prepared *p)
+{
+	for (int c = 0; c < p->ncols; c++)
+		if (!p->cols[c].add)
+			return false;
+	return p->ncols > 0;
+}
+
 /*
  * The upsert of a write's columns:
  *
  *	INSERT INTO tbl AS t (key, et, f1, c2) VALUES ($1, $2, $3, $4)
  *	ON CONFLICT (key) DO UPDATE SET et = $2, f1 = $3,
  *		c2 = CASE WHEN t.c2 IS NULL THEN $4 ELSE t.c2 + $4 END
- *	WHERE t.et IS NULL OR t.et <= $2 RETURNING 1
+ *	WHERE t.et IS NULL OR t.et <= $5 RETURNING 1
+ *
+ * where the last parameter is the write's oldest event time (its event time
+ * unless it was merged from events of several times).
  *
  * It returns a row when written, none when a newer event time is stored.
+ * A write that only adds has no WHERE, and sets et = greatest(t.et, $2).
  * The parameters, not EXCLUDED, carry the values: reading EXCLUDED.f would
  * need SELECT on f.
  */
@@ -954,6 +978,8 @@ local_plan(WriteCall *wc, Prepared *p)
 	for (int c = 0; c < p->ncols; c++)
 		appendStringInfo(&sig, "%d%s,", view->features[p->cols[c].feat].attnum,
 						 p->cols[c].add ? "+" : "");
+	if (add_only(p))
+		appendStringInfoChar(&sig, 'A');
 	sigp = sig.data;
 	e = hash_search(plan_cache, &sigp, HASH_ENTER, &found);
 	if (found && e->valid)
@@ -967,9 +993,10 @@ local_plan(WriteCall *wc, Prepared *p)
 	e->valid = false;
 	e->plan = NULL;
 
-	argtypes = palloc(sizeof(Oid) * (p->ncols + 2));
+	argtypes = palloc(sizeof(Oid) * (p->ncols + 3));
 	argtypes[0] = view->key_type;
 	argtypes[1] = TIMESTAMPTZOID;
+	argtypes[p->ncols + 2] = TIMESTAMPTZOID;	/* the condition's time */
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s AS t (%s, %s",
 					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(wc->rel)),
@@ -983,7 +1010,11 @@ local_plan(WriteCall *wc, Prepared *p)
 		appendStringInfo(&sql, ", $%d", c + 3);
 		argtypes[c + 2] = view->features[p->cols[c].feat].typid;
 	}
-	appendStringInfo(&sql, ") ON CONFLICT (%s) DO UPDATE SET %s = $2", key, ts);
+	if (add_only(p))
+		appendStringInfo(&sql, ") ON CONFLICT (%s) DO UPDATE SET %s = GREATEST(t.%s, $2)",
+						 key, ts, ts);
+	else
+		appendStringInfo(&sql, ") ON CONFLICT (%s) DO UPDATE SET %s = $2", key, ts);
 	for (int c = 0; c < p->ncols; c++)
 	{
 		const char *f = quote_identifier(view->features[p->cols[c].feat].name);
@@ -995,10 +1026,13 @@ local_plan(WriteCall *wc, Prepared *p)
 		else
 			appendStringInfo(&sql, ", %s = $%d", f, c + 3);
 	}
-	appendStringInfo(&sql, " WHERE t.%s IS NULL OR t.%s OPERATOR(pg_catalog.<=) $2 RETURNING 1",
-					 ts, ts);
+	if (add_only(p))
+		appendStringInfoString(&sql, " RETURNING 1");
+	else
+		appendStringInfo(&sql, " WHERE t.%s IS NULL OR t.%s OPERATOR(pg_catalog.<=) $%d RETURNING 1",
+						 ts, ts, p->ncols + 3);
 
-	plan = SPI_prepare_cursor(sql.data, p->ncols + 2, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(sql.data, p->ncols + 3, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the write of feature view \"%s\": %s", view->name,
 			 SPI_result_code_string(SPI_result));
@@ -1029,8 +1063,8 @@ apply_local(WriteCall *wc, Prepared *ps, int n)
 
 	for (int i = 0; i < n; i++)
 		maxcols = Max(maxcols, ps[i].ncols);
-	args = palloc(sizeof(Datum) * (maxcols + 2));
-	nulls = palloc(maxcols + 2);
+	args = palloc(sizeof(Datum) * (maxcols + 3));
+	nulls = palloc(maxcols + 3);
 
 	errcb.callback = local_write_context;
 	errcb.previous = error_context_stack;
@@ -1053,6 +1087,8 @@ apply_local(WriteCall *wc, Prepared *ps, int n)
 			args[c + 2] = p->cols[c].value;
 			nulls[c + 2] = p->cols[c].isnull ? 'n' : ' ';
 		}
+		args[p->ncols + 2] = TimestampTzGetDatum(condition_time(p->w));
+		nulls[p->ncols + 2] = ' ';
 		ret = SPI_execute_plan(plan, args, nulls, false, 0);
 		if (ret != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not write feature view \"%s\": %s", wc->view->name,
@@ -1076,6 +1112,8 @@ typedef struct RemoteWrite
 	json_t	   *key;			/* the Key object (held) */
 	char	   *keytext;		/* its canonical JSON */
 	bool		ask_seq;		/* the condition failed: stale, or a duplicate? */
+	bool		add_again;		/* an add older than the stored event time:
+								 * add without moving the event time */
 } RemoteWrite;
 
 /* The writes of a call to one remote table. */
@@ -1108,6 +1146,8 @@ update_done(FsDdbCall *call)
 	{
 		if (rw->p->w->seq > 0)
 			rw->ask_seq = true;
+		else if (add_only(rw->p))
+			rw->add_again = true;
 		else
 			rw->p->w->status = FS_WRITE_STALE;
 	}
@@ -1150,7 +1190,12 @@ seq_done(FsDdbCall *call)
 		if (errno != 0 || *end != '\0')
 			fs_bad_shape(call, rc->tbl->table, "attribute \"" SEQ_ATTR "\" is not an integer");
 	}
-	rw->p->w->status = stored >= rw->p->w->seq ? FS_WRITE_DUPLICATE : FS_WRITE_STALE;
+	if (stored >= rw->p->w->seq)
+		rw->p->w->status = FS_WRITE_DUPLICATE;
+	else if (add_only(rw->p))
+		rw->add_again = true;
+	else
+		rw->p->w->status = FS_WRITE_STALE;
 }
 
 /*
@@ -1161,7 +1206,7 @@ seq_done(FsDdbCall *call)
  *	   [AND (attribute_not_exists(#s) OR #s < :s)]
  */
 static FsDdbCall *
-update_call(RemoteCall *rc, RemoteWrite *rw)
+update_call(RemoteCall *rc, RemoteWrite *rw, bool again)
 {
 	FsView	   *view = rc->view;
 	Prepared   *p = rw->p;
@@ -1188,7 +1233,13 @@ update_call(RemoteCall *rc, RemoteWrite *rw)
 	initStringInfo(&add);
 	initStringInfo(&remove);
 	initStringInfo(&cond);
-	appendStringInfoString(&set, "SET #t = :t");
+	/* Adding again (older than the stored event time): the event time stays. */
+	if (!again)
+		appendStringInfoString(&set, "SET #t = :t");
+	if (condition_time(p->w) != p->w->event_time && !again)
+		fs_obj_set_new(values, ":m", fs_ddb_encode(TimestampTzGetDatum(condition_time(p->w)),
+												   TIMESTAMPTZOID, rc->ts_is_event_time,
+												   view->event_time_column, p->entity));
 	for (int c = 0; c < p->ncols; c++)
 	{
 		WriteCol   *col = &p->cols[c];
@@ -1211,19 +1262,33 @@ update_call(RemoteCall *rc, RemoteWrite *rw)
 		else
 			appendStringInfo(&set, ", %s = %s", name, value);
 	}
-	appendStringInfoString(&cond,
-						   "(attribute_not_exists(#k) OR attribute_not_exists(#t) OR #t <= :t)");
+	if (again)
+	{
+		/* Only the seq guards it; #k and #t are not used. */
+		json_object_del(names, "#k");
+		json_object_del(names, "#t");
+		json_object_del(values, ":t");
+	}
+	else
+		appendStringInfoString(&cond,
+							   condition_time(p->w) != p->w->event_time
+							   ? "(attribute_not_exists(#k) OR attribute_not_exists(#t) OR #t <= :m)"
+							   : "(attribute_not_exists(#k) OR attribute_not_exists(#t) OR #t <= :t)");
 	if (p->w->seq > 0)
 	{
 		fs_obj_set_new(names, "#s", json_string(SEQ_ATTR));
 		fs_obj_set_new(values, ":s", json_pack("{ss}", "N",
 											   psprintf(INT64_FORMAT, p->w->seq)));
-		appendStringInfoString(&set, ", #s = :s");
-		appendStringInfoString(&cond, " AND (attribute_not_exists(#s) OR #s < :s)");
+		appendStringInfoString(&set, set.len > 0 ? ", #s = :s" : "SET #s = :s");
+		appendStringInfoString(&cond, again ? "(attribute_not_exists(#s) OR #s < :s)"
+							   : " AND (attribute_not_exists(#s) OR #s < :s)");
 	}
 	fs_obj_set_new(body, "UpdateExpression",
 				   json_string(psprintf("%s%s%s", set.data, add.data, remove.data)));
-	fs_obj_set_new(body, "ConditionExpression", json_string(cond.data));
+	if (cond.len > 0)
+		fs_obj_set_new(body, "ConditionExpression", json_string(cond.data));
+	if (json_object_size(values) == 0)
+		json_object_del(body, "ExpressionAttributeValues");
 
 	call = fs_new_call("UpdateItem", body);
 	call->arg = rw;
@@ -1340,10 +1405,29 @@ apply_remote(WriteCall *wc, Prepared *ps, int n)
 									HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 			hash_search(wave_keys, &rw->keytext, HASH_ENTER, NULL);
 		}
-		calls[ncalls++] = update_call(&rc, rw);
+		calls[ncalls++] = update_call(&rc, rw, false);
 	}
 	run_wave(&rc, wc->rel, calls, ncalls);
 
+	ncalls = 0;
+	for (int i = 0; i < n; i++)
+		if (rws[i].ask_seq)
+			calls[ncalls++] = seq_call(&rc, &rws[i]);
+	run_wave(&rc, wc->rel, calls, ncalls);
+
+	/*
+	 * Adds older than the stored event time still count: add again, without
+	 * the event time (a write of an entity at most once per call here).
+	 */
+	ncalls = 0;
+	for (int i = 0; i < n; i++)
+		if (rws[i].add_again)
+		{
+			rws[i].add_again = false;
+			rws[i].ask_seq = false;
+			calls[ncalls++] = update_call(&rc, &rws[i], true);
+		}
+	run_wave(&rc, wc->rel, calls, ncalls);
 	ncalls = 0;
 	for (int i = 0; i < n; i++)
 		if (rws[i].ask_seq)

@@ -38,6 +38,11 @@ typedef struct FsWrite
 {
 	const char *entity_id;		/* as given: converted to the join key's type */
 	TimestampTz event_time;
+	TimestampTz oldest_event_time;	/* 0: event_time.  A write merged from
+									 * events of several times applies only if
+									 * the stored event time is not after the
+									 * oldest of them (else STALE), and stores
+									 * event_time, the newest */
 	Jsonb	   *set;			/* {"feature": value, ...}: replace; JSON null sets NULL.
 								 * NULL: none */
 	Jsonb	   *add;			/* {"feature": number, ...}: add to the stored value

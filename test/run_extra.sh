@@ -10,7 +10,8 @@
 #      sees the change; a call waiting on another session's ALTER TABLE sees
 #      the table as committed.
 #   4. the scripts of test/dynamodb/: interoperability with the AWS SDK,
-#      faults of the store, and batch ingestion through a failing store.
+#      faults of the store, and batch ingestion through a failing store;
+#      and test/stream/run_stream.sh, the streaming lane.
 #
 # Run by scripts/test.sh with the cluster's PGHOST/PGPORT/PGUSER exported.
 # Prints "ok - name" / "not ok - name" per check and, last, "N passed, N
@@ -363,5 +364,13 @@ run_part faults test/dynamodb/run_faults.sh
 # Its own count line is shown as "# ingest_faults: ...".
 # ===========================================================================
 run_part ingest_faults test/dynamodb/run_ingest_faults.sh
+
+# ===========================================================================
+# The streaming lane (test/stream/run_stream.sh: fs_push and the queue's
+# worker, on both stores; counters, a failed flush retried, the store down,
+# a restart).  Needs feature_store in shared_preload_libraries (scripts/test.sh
+# starts the cluster so); it restarts the cluster once.
+# ===========================================================================
+run_part stream test/stream/run_stream.sh
 
 finish

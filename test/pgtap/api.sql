@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_store;
-SELECT plan(36);
+SELECT plan(41);
 
 -- catalog tables and the view
 SELECT has_table('fs_entity');
@@ -31,6 +31,25 @@ SELECT has_function('fs_drop_feature_view', ARRAY['text']);
 SELECT has_function('fs_drop_feature_service', ARRAY['text']);
 SELECT has_function('fs_drop_entity', ARRAY['text']);
 SELECT has_function('fs_resolve_refs', ARRAY['text[]']);
+
+-- the ingestion lanes of SPEC §2, with exact signatures and results
+SELECT is(pg_get_function_arguments('fs_ingest(text,regclass,text)'::regprocedure),
+          'feature_view text, source regclass, mode text DEFAULT ''upsert''::text',
+          'fs_ingest parameters');
+SELECT is(pg_get_function_arguments('fs_write_features(text,text,jsonb,timestamptz)'::regprocedure)
+          || ' -> ' || pg_get_function_result('fs_write_features(text,text,jsonb,timestamptz)'::regprocedure),
+          'feature_view text, entity_id text, features jsonb, event_time timestamp with time zone DEFAULT now() -> text',
+          'fs_write_features parameters and result');
+SELECT is(pg_get_function_arguments('fs_push(text,text,jsonb,timestamptz,text)'::regprocedure)
+          || ' -> ' || pg_get_function_result('fs_push(text,text,jsonb,timestamptz,text)'::regprocedure),
+          'feature_view text, entity_id text, features jsonb, event_time timestamp with time zone DEFAULT now(), mode text DEFAULT ''set''::text -> bigint',
+          'fs_push parameters and result');
+SELECT has_view('fs_stream_status');
+SELECT columns_are('fs_stream_status',
+    ARRAY['queue_depth', 'oldest_event_age', 'events_per_second', 'last_flush', 'last_error',
+          'last_error_at', 'worker_pid', 'events_flushed', 'events_stale', 'events_rejected',
+          'failed_flushes'],
+    'fs_stream_status shows queue depth, oldest age, events per second, last flush, last error');
 
 -- parameter names and defaults: callers use named notation
 SELECT is(pg_get_function_arguments('fs_register_entity(text,text,text)'::regprocedure),
@@ -93,7 +112,8 @@ SELECT is(array(SELECT pg_describe_object(classid, objid, objsubid)
 -- the catalog tables are dumped by pg_dump
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'feature_store'$$,
               ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_service',
-                    'fs_ingest_runs', 'fs_ingest_runs_run_id_seq', 'fs_ingest_rejects', 'fs_ingest_state'],
+                    'fs_ingest_runs', 'fs_ingest_runs_run_id_seq', 'fs_ingest_rejects', 'fs_ingest_state',
+                    'fs_stream_queue', 'fs_stream_queue_id_seq', 'fs_stream_flush_seq', 'fs_stream_rejects'],
               'the catalog tables are extension configuration');
 
 -- everyone may read the catalog

@@ -1,0 +1,1135 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.c
+ *	  The streaming lane: fs_push, the queue's worker, fs_stream_status.
+ *
+ * fs_push checks an event (view, features, values, mode) and appends it to
+ * the queue table fs_stream_queue; producers may also INSERT or COPY into
+ * the queue themselves.  A background worker, started when feature_store is
+ * in shared_preload_libraries, drains the queue of one database
+ * (feature_store.stream_database) in flushes of at most
+ * feature_store.stream_batch_size events, every
+ * feature_store.stream_flush_interval_ms, or at once while the queue is
+ * fuller than a batch.  A flush:
+ *
+ *	1. claims the oldest events: it stamps them with a new flush id and
+ *	   commits, so that a flush that fails is retried with the same events
+ *	   and the same id (events claimed by an unfinished flush go first);
+ *	2. checks each event as its producer (the role that queued it) and sets
+ *	   aside those that fail (unknown view or feature, a value its type
+ *	   refuses, no privilege) in fs_stream_rejects;
+ *	3. merges the rest per view, producer and entity: for 'set', the newest
+ *	   value of each feature wins (event time, then queue order) and the
+ *	   entity's write carries the newest event time; 'add' deltas are summed;
+ *	4. writes them (write.c): the set writes, then the add writes, whose
+ *	   seq is the flush id, so that a store that already applied a retried
+ *	   flush's add refuses it (fs_dynamodb; on the embedded store the writes
+ *	   and the queue's delete commit together);
+ *	5. deletes the flush's events from the queue and commits.
+ *
+ * A store error (after the client's retries) fails the flush: it is logged,
+ * kept as the last error, and retried with growing waits (up to 5 s) until
+ * the store is back.  Delivery is at least once, and idempotent.
+ *
+ * The worker's figures (last flush, events per second, last error) live in
+ * shared memory; fs_stream_status shows them with the queue's depth.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "stream.h"
+#include "write.h"
+
+PG_FUNCTION_INFO_V1(fs_push);
+PG_FUNCTION_INFO_V1(fs_stream_worker_status);
+
+char	   *fs_stream_database = NULL;
+int			fs_stream_flush_interval_ms = 50;
+int			fs_stream_batch_size = 1000;
+int			fs_stream_fail_after_write = 0;
+
+/* Seconds of history behind events_per_second. */
+#define RATE_WINDOW 10
+
+/* Longest wait between flushes that failed. */
+#define MAX_BACKOFF_MS 5000
+
+typedef struct FsStreamShared
+{
+	slock_t		mutex;
+	pid_t		pid;			/* the worker's, 0 if none runs */
+	TimestampTz started_at;
+	TimestampTz last_flush;		/* the last flush that succeeded */
+	int64		last_flush_events;
+	int64		events;			/* events flushed since the worker started */
+	int64		stale;			/* of them, set events a newer value beat */
+	int64		rejected;		/* events set aside in fs_stream_rejects */
+	int64		flushes;
+	int64		failed_flushes;
+	TimestampTz last_error_at;
+	char		last_error[512];
+	int64		rate_sec[RATE_WINDOW];	/* per second (epoch seconds) ... */
+	int64		rate_events[RATE_WINDOW];	/* ... events flushed */
+} FsStreamShared;
+
+static FsStreamShared *stream_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+PGDLLEXPORT void fs_stream_worker_main(Datum arg);
+
+/*-------------------------------------------------------------------------
+ * Shared memory
+ *-------------------------------------------------------------------------
+ */
+
+static void
+stream_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(FsStreamShared)));
+}
+
+static void
+stream_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	stream_shared = ShmemInitStruct("feature_store stream", sizeof(FsStreamShared), &found);
+	if (!found)
+	{
+		memset(stream_shared, 0, sizeof(FsStreamShared));
+		SpinLockInit(&stream_shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Count a successful flush. */
+static void
+note_flush(int64 events, int64 stale, int64 rejected)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		sec = (int64) (now / USECS_PER_SEC);
+	int			slot = (int) (sec % RATE_WINDOW);
+
+	SpinLockAcquire(&stream_shared->mutex);
+	stream_shared->last_flush = now;
+	stream_shared->last_flush_events = events;
+	stream_shared->events += events;
+	stream_shared->stale += stale;
+	stream_shared->rejected += rejected;
+	stream_shared->flushes++;
+	if (stream_shared->rate_sec[slot] != sec)
+	{
+		stream_shared->rate_sec[slot] = sec;
+		stream_shared->rate_events[slot] = 0;
+	}
+	stream_shared->rate_events[slot] += events;
+	SpinLockRelease(&stream_shared->mutex);
+}
+
+static void
+note_error(const char *message)
+{
+	SpinLockAcquire(&stream_shared->mutex);
+	stream_shared->failed_flushes++;
+	stream_shared->last_error_at = GetCurrentTimestamp();
+	strlcpy(stream_shared->last_error, message, sizeof(stream_shared->last_error));
+	SpinLockRelease(&stream_shared->mutex);
+}
+
+/*-------------------------------------------------------------------------
+ * Settings and the worker's registration
+ *-------------------------------------------------------------------------
+ */
+
+void
+fs_stream_init(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomStringVariable("feature_store.stream_database",
+							   "The database whose stream queue the background worker drains.",
+							   "The worker runs when feature_store is in shared_preload_libraries.",
+							   &fs_stream_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.stream_flush_interval_ms",
+							"How long the stream worker waits between flushes of a queue it emptied.",
+							"While more than a batch is queued, flushes follow each other at once.",
+							&fs_stream_flush_interval_ms,
+							50, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.stream_batch_size",
+							"How many queued events one flush of the stream worker takes at most.",
+							NULL,
+							&fs_stream_batch_size,
+							1000, 1, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.stream_fail_after_write",
+							"For testing: fail this many flushes after their writes, before they commit.",
+							"Shows that a flush retried after its writes reached the store applies nothing twice.",
+							&fs_stream_fail_after_write,
+							0, 0, 1000,
+							PGC_SIGHUP, GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = stream_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = stream_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "feature_store");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fs_stream_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "feature_store stream worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "feature_store stream worker");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*-------------------------------------------------------------------------
+ * fs_push
+ *-------------------------------------------------------------------------
+ */
+
+/* The schema feature_store is installed in (SPI connected), or NULL. */
+static char *
+extension_schema(void)
+{
+	int			ret = SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e "
+								  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace "
+								  "WHERE e.extname OPERATOR(pg_catalog.=) 'feature_store'", true, 1);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not find the schema of feature_store: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * fs_push(feature_view, entity_id, features, event_time, mode): check the
+ * event as fs_write_features would, and queue it; returns its queue id.
+ */
+Datum
+fs_push(PG_FUNCTION_ARGS)
+{
+	const char *names[5] = {"feature_view", "entity_id", "features", "event_time", "mode"};
+	char	   *view;
+	char	   *mode;
+	FsWrite		w;
+	char	   *schema;
+	char	   *query;
+	Datum		args[5];
+	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+	int			ret;
+	bool		isnull;
+	int64		id;
+
+	for (int i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", names[i])));
+	view = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	mode = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	memset(&w, 0, sizeof(w));
+	w.entity_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	w.event_time = PG_GETARG_TIMESTAMPTZ(3);
+	if (strcmp(mode, "set") == 0)
+		w.set = PG_GETARG_JSONB_P(2);
+	else if (strcmp(mode, "add") == 0)
+		w.add = PG_GETARG_JSONB_P(2);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid stream mode \"%s\"", mode),
+				 errhint("The mode is 'set' (replace the features' values) or 'add' (add to numeric features).")));
+	fs_check_write(view, &w);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	schema = extension_schema();
+	if (schema == NULL)
+		elog(ERROR, "feature_store is not installed in this database");
+	query = psprintf("INSERT INTO %s.fs_stream_queue (feature_view, entity_id, features, event_time, mode) "
+					 "VALUES ($1, $2, $3, $4, $5) RETURNING id", quote_identifier(schema));
+	for (int i = 0; i < 5; i++)
+		args[i] = PG_GETARG_DATUM(i);
+	ret = SPI_execute_with_args(query, 5, types, args, NULL, false, 1);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not queue the event: %s", SPI_result_code_string(ret));
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/*-------------------------------------------------------------------------
+ * fs_stream_worker_status(): the worker's figures, for fs_stream_status
+ *-------------------------------------------------------------------------
+ */
+Datum
+fs_stream_worker_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[9];
+	bool		nulls[9];
+	FsStreamShared copy;
+	int64		now_sec;
+	int64		recent = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(nulls, true, sizeof(nulls));
+	if (stream_shared == NULL)
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+
+	SpinLockAcquire(&stream_shared->mutex);
+	memcpy(&copy, stream_shared, sizeof(copy));
+	SpinLockRelease(&stream_shared->mutex);
+
+	/* Events flushed in the last RATE_WINDOW whole seconds. */
+	now_sec = (int64) (GetCurrentTimestamp() / USECS_PER_SEC);
+	for (int i = 0; i < RATE_WINDOW; i++)
+		if (copy.rate_sec[i] < now_sec && copy.rate_sec[i] >= now_sec - RATE_WINDOW)
+			recent += copy.rate_events[i];
+
+	values[0] = Int32GetDatum(copy.pid);
+	nulls[0] = copy.pid == 0;
+	values[1] = Float8GetDatum((double) recent / RATE_WINDOW);
+	nulls[1] = false;
+	values[2] = TimestampTzGetDatum(copy.last_flush);
+	nulls[2] = copy.last_flush == 0;
+	values[3] = Int64GetDatum(copy.events);
+	values[4] = Int64GetDatum(copy.stale);
+	values[5] = Int64GetDatum(copy.rejected);
+	values[6] = Int64GetDatum(copy.failed_flushes);
+	nulls[3] = nulls[4] = nulls[5] = nulls[6] = false;
+	values[7] = CStringGetTextDatum(copy.last_error);
+	nulls[7] = copy.last_error[0] == '\0';
+	values[8] = TimestampTzGetDatum(copy.last_error_at);
+	nulls[8] = copy.last_error_at == 0;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*-------------------------------------------------------------------------
+ * The worker
+ *-------------------------------------------------------------------------
+ */
+
+/* A queued event, as a flush reads it. */
+typedef struct Event
+{
+	int64		id;
+	char	   *view;
+	char	   *entity_id;
+	Jsonb	   *features;
+	TimestampTz event_time;
+	bool		add;
+	Oid			producer;		/* the role that queued it */
+	char	   *reason;			/* set aside: why */
+} Event;
+
+/* One entity's merged writes within a (view, producer) group. */
+typedef struct EntityWrites
+{
+	char	   *entity_id;		/* hash key */
+	HTAB	   *set_features;	/* feature name -> FeatureValue */
+	TimestampTz set_time;		/* the newest set event's */
+	TimestampTz set_oldest;		/* the oldest set event's */
+	bool		has_set;
+	int			nset_events;
+	Event	  **set_events;		/* in queue order */
+	HTAB	   *add_features;	/* feature name -> FeatureValue (sum) */
+	TimestampTz add_time;
+	bool		has_add;
+} EntityWrites;
+
+typedef struct FeatureValue
+{
+	char		name[NAMEDATALEN];
+	JsonbValue	value;			/* set: the newest value; add: the sum (numeric) */
+	TimestampTz event_time;
+	int64		id;
+} FeatureValue;
+
+static int	flush_failures = 0;	/* in a row, for the backoff */
+static int	injected_failures = 0;
+static int	injected_for = -1;	/* the setting's value they count against */
+static bool warned_no_extension = false;
+
+static uint32
+entity_key_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+entity_key_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static HTAB *
+feature_table(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(FeatureValue);
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create("fs_stream features", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/* Read the events of flush flush_id, in queue order. */
+static Event *
+read_events(const char *schema, int64 flush_id, int *nevents)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	char	   *query;
+	int			ret;
+	Event	   *events;
+
+	args[0] = Int64GetDatum(flush_id);
+	query = psprintf("SELECT q.id, q.feature_view, q.entity_id, q.features, q.event_time, "
+					 "q.mode OPERATOR(pg_catalog.=) 'add', r.oid "
+					 "FROM %s.fs_stream_queue q LEFT JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) q.pushed_by "
+					 "WHERE q.flush_id OPERATOR(pg_catalog.=) $1 ORDER BY q.id",
+					 quote_identifier(schema));
+	ret = SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the stream queue: %s", SPI_result_code_string(ret));
+	events = palloc0(sizeof(Event) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		Event	   *e = &events[i];
+		bool		isnull;
+		Datum		d;
+
+		e->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		e->view = SPI_getvalue(tup, td, 2);
+		e->entity_id = SPI_getvalue(tup, td, 3);
+		d = SPI_getbinval(tup, td, 4, &isnull);
+		e->features = isnull ? NULL : DatumGetJsonbPCopy(d);
+		d = SPI_getbinval(tup, td, 5, &isnull);
+		e->event_time = isnull ? GetCurrentTimestamp() : DatumGetTimestampTz(d);
+		e->add = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+		d = SPI_getbinval(tup, td, 7, &isnull);
+		e->producer = isnull ? InvalidOid : DatumGetObjectId(d);
+		if (e->view == NULL || e->entity_id == NULL || e->features == NULL)
+			e->reason = pstrdup("the event lacks its view, entity id or features");
+		else if (!OidIsValid(e->producer))
+			e->reason = pstrdup("the role that queued the event no longer exists");
+	}
+	*nevents = (int) SPI_processed;
+	return events;
+}
+
+/*
+ * Check an event as its producer, in a subtransaction: an event that fails
+ * gets its reason.  Returns whether it passed.
+ */
+static bool
+check_event(Event *e)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	FsWrite		w;
+	volatile bool ok = true;
+	Oid			save_userid;
+	int			save_sec;
+
+	memset(&w, 0, sizeof(w));
+	w.entity_id = e->entity_id;
+	w.event_time = e->event_time;
+	if (e->add)
+		w.add = e->features;
+	else
+		w.set = e->features;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(e->producer, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		fs_check_write(e->view, &w);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		SetUserIdAndSecContext(save_userid, save_sec);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		e->reason = psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* Put a JSON scalar into a FeatureValue's value, as a copy. */
+static void
+take_value(FeatureValue *fv, JsonbValue *v)
+{
+	fv->value = *v;
+	if (v->type == jbvString)
+		fv->value.val.string.val = pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* Merge an event into its entity's writes. */
+static void
+merge_event(EntityWrites *ew, Event *e)
+{
+	JsonbIterator *it = JsonbIteratorInit(&e->features->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char		name[NAMEDATALEN];
+
+	if (e->add)
+	{
+		if (ew->add_features == NULL)
+			ew->add_features = feature_table();
+		ew->add_time = ew->has_add ? Max(ew->add_time, e->event_time) : e->event_time;
+		ew->has_add = true;
+	}
+	else
+	{
+		if (ew->set_features == NULL)
+			ew->set_features = feature_table();
+		ew->set_time = ew->has_set ? Max(ew->set_time, e->event_time) : e->event_time;
+		ew->set_oldest = ew->has_set ? Min(ew->set_oldest, e->event_time) : e->event_time;
+		ew->has_set = true;
+		if (ew->set_events == NULL)
+			ew->set_events = palloc(sizeof(Event *) * 4);
+		else if ((ew->nset_events & (ew->nset_events - 1)) == 0 && ew->nset_events >= 4)
+			ew->set_events = repalloc(ew->set_events, sizeof(Event *) * ew->nset_events * 2);
+		ew->set_events[ew->nset_events++] = e;
+	}
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		FeatureValue *fv;
+		bool		found;
+
+		if (tok != WJB_KEY)
+			continue;
+		strlcpy(name, v.val.string.val, Min(v.val.string.len + 1, NAMEDATALEN));
+		tok = JsonbIteratorNext(&it, &v, true);	/* the value, containers whole */
+		if (e->add)
+		{
+			fv = hash_search(ew->add_features, name, HASH_ENTER, &found);
+			if (!found || fv->value.type != jbvNumeric)
+			{
+				take_value(fv, &v);
+				if (v.type == jbvNumeric)
+					fv->value.val.numeric = DatumGetNumericCopy(NumericGetDatum(v.val.numeric));
+			}
+			else if (v.type == jbvNumeric)
+				fv->value.val.numeric =
+					DatumGetNumeric(DirectFunctionCall2(numeric_add,
+														NumericGetDatum(fv->value.val.numeric),
+														NumericGetDatum(v.val.numeric)));
+		}
+		else
+		{
+			fv = hash_search(ew->set_features, name, HASH_ENTER, &found);
+			/* Newest event time wins; on a tie the later event (queue order). */
+			if (!found || e->event_time >= fv->event_time)
+			{
+				if (v.type == jbvBinary)
+				{
+					/* A container: keep it as a jsonb of its own. */
+					Jsonb	   *j = JsonbValueToJsonb(&v);
+
+					fv->value.type = jbvBinary;
+					fv->value.val.binary.data = &j->root;
+					fv->value.val.binary.len = VARSIZE(j) - VARHDRSZ;
+				}
+				else
+					take_value(fv, &v);
+				fv->event_time = e->event_time;
+				fv->id = e->id;
+			}
+		}
+	}
+}
+
+/* A hash of merged features as a jsonb object. */
+static Jsonb *
+features_jsonb(HTAB *features)
+{
+	JsonbParseState *state = NULL;
+	HASH_SEQ_STATUS seq;
+	FeatureValue *fv;
+	JsonbValue *res;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	hash_seq_init(&seq, features);
+	while ((fv = hash_seq_search(&seq)) != NULL)
+	{
+		JsonbValue	k;
+
+		k.type = jbvString;
+		k.val.string.val = fv->name;
+		k.val.string.len = strlen(fv->name);
+		pushJsonbValue(&state, WJB_KEY, &k);
+		pushJsonbValue(&state, WJB_VALUE, &fv->value);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* Order events by event time, then queue order. */
+static int
+event_time_cmp(const void *a, const void *b)
+{
+	const Event *x = *(Event *const *) a;
+	const Event *y = *(Event *const *) b;
+
+	if (x->event_time != y->event_time)
+		return x->event_time < y->event_time ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * The set events of an entity that a merged write could not apply (a value
+ * stored meanwhile is newer than some of them): apply them in rounds, one
+ * event time per round and entity, oldest first, so that each is refused
+ * or applied against what the rounds before left.  Returns the number of
+ * stale events.
+ */
+static int64
+write_in_rounds(const char *view, EntityWrites **ews, int n)
+{
+	int		   *next = palloc0(sizeof(int) * n);
+	FsWrite    *writes = palloc(sizeof(FsWrite) * n);
+	int		   *nevents = palloc(sizeof(int) * n);
+	int64		stale = 0;
+
+	for (int i = 0; i < n; i++)
+		qsort(ews[i]->set_events, ews[i]->nset_events, sizeof(Event *), event_time_cmp);
+	for (;;)
+	{
+		int			nwrites = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			EntityWrites *ew = ews[i];
+			EntityWrites one;
+			int			first = next[i];
+			int			last = first;
+
+			if (first >= ew->nset_events)
+				continue;
+			while (last < ew->nset_events &&
+				   ew->set_events[last]->event_time == ew->set_events[first]->event_time)
+				last++;
+			memset(&one, 0, sizeof(one));
+			for (int e = first; e < last; e++)
+				merge_event(&one, ew->set_events[e]);
+			memset(&writes[nwrites], 0, sizeof(FsWrite));
+			writes[nwrites].entity_id = ew->entity_id;
+			writes[nwrites].event_time = one.set_time;
+			writes[nwrites].set = features_jsonb(one.set_features);
+			nevents[nwrites] = last - first;
+			nwrites++;
+			next[i] = last;
+		}
+		if (nwrites == 0)
+			break;
+		fs_apply_writes(view, writes, nwrites);
+		for (int w = 0; w < nwrites; w++)
+			if (writes[w].status == FS_WRITE_STALE)
+				stale += nevents[w];
+	}
+	return stale;
+}
+
+/*
+ * Write one (view, producer) group's valid events: merged per entity, set
+ * writes first, then add writes with the flush id as their seq.  Returns
+ * the number of set events a newer stored value beat.
+ *
+ * A merged set write applies only if the stored event time is not after its
+ * oldest event; where it is, the entity's events go again in rounds.
+ */
+static int64
+write_group(const char *view, Event **events, int nevents, int64 flush_id)
+{
+	HASHCTL		ctl;
+	HTAB	   *entities;
+	HASH_SEQ_STATUS seq;
+	EntityWrites *ew;
+	FsWrite    *sets;
+	FsWrite    *adds;
+	EntityWrites **set_entities;
+	EntityWrites **again;
+	int			nsets = 0;
+	int			nadds = 0;
+	int			nagain = 0;
+	int64		stale = 0;
+	long		n;
+
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(EntityWrites);
+	ctl.hash = entity_key_hash;
+	ctl.match = entity_key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	entities = hash_create("fs_stream entities", Max(nevents, 16), &ctl,
+						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	for (int i = 0; i < nevents; i++)
+	{
+		bool		found;
+
+		ew = hash_search(entities, &events[i]->entity_id, HASH_ENTER, &found);
+		if (!found)
+		{
+			char	   *key = ew->entity_id;
+
+			memset(ew, 0, sizeof(*ew));
+			ew->entity_id = key;
+		}
+		merge_event(ew, events[i]);
+	}
+
+	n = hash_get_num_entries(entities);
+	sets = palloc0(sizeof(FsWrite) * Max(n, 1));
+	adds = palloc0(sizeof(FsWrite) * Max(n, 1));
+	set_entities = palloc0(sizeof(EntityWrites *) * Max(n, 1));
+	again = palloc0(sizeof(EntityWrites *) * Max(n, 1));
+	hash_seq_init(&seq, entities);
+	while ((ew = hash_seq_search(&seq)) != NULL)
+	{
+		if (ew->has_set)
+		{
+			sets[nsets].entity_id = ew->entity_id;
+			sets[nsets].event_time = ew->set_time;
+			sets[nsets].oldest_event_time = ew->set_oldest;
+			sets[nsets].set = features_jsonb(ew->set_features);
+			set_entities[nsets] = ew;
+			nsets++;
+		}
+		if (ew->has_add)
+		{
+			adds[nadds].entity_id = ew->entity_id;
+			adds[nadds].event_time = ew->add_time;
+			adds[nadds].add = features_jsonb(ew->add_features);
+			adds[nadds].seq = flush_id;
+			nadds++;
+		}
+	}
+	if (nsets > 0)
+		fs_apply_writes(view, sets, nsets);
+	for (int i = 0; i < nsets; i++)
+	{
+		if (sets[i].status != FS_WRITE_STALE)
+			continue;
+		if (set_entities[i]->set_oldest == set_entities[i]->set_time)
+			stale += set_entities[i]->nset_events;	/* all older than what is stored */
+		else
+			again[nagain++] = set_entities[i];
+	}
+	if (nagain > 0)
+		stale += write_in_rounds(view, again, nagain);
+	if (nadds > 0)
+		fs_apply_writes(view, adds, nadds);
+	return stale;
+}
+
+/*
+ * Whether an error of writing means "try again later" (the store or the
+ * database is away, busy, or the flush was cancelled), rather than "these
+ * events cannot be written" (they are then set aside).
+ */
+static bool
+transient_error(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return category == ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_FDW_ERROR) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_TRANSACTION_ROLLBACK) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_LOCK_NOT_AVAILABLE) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR);
+}
+
+/*
+ * Write a group as its producer, in a subtransaction; an error that is not
+ * transient sets the group's events aside with it, a transient one fails
+ * the flush.
+ */
+static int64
+write_group_as(Oid producer, const char *view, Event **events, int nevents, int64 flush_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			save_userid;
+	int			save_sec;
+	volatile int64 stale = 0;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(producer, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		stale = write_group(view, events, nevents, flush_id);
+		SetUserIdAndSecContext(save_userid, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		SetUserIdAndSecContext(save_userid, save_sec);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (transient_error(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		for (int i = 0; i < nevents; i++)
+			events[i]->reason = psprintf("%s (SQLSTATE %s)", edata->message,
+										 unpack_sql_state(edata->sqlerrcode));
+	}
+	PG_END_TRY();
+	return stale;
+}
+
+/* Claim the next events: a retried flush's, else the oldest unclaimed. */
+static int64
+claim(const char *schema, int *nclaimed)
+{
+	char	   *query;
+	int			ret;
+	bool		isnull;
+	int64		flush_id;
+	Datum		d;
+
+	query = psprintf("SELECT min(flush_id) FROM %s.fs_stream_queue", quote_identifier(schema));
+	ret = SPI_execute(query, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the stream queue: %s", SPI_result_code_string(ret));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		*nclaimed = -1;			/* a retry: its count is what it is */
+		return DatumGetInt64(d);
+	}
+
+	query = psprintf("SELECT pg_catalog.nextval('%s.fs_stream_flush_seq')", quote_identifier(schema));
+	ret = SPI_execute(query, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not number a flush: %s", SPI_result_code_string(ret));
+	flush_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	query = psprintf("UPDATE %1$s.fs_stream_queue SET flush_id = %2$lld WHERE id OPERATOR(pg_catalog.=) ANY ("
+					 "SELECT id FROM %1$s.fs_stream_queue WHERE flush_id IS NULL "
+					 "ORDER BY id LIMIT %3$d FOR UPDATE SKIP LOCKED)",
+					 quote_identifier(schema), (long long) flush_id, fs_stream_batch_size);
+	ret = SPI_execute(query, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not claim stream events: %s", SPI_result_code_string(ret));
+	*nclaimed = (int) SPI_processed;
+	return flush_id;
+}
+
+/* Move set-aside events to fs_stream_rejects. */
+static void
+set_aside(const char *schema, Event *events, int nevents)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	char	   *query = psprintf("INSERT INTO %1$s.fs_stream_rejects "
+								 "(id, feature_view, entity_id, features, event_time, mode, pushed_by, enqueued_at, reason) "
+								 "SELECT id, feature_view, entity_id, features, event_time, mode, pushed_by, enqueued_at, $2 "
+								 "FROM %1$s.fs_stream_queue WHERE id OPERATOR(pg_catalog.=) $1",
+								 quote_identifier(schema));
+	SPIPlanPtr	plan = NULL;
+
+	for (int i = 0; i < nevents; i++)
+	{
+		Datum		args[2];
+		int			ret;
+
+		if (events[i].reason == NULL)
+			continue;
+		if (plan == NULL)
+		{
+			plan = SPI_prepare(query, 2, argtypes);
+			if (plan == NULL)
+				elog(ERROR, "could not prepare: %s", SPI_result_code_string(SPI_result));
+		}
+		args[0] = Int64GetDatum(events[i].id);
+		args[1] = CStringGetTextDatum(events[i].reason);
+		ret = SPI_execute_plan(plan, args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not set a stream event aside: %s", SPI_result_code_string(ret));
+	}
+}
+
+/*
+ * One flush.  Returns the number of events it claimed (the caller flushes
+ * again at once while that is a full batch).
+ */
+static int
+flush(void)
+{
+	char	   *schema;
+	int64		flush_id;
+	int			nclaimed;
+	Event	   *events;
+	int			nevents;
+	int			nrejected = 0;
+	int64		stale = 0;
+	char	   *query;
+	int			ret;
+
+	/* 1. Claim, and commit the claim. */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "feature_store stream flush");
+	schema = extension_schema();
+	if (schema == NULL)
+	{
+		if (!warned_no_extension)
+			ereport(LOG,
+					(errmsg("feature_store stream worker: the extension is not installed in database \"%s\"; waiting",
+							fs_stream_database)));
+		warned_no_extension = true;
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return 0;
+	}
+	warned_no_extension = false;
+	schema = MemoryContextStrdup(TopMemoryContext, schema);
+	flush_id = claim(schema, &nclaimed);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (nclaimed == 0)
+	{
+		pfree(schema);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return 0;
+	}
+
+	/* 2-5. Check, merge, write, delete, commit. */
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	events = read_events(schema, flush_id, &nevents);
+
+	for (int i = 0; i < nevents; i++)
+		if (events[i].reason == NULL)
+			check_event(&events[i]);
+
+	/* Groups of (view, producer), in the order of their first event. */
+	{
+		bool	   *grouped = palloc0(sizeof(bool) * Max(nevents, 1));
+		Event	  **members = palloc(sizeof(Event *) * Max(nevents, 1));
+
+		for (int i = 0; i < nevents; i++)
+		{
+			int			nmembers = 0;
+
+			if (grouped[i] || events[i].reason != NULL)
+				continue;
+			for (int j = i; j < nevents; j++)
+			{
+				if (grouped[j] || events[j].reason != NULL ||
+					events[j].producer != events[i].producer ||
+					strcmp(events[j].view, events[i].view) != 0)
+					continue;
+				grouped[j] = true;
+				members[nmembers++] = &events[j];
+			}
+			stale += write_group_as(events[i].producer, events[i].view, members, nmembers, flush_id);
+		}
+	}
+
+	for (int i = 0; i < nevents; i++)
+		if (events[i].reason != NULL)
+			nrejected++;
+	if (nrejected > 0)
+		set_aside(schema, events, nevents);
+
+	query = psprintf("DELETE FROM %s.fs_stream_queue WHERE flush_id OPERATOR(pg_catalog.=) %lld",
+					 quote_identifier(schema), (long long) flush_id);
+	ret = SPI_execute(query, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "could not delete flushed stream events: %s", SPI_result_code_string(ret));
+
+	/* For testing: fail after the writes, before the commit. */
+	if (injected_for != fs_stream_fail_after_write)
+	{
+		injected_for = fs_stream_fail_after_write;
+		injected_failures = 0;
+	}
+	if (injected_failures < fs_stream_fail_after_write)
+	{
+		injected_failures++;
+		ereport(ERROR,
+				(errcode(ERRCODE_OPERATOR_INTERVENTION),
+				 errmsg("flush %lld failed after its writes, as feature_store.stream_fail_after_write asks (%d of %d)",
+						(long long) flush_id, injected_failures, fs_stream_fail_after_write)));
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	note_flush(nevents - nrejected, stale, nrejected);
+	pfree(schema);
+	return nevents;
+}
+
+/* Run a flush; on an error, log it, keep it as the last error, and go on. */
+static int
+flush_guarded(bool *failed)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile int n = 0;
+
+	*failed = false;
+	PG_TRY();
+	{
+		n = flush();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+		note_error(edata->message);
+		FreeErrorData(edata);
+		*failed = true;
+	}
+	PG_END_TRY();
+	return n;
+}
+
+void
+fs_stream_worker_main(Datum arg)
+{
+	MemoryContext cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(fs_stream_database, NULL, 0);
+	pgstat_report_appname("feature_store stream worker");
+
+	SpinLockAcquire(&stream_shared->mutex);
+	stream_shared->pid = MyProcPid;
+	stream_shared->started_at = GetCurrentTimestamp();
+	SpinLockRelease(&stream_shared->mutex);
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "feature_store stream flush",
+								ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		bool		failed;
+		int			n;
+		long		wait;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(cxt);
+		MemoryContextSwitchTo(cxt);
+		n = flush_guarded(&failed);
+		MemoryContextSwitchTo(TopMemoryContext);
+		if (failed)
+		{
+			flush_failures++;
+			wait = Min((long) fs_stream_flush_interval_ms << Min(flush_failures, 10), MAX_BACKOFF_MS);
+		}
+		else
+		{
+			flush_failures = 0;
+			if (n >= fs_stream_batch_size)
+				continue;
+			wait = fs_stream_flush_interval_ms;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# run_stream.sh — the streaming lane end to end: fs_push and plain INSERT/COPY
+# into fs_stream_queue, drained by the stream worker into an embedded view and
+# (with FS_DYNALITE_ENDPOINT) a view in dynalite, then served.
+#
+#   (a) push then serve, on both stores; a plain INSERT and a COPY into the
+#       queue are drained too, and the queue stamps who queued an event;
+#   (b) an older event after a newer one changes nothing;
+#   (c) counters ('add') exact: 10 concurrent pushers; and a flush that fails
+#       after its writes reached the store, before the queue's commit
+#       (feature_store.stream_fail_after_write), is retried without adding
+#       twice;
+#   (d) events queued while the store is down stay queued (fs_stream_status
+#       shows the error), and are drained once it is back;
+#   (e) events queued across a server restart (immediate stop) are drained
+#       after it;
+#   (f) errors of fs_push; events the worker cannot write (queued by INSERT)
+#       go to fs_stream_rejects with the reason.
+#
+# Needs the cluster of scripts/pgcluster.sh (FS_CLUSTER_ENV) with feature_store
+# in shared_preload_libraries (scripts/test.sh starts it so), the worker's
+# database being "postgres" (the default of feature_store.stream_database):
+# the checks run there and drop the extension at the end.  Waits poll, up to
+# 20 s each; how long values took to be served is shown as "# " lines, never
+# checked.  Prints "ok - name" / "not ok - name" and, last, "N passed, N failed".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
+DB=postgres
+WORK="$(mktemp -d /tmp/fs_stream.XXXXXX)"
+REMOTE=0
+TABLE="fs_stream_$$"
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
+         -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
+         -c "DROP TABLE IF EXISTS stream_local" -c "DROP ROLE IF EXISTS regress_fs_producer" >/dev/null 2>&1 || true
+    if [ "$REMOTE" = 1 ]; then
+        node "$REPO/test/dynamodb/interop.mjs" cleanup "$TABLE" >/dev/null 2>&1 || true
+    fi
+    rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+
+export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" -c "$*" 2>&1 || true; }
+
+# wait_for SQL EXPECTED: poll until SQL prints EXPECTED (20 s at most);
+# prints what it printed last, and leaves how long it waited in $WORK/waited.
+wait_for() {
+    local sql="$1" expected="$2" out="" t0
+    t0="$(date +%s%N)"
+    for _ in $(seq 1 400); do
+        out="$(q "$sql")"
+        [ "$out" = "$expected" ] && break
+        sleep 0.05
+    done
+    echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$WORK/waited"
+    printf '%s' "$out"
+}
+
+served() {  # served VIEW ENTITY FEATURE: the value fs_get_features serves
+    q "SELECT coalesce(value::text, status) FROM fs_get_features(ARRAY['$2'], ARRAY['$1:$3'])"
+}
+
+# --- preconditions ----------------------------------------------------------
+
+command -v psql >/dev/null 2>&1 || die "psql not found"
+psql -X -q -At -d "$DB" -c 'SELECT 1' >/dev/null 2>&1 || die "cannot connect to PostgreSQL (is the cluster env exported?)"
+[ -n "${FS_CLUSTER_ENV:-}" ] || FS_CLUSTER_ENV=/tmp/feature_store_cluster.env
+q "SET client_min_messages = warning; DROP EXTENSION IF EXISTS feature_store CASCADE; DROP TABLE IF EXISTS stream_local; DROP ROLE IF EXISTS regress_fs_producer" >/dev/null
+out="$(q "CREATE EXTENSION feature_store")"
+[ -z "$out" ] || die "CREATE EXTENSION feature_store failed: $out"
+
+check "the stream worker runs (feature_store in shared_preload_libraries)" "t" \
+    "$(wait_for "SELECT worker_pid IS NOT NULL FROM fs_stream_status" t)"
+[ "$(q "SELECT worker_pid IS NOT NULL FROM fs_stream_status")" = t ] ||
+    { echo "# without the worker nothing else can be checked"; finish; }
+
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+SET client_min_messages = warning;
+CREATE TABLE stream_local (user_id text PRIMARY KEY, event_time timestamptz,
+                           clicks bigint, score float8, label text, tags text[]);
+SELECT fs_register_entity('user', 'user_id');
+SELECT fs_register_feature_view('local', 'stream_local', 'user');
+CREATE ROLE regress_fs_producer;
+EOF
+)" || die "cannot set up: $out"
+if [ -n "${FS_DYNALITE_ENDPOINT:-}" ]; then
+    out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<EOF
+SET client_min_messages = warning;
+CREATE SERVER stream_srv FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1', max_retries '1');
+CREATE USER MAPPING FOR PUBLIC SERVER stream_srv
+  OPTIONS (access_key_id 'AKIDSTREAM', secret_access_key 'stream-secret');
+CREATE FOREIGN TABLE stream_remote (user_id text, event_time timestamptz,
+  clicks bigint, score float8, label text, tags text[])
+  SERVER stream_srv OPTIONS (table '$TABLE', key 'user_id');
+SELECT fs_create_online_table('stream_remote');
+SELECT fs_register_feature_view('remote', 'stream_remote', 'user');
+EOF
+)" || die "cannot set up the remote view: $out"
+    REMOTE=1
+    VIEWS="local remote"
+else
+    echo "# FS_DYNALITE_ENDPOINT is unset: the embedded store only"
+    VIEWS="local"
+fi
+
+# --- (a) push then serve ------------------------------------------------------
+echo "# (a) push then serve"
+for v in $VIEWS; do
+    id="$(q "SELECT fs_push('$v', 'u1', '{\"clicks\": 5, \"label\": \"new\", \"tags\": [\"a\", \"b\"]}', '2026-01-01 00:00:00+00')")"
+    check_true "$v: fs_push returns the event's queue id" "$([[ "$id" =~ ^[0-9]+$ ]] && echo t || echo f)" "$id"
+    out="$(wait_for "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY feature_ref) FROM fs_get_features(ARRAY['u1'], ARRAY['$v:clicks', '$v:label', '$v:score', '$v:tags'])" \
+        '5,"new",NULL_VALUE,["a", "b"]')"
+    check "$v: the pushed values are served; the feature not pushed is NULL" '5,"new",NULL_VALUE,["a", "b"]' "$out"
+    echo "# $v: served after $(cat "$WORK/waited") ms (polling every 50 ms)"
+    check "$v: served with the event's time" "2026-01-01 00:00:00+00" \
+        "$(q "SELECT DISTINCT event_time FROM fs_get_features(ARRAY['u1'], ARRAY['$v:clicks'])")"
+done
+q "INSERT INTO fs_stream_queue (feature_view, entity_id, features, event_time) VALUES ('local', 'u2', '{\"score\": 2.5}', '2026-01-01')" >/dev/null
+printf 'local\tu3\t{"score": 3.5}\t2026-01-01 00:00:00+00\n' >"$WORK/copy.tsv"
+psql -X -q -d "$DB" -c "\\copy fs_stream_queue (feature_view, entity_id, features, event_time) FROM '$WORK/copy.tsv'" >/dev/null 2>&1
+check "a plain INSERT and a COPY into the queue are drained and served" "2.5,3.5" \
+    "$(wait_for "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['u2', 'u3'], ARRAY['local:score'])" "2.5,3.5")"
+out="$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" 2>&1 <<'EOF'
+SET ROLE regress_fs_producer;
+INSERT INTO fs_stream_queue (feature_view, entity_id, features, pushed_by)
+VALUES ('local', 'u9', '{"score": 9}', 'postgres');
+RESET ROLE;
+EOF
+)"
+check "the queue stamps the role that queued an event, whatever the INSERT says" "regress_fs_producer" \
+    "$(wait_for "SELECT pushed_by FROM fs_stream_rejects WHERE entity_id = 'u9'" regress_fs_producer)"
+check "an event queued by a role without privilege on the view is set aside, not written" "t|NOT_FOUND" \
+    "$(q "SELECT reason ~ 'permission denied' FROM fs_stream_rejects WHERE entity_id = 'u9'")|$(served local u9 score)"
+
+# --- (b) older after newer -----------------------------------------------------
+echo "# (b) an older event after a newer one"
+for v in $VIEWS; do
+    # One transaction: both events land in one flush, merged, and the merge
+    # must not carry the older event's value past the stored newer one.
+    q "SELECT fs_push('$v', 'u1', '{\"clicks\": 1}', '2025-12-31 00:00:00+00'), fs_push('$v', 'u1', '{\"label\": \"after\"}', '2026-01-02 00:00:00+00')" >/dev/null
+    out="$(wait_for "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY feature_ref) FROM fs_get_features(ARRAY['u1'], ARRAY['$v:clicks', '$v:label'])" '5,"after"')"
+    check "$v: the older event's value is not served; a newer event with it is" '5,"after"' "$out"
+    check "$v: the older event counts as stale" "t" "$(q "SELECT events_stale > 0 FROM fs_stream_status")"
+done
+
+# --- (c) counters ----------------------------------------------------------------
+echo "# (c) counters"
+for v in $VIEWS; do
+    for p in $(seq 1 10); do
+        psql -X -q -d "$DB" -c "SELECT count(fs_push('$v', 'c1', '{\"clicks\": 1}', now(), 'add')) FROM generate_series(1, 100)" \
+            >"$WORK/push.$v.$p.log" 2>&1 &
+        PIDS+=("$!")
+    done
+    wait "${PIDS[@]}" 2>/dev/null || true
+    PIDS=()
+    check "$v: 10 concurrent pushers of 100 adds each: the counter is 1000" "1000" \
+        "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c1'], ARRAY['$v:clicks'])" 1000)"
+done
+
+for v in $VIEWS; do
+    q "SELECT fs_push('$v', 'c3', '{\"clicks\": 100}', '2030-01-01 00:00:00+00')" >/dev/null
+    wait_for "SELECT value::text FROM fs_get_features(ARRAY['c3'], ARRAY['$v:clicks'])" 100 >/dev/null
+    q "SELECT fs_push('$v', 'c3', '{\"clicks\": 5}', '2026-01-01 00:00:00+00', 'add')" >/dev/null
+    check "$v: an add older than the stored event time still counts, and the event time stays" \
+        "105|2030-01-01 00:00:00+00" \
+        "$(wait_for "SELECT value::text || '|' || event_time FROM fs_get_features(ARRAY['c3'], ARRAY['$v:clicks'])" "105|2030-01-01 00:00:00+00")"
+done
+
+before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+q "ALTER SYSTEM SET feature_store.stream_fail_after_write = 2" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+for v in $VIEWS; do
+    q "SELECT fs_push('$v', 'c2', '{\"clicks\": 7}', now(), 'add'), fs_push('$v', 'c2', '{\"clicks\": 3}', now(), 'add')" >/dev/null
+done
+check "two flushes failed after their writes, before their commit" "2" \
+    "$(wait_for "SELECT failed_flushes - $before FROM fs_stream_status" 2)"
+for v in $VIEWS; do
+    check "$v: after the retried flush the counter is exactly 10 (not 20 or 30)" "10" \
+        "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c2'], ARRAY['$v:clicks'])" 10)"
+done
+check "fs_stream_status shows the injected failure as the last error" "t" \
+    "$(q "SELECT last_error ~ 'stream_fail_after_write' FROM fs_stream_status")"
+q "ALTER SYSTEM RESET feature_store.stream_fail_after_write" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+
+# --- (d) the store down ---------------------------------------------------------
+if [ "$REMOTE" = 1 ]; then
+    echo "# (d) the store down, then back"
+    q "ALTER SERVER stream_srv OPTIONS (SET endpoint 'http://127.0.0.1:9')" >/dev/null
+    q "SELECT fs_push('remote', 'd1', '{\"clicks\": 11}'), fs_push('remote', 'd2', '{\"clicks\": 12}', now(), 'add')" >/dev/null
+    check "while the store is down the events stay queued and the error shows" "2|1" \
+        "$(wait_for "SELECT queue_depth || '|' || (last_error_at > now() - interval '10 s' AND last_error ~ 'DynamoDB')::int FROM fs_stream_status" "2|1")"
+    q "ALTER SERVER stream_srv OPTIONS (SET endpoint '$FS_DYNALITE_ENDPOINT')" >/dev/null
+    check "once the store is back they are drained and served" "11,12|0" \
+        "$(wait_for "SELECT string_agg(value::text, ',' ORDER BY entity_id) || '|' || (SELECT queue_depth FROM fs_stream_status) FROM fs_get_features(ARRAY['d1', 'd2'], ARRAY['remote:clicks'])" "11,12|0")"
+fi
+
+# --- (e) a server restart with queued events -------------------------------------
+echo "# (e) a restart with events queued"
+q "ALTER SYSTEM SET feature_store.stream_flush_interval_ms = 60000" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.3
+# (The test cluster runs with synchronous_commit off; these commits must be on disk.)
+q "SET synchronous_commit = on; SELECT fs_push('local', 'r1', '{\"clicks\": 21}'), fs_push('local', 'r2', '{\"clicks\": 22}', now(), 'add')" >/dev/null
+sleep 0.3
+queued="$(q "SELECT queue_depth FROM fs_stream_status")"
+check_true "events are queued before the restart" "$([[ "$queued" =~ ^[0-9]+$ ]] && [ "$queued" -ge 1 ] && echo t || echo f)" "queued: $queued"
+q "ALTER SYSTEM RESET feature_store.stream_flush_interval_ms" >/dev/null
+out="$(bash "$REPO/scripts/pgcluster.sh" restart 2>&1)" || not_ok "the cluster restarts" "$out"
+check "after the restart the queued events are drained and served" "21,22" \
+    "$(wait_for "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['r1', 'r2'], ARRAY['local:clicks'])" "21,22")"
+
+# --- (f) errors ---------------------------------------------------------------------
+echo "# (f) errors"
+check "fs_push to an unknown view: 42704" "ERROR:  42704" "$(q "SELECT fs_push('nope', 'u1', '{\"clicks\": 1}')")"
+check "fs_push of an unknown feature: 42703" "ERROR:  42703" "$(q "SELECT fs_push('local', 'u1', '{\"nope\": 1}')")"
+check "fs_push of a value its type refuses: 22P02" "ERROR:  22P02" "$(q "SELECT fs_push('local', 'u1', '{\"clicks\": \"many\"}')")"
+check "fs_push with an unknown mode: 22023" "ERROR:  22023" "$(q "SELECT fs_push('local', 'u1', '{\"clicks\": 1}', now(), 'mul')")"
+check "fs_push adding to a text feature: 42804" "ERROR:  42804" "$(q "SELECT fs_push('local', 'u1', '{\"label\": 1}', now(), 'add')")"
+check "fs_push with a NULL entity id: 22004" "ERROR:  22004" "$(q "SELECT fs_push('local', NULL, '{\"clicks\": 1}')")"
+check "a refused fs_push queues nothing" "0" "$(q "SELECT queue_depth FROM fs_stream_status")"
+q "INSERT INTO fs_stream_queue (feature_view, entity_id, features) VALUES ('local', 'x1', '{\"nope\": 1}'), ('gone', 'x2', '{\"clicks\": 1}'), ('local', 'x3', '{\"clicks\": 3}')" >/dev/null
+check "bad events queued by INSERT are set aside with the reason; the good one is written" "x1:42703,x2:42704|3" \
+    "$(wait_for "SELECT string_agg(entity_id || ':' || substring(reason FROM 'SQLSTATE ([0-9A-Z]{5})'), ',' ORDER BY entity_id) || '|' || (SELECT value::text FROM fs_get_features(ARRAY['x3'], ARRAY['local:clicks'])) FROM fs_stream_rejects WHERE entity_id IN ('x1', 'x2')" "x1:42703,x2:42704|3")"
+# (The worker's counts start again with the restart.)
+check "fs_stream_status counts what the worker set aside and flushed" "t|t|0" \
+    "$(q "SELECT events_rejected >= 2, events_flushed >= 3, queue_depth FROM fs_stream_status")"
+
+finish
