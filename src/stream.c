@@ -180,12 +180,18 @@ fs_stream_init(void)
 {
 	BackgroundWorker worker;
 
+	/*
+	 * Not PGC_POSTMASTER: that would make loading the library outside
+	 * shared_preload_libraries fail.  The worker restarts itself to follow a
+	 * change.
+	 */
 	DefineCustomStringVariable("feature_store.stream_database",
 							   "The database whose stream queue the background worker drains.",
-							   "The worker runs when feature_store is in shared_preload_libraries.",
+							   "The worker runs when feature_store is in shared_preload_libraries; "
+							   "it reconnects when this changes.",
 							   &fs_stream_database,
 							   "postgres",
-							   PGC_POSTMASTER, 0,
+							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("feature_store.stream_flush_interval_ms",
 							"How long the stream worker waits between flushes of a queue it emptied.",
@@ -1086,11 +1092,13 @@ void
 fs_stream_worker_main(Datum arg)
 {
 	MemoryContext cxt;
+	char	   *database;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(fs_stream_database, NULL, 0);
+	database = pstrdup(fs_stream_database);
 	pgstat_report_appname("feature_store stream worker");
 
 	SpinLockAcquire(&stream_shared->mutex);
@@ -1111,6 +1119,13 @@ fs_stream_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			if (strcmp(database, fs_stream_database) != 0)
+			{
+				ereport(LOG,
+						(errmsg("feature_store stream worker: feature_store.stream_database changed from \"%s\" to \"%s\"; restarting",
+								database, fs_stream_database)));
+				proc_exit(1);	/* the postmaster starts it again */
+			}
 		}
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
