@@ -160,10 +160,11 @@ SELECT * FROM pg_temp.ingest();
 SELECT count(*) AS late_state FROM fs_ingest_state
  WHERE feature_view = 'stats' AND entity_id::int BETWEEN 3001 AND 3200;
 
--- 7. Snapshot: entities the source no longer has are deleted from the store
--- and the state; an entity whose row is rejected is kept; an item another
--- lane wrote for an entity the source does not have is deleted too (the
--- scan of the remote table sees it).
+-- 7. Snapshot: entities the batch lane wrote that the source no longer has
+-- are deleted from the store and the state; an entity whose row is rejected
+-- is kept; an item another lane wrote for an entity the batch lane never
+-- wrote is kept too: a snapshot deletes from what fs_ingest_state knows,
+-- not by a Scan of the whole remote table.
 DELETE FROM stats_staging WHERE user_id ~ '^[0-9]+$' AND user_id::int BETWEEN 2901 AND 3200;
 INSERT INTO bad_rows VALUES ('42');
 UPDATE stats_staging SET clicks = 'x42' WHERE user_id = '42';
@@ -240,8 +241,9 @@ SELECT id, event_time, amt FROM odd_online WHERE id = 10;
 DELETE FROM odd_online;
 DROP TABLE odd_src;
 
--- A snapshot of one entity deletes every other one from the store and the
--- state; an empty snapshot is refused before anything is deleted.
+-- A snapshot of one entity deletes every other one the batch lane wrote
+-- (9000 and the newer 200 stay); an empty snapshot is refused before
+-- anything is deleted.
 TRUNCATE stats_staging;
 INSERT INTO stats_staging (user_id, event_time, clicks, ctr, segment, emb)
 VALUES ('1', '2026-06-01 00:00:00+00', '1', '0.5', 'a', '{1,2}');

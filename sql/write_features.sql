@@ -178,8 +178,9 @@ ROLLBACK;
 SELECT count(*) AS rolled_back FROM wf_local WHERE user_id = 6;
 
 -- 9. A direct write makes batch change detection forget the entity: its
--- fs_ingest_state row is deleted, so the next fs_ingest compares with
--- nothing and writes the source's row again if it is newer.
+-- fs_ingest_state digest is emptied (the row stays, so that a snapshot still
+-- knows the entity), and the next fs_ingest writes the source's row again
+-- if it is newer.
 SELECT fs_create_staging_table('local', 'wf_staging');
 SELECT fs_create_staging_table('remote', 'wf_remote_staging');
 INSERT INTO wf_staging (user_id, event_time, clicks, segment)
@@ -188,11 +189,11 @@ INSERT INTO wf_remote_staging SELECT * FROM wf_staging;
 SELECT rows_inserted FROM fs_ingest('local', 'wf_staging');
 SELECT rows_inserted FROM fs_ingest('remote', 'wf_remote_staging');
 SELECT feature_view, entity_id FROM fs_ingest_state ORDER BY 1, 2;
--- A stale write keeps the state, a written one deletes it.
+-- A stale write keeps the digest, a written one empties it.
 SELECT v, fs_write_features(v, '10', '{"segment": "old"}', '2025-01-01'),
        fs_write_features(v, '11', '{"segment": "direct"}', '2026-01-02')
   FROM views ORDER BY v;
-SELECT feature_view, entity_id FROM fs_ingest_state ORDER BY 1, 2;
+SELECT feature_view, entity_id, length(digest) AS digest_bytes FROM fs_ingest_state ORDER BY 1, 2;
 -- The batch's newer row of 11 is written again: the direct write's value
 -- does not hide behind an old digest.
 UPDATE wf_staging SET event_time = '2026-01-03';
@@ -215,7 +216,7 @@ GRANT INSERT (user_id, event_time, clicks), UPDATE (event_time, clicks), SELECT 
 SET ROLE regress_fs_writer;
 SELECT v, fs_write_features(v, '10', '{"segment": "by writer"}', '2026-02-01') FROM views ORDER BY v;
 RESET ROLE;
-SELECT feature_view, entity_id FROM fs_ingest_state ORDER BY 1, 2;
+SELECT feature_view, entity_id, length(digest) AS digest_bytes FROM fs_ingest_state ORDER BY 1, 2;
 SET ROLE regress_fs_inserter;
 SELECT v, pg_temp.err(format('SELECT fs_write_features(%L, %L, %L)', v, '10', '{"clicks": 1}')) AS error
   FROM views ORDER BY v;

@@ -25,9 +25,11 @@
  * error is raised (after the retries of dynamodb_client.c): the run's writes
  * so far stay in the store, everything in PostgreSQL rolls back.
  *
- * With a seen-keys table (a snapshot), the remote table is then scanned and
- * every entity neither in the source nor rejected in this run is deleted,
- * each with the condition that its event time is still the one the scan saw.
+ * With a seen-keys table (a snapshot), every entity of the view's state (what
+ * the batch lane wrote) that is neither in the source nor rejected in this
+ * run is then deleted, each with the condition that the stored event time is
+ * not newer than the state's: another lane's newer value stays.  No Scan of
+ * the remote table: that would read all of it on every run.
  *
  *-------------------------------------------------------------------------
  */
@@ -655,26 +657,30 @@ delete_done(FsDdbCall *call)
 }
 
 /*
- * Delete the entities of the remote table that are not in keep (the
- * source's entities and this run's rejected ids): a Scan through the
- * foreign table, and a conditional DeleteItem for each, in waves.
+ * Delete the entities the batch lane wrote (those of the view's state) that
+ * are not in keep (the source's entities and this run's rejected ids), each
+ * with a DeleteItem that a newer value (another lane's) refuses, in waves.
+ * Not a Scan of the remote table: that would read all of it every run.
  */
 static void
 delete_absent(RemoteRun *rr, HTAB *keep, SPIPlanPtr forget_plan)
 {
 	TupleDesc	fdesc = RelationGetDescr(rr->rel);
 	Form_pg_attribute katt = TupleDescAttr(fdesc, rr->tbl->key_attnum - 1);
-	Form_pg_attribute tatt = TupleDescAttr(fdesc, rr->tbl->event_time_attnum - 1);
 	char	   *query;
 	Portal		portal;
 	int			fetch = DDB_BATCH_GET_MAX * Max(rr->ep->max_connections, 1);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		qargs[1];
+	Oid			typinput;
+	Oid			typioparam;
 
-	query = psprintf("SELECT %s, %s FROM %s",
-					 quote_identifier(NameStr(katt->attname)),
-					 quote_identifier(NameStr(tatt->attname)),
-					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rr->rel)),
-												RelationGetRelationName(rr->rel)));
-	portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
+	getTypeInputInfo(katt->atttypid, &typinput, &typioparam);
+	query = psprintf("SELECT st.entity_id, st.event_time FROM %s.fs_ingest_state st "
+					 "WHERE st.feature_view OPERATOR(pg_catalog.=) $1",
+					 quote_identifier(rr->schema));
+	qargs[0] = CStringGetTextDatum(rr->view);
+	portal = SPI_cursor_open_with_args(NULL, query, 1, argtypes, qargs, NULL, true, 0);
 	for (;;)
 	{
 		SPITupleTable *tuptable;
@@ -699,34 +705,31 @@ delete_absent(RemoteRun *rr, HTAB *keep, SPIPlanPtr forget_plan)
 		{
 			bool		knull;
 			bool		tnull;
-			Datum		key = SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 1, &knull);
+			char	   *entity = SPI_getvalue(tuptable->vals[r], tuptable->tupdesc, 1);
 			Datum		ts = SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 2, &tnull);
-			char	   *entity;
+			Datum		key;
 			json_t	   *body;
 
 			CHECK_FOR_INTERRUPTS();
-			if (knull)
+			knull = entity == NULL;
+			if (knull || hash_search(keep, &entity, HASH_FIND, NULL) != NULL)
 				continue;
-			entity = OutputFunctionCall(&rr->key_out, key);
-			if (hash_search(keep, &entity, HASH_FIND, NULL) != NULL)
-				continue;
+			key = OidInputFunctionCall(typinput, entity, typioparam, katt->atttypmod);
 			body = fs_held_object(rr->hold);
 			fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
 			fs_obj_set_new(body, "Key",
 						   json_pack("{so}", rr->tbl->key_attr,
 									 fs_ddb_encode(key, katt->atttypid, false,
 												   NameStr(katt->attname), entity)));
+			fs_obj_set_new(body, "ExpressionAttributeNames",
+						   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
 			if (tnull)
-			{
 				fs_obj_set_new(body, "ConditionExpression", json_string("attribute_not_exists(#t)"));
-				fs_obj_set_new(body, "ExpressionAttributeNames",
-							   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
-			}
 			else
 			{
-				fs_obj_set_new(body, "ConditionExpression", json_string("#t = :t"));
-				fs_obj_set_new(body, "ExpressionAttributeNames",
-							   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
+				/* What this lane wrote, or older: a newer value stays. */
+				fs_obj_set_new(body, "ConditionExpression",
+							   json_string("attribute_not_exists(#t) OR #t <= :t"));
 				fs_obj_set_new(body, "ExpressionAttributeValues",
 							   json_pack("{sO}", ":t", ts_value(rr, DatumGetTimestampTz(ts))));
 			}

@@ -18,7 +18,7 @@
  * fs_dynamodb it is one UpdateItem with a ConditionExpression on the
  * event-time attribute, and every write of a call goes out in one
  * concurrent wave.  An entity written is forgotten by batch change
- * detection (its fs_ingest_state row is deleted): the digest there no
+ * detection (its fs_ingest_state digest is emptied): the digest there no
  * longer describes what the store holds.
  *
  *-------------------------------------------------------------------------
@@ -126,7 +126,7 @@ static HTAB *plan_cache = NULL;
 static MemoryContext plan_cxt = NULL;
 static bool callbacks_registered = false;
 
-/* The DELETE of fs_ingest_state rows, prepared once per schema. */
+/* The UPDATE emptying fs_ingest_state digests, prepared once per schema. */
 static SPIPlanPtr forget_plan = NULL;
 static Oid	forget_schema = InvalidOid;
 
@@ -773,10 +773,11 @@ fs_check_write(const char *view, FsWrite *w)
  */
 
 /*
- * Delete the fs_ingest_state rows of the entities written, so that the next
- * fs_ingest compares with nothing and writes them again.  The state's row
- * security lets only a view's owner delete, and a writer need not own the
- * view: run as the state table's owner, for this one fixed statement.
+ * Empty the fs_ingest_state digests of the entities written, so that the
+ * next fs_ingest compares with nothing and writes them again (the rows stay:
+ * a snapshot deletes what the state knows).  The state's row security lets
+ * only a view's owner update, and a writer need not own the view: run as the
+ * state table's owner, for this one fixed statement.
  */
 static void
 forget_state(WriteCall *wc, Prepared *ps, int n)
@@ -818,13 +819,18 @@ forget_state(WriteCall *wc, Prepared *ps, int n)
 			SPI_freeplan(forget_plan);
 			forget_plan = NULL;
 		}
-		sql = psprintf("DELETE FROM %s.fs_ingest_state st "
+		/*
+		 * An empty digest matches no row: the next fs_ingest compares the
+		 * entity afresh.  The row stays, so that a snapshot still knows the
+		 * entity as one the batch lane wrote.
+		 */
+		sql = psprintf("UPDATE %s.fs_ingest_state st SET digest = '\\x'::pg_catalog.bytea "
 					   "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
 					   "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
 					   quote_identifier(get_namespace_name(schema)));
 		plan = SPI_prepare(sql, 2, argtypes);
 		if (plan == NULL)
-			elog(ERROR, "could not prepare the ingestion state delete: %s",
+			elog(ERROR, "could not prepare the ingestion state update: %s",
 				 SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
 		forget_plan = plan;
@@ -839,7 +845,7 @@ forget_state(WriteCall *wc, Prepared *ps, int n)
 						   SECURITY_RESTRICTED_OPERATION);
 	ret = SPI_execute_plan(forget_plan, args, NULL, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (ret != SPI_OK_DELETE)
+	if (ret != SPI_OK_UPDATE)
 		elog(ERROR, "could not update the ingestion state: %s", SPI_result_code_string(ret));
 }
 
