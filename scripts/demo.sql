@@ -229,6 +229,51 @@ FROM fs_get_features(:'ids', ARRAY['user_profile:*', 'user_activity:*']);
 \timing off
 
 \echo
+\echo '== 8b. The fast lanes: a direct write, and streamed events'
+\echo 'A precomputed score, written before the call returns (older event times are refused as STALE):'
+\echo 'SELECT fs_write_features(''user_activity'', ''u7'', ''{"ctr": 0.42, "last_query": "running shoes"}'');'
+SELECT fs_write_features('user_activity', 'u7', '{"ctr": 0.42, "last_query": "running shoes"}') AS status;
+SELECT feature_ref, value, status FROM fs_get_features(ARRAY['u7'], ARRAY['user_activity:ctr', 'user_activity:last_query']);
+\echo 'A user clicks: the event goes to the durable queue, the stream worker writes it.'
+-- The worker connects within seconds of the database's creation; wait for it (10 s at most).
+DO $$
+BEGIN
+    FOR i IN 1 .. 200 LOOP
+        EXIT WHEN (SELECT worker_pid IS NOT NULL FROM fs_stream_status);
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT worker_pid IS NOT NULL AS stream_worker FROM fs_stream_status \gset
+SELECT value AS clicks_before FROM fs_get_features(ARRAY['u7'], ARRAY['user_activity:clicks_7d']) \gset
+\echo 'SELECT fs_push(''user_activity'', ''u7'', ''{"clicks_7d": 1}'', now(), ''add'');'
+SELECT fs_push('user_activity', 'u7', '{"clicks_7d": 1}', now(), 'add') AS queued_event_id;
+\if :stream_worker
+-- Poll until the pushed click is served (the push above has committed).
+CREATE FUNCTION pg_temp.wait_served(entity text, ref text, expected jsonb, OUT ms numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+BEGIN
+    LOOP
+        EXIT WHEN (SELECT value FROM fs_get_features(ARRAY[entity], ARRAY[ref])) = expected
+               OR clock_timestamp() - t0 > interval '5 s';
+        PERFORM pg_sleep(0.005);
+    END LOOP;
+    ms := round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1);
+END $$;
+SELECT pg_temp.wait_served('u7', 'user_activity:clicks_7d',
+                           to_jsonb(coalesce(:'clicks_before'::bigint, 0) + 1)) AS ms \gset
+SELECT :'clicks_before' AS clicks_7d_before, value AS clicks_7d_now
+  FROM fs_get_features(ARRAY['u7'], ARRAY['user_activity:clicks_7d']);
+\echo 'served' :ms 'ms after the push committed'
+SELECT queue_depth, events_per_second, last_flush IS NOT NULL AS flushed, last_error FROM fs_stream_status;
+\else
+\echo 'The stream worker is not running on this cluster (feature_store is not in shared_preload_libraries):'
+\echo 'the event waits in fs_stream_queue until one runs.'
+SELECT queue_depth FROM fs_stream_status;
+\endif
+
+\echo
 \echo '== 9. Mistakes are explained: each error has a SQLSTATE and says what exists'
 \echo 'SELECT * FROM fs_get_features(ARRAY[''u1''], ARRAY[<feature_refs>]) with a typo:'
 CREATE FUNCTION pg_temp.try(query text, OUT err_code text, OUT err_message text,

@@ -936,7 +936,8 @@ set_aside(const char *schema, Event *events, int nevents)
 
 /*
  * One flush.  Returns the number of events it claimed (the caller flushes
- * again at once while that is a full batch).
+ * again at once while that is a full batch), -1 if the extension is not
+ * installed in the worker's database.
  */
 static int
 flush(void)
@@ -970,7 +971,7 @@ flush(void)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
-		return 0;
+		return -1;
 	}
 	warned_no_extension = false;
 	schema = MemoryContextStrdup(TopMemoryContext, schema);
@@ -1088,6 +1089,16 @@ flush_guarded(bool *failed)
 	return n;
 }
 
+/* The worker exits: fs_stream_status shows no pid. */
+static void
+worker_gone(int code, Datum arg)
+{
+	SpinLockAcquire(&stream_shared->mutex);
+	if (stream_shared->pid == MyProcPid)
+		stream_shared->pid = 0;
+	SpinLockRelease(&stream_shared->mutex);
+}
+
 void
 fs_stream_worker_main(Datum arg)
 {
@@ -1105,6 +1116,7 @@ fs_stream_worker_main(Datum arg)
 	stream_shared->pid = MyProcPid;
 	stream_shared->started_at = GetCurrentTimestamp();
 	SpinLockRelease(&stream_shared->mutex);
+	before_shmem_exit(worker_gone, (Datum) 0);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "feature_store stream flush",
 								ALLOCSET_DEFAULT_SIZES);
@@ -1141,7 +1153,8 @@ fs_stream_worker_main(Datum arg)
 			flush_failures = 0;
 			if (n >= fs_stream_batch_size)
 				continue;
-			wait = fs_stream_flush_interval_ms;
+			/* No extension in the database yet: look again in a second. */
+			wait = n < 0 ? Max(fs_stream_flush_interval_ms, 1000) : fs_stream_flush_interval_ms;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait, PG_WAIT_EXTENSION);
