@@ -404,6 +404,7 @@ static int	flush_failures = 0;	/* in a row, for the backoff */
 static int	injected_failures = 0;
 static int	injected_for = -1;	/* the setting's value they count against */
 static bool warned_no_extension = false;
+static MemoryContext flush_cxt = NULL;	/* reset before every flush */
 
 static uint32
 entity_key_hash(const void *key, Size keysize)
@@ -818,18 +819,19 @@ transient_error(int sqlerrcode)
 }
 
 /*
- * Write a group as its producer, in a subtransaction; an error that is not
- * transient sets the group's events aside with it, a transient one fails
- * the flush.
+ * Write events as their producer, in a subtransaction.  Returns whether it
+ * worked; an error that is not transient is returned in *error, a transient
+ * one is raised (the flush fails and is retried).
  */
-static int64
-write_group_as(Oid producer, const char *view, Event **events, int nevents, int64 flush_id)
+static bool
+try_write_group(Oid producer, const char *view, Event **events, int nevents,
+				int64 flush_id, int64 *stale, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	Oid			save_userid;
 	int			save_sec;
-	volatile int64 stale = 0;
+	volatile bool ok = true;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	BeginInternalSubTransaction(NULL);
@@ -837,7 +839,7 @@ write_group_as(Oid producer, const char *view, Event **events, int nevents, int6
 	PG_TRY();
 	{
 		SetUserIdAndSecContext(producer, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		stale = write_group(view, events, nevents, flush_id);
+		*stale += write_group(view, events, nevents, flush_id);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -856,11 +858,62 @@ write_group_as(Oid producer, const char *view, Event **events, int nevents, int6
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		for (int i = 0; i < nevents; i++)
-			events[i]->reason = psprintf("%s (SQLSTATE %s)", edata->message,
-										 unpack_sql_state(edata->sqlerrcode));
+		*error = edata;
+		ok = false;
 	}
 	PG_END_TRY();
+	return ok;
+}
+
+static void
+set_reason(Event **events, int nevents, ErrorData *edata)
+{
+	for (int i = 0; i < nevents; i++)
+		events[i]->reason = psprintf("%s (SQLSTATE %s)", edata->message,
+									 unpack_sql_state(edata->sqlerrcode));
+}
+
+/*
+ * Write a (view, producer) group.  If it fails for a reason that is not
+ * transient (a value the table's CHECK refuses, a privilege revoked), write
+ * it again one entity at a time, so that only the entities that cannot be
+ * written are set aside.  On fs_dynamodb the entities written before the
+ * failure are written again: set values are the same, and adds carry the
+ * flush id, which the store refuses to apply twice.
+ */
+static int64
+write_group_as(Oid producer, const char *view, Event **events, int nevents, int64 flush_id)
+{
+	int64		stale = 0;
+	ErrorData  *edata = NULL;
+	bool	   *done;
+	Event	  **members;
+
+	if (try_write_group(producer, view, events, nevents, flush_id, &stale, &edata))
+		return stale;
+	stale = 0;
+	done = palloc0(sizeof(bool) * nevents);
+	members = palloc(sizeof(Event *) * nevents);
+	for (int i = 0; i < nevents; i++)
+	{
+		int			nmembers = 0;
+
+		if (done[i])
+			continue;
+		for (int j = i; j < nevents; j++)
+			if (!done[j] && strcmp(events[j]->entity_id, events[i]->entity_id) == 0)
+			{
+				done[j] = true;
+				members[nmembers++] = events[j];
+			}
+		if (nmembers == nevents)
+		{
+			set_reason(members, nmembers, edata);	/* one entity: no need to try again */
+			break;
+		}
+		if (!try_write_group(producer, view, members, nmembers, flush_id, &stale, &edata))
+			set_reason(members, nmembers, edata);
+	}
 	return stale;
 }
 
@@ -974,14 +1027,13 @@ flush(void)
 		return -1;
 	}
 	warned_no_extension = false;
-	schema = MemoryContextStrdup(TopMemoryContext, schema);
+	schema = MemoryContextStrdup(flush_cxt, schema);
 	flush_id = claim(schema, &nclaimed);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	if (nclaimed == 0)
 	{
-		pfree(schema);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		return 0;
 	}
@@ -1054,7 +1106,6 @@ flush(void)
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	note_flush(nevents - nrejected, stale, nrejected);
-	pfree(schema);
 	return nevents;
 }
 
@@ -1120,6 +1171,7 @@ fs_stream_worker_main(Datum arg)
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "feature_store stream flush",
 								ALLOCSET_DEFAULT_SIZES);
+	flush_cxt = cxt;
 	for (;;)
 	{
 		bool		failed;

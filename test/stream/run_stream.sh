@@ -14,8 +14,9 @@
 #       shows the error), and are drained once it is back;
 #   (e) events queued across a server restart (immediate stop) are drained
 #       after it;
-#   (f) errors of fs_push; events the worker cannot write (queued by INSERT)
-#       go to fs_stream_rejects with the reason.
+#   (f) errors of fs_push; events the worker cannot write (queued by INSERT,
+#       or refused by the table's CHECK) go to fs_stream_rejects with the
+#       reason, alone: the other events of their flush are written.
 #
 # Needs the cluster of scripts/pgcluster.sh (FS_CLUSTER_ENV) with feature_store
 # in shared_preload_libraries (scripts/test.sh starts it so), the worker's
@@ -237,6 +238,10 @@ q "INSERT INTO fs_stream_queue (feature_view, entity_id, features) VALUES ('loca
 check "bad events queued by INSERT are set aside with the reason; the good one is written" "x1:42703,x2:42704|3" \
     "$(wait_for "SELECT string_agg(entity_id || ':' || substring(reason FROM 'SQLSTATE ([0-9A-Z]{5})'), ',' ORDER BY entity_id) || '|' || (SELECT value::text FROM fs_get_features(ARRAY['x3'], ARRAY['local:clicks'])) FROM fs_stream_rejects WHERE entity_id IN ('x1', 'x2')" "x1:42703,x2:42704|3")"
 # (The worker's counts start again with the restart.)
+q "ALTER TABLE stream_local ADD CONSTRAINT clicks_not_negative CHECK (clicks >= 0)" >/dev/null
+q "SELECT fs_push('local', 'p1', '{\"clicks\": -5}'), fs_push('local', 'p2', '{\"clicks\": 7}'), fs_push('local', 'p3', '{\"label\": \"ok\"}')" >/dev/null
+check "an event the table refuses (CHECK) is set aside alone; the others of its flush are written" "p1:23514|7,\"ok\"" \
+    "$(wait_for "SELECT string_agg(entity_id || ':' || substring(reason FROM 'SQLSTATE ([0-9A-Z]{5})'), ',') || '|' || (SELECT string_agg(value::text, ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['p2', 'p3'], ARRAY['local:clicks', 'local:label']) WHERE status = 'PRESENT') FROM fs_stream_rejects WHERE entity_id = 'p1'" "p1:23514|7,\"ok\"")"
 check "fs_stream_status counts what the worker set aside and flushed" "t|t|0" \
     "$(q "SELECT events_rejected >= 2, events_flushed >= 3, queue_depth FROM fs_stream_status")"
 
