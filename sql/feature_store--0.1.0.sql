@@ -1089,27 +1089,38 @@ AS 'MODULE_PATHNAME', 'fs_create_online_table';
  */
 CREATE SEQUENCE @extschema@.fs_stream_flush_seq;
 CREATE TABLE @extschema@.fs_stream_queue (
-    id           bigserial PRIMARY KEY,
+    id           bigint PRIMARY KEY,      -- set by the trigger below
     feature_view text NOT NULL,
     entity_id    text NOT NULL,
     features     jsonb NOT NULL,
     event_time   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     mode         text NOT NULL DEFAULT 'set'
                  CHECK (mode OPERATOR(pg_catalog.=) ANY (ARRAY['set', 'add'])),
-    enqueued_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    pushed_by    name NOT NULL DEFAULT CURRENT_USER,
+    enqueued_at  timestamptz NOT NULL,    -- set by the trigger below
+    pushed_by    name NOT NULL,           -- set by the trigger below
     flush_id     bigint
 );
+CREATE SEQUENCE @extschema@.fs_stream_queue_id_seq OWNED BY @extschema@.fs_stream_queue.id;
 CREATE INDEX fs_stream_queue_flush_idx ON @extschema@.fs_stream_queue (flush_id)
     WHERE flush_id IS NOT NULL;
 
+/*
+ * Whoever inserts, the queue numbers the event and records who queued it
+ * and when: an insert cannot take another role's name, or an id ahead of
+ * the sequence.  A superuser's values are kept (a restore of a dump).
+ */
 CREATE FUNCTION @extschema@.fs_stream_queue_stamp()
 RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 BEGIN
-    NEW.pushed_by := CURRENT_USER;
-    NEW.enqueued_at := clock_timestamp();
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+             WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+       OR NEW.id IS NULL OR NEW.pushed_by IS NULL OR NEW.enqueued_at IS NULL THEN
+        NEW.id := pg_catalog.nextval('@extschema@.fs_stream_queue_id_seq'::pg_catalog.regclass);
+        NEW.pushed_by := CURRENT_USER;
+        NEW.enqueued_at := pg_catalog.clock_timestamp();
+    END IF;
     NEW.flush_id := NULL;
     RETURN NEW;
 END

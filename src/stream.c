@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -60,6 +61,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -254,6 +256,11 @@ extension_schema(void)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+/* fs_push's statements, prepared once per backend and schema. */
+static SPIPlanPtr push_plan = NULL;
+static SPIPlanPtr currval_plan = NULL;
+static Oid	push_schema = InvalidOid;
+
 /*
  * fs_push(feature_view, entity_id, features, event_time, mode): check the
  * event as fs_write_features would, and queue it; returns its queue id.
@@ -266,6 +273,7 @@ fs_push(PG_FUNCTION_ARGS)
 	char	   *mode;
 	FsWrite		w;
 	char	   *schema;
+	Oid			schema_oid;
 	char	   *query;
 	Datum		args[5];
 	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
@@ -296,16 +304,40 @@ fs_push(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	schema = extension_schema();
-	if (schema == NULL)
-		elog(ERROR, "feature_store is not installed in this database");
-	query = psprintf("INSERT INTO %s.fs_stream_queue (feature_view, entity_id, features, event_time, mode) "
-					 "VALUES ($1, $2, $3, $4, $5) RETURNING id", quote_identifier(schema));
+	schema_oid = get_func_namespace(fcinfo->flinfo->fn_oid);
+	if (push_plan == NULL || push_schema != schema_oid)
+	{
+		Oid			seqid;
+
+		schema = get_namespace_name(schema_oid);
+		if (push_plan)
+			SPI_freeplan(push_plan);
+		if (currval_plan)
+			SPI_freeplan(currval_plan);
+		push_plan = currval_plan = NULL;
+		query = psprintf("INSERT INTO %s.fs_stream_queue (feature_view, entity_id, features, event_time, mode) "
+						 "VALUES ($1, $2, $3, $4, $5)", quote_identifier(schema));
+		push_plan = SPI_prepare(query, 5, types);
+		if (push_plan == NULL || SPI_keepplan(push_plan) != 0)
+			elog(ERROR, "could not prepare the queue's insert: %s", SPI_result_code_string(SPI_result));
+		seqid = get_relname_relid("fs_stream_queue_id_seq", schema_oid);
+		if (!OidIsValid(seqid))
+			elog(ERROR, "sequence fs_stream_queue_id_seq of extension feature_store is missing");
+		currval_plan = SPI_prepare(psprintf("SELECT pg_catalog.currval(%u::pg_catalog.oid::pg_catalog.regclass)", seqid),
+								   0, NULL);
+		if (currval_plan == NULL || SPI_keepplan(currval_plan) != 0)
+			elog(ERROR, "could not prepare the queue's id: %s", SPI_result_code_string(SPI_result));
+		push_schema = schema_oid;
+	}
 	for (int i = 0; i < 5; i++)
 		args[i] = PG_GETARG_DATUM(i);
-	ret = SPI_execute_with_args(query, 5, types, args, NULL, false, 1);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+	/* No RETURNING: that would need SELECT on the queue, which only its owner has. */
+	ret = SPI_execute_plan(push_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "could not queue the event: %s", SPI_result_code_string(ret));
+	ret = SPI_execute_plan(currval_plan, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the event's id: %s", SPI_result_code_string(ret));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	PG_RETURN_INT64(id);
@@ -368,6 +400,7 @@ fs_stream_worker_status(PG_FUNCTION_ARGS)
 typedef struct Event
 {
 	int64		id;
+	int			pos;			/* its place in the flush (queue order) */
 	char	   *view;
 	char	   *entity_id;
 	Jsonb	   *features;
@@ -377,7 +410,7 @@ typedef struct Event
 	char	   *reason;			/* set aside: why */
 } Event;
 
-/* One entity's merged writes within a (view, producer) group. */
+/* One entity's merged writes within a view's events of a flush. */
 typedef struct EntityWrites
 {
 	char	   *entity_id;		/* hash key */
@@ -387,9 +420,9 @@ typedef struct EntityWrites
 	bool		has_set;
 	int			nset_events;
 	Event	  **set_events;		/* in queue order */
-	HTAB	   *add_features;	/* feature name -> FeatureValue (sum) */
-	TimestampTz add_time;
-	bool		has_add;
+	Event	  **add_events;		/* in queue order */
+	int			nadd_events;
+	int			first_pos;		/* the flush position of its first event */
 } EntityWrites;
 
 typedef struct FeatureValue
@@ -398,7 +431,11 @@ typedef struct FeatureValue
 	JsonbValue	value;			/* set: the newest value; add: the sum (numeric) */
 	TimestampTz event_time;
 	int64		id;
+	int64		last_set_id;	/* set: the last set event of the feature, in queue order */
 } FeatureValue;
+
+/* A seq is the flush id times this plus a position in the flush. */
+#define SEQ_PER_FLUSH INT64CONST(1000000)
 
 static int	flush_failures = 0;	/* in a row, for the backoff */
 static int	injected_failures = 0;
@@ -431,6 +468,18 @@ feature_table(void)
 	return hash_create("fs_stream features", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
+/* Append to a growing array of events. */
+static Event **
+push_event(Event **list, int *n, Event *e)
+{
+	if (list == NULL)
+		list = palloc(sizeof(Event *) * 4);
+	else if (*n >= 4 && (*n & (*n - 1)) == 0)
+		list = repalloc(list, sizeof(Event *) * (*n) * 2);
+	list[(*n)++] = e;
+	return list;
+}
+
 /* Read the events of flush flush_id, in queue order. */
 static Event *
 read_events(const char *schema, int64 flush_id, int *nevents)
@@ -459,6 +508,7 @@ read_events(const char *schema, int64 flush_id, int *nevents)
 		bool		isnull;
 		Datum		d;
 
+		e->pos = (int) i;
 		e->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		e->view = SPI_getvalue(tup, td, 2);
 		e->entity_id = SPI_getvalue(tup, td, 3);
@@ -479,34 +529,65 @@ read_events(const char *schema, int64 flush_id, int *nevents)
 }
 
 /*
- * Check an event as its producer, in a subtransaction: an event that fails
- * gets its reason.  Returns whether it passed.
+ * Whether an error means "try again later": the database or the store is
+ * away, busy or refusing us for now, or the flush was cancelled.  Anything
+ * else means "these events cannot be written": they are set aside.  The
+ * store client's errors all say "DynamoDB ... request failed"; of those, a
+ * refused request (ValidationException, ...) is not transient, while HV000
+ * after retries (its hint names max_retries), a missing table, refused
+ * credentials or access are.
  */
 static bool
-check_event(Event *e)
+transient_error(ErrorData *edata)
+{
+	int			code = edata->sqlerrcode;
+	int			category = ERRCODE_TO_CATEGORY(code);
+
+	if (category == ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_TRANSACTION_ROLLBACK) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
+		category == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR) ||
+		code == ERRCODE_LOCK_NOT_AVAILABLE)
+		return true;
+	if (edata->message != NULL && strncmp(edata->message, "DynamoDB ", 9) == 0)
+		return code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ||
+			code == ERRCODE_FDW_TABLE_NOT_FOUND ||
+			code == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
+			code == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+			code == ERRCODE_PROTOCOL_VIOLATION ||
+			(code == ERRCODE_FDW_ERROR && edata->hint != NULL &&
+			 strstr(edata->hint, "max_retries") != NULL);
+	return false;
+}
+
+/*
+ * Run fn(arg) as a role, in a subtransaction, with the role's session
+ * settings contained: nothing it sets survives (a producer's trigger could
+ * otherwise change the search_path the worker resolves names with).  Returns
+ * whether it worked; an error that is not transient is returned in *error, a
+ * transient one is raised.
+ */
+static bool
+run_as(Oid role, void (*fn) (void *), void *arg, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	FsWrite		w;
-	volatile bool ok = true;
 	Oid			save_userid;
 	int			save_sec;
-
-	memset(&w, 0, sizeof(w));
-	w.entity_id = e->entity_id;
-	w.event_time = e->event_time;
-	if (e->add)
-		w.add = e->features;
-	else
-		w.set = e->features;
+	volatile bool ok = true;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		SetUserIdAndSecContext(e->producer, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		fs_check_write(e->view, &w);
+		int			nestlevel = NewGUCNestLevel();
+
+		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		fn(arg);
+		AtEOXact_GUC(false, nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -519,15 +600,94 @@ check_event(Event *e)
 		SetUserIdAndSecContext(save_userid, save_sec);
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		if (transient_error(edata))
+			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		e->reason = psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
+		*error = edata;
 		ok = false;
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+static char *
+reason_of(ErrorData *edata)
+{
+	if (edata->detail)
+		return psprintf("%s: %s (SQLSTATE %s)", edata->message, edata->detail,
+						unpack_sql_state(edata->sqlerrcode));
+	return psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
+}
+
+/* Check events as fs_write_features would. */
+typedef struct CheckArg
+{
+	Event	  **events;
+	int			nevents;
+} CheckArg;
+
+static void
+check_events(void *arg)
+{
+	CheckArg   *ca = (CheckArg *) arg;
+
+	for (int i = 0; i < ca->nevents; i++)
+	{
+		Event	   *e = ca->events[i];
+		FsWrite		w;
+
+		memset(&w, 0, sizeof(w));
+		w.entity_id = e->entity_id;
+		w.event_time = e->event_time;
+		if (e->add)
+			w.add = e->features;
+		else
+			w.set = e->features;
+		fs_check_write(e->view, &w);
+	}
+}
+
+/*
+ * Check the flush's events, each as the role that queued it: all of a
+ * producer's at once, and one by one only when that fails, so that a flush
+ * of good events takes one subtransaction per producer, not per event.
+ */
+static void
+check_flush(Event *events, int nevents)
+{
+	bool	   *done = palloc0(sizeof(bool) * Max(nevents, 1));
+	Event	  **members = palloc(sizeof(Event *) * Max(nevents, 1));
+
+	for (int i = 0; i < nevents; i++)
+	{
+		CheckArg	ca;
+		ErrorData  *edata = NULL;
+
+		if (done[i] || events[i].reason != NULL)
+			continue;
+		ca.events = members;
+		ca.nevents = 0;
+		for (int j = i; j < nevents; j++)
+			if (!done[j] && events[j].reason == NULL && events[j].producer == events[i].producer)
+			{
+				done[j] = true;
+				members[ca.nevents++] = &events[j];
+			}
+		if (run_as(events[i].producer, check_events, &ca, &edata))
+			continue;
+		for (int m = 0; m < ca.nevents; m++)
+		{
+			CheckArg	one;
+
+			one.events = &members[m];
+			one.nevents = 1;
+			if (!run_as(members[m]->producer, check_events, &one, &edata))
+				members[m]->reason = reason_of(edata);
+		}
+	}
 }
 
 /* Put a JSON scalar into a FeatureValue's value, as a copy. */
@@ -539,36 +699,38 @@ take_value(FeatureValue *fv, JsonbValue *v)
 		fv->value.val.string.val = pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* Merge an event into its entity's writes. */
+/* A jsonb key as a feature name (NUL-terminated; longer names are cut). */
+static void
+key_name(JsonbValue *k, char *name)
+{
+	int			len = Min(k->val.string.len, NAMEDATALEN - 1);
+
+	memcpy(name, k->val.string.val, len);
+	name[len] = '\0';
+}
+
+/* Merge a set event into its entity's set write; keep adds for later. */
 static void
 merge_event(EntityWrites *ew, Event *e)
 {
-	JsonbIterator *it = JsonbIteratorInit(&e->features->root);
+	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	char		name[NAMEDATALEN];
 
 	if (e->add)
 	{
-		if (ew->add_features == NULL)
-			ew->add_features = feature_table();
-		ew->add_time = ew->has_add ? Max(ew->add_time, e->event_time) : e->event_time;
-		ew->has_add = true;
+		ew->add_events = push_event(ew->add_events, &ew->nadd_events, e);
+		return;
 	}
-	else
-	{
-		if (ew->set_features == NULL)
-			ew->set_features = feature_table();
-		ew->set_time = ew->has_set ? Max(ew->set_time, e->event_time) : e->event_time;
-		ew->set_oldest = ew->has_set ? Min(ew->set_oldest, e->event_time) : e->event_time;
-		ew->has_set = true;
-		if (ew->set_events == NULL)
-			ew->set_events = palloc(sizeof(Event *) * 4);
-		else if ((ew->nset_events & (ew->nset_events - 1)) == 0 && ew->nset_events >= 4)
-			ew->set_events = repalloc(ew->set_events, sizeof(Event *) * ew->nset_events * 2);
-		ew->set_events[ew->nset_events++] = e;
-	}
+	if (ew->set_features == NULL)
+		ew->set_features = feature_table();
+	ew->set_time = ew->has_set ? Max(ew->set_time, e->event_time) : e->event_time;
+	ew->set_oldest = ew->has_set ? Min(ew->set_oldest, e->event_time) : e->event_time;
+	ew->has_set = true;
+	ew->set_events = push_event(ew->set_events, &ew->nset_events, e);
 
+	it = JsonbIteratorInit(&e->features->root);
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
 		FeatureValue *fv;
@@ -576,45 +738,104 @@ merge_event(EntityWrites *ew, Event *e)
 
 		if (tok != WJB_KEY)
 			continue;
-		strlcpy(name, v.val.string.val, Min(v.val.string.len + 1, NAMEDATALEN));
+		key_name(&v, name);
 		tok = JsonbIteratorNext(&it, &v, true);	/* the value, containers whole */
-		if (e->add)
+		fv = hash_search(ew->set_features, name, HASH_ENTER, &found);
+		if (!found)
+			fv->last_set_id = 0;
+		fv->last_set_id = Max(fv->last_set_id, e->id);
+		/* Newest event time wins; on a tie the later event (queue order). */
+		if (!found || e->event_time >= fv->event_time)
 		{
-			fv = hash_search(ew->add_features, name, HASH_ENTER, &found);
-			if (!found || fv->value.type != jbvNumeric)
+			if (v.type == jbvBinary)
 			{
-				take_value(fv, &v);
-				if (v.type == jbvNumeric)
-					fv->value.val.numeric = DatumGetNumericCopy(NumericGetDatum(v.val.numeric));
-			}
-			else if (v.type == jbvNumeric)
-				fv->value.val.numeric =
-					DatumGetNumeric(DirectFunctionCall2(numeric_add,
-														NumericGetDatum(fv->value.val.numeric),
-														NumericGetDatum(v.val.numeric)));
-		}
-		else
-		{
-			fv = hash_search(ew->set_features, name, HASH_ENTER, &found);
-			/* Newest event time wins; on a tie the later event (queue order). */
-			if (!found || e->event_time >= fv->event_time)
-			{
-				if (v.type == jbvBinary)
-				{
-					/* A container: keep it as a jsonb of its own. */
-					Jsonb	   *j = JsonbValueToJsonb(&v);
+				/* A container: keep it as a jsonb of its own. */
+				Jsonb	   *j = JsonbValueToJsonb(&v);
 
-					fv->value.type = jbvBinary;
-					fv->value.val.binary.data = &j->root;
-					fv->value.val.binary.len = VARSIZE(j) - VARHDRSZ;
-				}
-				else
-					take_value(fv, &v);
-				fv->event_time = e->event_time;
-				fv->id = e->id;
+				fv->value.type = jbvBinary;
+				fv->value.val.binary.data = &j->root;
+				fv->value.val.binary.len = VARSIZE(j) - VARHDRSZ;
 			}
+			else
+				take_value(fv, &v);
+			fv->event_time = e->event_time;
+			fv->id = e->id;
 		}
 	}
+}
+
+/*
+ * The sums of an entity's add events, as a jsonb object; NULL if none is
+ * left.  An add queued before a set of the same feature in this flush is
+ * overwritten by that set: it is dropped, as applying the events one by one
+ * would.  *time gets the newest event time of the adds kept.
+ */
+static Jsonb *
+add_sums(EntityWrites *ew, TimestampTz *time)
+{
+	HTAB	   *sums = NULL;
+	char		name[NAMEDATALEN];
+	bool		any = false;
+	JsonbParseState *state = NULL;
+	HASH_SEQ_STATUS seq;
+	FeatureValue *fv;
+	JsonbValue *res;
+
+	for (int i = 0; i < ew->nadd_events; i++)
+	{
+		Event	   *e = ew->add_events[i];
+		JsonbIterator *it = JsonbIteratorInit(&e->features->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		{
+			FeatureValue *set;
+			FeatureValue *sum;
+			bool		found;
+
+			if (tok != WJB_KEY)
+				continue;
+			key_name(&v, name);
+			tok = JsonbIteratorNext(&it, &v, true);
+			if (v.type != jbvNumeric)
+				continue;		/* checked: cannot happen */
+			set = ew->set_features ? hash_search(ew->set_features, name, HASH_FIND, NULL) : NULL;
+			if (set != NULL && set->last_set_id > e->id)
+				continue;
+			if (sums == NULL)
+				sums = feature_table();
+			sum = hash_search(sums, name, HASH_ENTER, &found);
+			if (!found)
+			{
+				sum->value.type = jbvNumeric;
+				sum->value.val.numeric = v.val.numeric;
+			}
+			else
+				sum->value.val.numeric =
+					DatumGetNumeric(DirectFunctionCall2(numeric_add,
+														NumericGetDatum(sum->value.val.numeric),
+														NumericGetDatum(v.val.numeric)));
+			*time = any ? Max(*time, e->event_time) : e->event_time;
+			any = true;
+		}
+	}
+	if (!any)
+		return NULL;
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	hash_seq_init(&seq, sums);
+	while ((fv = hash_seq_search(&seq)) != NULL)
+	{
+		JsonbValue	k;
+
+		k.type = jbvString;
+		k.val.string.val = fv->name;
+		k.val.string.len = strlen(fv->name);
+		pushJsonbValue(&state, WJB_KEY, &k);
+		pushJsonbValue(&state, WJB_VALUE, &fv->value);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
 }
 
 /* A hash of merged features as a jsonb object. */
@@ -652,6 +873,16 @@ event_time_cmp(const void *a, const void *b)
 	if (x->event_time != y->event_time)
 		return x->event_time < y->event_time ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Order add writes by seq: a store keeps only growing seqs per item. */
+static int
+write_seq_cmp(const void *a, const void *b)
+{
+	const FsWrite *x = (const FsWrite *) a;
+	const FsWrite *y = (const FsWrite *) b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /*
@@ -708,17 +939,29 @@ write_in_rounds(const char *view, EntityWrites **ews, int n)
 	return stale;
 }
 
+/* A view's events to write, and what became of them. */
+typedef struct ViewWrite
+{
+	const char *view;
+	Event	  **events;
+	int			nevents;
+	int64		flush_id;
+	int64		stale;			/* out */
+} ViewWrite;
+
 /*
- * Write one (view, producer) group's valid events: merged per entity, set
- * writes first, then add writes with the flush id as their seq.  Returns
- * the number of set events a newer stored value beat.
+ * Write a view's checked events: merged per entity, set writes first, then
+ * add writes, whose seq is the flush id and the flush position of the
+ * entity's first event (the same in every retry of the flush, and growing
+ * in the order the writes go out).
  *
  * A merged set write applies only if the stored event time is not after its
  * oldest event; where it is, the entity's events go again in rounds.
  */
-static int64
-write_group(const char *view, Event **events, int nevents, int64 flush_id)
+static void
+write_view(void *arg)
 {
+	ViewWrite  *vw = (ViewWrite *) arg;
 	HASHCTL		ctl;
 	HTAB	   *entities;
 	HASH_SEQ_STATUS seq;
@@ -730,7 +973,6 @@ write_group(const char *view, Event **events, int nevents, int64 flush_id)
 	int			nsets = 0;
 	int			nadds = 0;
 	int			nagain = 0;
-	int64		stale = 0;
 	long		n;
 
 	ctl.keysize = sizeof(char *);
@@ -738,21 +980,23 @@ write_group(const char *view, Event **events, int nevents, int64 flush_id)
 	ctl.hash = entity_key_hash;
 	ctl.match = entity_key_match;
 	ctl.hcxt = CurrentMemoryContext;
-	entities = hash_create("fs_stream entities", Max(nevents, 16), &ctl,
+	entities = hash_create("fs_stream entities", Max(vw->nevents, 16), &ctl,
 						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	for (int i = 0; i < nevents; i++)
+	for (int i = 0; i < vw->nevents; i++)
 	{
+		Event	   *e = vw->events[i];
 		bool		found;
 
-		ew = hash_search(entities, &events[i]->entity_id, HASH_ENTER, &found);
+		ew = hash_search(entities, &e->entity_id, HASH_ENTER, &found);
 		if (!found)
 		{
 			char	   *key = ew->entity_id;
 
 			memset(ew, 0, sizeof(*ew));
 			ew->entity_id = key;
+			ew->first_pos = e->pos;
 		}
-		merge_event(ew, events[i]);
+		merge_event(ew, e);
 	}
 
 	n = hash_get_num_entries(entities);
@@ -772,126 +1016,100 @@ write_group(const char *view, Event **events, int nevents, int64 flush_id)
 			set_entities[nsets] = ew;
 			nsets++;
 		}
-		if (ew->has_add)
+		if (ew->nadd_events > 0)
 		{
-			adds[nadds].entity_id = ew->entity_id;
-			adds[nadds].event_time = ew->add_time;
-			adds[nadds].add = features_jsonb(ew->add_features);
-			adds[nadds].seq = flush_id;
-			nadds++;
+			TimestampTz time = 0;
+			Jsonb	   *sums = add_sums(ew, &time);
+
+			if (sums != NULL)
+			{
+				adds[nadds].entity_id = ew->entity_id;
+				adds[nadds].event_time = time;
+				adds[nadds].add = sums;
+				adds[nadds].seq = vw->flush_id * SEQ_PER_FLUSH + ew->first_pos;
+				nadds++;
+			}
 		}
 	}
 	if (nsets > 0)
-		fs_apply_writes(view, sets, nsets);
+		fs_apply_writes(vw->view, sets, nsets);
 	for (int i = 0; i < nsets; i++)
 	{
 		if (sets[i].status != FS_WRITE_STALE)
 			continue;
 		if (set_entities[i]->set_oldest == set_entities[i]->set_time)
-			stale += set_entities[i]->nset_events;	/* all older than what is stored */
+			vw->stale += set_entities[i]->nset_events;	/* all older than what is stored */
 		else
 			again[nagain++] = set_entities[i];
 	}
 	if (nagain > 0)
-		stale += write_in_rounds(view, again, nagain);
+		vw->stale += write_in_rounds(vw->view, again, nagain);
 	if (nadds > 0)
-		fs_apply_writes(view, adds, nadds);
-	return stale;
-}
-
-/*
- * Whether an error of writing means "try again later" (the store or the
- * database is away, busy, or the flush was cancelled), rather than "these
- * events cannot be written" (they are then set aside).
- */
-static bool
-transient_error(int sqlerrcode)
-{
-	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
-
-	return category == ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION) ||
-		category == ERRCODE_TO_CATEGORY(ERRCODE_FDW_ERROR) ||
-		category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
-		category == ERRCODE_TO_CATEGORY(ERRCODE_TRANSACTION_ROLLBACK) ||
-		category == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
-		category == ERRCODE_TO_CATEGORY(ERRCODE_LOCK_NOT_AVAILABLE) ||
-		category == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR);
-}
-
-/*
- * Write events as their producer, in a subtransaction.  Returns whether it
- * worked; an error that is not transient is returned in *error, a transient
- * one is raised (the flush fails and is retried).
- */
-static bool
-try_write_group(Oid producer, const char *view, Event **events, int nevents,
-				int64 flush_id, int64 *stale, ErrorData **error)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Oid			save_userid;
-	int			save_sec;
-	volatile bool ok = true;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
 	{
-		SetUserIdAndSecContext(producer, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-		*stale += write_group(view, events, nevents, flush_id);
-		SetUserIdAndSecContext(save_userid, save_sec);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		qsort(adds, nadds, sizeof(FsWrite), write_seq_cmp);
+		fs_apply_writes(vw->view, adds, nadds);
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		SetUserIdAndSecContext(save_userid, save_sec);
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (transient_error(edata->sqlerrcode))
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		*error = edata;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
-static void
-set_reason(Event **events, int nevents, ErrorData *edata)
-{
-	for (int i = 0; i < nevents; i++)
-		events[i]->reason = psprintf("%s (SQLSTATE %s)", edata->message,
-									 unpack_sql_state(edata->sqlerrcode));
 }
 
 /*
- * Write a (view, producer) group.  If it fails for a reason that is not
- * transient (a value the table's CHECK refuses, a privilege revoked), write
- * it again one entity at a time, so that only the entities that cannot be
- * written are set aside.  On fs_dynamodb the entities written before the
- * failure are written again: set values are the same, and adds carry the
- * flush id, which the store refuses to apply twice.
+ * The role a view's events are written as: the owner of its relation, who
+ * controls the triggers that run on it (events were checked as their
+ * producers already); InvalidOid if the view is gone.
+ */
+static Oid
+writer_of(const char *view, const char *schema)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	char	   *query;
+	bool		isnull;
+	int			ret;
+
+	args[0] = CStringGetTextDatum(view);
+	query = psprintf("SELECT c.relowner FROM %s.fs_feature_view v "
+					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation "
+					 "WHERE v.name OPERATOR(pg_catalog.=) $1", quote_identifier(schema));
+	ret = SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not find the owner of feature view \"%s\": %s", view,
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return InvalidOid;
+	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Write a view's events.  If that fails for a reason that is not transient
+ * (a value the table's CHECK refuses), write them again one entity at a
+ * time, so that only the entities that cannot be written are set aside.  On
+ * fs_dynamodb the entities written before the failure are written again:
+ * set values are the same, and adds carry the same seq, which the store
+ * refuses to apply twice.  Returns the number of stale events.
  */
 static int64
-write_group_as(Oid producer, const char *view, Event **events, int nevents, int64 flush_id)
+write_events(const char *schema, const char *view, Event **events, int nevents, int64 flush_id)
 {
-	int64		stale = 0;
+	ViewWrite	vw;
 	ErrorData  *edata = NULL;
 	bool	   *done;
 	Event	  **members;
+	Oid			writer = writer_of(view, schema);
+	int64		stale = 0;
 
-	if (try_write_group(producer, view, events, nevents, flush_id, &stale, &edata))
-		return stale;
-	stale = 0;
+	if (!OidIsValid(writer))
+	{
+		for (int i = 0; i < nevents; i++)
+			events[i]->reason = psprintf("feature view \"%s\" does not exist (SQLSTATE 42704)", view);
+		return 0;
+	}
+	vw.view = view;
+	vw.events = events;
+	vw.nevents = nevents;
+	vw.flush_id = flush_id;
+	vw.stale = 0;
+	if (run_as(writer, write_view, &vw, &edata))
+		return vw.stale;
+
 	done = palloc0(sizeof(bool) * nevents);
 	members = palloc(sizeof(Event *) * nevents);
 	for (int i = 0; i < nevents; i++)
@@ -908,16 +1126,30 @@ write_group_as(Oid producer, const char *view, Event **events, int nevents, int6
 			}
 		if (nmembers == nevents)
 		{
-			set_reason(members, nmembers, edata);	/* one entity: no need to try again */
+			/* One entity: no need to try again. */
+			for (int m = 0; m < nmembers; m++)
+				members[m]->reason = reason_of(edata);
 			break;
 		}
-		if (!try_write_group(producer, view, members, nmembers, flush_id, &stale, &edata))
-			set_reason(members, nmembers, edata);
+		vw.events = members;
+		vw.nevents = nmembers;
+		vw.stale = 0;
+		if (run_as(writer, write_view, &vw, &edata))
+			stale += vw.stale;
+		else
+			for (int m = 0; m < nmembers; m++)
+				members[m]->reason = reason_of(edata);
 	}
 	return stale;
 }
 
-/* Claim the next events: a retried flush's, else the oldest unclaimed. */
+/*
+ * Claim the next events: a retried flush's, else the oldest unclaimed.  A
+ * flush id never goes back, even if the sequence does (the extension made
+ * again, a restore): it is at least the time in hundredths of seconds,
+ * times ten, so that the seqs of adds keep growing on a store that outlives
+ * the database.
+ */
 static int64
 claim(const char *schema, int *nclaimed)
 {
@@ -926,8 +1158,11 @@ claim(const char *schema, int *nclaimed)
 	bool		isnull;
 	int64		flush_id;
 	Datum		d;
+	Oid			seqid;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
 
-	query = psprintf("SELECT min(flush_id) FROM %s.fs_stream_queue", quote_identifier(schema));
+	query = psprintf("SELECT pg_catalog.min(flush_id) FROM %s.fs_stream_queue", quote_identifier(schema));
 	ret = SPI_execute(query, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the stream queue: %s", SPI_result_code_string(ret));
@@ -938,8 +1173,27 @@ claim(const char *schema, int *nclaimed)
 		return DatumGetInt64(d);
 	}
 
-	query = psprintf("SELECT pg_catalog.nextval('%s.fs_stream_flush_seq')", quote_identifier(schema));
-	ret = SPI_execute(query, false, 1);
+	/* Nothing queued: no flush id, no write. */
+	query = psprintf("SELECT 1 FROM %s.fs_stream_queue WHERE flush_id IS NULL LIMIT 1",
+					 quote_identifier(schema));
+	ret = SPI_execute(query, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the stream queue: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		*nclaimed = 0;
+		return 0;
+	}
+
+	seqid = get_relname_relid("fs_stream_flush_seq", get_namespace_oid(schema, false));
+	if (!OidIsValid(seqid))
+		elog(ERROR, "sequence fs_stream_flush_seq of extension feature_store is missing");
+	args[0] = ObjectIdGetDatum(seqid);
+	ret = SPI_execute_with_args("SELECT pg_catalog.setval($1::pg_catalog.regclass, "
+								"GREATEST(pg_catalog.nextval($1::pg_catalog.regclass), "
+								"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) "
+								"OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8))",
+								1, argtypes, args, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not number a flush: %s", SPI_result_code_string(ret));
 	flush_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -1045,12 +1299,9 @@ flush(void)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	events = read_events(schema, flush_id, &nevents);
+	check_flush(events, nevents);
 
-	for (int i = 0; i < nevents; i++)
-		if (events[i].reason == NULL)
-			check_event(&events[i]);
-
-	/* Groups of (view, producer), in the order of their first event. */
+	/* Per view, in the order of their first event. */
 	{
 		bool	   *grouped = palloc0(sizeof(bool) * Max(nevents, 1));
 		Event	  **members = palloc(sizeof(Event *) * Max(nevents, 1));
@@ -1064,13 +1315,12 @@ flush(void)
 			for (int j = i; j < nevents; j++)
 			{
 				if (grouped[j] || events[j].reason != NULL ||
-					events[j].producer != events[i].producer ||
 					strcmp(events[j].view, events[i].view) != 0)
 					continue;
 				grouped[j] = true;
 				members[nmembers++] = &events[j];
 			}
-			stale += write_group_as(events[i].producer, events[i].view, members, nmembers, flush_id);
+			stale += write_events(schema, events[i].view, members, nmembers, flush_id);
 		}
 	}
 
@@ -1132,7 +1382,7 @@ flush_guarded(bool *failed)
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
 		RESUME_INTERRUPTS();
-		note_error(edata->message);
+		note_error(edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message);
 		FreeErrorData(edata);
 		*failed = true;
 	}
@@ -1163,6 +1413,14 @@ fs_stream_worker_main(Datum arg)
 	database = pstrdup(fs_stream_database);
 	pgstat_report_appname("feature_store stream worker");
 
+	/*
+	 * The worker's own queries name everything with its schema; no one
+	 * else's objects may stand in.  A row lock held by an idle client must not
+	 * stall every view for ever: wait 5 s, then retry the flush later.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "5000", PGC_SUSET, PGC_S_OVERRIDE);
+
 	SpinLockAcquire(&stream_shared->mutex);
 	stream_shared->pid = MyProcPid;
 	stream_shared->started_at = GetCurrentTimestamp();
@@ -1178,6 +1436,8 @@ fs_stream_worker_main(Datum arg)
 		int			n;
 		long		wait;
 
+		/* A cancel between flushes has nothing to cancel: ignore it. */
+		QueryCancelPending = false;
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{

@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include "tcop/utility.h"
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -353,6 +355,12 @@ take_entity(WriteCall *wc, Prepared *p)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("entity_id must not be null")));
+	/* As batch ingestion rejects it (and DynamoDB refuses empty keys). */
+	if (p->w->entity_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entity_id must not be empty"),
+				 errcontext("feature view \"%s\"", view->name)));
 	if (view->key_type == TEXTOID)
 	{
 		p->key = CStringGetTextDatum(p->w->entity_id);
@@ -1456,9 +1464,16 @@ fs_apply_writes(const char *view, FsWrite *writes, int nwrites)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_apply_writes",
 											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	WriteCall  *wc = begin_call(view, RowExclusiveLock);
-	Prepared   *ps = palloc(sizeof(Prepared) * Max(nwrites, 1));
+	MemoryContext old;
+	WriteCall  *wc;
+	Prepared   *ps;
+
+	/* Before anything reaches a store that cannot roll back. */
+	PreventCommandIfReadOnly("fs_write_features");
+	PreventCommandDuringRecovery("fs_write_features");
+	old = MemoryContextSwitchTo(cxt);
+	wc = begin_call(view, RowExclusiveLock);
+	ps = palloc(sizeof(Prepared) * Max(nwrites, 1));
 
 	for (int i = 0; i < nwrites; i++)
 	{

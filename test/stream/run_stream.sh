@@ -180,6 +180,25 @@ for v in $VIEWS; do
         "$(wait_for "SELECT value::text || '|' || event_time FROM fs_get_features(ARRAY['c3'], ARRAY['$v:clicks'])" "105|2030-01-01 00:00:00+00")"
 done
 
+q "GRANT SELECT, INSERT, UPDATE ON stream_local TO regress_fs_producer" >/dev/null
+[ "$REMOTE" = 0 ] || q "GRANT SELECT, INSERT, UPDATE ON stream_remote TO regress_fs_producer" >/dev/null
+for v in $VIEWS; do
+    out="$(psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" 2>&1 <<EOF
+BEGIN;
+SET LOCAL ROLE regress_fs_producer;
+SELECT fs_push('$v', 'c4', '{"clicks": 1}', now(), 'add') > 0;
+RESET ROLE;
+SELECT fs_push('$v', 'c4', '{"clicks": 10}', now(), 'add') > 0;
+COMMIT;
+EOF
+)"
+    check "$v: a role that is not superuser pushes; two roles' adds to one entity in one flush both count" \
+        "t|t|11" "$(tr '\n' '|' <<<"$out")$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c4'], ARRAY['$v:clicks'])" 11)"
+    q "SELECT fs_push('$v', 'c5', '{\"clicks\": 100}', '2026-01-01'), fs_push('$v', 'c5', '{\"clicks\": 5}', '2026-01-02', 'add'), fs_push('$v', 'c5', '{\"clicks\": 0}', '2026-01-03'), fs_push('$v', 'c5', '{\"clicks\": 2}', '2026-01-04', 'add')" >/dev/null
+    check "$v: in one flush, an add before a set is overwritten by it, an add after it counts" "2" \
+        "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c5'], ARRAY['$v:clicks'])" 2)"
+done
+
 before="$(q "SELECT failed_flushes FROM fs_stream_status")"
 q "ALTER SYSTEM SET feature_store.stream_fail_after_write = 2" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
@@ -233,6 +252,11 @@ check "fs_push of a value its type refuses: 22P02" "ERROR:  22P02" "$(q "SELECT 
 check "fs_push with an unknown mode: 22023" "ERROR:  22023" "$(q "SELECT fs_push('local', 'u1', '{\"clicks\": 1}', now(), 'mul')")"
 check "fs_push adding to a text feature: 42804" "ERROR:  42804" "$(q "SELECT fs_push('local', 'u1', '{\"label\": 1}', now(), 'add')")"
 check "fs_push with a NULL entity id: 22004" "ERROR:  22004" "$(q "SELECT fs_push('local', NULL, '{\"clicks\": 1}')")"
+check "fs_push with an empty entity id: 22023" "ERROR:  22023" "$(q "SELECT fs_push('local', '', '{\"clicks\": 1}')")"
+pid="$(q "SELECT worker_pid FROM fs_stream_status")"
+q "SELECT pg_cancel_backend($pid)" >/dev/null
+sleep 0.5
+check "a cancel of the idle worker does not stop it" "$pid" "$(q "SELECT worker_pid FROM fs_stream_status")"
 check "a refused fs_push queues nothing" "0" "$(q "SELECT queue_depth FROM fs_stream_status")"
 q "INSERT INTO fs_stream_queue (feature_view, entity_id, features) VALUES ('local', 'x1', '{\"nope\": 1}'), ('gone', 'x2', '{\"clicks\": 1}'), ('local', 'x3', '{\"clicks\": 3}')" >/dev/null
 check "bad events queued by INSERT are set aside with the reason; the good one is written" "x1:42703,x2:42704|3" \
