@@ -43,7 +43,8 @@ cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
-         -c "DROP TABLE IF EXISTS stream_local" -c "DROP ROLE IF EXISTS regress_fs_producer" >/dev/null 2>&1 || true
+         -c "DROP TABLE IF EXISTS stream_local" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
+         -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" >/dev/null 2>&1 || true
     if [ "$REMOTE" = 1 ]; then
         node "$REPO/test/dynamodb/interop.mjs" cleanup "$TABLE" >/dev/null 2>&1 || true
     fi
@@ -215,6 +216,13 @@ done
 check "fs_stream_status shows the injected failure as the last error" "t" \
     "$(q "SELECT last_error ~ 'stream_fail_after_write' FROM fs_stream_status")"
 q "ALTER SYSTEM RESET feature_store.stream_fail_after_write" >/dev/null
+# Flush ids never go back (the extension made again, a restore): adds still count.
+q "SELECT pg_catalog.setval('fs_stream_flush_seq', 1)" >/dev/null
+for v in $VIEWS; do
+    q "SELECT fs_push('$v', 'c2', '{\"clicks\": 5}', now(), 'add')" >/dev/null
+    check "$v: after the flush sequence went back, an add still counts" "15" \
+        "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c2'], ARRAY['$v:clicks'])" 15)"
+done
 q "SELECT pg_reload_conf()" >/dev/null
 
 # --- (d) the store down ---------------------------------------------------------
@@ -266,6 +274,35 @@ q "ALTER TABLE stream_local ADD CONSTRAINT clicks_not_negative CHECK (clicks >= 
 q "SELECT fs_push('local', 'p1', '{\"clicks\": -5}'), fs_push('local', 'p2', '{\"clicks\": 7}'), fs_push('local', 'p3', '{\"label\": \"ok\"}')" >/dev/null
 check "an event the table refuses (CHECK) is set aside alone; the others of its flush are written" "p1:23514|7,\"ok\"" \
     "$(wait_for "SELECT string_agg(entity_id || ':' || substring(reason FROM 'SQLSTATE ([0-9A-Z]{5})'), ',') || '|' || (SELECT string_agg(value::text, ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['p2', 'p3'], ARRAY['local:clicks', 'local:label']) WHERE status = 'PRESENT') FROM fs_stream_rejects WHERE entity_id = 'p1'" "p1:23514|7,\"ok\"")"
+# A producer's trigger that changes the session's search_path must not reach
+# the worker's own queries (which would then run the producer's min()).
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+SET client_min_messages = warning;
+CREATE ROLE regress_fs_mallory;
+CREATE SCHEMA mallory AUTHORIZATION regress_fs_mallory;
+SET ROLE regress_fs_mallory;
+CREATE TABLE mallory.t (user_id text PRIMARY KEY, event_time timestamptz, x bigint);
+CREATE FUNCTION mallory.escalate(bigint) RETURNS bigint LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE 'ALTER ROLE regress_fs_mallory SUPERUSER';
+    RETURN $1;
+END $f$;
+CREATE AGGREGATE mallory.min(bigint) (SFUNC = int8larger, STYPE = bigint, FINALFUNC = mallory.escalate);
+CREATE FUNCTION mallory.plant() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'mallory, pg_catalog', false);
+    RETURN NEW;
+END $f$;
+CREATE TRIGGER plant BEFORE INSERT OR UPDATE ON mallory.t FOR EACH ROW EXECUTE FUNCTION mallory.plant();
+SELECT fs_register_feature_view('mallory', 'mallory.t', 'user');
+SELECT fs_push('mallory', 'm1', '{"x": 1}') > 0;
+RESET ROLE;
+EOF
+)"
+check "a producer's trigger cannot change the worker's search_path (no escalation)" "1|f" \
+    "$(wait_for "SELECT x FROM mallory.t WHERE user_id = 'm1'" 1)|$(sleep 0.3; q "SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_fs_mallory'")"
+q "SELECT fs_drop_feature_view('mallory'); DROP SCHEMA mallory CASCADE; DROP ROLE regress_fs_mallory" >/dev/null
+
 check "fs_stream_status counts what the worker set aside and flushed" "t|t|0" \
     "$(q "SELECT events_rejected >= 2, events_flushed >= 3, queue_depth FROM fs_stream_status")"
 
