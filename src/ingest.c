@@ -21,9 +21,12 @@
  * changed, not the whole source.  A snapshot run also lists every entity the
  * source has in a second temporary table, for the deletes.
  *
- * The digest is a 128-bit hash of the binary form of the feature values.
- * Rows go straight into the heap of the caller's own temporary tables,
- * which have no indexes or triggers.
+ * The digest is a 128-bit hash of the source's text of the feature values,
+ * seeded with the features' names and types.  The key and the event time of
+ * every row are converted; the features only when the digest differs from
+ * the state's (a row written exactly as before was valid then and holds the
+ * same values).  Rows go straight into the heap of the caller's own
+ * temporary tables, which have no indexes or triggers.
  *
  *-------------------------------------------------------------------------
  */
