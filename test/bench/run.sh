@@ -25,6 +25,13 @@
 #             its own (scripts/dynalite.sh, stopped afterwards; about a quarter
 #             of an hour, most of it the first load).  The dynamodb store is
 #             skipped, with a message, like the dynamodb part.
+#   stream    the streaming lane (test/bench/run_stream.sh): fs_push at
+#             5,000 events/s for 60 s from 4 connections into an embedded
+#             view and into a view in dynalite, with 100,000 and with 1,000
+#             entities; freshness from push to served, the queue's depth.  It
+#             needs the stream worker, so it starts a cluster of its own
+#             (and dynalite), whatever FS_CLUSTER_ENV says, and stops them
+#             afterwards; about 12 minutes.
 #
 # It prints the figures, the machine and the exact commands; it exits non-zero
 # only when something is broken, never because a target is missed.
@@ -34,7 +41,7 @@
 #   BENCH_ROWS (1000000)    BENCH_SEED (42)
 #   BENCH_METHODS (features,hand,vectors,features-count,hand-count)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
-#   BENCH_ONLY              embedded | dynamodb | ingest: run only that part (default: all)
+#   BENCH_ONLY              embedded | dynamodb | ingest | stream: run only that part (default: all)
 #   BENCH_INGEST_ROWS (1000000)  entities of the ingestion benchmark
 #   BENCH_INGEST_STORE (both)    embedded | dynamodb | both: the ingestion
 #                           benchmark's stores
@@ -42,6 +49,7 @@
 #   BENCH_DDB_METHODS (ddb,sdk,ddb-count)
 #   BENCH_PERF (1)          0 skips the perf profile of the DynamoDB part
 #   BENCH_PERF_CALLS (30)   fs_get_features calls profiled
+#   BENCH_STREAM_*          see test/bench/run_stream.sh
 #   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)
 #   BENCH_DYNALITE_ENV      the benchmark dynalite's state file
 #                           (default /tmp/feature_store_bench_dynalite.env)
@@ -57,8 +65,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|dynamodb|ingest) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, dynamodb or ingest, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|dynamodb|ingest|stream) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, dynamodb, ingest or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -96,6 +104,13 @@ else
     say "make && make install"
     make -s
     make -s install
+fi
+
+# The streaming part brings its own cluster.
+if [ "$BENCH_ONLY" = stream ]; then
+    echo
+    bash "$BENCH/run_stream.sh"
+    exit 0
 fi
 
 # 2. A cluster: reuse a running one (and leave it running), else start one
@@ -214,6 +229,5 @@ run_ingest() {
 
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = embedded ]; then run_embedded; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
-if [ -n "$BENCH_ONLY" ] && [ "$BENCH_ONLY" != dynamodb ]; then exit 0; fi
-echo
-bash "$BENCH/run_dynamodb.sh"
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH/run_dynamodb.sh"; fi
+if [ -z "$BENCH_ONLY" ]; then echo; bash "$BENCH/run_stream.sh"; fi
