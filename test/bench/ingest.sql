@@ -156,7 +156,7 @@ SELECT k.kind, count(s.user_id) AS in_source, count(v.user_id) AS in_view,
 \pset format unaligned
 \echo
 \echo 'runs (change detection = rows_read / silver_ms; total = the fs_ingest statement, end to end;'
-\echo ' gold = writing the changed rows and their state, for dynamodb also the Scan and deletes of a'
+\echo ' gold = writing the changed rows and their state, for dynamodb also the deletes of a'
 \echo ' snapshot; write = the embedded store''s snapshot deletes and the state''s):'
 SELECT format(E'%s run (%s):\n'
               '  rows read          %s\n'
