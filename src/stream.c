@@ -764,6 +764,8 @@ merge_event(EntityWrites *ew, Event *e)
 	}
 }
 
+static Jsonb *features_jsonb(HTAB *features);
+
 /*
  * The sums of an entity's add events, as a jsonb object; NULL if none is
  * left.  An add queued before a set of the same feature in this flush is
@@ -776,10 +778,6 @@ add_sums(EntityWrites *ew, TimestampTz *time)
 	HTAB	   *sums = NULL;
 	char		name[NAMEDATALEN];
 	bool		any = false;
-	JsonbParseState *state = NULL;
-	HASH_SEQ_STATUS seq;
-	FeatureValue *fv;
-	JsonbValue *res;
 
 	for (int i = 0; i < ew->nadd_events; i++)
 	{
@@ -820,22 +818,7 @@ add_sums(EntityWrites *ew, TimestampTz *time)
 			any = true;
 		}
 	}
-	if (!any)
-		return NULL;
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	hash_seq_init(&seq, sums);
-	while ((fv = hash_seq_search(&seq)) != NULL)
-	{
-		JsonbValue	k;
-
-		k.type = jbvString;
-		k.val.string.val = fv->name;
-		k.val.string.len = strlen(fv->name);
-		pushJsonbValue(&state, WJB_KEY, &k);
-		pushJsonbValue(&state, WJB_VALUE, &fv->value);
-	}
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	return any ? features_jsonb(sums) : NULL;
 }
 
 /* A hash of merged features as a jsonb object. */

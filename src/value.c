@@ -453,6 +453,24 @@ fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
 	}
 }
 
+/* An input function call, for fs_catch_data_error. */
+typedef struct InputCall
+{
+	FmgrInfo   *input;
+	char	   *str;
+	Oid			ioparam;
+	int32		typmod;
+	Datum		value;
+} InputCall;
+
+static void
+input_call(void *arg)
+{
+	InputCall  *c = (InputCall *) arg;
+
+	c->value = InputFunctionCall(c->input, c->str, c->ioparam, c->typmod);
+}
+
 /*
  * Read a value with its type's input function.  A value the type refuses (a
  * data exception, or a domain's constraint) gives false and the type's own
@@ -462,12 +480,38 @@ bool
 fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 			   Datum *value, char **message)
 {
+	InputCall	call;
+	ErrorData  *refused;
+
+	call.input = input;
+	call.str = str;
+	call.ioparam = ioparam;
+	call.typmod = typmod;
+	refused = fs_catch_data_error(input_call, &call);
+	if (refused != NULL)
+	{
+		*message = refused->message;
+		return false;
+	}
+	*value = call.value;
+	return true;
+}
+
+/*
+ * Run fn(arg); if it raises a data error (SQLSTATE class 22 or 23), return
+ * that error, else NULL.  Any other error goes on up (a cancel, out of
+ * memory).  No subtransaction: for code, like input functions, that holds
+ * nothing a data error could leave behind.
+ */
+ErrorData *
+fs_catch_data_error(void (*fn) (void *), void *arg)
+{
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	ErrorData  *volatile refused = NULL;
 
 	PG_TRY();
 	{
-		*value = InputFunctionCall(input, str, ioparam, typmod);
+		fn(arg);
 	}
 	PG_CATCH();
 	{
@@ -481,9 +525,8 @@ fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
 			PG_RE_THROW();
 		FlushErrorState();
-		*message = edata->message;
-		ok = false;
+		refused = edata;
 	}
 	PG_END_TRY();
-	return ok;
+	return refused;
 }

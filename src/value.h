@@ -55,4 +55,10 @@ extern void fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
 extern bool fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 						   Datum *value, char **message);
 
+/*
+ * Run fn(arg); return the data error (SQLSTATE class 22 or 23) it raised, or
+ * NULL.  Other errors are raised on.
+ */
+extern ErrorData *fs_catch_data_error(void (*fn) (void *), void *arg);
+
 #endif							/* FS_VALUE_H */

@@ -643,6 +643,21 @@ feature_value(WriteCall *wc, int f, JsonbValue *jv)
 	}
 }
 
+/* A conversion, for fs_catch_data_error. */
+typedef struct ConvertCall
+{
+	WriteCall  *wc;
+	WriteCol   *col;
+} ConvertCall;
+
+static void
+convert_call(void *arg)
+{
+	ConvertCall *c = (ConvertCall *) arg;
+
+	c->col->value = feature_value(c->wc, c->col->feat, &c->col->json);
+}
+
 /*
  * Convert one value; NULL, or what its type refused (a data exception, or
  * a domain's constraint).  Anything else, such as a cancel, is raised as it
@@ -651,29 +666,11 @@ feature_value(WriteCall *wc, int f, JsonbValue *jv)
 static ErrorData *
 convert_value(WriteCall *wc, WriteCol *col)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ErrorData  *volatile refused = NULL;
+	ConvertCall call;
 
-	PG_TRY();
-	{
-		col->value = feature_value(wc, col->feat, &col->json);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		int			category;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
-		if (category != ERRCODE_DATA_EXCEPTION &&
-			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-			PG_RE_THROW();
-		FlushErrorState();
-		refused = edata;
-	}
-	PG_END_TRY();
-	return refused;
+	call.wc = wc;
+	call.col = col;
+	return fs_catch_data_error(convert_call, &call);
 }
 
 /*
