@@ -293,6 +293,13 @@ fs_push_call_context(ErrorContextCallback *errcb, FsCallContext *cc,
 	error_context_stack = errcb;
 }
 
+bool
+fs_condition_failed(FsDdbCall *call)
+{
+	return call->status == FS_DDB_FAILED && call->error_type != NULL &&
+		strcmp(call->error_type, "ConditionalCheckFailedException") == 0;
+}
+
 /*
  * Raise a failed call.  A missing table gets its own message; everything
  * else is the client's (which carries the store's error type and message).

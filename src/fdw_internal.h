@@ -116,6 +116,8 @@ extern void fs_push_call_context(ErrorContextCallback *errcb, FsCallContext *cc,
 
 /* Raise a failed call; a missing remote table gets its own message. */
 extern void fs_raise_call(FsDdbCall *call, const char *table) pg_attribute_noreturn();
+/* Whether a call failed because its ConditionExpression did not hold. */
+extern bool fs_condition_failed(FsDdbCall *call);
 
 /* Run calls, raising the first failure. */
 extern void fs_run_calls(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls, const char *table);

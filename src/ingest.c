@@ -54,6 +54,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "feature_store.h"
 #include "ingest.h"
 #include "value.h"
 
@@ -161,21 +162,6 @@ text_digest(StringInfo buf, uint64 signature, int natts, const bool *is_feature,
 	h2 = hash_bytes_extended((unsigned char *) buf->data, buf->len, signature ^ 0x5eed0002);
 	memcpy(digest, &h1, sizeof(h1));
 	memcpy(digest + sizeof(h1), &h2, sizeof(h2));
-}
-
-/* Hash a pointer to a C string by the string. */
-static uint32
-entity_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-entity_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 /* Record a rejected row in fs_ingest_rejects. */
@@ -350,7 +336,6 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	SPIPlanPtr	reject_plan;
 	Portal		portal;
 	HTAB	   *entities;
-	HASHCTL		ctl;
 	HASH_SEQ_STATUS seq;
 	EntityEntry *entry;
 	MemoryContext fncxt = CurrentMemoryContext;
@@ -456,13 +441,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 	keycxt = AllocSetContextCreate(fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
 	rowcxt = AllocSetContextCreate(fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(EntityEntry);
-	ctl.hash = entity_hash;
-	ctl.match = entity_match;
-	ctl.hcxt = keycxt;
-	entities = hash_create("fs_ingest entities", expected_entities(source), &ctl,
-						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	entities = fs_string_table("fs_ingest entities", expected_entities(source),
+							   sizeof(EntityEntry), keycxt);
 
 	values = palloc(sizeof(Datum) * natts);
 	nulls = palloc(sizeof(bool) * natts);

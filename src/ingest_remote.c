@@ -39,7 +39,6 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -61,6 +60,7 @@
 #include "utils/typcache.h"
 
 #include "fdw_internal.h"
+#include "feature_store.h"
 #include "ingest.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_remote);
@@ -133,34 +133,6 @@ typedef struct RemoteRun
 	int64		deleted;
 	int64		done;
 } RemoteRun;
-
-static uint32
-key_hash(const void *key, Size keysize)
-{
-	const char *s = *(char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-key_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static HTAB *
-key_table(const char *name, long size, MemoryContext cxt)
-{
-	HASHCTL		ctl;
-
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(KeyEntry);
-	ctl.hash = key_hash;
-	ctl.match = key_match;
-	ctl.hcxt = cxt;
-	return hash_create(name, size, &ctl,
-					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-}
 
 /* The event time as it is stored, for conditions. */
 static json_t *
@@ -371,12 +343,6 @@ read_stored(RemoteRun *rr)
  *-------------------------------------------------------------------------
  */
 
-static bool
-condition_failed(FsDdbCall *call)
-{
-	return call->status == FS_DDB_FAILED && call->error_type != NULL &&
-		strcmp(call->error_type, "ConditionalCheckFailedException") == 0;
-}
 
 /*
  * The silver row as an Item, held; NULL if the store cannot hold one of its
@@ -465,7 +431,7 @@ put_done(FsDdbCall *call)
 
 	if (call->status == FS_DDB_OK)
 		row->outcome = row->stored ? ROW_UPDATED : ROW_INSERTED;
-	else if (condition_failed(call))
+	else if (fs_condition_failed(call))
 		row->outcome = ROW_STALE;
 	else
 		fs_raise_call(call, wa->rr->tbl->table);
@@ -575,7 +541,7 @@ write_chunk(RemoteRun *rr, SPITupleTable *tuptable, int ntuples)
 {
 	rr->rows = palloc0(sizeof(RemoteRow) * Max(ntuples, 1));
 	rr->nrows = ntuples;
-	rr->keys = key_table("fs_ingest remote keys", ntuples, rr->chunk_cxt);
+	rr->keys = fs_string_table("fs_ingest remote keys", ntuples, sizeof(KeyEntry), rr->chunk_cxt);
 
 	for (int r = 0; r < ntuples; r++)
 	{
@@ -652,7 +618,7 @@ delete_done(FsDdbCall *call)
 
 	if (call->status == FS_DDB_OK)
 		da->acked = true;
-	else if (!condition_failed(call))
+	else if (!fs_condition_failed(call))
 		fs_raise_call(call, da->rr->tbl->table);
 }
 
@@ -768,7 +734,7 @@ delete_absent(RemoteRun *rr, HTAB *keep, SPIPlanPtr forget_plan)
 static HTAB *
 keep_keys(RemoteRun *rr, Oid seen, MemoryContext cxt)
 {
-	HTAB	   *keep = key_table("fs_ingest snapshot keys", 1024, cxt);
+	HTAB	   *keep = fs_string_table("fs_ingest snapshot keys", 1024, sizeof(KeyEntry), cxt);
 	char	   *query;
 	Portal		portal;
 	Oid			argtypes[1] = {INT8OID};

@@ -42,7 +42,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -67,6 +66,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "feature_store.h"
 #include "stream.h"
 #include "write.h"
 
@@ -442,20 +442,6 @@ static int	injected_failures = 0;
 static int	injected_for = -1;	/* the setting's value they count against */
 static bool warned_no_extension = false;
 static MemoryContext flush_cxt = NULL;	/* reset before every flush */
-
-static uint32
-entity_key_hash(const void *key, Size keysize)
-{
-	const char *s = *(char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-entity_key_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
 
 static HTAB *
 feature_table(void)
@@ -945,7 +931,6 @@ static void
 write_view(void *arg)
 {
 	ViewWrite  *vw = (ViewWrite *) arg;
-	HASHCTL		ctl;
 	HTAB	   *entities;
 	HASH_SEQ_STATUS seq;
 	EntityWrites *ew;
@@ -958,13 +943,8 @@ write_view(void *arg)
 	int			nagain = 0;
 	long		n;
 
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(EntityWrites);
-	ctl.hash = entity_key_hash;
-	ctl.match = entity_key_match;
-	ctl.hcxt = CurrentMemoryContext;
-	entities = hash_create("fs_stream entities", Max(vw->nevents, 16), &ctl,
-						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	entities = fs_string_table("fs_stream entities", Max(vw->nevents, 16), sizeof(EntityWrites),
+							   CurrentMemoryContext);
 	for (int i = 0; i < vw->nevents; i++)
 	{
 		Event	   *e = vw->events[i];

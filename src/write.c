@@ -36,7 +36,6 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -61,6 +60,7 @@
 
 #include "registry.h"
 #include "value.h"
+#include "feature_store.h"
 #include "write.h"
 #include "fdw_internal.h"
 
@@ -881,25 +881,10 @@ plan_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
 	plan_relcache_cb(arg, InvalidOid);
 }
 
-static uint32
-sig_hash(const void *key, Size keysize)
-{
-	const char *s = *(char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-sig_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 /* The plan cache, created (or emptied, when too big) on demand. */
 static void
 plan_cache_ready(void)
 {
-	HASHCTL		ctl;
 
 	if (!callbacks_registered)
 	{
@@ -922,14 +907,7 @@ plan_cache_ready(void)
 	}
 	plan_cxt = AllocSetContextCreate(CacheMemoryContext, "feature_store write plans",
 									 ALLOCSET_SMALL_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(PlanEntry);
-	ctl.hash = sig_hash;
-	ctl.match = sig_match;
-	ctl.hcxt = plan_cxt;
-	plan_cache = hash_create("feature_store write plans", 64, &ctl,
-							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	plan_cache = fs_string_table("feature_store write plans", 64, sizeof(PlanEntry), plan_cxt);
 }
 
 /* The time the stored event time must not be after for a write to apply. */
@@ -1138,12 +1116,6 @@ typedef struct RemoteCall
 	bool		ts_is_event_time;	/* stored as epoch seconds (N) */
 } RemoteCall;
 
-static bool
-condition_failed(FsDdbCall *call)
-{
-	return call->status == FS_DDB_FAILED && call->error_type != NULL &&
-		strcmp(call->error_type, "ConditionalCheckFailedException") == 0;
-}
 
 /* An UpdateItem's answer: written, or the condition kept a newer value. */
 static void
@@ -1153,7 +1125,7 @@ update_done(FsDdbCall *call)
 
 	if (call->status == FS_DDB_OK)
 		rw->p->w->status = FS_WRITE_WRITTEN;
-	else if (condition_failed(call))
+	else if (fs_condition_failed(call))
 	{
 		if (rw->p->w->seq > 0)
 			rw->ask_seq = true;
@@ -1339,6 +1311,18 @@ run_wave(RemoteCall *rc, Relation rel, FsDdbCall **calls, int n)
 	error_context_stack = errcb.previous;
 }
 
+/* For the writes whose condition failed with a seq: one wave of GetItem. */
+static void
+ask_seqs(RemoteCall *rc, Relation rel, RemoteWrite *rws, int n, FsDdbCall **calls)
+{
+	int			ncalls = 0;
+
+	for (int i = 0; i < n; i++)
+		if (rws[i].ask_seq)
+			calls[ncalls++] = seq_call(rc, &rws[i]);
+	run_wave(rc, rel, calls, ncalls);
+}
+
 /*
  * One UpdateItem per write, all in one concurrent wave (a key written twice
  * starts a new wave, so writes of one entity apply in order); then, for the
@@ -1353,7 +1337,6 @@ apply_remote(WriteCall *wc, Prepared *ps, int n)
 	RemoteWrite *rws = palloc0(sizeof(RemoteWrite) * Max(n, 1));
 	FsDdbCall **calls = palloc(sizeof(FsDdbCall *) * Max(n, 1));
 	HTAB	   *wave_keys;
-	HASHCTL		ctl;
 	int			ncalls = 0;
 	Form_pg_attribute katt = TupleDescAttr(RelationGetDescr(wc->rel), view->key_attnum - 1);
 
@@ -1384,14 +1367,8 @@ apply_remote(WriteCall *wc, Prepared *ps, int n)
 	}
 	rc.ep = fs_ddb_endpoint(rc.tbl->serverid, GetUserId());
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(char *);
-	ctl.hash = sig_hash;
-	ctl.match = sig_match;
-	ctl.hcxt = CurrentMemoryContext;
-	wave_keys = hash_create("feature_store write keys", Max(n, 16), &ctl,
-							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	wave_keys = fs_string_table("feature_store write keys", Max(n, 16), sizeof(char *),
+								CurrentMemoryContext);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -1412,19 +1389,15 @@ apply_remote(WriteCall *wc, Prepared *ps, int n)
 			run_wave(&rc, wc->rel, calls, ncalls);
 			ncalls = 0;
 			hash_destroy(wave_keys);
-			wave_keys = hash_create("feature_store write keys", Max(n, 16), &ctl,
-									HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+			wave_keys = fs_string_table("feature_store write keys", Max(n, 16), sizeof(char *),
+										CurrentMemoryContext);
 			hash_search(wave_keys, &rw->keytext, HASH_ENTER, NULL);
 		}
 		calls[ncalls++] = update_call(&rc, rw, false);
 	}
 	run_wave(&rc, wc->rel, calls, ncalls);
 
-	ncalls = 0;
-	for (int i = 0; i < n; i++)
-		if (rws[i].ask_seq)
-			calls[ncalls++] = seq_call(&rc, &rws[i]);
-	run_wave(&rc, wc->rel, calls, ncalls);
+	ask_seqs(&rc, wc->rel, rws, n, calls);
 
 	/*
 	 * Adds older than the stored event time still count: add again, without
@@ -1439,11 +1412,7 @@ apply_remote(WriteCall *wc, Prepared *ps, int n)
 			calls[ncalls++] = update_call(&rc, &rws[i], true);
 		}
 	run_wave(&rc, wc->rel, calls, ncalls);
-	ncalls = 0;
-	for (int i = 0; i < n; i++)
-		if (rws[i].ask_seq)
-			calls[ncalls++] = seq_call(&rc, &rws[i]);
-	run_wave(&rc, wc->rel, calls, ncalls);
+	ask_seqs(&rc, wc->rel, rws, n, calls);
 }
 
 /*-------------------------------------------------------------------------
