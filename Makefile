@@ -1,15 +1,21 @@
 # feature_store: PGXS build.
 EXTENSION   = feature_store
 MODULE_big  = feature_store
-EXTVERSION  = 0.1.0
+EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 
 SRCS        = $(wildcard src/*.c)
 OBJS        = $(SRCS:.c=.o)
-DATA        = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+# Extension scripts (src/sql/): the current version's install script is built
+# from feature_store.sql; released install scripts that upgrades start from
+# are kept as released (feature_store--X.sql); upgrade scripts are
+# feature_store--X--Y.sql.
+DATA_built  = src/sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA        = src/sql/$(EXTENSION)--0.1.0.sql $(wildcard src/sql/$(EXTENSION)--*--*.sql)
 
 # pg_regress: inputs in sql/<test>.sql, expected outputs in expected/<test>.out
-REGRESS     = $(sort $(notdir $(basename $(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))))
-REGRESS_OPTS = --inputdir=. --outputdir=results --load-extension=$(EXTENSION)
+REGRESS     = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -Isrc
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers $(if $(WERROR),-Werror)
@@ -18,6 +24,9 @@ SHLIB_LINK  = -lcurl -ljansson
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+src/sql/$(EXTENSION)--$(EXTVERSION).sql: src/sql/$(EXTENSION).sql
+	cp $< $@
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
 $(OBJS): $(wildcard src/*.h)

@@ -164,7 +164,6 @@ banner "pg_regress (sql/, expected/)"
 regress_tests=()
 for f in sql/*.sql; do
     [ -e "$f" ] || continue
-    case "$f" in sql/feature_store--*) continue ;; esac
     regress_tests+=("$(basename "$f" .sql)")
 done
 if [ "${#regress_tests[@]}" -eq 0 ]; then
@@ -192,7 +191,7 @@ else
         note="no test results found in pg_regress output"
     fi
     if [ "$rc" -ne 0 ]; then
-        for d in results/regression.diffs regression.diffs; do
+        for d in regression.diffs; do
             if [ -s "$d" ]; then SHOW_DIFFS="$d"; break; fi
         done
     fi

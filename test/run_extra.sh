@@ -11,7 +11,8 @@
 #      the table as committed.
 #   4. the scripts of test/dynamodb/: interoperability with the AWS SDK,
 #      faults of the store, and batch ingestion through a failing store;
-#      and test/stream/run_stream.sh, the streaming lane.
+#      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0; and
+#      test/stream/run_stream.sh, the streaming lane.
 #
 # Run by scripts/test.sh with the cluster's PGHOST/PGPORT/PGUSER exported.
 # Prints "ok - name" / "not ok - name" per check and, last, "N passed, N
@@ -364,6 +365,14 @@ run_part faults test/dynamodb/run_faults.sh
 # Its own count line is shown as "# ingest_faults: ...".
 # ===========================================================================
 run_part ingest_faults test/dynamodb/run_ingest_faults.sh
+
+# ===========================================================================
+# The upgrade from 0.1.0 (test/upgrade/run_upgrade.sh: a database in use on
+# 0.1.0, with events queued, is updated; it serves the same, its queue is
+# drained, and its extension objects equal a fresh install's).  Needs the
+# preloaded library.  Its own count line is shown as "# upgrade: ...".
+# ===========================================================================
+run_part upgrade test/upgrade/run_upgrade.sh
 
 # ===========================================================================
 # The streaming lane (test/stream/run_stream.sh: fs_push and the queue's

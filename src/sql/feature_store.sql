@@ -1,0 +1,1197 @@
+/*
+ * feature_store: catalog, registry and serving.
+ *
+ * The install script of the current version: make builds it into
+ * feature_store--$(EXTVERSION).sql.  Every change here goes into that
+ * version's upgrade script (feature_store--<previous>--<current>.sql) in the
+ * same commit; test/upgrade/run_upgrade.sh checks that both give the same
+ * objects.
+ */
+
+\echo Use "CREATE EXTENSION feature_store" to load this file. \quit
+
+/*
+ * Catalog tables.
+ *
+ * Everyone may read the catalog.  Writes go through the registry functions;
+ * row-level security makes the same rules hold for direct DML: a feature view
+ * belongs to whoever owns its relation, entities and services to the role
+ * that registered them.
+ */
+
+CREATE TABLE @extschema@.fs_entity (
+    name          text PRIMARY KEY
+                  CHECK (name OPERATOR(pg_catalog.~) '^[^:]+$'
+                         AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<) 64),
+    join_key      name NOT NULL,
+    description   text,
+    registered_by name NOT NULL DEFAULT CURRENT_USER,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE @extschema@.fs_feature_view (
+    name              text PRIMARY KEY
+                      CHECK (name OPERATOR(pg_catalog.~) '^[^:]+$'
+                             AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<) 64),
+    relation          regclass NOT NULL,
+    entity            text NOT NULL REFERENCES @extschema@.fs_entity (name),
+    ttl               interval CHECK (ttl OPERATOR(pg_catalog.>) '0 seconds'::interval),
+    event_time_column name NOT NULL DEFAULT 'event_time',
+    description       text,
+    owner             text,
+    tags              jsonb NOT NULL DEFAULT '{}',
+    registered_by     name NOT NULL DEFAULT CURRENT_USER,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX fs_feature_view_entity_idx ON @extschema@.fs_feature_view (entity);
+
+CREATE TABLE @extschema@.fs_feature_service (
+    name          text PRIMARY KEY
+                  CHECK (name OPERATOR(pg_catalog.~) '^[^:]+$'
+                         AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<) 64),
+    feature_refs  text[] NOT NULL,
+    description   text,
+    registered_by name NOT NULL DEFAULT CURRENT_USER,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_entity', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_view', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_service', '');
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_feature_view,
+    @extschema@.fs_feature_service TO PUBLIC;
+/* An entity's join key is what other owners' views are built on: no updates. */
+GRANT SELECT, INSERT, DELETE ON @extschema@.fs_entity TO PUBLIC;
+
+ALTER TABLE @extschema@.fs_entity ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_feature_view ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_feature_service ENABLE ROW LEVEL SECURITY;
+
+/*
+ * Whether the current role acts for the owner of a relation.  A relation
+ * that is gone counts as owned by everyone for removing its registration,
+ * by no one for writing one.
+ */
+CREATE FUNCTION @extschema@.fs_owns_relation(rel oid, if_missing boolean DEFAULT true)
+RETURNS boolean LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT coalesce((SELECT pg_catalog.pg_has_role(CURRENT_USER, c.relowner, 'USAGE')
+                       FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
+                    if_missing)
+$$;
+
+/* Whether the current role acts for the role that registered an object. */
+CREATE FUNCTION @extschema@.fs_acts_for(role name)
+RETURNS boolean LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT role OPERATOR(pg_catalog.=) CURRENT_USER
+        OR coalesce((SELECT pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'USAGE')
+                       FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) role),
+                    (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                      WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
+$$;
+
+CREATE POLICY fs_entity_read ON @extschema@.fs_entity FOR SELECT USING (true);
+CREATE POLICY fs_entity_insert ON @extschema@.fs_entity FOR INSERT
+    WITH CHECK (@extschema@.fs_acts_for(registered_by));
+CREATE POLICY fs_entity_delete ON @extschema@.fs_entity FOR DELETE
+    USING (@extschema@.fs_acts_for(registered_by));
+
+CREATE POLICY fs_feature_view_read ON @extschema@.fs_feature_view FOR SELECT USING (true);
+CREATE POLICY fs_feature_view_insert ON @extschema@.fs_feature_view FOR INSERT
+    WITH CHECK (@extschema@.fs_owns_relation(relation, false));
+CREATE POLICY fs_feature_view_update ON @extschema@.fs_feature_view FOR UPDATE
+    USING (@extschema@.fs_owns_relation(relation))
+    WITH CHECK (@extschema@.fs_owns_relation(relation, false));
+CREATE POLICY fs_feature_view_delete ON @extschema@.fs_feature_view FOR DELETE
+    USING (@extschema@.fs_owns_relation(relation));
+
+CREATE POLICY fs_feature_service_read ON @extschema@.fs_feature_service FOR SELECT USING (true);
+CREATE POLICY fs_feature_service_insert ON @extschema@.fs_feature_service FOR INSERT
+    WITH CHECK (@extschema@.fs_acts_for(registered_by));
+CREATE POLICY fs_feature_service_update ON @extschema@.fs_feature_service FOR UPDATE
+    USING (@extschema@.fs_acts_for(registered_by))
+    WITH CHECK (@extschema@.fs_acts_for(registered_by));
+CREATE POLICY fs_feature_service_delete ON @extschema@.fs_feature_service FOR DELETE
+    USING (@extschema@.fs_acts_for(registered_by));
+
+/*
+ * Any change to the catalog invalidates every backend's cache of resolved
+ * references, at commit, through a relcache invalidation of the table.
+ */
+CREATE FUNCTION @extschema@.fs_registry_changed()
+RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'fs_registry_changed';
+
+CREATE TRIGGER fs_entity_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.fs_entity FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@.fs_registry_changed();
+CREATE TRIGGER fs_feature_view_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.fs_feature_view FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@.fs_registry_changed();
+CREATE TRIGGER fs_feature_service_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.fs_feature_service FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@.fs_registry_changed();
+
+/*
+ * Dropping a view's relation drops its registration, so that a later table
+ * that happens to get the same OID is never served under the old name.
+ */
+CREATE FUNCTION @extschema@.fs_on_sql_drop()
+RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER    -- any role's DROP must work, whatever it may see of this schema
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped record;
+    users   text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                      AND d.objsubid OPERATOR(pg_catalog.=) 0) THEN
+        RETURN;
+    END IF;
+    /* The catalog itself may be going away (DROP EXTENSION, DROP SCHEMA). */
+    IF to_regclass('@extschema@.fs_feature_view') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR dropped IN
+        DELETE FROM @extschema@.fs_feature_view v
+         USING pg_catalog.pg_event_trigger_dropped_objects() d
+         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objsubid OPERATOR(pg_catalog.=) 0
+           AND d.objid OPERATOR(pg_catalog.=) v.relation::pg_catalog.oid
+        RETURNING v.name
+    LOOP
+        RAISE NOTICE 'feature view "%" was dropped with its table', dropped.name;
+        DELETE FROM @extschema@.fs_ingest_state st
+         WHERE st.feature_view OPERATOR(pg_catalog.=) dropped.name;
+        users := (SELECT string_agg(s.name, ', ' ORDER BY s.name)
+                    FROM @extschema@.fs_feature_service s
+                   WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
+                                  WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) dropped.name));
+        IF users IS NOT NULL THEN
+            RAISE WARNING 'feature services % refer to feature view "%", which no longer exists',
+                          users, dropped.name
+                USING HINT = 'Drop or re-register them.';
+        END IF;
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER fs_on_sql_drop ON sql_drop
+    EXECUTE FUNCTION @extschema@.fs_on_sql_drop();
+
+/*
+ * The catalog view: one row per feature.  A feature's description is its
+ * column comment, else its view's description.
+ */
+CREATE VIEW @extschema@.feature_registry AS
+SELECT v.name                                           AS feature_view,
+       a.attname::text                                  AS feature,
+       pg_catalog.format_type(a.atttypid, a.atttypmod)  AS type,
+       v.entity                                         AS entity,
+       e.join_key::text                                 AS join_key,
+       CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'f' THEN s.srvname::text
+            ELSE 'local' END                            AS store,
+       v.relation                                       AS relation,
+       v.ttl                                            AS ttl,
+       coalesce(pg_catalog.col_description(v.relation, a.attnum),
+                v.description)                          AS description,
+       v.owner                                          AS owner,
+       v.tags                                           AS tags
+  FROM @extschema@.fs_feature_view v
+  JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation
+  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) v.relation
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+       AND a.attname OPERATOR(pg_catalog.<>) e.join_key
+       AND a.attname OPERATOR(pg_catalog.<>) v.event_time_column
+  LEFT JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid OPERATOR(pg_catalog.=) c.oid
+  LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver
+ ORDER BY v.name, a.attnum;
+
+GRANT SELECT ON @extschema@.feature_registry TO PUBLIC;
+
+/*
+ * Reference resolution, exposed for validation and for users: the
+ * (feature_view, feature) pairs a list of references expands to, in order,
+ * with the same errors as serving.
+ */
+CREATE FUNCTION @extschema@.fs_resolve_refs(feature_refs text[],
+    OUT feature_ref text, OUT feature_view text, OUT feature text,
+    OUT type text, OUT entity text)
+RETURNS SETOF record
+LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'fs_resolve_refs';
+
+/* Registry */
+
+/* Register an entity: a kind of thing features describe, and its join key. */
+CREATE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
+                                               description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid entity name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF join_key IS NULL OR join_key OPERATOR(pg_catalog.=) ''
+       OR octet_length(join_key) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid join key %', coalesce(quote_literal(join_key), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'The join key is a column name of 1 to 63 bytes.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'entity "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+    INSERT INTO @extschema@.fs_entity (name, join_key, description)
+    VALUES ($1, $2, $3);
+END
+$$;
+
+/* Register a feature view over a table (or a foreign table of fs_dynamodb). */
+CREATE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
+    entity text, ttl interval DEFAULT NULL,
+    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
+    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      pg_catalog.pg_class%ROWTYPE;
+    key      name;
+    key_att  smallint;
+    ts_type  oid;
+    fdw      name;
+    known    text;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid feature view name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF relation IS NULL OR entity IS NULL OR event_time_column IS NULL THEN
+        RAISE EXCEPTION 'relation, entity and event_time_column must not be null'
+            USING ERRCODE = '22004';
+    END IF;
+    IF ttl IS NOT NULL AND ttl OPERATOR(pg_catalog.<=) '0 seconds'::interval THEN
+        RAISE EXCEPTION 'ttl must be positive, not %', ttl USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature view "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+
+    SELECT e.join_key INTO key FROM @extschema@.fs_entity e
+     WHERE e.name OPERATOR(pg_catalog.=) $3;
+    IF NOT FOUND THEN
+        SELECT string_agg(e.name, ', ' ORDER BY e.name) INTO known FROM @extschema@.fs_entity e;
+        RAISE EXCEPTION 'entity "%" does not exist', entity
+            USING ERRCODE = '42704',
+                  HINT = CASE WHEN known IS NULL
+                              THEN 'No entity is registered yet: call fs_register_entity first.'
+                              ELSE 'Registered entities: ' || known || '.' END;
+    END IF;
+
+    SELECT * INTO rel FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation;
+    IF NOT pg_catalog.pg_has_role(CURRENT_USER, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501';
+    END IF;
+    IF rel.relkind OPERATOR(pg_catalog.=) 'f' THEN
+        SELECT w.fdwname INTO fdw
+          FROM pg_catalog.pg_foreign_table ft
+          JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver
+          JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
+         WHERE ft.ftrelid OPERATOR(pg_catalog.=) relation;
+    END IF;
+    IF rel.relkind OPERATOR(pg_catalog.<>) 'r'
+       AND (rel.relkind OPERATOR(pg_catalog.<>) 'f' OR fdw OPERATOR(pg_catalog.<>) 'fs_dynamodb') THEN
+        RAISE EXCEPTION '"%" is not a table or a foreign table of fs_dynamodb', relation
+            USING ERRCODE = '42809',
+                  HINT = 'A feature view reads a plain table with a unique index on the join key, or a foreign table of a server of fs_dynamodb.';
+    END IF;
+    IF rel.relpersistence OPERATOR(pg_catalog.=) 't' THEN
+        RAISE EXCEPTION '% is a temporary table', relation
+            USING ERRCODE = '42809',
+                  DETAIL = 'A temporary table goes away without notice, and its registration would outlive it.';
+    END IF;
+    /* The wrapper writes its event_time_column as epoch seconds (the item layout). */
+    IF rel.relkind OPERATOR(pg_catalog.=) 'f' THEN
+        SELECT coalesce((SELECT o.option_value
+                           FROM pg_catalog.pg_foreign_table ft,
+                                pg_catalog.pg_options_to_table(ft.ftoptions) o
+                          WHERE ft.ftrelid OPERATOR(pg_catalog.=) relation
+                            AND o.option_name OPERATOR(pg_catalog.=) 'event_time_column'),
+                        'event_time')
+          INTO known;
+        IF known OPERATOR(pg_catalog.<>) event_time_column THEN
+            RAISE EXCEPTION 'event-time column "%" is not the event_time_column of foreign table %',
+                            event_time_column, relation
+                USING ERRCODE = '22023',
+                      DETAIL = format('The foreign table writes column "%s" as the event time.', known),
+                      HINT = format('ALTER FOREIGN TABLE %s OPTIONS (ADD event_time_column %L).',
+                                    relation, event_time_column);
+        END IF;
+    END IF;
+    IF rel.relrowsecurity THEN
+        RAISE EXCEPTION 'table % has row-level security enabled', relation
+            USING ERRCODE = '0A000',
+                  DETAIL = 'Serving reads rows by index and cannot apply row security policies.';
+    END IF;
+
+    SELECT a.attnum INTO key_att FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) key
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no column "%", the join key of entity "%"',
+                        relation, key, entity USING ERRCODE = '42703';
+    END IF;
+
+    SELECT a.atttypid INTO ts_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) relation
+       AND a.attname OPERATOR(pg_catalog.=) event_time_column
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no event-time column "%"', relation, event_time_column
+            USING ERRCODE = '42703',
+                  HINT = 'Name the column with event_time_column => ''...''.';
+    END IF;
+    IF ts_type OPERATOR(pg_catalog.<>) 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+        RAISE EXCEPTION 'event-time column "%" of table % is of type %, not timestamp with time zone',
+                        event_time_column, relation, ts_type::pg_catalog.regtype
+            USING ERRCODE = '42804';
+    END IF;
+    IF event_time_column OPERATOR(pg_catalog.=) key THEN
+        RAISE EXCEPTION 'the event-time column cannot be the join key' USING ERRCODE = '22023';
+    END IF;
+
+    IF rel.relkind OPERATOR(pg_catalog.=) 'r' AND NOT EXISTS (
+        SELECT FROM pg_catalog.pg_index i
+         WHERE i.indrelid OPERATOR(pg_catalog.=) relation AND i.indisunique AND i.indisvalid
+           AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+           AND i.indkey[0] OPERATOR(pg_catalog.=) key_att
+           AND i.indexprs IS NULL AND i.indpred IS NULL) THEN
+        RAISE EXCEPTION 'table % has no unique index on its join key "%"', relation, key
+            USING ERRCODE = '42P10',
+                  HINT = format('Add one: ALTER TABLE %s ADD PRIMARY KEY (%I).', relation, key);
+    END IF;
+
+    INSERT INTO @extschema@.fs_feature_view
+        (name, relation, entity, ttl, event_time_column, description, owner, tags)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'));
+END
+$$;
+
+/* Register a feature service: a named, ordered list of references. */
+CREATE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
+                                                        description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid feature service name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF feature_refs IS NULL OR cardinality(feature_refs) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'a feature service needs at least one feature reference'
+            USING ERRCODE = '22023';
+    END IF;
+    FOREACH r IN ARRAY feature_refs LOOP
+        IF r IS NULL OR strpos(r, ':') OPERATOR(pg_catalog.=) 0 THEN
+            RAISE EXCEPTION 'invalid feature reference % in a feature service',
+                            coalesce(quote_literal(r), 'NULL')
+                USING ERRCODE = '22023',
+                      HINT = 'A service lists references of the form ''view:feature'' or ''view:*''.';
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature service "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+    /* Every reference must resolve, to one entity: the same errors as serving. */
+    PERFORM count(*) FROM @extschema@.fs_resolve_refs(feature_refs);
+    INSERT INTO @extschema@.fs_feature_service (name, feature_refs, description)
+    VALUES ($1, $2, $3);
+END
+$$;
+
+/* Drop a feature view; refused while a feature service references it. */
+CREATE FUNCTION @extschema@.fs_drop_feature_view(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      regclass;
+    users    text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users
+      FROM @extschema@.fs_feature_service s
+     WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
+                    WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) $1);
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop feature view "%" because feature services use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature services first.';
+    END IF;
+    /* A view registered again under this name starts from no state. */
+    DELETE FROM @extschema@.fs_ingest_state st WHERE st.feature_view OPERATOR(pg_catalog.=) $1;
+    DELETE FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1;
+END
+$$;
+
+/* Drop a feature service. */
+CREATE FUNCTION @extschema@.fs_drop_feature_service(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who name;
+BEGIN
+    SELECT s.registered_by INTO who FROM @extschema@.fs_feature_service s
+     WHERE s.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature service "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop feature service "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    DELETE FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1;
+END
+$$;
+
+/* Drop an entity; refused while feature views use it. */
+CREATE FUNCTION @extschema@.fs_drop_entity(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who   name;
+    users text;
+BEGIN
+    SELECT e.registered_by INTO who FROM @extschema@.fs_entity e
+     WHERE e.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop entity "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(v.name, ', ' ORDER BY v.name) INTO users
+      FROM @extschema@.fs_feature_view v WHERE v.entity OPERATOR(pg_catalog.=) $1;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop entity "%" because feature views use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature views first.';
+    END IF;
+    DELETE FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1;
+END
+$$;
+
+/* Serving */
+
+CREATE FUNCTION @extschema@.fs_get_features(entity_ids text[], feature_refs text[])
+RETURNS TABLE (entity_id text, feature_ref text, value jsonb,
+               event_time timestamptz, status text)
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED ROWS 1000
+AS 'MODULE_PATHNAME', 'fs_get_features';
+
+CREATE FUNCTION @extschema@.fs_get_feature_vectors(entity_ids text[], feature_refs text[])
+RETURNS TABLE (entity_id text, features jsonb)
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED ROWS 100
+AS 'MODULE_PATHNAME', 'fs_get_feature_vectors';
+
+/* Batch ingestion */
+
+/*
+ * Batch ingestion: runs, rejected rows, and the per-entity digest of what
+ * the last run wrote.  Everyone may read them; a run belongs to the role that
+ * started it, and an entity's state to the owner of its view's relation.
+ * Writes go through fs_ingest.
+ */
+
+CREATE TABLE @extschema@.fs_ingest_runs (
+    run_id         bigserial PRIMARY KEY,
+    feature_view   text NOT NULL,
+    source         text NOT NULL,
+    mode           text NOT NULL,
+    status         text NOT NULL DEFAULT 'running'
+                   CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'succeeded', 'failed'])),
+    started_at     timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at    timestamptz,
+    rows_read      bigint,
+    rows_rejected  bigint,
+    rows_stale     bigint,
+    rows_unchanged bigint,
+    rows_inserted  bigint,
+    rows_updated   bigint,
+    rows_deleted   bigint,
+    online_writes  bigint,
+    silver_ms      double precision,
+    gold_ms        double precision,
+    write_ms       double precision,
+    store_requests bigint,
+    store_wait_ms  double precision,
+    error          text,
+    run_by         name NOT NULL DEFAULT CURRENT_USER
+);
+CREATE INDEX fs_ingest_runs_view_idx ON @extschema@.fs_ingest_runs (feature_view, run_id);
+
+CREATE TABLE @extschema@.fs_ingest_rejects (
+    run_id    bigint NOT NULL REFERENCES @extschema@.fs_ingest_runs ON DELETE CASCADE,
+    entity_id text,
+    "column"  text,
+    raw_value text,
+    reason    text NOT NULL
+);
+CREATE INDEX fs_ingest_rejects_run_idx ON @extschema@.fs_ingest_rejects (run_id);
+
+CREATE TABLE @extschema@.fs_ingest_state (
+    feature_view text NOT NULL,
+    entity_id    text NOT NULL,
+    digest       bytea NOT NULL,
+    event_time   timestamptz,
+    PRIMARY KEY (feature_view, entity_id)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_state', '');
+
+GRANT SELECT, INSERT, UPDATE ON @extschema@.fs_ingest_runs TO PUBLIC;
+GRANT USAGE ON SEQUENCE @extschema@.fs_ingest_runs_run_id_seq TO PUBLIC;
+GRANT SELECT, INSERT ON @extschema@.fs_ingest_rejects TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_ingest_state TO PUBLIC;
+
+ALTER TABLE @extschema@.fs_ingest_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_ingest_rejects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fs_ingest_state ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY fs_ingest_runs_read ON @extschema@.fs_ingest_runs FOR SELECT USING (true);
+CREATE POLICY fs_ingest_runs_insert ON @extschema@.fs_ingest_runs FOR INSERT
+    WITH CHECK (run_by OPERATOR(pg_catalog.=) CURRENT_USER);
+CREATE POLICY fs_ingest_runs_update ON @extschema@.fs_ingest_runs FOR UPDATE
+    USING (@extschema@.fs_acts_for(run_by))
+    WITH CHECK (@extschema@.fs_acts_for(run_by));
+
+/*
+ * Rejects hold raw source values, and the state holds every entity id: they
+ * are readable by whoever ran the ingestion or may read the view's table.
+ * The subqueries are uncorrelated, so each is computed once per query.
+ */
+CREATE POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects FOR SELECT
+    USING (run_id IN (SELECT r.run_id FROM @extschema@.fs_ingest_runs r
+                       WHERE @extschema@.fs_acts_for(r.run_by)
+                          OR r.feature_view IN (SELECT v.name FROM @extschema@.fs_feature_view v
+                                                 WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT'))));
+CREATE POLICY fs_ingest_rejects_insert ON @extschema@.fs_ingest_rejects FOR INSERT
+    WITH CHECK (EXISTS (SELECT FROM @extschema@.fs_ingest_runs r
+                         WHERE r.run_id OPERATOR(pg_catalog.=) fs_ingest_rejects.run_id
+                           AND r.status OPERATOR(pg_catalog.=) 'running'
+                           AND @extschema@.fs_acts_for(r.run_by)));
+
+/* Whether the current role owns the relation of a feature view. */
+CREATE FUNCTION @extschema@.fs_owns_view(feature_view text)
+RETURNS boolean LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT coalesce((SELECT @extschema@.fs_owns_relation(v.relation, false)
+                       FROM @extschema@.fs_feature_view v
+                      WHERE v.name OPERATOR(pg_catalog.=) feature_view), false)
+$$;
+
+CREATE POLICY fs_ingest_state_read ON @extschema@.fs_ingest_state FOR SELECT
+    USING (feature_view IN (SELECT v.name FROM @extschema@.fs_feature_view v
+                             WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
+CREATE POLICY fs_ingest_state_insert ON @extschema@.fs_ingest_state FOR INSERT
+    WITH CHECK (@extschema@.fs_owns_view(feature_view));
+CREATE POLICY fs_ingest_state_update ON @extschema@.fs_ingest_state FOR UPDATE
+    USING (@extschema@.fs_owns_view(feature_view))
+    WITH CHECK (@extschema@.fs_owns_view(feature_view));
+CREATE POLICY fs_ingest_state_delete ON @extschema@.fs_ingest_state FOR DELETE
+    USING (@extschema@.fs_owns_view(feature_view));
+
+/*
+ * Silver, with change detection against fs_ingest_state (src/ingest.c): cast,
+ * validate and deduplicate a source, and put the rows whose values changed
+ * into a temporary table; a snapshot also lists every entity of the source.
+ */
+CREATE FUNCTION @extschema@.fs_ingest_silver(run_id bigint, feature_view text, source regclass,
+    silver regclass, seen_keys regclass, join_key text, event_time_column text,
+    default_event_time timestamptz,
+    OUT rows_read bigint, OUT rows_rejected bigint, OUT rows_stale bigint,
+    OUT rows_unchanged bigint, OUT rows_changed bigint)
+RETURNS record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_silver';
+
+/*
+ * Gold for a view stored in fs_dynamodb (src/ingest_remote.c): write the
+ * silver rows to the remote table, each only if it changed there and with a
+ * condition on the event time, and advance the state for what the store
+ * acknowledged; with seen_keys (a snapshot), delete the remote items of
+ * entities neither in it nor rejected in this run.
+ */
+CREATE FUNCTION @extschema@.fs_ingest_remote(run_id bigint, feature_view text, relation regclass,
+    silver regclass, seen_keys regclass,
+    OUT rows_inserted bigint, OUT rows_updated bigint, OUT rows_stale bigint,
+    OUT rows_unchanged bigint, OUT rows_deleted bigint,
+    OUT store_requests bigint, OUT store_wait_ms double precision,
+    OUT rows_rejected bigint)
+RETURNS record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_remote';
+
+/*
+ * Create a table to COPY a view's data into: the join key, the event time and
+ * every feature but generated ones, all text.  Named <view>_staging unless
+ * staging_table says otherwise; in the schema of the view's relation unless
+ * that name has one.
+ */
+CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+                                                    staging_table text DEFAULT NULL)
+RETURNS regclass LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      regclass;
+    parts    text[];
+    target   text;
+    cols     text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', feature_view USING ERRCODE = '42704';
+    END IF;
+    /* An unqualified name goes where the view's table is, never into pg_catalog. */
+    parts := CASE WHEN staging_table IS NULL THEN ARRAY[feature_view OPERATOR(pg_catalog.||) '_staging']
+                  ELSE parse_ident(staging_table) END;
+    IF cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
+        SELECT ARRAY[n.nspname::text] OPERATOR(pg_catalog.||) parts INTO parts
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+         WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    END IF;
+    SELECT string_agg(quote_ident(p), '.' ORDER BY o) INTO target
+      FROM unnest(parts) WITH ORDINALITY AS u(p, o);
+    SELECT string_agg(format('%I text', a.attname), ', ' ORDER BY a.attnum) INTO cols
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+       AND a.attgenerated OPERATOR(pg_catalog.=) '';
+    EXECUTE format('CREATE TABLE %s (%s)', target, cols);
+    RETURN target::regclass;
+END
+$$;
+
+/*
+ * Ingest a batch source into a feature view: cast and validate (silver),
+ * then write only the entities whose values changed (gold).  Everything,
+ * the run's own record included, happens in the caller's transaction.
+ */
+CREATE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
+                                      mode text DEFAULT 'upsert')
+RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
+               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
+               rows_deleted bigint, online_writes bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    vname     text := $1;
+    rel       regclass;
+    relkind   "char";
+    key       name;
+    ts        name;
+    feats     text[];
+    missing   text;
+    run       bigint;
+    started   timestamptz;
+    t0        timestamptz;
+    t1        timestamptz;
+    t2        timestamptz;
+    silver    record;
+    remote    record;
+    n_requests bigint;
+    n_rejected bigint := 0;
+    n_wait    double precision;
+    n_stale   bigint;
+    n_same    bigint;
+    n_ins     bigint := 0;
+    n_upd     bigint := 0;
+    n_del     bigint := 0;
+    n_written bigint := 0;
+    qkey      text;
+    qts       text;
+    qrel      text;
+    allcols   text;
+    sets      text;
+    silvercols text;
+    gold      text;
+    gold_some text;
+    chunk     bigint[];
+    one       bigint;
+    c_ins     bigint;
+    c_upd     bigint;
+    why       text;
+    cname     text;
+    ccol      name;
+    cgen      "char";
+BEGIN
+    SELECT v.relation, e.join_key, v.event_time_column INTO rel, key, ts
+      FROM @extschema@.fs_feature_view v
+      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
+     WHERE v.name OPERATOR(pg_catalog.=) vname;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', vname USING ERRCODE = '42704';
+    END IF;
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF mode IS NULL OR mode OPERATOR(pg_catalog.<>) ALL (ARRAY['upsert', 'snapshot']) THEN
+        RAISE EXCEPTION 'invalid ingestion mode %', coalesce(quote_literal(mode), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'The mode is ''upsert'' (write what changed) or ''snapshot'' (also delete entities the source no longer has).';
+    END IF;
+    SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    IF NOT @extschema@.fs_owns_relation(rel, false) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501',
+              DETAIL = format('Ingesting into feature view "%s" writes its table.', vname);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for source %', source USING ERRCODE = '42501';
+    END IF;
+    /*
+     * Generated columns are computed, never ingested.  The table computes
+     * them on the embedded store; fs_ingest_remote writes items itself and
+     * cannot, and an item without them would serve them as NULL.
+     */
+    IF relkind OPERATOR(pg_catalog.=) 'f' AND EXISTS (
+           SELECT FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+              AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.<>) '') THEN
+        RAISE EXCEPTION 'fs_ingest does not support generated columns of foreign table %', rel
+            USING ERRCODE = '0A000',
+                  DETAIL = format('Feature view "%s" has generated columns, which fs_ingest cannot compute for the remote store.', vname),
+                  HINT = 'Make them plain columns computed in the source, or write the rows with INSERT into the foreign table.';
+    END IF;
+
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO feats
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) ''
+       AND a.attname OPERATOR(pg_catalog.<>) key AND a.attname OPERATOR(pg_catalog.<>) ts;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid OPERATOR(pg_catalog.=) source
+                      AND a.attname OPERATOR(pg_catalog.=) key
+                      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'source % has no column "%", the join key of feature view "%"',
+                        source, key, vname USING ERRCODE = '42703';
+    END IF;
+    SELECT string_agg(quote_ident(f), ', ' ORDER BY o) INTO missing
+      FROM unnest(feats) WITH ORDINALITY AS u(f, o)
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) source
+                          AND a.attname OPERATOR(pg_catalog.=) u.f
+                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'source % lacks feature columns of feature view "%": %',
+                        source, vname, missing
+            USING ERRCODE = '42703',
+                  HINT = 'A source has the join key, every feature column and optionally the event time; fs_create_staging_table makes one.';
+    END IF;
+
+    /*
+     * One run per view at a time: a second run waits here until the first
+     * commits, then compares with the state the first wrote.  The lock's
+     * class id, 0x46530001 ("FS", 1 for ingestion), keeps it apart from
+     * users' advisory locks; the key is a hash of the view's name.
+     */
+    PERFORM pg_catalog.pg_advisory_xact_lock(1179844609, pg_catalog.hashtext(vname));
+
+    started := clock_timestamp();
+    INSERT INTO @extschema@.fs_ingest_runs (feature_view, source, mode, started_at)
+    VALUES (vname, source::text, mode, started)
+    RETURNING fs_ingest_runs.run_id INTO run;
+
+    /* Silver: typed, valid rows, one per entity, classified against the state. */
+    IF pg_catalog.to_regclass('pg_temp.fs_ingest_silver_rows') IS NOT NULL THEN
+        DROP TABLE pg_temp.fs_ingest_silver_rows;
+    END IF;
+    IF pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys') IS NOT NULL THEN
+        DROP TABLE pg_temp.fs_ingest_seen_keys;
+    END IF;
+    /*
+     * The view's columns (as LIKE copies them: type, collation, NOT NULL)
+     * but the generated ones, which the table computes; fs_ingest_silver
+     * fills every column from the source's column of that name.
+     */
+    SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                             CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) 0
+                                  THEN ' COLLATE ' OPERATOR(pg_catalog.||) a.attcollation::regcollation::text END,
+                             CASE WHEN a.attnotnull THEN ' NOT NULL' END), ', ' ORDER BY a.attnum)
+      INTO silvercols
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
+    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (%s, fs_row bigint, fs_digest bytea) ON COMMIT DROP',
+                   silvercols);
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
+        EXECUTE format('CREATE TEMP TABLE fs_ingest_seen_keys ON COMMIT DROP AS SELECT %I FROM %s WITH NO DATA',
+                       key, rel);
+    END IF;
+    SELECT * INTO silver
+      FROM @extschema@.fs_ingest_silver(run, vname, source, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                        pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'),
+                                        key, ts, started);
+    t0 := clock_timestamp();
+    /*
+     * A snapshot of nothing would delete every entity: far more often an
+     * empty file than an intent.  A source whose rows were all rejected was
+     * read, and its entities are kept, so it goes on.
+     */
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND silver.rows_read OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'snapshot source % has no rows', source
+            USING ERRCODE = '22023',
+                  DETAIL = format('A snapshot deletes every entity its source does not have; this one would empty feature view "%s".', vname),
+                  HINT = 'To empty the view, delete the rows of its table and its rows of fs_ingest_state. An upsert of an empty source changes nothing.';
+    END IF;
+
+    qkey := quote_ident(key);
+    qts := quote_ident(ts);
+    qrel := rel::text;
+    SELECT string_agg(quote_ident(f), ', ') INTO allcols FROM unnest(ARRAY[key, ts]::text[] || feats) f;
+    SELECT string_agg(format('%I = EXCLUDED.%I', f, f), ', ') INTO sets
+      FROM unnest(ts::text || feats) f;
+
+    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
+        /*
+         * Gold on the remote store (src/ingest_remote.c): compare with what
+         * it holds, write with a condition on the event time, advance the
+         * state for what it acknowledged; a snapshot's deletes too.
+         */
+        SELECT * INTO remote
+          FROM @extschema@.fs_ingest_remote(run, vname, rel, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                            pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'));
+        n_ins := remote.rows_inserted;
+        n_upd := remote.rows_updated;
+        n_del := remote.rows_deleted;
+        n_stale := silver.rows_stale OPERATOR(pg_catalog.+) remote.rows_stale;
+        n_same := silver.rows_unchanged OPERATOR(pg_catalog.+) remote.rows_unchanged;
+        n_requests := remote.store_requests;
+        n_rejected := remote.rows_rejected;
+        n_wait := remote.store_wait_ms;
+        t1 := clock_timestamp();
+    ELSE
+    /*
+     * Gold: write what changed, never an older value over a newer one, and
+     * the state of what was written.  gold writes every silver row;
+     * gold_some only those whose fs_row is in $2.
+     */
+    gold := $q$
+        WITH w AS (
+            INSERT INTO %1$s AS t (%2$s)
+            SELECT %2$s FROM pg_temp.fs_ingest_silver_rows s%6$s
+            ON CONFLICT (%3$s) DO UPDATE SET %4$s
+             WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
+            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted),
+        -- The state's key is the key's output text, as the silver step hashes it
+        -- (a cast to text differs for char(n) and boolean).
+        st AS (
+            INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time)
+            SELECT $1, pg_catalog.format('%%s', s.%3$s), s.fs_digest, s.%5$s
+              FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s OPERATOR(pg_catalog.=) w.k%6$s
+            ON CONFLICT (feature_view, entity_id) DO UPDATE
+               SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time)
+        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted) FROM w$q$;
+    gold_some := format(gold, qrel, allcols, qkey, sets, qts,
+                        ' WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($2)');
+    gold := format(gold, qrel, allcols, qkey, sets, qts, '');
+    BEGIN
+        EXECUTE gold INTO n_ins, n_upd USING vname;
+    EXCEPTION WHEN integrity_constraint_violation THEN
+        /*
+         * A row breaks a constraint of the table (a CHECK, a foreign key,
+         * another unique index): the statement wrote nothing.  Write a
+         * thousand rows at a time, and the rows of a thousand that fail one
+         * by one, rejecting those that break a constraint.
+         */
+        n_ins := 0;
+        n_upd := 0;
+        CREATE INDEX ON pg_temp.fs_ingest_silver_rows (fs_row);
+        ANALYZE pg_temp.fs_ingest_silver_rows;
+        FOR chunk IN
+            SELECT pg_catalog.array_agg(c.fs_row ORDER BY c.fs_row)
+              FROM (SELECT s.fs_row,
+                           (pg_catalog.row_number() OVER (ORDER BY s.fs_row) OPERATOR(pg_catalog.-) 1)
+                           OPERATOR(pg_catalog./) 1000 AS n
+                      FROM pg_temp.fs_ingest_silver_rows s) c
+             GROUP BY c.n ORDER BY c.n
+        LOOP
+            BEGIN
+                EXECUTE gold_some INTO c_ins, c_upd USING vname, chunk;
+                n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
+                n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
+            EXCEPTION WHEN integrity_constraint_violation THEN
+                FOREACH one IN ARRAY chunk LOOP
+                    BEGIN
+                        EXECUTE gold_some INTO c_ins, c_upd USING vname, ARRAY[one];
+                        n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
+                        n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
+                    EXCEPTION WHEN integrity_constraint_violation THEN
+                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, cname = CONSTRAINT_NAME;
+                        /* The constraint's column, and its value, if it has one column. */
+                        ccol := NULL;
+                        cgen := NULL;
+                        SELECT a.attname, a.attgenerated INTO ccol, cgen
+                          FROM pg_catalog.pg_constraint k
+                          JOIN pg_catalog.pg_attribute a
+                            ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
+                           AND a.attnum OPERATOR(pg_catalog.=) k.conkey[1]
+                         WHERE k.conrelid OPERATOR(pg_catalog.=) rel
+                           AND k.conname OPERATOR(pg_catalog.=) cname
+                           AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
+                        EXECUTE format($q$
+                            INSERT INTO @extschema@.fs_ingest_rejects
+                                   (run_id, entity_id, "column", raw_value, reason)
+                            SELECT $1, pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3
+                              FROM pg_temp.fs_ingest_silver_rows s
+                             WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
+                            qkey,
+                            CASE WHEN cgen OPERATOR(pg_catalog.=) ''
+                                 THEN format('pg_catalog.format(''%%s'', s.%I)', ccol)
+                                 ELSE 'NULL' END)
+                        USING run, ccol, why, one;
+                        n_rejected := n_rejected OPERATOR(pg_catalog.+) 1;
+                    END;
+                END LOOP;
+            END;
+        END LOOP;
+    END;
+    t1 := clock_timestamp();
+    /* Rows the table already held newer (written by another lane) are stale too. */
+    n_stale := silver.rows_stale OPERATOR(pg_catalog.+) silver.rows_changed
+               OPERATOR(pg_catalog.-) n_ins OPERATOR(pg_catalog.-) n_upd
+               OPERATOR(pg_catalog.-) n_rejected;
+    n_same := silver.rows_unchanged;
+    END IF;
+
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND relkind OPERATOR(pg_catalog.<>) 'f' THEN
+        /*
+         * Entities the source no longer has; a rejected row's entity is kept.
+         * Set differences, not anti-joins: the planner's row estimates for
+         * one view's rows of the state can be off by millions, and a nested
+         * loop over a million keys would not end.
+         */
+        EXECUTE format($q$
+            WITH gone AS (
+                SELECT t.%2$s AS k FROM %1$s t
+                EXCEPT
+                SELECT s.%2$s FROM pg_temp.fs_ingest_seen_keys s),
+            d AS (
+                DELETE FROM %1$s t USING gone g
+                 WHERE t.%2$s OPERATOR(pg_catalog.=) g.k
+                   AND NOT EXISTS (SELECT FROM @extschema@.fs_ingest_rejects r
+                                    WHERE r.run_id OPERATOR(pg_catalog.=) $2
+                                      AND r.entity_id OPERATOR(pg_catalog.=) g.k::pg_catalog.text)
+                RETURNING 1)
+            SELECT count(*) FROM d$q$, qrel, qkey)
+        INTO n_del USING vname, run;
+    END IF;
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
+        EXECUTE format($q$
+            WITH gone AS (
+                SELECT st.entity_id FROM @extschema@.fs_ingest_state st
+                 WHERE st.feature_view OPERATOR(pg_catalog.=) $1
+                EXCEPT
+                SELECT pg_catalog.format('%%s', s.%1$s) FROM pg_temp.fs_ingest_seen_keys s
+                EXCEPT
+                SELECT r.entity_id FROM @extschema@.fs_ingest_rejects r
+                 WHERE r.run_id OPERATOR(pg_catalog.=) $2)
+            DELETE FROM @extschema@.fs_ingest_state st USING gone g
+             WHERE st.feature_view OPERATOR(pg_catalog.=) $1
+               AND st.entity_id OPERATOR(pg_catalog.=) g.entity_id$q$, qkey)
+        USING vname, run;
+        DROP TABLE pg_temp.fs_ingest_seen_keys;
+    END IF;
+    t2 := clock_timestamp();
+    n_written := n_ins + n_upd + n_del;
+
+    UPDATE @extschema@.fs_ingest_runs r
+       SET status = 'succeeded', finished_at = clock_timestamp(),
+           rows_read = silver.rows_read,
+           rows_rejected = silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
+           rows_stale = n_stale, rows_unchanged = n_same,
+           rows_inserted = n_ins, rows_updated = n_upd, rows_deleted = n_del,
+           online_writes = n_written, store_requests = n_requests, store_wait_ms = n_wait,
+           silver_ms = extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
+           gold_ms = extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
+           write_ms = extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000
+     WHERE r.run_id OPERATOR(pg_catalog.=) run;
+    DROP TABLE pg_temp.fs_ingest_silver_rows;
+
+    RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
+                        n_stale, n_same,
+                        n_ins, n_upd, n_del, n_written;
+END
+$$;
+
+/* Direct writes */
+
+/*
+ * Write some features of one entity before returning, on either store
+ * (src/write.c): 'WRITTEN', or 'STALE' when a newer event time is stored.
+ */
+CREATE FUNCTION @extschema@.fs_write_features(feature_view text, entity_id text, features jsonb,
+                                              event_time timestamptz DEFAULT pg_catalog.now())
+RETURNS text LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'fs_write_features';
+
+/* The DynamoDB-compatible store: foreign data wrapper fs_dynamodb */
+
+CREATE FUNCTION @extschema@.fs_dynamodb_handler()
+RETURNS fdw_handler LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'fs_dynamodb_handler';
+
+CREATE FUNCTION @extschema@.fs_dynamodb_validator(text[], oid)
+RETURNS void LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'fs_dynamodb_validator';
+
+CREATE FOREIGN DATA WRAPPER fs_dynamodb
+  HANDLER @extschema@.fs_dynamodb_handler
+  VALIDATOR @extschema@.fs_dynamodb_validator;
+
+/* Create a foreign table's remote table (CreateTable) and wait until it is ACTIVE. */
+CREATE FUNCTION @extschema@.fs_create_online_table(foreign_table regclass)
+RETURNS void LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'fs_create_online_table';
+
+/* Streaming: fs_push, the queue, its worker's status (src/stream.c) */
+
+/*
+ * The queue: fs_push appends to it, and so may producers' own INSERT or
+ * COPY (a trigger stamps who queued an event and when).  The stream worker
+ * (feature_store in shared_preload_libraries) drains it; flush_id marks the
+ * events a flush has claimed, so that a failed flush is retried as it was.
+ */
+CREATE SEQUENCE @extschema@.fs_stream_flush_seq;
+CREATE TABLE @extschema@.fs_stream_queue (
+    id           bigint PRIMARY KEY,      -- set by the trigger below
+    feature_view text NOT NULL,
+    entity_id    text NOT NULL,
+    features     jsonb NOT NULL,
+    event_time   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    mode         text NOT NULL DEFAULT 'set'
+                 CHECK (mode OPERATOR(pg_catalog.=) ANY (ARRAY['set', 'add'])),
+    enqueued_at  timestamptz NOT NULL,    -- set by the trigger below
+    pushed_by    name NOT NULL,           -- set by the trigger below
+    flush_id     bigint
+);
+CREATE SEQUENCE @extschema@.fs_stream_queue_id_seq OWNED BY @extschema@.fs_stream_queue.id;
+CREATE INDEX fs_stream_queue_flush_idx ON @extschema@.fs_stream_queue (flush_id)
+    WHERE flush_id IS NOT NULL;
+
+/*
+ * Whoever inserts, the queue numbers the event and records who queued it
+ * and when: an insert cannot take another role's name, or an id ahead of
+ * the sequence.  A superuser's values are kept (a restore of a dump).
+ */
+CREATE FUNCTION @extschema@.fs_stream_queue_stamp()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+             WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+       OR NEW.id IS NULL OR NEW.pushed_by IS NULL OR NEW.enqueued_at IS NULL THEN
+        NEW.id := pg_catalog.nextval('@extschema@.fs_stream_queue_id_seq'::pg_catalog.regclass);
+        NEW.pushed_by := CURRENT_USER;
+        NEW.enqueued_at := pg_catalog.clock_timestamp();
+    END IF;
+    NEW.flush_id := NULL;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER fs_stream_queue_stamp BEFORE INSERT ON @extschema@.fs_stream_queue
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.fs_stream_queue_stamp();
+
+/* Events the worker could not write, and why; each producer sees its own. */
+CREATE TABLE @extschema@.fs_stream_rejects (
+    id           bigint NOT NULL,
+    feature_view text,
+    entity_id    text,
+    features     jsonb,
+    event_time   timestamptz,
+    mode         text,
+    pushed_by    name,
+    enqueued_at  timestamptz,
+    reason       text NOT NULL,
+    rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_queue_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_flush_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_rejects', '');
+
+/* COPY does not work under row-level security: the queue takes inserts only. */
+GRANT INSERT ON @extschema@.fs_stream_queue TO PUBLIC;
+GRANT USAGE ON SEQUENCE @extschema@.fs_stream_queue_id_seq TO PUBLIC;
+GRANT SELECT, DELETE ON @extschema@.fs_stream_rejects TO PUBLIC;
+ALTER TABLE @extschema@.fs_stream_rejects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY fs_stream_rejects_own ON @extschema@.fs_stream_rejects
+    USING (@extschema@.fs_acts_for(pushed_by));
+
+/* Check an event as fs_write_features would, and queue it; returns its id. */
+CREATE FUNCTION @extschema@.fs_push(feature_view text, entity_id text, features jsonb,
+                                    event_time timestamptz DEFAULT pg_catalog.now(),
+                                    mode text DEFAULT 'set')
+RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_push';
+
+/* The stream worker's figures, from shared memory (NULLs when it does not run). */
+CREATE FUNCTION @extschema@.fs_stream_worker_status(
+    OUT worker_pid integer, OUT events_per_second double precision,
+    OUT last_flush timestamptz, OUT events_flushed bigint, OUT events_stale bigint,
+    OUT events_rejected bigint, OUT failed_flushes bigint,
+    OUT last_error text, OUT last_error_at timestamptz)
+RETURNS record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_worker_status';
+
+/* The queue's depth and the age of its oldest event, for everyone. */
+CREATE FUNCTION @extschema@.fs_stream_queue_depth(OUT queue_depth bigint,
+                                                  OUT oldest_event_age interval)
+RETURNS record LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+    SELECT count(*), clock_timestamp() OPERATOR(pg_catalog.-) min(q.enqueued_at)
+      FROM @extschema@.fs_stream_queue q
+$$;
+
+CREATE VIEW @extschema@.fs_stream_status AS
+SELECT q.queue_depth, q.oldest_event_age, w.events_per_second, w.last_flush,
+       w.last_error, w.last_error_at, w.worker_pid, w.events_flushed,
+       w.events_stale, w.events_rejected, w.failed_flushes
+  FROM @extschema@.fs_stream_queue_depth() q, @extschema@.fs_stream_worker_status() w;
+GRANT SELECT ON @extschema@.fs_stream_status TO PUBLIC;

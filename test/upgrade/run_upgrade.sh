@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# run_upgrade.sh — ALTER EXTENSION feature_store UPDATE from 0.1.0, the first
+# release, to the current version:
+#
+#   1. a database on 0.1.0 (the installed 0.1.0 script) registers an entity,
+#      views (embedded; with FS_DYNALITE_ENDPOINT one in dynalite too) and a
+#      service, ingests a batch, writes directly and pushes streamed events
+#      that stay queued: the stream worker drains another database;
+#   2. what it serves is kept, the extension is updated, and it must serve the
+#      same; then the worker is pointed at it and must drain the queued events
+#      into the views;
+#   3. its extension objects (test/upgrade/objects.sql: every member with its
+#      definition, columns, constraints, indexes, triggers, policies, grants,
+#      comments) must equal those of a fresh install of the current version
+#      in another database; and the comparison must see a changed member.
+#
+# Needs the cluster of scripts/pgcluster.sh with feature_store preloaded (for
+# the stream worker) and `make install` done (both scripts installed).  The
+# worker's database (feature_store.stream_database) is set with ALTER SYSTEM
+# for the drain and reset afterwards, so run it alone.  Prints "ok - name" /
+# "not ok - name" and, last, "N passed, N failed".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
+SUFFIX="$$"
+OLD="fs_upgrade_old_$SUFFIX"	# installed at 0.1.0, then updated
+NEW="fs_upgrade_new_$SUFFIX"	# a fresh install of the current version
+TABLE="fs_upgrade_$SUFFIX"		# the remote table in dynalite
+WORK="$(mktemp -d /tmp/fs_upgrade.XXXXXX)"
+REMOTE=0
+WORKER_MOVED=0
+
+export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC -c client_min_messages=warning"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$1" -c "$2" 2>&1 || true; }
+
+# Point the stream worker back at its usual database.
+worker_home() {
+    psql -X -q -d postgres -c "ALTER SYSTEM RESET feature_store.stream_database" \
+         -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+}
+
+cleanup() {
+    [ "$WORKER_MOVED" = 0 ] || worker_home
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $OLD WITH (FORCE)" \
+         -c "DROP DATABASE IF EXISTS $NEW WITH (FORCE)" >/dev/null 2>&1 || true
+    if [ "$REMOTE" = 1 ]; then
+        node "$REPO/test/dynamodb/interop.mjs" cleanup "$TABLE" >/dev/null 2>&1 || true
+    fi
+    rm -rf -- "$WORK"
+}
+trap cleanup EXIT
+
+# wait_for DB SQL EXPECTED: poll until SQL prints EXPECTED (30 s at most);
+# prints what it printed last.
+wait_for() {
+    local out=""
+    for _ in $(seq 1 600); do
+        out="$(q "$1" "$2")"
+        [ "$out" = "$3" ] && break
+        sleep 0.05
+    done
+    printf '%s' "$out"
+}
+
+# What a database serves, as text.
+served() {
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" 2>&1 <<'EOF' || true
+SELECT entity_id, feature_ref, value, event_time, status
+  FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', NULL], ARRAY['ranking', 'stats:*']);
+SELECT * FROM fs_get_feature_vectors(ARRAY['u2', 'u1'], ARRAY['ranking']);
+EOF
+    if [ "$REMOTE" = 1 ]; then
+        q "$1" "SELECT entity_id, feature_ref, value, event_time, status
+                  FROM fs_get_features(ARRAY['u1', 'u2', 'u9'], ARRAY['online:*'])"
+    fi
+}
+
+objects() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -f "$HERE/objects.sql" >"$2" 2>&1 || true; }
+
+# --- preconditions ----------------------------------------------------------
+
+command -v psql >/dev/null 2>&1 || die "psql not found"
+psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
+    die "cannot connect to PostgreSQL (is the cluster env exported?)"
+CURRENT="$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/feature_store.control")"
+[ -n "$CURRENT" ] || die "no default_version in feature_store.control"
+[ "$(q postgres "SELECT current_setting('feature_store.stream_database', true) IS NOT NULL")" = t ] ||
+    skip_all "feature_store is not preloaded (no stream worker)"
+for db in "$OLD" "$NEW"; do
+    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $db" \
+         -c "CREATE DATABASE $db" >/dev/null || die "cannot create database $db"
+done
+
+check "an update path from 0.1.0 to $CURRENT is installed" "t" \
+    "$(q postgres "SELECT path IS NOT NULL FROM pg_extension_update_paths('feature_store')
+                    WHERE source = '0.1.0' AND target = '$CURRENT'")"
+
+# --- 1. a database on 0.1.0, in use -----------------------------------------
+
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" 2>&1 <<'EOF'
+\o /dev/null
+CREATE EXTENSION feature_store VERSION '0.1.0';
+CREATE TABLE user_stats (user_id text PRIMARY KEY, event_time timestamptz,
+                         clicks bigint, ctr float8, tags text[]);
+CREATE TABLE user_profile (user_id text PRIMARY KEY, event_time timestamptz, segment text);
+INSERT INTO user_profile VALUES ('u1', '2026-02-01 00:00:00+00', 'pro'),
+                                ('u3', '2026-02-01 00:00:00+00', 'new');
+SELECT fs_register_entity('user', 'user_id', 'a person');
+SELECT fs_register_feature_view('stats', 'user_stats', 'user', ttl => '36500 days',
+                                description => 'engagement', tags => '{"tier": "gold"}');
+SELECT fs_register_feature_view('profile', 'user_profile', 'user');
+SELECT fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr']);
+SELECT fs_create_staging_table('stats', 'stats_staging');
+\o
+INSERT INTO stats_staging (user_id, event_time, clicks, ctr, tags) VALUES
+    ('u1', '2026-01-01 00:00:00+00', '10', '0.5', '{a,b}'),
+    ('u2', '2026-01-01 00:00:00+00', '20', '0.25', NULL),
+    ('u3', '2026-01-01 00:00:00+00', 'many', '0.1', NULL);
+SELECT rows_read, rows_rejected, rows_inserted FROM fs_ingest('stats', 'stats_staging');
+SELECT fs_write_features('stats', 'u4', '{"clicks": 4, "ctr": 0.125}', '2026-01-02 00:00:00+00');
+SELECT extversion FROM pg_extension WHERE extname = 'feature_store';
+EOF
+)"
+check "0.1.0: install, register, ingest (one row rejected), write directly" \
+    "$(printf '3|1|2\nWRITTEN\n0.1.0')" "$out"
+
+if [ -n "${FS_DYNALITE_ENDPOINT:-}" ]; then
+    out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" 2>&1 <<EOF
+\\o /dev/null
+CREATE SERVER upgrade_srv FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1', max_retries '1');
+CREATE USER MAPPING FOR PUBLIC SERVER upgrade_srv
+  OPTIONS (access_key_id 'AKIDUPGRADE', secret_access_key 'upgrade-secret');
+CREATE FOREIGN TABLE user_online (user_id text, event_time timestamptz, score float8, label text)
+  SERVER upgrade_srv OPTIONS (table '$TABLE', key 'user_id');
+SELECT fs_create_online_table('user_online');
+SELECT fs_register_feature_view('online', 'user_online', 'user');
+\\o
+SELECT fs_write_features('online', 'u1', '{"score": 1.5, "label": "a"}', '2026-01-01 00:00:00+00');
+EOF
+)"
+    REMOTE=1
+    check "0.1.0: a view in dynalite, written directly" "WRITTEN" "$out"
+else
+    echo "# FS_DYNALITE_ENDPOINT is unset: the embedded store only"
+fi
+
+# Events the worker does not drain yet: it serves another database.
+check "the stream worker drains another database" "f" \
+    "$(q postgres "SELECT current_setting('feature_store.stream_database') = '$OLD'")"
+q "$OLD" "SELECT fs_push('stats', 'u1', '{\"clicks\": 11}', '2026-03-01 00:00:00+00');
+          SELECT fs_push('stats', 'u5', '{\"ctr\": 0.75}', '2026-03-01 00:00:00+00');
+          SELECT fs_push('stats', 'u2', '{\"clicks\": 1}', '2026-03-01 00:00:00+00', 'add')" >/dev/null
+if [ "$REMOTE" = 1 ]; then
+    q "$OLD" "SELECT fs_push('online', 'u2', '{\"score\": 2.5}', '2026-03-01 00:00:00+00')" >/dev/null
+fi
+served "$OLD" >"$WORK/served.before"
+check_true "0.1.0: events are queued, not drained" \
+    "$(q "$OLD" "SELECT count(*) >= 3 FROM fs_stream_queue")"
+
+# --- 2. the update ----------------------------------------------------------
+
+check "ALTER EXTENSION feature_store UPDATE reaches $CURRENT" "$CURRENT" \
+    "$(q "$OLD" "ALTER EXTENSION feature_store UPDATE;
+                 SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
+served "$OLD" >"$WORK/served.after"
+check_same "after the update the same values are served" "$WORK/served.before" "$WORK/served.after"
+grep -q '^u1|stats:clicks|10|' "$WORK/served.after" &&
+    ok "what is compared holds the ingested values" ||
+    not_ok "what is compared holds the ingested values" "$(head -n 5 "$WORK/served.after")"
+
+WORKER_MOVED=1
+psql -X -q -d postgres -c "ALTER SYSTEM SET feature_store.stream_database = '$OLD'" \
+     -c "SELECT pg_reload_conf()" >/dev/null
+check "the events queued before the update are drained after it" "0" \
+    "$(wait_for "$OLD" "SELECT count(*) FROM fs_stream_queue" 0)"
+check "the drained events are served" '0.75,21,11' \
+    "$(q "$OLD" "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id DESC)
+                  FROM fs_get_features(ARRAY['u1', 'u5', 'u2'], ARRAY['stats:clicks', 'stats:ctr'])
+                 WHERE (entity_id, feature_ref) IN (('u1', 'stats:clicks'), ('u5', 'stats:ctr'),
+                                                    ('u2', 'stats:clicks'))")"
+if [ "$REMOTE" = 1 ]; then
+    check "the event queued for dynalite is drained and served" '2.5' \
+        "$(wait_for "$OLD" "SELECT value FROM fs_get_features(ARRAY['u2'], ARRAY['online:score'])" 2.5)"
+fi
+check "no event was set aside" "0" "$(q "$OLD" "SELECT count(*) FROM fs_stream_rejects")"
+worker_home
+WORKER_MOVED=0
+
+# --- 3. the same objects as a fresh install ---------------------------------
+
+out="$(q "$NEW" "CREATE EXTENSION feature_store; SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
+check "a fresh install is version $CURRENT" "$CURRENT" "$out"
+objects "$OLD" "$WORK/objects.updated"
+objects "$NEW" "$WORK/objects.fresh"
+check_true "the object listing covers functions, columns, policies, triggers, indexes, grants and dumped tables" \
+    "$(awk '/^function .*: CREATE OR REPLACE FUNCTION/ {f++} /^column / {c++} /^policy / {p++}
+            /^trigger / {t++} /^index / {i++} /^dumped: / {d++} /acl \{/ {g++}
+            END {print (f >= 20 && c >= 30 && p >= 5 && t >= 3 && i >= 5 && d >= 3 && g >= 1) ? "t" : "f"}' \
+            "$WORK/objects.fresh")" \
+    "$(grep -c . "$WORK/objects.fresh") lines" "$(head -n 3 "$WORK/objects.fresh")"
+check_same "the updated database's extension objects equal a fresh install's" \
+    "$WORK/objects.fresh" "$WORK/objects.updated"
+
+# The comparison must notice a changed member: change one, compare again.
+q "$NEW" "COMMENT ON FUNCTION fs_push(text, text, jsonb, timestamptz, text) IS 'changed'" >/dev/null
+objects "$NEW" "$WORK/objects.changed"
+if cmp -s "$WORK/objects.fresh" "$WORK/objects.changed"; then
+    not_ok "the comparison sees a changed comment" "the listings are identical"
+else
+    ok "the comparison sees a changed comment"
+fi
+q "$NEW" "ALTER TABLE fs_ingest_runs ALTER COLUMN error SET DEFAULT 'none'" >/dev/null
+objects "$NEW" "$WORK/objects.changed2"
+if cmp -s "$WORK/objects.changed" "$WORK/objects.changed2"; then
+    not_ok "the comparison sees a changed column default" "the listings are identical"
+else
+    ok "the comparison sees a changed column default"
+fi
+
+finish
