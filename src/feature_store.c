@@ -17,7 +17,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
-#include "dynamodb_client.h"
+#include "ddb_client.h"
 #include "feature_store.h"
 #include "registry.h"
 #include "stream.h"

@@ -347,7 +347,7 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
 		}
 	}
 	if (nremote > 0)
-		fs_dynamodb_lookup(remote, nremote);
+		fs_ddb_lookup(remote, nremote);
 
 	s->state = palloc(sizeof(FsRowState *) * Max(nviews, 1));
 	for (int v = 0; v < nviews; v++)

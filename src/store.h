@@ -36,7 +36,7 @@ typedef struct FsLookup
 /* store_local.c: the embedded store */
 extern void fs_local_lookup(FsLookup *lookup);
 
-/* store_dynamodb.c: every fs_dynamodb lookup of a call, in one wave per server */
-extern void fs_dynamodb_lookup(FsLookup **lookups, int n);
+/* ddb_lookup.c: every fs_dynamodb lookup of a call, in one wave per server */
+extern void fs_ddb_lookup(FsLookup **lookups, int n);
 
 #endif							/* FS_STORE_H */

@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include "ddb.h"
+
 #include "tcop/utility.h"
 
 #include "access/genam.h"
@@ -42,10 +44,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
-/* PostgreSQL declares a json_object of its own; fdw_internal.h needs jansson's. */
-#define json_object pg_json_object
 #include "utils/builtins.h"
-#undef json_object
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -62,7 +61,6 @@
 #include "value.h"
 #include "feature_store.h"
 #include "write.h"
-#include "fdw_internal.h"
 
 PG_FUNCTION_INFO_V1(fs_write_features);
 

@@ -314,8 +314,8 @@ stop_fault
 echo "# (d) 200 answers that are not a BatchGetItem response"
 # mode|what the serving error's detail says|what the foreign-table error's message says
 BAD=(
-    'garbage|The answer is not a JSON object.|not JSON'
-    'truncated|The answer is not a JSON object.|not JSON'
+    'garbage|The answer is not a JSON object.|not a JSON object'
+    'truncated|The answer is not a JSON object.|not a JSON object'
     'wrong-types|"Responses" is not an object.|Responses'
     'ok|The answer has no "Responses".|Responses'
 )

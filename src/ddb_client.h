@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * dynamodb_client.h
+ * ddb_client.h
  *	  HTTP client for DynamoDB-compatible stores: libcurl multi, SigV4.
  *
  * A caller builds FsDdbCall requests (operation + JSON body) and hands a
@@ -16,13 +16,13 @@
  * fs_ddb_run is not reentrant.  Responses and error strings are allocated
  * in the memory context current when it is called; an error unwinding
  * through it (cancel, statement_timeout) detaches every in-flight request,
- * so the backend stays usable.  dynamodb_client.c maps error types to
+ * so the backend stays usable.  ddb_client.c maps error types to
  * SQLSTATEs in a table at its top.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef FS_DYNAMODB_CLIENT_H
-#define FS_DYNAMODB_CLIENT_H
+#ifndef FS_DDB_CLIENT_H
+#define FS_DDB_CLIENT_H
 
 #include "postgres.h"
 
@@ -106,4 +106,4 @@ extern void fs_ddb_raise(FsDdbCall *call) pg_attribute_noreturn();
 /* Sleep before retry round 'attempt' (1, 2, ...): full jitter, interruptible. */
 extern void fs_ddb_backoff(int attempt);
 
-#endif							/* FS_DYNAMODB_CLIENT_H */
+#endif							/* FS_DDB_CLIENT_H */

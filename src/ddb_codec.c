@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * dynamodb_codec.c
+ * ddb_codec.c
  *	  Between DynamoDB AttributeValues (jansson) and PostgreSQL Datums.
  *
  * The layout, value by value (docs/dynamodb.md is the long form):
@@ -56,16 +56,11 @@
  */
 #include "postgres.h"
 
+#include "ddb_codec.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
-
-/*
- * utils/fmgrprotos.h declares the SQL function json_object(), whose name
- * jansson's json_object() also takes: hide PostgreSQL's while its headers
- * are read.  The clash goes deeper, see fs_json_object().
- */
-#define json_object pg_json_object_sql
 
 #include "catalog/pg_type.h"
 #include "common/base64.h"
@@ -77,16 +72,11 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
-#include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
-
-#undef json_object
-
-#include "dynamodb_codec.h"
 
 /* DynamoDB's number limits. */
 #define DDB_MAX_DIGITS		38
@@ -459,29 +449,6 @@ number_not_finite(const char *column, const char *entity)
 {
 	unstorable(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, column, entity,
 			   "DynamoDB numbers cannot be NaN or infinite.");
-}
-
-/*
- * An empty json object.  The postgres executable exports its own
- * json_object (the SQL function), and the dynamic linker binds a module's
- * calls to json_object() to that one, so take jansson's from its library.
- */
-json_t *
-fs_json_object(void)
-{
-	static json_t *(*jansson_object) (void) = NULL;
-
-	if (jansson_object == NULL)
-	{
-		Dl_info		info;
-		void	   *lib;
-
-		if (dladdr((void *) json_array, &info) == 0 ||
-			(lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) == NULL ||
-			(jansson_object = (json_t *(*) (void)) dlsym(lib, "json_object")) == NULL)
-			elog(ERROR, "could not find jansson's json_object()");
-	}
-	return jansson_object();
 }
 
 /* Fail on a jansson allocation failure. */

@@ -1,21 +1,21 @@
 /*-------------------------------------------------------------------------
  *
- * store_dynamodb.c
+ * ddb_lookup.c
  *	  Serving from feature views backed by fs_dynamodb foreign tables.
  *
- * All remote views of one call are answered together: for each server,
- * the keys of every view are packed into BatchGetItem requests of at most
- * 100 keys, several tables per request, and sent as one concurrent wave.
- * Keys the store leaves unprocessed are asked again, after a backoff, until
- * every key is answered or max_retries rounds have passed.  A store that
- * cannot answer raises an error, or with feature_store.on_store_error =
- * 'unavailable' marks its views UNAVAILABLE with a WARNING.
+ * All remote views of one call are answered together: for each server, the
+ * distinct keys of every view go into one batch read (fs_ddb_batch_get: one
+ * concurrent wave of BatchGetItem requests, several tables per request, then
+ * rounds for the keys left unprocessed), and each item is decoded into its
+ * view's lookup as its answer arrives.  A store that cannot answer raises an
+ * error, or with feature_store.on_store_error = 'unavailable' marks its
+ * views UNAVAILABLE with a WARNING.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <jansson.h>
+#include "ddb.h"
 
 #include "access/table.h"
 #include "catalog/pg_type.h"
@@ -27,14 +27,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "dynamodb_client.h"
-#include "dynamodb_codec.h"
-#include "fdw.h"
 #include "feature_store.h"
 #include "store.h"
-
-/* BatchGetItem takes at most this many keys per request. */
-#define BATCH_GET_MAX_KEYS 100
 
 /* A key as text (the S or N string), as hash key. */
 typedef struct KeyText
@@ -64,22 +58,13 @@ typedef struct RemoteView
 	int		   *same_as;		/* [key]: the slot asked for instead, or -1 */
 	struct JsonRoots *jr;		/* documents kept until the call ends */
 	bool		failed;
+	FsDdbGet	get;			/* its part of the server's batch read */
 } RemoteView;
 
-/* One BatchGetItem request: which views its tables belong to. */
-typedef struct Batch
-{
-	int			nviews;
-	RemoteView *views[BATCH_GET_MAX_KEYS];
-	json_t	   *items;			/* RequestItems */
-	int			nkeys;
-} Batch;
-
-/* Parsed JSON of this call, released even when an error unwinds. */
+/* JSON made during this call, released even when an error unwinds. */
 typedef struct JsonRoots
 {
 	List	   *roots;
-	json_t	   *current;		/* the response being decoded, if any */
 } JsonRoots;
 
 static uint32
@@ -99,7 +84,7 @@ key_match(const void *a, const void *b, Size keysize)
 	return (x->len == y->len && memcmp(x->ptr, y->ptr, x->len) == 0) ? 0 : 1;
 }
 
-/* Memory-context callback: drop the parsed documents of a call. */
+/* Memory-context callback: drop the JSON of a call. */
 static void
 release_roots(void *arg)
 {
@@ -109,12 +94,9 @@ release_roots(void *arg)
 	foreach(lc, jr->roots)
 		json_decref((json_t *) lfirst(lc));
 	jr->roots = NIL;
-	if (jr->current != NULL)
-		json_decref(jr->current);
-	jr->current = NULL;
 }
 
-/* Keep a parsed document until the call's memory goes. */
+/* Keep a JSON value until the call's memory goes. */
 static json_t *
 keep_root(JsonRoots *jr, json_t *root)
 {
@@ -197,26 +179,6 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 	rv->slot_of_key = hash_create("feature_store remote keys", Max(lk->nkeys, 16), &ctl,
 								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	return rv;
-}
-
-/* The RequestItems entry of a view in a batch, created on first use. */
-static json_t *
-batch_entry(Batch *b, RemoteView *rv, bool consistent_read)
-{
-	json_t	   *entry = json_object_get(b->items, rv->table->table);
-
-	if (entry == NULL)
-	{
-		entry = fs_json_object();
-		json_object_set_new(entry, "Keys", json_array());
-		json_object_set_new(entry, "ProjectionExpression", json_string(rv->projection));
-		json_object_set(entry, "ExpressionAttributeNames", rv->names);
-		if (consistent_read)
-			json_object_set_new(entry, "ConsistentRead", json_true());
-		json_object_set_new(b->items, rv->table->table, entry);
-		b->views[b->nviews++] = rv;
-	}
-	return entry;
 }
 
 /*
@@ -303,16 +265,6 @@ bad_answer(RemoteView *rv, const char *detail)
 			 errdetail("%s", detail)));
 }
 
-/* Find the view a response table belongs to, within the views of a batch. */
-static RemoteView *
-batch_view(RemoteView **views, int nviews, const char *table)
-{
-	for (int i = 0; i < nviews; i++)
-		if (strcmp(views[i]->table->table, table) == 0)
-			return views[i];
-	return NULL;
-}
-
 /* Whether an N key is already in the canonical integer form we encode. */
 static bool
 canonical_integer(const KeyText *kt)
@@ -370,188 +322,67 @@ item_context(void *arg)
 				   (int) ic->key.len, ic->key.ptr, ic->view->name);
 }
 
-/* Store the items of one table's response in its view's lookup. */
+/* An item of a view's table: store its values in the view's lookup. */
 static void
-take_items(RemoteView *rv, json_t *items)
+lookup_item(FsDdbGet *get, json_t *item)
 {
+	RemoteView *rv = (RemoteView *) get->arg;
 	FsLookup   *lk = rv->lk;
-	size_t		i;
-	json_t	   *item;
 	ItemContext ic = {lk->view, {NULL, 0}};
 	ErrorContextCallback errcb;
+	KeyText		kt;
+	KeyEntry   *entry;
+	int			slot;
 
-	if (!json_is_array(items))
+	if (!item_key_text(rv, json_object_get(item, rv->key_attr), &kt))
 	{
-		bad_answer(rv, psprintf("The items of table \"%s\" are not an array.", rv->table->table));
+		bad_answer(rv, psprintf("An item of table \"%s\" has no usable key attribute \"%s\".",
+								rv->table->table, rv->key_attr));
+		get->failed = true;
 		return;
 	}
+	entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
+	if (entry == NULL)
+		return;					/* not a key we asked for */
+	slot = entry->slot;
 
+	ic.key = kt;
 	errcb.callback = item_context;
 	errcb.arg = &ic;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	json_array_foreach(items, i, item)
+	lk->found[slot] = true;
+	lk->event_time[slot] = fs_ddb_decode(json_object_get(item, rv->ts_attr),
+										 TIMESTAMPTZOID, -1, rv->ts_is_event_time,
+										 rv->ts_attr, &lk->event_time_null[slot]);
+	for (int f = 0; f < lk->nfeat; f++)
 	{
-		KeyText		kt;
-		KeyEntry   *entry;
-		int			slot;
+		FsFeature  *feat = lk->feat[f];
+		int			v = slot * lk->nfeat + f;
 
-		ic.key.ptr = NULL;
-		if (!item_key_text(rv, json_object_get(item, rv->key_attr), &kt))
-		{
-			error_context_stack = errcb.previous;
-			bad_answer(rv, psprintf("An item of table \"%s\" has no usable key attribute \"%s\".",
-									rv->table->table, rv->key_attr));
-			return;
-		}
-		ic.key = kt;
-		entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
-		if (entry == NULL)
-			continue;			/* not a key we asked for */
-		slot = entry->slot;
-
-		lk->found[slot] = true;
-		lk->event_time[slot] = fs_ddb_decode(json_object_get(item, rv->ts_attr),
-											 TIMESTAMPTZOID, -1, rv->ts_is_event_time,
-											 rv->ts_attr, &lk->event_time_null[slot]);
-		for (int f = 0; f < lk->nfeat; f++)
-		{
-			FsFeature  *feat = lk->feat[f];
-			int			v = slot * lk->nfeat + f;
-
-			lk->values[v] = fs_ddb_decode(json_object_get(item, rv->feat_attrs[f]),
-										  feat->typid, feat->typmod, false,
-										  rv->feat_attrs[f], &lk->nulls[v]);
-		}
+		lk->values[v] = fs_ddb_decode(json_object_get(item, rv->feat_attrs[f]),
+									  feat->typid, feat->typmod, false,
+									  rv->feat_attrs[f], &lk->nulls[v]);
 	}
 	error_context_stack = errcb.previous;
 }
 
-/* A round of requests to one server, and what the next round must ask. */
-typedef struct Wave
-{
-	FsDdbEndpoint *ep;
-	JsonRoots  *jr;
-	int			round;
-	List	   *next;			/* calls for keys left unprocessed */
-} Wave;
-
-/* What one call carries: the views of its tables. */
-typedef struct CallViews
-{
-	Wave	   *wave;
-	int			nviews;
-	RemoteView **views;
-} CallViews;
-
-static void answer_done(FsDdbCall *call);
-
-/* Turn RequestItems into a call whose answer is decoded on arrival. */
-static FsDdbCall *
-batch_call(json_t *request_items, CallViews *cv)
-{
-	FsDdbCall  *call = palloc0(sizeof(FsDdbCall));
-	json_t	   *body = fs_json_object();
-	char	   *text;
-
-	json_object_set(body, "RequestItems", request_items);
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (text == NULL)
-		elog(ERROR, "could not encode a BatchGetItem request");
-	call->operation = "BatchGetItem";
-	call->body = pstrdup(text);
-	call->body_len = strlen(call->body);
-	call->arg = cv;
-	call->on_done = answer_done;
-	free(text);
-	return call;
-}
-
 /*
- * Decode one answer as soon as it arrives, while the others are still in
- * flight; keys it leaves unprocessed go to the next round.
+ * The store could not answer for a view's table: the request failed, the
+ * answer was malformed, or keys were left unprocessed (call NULL).
  */
 static void
-answer_done(FsDdbCall *call)
+lookup_failed(FsDdbGet *get, FsDdbCall *call, const char *detail)
 {
-	CallViews  *cv = call->arg;
-	Wave	   *wave = cv->wave;
-	json_t	   *root;
-	json_t	   *responses;
-	json_t	   *unprocessed;
-	json_error_t jerr;
-	const char *table;
-	json_t	   *items;
+	RemoteView *rv = (RemoteView *) get->arg;
 
-	if (call->status != FS_DDB_OK)
-	{
-		for (int v = 0; v < cv->nviews; v++)
-			view_failed(cv->views[v], call, "the request failed");
-		return;
-	}
-
-	root = json_loadb(call->response, call->response_len, 0, &jerr);
-	wave->jr->current = root;
-	if (root == NULL || !json_is_object(root))
-	{
-		for (int v = 0; v < cv->nviews; v++)
-			bad_answer(cv->views[v], "The answer is not a JSON object.");
-	}
+	if (call != NULL && call->status == FS_DDB_FAILED)
+		view_failed(rv, call, "the request failed");
+	else if (call == NULL)
+		view_failed(rv, NULL, detail);
 	else
-	{
-		/* A store always sends Responses: without it, keys would look absent. */
-		responses = json_object_get(root, "Responses");
-		if (!json_is_object(responses))
-		{
-			for (int v = 0; v < cv->nviews; v++)
-				bad_answer(cv->views[v], responses == NULL
-						   ? "The answer has no \"Responses\"."
-						   : "\"Responses\" is not an object.");
-			responses = NULL;
-		}
-		json_object_foreach(responses, table, items)
-		{
-			RemoteView *rv = batch_view(cv->views, cv->nviews, table);
-
-			if (rv != NULL && !rv->failed)
-				take_items(rv, items);
-		}
-
-		unprocessed = json_object_get(root, "UnprocessedKeys");
-		if (unprocessed != NULL && !json_is_object(unprocessed) && !json_is_null(unprocessed))
-		{
-			/* Keys the store may have left unanswered cannot be asked again. */
-			for (int v = 0; v < cv->nviews; v++)
-				bad_answer(cv->views[v], "\"UnprocessedKeys\" is not an object.");
-		}
-		else if (json_is_object(unprocessed) && json_object_size(unprocessed) > 0)
-		{
-			if (wave->round >= wave->ep->max_retries)
-			{
-				for (int v = 0; v < cv->nviews; v++)
-					if (json_object_get(unprocessed, cv->views[v]->table->table) != NULL)
-						view_failed(cv->views[v], NULL,
-									psprintf("Keys were still unprocessed after %d retries.",
-											 wave->ep->max_retries));
-			}
-			else
-			{
-				MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(cv));
-
-				wave->next = lappend(wave->next, batch_call(unprocessed, cv));
-				MemoryContextSwitchTo(oldcxt);
-			}
-		}
-	}
-
-	/* Decoded values are copies: the document can go now. */
-	wave->jr->current = NULL;
-	if (root != NULL)
-		json_decref(root);
-	pfree(call->response);
-	call->response = NULL;
+		bad_answer(rv, detail);
 }
 
 /* Error context: which server's answer was being read. */
@@ -562,17 +393,14 @@ server_context(void *arg)
 }
 
 /*
- * Answer the lookups of one server: one wave of BatchGetItem requests, then
- * rounds for unprocessed keys.
+ * Answer the lookups of one server: each view's distinct keys, read in one
+ * batch (fs_ddb_batch_get: one wave of requests, then rounds for unprocessed
+ * keys).
  */
 static void
 lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRoots *jr)
 {
-	List	   *batches = NIL;
-	Batch	   *cur = NULL;
-	FsDdbCall **calls;
-	int			ncalls;
-	Wave		wave = {ep, jr, 0, NIL};
+	FsDdbGet  **gets = palloc(sizeof(FsDdbGet *) * Max(nrv, 1));
 	ErrorContextCallback errcb;
 
 	errcb.callback = server_context;
@@ -580,16 +408,25 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	/* Pack every key into batches of at most 100, one entry per table. */
 	for (int v = 0; v < nrv; v++)
 	{
 		RemoteView *rv = rvs[v];
 		FsLookup   *lk = rv->lk;
 		FsView	   *view = lk->view;
+		FsDdbGet   *get = &rv->get;
 
+		get->table = rv->table->table;
+		get->keys = palloc(sizeof(json_t *) * Max(lk->nkeys, 1));
+		get->projection = rv->projection;
+		get->names = rv->names;
+		get->consistent_read = ep->consistent_read;
+		get->on_item = lookup_item;
+		get->on_failure = lookup_failed;
+		get->arg = rv;
 		for (int k = 0; k < lk->nkeys; k++)
 		{
 			json_t	   *av;
+			json_t	   *keyobj;
 			KeyText		kt;
 			KeyEntry   *entry;
 			bool		found;
@@ -607,56 +444,14 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 				continue;
 			}
 			entry->slot = k;
-
-			/* A new batch when full, or when the table is there for another view. */
-			if (cur == NULL || cur->nkeys == BATCH_GET_MAX_KEYS ||
-				(json_object_get(cur->items, rv->table->table) != NULL &&
-				 batch_view(cur->views, cur->nviews, rv->table->table) != rv))
-			{
-				cur = palloc0(sizeof(Batch));
-				cur->items = keep_root(jr, fs_json_object());
-				batches = lappend(batches, cur);
-			}
-			{
-				json_t	   *keyobj = fs_json_object();
-
-				json_object_set(keyobj, rv->key_attr, av);
-				json_array_append_new(json_object_get(batch_entry(cur, rv, ep->consistent_read),
-													  "Keys"), keyobj);
-				cur->nkeys++;
-			}
+			keyobj = keep_root(jr, fs_json_object());
+			fs_obj_set(keyobj, rv->key_attr, av);
+			get->keys[get->nkeys++] = keyobj;
 		}
+		gets[v] = get;
 	}
 
-	ncalls = list_length(batches);
-	calls = palloc(sizeof(FsDdbCall *) * Max(ncalls, 1));
-	for (int i = 0; i < ncalls; i++)
-	{
-		Batch	   *b = list_nth(batches, i);
-		CallViews  *cv = palloc(sizeof(CallViews));
-
-		cv->wave = &wave;
-		cv->nviews = b->nviews;
-		cv->views = b->views;
-		calls[i] = batch_call(b->items, cv);
-	}
-
-	while (ncalls > 0)
-	{
-		fs_ddb_run(ep, calls, ncalls);
-
-		ncalls = list_length(wave.next);
-		if (ncalls > 0)
-		{
-			calls = repalloc(calls, sizeof(FsDdbCall *) * ncalls);
-			for (int i = 0; i < ncalls; i++)
-				calls[i] = list_nth(wave.next, i);
-			list_free(wave.next);
-			wave.next = NIL;
-			wave.round++;
-			fs_ddb_backoff(wave.round);
-		}
-	}
+	fs_ddb_batch_get(ep, gets, nrv);
 
 	/* Ids that map to one key (e.g. '7' and '007' for an integer key) share its row. */
 	for (int v = 0; v < nrv; v++)
@@ -684,7 +479,7 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 
 /* Answer every remote lookup of a call, grouped by server. */
 void
-fs_dynamodb_lookup(FsLookup **lookups, int n)
+fs_ddb_lookup(FsLookup **lookups, int n)
 {
 	JsonRoots  *jr = palloc0(sizeof(JsonRoots));
 	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * dynamodb_client.c
+ * ddb_client.c
  *	  HTTP client for DynamoDB-compatible stores: libcurl multi, SigV4.
  *
  * One long-lived CURLM handle per backend owns the connection cache, so
@@ -49,8 +49,9 @@
  */
 #include "postgres.h"
 
+#include "ddb_json.h"
+
 #include <curl/curl.h>
-#include <jansson.h>
 
 #include "common/pg_prng.h"
 #include "miscadmin.h"
@@ -61,7 +62,7 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-#include "dynamodb_client.h"
+#include "ddb_client.h"
 
 #ifndef CURL_WRITEFUNC_ERROR
 #define CURL_WRITEFUNC_ERROR 0

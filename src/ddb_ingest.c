@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
- * ingest_remote.c
+ * ddb_ingest.c
  *	  Batch ingestion, gold step for feature views stored in fs_dynamodb.
  *
  * fs_ingest_remote writes the rows of the silver table (the changed rows,
  * see ingest.c) to the view's remote table, in chunks of one hundred rows
  * per connection:
  *
- *	1. one wave of consistent BatchGetItem requests reads what the store
- *	   holds for the chunk's entities (UnprocessedKeys retried);
+ *	1. one consistent batch read (fs_ddb_batch_get) of what the store holds
+ *	   for the chunk's entities;
  *	2. an entity whose stored event time is newer is stale; one whose stored
  *	   values and event time are the silver row's already is unchanged (an
  *	   earlier run wrote it, but its state was rolled back: cancelled, failed
@@ -22,7 +22,7 @@
  *
  * So the state never claims a write the store did not acknowledge, and a
  * run after any failure writes exactly what the store is missing.  A store
- * error is raised (after the retries of dynamodb_client.c): the run's writes
+ * error is raised (after the retries of ddb_client.c): the run's writes
  * so far stay in the store, everything in PostgreSQL rolls back.
  *
  * With a seen-keys table (a snapshot), every entity of the view's state (what
@@ -35,6 +35,8 @@
  */
 #include "postgres.h"
 
+#include "ddb.h"
+
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
@@ -46,10 +48,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
-/* PostgreSQL declares a json_object of its own; fdw_internal.h needs jansson's. */
-#define json_object pg_json_object
 #include "utils/builtins.h"
-#undef json_object
 #include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
@@ -59,14 +58,10 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "fdw_internal.h"
 #include "feature_store.h"
 #include "ingest.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_remote);
-
-/* BatchGetItem takes at most this many keys per request. */
-#define DDB_BATCH_GET_MAX 100
 
 /* What became of a silver row. */
 typedef enum RowOutcome
@@ -123,7 +118,6 @@ typedef struct RemoteRun
 	RemoteRow  *rows;
 	int			nrows;
 	HTAB	   *keys;
-	json_t	   *pending_keys;	/* UnprocessedKeys of this round */
 	/* counts */
 	int64		inserted;
 	int64		updated;
@@ -239,103 +233,32 @@ take_item(RemoteRun *rr, json_t *item)
 	row->outcome = ROW_UNCHANGED;
 }
 
-/* A BatchGetItem answer: compare its items, keep its UnprocessedKeys. */
+/* A stored item of the chunk's entities: compare it with its silver row. */
 static void
-get_done(FsDdbCall *call)
+stored_item(FsDdbGet *get, json_t *item)
 {
-	RemoteRun  *rr = (RemoteRun *) call->arg;
-	json_t	   *root;
-	json_t	   *responses;
-	json_t	   *items;
-	json_t	   *unprocessed;
-	size_t		i;
-	json_t	   *item;
-
-	if (call->status != FS_DDB_OK)
-		fs_raise_call(call, rr->tbl->table);
-	root = fs_parse_response(rr->hold, call, rr->tbl->table);
-	responses = json_object_get(root, "Responses");
-	if (responses != NULL && !json_is_object(responses))
-		fs_bad_shape(call, rr->tbl->table, "\"Responses\" is not an object");
-	items = responses ? json_object_get(responses, rr->tbl->table) : NULL;
-	if (items != NULL && !json_is_array(items))
-		fs_bad_shape(call, rr->tbl->table, "\"Responses\" is not an array per table");
-	json_array_foreach(items, i, item)
-	{
-		if (!json_is_object(item))
-			fs_bad_shape(call, rr->tbl->table, "an item is not an object");
-		take_item(rr, item);
-	}
-
-	unprocessed = json_object_get(root, "UnprocessedKeys");
-	if (unprocessed != NULL && json_is_object(unprocessed))
-	{
-		json_t	   *mine = json_object_get(unprocessed, rr->tbl->table);
-		json_t	   *keys = mine ? json_object_get(mine, "Keys") : NULL;
-		json_t	   *key;
-
-		if (mine != NULL && !json_is_array(keys))
-			fs_bad_shape(call, rr->tbl->table, "\"UnprocessedKeys\" lacks \"Keys\"");
-		json_array_foreach(keys, i, key)
-			fs_arr_append_new(rr->pending_keys, json_incref(key));
-	}
+	take_item((RemoteRun *) get->arg, item);
 }
 
-/* A BatchGetItem call for keys[from, to). */
-static FsDdbCall *
-get_call(RemoteRun *rr, json_t *keys, size_t from, size_t to)
-{
-	json_t	   *body = fs_held_object(rr->hold);
-	json_t	   *req = fs_json_object();
-	json_t	   *list = json_array();
-	FsDdbCall  *call;
-
-	for (size_t i = from; i < to; i++)
-		fs_arr_append_new(list, json_incref(json_array_get(keys, i)));
-	fs_obj_set_new(req, "Keys", list);
-	fs_obj_set_new(req, "ConsistentRead", json_true());
-	fs_obj_set_new(body, "RequestItems", json_pack("{so}", rr->tbl->table, req));
-	call = fs_new_call("BatchGetItem", body);
-	call->arg = rr;
-	call->on_done = get_done;
-	return call;
-}
-
-/* Read the stored items of the chunk's entities. */
+/* Read the stored items of the chunk's entities, consistently. */
 static void
 read_stored(RemoteRun *rr)
 {
-	json_t	   *keys = fs_json_hold(rr->hold, json_array());
-	int			round = 0;
+	FsDdbGet	get;
+	FsDdbGet   *gets[1] = {&get};
 
+	memset(&get, 0, sizeof(get));
+	get.table = rr->tbl->table;
+	get.keys = palloc(sizeof(json_t *) * Max(rr->nrows, 1));
 	for (int r = 0; r < rr->nrows; r++)
 		if (rr->rows[r].outcome != ROW_REJECTED)
-			fs_arr_append_new(keys, json_pack("{sO}", rr->tbl->key_attr, rr->rows[r].key_av));
-
-	while (json_array_size(keys) > 0)
-	{
-		size_t		n = json_array_size(keys);
-		int			ncalls = (int) ((n + DDB_BATCH_GET_MAX - 1) / DDB_BATCH_GET_MAX);
-		FsDdbCall **calls = palloc(sizeof(FsDdbCall *) * ncalls);
-
-		for (int c = 0; c < ncalls; c++)
-			calls[c] = get_call(rr, keys, (size_t) c * DDB_BATCH_GET_MAX,
-								Min(n, (size_t) (c + 1) * DDB_BATCH_GET_MAX));
-		rr->pending_keys = fs_json_hold(rr->hold, json_array());
-		fs_ddb_run(rr->ep, calls, ncalls);
-		keys = rr->pending_keys;
-		if (json_array_size(keys) > 0)
-		{
-			if (++round > rr->ep->max_retries)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("%d keys of remote table \"%s\" were not read after %d retries",
-								(int) json_array_size(keys), rr->tbl->table, rr->ep->max_retries),
-						 errhint("The store returned them as UnprocessedKeys; raise the server option "
-								 "max_retries or feature_store.max_retries, or the table's capacity.")));
-			fs_ddb_backoff(round);
-		}
-	}
+			get.keys[get.nkeys++] = fs_json_hold(rr->hold,
+												 json_pack("{sO}", rr->tbl->key_attr,
+														   rr->rows[r].key_av));
+	get.consistent_read = true;
+	get.on_item = stored_item;
+	get.arg = rr;
+	fs_ddb_batch_get(rr->ep, gets, 1);
 }
 
 /*-------------------------------------------------------------------------
@@ -635,7 +558,7 @@ delete_absent(RemoteRun *rr, HTAB *keep, SPIPlanPtr forget_plan)
 	Form_pg_attribute katt = TupleDescAttr(fdesc, rr->tbl->key_attnum - 1);
 	char	   *query;
 	Portal		portal;
-	int			fetch = DDB_BATCH_GET_MAX * Max(rr->ep->max_connections, 1);
+	int			fetch = FS_DDB_BATCH_GET_MAX * Max(rr->ep->max_connections, 1);
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		qargs[1];
 	Oid			typinput;
@@ -914,7 +837,7 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	}
 
 	/* Gold: the changed rows, a chunk at a time. */
-	fetch = DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
+	fetch = FS_DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
 	query = psprintf("SELECT * FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(silver)),
 												get_rel_name(silver)));

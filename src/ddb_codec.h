@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * dynamodb_codec.h
+ * ddb_codec.h
  *	  Between DynamoDB AttributeValues (jansson) and PostgreSQL Datums.
  *
  * The item layout (docs/dynamodb.md) is the contract other clients share:
@@ -17,24 +17,17 @@
  *	timestamptz (a feature)		S, ISO 8601 in UTC
  *	SQL NULL					attribute absent (absent or NULL:true reads as NULL)
  *
- * dynamodb_codec.c's header gives the exact forms (number text, timestamp
+ * ddb_codec.c's header gives the exact forms (number text, timestamp
  * format, arrays, other types).
  *
- * jansson and PostgreSQL both name a function json_object: include this
- * header after PostgreSQL's headers, with json_object renamed while
- * utils/builtins.h (fmgrprotos.h) is read.  Worse, the postgres executable
- * exports its json_object, and the dynamic linker binds a module's calls to
- * json_object() to it, not to jansson's: calling it crashes the backend.
- * Build objects with fs_json_object() below, never json_object().
+ * It brings in jansson (ddb_json.h): include it right after postgres.h.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef FS_DYNAMODB_CODEC_H
-#define FS_DYNAMODB_CODEC_H
+#ifndef FS_DDB_CODEC_H
+#define FS_DDB_CODEC_H
 
-#include "postgres.h"
-
-#include <jansson.h>
+#include "ddb_json.h"
 
 /*
  * A Datum as an AttributeValue (a new reference).  SQL NULL is written by
@@ -60,7 +53,4 @@ extern json_t *fs_ddb_encode(Datum value, Oid typid, bool is_event_time,
 extern Datum fs_ddb_decode(json_t *av, Oid typid, int32 typmod, bool is_event_time,
 						   const char *attr, bool *isnull);
 
-/* jansson's json_object(): a new empty object, reached safely. */
-extern json_t *fs_json_object(void);
-
-#endif							/* FS_DYNAMODB_CODEC_H */
+#endif							/* FS_DDB_CODEC_H */

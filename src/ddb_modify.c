@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * fdw_modify.c
+ * ddb_modify.c
  *	  fs_dynamodb: INSERT, UPDATE and DELETE.
  *
  * Writes: INSERT is PutItem, or BatchWriteItem of up to 25 rows; UPDATE is
@@ -13,6 +13,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "ddb.h"
 
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -29,10 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "fdw_internal.h"
-
-/* BatchWriteItem takes at most this many items per request. */
-#define DDB_BATCH_WRITE_MAX 25
+#include "ddb_fdw.h"
 
 /* Name of the row-identity junk column of UPDATE and DELETE. */
 #define KEY_JUNK_NAME		"fs_key"
@@ -291,7 +290,7 @@ batch_write_call(FsModifyState *ms, json_t *request_items)
 static void
 batch_write(FsModifyState *ms, json_t **items, int n)
 {
-	int			ncalls = (n + DDB_BATCH_WRITE_MAX - 1) / DDB_BATCH_WRITE_MAX;
+	int			ncalls = (n + FS_DDB_BATCH_WRITE_MAX - 1) / FS_DDB_BATCH_WRITE_MAX;
 	FsDdbCall **calls = palloc(sizeof(FsDdbCall *) * Max(ncalls, 1));
 	int			round = 0;
 
@@ -301,7 +300,7 @@ batch_write(FsModifyState *ms, json_t **items, int n)
 		json_t	   *list = json_array();
 
 		fs_obj_set_new(req, ms->tbl->table, list);
-		for (int i = c * DDB_BATCH_WRITE_MAX; i < Min(n, (c + 1) * DDB_BATCH_WRITE_MAX); i++)
+		for (int i = c * FS_DDB_BATCH_WRITE_MAX; i < Min(n, (c + 1) * FS_DDB_BATCH_WRITE_MAX); i++)
 		{
 			json_t	   *put = fs_json_object();
 
@@ -402,13 +401,13 @@ fsGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 		return 1;
 	/* Enough rows for one request per connection: the wave goes out at once. */
 	if (ms != NULL && ms->ep != NULL)
-		return DDB_BATCH_WRITE_MAX * Max(ms->ep->max_connections, 1);
+		return FS_DDB_BATCH_WRITE_MAX * Max(ms->ep->max_connections, 1);
 	else
 	{
 		/* EXPLAIN without ANALYZE: no state, but the same answer. */
 		Oid			serverid = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc))->serverid;
 
-		return DDB_BATCH_WRITE_MAX * Max(fs_ddb_endpoint(serverid, GetUserId())->max_connections, 1);
+		return FS_DDB_BATCH_WRITE_MAX * Max(fs_ddb_endpoint(serverid, GetUserId())->max_connections, 1);
 	}
 }
 

@@ -1,12 +1,11 @@
 /*-------------------------------------------------------------------------
  *
- * fdw_scan.c
+ * ddb_scan.c
  *	  fs_dynamodb: planning and scans.
  *
  * Reads: a restriction "key = value", "key = ANY(array)" or "key = $n" on
- * the partition key becomes BatchGetItem requests (at most 100 keys each,
- * all sent at once, UnprocessedKeys resent with backoff); anything else is
- * a paginated Scan.  Either way only the needed columns' attributes are
+ * the partition key becomes one batch read of the distinct keys
+ * (fs_ddb_batch_get); anything else is a paginated Scan.  Either way only the needed columns' attributes are
  * asked for (ProjectionExpression), and every qual is also checked locally.
  * Here: planning (sizes, paths, the plan), the scan callbacks and EXPLAIN
  * of scans.
@@ -14,6 +13,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "ddb.h"
 
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -33,10 +34,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "fdw_internal.h"
-
-/* BatchGetItem takes at most this many keys per request. */
-#define DDB_BATCH_GET_MAX	100
+#include "ddb_fdw.h"
 
 /*
  * Planner estimates: a Scan is a sequence of 1 MB pages, a key lookup one
@@ -482,27 +480,32 @@ scan_reset_batch(FsScanState *st)
 	st->start_key = NULL;
 }
 
-/* Add items (an array of objects) to the scan's items. */
+/* Append an item (borrowed from a held response) to the scan's items. */
 static void
-scan_add_items(FsScanState *st, FsDdbCall *call, json_t *items, const char *what)
+scan_keep_item(FsScanState *st, json_t *item)
+{
+	if (st->nitems == st->maxitems)
+	{
+		st->maxitems *= 2;
+		st->items = repalloc(st->items, sizeof(json_t *) * st->maxitems);
+	}
+	st->items[st->nitems++] = item;
+}
+
+/* Add the items of a Scan page (an array of objects) to the scan's items. */
+static void
+scan_add_items(FsScanState *st, FsDdbCall *call, json_t *items)
 {
 	size_t		i;
 	json_t	   *item;
 
-	if (items == NULL)
-		return;
 	if (!json_is_array(items))
-		fs_bad_shape(call, st->tbl->table, psprintf("%s is not an array", what));
+		fs_bad_shape(call, st->tbl->table, "\"Items\" is not an array");
 	json_array_foreach(items, i, item)
 	{
 		if (!json_is_object(item))
-			fs_bad_shape(call, st->tbl->table, psprintf("an item of %s is not an object", what));
-		if (st->nitems == st->maxitems)
-		{
-			st->maxitems *= 2;
-			st->items = repalloc(st->items, sizeof(json_t *) * st->maxitems);
-		}
-		st->items[st->nitems++] = item;
+			fs_bad_shape(call, st->tbl->table, "an item of \"Items\" is not an object");
+		scan_keep_item(st, item);
 	}
 }
 
@@ -606,65 +609,24 @@ scan_eval_keys(ForeignScanState *node, FsScanState *st, int *nkeys)
 	return keys;
 }
 
-/* A held BatchGetItem body asking for keys (an array; its reference is taken). */
-static json_t *
-batch_get_body(FsScanState *st, json_t *keys)
+/* An item of a key lookup: keep it for the scan to return. */
+static void
+scan_take_item(FsDdbGet *get, json_t *item)
 {
-	json_t	   *body = fs_held_object(st->hold);
-	json_t	   *items = fs_json_object();
-	json_t	   *kaa = fs_json_object();
+	FsScanState *st = (FsScanState *) get->arg;
 
-	fs_obj_set_new(body, "RequestItems", items);
-	fs_obj_set_new(items, st->tbl->table, kaa);
-	fs_obj_set_new(kaa, "Keys", keys);
-	fs_obj_set_new(kaa, "ProjectionExpression", json_string(st->projection));
-	fs_obj_set_new(kaa, "ExpressionAttributeNames", json_incref(st->names));
-	fs_obj_set_new(kaa, "ConsistentRead", json_boolean(st->ep->consistent_read));
-	return body;
+	scan_keep_item(st, fs_json_hold(st->hold, json_incref(item)));
 }
 
-/* A BatchGetItem call of keys[from .. from + n - 1]. */
-static FsDdbCall *
-batch_get_call(FsScanState *st, FsKey *keys, int from, int n)
-{
-	json_t	   *list = json_array();
-	json_t	   *body = batch_get_body(st, list);
-
-	/* The body holds list: fill it in place. */
-	for (int i = from; i < from + n; i++)
-	{
-		json_t	   *key = fs_json_object();
-
-		fs_arr_append_new(list, key);
-		fs_obj_set(key, st->tbl->key_attr, keys[i].av);
-	}
-	return fs_new_call("BatchGetItem", body);
-}
-
-/*
- * A BatchGetItem call of unprocessed keys.  The request is rebuilt rather
- * than taken from UnprocessedKeys: some stores (dynalite) drop the
- * ProjectionExpression there.
- */
-static FsDdbCall *
-batch_get_retry(FsScanState *st, json_t *keys)
-{
-	return fs_new_call("BatchGetItem", batch_get_body(st, json_incref(keys)));
-}
-
-/*
- * Fetch every key: one concurrent wave of BatchGetItem calls, then rounds
- * of UnprocessedKeys with backoff until all are answered.
- */
+/* Fetch every key, in one batch read (fs_ddb_batch_get). */
 static void
 scan_batch_get(ForeignScanState *node, FsScanState *st)
 {
 	MemoryContext old;
 	FsKey	   *keys;
 	int			nkeys;
-	int			ncalls;
-	FsDdbCall **calls;
-	int			round = 0;
+	FsDdbGet	get;
+	FsDdbGet   *gets[1] = {&get};
 
 	scan_reset_batch(st);
 	keys = scan_eval_keys(node, st, &nkeys);
@@ -672,59 +634,24 @@ scan_batch_get(ForeignScanState *node, FsScanState *st)
 		return;
 
 	old = MemoryContextSwitchTo(st->batch_cxt);
-	ncalls = (nkeys + DDB_BATCH_GET_MAX - 1) / DDB_BATCH_GET_MAX;
-	calls = palloc(sizeof(FsDdbCall *) * ncalls);
-	for (int i = 0; i < ncalls; i++)
-		calls[i] = batch_get_call(st, keys, i * DDB_BATCH_GET_MAX,
-								  Min(DDB_BATCH_GET_MAX, nkeys - i * DDB_BATCH_GET_MAX));
-
-	for (;;)
+	memset(&get, 0, sizeof(get));
+	get.table = st->tbl->table;
+	get.keys = palloc(sizeof(json_t *) * nkeys);
+	for (int i = 0; i < nkeys; i++)
 	{
-		int			npending = 0;
-		int			unanswered = 0;
-		FsDdbCall **pending = palloc(sizeof(FsDdbCall *) * ncalls);
-
-		scan_run(st, calls, ncalls);
-		for (int i = 0; i < ncalls; i++)
-		{
-			json_t	   *root = fs_parse_response(st->hold, calls[i], st->tbl->table);
-			json_t	   *responses = json_object_get(root, "Responses");
-			json_t	   *unprocessed = json_object_get(root, "UnprocessedKeys");
-			json_t	   *mine;
-
-			if (!json_is_object(responses))
-				fs_bad_shape(calls[i], st->tbl->table, "\"Responses\" is not an object");
-			scan_add_items(st, calls[i], json_object_get(responses, st->tbl->table),
-						   "\"Responses\"");
-
-			if (unprocessed == NULL || json_is_null(unprocessed))
-				continue;
-			if (!json_is_object(unprocessed))
-				fs_bad_shape(calls[i], st->tbl->table, "\"UnprocessedKeys\" is not an object");
-			mine = json_object_get(unprocessed, st->tbl->table);
-			if (mine == NULL)
-				continue;
-			if (!json_is_array(json_object_get(mine, "Keys")))
-				fs_bad_shape(calls[i], st->tbl->table, "\"UnprocessedKeys\" has no \"Keys\" array");
-			if (json_array_size(json_object_get(mine, "Keys")) == 0)
-				continue;
-			unanswered += json_array_size(json_object_get(mine, "Keys"));
-			pending[npending++] = batch_get_retry(st, json_object_get(mine, "Keys"));
-		}
-		if (npending == 0)
-			break;
-		if (++round > st->ep->max_retries)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("%d keys of remote table \"%s\" were not answered after %d retries",
-							unanswered, st->tbl->table, st->ep->max_retries),
-					 errhint("The store returned them as UnprocessedKeys; raise the server option "
-							 "max_retries or feature_store.max_retries, or the table's capacity.")));
-		st->retries += npending;
-		fs_ddb_backoff(round);
-		calls = pending;
-		ncalls = npending;
+		get.keys[i] = fs_held_object(st->hold);
+		fs_obj_set(get.keys[i], st->tbl->key_attr, keys[i].av);
 	}
+	get.nkeys = nkeys;
+	get.projection = st->projection;
+	get.names = st->names;
+	get.consistent_read = st->ep->consistent_read;
+	get.on_item = scan_take_item;
+	get.arg = st;
+	fs_ddb_batch_get(st->ep, gets, 1);
+	st->requests += get.requests;
+	st->retries += get.retries;
+	st->throttles += get.throttles;
 	MemoryContextSwitchTo(old);
 }
 
@@ -760,7 +687,7 @@ scan_next_page(FsScanState *st)
 	root = fs_parse_response(st->hold, call, st->tbl->table);
 	if (json_object_get(root, "Items") == NULL)
 		fs_bad_shape(call, st->tbl->table, "no \"Items\"");
-	scan_add_items(st, call, json_object_get(root, "Items"), "\"Items\"");
+	scan_add_items(st, call, json_object_get(root, "Items"));
 	lek = json_object_get(root, "LastEvaluatedKey");
 	if (lek == NULL || json_is_null(lek))
 		st->scan_done = true;

@@ -1,0 +1,197 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddb.h
+ *	  The DynamoDB-compatible store: what its files share.
+ *
+ * Every file of the store carries the ddb_ prefix:
+ *
+ *	ddb_client.c	HTTP client: libcurl multi, SigV4, retries (ddb_client.h)
+ *	ddb_json.c		jansson inside a backend: holders, builders (ddb_json.h)
+ *	ddb_codec.c		AttributeValues <-> Datums: the item layout (ddb_codec.h)
+ *	ddb_option.c	options of servers, user mappings, foreign tables and
+ *					columns: the validator, endpoints, table options
+ *	ddb_table.c		foreign tables resolved to their remote tables, with the
+ *					per-backend cache of keys learnt from DescribeTable
+ *	ddb_request.c	building, sending and checking calls; the one BatchGetItem
+ *					loop (fs_ddb_batch_get) every reader uses
+ *	ddb_fdw.c		the wrapper's handler and fs_create_online_table
+ *	ddb_scan.c		planning and scans (ddb_fdw.h)
+ *	ddb_modify.c	INSERT, UPDATE, DELETE (ddb_fdw.h)
+ *	ddb_lookup.c	serving: every remote lookup of a call in one wave (store.h)
+ *	ddb_write.c		direct and streamed writes: UpdateItem with seqs (store.h)
+ *	ddb_ingest.c	fs_ingest's gold step into the store (ingest.h)
+ *
+ * The rest of the extension reaches the store through store.h and ingest.h
+ * only.  Include this header after PostgreSQL's: it brings in jansson
+ * (ddb_json.h), which must come before utils/builtins.h.
+ *
+ * Options:
+ *	server:			endpoint (required), region (default 'us-east-1'),
+ *					connect_timeout_ms, request_timeout_ms, max_retries,
+ *					max_connections, consistent_read ('true'/'false')
+ *	user mapping:	access_key_id, secret_access_key, session_token
+ *	foreign table:	table (default: the foreign table's name), key (the
+ *					partition key attribute; default: from DescribeTable),
+ *					event_time_column (default 'event_time': the timestamptz
+ *					column stored as epoch seconds, N, rather than ISO 8601, S)
+ *	column:			attribute (default: the column's name)
+ *
+ * Without a user mapping (for the user or PUBLIC) requests go unsigned.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FS_DDB_H
+#define FS_DDB_H
+
+#include "ddb_json.h"
+
+#include "catalog/pg_attribute.h"
+#include "utils/relcache.h"
+
+#include "ddb_client.h"
+#include "ddb_codec.h"
+
+/* BatchGetItem takes at most this many keys per request. */
+#define FS_DDB_BATCH_GET_MAX	100
+
+/* BatchWriteItem takes at most this many puts and deletes per request. */
+#define FS_DDB_BATCH_WRITE_MAX	25
+
+/* A foreign table of fs_dynamodb, resolved. */
+typedef struct FsDdbTable
+{
+	Oid			relid;
+	Oid			serverid;
+	char	   *table;			/* the remote table's name */
+	char	   *key_attr;		/* its partition key attribute */
+	AttrNumber	key_attnum;		/* the local column holding it */
+	AttrNumber	event_time_attnum;	/* the event-time column, or InvalidAttrNumber */
+	int			natts;
+	char	  **attr_names;		/* [attnum - 1]: attribute name; NULL if dropped */
+} FsDdbTable;
+
+/* ddb_option.c */
+
+/*
+ * The endpoint of a server as seen by a user: server options over the
+ * feature_store.* settings, credentials from the user mapping (or PUBLIC's).
+ * Allocated in the current memory context.
+ */
+extern FsDdbEndpoint *fs_ddb_endpoint(Oid serverid, Oid userid);
+
+/*
+ * A foreign table's options and attribute names, without the key unless the
+ * option 'key' names it; *event_time_column gets its event-time column.
+ */
+extern FsDdbTable *fs_ddb_table_options(Relation rel, char **event_time_column);
+
+/* A column's remote attribute (option 'attribute', else the column's name). */
+extern char *fs_column_attribute(Oid relid, Form_pg_attribute att);
+
+/* The kind (S, N or B) of a partition key of type typid, or '\0'. */
+extern char fs_key_kind(Oid typid);
+
+/* ddb_table.c */
+
+/*
+ * A foreign table's remote table, key and attribute names, allocated in the
+ * current memory context.  Without a 'key' option the key comes from
+ * DescribeTable, asked once per backend and table.
+ */
+extern FsDdbTable *fs_ddb_table(Relation rel);
+
+/* Forget the key learnt for a foreign table (its remote table was recreated). */
+extern void fs_ddb_forget_key(Oid relid);
+
+/*
+ * DescribeTable of a remote table: the "Table" object of the response (held
+ * by h; NULL if absent), and the call in *call for messages.
+ */
+extern json_t *fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h,
+									 FsDdbCall **call);
+
+/* A column's value in an item (a response's object of attributes). */
+extern Datum fs_decode_column(FsDdbTable *tbl, json_t *item, Form_pg_attribute att,
+							  bool *isnull);
+
+/* ddb_request.c: single calls */
+
+/* errcontext of remote calls */
+typedef struct FsCallContext
+{
+	const char *table;
+	const char *relname;
+} FsCallContext;
+
+/* A call of operation with body, allocated in the current context. */
+extern FsDdbCall *fs_new_call(const char *operation, json_t *body);
+
+/* Parse a successful call's response as a JSON object, held by h. */
+extern json_t *fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *table);
+
+/* A malformed response: name what is wrong (ERRCODE_FDW_INVALID_DATA_TYPE). */
+extern void fs_bad_shape(FsDdbCall *call, const char *table, const char *what) pg_attribute_noreturn();
+
+/* Push an errcontext callback naming table and relname; pop with errcb->previous. */
+extern void fs_push_call_context(ErrorContextCallback *errcb, FsCallContext *cc,
+								 const char *table, const char *relname);
+
+/* Raise a failed call; a missing remote table gets its own message. */
+extern void fs_raise_call(FsDdbCall *call, const char *table) pg_attribute_noreturn();
+
+/* Whether a call failed because its ConditionExpression did not hold. */
+extern bool fs_condition_failed(FsDdbCall *call);
+
+/* Run calls, raising the first failure. */
+extern void fs_run_calls(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls, const char *table);
+
+/* ddb_request.c: reading many keys */
+
+/*
+ * One table's part of a batch read: its keys, what to ask of each item, and
+ * what to do with the answers.  fs_ddb_batch_get packs the keys of every
+ * FsDdbGet of one endpoint into BatchGetItem requests of at most
+ * FS_DDB_BATCH_GET_MAX keys (several tables per request), sends them in one
+ * concurrent wave, and asks again for UnprocessedKeys, after a backoff,
+ * until every key is answered or max_retries rounds have passed.
+ */
+typedef struct FsDdbGet
+{
+	const char *table;			/* the remote table */
+	const char *relname;		/* its foreign table, for messages; or NULL */
+	json_t	  **keys;			/* Key objects ({attr: AttributeValue}),
+								 * distinct: a key asked twice is a
+								 * ValidationException */
+	int			nkeys;
+	const char *projection;		/* ProjectionExpression, or NULL: every attribute */
+	json_t	   *names;			/* its ExpressionAttributeNames */
+	bool		consistent_read;
+
+	/*
+	 * Called with every item answered, as each answer arrives (from the
+	 * client's waiting loop, while other requests are still in flight).  The
+	 * item is borrowed: take a reference to keep it.
+	 */
+	void		(*on_item) (struct FsDdbGet *get, json_t *item);
+
+	/*
+	 * Called once when this table's keys cannot all be answered: the request
+	 * failed (call->status is FS_DDB_FAILED), the answer has the wrong shape,
+	 * or keys were still unprocessed after the last round (call is NULL).
+	 * detail says which.  NULL: raise an error instead.  After it, this
+	 * table's items are no longer passed on.
+	 */
+	void		(*on_failure) (struct FsDdbGet *get, FsDdbCall *call, const char *detail);
+	void	   *arg;			/* the caller's */
+
+	/* Set by fs_ddb_batch_get. */
+	bool		failed;			/* on_failure was called */
+	int64		requests;		/* HTTP requests of this table's calls, retries included */
+	int64		retries;
+	int64		throttles;
+} FsDdbGet;
+
+/* Read every key of gets[0..ngets) from one endpoint. */
+extern void fs_ddb_batch_get(FsDdbEndpoint *ep, FsDdbGet **gets, int ngets);
+
+#endif							/* FS_DDB_H */

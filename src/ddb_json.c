@@ -1,0 +1,149 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddb_json.c
+ *	  jansson inside a backend: fs_json_object, holders, builders.
+ *
+ * See ddb_json.h for why these exist.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "ddb_json.h"
+
+#include <dlfcn.h>
+
+#include "utils/memutils.h"
+
+/*
+ * An empty json object.  The postgres executable exports its own
+ * json_object (the SQL function), and the dynamic linker binds a module's
+ * calls to json_object() to that one, so take jansson's from its library.
+ */
+json_t *
+fs_json_object(void)
+{
+	static json_t *(*jansson_object) (void) = NULL;
+
+	if (jansson_object == NULL)
+	{
+		Dl_info		info;
+		void	   *lib;
+
+		if (dladdr((void *) json_array, &info) == 0 ||
+			(lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) == NULL ||
+			(jansson_object = (json_t *(*) (void)) dlsym(lib, "json_object")) == NULL)
+			elog(ERROR, "could not find jansson's json_object()");
+	}
+	return jansson_object();
+}
+
+/* jansson failed to allocate (it fails on nothing else). */
+static void
+pg_attribute_noreturn()
+request_oom(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory building a DynamoDB request")));
+}
+
+/* Reset callback: drop every held reference. */
+static void
+json_hold_release(void *arg)
+{
+	FsJsonHold *h = (FsJsonHold *) arg;
+
+	for (int i = 0; i < h->n; i++)
+		json_decref(h->refs[i]);
+	h->n = 0;
+}
+
+/* A holder whose references are dropped when cxt is reset or deleted. */
+FsJsonHold *
+fs_json_hold_create(MemoryContext cxt)
+{
+	FsJsonHold *h = MemoryContextAllocZero(cxt, sizeof(FsJsonHold));
+
+	h->cap = 8;
+	h->refs = MemoryContextAlloc(cxt, sizeof(json_t *) * h->cap);
+	h->cb.func = json_hold_release;
+	h->cb.arg = h;
+	MemoryContextRegisterResetCallback(cxt, &h->cb);
+	return h;
+}
+
+/* Hand a new reference to the holder; returns it for convenience. */
+json_t *
+fs_json_hold(FsJsonHold *h, json_t *j)
+{
+	if (j == NULL)
+		request_oom();
+	if (h->n == h->cap)
+	{
+		/* Keep the reference even if enlarging fails. */
+		json_t	  **refs;
+
+		PG_TRY();
+		{
+			refs = repalloc(h->refs, sizeof(json_t *) * h->cap * 2);
+		}
+		PG_CATCH();
+		{
+			json_decref(j);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		h->refs = refs;
+		h->cap *= 2;
+	}
+	h->refs[h->n++] = j;
+	return j;
+}
+
+/* A new object, held. */
+json_t *
+fs_held_object(FsJsonHold *h)
+{
+	return fs_json_hold(h, fs_json_object());
+}
+
+/* Set key to a new reference, failing loudly (jansson only fails on OOM). */
+void
+fs_obj_set_new(json_t *obj, const char *key, json_t *value)
+{
+	if (value == NULL || json_object_set_new(obj, key, value) != 0)
+		request_oom();
+}
+
+/* Set key to value, which keeps its owner's reference too. */
+void
+fs_obj_set(json_t *obj, const char *key, json_t *value)
+{
+	fs_obj_set_new(obj, key, json_incref(value));
+}
+
+/* Append a new reference to an array. */
+void
+fs_arr_append_new(json_t *arr, json_t *value)
+{
+	if (value == NULL || json_array_append_new(arr, value) != 0)
+		request_oom();
+}
+
+/* A JSON value as a palloc'd compact string (measured, then written). */
+char *
+fs_json_to_cstring(json_t *j, size_t flags)
+{
+	size_t		len = json_dumpb(j, NULL, 0, JSON_COMPACT | flags);
+	char	   *result;
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not serialise a DynamoDB request")));
+	result = palloc(len + 1);
+	if (json_dumpb(j, result, len, JSON_COMPACT | flags) != len)
+		elog(ERROR, "could not serialise a DynamoDB request");
+	result[len] = '\0';
+	return result;
+}
+

@@ -1,0 +1,509 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddb_request.c
+ *	  Building, sending and checking calls to a DynamoDB-compatible store,
+ *	  and the one loop that reads many keys (fs_ddb_batch_get).
+ *
+ * fs_ddb_batch_get serves every reader of the store: serving (ddb_lookup.c),
+ * the foreign table's key scans (ddb_scan.c) and batch ingestion
+ * (ddb_ingest.c).  It packs the keys of several tables into BatchGetItem
+ * requests of at most 100 keys, sends them at once, hands every item to its
+ * table's callback as each answer arrives, and asks again for the keys the
+ * store left unprocessed, after a full-jitter backoff, for at most
+ * max_retries rounds.  A retry is rebuilt from the keys rather than taken
+ * from UnprocessedKeys as sent back: some stores (dynalite) drop the
+ * ProjectionExpression there.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "ddb.h"
+
+#include "utils/memutils.h"
+
+/* A call of operation with body, allocated in the current context. */
+FsDdbCall *
+fs_new_call(const char *operation, json_t *body)
+{
+	FsDdbCall  *call = palloc0(sizeof(FsDdbCall));
+
+	call->operation = operation;
+	call->body = fs_json_to_cstring(body, 0);
+	call->body_len = strlen(call->body);
+	return call;
+}
+
+/* Parse a successful call's response as a JSON object, held. */
+json_t *
+fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *table)
+{
+	json_error_t err;
+	json_t	   *root;
+
+	if (call->response == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid %s response from DynamoDB for table \"%s\": empty body",
+						call->operation, table)));
+	root = json_loadb(call->response, call->response_len, 0, &err);
+	if (root == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid %s response from DynamoDB for table \"%s\": not JSON",
+						call->operation, table),
+				 errdetail_log("%s at byte %d.", err.text, err.position)));
+	fs_json_hold(h, root);
+	if (!json_is_object(root))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid %s response from DynamoDB for table \"%s\": not an object",
+						call->operation, table)));
+	return root;
+}
+
+/* A malformed response: name what is wrong. */
+void
+fs_bad_shape(FsDdbCall *call, const char *table, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("invalid %s response from DynamoDB for table \"%s\": %s",
+					call->operation, table, what)));
+}
+
+/* errcontext callback naming the remote table. */
+static void
+call_context_cb(void *arg)
+{
+	FsCallContext *c = (FsCallContext *) arg;
+
+	if (c->relname)
+		errcontext("remote table \"%s\" of foreign table \"%s\"", c->table, c->relname);
+	else
+		errcontext("remote table \"%s\"", c->table);
+}
+
+/*
+ * Push an errcontext callback naming the remote table (and the foreign
+ * table, if relname is not NULL).  errcb and cc belong to the caller, who
+ * pops errcb by restoring error_context_stack = errcb->previous.
+ */
+void
+fs_push_call_context(ErrorContextCallback *errcb, FsCallContext *cc,
+					 const char *table, const char *relname)
+{
+	cc->table = table;
+	cc->relname = relname;
+	errcb->callback = call_context_cb;
+	errcb->arg = cc;
+	errcb->previous = error_context_stack;
+	error_context_stack = errcb;
+}
+
+/* Whether a call failed because its ConditionExpression did not hold. */
+bool
+fs_condition_failed(FsDdbCall *call)
+{
+	return call->status == FS_DDB_FAILED && call->error_type != NULL &&
+		strcmp(call->error_type, "ConditionalCheckFailedException") == 0;
+}
+
+/*
+ * Raise a failed call.  A missing table gets its own message; everything
+ * else is the client's (which carries the store's error type and message).
+ */
+void
+fs_raise_call(FsDdbCall *call, const char *table)
+{
+	if (call->error_type && strcmp(call->error_type, "ResourceNotFoundException") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("remote table \"%s\" does not exist", table),
+				 errdetail("DynamoDB %s: %s", call->operation,
+						   call->error_message ? call->error_message : "ResourceNotFoundException"),
+				 errhint("Create it with fs_create_online_table(), or set the foreign table's option \"table\".")));
+	fs_ddb_raise(call);
+}
+
+/* Run calls, raising the first failure. */
+void
+fs_run_calls(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls, const char *table)
+{
+	fs_ddb_run(ep, calls, ncalls);
+	for (int i = 0; i < ncalls; i++)
+		if (calls[i]->status != FS_DDB_OK)
+			fs_raise_call(calls[i], table);
+}
+
+
+/*-------------------------------------------------------------------------
+ * Reading many keys
+ *-------------------------------------------------------------------------
+ */
+
+/* A batch read: the tables, and the keys the next round must ask again. */
+typedef struct BatchRun
+{
+	FsDdbEndpoint *ep;
+	FsDdbGet  **gets;
+	int			ngets;
+	MemoryContext caller_cxt;	/* where callbacks run */
+	FsJsonHold *hold;			/* request bodies, pending keys */
+	json_t	  **pending;		/* [get]: keys left unprocessed (arrays) */
+	json_t	   *current;		/* the answer being read, released on error */
+	MemoryContextCallback cb;
+} BatchRun;
+
+/* One BatchGetItem request: the reads of its tables. */
+typedef struct BatchCall
+{
+	BatchRun   *run;
+	int			nparts;
+	int			parts[FS_DDB_BATCH_GET_MAX];	/* indexes into run->gets */
+	json_t	   *request_items;	/* RequestItems (held) */
+	int			nkeys;
+} BatchCall;
+
+/* Reset callback: drop the answer that was being read when an error came. */
+static void
+release_current(void *arg)
+{
+	BatchRun   *run = (BatchRun *) arg;
+
+	if (run->current != NULL)
+		json_decref(run->current);
+	run->current = NULL;
+}
+
+/* The index of the read of table within a request, or -1. */
+static int
+call_part(BatchCall *bc, const char *table)
+{
+	for (int p = 0; p < bc->nparts; p++)
+		if (strcmp(bc->run->gets[bc->parts[p]]->table, table) == 0)
+			return bc->parts[p];
+	return -1;
+}
+
+/*
+ * Give up on one table's read: its on_failure, or an error.  call is the
+ * failed or malformed answer, or NULL when keys were left unprocessed after
+ * the last round.
+ */
+static void
+get_failed(BatchRun *run, FsDdbGet *get, FsDdbCall *call, const char *detail, int unanswered)
+{
+	if (get->failed)
+		return;
+	if (get->on_failure != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(run->caller_cxt);
+
+		get->failed = true;
+		get->on_failure(get, call, detail);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (call == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%d keys of remote table \"%s\" were not answered after %d retries",
+						unanswered, get->table, run->ep->max_retries),
+				 errhint("The store returned them as UnprocessedKeys; raise the server option "
+						 "max_retries or feature_store.max_retries, or the table's capacity.")));
+	if (call->status != FS_DDB_OK)
+		fs_raise_call(call, get->table);
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("invalid BatchGetItem response from DynamoDB for table \"%s\"", get->table),
+			 errdetail("%s", detail)));
+}
+
+/* Give up on every table of a request. */
+static void
+call_failed(BatchCall *bc, FsDdbCall *call, const char *detail)
+{
+	for (int p = 0; p < bc->nparts; p++)
+		get_failed(bc->run, bc->run->gets[bc->parts[p]], call, detail, 0);
+}
+
+/* Hand the items of one table's response to its read. */
+static void
+take_items(BatchRun *run, FsDdbGet *get, FsDdbCall *call, json_t *items)
+{
+	size_t		i;
+	json_t	   *item;
+	MemoryContext old;
+
+	if (!json_is_array(items))
+	{
+		get_failed(run, get, call,
+				   psprintf("The items of table \"%s\" are not an array.", get->table), 0);
+		return;
+	}
+	old = MemoryContextSwitchTo(run->caller_cxt);
+	json_array_foreach(items, i, item)
+	{
+		if (!json_is_object(item))
+		{
+			get_failed(run, get, call,
+					   psprintf("An item of table \"%s\" is not an object.", get->table), 0);
+			break;
+		}
+		get->on_item(get, item);
+		if (get->failed)
+			break;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* Keep the keys an answer left unprocessed, for the next round. */
+static void
+keep_unprocessed(BatchCall *bc, FsDdbCall *call, json_t *unprocessed)
+{
+	BatchRun   *run = bc->run;
+	const char *table;
+	json_t	   *entry;
+
+	if (unprocessed == NULL || json_is_null(unprocessed))
+		return;
+	if (!json_is_object(unprocessed))
+	{
+		/* Keys the store may have left unanswered cannot be asked again. */
+		call_failed(bc, call, "\"UnprocessedKeys\" is not an object.");
+		return;
+	}
+	json_object_foreach(unprocessed, table, entry)
+	{
+		int			g = call_part(bc, table);
+		json_t	   *keys = json_object_get(entry, "Keys");
+		size_t		i;
+		json_t	   *key;
+
+		if (g < 0 || run->gets[g]->failed)
+			continue;
+		if (!json_is_array(keys))
+		{
+			get_failed(run, run->gets[g], call, "\"UnprocessedKeys\" has no \"Keys\" array.", 0);
+			continue;
+		}
+		json_array_foreach(keys, i, key)
+			fs_arr_append_new(run->pending[g], json_incref(key));
+	}
+}
+
+/* Read an answer as soon as it arrives, while the others are in flight. */
+static void
+batch_done(FsDdbCall *call)
+{
+	BatchCall  *bc = (BatchCall *) call->arg;
+	BatchRun   *run = bc->run;
+	json_error_t jerr;
+	json_t	   *root;
+	json_t	   *responses;
+	const char *table;
+	json_t	   *items;
+
+	for (int p = 0; p < bc->nparts; p++)
+	{
+		FsDdbGet   *get = run->gets[bc->parts[p]];
+
+		get->requests += call->attempts;
+		get->retries += Max(call->attempts - 1, 0);
+		get->throttles += call->throttles;
+	}
+	if (call->status != FS_DDB_OK)
+	{
+		call_failed(bc, call, "The request failed.");
+		return;
+	}
+
+	root = json_loadb(call->response, call->response_len, 0, &jerr);
+	run->current = root;
+	if (root == NULL || !json_is_object(root))
+		call_failed(bc, call, "The answer is not a JSON object.");
+	else
+	{
+		/* A store always sends Responses: without it, keys would look absent. */
+		responses = json_object_get(root, "Responses");
+		if (!json_is_object(responses))
+			call_failed(bc, call, responses == NULL
+						? "The answer has no \"Responses\"."
+						: "\"Responses\" is not an object.");
+		else
+		{
+			json_object_foreach(responses, table, items)
+			{
+				int			g = call_part(bc, table);
+
+				if (g >= 0 && !run->gets[g]->failed)
+					take_items(run, run->gets[g], call, items);
+			}
+			keep_unprocessed(bc, call, json_object_get(root, "UnprocessedKeys"));
+		}
+	}
+
+	/* Callbacks copied what they keep: the document can go now. */
+	run->current = NULL;
+	if (root != NULL)
+		json_decref(root);
+	pfree(call->response);
+	call->response = NULL;
+}
+
+/* The RequestItems entry of a table in a request, created on first use. */
+static json_t *
+request_entry(BatchCall *bc, int g)
+{
+	FsDdbGet   *get = bc->run->gets[g];
+	json_t	   *entry = json_object_get(bc->request_items, get->table);
+
+	if (entry != NULL)
+		return entry;
+	entry = fs_json_object();
+	fs_obj_set_new(bc->request_items, get->table, entry);
+	fs_obj_set_new(entry, "Keys", json_array());
+	if (get->projection != NULL)
+	{
+		fs_obj_set_new(entry, "ProjectionExpression", json_string(get->projection));
+		fs_obj_set(entry, "ExpressionAttributeNames", get->names);
+	}
+	fs_obj_set_new(entry, "ConsistentRead", json_boolean(get->consistent_read));
+	bc->parts[bc->nparts++] = g;
+	return entry;
+}
+
+/*
+ * Pack keys[g] of every table into requests of at most FS_DDB_BATCH_GET_MAX
+ * keys, each table at most once per request; returns the calls.
+ */
+static FsDdbCall **
+pack_calls(BatchRun *run, json_t **keys, int *ncalls)
+{
+	List	   *batches = NIL;
+	BatchCall  *cur = NULL;
+	FsDdbCall **calls;
+	ListCell   *lc;
+	int			n = 0;
+
+	for (int g = 0; g < run->ngets; g++)
+	{
+		size_t		i;
+		json_t	   *key;
+
+		if (run->gets[g]->failed)
+			continue;
+		json_array_foreach(keys[g], i, key)
+		{
+			/* A new request when full, or when the table is there for another read. */
+			if (cur == NULL || cur->nkeys == FS_DDB_BATCH_GET_MAX ||
+				(json_object_get(cur->request_items, run->gets[g]->table) != NULL &&
+				 call_part(cur, run->gets[g]->table) != g))
+			{
+				cur = palloc0(sizeof(BatchCall));
+				cur->run = run;
+				cur->request_items = fs_held_object(run->hold);
+				batches = lappend(batches, cur);
+			}
+			fs_arr_append_new(json_object_get(request_entry(cur, g), "Keys"), json_incref(key));
+			cur->nkeys++;
+		}
+	}
+
+	calls = palloc(sizeof(FsDdbCall *) * Max(list_length(batches), 1));
+	foreach(lc, batches)
+	{
+		BatchCall  *bc = lfirst(lc);
+		json_t	   *body = fs_held_object(run->hold);
+		FsDdbCall  *call;
+
+		fs_obj_set(body, "RequestItems", bc->request_items);
+		call = fs_new_call("BatchGetItem", body);
+		call->arg = bc;
+		call->on_done = batch_done;
+		calls[n++] = call;
+	}
+	*ncalls = n;
+	return calls;
+}
+
+/*
+ * Read every key of gets[0..ngets) from one endpoint: one concurrent wave of
+ * BatchGetItem requests, then rounds for the keys left unprocessed.
+ */
+void
+fs_ddb_batch_get(FsDdbEndpoint *ep, FsDdbGet **gets, int ngets)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ddb_batch_get",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext caller_cxt = MemoryContextSwitchTo(cxt);
+	BatchRun   *run = palloc0(sizeof(BatchRun));
+	json_t	  **keys = palloc(sizeof(json_t *) * Max(ngets, 1));
+	int			round = 0;
+
+	run->ep = ep;
+	run->gets = gets;
+	run->ngets = ngets;
+	run->caller_cxt = caller_cxt;
+	run->hold = fs_json_hold_create(cxt);
+	run->pending = palloc(sizeof(json_t *) * Max(ngets, 1));
+	run->cb.func = release_current;
+	run->cb.arg = run;
+	MemoryContextRegisterResetCallback(cxt, &run->cb);
+
+	for (int g = 0; g < ngets; g++)
+	{
+		keys[g] = fs_json_hold(run->hold, json_array());
+		for (int k = 0; k < gets[g]->nkeys; k++)
+			fs_arr_append_new(keys[g], json_incref(gets[g]->keys[k]));
+	}
+
+	for (;;)
+	{
+		int			ncalls;
+		FsDdbCall **calls;
+		bool		more = false;
+
+		for (int g = 0; g < ngets; g++)
+			run->pending[g] = fs_json_hold(run->hold, json_array());
+		calls = pack_calls(run, keys, &ncalls);
+		if (ncalls == 0)
+			break;
+		if (round > 0)
+			for (int c = 0; c < ncalls; c++)
+			{
+				BatchCall  *bc = (BatchCall *) calls[c]->arg;
+
+				for (int p = 0; p < bc->nparts; p++)
+					gets[bc->parts[p]]->retries++;
+			}
+
+		/* Answers are allocated, and read, in the caller's context. */
+		MemoryContextSwitchTo(caller_cxt);
+		fs_ddb_run(ep, calls, ncalls);
+		MemoryContextSwitchTo(cxt);
+
+		for (int g = 0; g < ngets; g++)
+			if (!gets[g]->failed && json_array_size(run->pending[g]) > 0)
+				more = true;
+		if (!more)
+			break;
+		if (++round > ep->max_retries)
+		{
+			for (int g = 0; g < ngets; g++)
+				if (!gets[g]->failed && json_array_size(run->pending[g]) > 0)
+					get_failed(run, gets[g], NULL,
+							   psprintf("%d keys were still unprocessed after %d retries.",
+										(int) json_array_size(run->pending[g]), ep->max_retries),
+							   (int) json_array_size(run->pending[g]));
+			break;
+		}
+		fs_ddb_backoff(round);
+		for (int g = 0; g < ngets; g++)
+			keys[g] = run->pending[g];
+	}
+
+	MemoryContextSwitchTo(caller_cxt);
+	MemoryContextDelete(cxt);
+}

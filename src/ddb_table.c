@@ -1,0 +1,223 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddb_table.c
+ *	  Foreign tables of fs_dynamodb resolved to their remote tables.
+ *
+ * fs_ddb_table gives the remote table, its partition key and the attribute
+ * of each column.  A key not named by the option 'key' comes from
+ * DescribeTable, asked once per backend and foreign table: the answers are
+ * kept in a cache that relcache invalidations of the foreign table (ALTER
+ * FOREIGN TABLE) and syscache invalidations of servers clear, as
+ * postgres_fdw's connection cache is cleared.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "ddb.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+/* Key lookups: one cache entry per foreign table without a 'key' option. */
+typedef struct FsKeyCacheEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	char	   *key_attr;		/* in CacheMemoryContext */
+} FsKeyCacheEntry;
+
+static HTAB *key_cache = NULL;
+
+
+/* Relcache callback: forget the key of a foreign table that changed. */
+static void
+key_cache_relcache_cb(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	FsKeyCacheEntry *entry;
+
+	if (key_cache == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(key_cache, &relid, HASH_FIND, NULL);
+		if (entry)
+			entry->valid = false;
+		return;
+	}
+	hash_seq_init(&status, key_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+/* Syscache callback: a server changed, so any cached key may be stale. */
+static void
+key_cache_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	key_cache_relcache_cb(arg, InvalidOid);
+}
+
+/* The cache entry of relid, created (invalid) if new. */
+static FsKeyCacheEntry *
+key_cache_entry(Oid relid)
+{
+	FsKeyCacheEntry *entry;
+	bool		found;
+
+	if (key_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(FsKeyCacheEntry);
+		ctl.hcxt = CacheMemoryContext;
+		key_cache = hash_create("fs_dynamodb keys", 32, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(key_cache_relcache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, key_cache_syscache_cb, (Datum) 0);
+	}
+	entry = hash_search(key_cache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->key_attr = NULL;
+	}
+	return entry;
+}
+
+/*
+ * DescribeTable of a remote table: the "Table" object of the response (held
+ * by h; NULL if absent), and the call in *call for messages.
+ */
+json_t *
+fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h, FsDdbCall **call)
+{
+	json_t	   *body = fs_held_object(h);
+
+	fs_obj_set_new(body, "TableName", json_string(table));
+	*call = fs_new_call("DescribeTable", body);
+	fs_run_calls(ep, call, 1, table);
+	return json_object_get(fs_parse_response(h, *call, table), "Table");
+}
+
+/* The partition key of a remote table, from DescribeTable. */
+static char *
+describe_key(FsDdbEndpoint *ep, const char *table, FsJsonHold *h)
+{
+	FsDdbCall  *call;
+	json_t	   *schema;
+	size_t		i;
+	json_t	   *elem;
+
+	schema = json_object_get(fs_ddb_describe_table(ep, table, h, &call), "KeySchema");
+	if (!json_is_array(schema))
+		fs_bad_shape(call, table, "\"Table\".\"KeySchema\" is not an array");
+	json_array_foreach(schema, i, elem)
+	{
+		const char *type = json_string_value(json_object_get(elem, "KeyType"));
+		const char *name = json_string_value(json_object_get(elem, "AttributeName"));
+
+		if (type && name && strcmp(type, "HASH") == 0)
+			return pstrdup(name);
+	}
+	fs_bad_shape(call, table, "\"KeySchema\" has no HASH key");
+}
+
+/* Forget the key learnt for a foreign table (its remote table was recreated). */
+void
+fs_ddb_forget_key(Oid relid)
+{
+	key_cache_relcache_cb((Datum) 0, relid);
+}
+
+/* A column's value in an item (absent or NULL:true is SQL NULL), per the item layout. */
+Datum
+fs_decode_column(FsDdbTable *tbl, json_t *item, Form_pg_attribute att, bool *isnull)
+{
+	const char *attr = tbl->attr_names[att->attnum - 1];
+
+	return fs_ddb_decode(json_object_get(item, attr), att->atttypid, att->atttypmod,
+						 att->attnum == tbl->event_time_attnum, attr, isnull);
+}
+
+/* The event-time column of a table: a timestamptz column named so. */
+static AttrNumber
+event_time_attnum(Relation rel, const char *column)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0 &&
+			getBaseType(att->atttypid) == TIMESTAMPTZOID)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/* A foreign table's remote table, key and attribute names. */
+FsDdbTable *
+fs_ddb_table(Relation rel)
+{
+	char	   *event_time_column;
+	FsDdbTable *tbl = fs_ddb_table_options(rel, &event_time_column);
+
+	tbl->event_time_attnum = event_time_attnum(rel, event_time_column);
+
+	if (tbl->key_attr == NULL)
+	{
+		FsKeyCacheEntry *entry = key_cache_entry(tbl->relid);
+
+		if (!entry->valid)
+		{
+			MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+													  "fs_dynamodb DescribeTable",
+													  ALLOCSET_SMALL_SIZES);
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+			FsCallContext cc;
+			ErrorContextCallback errcb;
+			char	   *key;
+
+			fs_push_call_context(&errcb, &cc, tbl->table, RelationGetRelationName(rel));
+
+			key = describe_key(fs_ddb_endpoint(tbl->serverid, GetUserId()),
+							   tbl->table, fs_json_hold_create(cxt));
+
+			error_context_stack = errcb.previous;
+			MemoryContextSwitchTo(old);
+
+			/* The entry may have been invalidated meanwhile; we are newer. */
+			if (entry->key_attr)
+				pfree(entry->key_attr);
+			entry->key_attr = MemoryContextStrdup(CacheMemoryContext, key);
+			entry->valid = true;
+			MemoryContextDelete(cxt);
+		}
+		tbl->key_attr = pstrdup(entry->key_attr);
+	}
+
+	for (int i = 0; i < tbl->natts; i++)
+		if (tbl->attr_names[i] && strcmp(tbl->attr_names[i], tbl->key_attr) == 0)
+		{
+			tbl->key_attnum = i + 1;
+			break;
+		}
+	if (tbl->key_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no column for the key attribute \"%s\" of remote table \"%s\"",
+						RelationGetRelationName(rel), tbl->key_attr, tbl->table),
+				 errhint("Add a column named \"%s\", or set a column's option \"attribute\" to it.",
+						 tbl->key_attr)));
+	return tbl;
+}
+
