@@ -28,8 +28,8 @@ CREATE USER MAPPING FOR PUBLIC SERVER ddb
 CREATE USER MAPPING FOR CURRENT_USER SERVER ddb OPTIONS (endpoint 'http://x');
 CREATE FOREIGN TABLE ddb_opt (id text OPTIONS (region 'x')) SERVER ddb;
 
--- The item layout: every row of the table in SPEC §3, written through the
--- FDW and read back, equal to a local copy.
+-- The item layout: every row of the table in docs/dynamodb.md ("Item layout"),
+-- written through the FDW and read back, equal to a local copy.
 CREATE FOREIGN TABLE layout_online (
     user_id    text,
     event_time timestamptz,
@@ -72,7 +72,8 @@ INSERT INTO layout_local VALUES
   ('u7', '2024-01-01 00:00:00+00', 1, 1, 1, 1, 1, 1, 't', 'v', true, '\x03', '{1}', '{1}',
    '{p}', 'null', '2024-01-01 00:00:00+00', NULL);
 INSERT INTO layout_online SELECT * FROM layout_local;
--- A jsonb null is stored as NULL:true, which reads as SQL NULL (SPEC §3).
+-- A jsonb null is stored as NULL:true, which reads as SQL NULL
+-- (docs/dynamodb.md, "Item layout").
 UPDATE layout_local SET f_jsonb = NULL WHERE f_jsonb = 'null';
 -- What DynamoDB cannot hold is refused, naming column and entity.
 INSERT INTO layout_online (user_id, f_double) VALUES ('u8', 'NaN');

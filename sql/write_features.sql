@@ -31,7 +31,7 @@ LANGUAGE sql AS $$
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.served(text, text) TO PUBLIC;
 
--- The signature of SPEC.
+-- The signature docs/streaming.md gives ("Direct writes").
 SELECT pg_get_function_arguments('fs_write_features'::regproc) AS arguments,
        pg_get_function_result('fs_write_features'::regproc) AS result,
        p.provolatile, p.proisstrict

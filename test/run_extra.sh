@@ -22,34 +22,15 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORK="$(mktemp -d /tmp/fs_extra.XXXXXX)"
-DBS=()
 SUFFIX="$$"
 
-cleanup() {
-    local db
-    for db in "${DBS[@]}"; do
-        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-    done
-    if [ -n "${FS_EXTRA_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
-}
-trap cleanup EXIT
+# psql_in DB SQL: one query, unaligned, tuples only; errors, whole, to stdout
+# as well; psql's exit status.
+psql_in() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>&1; }
 
-# q DB SQL: one query, unaligned, tuples only; errors to stdout as well
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>&1; }
-
-new_db() {
-    local db="$1"
-    DBS+=("$db")
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
-        -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" \
-        >/dev/null || die "cannot create database $db"
-}
-
-command -v psql >/dev/null 2>&1 || die "psql not found"
+need_psql
 command -v pg_dump >/dev/null 2>&1 || die "pg_dump not found"
-psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
-    die "cannot connect to PostgreSQL (is the cluster env exported?)"
+make_work fs_extra FS_EXTRA_KEEP
 if [ -x /usr/lib/postgresql/15/bin/pg_dump ]; then
     PG_DUMP=/usr/lib/postgresql/15/bin/pg_dump
     PG_RESTORE=/usr/lib/postgresql/15/bin/pg_restore
@@ -87,8 +68,8 @@ dump_round_trip() {
     local label="$1" ext_schema="$2" data_schema="$3"
     local src="fs_extra_src_${label}_$SUFFIX" dst="fs_extra_dst_${label}_$SUFFIX"
     local s d
-    s="$(q postgres "SELECT quote_ident('$ext_schema')")"
-    d="$(q postgres "SELECT quote_ident('$data_schema')")"
+    s="$(psql_in postgres "SELECT quote_ident('$ext_schema')")"
+    d="$(psql_in postgres "SELECT quote_ident('$data_schema')")"
     new_db "$src"
     new_db "$dst"
 
@@ -147,17 +128,17 @@ EOF
     # The snapshot must hold real content, not the same error twice.
     check "$label: the restored database serves the registered values" \
         'u1|profile:segment|"pro"|2026-02-01 00:00:00+00|PRESENT' \
-        "$(q "$dst" "SET timezone = 'UTC'; SELECT * FROM $s.fs_get_features(ARRAY['u1'], ARRAY['ranking']) LIMIT 1")"
+        "$(psql_in "$dst" "SET timezone = 'UTC'; SELECT * FROM $s.fs_get_features(ARRAY['u1'], ARRAY['ranking']) LIMIT 1")"
     check "$label: the restored views point at the restored tables" \
         "items|$d.items profile|$d.user_profile stats|$d.user_stats" \
-        "$(q "$dst" "SET search_path = pg_catalog; SELECT string_agg(name || '|' || relation::text, ' ' ORDER BY name) FROM $s.fs_feature_view")"
+        "$(psql_in "$dst" "SET search_path = pg_catalog; SELECT string_agg(name || '|' || relation::text, ' ' ORDER BY name) FROM $s.fs_feature_view")"
     check "$label: the restored extension lives in its schema" \
         "$ext_schema" \
-        "$(q "$dst" "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'feature_store'" | tr -d '"')"
+        "$(psql_in "$dst" "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'feature_store'" | tr -d '"')"
     # The restored database keeps working: register, serve, drop.
     check "$label: the restored registry accepts new registrations" \
         "profile:segment" \
-        "$(q "$dst" "SELECT $s.fs_register_feature_service('second', ARRAY['profile:segment']); SELECT feature_ref FROM $s.fs_resolve_refs(ARRAY['second'])" | tail -n 1)"
+        "$(psql_in "$dst" "SELECT $s.fs_register_feature_service('second', ARRAY['profile:segment']); SELECT feature_ref FROM $s.fs_resolve_refs(ARRAY['second'])" | tail -n 1)"
     check "$label: the restored registry still refuses a drop in use" \
         "2BP01" \
         "$(psql -X -q -At -d "$dst" -c "\\set VERBOSITY sqlstate" -c "SELECT $s.fs_drop_feature_view('stats')" 2>&1 | sed -E 's/^ERROR: +//')"
@@ -176,7 +157,7 @@ EOF
     # A second round trip of the restored database gives the same dump data.
     local dst2="fs_extra_dst2_${label}_$SUFFIX"
     new_db "$dst2"
-    q "$dst" "SELECT $s.fs_drop_feature_service('second')" >/dev/null || true
+    psql_in "$dst" "SELECT $s.fs_drop_feature_service('second')" >/dev/null || true
     if "$PG_DUMP" -d "$dst" -f "$WORK/$label.dump2.sql" 2>/dev/null &&
        psql -X -q -v ON_ERROR_STOP=1 -d "$dst2" -f "$WORK/$label.dump2.sql" >/dev/null 2>&1; then
         snapshot "$dst2" "$s" "$WORK/$label.dst2.out"
@@ -194,7 +175,7 @@ dump_round_trip schema "Feature Store" "Online Data"
 echo "# 3. cache invalidation across sessions"
 INV="fs_extra_inv_$SUFFIX"
 new_db "$INV"
-q "$INV" "
+psql_in "$INV" "
 CREATE EXTENSION feature_store;
 CREATE TABLE stats (user_id text PRIMARY KEY, event_time timestamptz, a int, b text);
 INSERT INTO stats VALUES ('u1', '2026-01-01 00:00:00+00', 1, 'x');

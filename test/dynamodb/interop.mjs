@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // interop.mjs — the AWS SDK for JavaScript v3 as the other client of the
-// items fs_dynamodb reads and writes (SPEC §3, item layout).
+// items fs_dynamodb reads and writes (docs/dynamodb.md, "Item layout").
 //
 //   node interop.mjs seed PREFIX          create PREFIX_users (key user_id, S) and
 //                                         PREFIX_items (key item_id, N) and write

@@ -39,44 +39,13 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-FAULT_JS="$HERE/fault_server.js"
-
 # shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 
-DB="fs_faults_$$"
 PREFIX="fs_faults_$$"           # the remote table on dynalite: ${PREFIX}_items
-DB_MADE=0
-TABLE_MADE=0
-WORK="$(mktemp -d /tmp/fs_faults.XXXXXX)"
-FAULT_PIDS=()
-NFAULT=0
-FPID=
-FPORT=
-FLOG=
 
 export PGCLIENTENCODING=UTF8
 export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC"
-
-cleanup() {
-    local pid
-    for pid in "${FAULT_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    if [ "$DB_MADE" = 1 ]; then
-        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-    fi
-    if [ "$TABLE_MADE" = 1 ] && [ -d "$REPO/node_modules/@aws-sdk/client-dynamodb" ]; then
-        node "$HERE/interop.mjs" cleanup "$PREFIX" >/dev/null 2>&1 || true
-    fi
-    if [ -n "${FS_FAULTS_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
-}
-trap cleanup EXIT
-
-# q SQL...: in the scratch database, unaligned, tuples only; an error shows as
-# "ERROR:  SQLSTATE" on stdout.
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" -c "$*" 2>&1 || true; }
 
 # session: one psql session reading a script from stdin, errors and warnings
 # as "ERROR:  SQLSTATE" / "WARNING:  SQLSTATE" among the results.
@@ -90,36 +59,38 @@ point_at_fault() {
     echo "ALTER SERVER faults OPTIONS (SET endpoint 'http://127.0.0.1:$FPORT', SET max_retries '$1');"
 }
 
+# check_rss NAME FILE FIRST SECOND: the "@rss" line of FILE holds the VmRSS
+# (kB) after FIRST and after SECOND, which must differ by less than LIMIT_KB.
+check_rss() {
+    local name="$1" file="$2" rss1 rss2
+    read -r rss1 rss2 <<<"$(after "$file" rss)"
+    if [[ "${rss1:-}" =~ ^[0-9]+$ && "${rss2:-}" =~ ^[0-9]+$ ]]; then
+        echo "# memory: VmRSS after $3 ${rss1} kB, after $4 ${rss2} kB, growth $((rss2 - rss1)) kB"
+        check_true "$name" "$([ $((rss2 - rss1)) -lt "$LIMIT_KB" ] && echo t || echo f)" "growth $((rss2 - rss1)) kB"
+    else
+        not_ok "$name" "$(grep -E 'ERROR|FATAL|server closed' "$file" | head -n 5)"
+    fi
+}
+
 # --- preconditions ----------------------------------------------------------
 
-command -v psql >/dev/null 2>&1 || die "psql not found"
-command -v node >/dev/null 2>&1 || die "node not found (scripts/setup.sh installs it)"
+need_psql
+need_node
 [ -f "$FAULT_JS" ] || die "$FAULT_JS is missing"
-psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
-    die "cannot connect to PostgreSQL (is the cluster env exported?)"
 [ "$(psql -X -q -At -d postgres -c 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user')" = t ] ||
     die "needs a superuser (the memory checks read /proc with pg_read_file)"
 
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
-    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
-    >/dev/null || die "cannot create database $DB"
-DB_MADE=1
-out="$(q "CREATE EXTENSION feature_store")"
-[ -z "$out" ] || die "CREATE EXTENSION feature_store failed: $out"
-if [ "$(q "SELECT 1 FROM pg_foreign_data_wrapper WHERE fdwname = 'fs_dynamodb'")" != 1 ]; then
-    skip_all "the installed feature_store has no foreign data wrapper fs_dynamodb"
-fi
+make_work fs_faults FS_FAULTS_KEEP
+scratch_db "fs_faults_$$"
+need_fs_dynamodb
 
 # Server "faults" points at one fault server after another.  The foreign
 # table names its key, so nothing asks DescribeTable.  fault_try runs a query
 # and reports its SQLSTATE ('ok' when it succeeds), message, detail, hint and
 # how long it took; it catches cancels too.
-out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+setup_sql "$DB" <<EOF
 SET client_min_messages = warning;
-CREATE SERVER faults FOREIGN DATA WRAPPER fs_dynamodb
-  OPTIONS (endpoint 'http://127.0.0.1:9', region 'us-east-1', max_retries '2');
-CREATE USER MAPPING FOR PUBLIC SERVER faults
-  OPTIONS (access_key_id 'AKIDFAULTS', secret_access_key 'faults-secret');
+$(dynamodb_server faults 'http://127.0.0.1:9' "max_retries '2'")
 CREATE FOREIGN TABLE fault_t (user_id text, event_time timestamptz, clicks bigint, ctr float8)
   SERVER faults OPTIONS (table 'fault_items', key 'user_id');
 SELECT fs_register_entity('user', 'user_id');
@@ -127,7 +98,7 @@ SELECT fs_register_feature_view('fv', 'fault_t', 'user');
 
 CREATE FUNCTION fault_try(q text, OUT state text, OUT msg text, OUT detail text,
                           OUT hint text, OUT secs numeric)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql AS \$\$
 DECLARE
     t0 timestamptz := clock_timestamp();
     n bigint;
@@ -140,15 +111,14 @@ EXCEPTION WHEN OTHERS OR query_canceled THEN
     GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
         detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
     secs := round(extract(epoch FROM clock_timestamp() - t0), 3);
-END $$;
+END \$\$;
 
 -- The backend's resident set, in kB.
-CREATE FUNCTION backend_rss_kb() RETURNS bigint LANGUAGE sql AS $$
+CREATE FUNCTION backend_rss_kb() RETURNS bigint LANGUAGE sql AS \$\$
     SELECT substring(pg_read_file('/proc/' || pg_backend_pid() || '/status')
                      FROM 'VmRSS:\s*([0-9]+)')::bigint
-$$;
+\$\$;
 EOF
-)" || die "cannot set up $DB: $out"
 rss="$(q "SELECT backend_rss_kb()")"
 [[ "$rss" =~ ^[0-9]+$ ]] || die "cannot read the backend's VmRSS: $rss"
 
@@ -360,7 +330,7 @@ stop_fault
 
 # --- (e2) signing ------------------------------------------------------------------
 echo "# (e2) requests are signed with SigV4 (the server recomputes the signature)"
-export FS_FAULT_SECRET='faults-secret'
+export FS_FAULT_SECRET="$TEST_SECRET"
 start_fault '5xx-then-ok:0'
 unset FS_FAULT_SECRET
 out="$(q "$(point_at_fault 2) SELECT state FROM fault_try(\$q\$$GET\$q\$)")"
@@ -384,20 +354,13 @@ stop_fault
 # --- (f) memory ----------------------------------------------------------------------
 echo "# (f) memory over many calls"
 LIMIT_KB=5120
-if [ -z "${FS_DYNALITE_ENDPOINT:-}" ]; then
+if ! have_dynalite; then
     echo "# skipped: 10,000 calls against dynalite (FS_DYNALITE_ENDPOINT is not set)"
 else
-    case "$FS_DYNALITE_ENDPOINT" in
-        http://127.0.0.1:*|http://localhost:*|"http://[::1]:"*) ;;
-        *) die "FS_DYNALITE_ENDPOINT must be a loopback http URL" ;;
-    esac
-    TABLE_MADE=1
+    drop_remote_on_exit "$PREFIX"
     session >"$WORK/f.out" <<EOF
 SET client_min_messages = warning;
-CREATE SERVER dyn FOREIGN DATA WRAPPER fs_dynamodb
-  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1');
-CREATE USER MAPPING FOR PUBLIC SERVER dyn
-  OPTIONS (access_key_id 'AKIDFAULTS', secret_access_key 'faults-secret');
+$(dynamodb_server dyn "$FS_DYNALITE_ENDPOINT")
 CREATE FOREIGN TABLE dyn_t (user_id text, event_time timestamptz, clicks bigint,
                             ctr float8, tags text[], seg text)
   SERVER dyn OPTIONS (table '${PREFIX}_items');
@@ -432,15 +395,8 @@ SELECT pg_backend_pid() = :pid0, count(*) FILTER (WHERE status = 'PRESENT')
 EOF
     check "dynalite: the view serves 3 of 5 ids" \
         "u1:PRESENT,u2:PRESENT,u3:PRESENT,u4:NOT_FOUND,u5:NOT_FOUND" "$(after "$WORK/f.out" served)"
-    read -r rss1 rss2 <<<"$(after "$WORK/f.out" rss)"
-    if [[ "${rss1:-}" =~ ^[0-9]+$ && "${rss2:-}" =~ ^[0-9]+$ ]]; then
-        echo "# memory: VmRSS after 1,000 calls ${rss1} kB, after 10,000 calls ${rss2} kB, growth $((rss2 - rss1)) kB"
-        check_true "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
-            "$([ $((rss2 - rss1)) -lt "$LIMIT_KB" ] && echo t || echo f)" "growth $((rss2 - rss1)) kB"
-    else
-        not_ok "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
-            "$(grep -E 'ERROR|FATAL|server closed' "$WORK/f.out" | head -n 5)"
-    fi
+    check_rss "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
+        "$WORK/f.out" "1,000 calls" "10,000 calls"
     check "dynalite: no crash, the same backend serves after 10,000 calls" "t|9" "$(after "$WORK/f.out" alive)"
 fi
 
@@ -456,10 +412,7 @@ start_fault garbage
 session >"$WORK/g.out" <<EOF
 SET client_min_messages = warning;
 $throttle_sql
-CREATE SERVER faults2 FOREIGN DATA WRAPPER fs_dynamodb
-  OPTIONS (endpoint 'http://127.0.0.1:$FPORT', region 'us-east-1', max_retries '0');
-CREATE USER MAPPING FOR PUBLIC SERVER faults2
-  OPTIONS (access_key_id 'AKIDFAULTS', secret_access_key 'faults-secret');
+$(dynamodb_server faults2 "http://127.0.0.1:$FPORT" "max_retries '0'")
 CREATE FOREIGN TABLE fault_t2 (user_id text, event_time timestamptz, clicks bigint)
   SERVER faults2 OPTIONS (table 'fault_items', key 'user_id');
 SELECT fs_register_feature_view('fv2', 'fault_t2', 'user');
@@ -503,16 +456,9 @@ EOF
 check "error paths: 100 + 100 warm-up calls all fail as expected" "100|100|" "$(after "$WORK/g.out" warm)"
 check "error paths: 1,000 throttled and 1,000 garbage calls all fail as expected" "1000|1000|" "$(after "$WORK/g.out" loop)"
 check "error paths: the throttled store saw one request per call (max_retries 0)" \
-    1100 "$(grep -c '^request ' "$THROTTLE_LOG" || true)"
-read -r rss1 rss2 <<<"$(after "$WORK/g.out" rss)"
-if [[ "${rss1:-}" =~ ^[0-9]+$ && "${rss2:-}" =~ ^[0-9]+$ ]]; then
-    echo "# memory: VmRSS after 200 failing calls ${rss1} kB, after 2,200 ${rss2} kB, growth $((rss2 - rss1)) kB"
-    check_true "error paths: 2,000 failing calls caught in plpgsql grow RSS by < 5 MB" \
-        "$([ $((rss2 - rss1)) -lt "$LIMIT_KB" ] && echo t || echo f)" "growth $((rss2 - rss1)) kB"
-else
-    not_ok "error paths: 2,000 failing calls caught in plpgsql grow RSS by < 5 MB" \
-        "$(grep -E 'ERROR|FATAL|server closed' "$WORK/g.out" | head -n 5)"
-fi
+    1100 "$(FLOG="$THROTTLE_LOG" requests)"
+check_rss "error paths: 2,000 failing calls caught in plpgsql grow RSS by < 5 MB" \
+    "$WORK/g.out" "200 failing calls" "2,200"
 check "error paths: no crash, the same backend answers after" "1|t" "$(after "$WORK/g.out" alive)"
 stop_fault
 FPID="$THROTTLE_PID"

@@ -23,44 +23,14 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-FAULT_JS="$HERE/fault_server.js"
-
 # shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 
-DB="fs_ingest_faults_$$"
-TABLE="fs_ingest_faults_$$"     # the remote table on dynalite
-DB_MADE=0
-TABLE_MADE=0
-WORK="$(mktemp -d /tmp/fs_ingest_faults.XXXXXX)"
-FAULT_PIDS=()
-NFAULT=0
-FPID=
-FPORT=
-FLOG=
+PREFIX="fs_ingest_faults_$$"
+TABLE="${PREFIX}_items"         # the remote table on dynalite
 N=600
 
-cleanup() {
-    local pid
-    for pid in "${FAULT_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    if [ "$TABLE_MADE" = 1 ]; then
-        node "$HERE/interop.mjs" cleanup "$TABLE" >/dev/null 2>&1 || true
-    fi
-    if [ "$DB_MADE" = 1 ]; then
-        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-    fi
-    if [ -n "${FS_FAULTS_KEEP:-}" ]; then echo "# kept $WORK" >&2; else rm -rf -- "$WORK"; fi
-}
-trap cleanup EXIT
-
 export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC"
-
-# q SQL...: in the scratch database, unaligned, tuples only, "|" between
-# columns; an error shows as "ERROR:  SQLSTATE".
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" -c "$*" 2>&1 || true; }
 
 # Point server "faulty" at the current fault server.
 point() {
@@ -83,31 +53,19 @@ INGEST="SELECT rows_read, rows_stale, rows_unchanged, rows_inserted, rows_update
 
 # --- preconditions ----------------------------------------------------------
 
-command -v psql >/dev/null 2>&1 || die "psql not found"
-command -v node >/dev/null 2>&1 || die "node not found (scripts/setup.sh installs it)"
-[ -n "${FS_DYNALITE_ENDPOINT:-}" ] || skip_all "FS_DYNALITE_ENDPOINT is unset (scripts/dynalite.sh sets it)"
-psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
-    die "cannot connect to PostgreSQL (is the cluster env exported?)"
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" \
-    -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
-    >/dev/null || die "cannot create database $DB"
-DB_MADE=1
-q "CREATE EXTENSION feature_store" >/dev/null
-if [ "$(q "SELECT 1 FROM pg_foreign_data_wrapper WHERE fdwname = 'fs_dynamodb'")" != 1 ]; then
-    skip_all "the installed feature_store has no foreign data wrapper fs_dynamodb"
-fi
+need_psql
+need_node
+need_dynalite
+make_work fs_ingest_faults FS_FAULTS_KEEP
+scratch_db "fs_ingest_faults_$$"
+need_fs_dynamodb
 export FS_FAULT_UPSTREAM="$FS_DYNALITE_ENDPOINT"
 
-out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<EOF
+drop_remote_on_exit "$PREFIX"
+setup_sql "$DB" <<EOF
 SET client_min_messages = warning;
-CREATE SERVER faulty FOREIGN DATA WRAPPER fs_dynamodb
-  OPTIONS (endpoint 'http://127.0.0.1:9', region 'us-east-1', max_retries '1', max_connections '16');
-CREATE SERVER store FOREIGN DATA WRAPPER fs_dynamodb
-  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1');
-CREATE USER MAPPING FOR PUBLIC SERVER faulty
-  OPTIONS (access_key_id 'AKIDINGEST', secret_access_key 'ingest-secret');
-CREATE USER MAPPING FOR PUBLIC SERVER store
-  OPTIONS (access_key_id 'AKIDINGEST', secret_access_key 'ingest-secret');
+$(dynamodb_server faulty 'http://127.0.0.1:9' "max_retries '1'" "max_connections '16'")
+$(dynamodb_server store "$FS_DYNALITE_ENDPOINT")
 CREATE FOREIGN TABLE fv_online (user_id text, event_time timestamptz, clicks bigint, ctr float8)
   SERVER faulty OPTIONS (table '$TABLE', key 'user_id');
 CREATE FOREIGN TABLE direct (user_id text, event_time timestamptz, clicks bigint, ctr float8)
@@ -119,8 +77,6 @@ SELECT fs_create_staging_table('fv', 'src');
 INSERT INTO src SELECT 'u' || i, '2026-01-01 00:00:00+00', (i * 3)::text, (i / 8.0)::text
   FROM generate_series(1, $N) i;
 EOF
-)" || die "cannot set up $DB: $out"
-TABLE_MADE=1
 
 # --- (a) the store goes down mid-run ----------------------------------------
 echo "# (a) the store goes down after 250 writes"
@@ -173,12 +129,11 @@ stop_fault
 
 # --- (c) a newer value stored by another lane between read and write --------
 echo "# (c) another lane's newer value, stored after fs_ingest read the item"
-out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+setup_sql "(c)" <<'EOF'
 INSERT INTO direct VALUES ('u1', '2030-01-01 00:00:00+00', 999, 9.5);
 UPDATE src SET event_time = '2026-03-01 00:00:00+00', clicks = '70' WHERE user_id IN ('u1', 'u2');
 DELETE FROM src WHERE user_id NOT IN ('u1', 'u2');
 EOF
-)" || die "cannot prepare (c): $out"
 start_fault proxy-hide-items
 point 1 16
 check "race: u1's write is refused by its condition and counts as stale; u2 is written" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_interop.sh — interoperability of fs_dynamodb with another DynamoDB client,
 # the AWS SDK for JavaScript v3 (test/dynamodb/interop.mjs), over the item
-# layout of SPEC §3, against the dynalite at FS_DYNALITE_ENDPOINT.
+# layout of docs/dynamodb.md ("Item layout"), against the dynalite at
+# FS_DYNALITE_ENDPOINT.
 #
 #   (a) the SDK creates two tables (a text and an integer partition key) and
 #       writes items covering every row of the layout table; psql reads them
@@ -24,33 +25,17 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
 JS="$HERE/interop.mjs"
 
 # shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 
-DB="fs_interop_$$"
 PREFIX="fs_interop_$$"          # remote tables: ${PREFIX}_users, ${PREFIX}_w_users, ...
-DB_MADE=0
-TABLES_MADE=0
 
 export PGCLIENTENCODING=UTF8
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning -c timezone=UTC"
 
-cleanup() {
-    if [ "$DB_MADE" = 1 ]; then
-        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-    fi
-    if [ "$TABLES_MADE" = 1 ]; then
-        node "$JS" cleanup "$PREFIX" >/dev/null 2>&1 || true
-    fi
-}
-trap cleanup EXIT
-
-# q SQL...: in the scratch database, unaligned, tuples only; an error shows as
-# "ERROR:  SQLSTATE" (with q_msg: the whole message) on stdout.
-q()     { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" -c "$*" 2>&1 || true; }
+# q_msg SQL...: as q, but an error shows as its whole message.
 q_msg() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$*" 2>&1 || true; }
 
 # Run interop.mjs and count its ok / not ok lines as ours.
@@ -72,27 +57,14 @@ sdk_checks() {
 
 # --- preconditions ----------------------------------------------------------
 
-[ -n "${FS_DYNALITE_ENDPOINT:-}" ] ||
-    skip_all "FS_DYNALITE_ENDPOINT is not set (scripts/test.sh starts dynalite; or scripts/dynalite.sh start)"
-case "$FS_DYNALITE_ENDPOINT" in
-    http://127.0.0.1:*|http://localhost:*|"http://[::1]:"*) ;;
-    *) die "FS_DYNALITE_ENDPOINT must be a loopback http URL, not $FS_DYNALITE_ENDPOINT" ;;
-esac
-command -v psql >/dev/null 2>&1 || die "psql not found"
-command -v node >/dev/null 2>&1 || die "node not found (scripts/setup.sh installs it)"
+need_dynalite
+need_psql
+need_node
 [ -d "$REPO/node_modules/@aws-sdk/client-dynamodb" ] ||
     die "the AWS SDK is not installed (run: npm ci, in $REPO; scripts/setup.sh does)"
-psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
-    die "cannot connect to PostgreSQL (is the cluster env exported?)"
 
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
-    >/dev/null || die "cannot create database $DB"
-DB_MADE=1
-out="$(q "CREATE EXTENSION feature_store")"
-[ -z "$out" ] || die "CREATE EXTENSION feature_store failed: $out"
-if [ "$(q "SELECT 1 FROM pg_foreign_data_wrapper WHERE fdwname = 'fs_dynamodb'")" != 1 ]; then
-    skip_all "the installed feature_store has no foreign data wrapper fs_dynamodb"
-fi
+scratch_db "fs_interop_$$"
+need_fs_dynamodb
 
 # --- the columns --------------------------------------------------------------
 # One feature per row of the layout table (interop.mjs FEATURES holds the
@@ -141,13 +113,11 @@ NFEAT=${#FEATURE_NAMES[@]}
 
 # --- (a) items written by the SDK, read through the FDW ------------------------
 
+drop_remote_on_exit "$PREFIX"
 if ! seed_out="$(node "$JS" seed "$PREFIX" 2>&1)"; then
-    TABLES_MADE=1
     not_ok "SDK: create tables and write items of every layout row" "$seed_out"
-    echo "$PASS passed, $FAIL failed"
-    exit 0
+    finish
 fi
-TABLES_MADE=1
 NOW="$(sed -n 's/^now=\([0-9]*\)$/\1/p' <<<"$seed_out")"
 [ -n "$NOW" ] || die "interop.mjs seed printed no now=: $seed_out"
 ok "SDK: create tables and write items of every layout row"
@@ -155,10 +125,7 @@ ok "SDK: create tables and write items of every layout row"
 ET_U1="(to_timestamp($NOW) + interval '0.123456 seconds')"
 
 out="$(psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" 2>&1 <<EOF
-CREATE SERVER interop FOREIGN DATA WRAPPER fs_dynamodb
-    OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1');
-CREATE USER MAPPING FOR PUBLIC SERVER interop
-    OPTIONS (access_key_id 'interop', secret_access_key 'interop-secret');
+$(dynamodb_server interop "$FS_DYNALITE_ENDPOINT")
 CREATE FOREIGN TABLE r_users ($DDL)
     SERVER interop OPTIONS (table '${PREFIX}_users', key 'user_id');
 CREATE FOREIGN TABLE r_items (item_id integer, event_time timestamptz, price numeric, name text)
@@ -167,8 +134,7 @@ EOF
 )" || true
 if [ -n "$out" ]; then
     not_ok "FDW: CREATE SERVER, USER MAPPING and FOREIGN TABLEs with the documented options" "$out"
-    echo "$PASS passed, $FAIL failed"
-    exit 0
+    finish
 fi
 ok "FDW: CREATE SERVER, USER MAPPING and FOREIGN TABLEs with the documented options"
 

@@ -1,5 +1,6 @@
--- The public API of SPEC §2: objects, exact signatures, parameter names and
--- defaults, result columns, naming, and the catalog under pg_dump.
+-- The public API as docs/reference.md, docs/ingestion.md and docs/streaming.md
+-- state it: objects, exact signatures, parameter names and defaults, result
+-- columns, naming, and the catalog under pg_dump.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_store;
@@ -13,12 +14,12 @@ SELECT has_view('feature_registry');
 SELECT columns_are('feature_registry',
     ARRAY['feature_view', 'feature', 'type', 'entity', 'join_key', 'store',
           'relation', 'ttl', 'description', 'owner', 'tags'],
-    'feature_registry has the columns of SPEC §2, in order');
+    'feature_registry has the columns docs/reference.md lists, in order');
 SELECT is(array(SELECT attname::text FROM pg_attribute
                  WHERE attrelid = 'feature_registry'::regclass AND attnum > 0 ORDER BY attnum),
           ARRAY['feature_view', 'feature', 'type', 'entity', 'join_key', 'store',
                 'relation', 'ttl', 'description', 'owner', 'tags'],
-          'feature_registry columns are in SPEC order');
+          'feature_registry columns are in the order docs/reference.md lists');
 SELECT col_type_is('feature_registry', 'ttl', 'interval');
 SELECT col_type_is('feature_registry', 'tags', 'jsonb');
 
@@ -32,7 +33,8 @@ SELECT has_function('fs_drop_feature_service', ARRAY['text']);
 SELECT has_function('fs_drop_entity', ARRAY['text']);
 SELECT has_function('fs_resolve_refs', ARRAY['text[]']);
 
--- the ingestion lanes of SPEC §2, with exact signatures and results
+-- the ingestion lanes of docs/ingestion.md and docs/streaming.md, with exact
+-- signatures and results
 SELECT is(pg_get_function_arguments('fs_ingest(text,regclass,text)'::regprocedure),
           'feature_view text, source regclass, mode text DEFAULT ''upsert''::text',
           'fs_ingest parameters');
@@ -85,7 +87,7 @@ SELECT is(pg_get_function_result('fs_get_feature_vectors(text[],text[])'::regpro
           'TABLE(entity_id text, features jsonb)',
           'fs_get_feature_vectors result columns');
 
--- named notation works as SPEC writes it
+-- named notation works with the parameter names docs/reference.md gives
 CREATE TABLE api_t (user_id text PRIMARY KEY, ts timestamptz, x int);
 SELECT lives_ok($$SELECT fs_register_entity(name => 'user', join_key => 'user_id', description => 'd')$$,
                 'fs_register_entity in named notation');

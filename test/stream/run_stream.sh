@@ -27,48 +27,28 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-
 # shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 
 DB=postgres
-WORK="$(mktemp -d /tmp/fs_stream.XXXXXX)"
 REMOTE=0
-TABLE="fs_stream_$$"
+PREFIX="fs_stream_$$"
+TABLE="${PREFIX}_items"         # the remote table in dynalite
 PIDS=()
 
-cleanup() {
+# Stop the pushers, drop what the checks made in $DB (on exit).
+drop_stream_objects() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
          -c "DROP TABLE IF EXISTS stream_local" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
          -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" >/dev/null 2>&1 || true
-    if [ "$REMOTE" = 1 ]; then
-        node "$REPO/test/dynamodb/interop.mjs" cleanup "$TABLE" >/dev/null 2>&1 || true
-    fi
-    rm -rf -- "$WORK"
 }
-trap cleanup EXIT
+make_work fs_stream
+at_exit drop_stream_objects
 
 export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC"
-
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$DB" -c "$*" 2>&1 || true; }
-
-# wait_for SQL EXPECTED: poll until SQL prints EXPECTED (20 s at most);
-# prints what it printed last, and leaves how long it waited in $WORK/waited.
-wait_for() {
-    local sql="$1" expected="$2" out="" t0
-    t0="$(date +%s%N)"
-    for _ in $(seq 1 400); do
-        out="$(q "$sql")"
-        [ "$out" = "$expected" ] && break
-        sleep 0.05
-    done
-    echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$WORK/waited"
-    printf '%s' "$out"
-}
 
 served() {  # served VIEW ENTITY FEATURE: the value fs_get_features serves
     q "SELECT coalesce(value::text, status) FROM fs_get_features(ARRAY['$2'], ARRAY['$1:$3'])"
@@ -76,8 +56,7 @@ served() {  # served VIEW ENTITY FEATURE: the value fs_get_features serves
 
 # --- preconditions ----------------------------------------------------------
 
-command -v psql >/dev/null 2>&1 || die "psql not found"
-psql -X -q -At -d "$DB" -c 'SELECT 1' >/dev/null 2>&1 || die "cannot connect to PostgreSQL (is the cluster env exported?)"
+need_psql
 [ -n "${FS_CLUSTER_ENV:-}" ] || FS_CLUSTER_ENV=/tmp/feature_store_cluster.env
 q "SET client_min_messages = warning; DROP EXTENSION IF EXISTS feature_store CASCADE; DROP TABLE IF EXISTS stream_local; DROP ROLE IF EXISTS regress_fs_producer" >/dev/null
 out="$(q "CREATE EXTENSION feature_store")"
@@ -88,7 +67,7 @@ check "the stream worker runs (feature_store in shared_preload_libraries)" "t" \
 [ "$(q "SELECT worker_pid IS NOT NULL FROM fs_stream_status")" = t ] ||
     { echo "# without the worker nothing else can be checked"; finish; }
 
-out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+setup_sql "$DB" <<'EOF'
 SET client_min_messages = warning;
 CREATE TABLE stream_local (user_id text PRIMARY KEY, event_time timestamptz,
                            clicks bigint, score float8, label text, tags text[]);
@@ -96,21 +75,17 @@ SELECT fs_register_entity('user', 'user_id');
 SELECT fs_register_feature_view('local', 'stream_local', 'user');
 CREATE ROLE regress_fs_producer;
 EOF
-)" || die "cannot set up: $out"
 if [ -n "${FS_DYNALITE_ENDPOINT:-}" ]; then
-    out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<EOF
+    drop_remote_on_exit "$PREFIX"
+    setup_sql "the remote view" <<EOF
 SET client_min_messages = warning;
-CREATE SERVER stream_srv FOREIGN DATA WRAPPER fs_dynamodb
-  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1', max_retries '1');
-CREATE USER MAPPING FOR PUBLIC SERVER stream_srv
-  OPTIONS (access_key_id 'AKIDSTREAM', secret_access_key 'stream-secret');
+$(dynamodb_server stream_srv "$FS_DYNALITE_ENDPOINT" "max_retries '1'")
 CREATE FOREIGN TABLE stream_remote (user_id text, event_time timestamptz,
   clicks bigint, score float8, label text, tags text[])
   SERVER stream_srv OPTIONS (table '$TABLE', key 'user_id');
 SELECT fs_create_online_table('stream_remote');
 SELECT fs_register_feature_view('remote', 'stream_remote', 'user');
 EOF
-)" || die "cannot set up the remote view: $out"
     REMOTE=1
     VIEWS="local remote"
 else

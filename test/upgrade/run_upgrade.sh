@@ -22,22 +22,19 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-
 # shellcheck source=../lib.sh
 . "$HERE/../lib.sh"
 
 SUFFIX="$$"
 OLD="fs_upgrade_old_$SUFFIX"	# installed at 0.1.0, then updated
 NEW="fs_upgrade_new_$SUFFIX"	# a fresh install of the current version
-TABLE="fs_upgrade_$SUFFIX"		# the remote table in dynalite
-WORK="$(mktemp -d /tmp/fs_upgrade.XXXXXX)"
+PREFIX="fs_upgrade_$SUFFIX"
+TABLE="${PREFIX}_items"		# the remote table in dynalite
 REMOTE=0
 WORKER_MOVED=0
+WAIT_SECONDS=30                 # for the worker to drain $OLD
 
 export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC -c client_min_messages=warning"
-
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -d "$1" -c "$2" 2>&1 || true; }
 
 # Point the stream worker back at its usual database.
 worker_home() {
@@ -45,28 +42,11 @@ worker_home() {
          -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 }
 
-cleanup() {
-    [ "$WORKER_MOVED" = 0 ] || worker_home
-    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $OLD WITH (FORCE)" \
-         -c "DROP DATABASE IF EXISTS $NEW WITH (FORCE)" >/dev/null 2>&1 || true
-    if [ "$REMOTE" = 1 ]; then
-        node "$REPO/test/dynamodb/interop.mjs" cleanup "$TABLE" >/dev/null 2>&1 || true
-    fi
-    rm -rf -- "$WORK"
-}
-trap cleanup EXIT
+# On exit: the worker back home, if it was moved.
+worker_home_if_moved() { [ "$WORKER_MOVED" = 0 ] || worker_home; }
 
-# wait_for DB SQL EXPECTED: poll until SQL prints EXPECTED (30 s at most);
-# prints what it printed last.
-wait_for() {
-    local out=""
-    for _ in $(seq 1 600); do
-        out="$(q "$1" "$2")"
-        [ "$out" = "$3" ] && break
-        sleep 0.05
-    done
-    printf '%s' "$out"
-}
+make_work fs_upgrade
+at_exit worker_home_if_moved
 
 # What a database serves, as text.
 served() {
@@ -76,8 +56,8 @@ SELECT entity_id, feature_ref, value, event_time, status
 SELECT * FROM fs_get_feature_vectors(ARRAY['u2', 'u1'], ARRAY['ranking']);
 EOF
     if [ "$REMOTE" = 1 ]; then
-        q "$1" "SELECT entity_id, feature_ref, value, event_time, status
-                  FROM fs_get_features(ARRAY['u1', 'u2', 'u9'], ARRAY['online:*'])"
+        q_in "$1" "SELECT entity_id, feature_ref, value, event_time, status
+                     FROM fs_get_features(ARRAY['u1', 'u2', 'u9'], ARRAY['online:*'])"
     fi
 }
 
@@ -85,21 +65,17 @@ objects() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -f "$HERE/objects.sql" >"$
 
 # --- preconditions ----------------------------------------------------------
 
-command -v psql >/dev/null 2>&1 || die "psql not found"
-psql -X -q -At -d postgres -c 'SELECT 1' >/dev/null 2>&1 ||
-    die "cannot connect to PostgreSQL (is the cluster env exported?)"
+need_psql
 CURRENT="$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/feature_store.control")"
 [ -n "$CURRENT" ] || die "no default_version in feature_store.control"
-[ "$(q postgres "SELECT current_setting('feature_store.stream_database', true) IS NOT NULL")" = t ] ||
+[ "$(q_in postgres "SELECT current_setting('feature_store.stream_database', true) IS NOT NULL")" = t ] ||
     skip_all "feature_store is not preloaded (no stream worker)"
-for db in "$OLD" "$NEW"; do
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $db" \
-         -c "CREATE DATABASE $db" >/dev/null || die "cannot create database $db"
-done
+new_db "$OLD"
+new_db "$NEW"
 
 check "an update path from 0.1.0 to $CURRENT is installed" "t" \
-    "$(q postgres "SELECT path IS NOT NULL FROM pg_extension_update_paths('feature_store')
-                    WHERE source = '0.1.0' AND target = '$CURRENT'")"
+    "$(q_in postgres "SELECT path IS NOT NULL FROM pg_extension_update_paths('feature_store')
+                       WHERE source = '0.1.0' AND target = '$CURRENT'")"
 
 # --- 1. a database on 0.1.0, in use -----------------------------------------
 
@@ -131,12 +107,10 @@ check "0.1.0: install, register, ingest (one row rejected), write directly" \
     "$(printf '3|1|2\nWRITTEN\n0.1.0')" "$out"
 
 if [ -n "${FS_DYNALITE_ENDPOINT:-}" ]; then
+    drop_remote_on_exit "$PREFIX"
     out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" 2>&1 <<EOF
 \\o /dev/null
-CREATE SERVER upgrade_srv FOREIGN DATA WRAPPER fs_dynamodb
-  OPTIONS (endpoint '$FS_DYNALITE_ENDPOINT', region 'us-east-1', max_retries '1');
-CREATE USER MAPPING FOR PUBLIC SERVER upgrade_srv
-  OPTIONS (access_key_id 'AKIDUPGRADE', secret_access_key 'upgrade-secret');
+$(dynamodb_server upgrade_srv "$FS_DYNALITE_ENDPOINT" "max_retries '1'")
 CREATE FOREIGN TABLE user_online (user_id text, event_time timestamptz, score float8, label text)
   SERVER upgrade_srv OPTIONS (table '$TABLE', key 'user_id');
 SELECT fs_create_online_table('user_online');
@@ -153,22 +127,22 @@ fi
 
 # Events the worker does not drain yet: it serves another database.
 check "the stream worker drains another database" "f" \
-    "$(q postgres "SELECT current_setting('feature_store.stream_database') = '$OLD'")"
-q "$OLD" "SELECT fs_push('stats', 'u1', '{\"clicks\": 11}', '2026-03-01 00:00:00+00');
-          SELECT fs_push('stats', 'u5', '{\"ctr\": 0.75}', '2026-03-01 00:00:00+00');
-          SELECT fs_push('stats', 'u2', '{\"clicks\": 1}', '2026-03-01 00:00:00+00', 'add')" >/dev/null
+    "$(q_in postgres "SELECT current_setting('feature_store.stream_database') = '$OLD'")"
+q_in "$OLD" "SELECT fs_push('stats', 'u1', '{\"clicks\": 11}', '2026-03-01 00:00:00+00');
+             SELECT fs_push('stats', 'u5', '{\"ctr\": 0.75}', '2026-03-01 00:00:00+00');
+             SELECT fs_push('stats', 'u2', '{\"clicks\": 1}', '2026-03-01 00:00:00+00', 'add')" >/dev/null
 if [ "$REMOTE" = 1 ]; then
-    q "$OLD" "SELECT fs_push('online', 'u2', '{\"score\": 2.5}', '2026-03-01 00:00:00+00')" >/dev/null
+    q_in "$OLD" "SELECT fs_push('online', 'u2', '{\"score\": 2.5}', '2026-03-01 00:00:00+00')" >/dev/null
 fi
 served "$OLD" >"$WORK/served.before"
 check_true "0.1.0: events are queued, not drained" \
-    "$(q "$OLD" "SELECT count(*) >= 3 FROM fs_stream_queue")"
+    "$(q_in "$OLD" "SELECT count(*) >= 3 FROM fs_stream_queue")"
 
 # --- 2. the update ----------------------------------------------------------
 
 check "ALTER EXTENSION feature_store UPDATE reaches $CURRENT" "$CURRENT" \
-    "$(q "$OLD" "ALTER EXTENSION feature_store UPDATE;
-                 SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
+    "$(q_in "$OLD" "ALTER EXTENSION feature_store UPDATE;
+                    SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
 served "$OLD" >"$WORK/served.after"
 check_same "after the update the same values are served" "$WORK/served.before" "$WORK/served.after"
 grep -q '^u1|stats:clicks|10|' "$WORK/served.after" &&
@@ -179,23 +153,23 @@ WORKER_MOVED=1
 psql -X -q -d postgres -c "ALTER SYSTEM SET feature_store.stream_database = '$OLD'" \
      -c "SELECT pg_reload_conf()" >/dev/null
 check "the events queued before the update are drained after it" "0" \
-    "$(wait_for "$OLD" "SELECT count(*) FROM fs_stream_queue" 0)"
+    "$(wait_in "$OLD" "SELECT count(*) FROM fs_stream_queue" 0)"
 check "the drained events are served" '0.75,21,11' \
-    "$(q "$OLD" "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id DESC)
-                  FROM fs_get_features(ARRAY['u1', 'u5', 'u2'], ARRAY['stats:clicks', 'stats:ctr'])
-                 WHERE (entity_id, feature_ref) IN (('u1', 'stats:clicks'), ('u5', 'stats:ctr'),
-                                                    ('u2', 'stats:clicks'))")"
+    "$(q_in "$OLD" "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id DESC)
+                     FROM fs_get_features(ARRAY['u1', 'u5', 'u2'], ARRAY['stats:clicks', 'stats:ctr'])
+                    WHERE (entity_id, feature_ref) IN (('u1', 'stats:clicks'), ('u5', 'stats:ctr'),
+                                                       ('u2', 'stats:clicks'))")"
 if [ "$REMOTE" = 1 ]; then
     check "the event queued for dynalite is drained and served" '2.5' \
-        "$(wait_for "$OLD" "SELECT value FROM fs_get_features(ARRAY['u2'], ARRAY['online:score'])" 2.5)"
+        "$(wait_in "$OLD" "SELECT value FROM fs_get_features(ARRAY['u2'], ARRAY['online:score'])" 2.5)"
 fi
-check "no event was set aside" "0" "$(q "$OLD" "SELECT count(*) FROM fs_stream_rejects")"
+check "no event was set aside" "0" "$(q_in "$OLD" "SELECT count(*) FROM fs_stream_rejects")"
 worker_home
 WORKER_MOVED=0
 
 # --- 3. the same objects as a fresh install ---------------------------------
 
-out="$(q "$NEW" "CREATE EXTENSION feature_store; SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
+out="$(q_in "$NEW" "CREATE EXTENSION feature_store; SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
 check "a fresh install is version $CURRENT" "$CURRENT" "$out"
 objects "$OLD" "$WORK/objects.updated"
 objects "$NEW" "$WORK/objects.fresh"
@@ -209,19 +183,11 @@ check_same "the updated database's extension objects equal a fresh install's" \
     "$WORK/objects.fresh" "$WORK/objects.updated"
 
 # The comparison must notice a changed member: change one, compare again.
-q "$NEW" "COMMENT ON FUNCTION fs_push(text, text, jsonb, timestamptz, text) IS 'changed'" >/dev/null
+q_in "$NEW" "COMMENT ON FUNCTION fs_push(text, text, jsonb, timestamptz, text) IS 'changed'" >/dev/null
 objects "$NEW" "$WORK/objects.changed"
-if cmp -s "$WORK/objects.fresh" "$WORK/objects.changed"; then
-    not_ok "the comparison sees a changed comment" "the listings are identical"
-else
-    ok "the comparison sees a changed comment"
-fi
-q "$NEW" "ALTER TABLE fs_ingest_runs ALTER COLUMN error SET DEFAULT 'none'" >/dev/null
+check_differ "the comparison sees a changed comment" "$WORK/objects.fresh" "$WORK/objects.changed"
+q_in "$NEW" "ALTER TABLE fs_ingest_runs ALTER COLUMN error SET DEFAULT 'none'" >/dev/null
 objects "$NEW" "$WORK/objects.changed2"
-if cmp -s "$WORK/objects.changed" "$WORK/objects.changed2"; then
-    not_ok "the comparison sees a changed column default" "the listings are identical"
-else
-    ok "the comparison sees a changed column default"
-fi
+check_differ "the comparison sees a changed column default" "$WORK/objects.changed" "$WORK/objects.changed2"
 
 finish
