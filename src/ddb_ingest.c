@@ -58,8 +58,9 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "feature_store.h"
+#include "utils.h"
 #include "ingest.h"
+#include "ingest_state.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_remote);
 
@@ -98,6 +99,7 @@ typedef struct RemoteRun
 {
 	int64		run_id;
 	char	   *view;
+	Oid			schema_oid;		/* feature_store's */
 	char	   *schema;
 	Relation	rel;
 	FsDdbTable *tbl;
@@ -110,8 +112,6 @@ typedef struct RemoteRun
 	int		   *fatt;			/* per silver column: foreign table column, or -1 */
 	FmgrInfo	key_out;
 	FmgrInfo  **eq;				/* per silver column: the type's equality, or NULL */
-	SPIPlanPtr	state_plan;
-	SPIPlanPtr	reject_plan;
 	MemoryContext chunk_cxt;
 	FsJsonHold *hold;
 	/* the chunk */
@@ -324,18 +324,10 @@ reject_row(RemoteRun *rr, RemoteRow *row, int col, const char *message)
 	Form_pg_attribute att = TupleDescAttr(rr->sdesc, col);
 	Oid			typoutput;
 	bool		isvarlena;
-	Datum		args[5];
-	int			ret;
 
 	getTypeOutputInfo(att->atttypid, &typoutput, &isvarlena);
-	args[0] = Int64GetDatum(rr->run_id);
-	args[1] = CStringGetTextDatum(row->entity);
-	args[2] = CStringGetTextDatum(NameStr(att->attname));
-	args[3] = CStringGetTextDatum(OidOutputFunctionCall(typoutput, row->values[col]));
-	args[4] = CStringGetTextDatum(message);
-	ret = SPI_execute_plan(rr->reject_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "could not record a rejected row: %s", SPI_result_code_string(ret));
+	fs_ingest_reject(rr->schema_oid, rr->run_id, row->entity, NameStr(att->attname),
+					 OidOutputFunctionCall(typoutput, row->values[col]), message);
 }
 
 /* A write's call knows its run and row. */
@@ -441,20 +433,7 @@ record_chunk(RemoteRun *rr)
 		times[n] = TimestampTzGetDatum(row->ts);
 		n++;
 	}
-	if (n > 0)
-	{
-		Datum		args[4];
-		int			ret;
-
-		args[0] = CStringGetTextDatum(rr->view);
-		args[1] = PointerGetDatum(construct_array(entities, n, TEXTOID, -1, false, TYPALIGN_INT));
-		args[2] = PointerGetDatum(construct_array(digests, n, BYTEAOID, -1, false, TYPALIGN_INT));
-		args[3] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-												  TYPALIGN_DOUBLE));
-		ret = SPI_execute_plan(rr->state_plan, args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not record the ingestion state: %s", SPI_result_code_string(ret));
-	}
+	fs_state_record(rr->schema_oid, rr->view, entities, digests, times, n);
 	rr->done += rr->nrows;
 }
 
@@ -552,7 +531,7 @@ delete_done(FsDdbCall *call)
  * Not a Scan of the remote table: that would read all of it every run.
  */
 static void
-delete_absent(RemoteRun *rr, HTAB *keep, SPIPlanPtr forget_plan)
+delete_absent(RemoteRun *rr, HTAB *keep)
 {
 	TupleDesc	fdesc = RelationGetDescr(rr->rel);
 	Form_pg_attribute katt = TupleDescAttr(fdesc, rr->tbl->key_attnum - 1);
@@ -635,18 +614,8 @@ delete_absent(RemoteRun *rr, HTAB *keep, SPIPlanPtr forget_plan)
 		for (int c = 0; c < ncalls; c++)
 			if (args[c].acked)
 				forget[nforget++] = CStringGetTextDatum(args[c].entity);
-		if (nforget > 0)
-		{
-			Datum		fargs[2];
-			int			ret;
-
-			fargs[0] = CStringGetTextDatum(rr->view);
-			fargs[1] = PointerGetDatum(construct_array(forget, nforget, TEXTOID, -1, false, TYPALIGN_INT));
-			ret = SPI_execute_plan(forget_plan, fargs, NULL, false, 0);
-			if (ret != SPI_OK_DELETE)
-				elog(ERROR, "could not update the ingestion state: %s", SPI_result_code_string(ret));
-			rr->deleted += nforget;
-		}
+		fs_state_delete(rr->schema_oid, rr->view, forget, nforget);
+		rr->deleted += nforget;
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(tuptable);
 	}
@@ -714,7 +683,6 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	Portal		portal;
 	int			fetch;
 	char	   *query;
-	Oid			state_types[4] = {TEXTOID, TEXTARRAYOID, BYTEAARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		result[8];
 	bool		result_nulls[8] = {false, false, false, false, false, false, false, false};
 	FsDdbStats	stats_before = fs_ddb_stats;
@@ -730,7 +698,8 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	memset(&rr, 0, sizeof(rr));
 	rr.run_id = PG_GETARG_INT64(0);
 	rr.view = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	rr.schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	rr.schema_oid = get_func_namespace(fcinfo->flinfo->fn_oid);
+	rr.schema = get_namespace_name(rr.schema_oid);
 
 	rr.rel = table_open(relid, RowExclusiveLock);
 	if (rr.rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
@@ -816,26 +785,6 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	query = psprintf("INSERT INTO %s.fs_ingest_state AS st (feature_view, entity_id, digest, event_time) "
-					 "SELECT $1, u.e, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-					 "pg_catalog.unnest($4)) AS u(e, d, t) "
-					 "ON CONFLICT (feature_view, entity_id) DO UPDATE "
-					 "SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time",
-					 quote_identifier(rr.schema));
-	rr.state_plan = SPI_prepare(query, 4, state_types);
-	if (rr.state_plan == NULL)
-		elog(ERROR, "could not prepare the state update: %s", SPI_result_code_string(SPI_result));
-
-	{
-		Oid			reject_types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-
-		query = psprintf("INSERT INTO %s.fs_ingest_rejects (run_id, entity_id, \"column\", raw_value, reason) "
-						 "VALUES ($1, $2, $3, $4, $5)", quote_identifier(rr.schema));
-		rr.reject_plan = SPI_prepare(query, 5, reject_types);
-		if (rr.reject_plan == NULL)
-			elog(ERROR, "could not prepare the reject insert: %s", SPI_result_code_string(SPI_result));
-	}
-
 	/* Gold: the changed rows, a chunk at a time. */
 	fetch = FS_DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
 	query = psprintf("SELECT * FROM %s",
@@ -871,17 +820,7 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 		MemoryContext keepcxt = AllocSetContextCreate(fncxt, "fs_ingest snapshot keys",
 													  ALLOCSET_DEFAULT_SIZES);
 		HTAB	   *keep = keep_keys(&rr, seen, keepcxt);
-		Oid			forget_types[2] = {TEXTOID, TEXTARRAYOID};
-		SPIPlanPtr	forget_plan;
-
-		query = psprintf("DELETE FROM %s.fs_ingest_state st "
-						 "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
-						 "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
-						 quote_identifier(rr.schema));
-		forget_plan = SPI_prepare(query, 2, forget_types);
-		if (forget_plan == NULL)
-			elog(ERROR, "could not prepare the state update: %s", SPI_result_code_string(SPI_result));
-		delete_absent(&rr, keep, forget_plan);
+		delete_absent(&rr, keep);
 		table_close(keyrel, NoLock);
 	}
 

@@ -13,7 +13,6 @@
  */
 #include "postgres.h"
 
-#include "common/hashfn.h"
 #include "fmgr.h"
 #include "utils/guc.h"
 
@@ -37,34 +36,6 @@ static const struct config_enum_entry on_store_error_options[] = {
 };
 
 void		_PG_init(void);
-
-static uint32
-string_key_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-string_key_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-HTAB *
-fs_string_table(const char *name, long size, Size entrysize, MemoryContext cxt)
-{
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = entrysize;
-	ctl.hash = string_key_hash;
-	ctl.match = string_key_match;
-	ctl.hcxt = cxt;
-	return hash_create(name, size, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-}
 
 /* Define settings and register cache invalidation callbacks. */
 void

@@ -10,8 +10,6 @@
 
 #include "postgres.h"
 
-#include "utils/hsearch.h"
-
 /* feature_store.on_store_error */
 typedef enum FsOnStoreError
 {
@@ -26,11 +24,5 @@ extern int	fs_connect_timeout_ms;
 extern int	fs_request_timeout_ms;
 extern int	fs_max_retries;
 extern int	fs_max_connections;
-
-/*
- * A hash table whose entries start with a char * key, hashed and compared
- * by the string it points to (which must outlive the entry).
- */
-extern HTAB *fs_string_table(const char *name, long size, Size entrysize, MemoryContext cxt);
 
 #endif							/* FEATURE_STORE_H */

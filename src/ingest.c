@@ -49,19 +49,17 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "storage/bufmgr.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "feature_store.h"
+#include "utils.h"
 #include "ingest.h"
+#include "ingest_state.h"
 #include "value.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_silver);
-
-/* The source's text of column i of the current row, as a C string (once). */
-#define RAW(i) (raw[(i)] ? raw[(i)] : (raw[(i)] = text_to_cstring(txt[(i)])))
 
 /* Source rows fetched from the cursor at a time. */
 #define FETCH_ROWS 10000
@@ -90,6 +88,60 @@ typedef struct EntityEntry
 	TimestampTz event_time;		/* of the kept row */
 	int64		row;			/* its fs_row */
 } EntityEntry;
+
+/* A run of fs_ingest_silver: the silver table, the entities, the current row. */
+typedef struct SilverRun
+{
+	int64		run_id;
+	Oid			schema;			/* feature_store's */
+	char	   *view;
+	TimestampTz default_ts;		/* for a source without an event-time column */
+
+	/* the silver table, and the seen keys of a snapshot (else NULL) */
+	Relation	rel;
+	Relation	keyrel;
+	TupleDesc	desc;
+	int			natts;
+	SilverColumn *cols;
+	bool	   *is_feature;
+	int			key_col;
+	int			ts_col;
+	int			row_col;
+	int			digest_col;
+	FmgrInfo	key_output;
+	bool		key_is_text;
+	uint64		signature;		/* of the features' types */
+	char	   *query;			/* reads the source, every column as text */
+
+	/* entities, and where rows go */
+	HTAB	   *entities;
+	MemoryContext fncxt;
+	MemoryContext keycxt;
+	MemoryContext rowcxt;
+	BulkInsertState bistate;
+	BulkInsertState keybistate;
+	CommandId	cid;
+
+	/* the current row */
+	Datum	   *values;
+	bool	   *nulls;
+	char	  **raw;			/* its text as C strings, made on demand */
+	text	  **txt;
+	text	   *last_ts_raw;	/* the previous row's event time, as text */
+	TimestampTz last_ts;
+	StringInfoData digestbuf;
+	bytea	   *digest_datum;
+
+	/* rows a newer row of the same entity superseded (their fs_row) */
+	int64	   *losers;
+	int			nlosers;
+	int			maxlosers;
+
+	int64		rows_read;
+	int64		rows_rejected;
+	int64		rows_superseded;
+	int64		counts[3];		/* kept rows: stale, unchanged, changed */
+} SilverRun;
 
 /* The kept row's fate against what earlier runs wrote. */
 static char
@@ -164,15 +216,29 @@ text_digest(StringInfo buf, uint64 signature, int natts, const bool *is_feature,
 	memcpy(digest + sizeof(h1), &h2, sizeof(h2));
 }
 
-/* Record a rejected row in fs_ingest_rejects. */
-static void
-reject(SPIPlanPtr plan, int64 run_id, const char *entity_id,
-	   const char *column, const char *raw, const char *reason)
+static FsKeptPlan reject_plan;
+
+/* Record a rejected row in fs_ingest_rejects (SPI connected). */
+void
+fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
+				 const char *column, const char *raw, const char *reason)
 {
+	SPIPlanPtr	plan = fs_kept_plan(&reject_plan, schema);
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			rc;
 
+	if (plan == NULL)
+	{
+		Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+		plan = fs_keep_plan(&reject_plan, schema,
+							psprintf("INSERT INTO %s.fs_ingest_rejects "
+									 "(run_id, entity_id, \"column\", raw_value, reason) "
+									 "VALUES ($1, $2, $3, $4, $5)",
+									 quote_identifier(get_namespace_name(schema))),
+							5, argtypes);
+	}
 	values[0] = Int64GetDatum(run_id);
 	values[1] = entity_id ? CStringGetTextDatum(entity_id) : (Datum) 0;
 	nulls[1] = entity_id ? ' ' : 'n';
@@ -250,39 +316,6 @@ load_state(HTAB *entities, MemoryContext keycxt, const char *schema, const char 
 }
 
 /*
- * fs_ingest_silver(run_id, feature_view, source, silver, seen_keys, join_key,
- *                  event_time_column, default_event_time)
- *   -> (rows_read, rows_rejected, rows_stale, rows_unchanged, rows_changed)
- *
- * silver is shaped like the view's relation plus fs_row bigint and
- * fs_digest bytea; seen_keys (NULL unless a snapshot) has one column of the
- * join key's type.
- */
-/* Move the state's event time of unchanged entities forward (SPI is connected). */
-static void
-advance_state_times(const char *schema, const char *view, Datum *keys, Datum *times, int n)
-{
-	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		args[3];
-	int			rc;
-
-	args[0] = CStringGetTextDatum(view);
-	args[1] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8,
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	rc = SPI_execute_with_args(psprintf("UPDATE %s.fs_ingest_state st SET event_time = u.t"
-										" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, t)"
-										" WHERE st.feature_view OPERATOR(pg_catalog.=) $1"
-										"   AND st.entity_id OPERATOR(pg_catalog.=) u.k"
-										"   AND (st.event_time IS NULL"
-										"        OR st.event_time OPERATOR(pg_catalog.<) u.t)",
-										quote_identifier(schema)),
-							   3, argtypes, args, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "could not advance the ingestion state: %s", SPI_result_code_string(rc));
-}
-
-/*
  * fs_ingest_silver inserts into its tables directly, bypassing permissions,
  * constraints and indexes: only the caller's own scratch tables qualify, as
  * fs_ingest creates them (temporary, plain, no indexes, triggers or rules).
@@ -304,86 +337,45 @@ fs_ingest_check_scratch_table(Relation rel)
 						   "without indexes, triggers or rules; fs_ingest creates them.")));
 }
 
-Datum
-fs_ingest_silver(PG_FUNCTION_ARGS)
+/* The source's text of column i of the current row, as a C string (made once). */
+static inline char *
+raw_text(SilverRun *sr, int i)
 {
-	int64		run_id = PG_GETARG_INT64(0);
-	char	   *view = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	Oid			source = PG_GETARG_OID(2);
-	Oid			silver = PG_GETARG_OID(3);
-	Oid			seen_keys = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
-	char	   *join_key = text_to_cstring(PG_GETARG_TEXT_PP(5));
-	char	   *ts_column = text_to_cstring(PG_GETARG_TEXT_PP(6));
-	TimestampTz default_ts = PG_GETARG_TIMESTAMPTZ(7);
-	char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
-	TupleDesc	result_desc;
-	Relation	rel;
-	Relation	keyrel = NULL;
-	TupleDesc	desc;
-	int			natts;
-	SilverColumn *cols;
-	bool	   *is_feature;
-	int			key_col = -1;
-	int			ts_col = -1;
-	int			row_col = -1;
-	int			digest_col = -1;
+	if (sr->raw[i] == NULL)
+		sr->raw[i] = text_to_cstring(sr->txt[i]);
+	return sr->raw[i];
+}
+
+/*-------------------------------------------------------------------------
+ * Column mapping
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Map the silver table's columns to the source's, by name: the join key,
+ * the event time (which the source may lack: the run's default), fs_row,
+ * fs_digest, and the features, each with its input function; and build the
+ * query that reads the source, every column as text.
+ */
+static void
+map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_column)
+{
+	StringInfoData query;
 	Oid			key_out;
 	bool		key_varlena;
-	FmgrInfo	key_output;
-	bool		key_is_text;
-	StringInfoData query;
-	StringInfoData digestbuf;
-	SPIPlanPtr	reject_plan;
-	Portal		portal;
-	HTAB	   *entities;
-	HASH_SEQ_STATUS seq;
-	EntityEntry *entry;
-	MemoryContext fncxt = CurrentMemoryContext;
-	MemoryContext keycxt;
-	MemoryContext rowcxt;
-	BulkInsertState bistate;
-	BulkInsertState keybistate = NULL;
-	CommandId	cid;
-	Datum	   *values;
-	bool	   *nulls;
-	char	  **raw;
-	text	  **txt;
-	text	   *last_ts_raw = NULL;
-	TimestampTz last_ts = 0;
-	uint64		signature;
-	bytea	   *digest_datum;
-	int64	   *losers = NULL;
-	int			nlosers = 0;
-	int			maxlosers = 0;
-	int64		rows_read = 0;
-	int64		rows_rejected = 0;
-	int64		rows_superseded = 0;
-	int64		counts[3] = {0, 0, 0};	/* stale, unchanged, changed */
-	Datum		result[5];
-	bool		result_nulls[5] = {false, false, false, false, false};
 
-	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	sr->desc = RelationGetDescr(sr->rel);
+	sr->natts = sr->desc->natts;
+	sr->cols = palloc0(sizeof(SilverColumn) * sr->natts);
+	sr->is_feature = palloc0(sizeof(bool) * sr->natts);
+	sr->key_col = sr->ts_col = sr->row_col = sr->digest_col = -1;
 
-	rel = table_open(silver, RowExclusiveLock);
-	fs_ingest_check_scratch_table(rel);
-	if (OidIsValid(seen_keys))
-	{
-		keyrel = table_open(seen_keys, RowExclusiveLock);
-		fs_ingest_check_scratch_table(keyrel);
-	}
-	desc = RelationGetDescr(rel);
-	natts = desc->natts;
-	cols = palloc0(sizeof(SilverColumn) * natts);
-	is_feature = palloc0(sizeof(bool) * natts);
-
-	/* Map the silver table's columns to the source's, by name. */
 	initStringInfo(&query);
 	appendStringInfoString(&query, "SELECT ");
-	for (int i = 0; i < natts; i++)
+	for (int i = 0; i < sr->natts; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		SilverColumn *c = &cols[i];
+		Form_pg_attribute att = TupleDescAttr(sr->desc, i);
+		SilverColumn *c = &sr->cols[i];
 		Oid			infunc;
 
 		if (att->attisdropped)
@@ -392,20 +384,20 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		if (strcmp(c->name, "fs_row") == 0 || strcmp(c->name, "fs_digest") == 0)
 		{
 			if (c->name[3] == 'r')
-				row_col = i;
+				sr->row_col = i;
 			else
-				digest_col = i;
+				sr->digest_col = i;
 			appendStringInfo(&query, "%sNULL", i > 0 ? ", " : "");
 			continue;
 		}
 		if (strcmp(c->name, join_key) == 0)
-			key_col = i;
+			sr->key_col = i;
 		else if (strcmp(c->name, ts_column) == 0)
-			ts_col = i;
+			sr->ts_col = i;
 		else
-			is_feature[i] = true;
+			sr->is_feature[i] = true;
 		c->in_source = get_attnum(source, c->name) != InvalidAttrNumber;
-		if (!c->in_source && i != ts_col)
+		if (!c->in_source && i != sr->ts_col)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("source %s has no column \"%s\"",
@@ -420,354 +412,413 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		else
 			appendStringInfo(&query, "%sNULL", i > 0 ? ", " : "");
 	}
-	if (key_col < 0 || ts_col < 0 || row_col < 0 || digest_col < 0)
+	if (sr->key_col < 0 || sr->ts_col < 0 || sr->row_col < 0 || sr->digest_col < 0)
 		elog(ERROR, "silver table lacks the join key, event-time, fs_row or fs_digest column");
 	/* Keys are written as one-column tuples of the key's own type. */
-	if (keyrel != NULL &&
-		(RelationGetDescr(keyrel)->natts != 1 ||
-		 TupleDescAttr(RelationGetDescr(keyrel), 0)->atttypid != TupleDescAttr(desc, key_col)->atttypid ||
-		 TupleDescAttr(RelationGetDescr(keyrel), 0)->atttypmod != TupleDescAttr(desc, key_col)->atttypmod))
+	if (sr->keyrel != NULL &&
+		(RelationGetDescr(sr->keyrel)->natts != 1 ||
+		 TupleDescAttr(RelationGetDescr(sr->keyrel), 0)->atttypid != TupleDescAttr(sr->desc, sr->key_col)->atttypid ||
+		 TupleDescAttr(RelationGetDescr(sr->keyrel), 0)->atttypmod != TupleDescAttr(sr->desc, sr->key_col)->atttypmod))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("key table %s must have exactly one column, of the join key's type",
-						RelationGetRelationName(keyrel))));
+						RelationGetRelationName(sr->keyrel))));
 	appendStringInfo(&query, " FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
 												get_rel_name(source)));
+	sr->query = query.data;
 
-	getTypeOutputInfo(TupleDescAttr(desc, key_col)->atttypid, &key_out, &key_varlena);
-	fmgr_info(key_out, &key_output);
-	key_is_text = TupleDescAttr(desc, key_col)->atttypid == TEXTOID;
+	getTypeOutputInfo(TupleDescAttr(sr->desc, sr->key_col)->atttypid, &key_out, &key_varlena);
+	fmgr_info(key_out, &sr->key_output);
+	sr->key_is_text = TupleDescAttr(sr->desc, sr->key_col)->atttypid == TEXTOID;
+	sr->signature = type_signature(sr->desc, sr->is_feature);
+}
 
-	keycxt = AllocSetContextCreate(fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
-	rowcxt = AllocSetContextCreate(fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
-	entities = fs_string_table("fs_ingest entities", expected_entities(source),
-							   sizeof(EntityEntry), keycxt);
+/*-------------------------------------------------------------------------
+ * The row loop
+ *-------------------------------------------------------------------------
+ */
 
-	values = palloc(sizeof(Datum) * natts);
-	nulls = palloc(sizeof(bool) * natts);
-	raw = palloc(sizeof(char *) * natts);
-	txt = palloc(sizeof(text *) * natts);
-	signature = type_signature(desc, is_feature);
-	initStringInfo(&digestbuf);
-	digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
-	SET_VARSIZE(digest_datum, VARHDRSZ + FS_DIGEST_LEN);
+/*
+ * Convert the current row's key and event time, which find its entity and
+ * tell a stale row; NULL, or what is wrong with column *cur.  *key_ok says
+ * whether the key converted.
+ */
+static const char *
+convert_key_and_time(SilverRun *sr, int *cur, bool *key_ok)
+{
+	int			k = sr->key_col;
+	int			t = sr->ts_col;
+	char	   *message;
+
+	*cur = k;
+	if (sr->txt[k] == NULL || VARSIZE_ANY_EXHDR(sr->txt[k]) == 0)
+		return "missing entity id";
+	sr->nulls[k] = false;
+	if (!fs_value_input(&sr->cols[k].input, raw_text(sr, k), sr->cols[k].ioparam,
+						sr->cols[k].typmod, &sr->values[k], &message))
+		return message;
+	*key_ok = true;
+
+	*cur = t;
+	sr->nulls[t] = false;
+	if (!sr->cols[t].in_source)
+		sr->values[t] = TimestampTzGetDatum(sr->default_ts);
+	else if (sr->txt[t] == NULL)
+	{
+		sr->nulls[t] = true;
+		return "missing event time";
+	}
+	else if (sr->last_ts_raw != NULL &&
+			 VARSIZE_ANY_EXHDR(sr->txt[t]) == VARSIZE_ANY_EXHDR(sr->last_ts_raw) &&
+			 memcmp(VARDATA_ANY(sr->txt[t]), VARDATA_ANY(sr->last_ts_raw),
+					VARSIZE_ANY_EXHDR(sr->last_ts_raw)) == 0)
+		sr->values[t] = TimestampTzGetDatum(sr->last_ts);	/* as the row before */
+	else
+	{
+		if (!fs_value_input(&sr->cols[t].input, raw_text(sr, t), sr->cols[t].ioparam,
+							sr->cols[t].typmod, &sr->values[t], &message))
+			return message;
+		sr->last_ts = DatumGetTimestampTz(sr->values[t]);
+		if (sr->last_ts_raw)
+			pfree(sr->last_ts_raw);
+		sr->last_ts_raw = (text *) MemoryContextAlloc(sr->fncxt, VARSIZE_ANY(sr->txt[t]));
+		memcpy(sr->last_ts_raw, sr->txt[t], VARSIZE_ANY(sr->txt[t]));
+	}
+
+	for (int i = 0; i < sr->natts; i++)
+		if (sr->is_feature[i] && sr->txt[i] == NULL && sr->cols[i].notnull)
+		{
+			*cur = i;
+			return "null value in a NOT NULL column";
+		}
+	return NULL;
+}
+
+/* Convert every feature of the current row; NULL, or what column *cur refused. */
+static const char *
+convert_features(SilverRun *sr, int *cur)
+{
+	for (int i = 0; i < sr->natts; i++)
+	{
+		char	   *message;
+
+		if (!sr->is_feature[i])
+			continue;
+		*cur = i;
+		if (sr->txt[i] == NULL)
+		{
+			sr->values[i] = (Datum) 0;
+			sr->nulls[i] = true;
+			continue;
+		}
+		sr->nulls[i] = false;
+		if (!fs_value_input(&sr->cols[i].input, raw_text(sr, i), sr->cols[i].ioparam,
+							sr->cols[i].typmod, &sr->values[i], &message))
+			return message;
+	}
+	return NULL;
+}
+
+/* Add the current row's key to the seen keys of a snapshot. */
+static void
+note_seen_key(SilverRun *sr)
+{
+	bool		keynull = false;
+
+	heap_insert(sr->keyrel, heap_form_tuple(RelationGetDescr(sr->keyrel),
+											&sr->values[sr->key_col], &keynull),
+				sr->cid, 0, sr->keybistate);
+}
+
+/*
+ * Keep the current row as its entity's newest (on a tie, the later row
+ * wins), or count it as superseded; a kept row that changed goes into the
+ * silver table.
+ */
+static void
+keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
+{
+	TimestampTz ts = DatumGetTimestampTz(sr->values[sr->ts_col]);
+
+	if (!entry->seen)
+	{
+		entry->seen = true;
+		if (sr->keyrel)
+			note_seen_key(sr);
+	}
+	else
+	{
+		sr->rows_superseded++;
+		if (ts < entry->event_time)
+			return;
+		if (entry->class == 'w')
+		{
+			if (sr->nlosers == sr->maxlosers)
+			{
+				sr->maxlosers = sr->maxlosers ? sr->maxlosers * 2 : 64;
+				sr->losers = sr->losers
+					? repalloc(sr->losers, sizeof(int64) * sr->maxlosers)
+					: MemoryContextAlloc(sr->fncxt, sizeof(int64) * sr->maxlosers);
+			}
+			sr->losers[sr->nlosers++] = entry->row;
+		}
+	}
+	entry->class = classify(entry, ts, digest);
+	entry->event_time = ts;
+	entry->row = sr->rows_read;
+
+	/* Only what changed goes on to be written. */
+	if (entry->class == 'w')
+		heap_insert(sr->rel, heap_form_tuple(sr->desc, sr->values, sr->nulls), sr->cid, 0,
+					sr->bistate);
+}
+
+/*
+ * One source row: convert it, find its entity, compare, and keep it or
+ * reject it.  Change detection works on the source's text: a row whose
+ * features are written exactly as in the last write of its entity (with
+ * the same column types) was valid then and has the same values now, so its
+ * features are not converted again.
+ */
+static void
+silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
+{
+	uint8	   *digest = (uint8 *) VARDATA(sr->digest_datum);
+	const char *problem;
+	int			cur = -1;
+	bool		key_ok = false;
+	EntityEntry *entry = NULL;
+
+	sr->rows_read++;
+	if (sr->rows_read % FS_INGEST_PROGRESS_ROWS == 0)
+		ereport(NOTICE,
+				(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
+						INT64_FORMAT " rejected",
+						(long long) sr->run_id, sr->rows_read, sr->rows_rejected)));
+
+	heap_deform_tuple(tup, tupdesc, sr->values, sr->nulls);
+	for (int i = 0; i < sr->natts; i++)
+	{
+		sr->txt[i] = sr->nulls[i] ? NULL
+			: (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(sr->values[i]));
+		sr->raw[i] = NULL;
+	}
+	sr->values[sr->row_col] = Int64GetDatum(sr->rows_read);
+	sr->nulls[sr->row_col] = false;
+	sr->values[sr->digest_col] = PointerGetDatum(sr->digest_datum);
+	sr->nulls[sr->digest_col] = false;
+
+	problem = convert_key_and_time(sr, &cur, &key_ok);
+	if (problem == NULL)
+	{
+		char	   *keystr;
+		bool		found;
+
+		keystr = sr->key_is_text ? raw_text(sr, sr->key_col)
+			: OutputFunctionCall(&sr->key_output, sr->values[sr->key_col]);
+		text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
+		entry = hash_search(sr->entities, &keystr, HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->key = MemoryContextStrdup(sr->keycxt, keystr);
+			entry->has_state = false;
+			entry->seen = false;
+		}
+		if (!entry->has_state || memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
+			problem = convert_features(sr, &cur);
+	}
+
+	if (problem != NULL)
+	{
+		sr->rows_rejected++;
+		fs_ingest_reject(sr->schema, sr->run_id,
+						 sr->txt[sr->key_col] ? raw_text(sr, sr->key_col) : NULL,
+						 sr->cols[cur].name, sr->txt[cur] ? raw_text(sr, cur) : NULL, problem);
+		/* A snapshot keeps the entity of a rejected row whose key is valid. */
+		if (sr->keyrel != NULL && key_ok)
+			note_seen_key(sr);
+		return;
+	}
+	keep_row(sr, entry, digest);
+}
+
+/*-------------------------------------------------------------------------
+ * After the loop
+ *-------------------------------------------------------------------------
+ */
+
+/* Delete the silver rows a newer row of the same entity superseded. */
+static void
+drop_superseded(SilverRun *sr)
+{
+	Datum	   *elems;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1];
+	int			rc;
+
+	if (sr->nlosers == 0)
+		return;
+	elems = palloc(sizeof(Datum) * sr->nlosers);
+	for (int i = 0; i < sr->nlosers; i++)
+		elems[i] = Int64GetDatum(sr->losers[i]);
+	args[0] = PointerGetDatum(construct_array(elems, sr->nlosers, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	CommandCounterIncrement();
+	rc = SPI_execute_with_args(psprintf("DELETE FROM %s WHERE fs_row OPERATOR(pg_catalog.=) ANY ($1)",
+										quote_qualified_identifier(get_namespace_name(RelationGetNamespace(sr->rel)),
+																   RelationGetRelationName(sr->rel))),
+							   1, argtypes, args, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not remove superseded rows: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Count the kept rows by their fate.  An unchanged row with a newer event
+ * time is not written, but its state's time advances, so that a later row
+ * older than it is stale and never replaces the newer values.
+ */
+static void
+count_kept(SilverRun *sr)
+{
+	HASH_SEQ_STATUS seq;
+	EntityEntry *entry;
+	int			nadv = 0;
+	int			maxadv = 0;
+	Datum	   *adv_keys = NULL;
+	Datum	   *adv_times = NULL;
+
+	hash_seq_init(&seq, sr->entities);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		if (!entry->seen)
+			continue;
+		sr->counts[entry->class == 's' ? 0 : entry->class == 'u' ? 1 : 2]++;
+		if (entry->class == 'u' &&
+			(!entry->state_has_time || entry->state_time < entry->event_time))
+		{
+			if (nadv == maxadv)
+			{
+				maxadv = maxadv ? maxadv * 2 : 64;
+				adv_keys = adv_keys ? repalloc(adv_keys, sizeof(Datum) * maxadv)
+					: MemoryContextAlloc(sr->fncxt, sizeof(Datum) * maxadv);
+				adv_times = adv_times ? repalloc(adv_times, sizeof(Datum) * maxadv)
+					: MemoryContextAlloc(sr->fncxt, sizeof(Datum) * maxadv);
+			}
+			adv_keys[nadv] = CStringGetTextDatum(entry->key);
+			adv_times[nadv] = TimestampTzGetDatum(entry->event_time);
+			nadv++;
+		}
+	}
+	fs_state_advance_times(sr->schema, sr->view, adv_keys, adv_times, nadv);
+}
+
+/*
+ * fs_ingest_silver(run_id, feature_view, source, silver, seen_keys, join_key,
+ *                  event_time_column, default_event_time)
+ *   -> (rows_read, rows_rejected, rows_stale, rows_unchanged, rows_changed)
+ *
+ * silver is shaped like the view's relation plus fs_row bigint and
+ * fs_digest bytea; seen_keys (NULL unless a snapshot) has one column of the
+ * join key's type.
+ */
+Datum
+fs_ingest_silver(PG_FUNCTION_ARGS)
+{
+	Oid			source = PG_GETARG_OID(2);
+	Oid			silver = PG_GETARG_OID(3);
+	Oid			seen_keys = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
+	SilverRun	sr;
+	TupleDesc	result_desc;
+	Portal		portal;
+	Datum		result[5];
+	bool		result_nulls[5] = {false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	memset(&sr, 0, sizeof(sr));
+	sr.run_id = PG_GETARG_INT64(0);
+	sr.view = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	sr.default_ts = PG_GETARG_TIMESTAMPTZ(7);
+	sr.schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	sr.fncxt = CurrentMemoryContext;
+
+	sr.rel = table_open(silver, RowExclusiveLock);
+	fs_ingest_check_scratch_table(sr.rel);
+	if (OidIsValid(seen_keys))
+	{
+		sr.keyrel = table_open(seen_keys, RowExclusiveLock);
+		fs_ingest_check_scratch_table(sr.keyrel);
+	}
+	map_columns(&sr, source, text_to_cstring(PG_GETARG_TEXT_PP(5)),
+				text_to_cstring(PG_GETARG_TEXT_PP(6)));
+
+	sr.keycxt = AllocSetContextCreate(sr.fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
+	sr.rowcxt = AllocSetContextCreate(sr.fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
+	sr.entities = fs_string_table("fs_ingest entities", expected_entities(source),
+								  sizeof(EntityEntry), sr.keycxt);
+	sr.values = palloc(sizeof(Datum) * sr.natts);
+	sr.nulls = palloc(sizeof(bool) * sr.natts);
+	sr.raw = palloc(sizeof(char *) * sr.natts);
+	sr.txt = palloc(sizeof(text *) * sr.natts);
+	initStringInfo(&sr.digestbuf);
+	sr.digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
+	SET_VARSIZE(sr.digest_datum, VARHDRSZ + FS_DIGEST_LEN);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	load_state(entities, keycxt, schema, view);
-	{
-		Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		char	   *sql = psprintf("INSERT INTO %s.fs_ingest_rejects "
-								   "(run_id, entity_id, \"column\", raw_value, reason) "
-								   "VALUES ($1, $2, $3, $4, $5)",
-								   quote_identifier(schema));
-
-		reject_plan = SPI_prepare(sql, 5, argtypes);
-		if (reject_plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(reject_plan);
-	}
-	portal = SPI_cursor_open_with_args(NULL, query.data, 0, NULL, NULL, NULL, true, 0);
-
-	bistate = GetBulkInsertState();
-	if (keyrel)
-		keybistate = GetBulkInsertState();
-	cid = GetCurrentCommandId(true);
+	load_state(sr.entities, sr.keycxt, get_namespace_name(sr.schema), sr.view);
+	portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
+	sr.bistate = GetBulkInsertState();
+	if (sr.keyrel)
+		sr.keybistate = GetBulkInsertState();
+	sr.cid = GetCurrentCommandId(true);
 
 	for (;;)
 	{
 		SPITupleTable *tuptable;
 		uint64		nfetched;
 
+		/* Rejects run statements too: keep this fetch's table and count. */
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
 		tuptable = SPI_tuptable;
 		nfetched = SPI_processed;
 		if (nfetched == 0)
 			break;
-
 		for (uint64 r = 0; r < nfetched; r++)
 		{
 			MemoryContext oldcxt;
-			int			cur = -1;
-			const char *problem = NULL;
-			bool		found;
-			char	   *keystr;
-			TimestampTz ts;
-			uint8	   *digest = (uint8 *) VARDATA(digest_datum);
-			char		class;
-			bool		key_ok = false;
 
 			CHECK_FOR_INTERRUPTS();
-			MemoryContextReset(rowcxt);
-			oldcxt = MemoryContextSwitchTo(rowcxt);
-			rows_read++;
-			if (rows_read % FS_INGEST_PROGRESS_ROWS == 0)
-				ereport(NOTICE,
-						(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
-								INT64_FORMAT " rejected",
-								(long long) run_id, rows_read, rows_rejected)));
-
-			heap_deform_tuple(tuptable->vals[r], tuptable->tupdesc, values, nulls);
-			for (int i = 0; i < natts; i++)
-			{
-				txt[i] = nulls[i] ? NULL : (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(values[i]));
-				raw[i] = NULL;
-			}
-			values[row_col] = Int64GetDatum(rows_read);
-			nulls[row_col] = false;
-			values[digest_col] = PointerGetDatum(digest_datum);
-			nulls[digest_col] = false;
-
-			/*
-			 * The key and the event time first: they are needed to find the
-			 * entity and to tell stale rows.
-			 */
-			if (txt[key_col] == NULL || VARSIZE_ANY_EXHDR(txt[key_col]) == 0)
-			{
-				cur = key_col;
-				problem = "missing entity id";
-			}
-			else
-			{
-				char	   *message;
-
-				cur = key_col;
-				nulls[key_col] = false;
-				if (fs_value_input(&cols[key_col].input, RAW(key_col), cols[key_col].ioparam,
-								   cols[key_col].typmod, &values[key_col], &message))
-					key_ok = true;
-				else
-					problem = message;
-			}
-			if (problem == NULL)
-			{
-				cur = ts_col;
-				nulls[ts_col] = false;
-				if (!cols[ts_col].in_source)
-					values[ts_col] = TimestampTzGetDatum(default_ts);
-				else if (txt[ts_col] == NULL)
-				{
-					nulls[ts_col] = true;
-					problem = "missing event time";
-				}
-				else if (last_ts_raw != NULL &&
-						 VARSIZE_ANY_EXHDR(txt[ts_col]) == VARSIZE_ANY_EXHDR(last_ts_raw) &&
-						 memcmp(VARDATA_ANY(txt[ts_col]), VARDATA_ANY(last_ts_raw),
-								VARSIZE_ANY_EXHDR(last_ts_raw)) == 0)
-					values[ts_col] = TimestampTzGetDatum(last_ts);	/* as the row before */
-				else
-				{
-					char	   *message;
-
-					if (fs_value_input(&cols[ts_col].input, RAW(ts_col), cols[ts_col].ioparam,
-									   cols[ts_col].typmod, &values[ts_col], &message))
-					{
-						last_ts = DatumGetTimestampTz(values[ts_col]);
-						if (last_ts_raw)
-							pfree(last_ts_raw);
-						last_ts_raw = (text *) MemoryContextAlloc(fncxt, VARSIZE_ANY(txt[ts_col]));
-						memcpy(last_ts_raw, txt[ts_col], VARSIZE_ANY(txt[ts_col]));
-					}
-					else
-						problem = message;
-				}
-			}
-			for (int i = 0; i < natts && problem == NULL; i++)
-			{
-				if (is_feature[i] && txt[i] == NULL && cols[i].notnull)
-				{
-					cur = i;
-					problem = "null value in a NOT NULL column";
-				}
-			}
-
-			/*
-			 * Change detection on the source's text: a row whose features are
-			 * written exactly as in the last write of its entity (and whose
-			 * column types are the same) was valid then and has the same
-			 * values now, so it is not converted again.
-			 */
-			if (problem == NULL)
-			{
-				keystr = key_is_text ? RAW(key_col)
-					: OutputFunctionCall(&key_output, values[key_col]);
-				text_digest(&digestbuf, signature, natts, is_feature, txt, digest);
-				entry = hash_search(entities, &keystr, HASH_ENTER, &found);
-				if (!found)
-				{
-					entry->key = MemoryContextStrdup(keycxt, keystr);
-					entry->has_state = false;
-					entry->seen = false;
-				}
-				if (!entry->has_state || memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
-				{
-					/* Convert every feature; a value its type refuses rejects the row. */
-					for (int i = 0; i < natts && problem == NULL; i++)
-					{
-						char	   *message;
-
-						if (!is_feature[i])
-							continue;
-						cur = i;
-						if (txt[i] == NULL)
-						{
-							values[i] = (Datum) 0;
-							nulls[i] = true;
-						}
-						else
-						{
-							nulls[i] = false;
-							if (!fs_value_input(&cols[i].input, RAW(i), cols[i].ioparam,
-												cols[i].typmod, &values[i], &message))
-								problem = message;
-						}
-					}
-				}
-			}
-
-			if (problem != NULL)
-			{
-				rows_rejected++;
-				reject(reject_plan, run_id, txt[key_col] ? RAW(key_col) : NULL, cols[cur].name,
-					   txt[cur] ? RAW(cur) : NULL, problem);
-				/* A snapshot keeps the entity of a rejected row whose key is valid. */
-				if (keyrel != NULL && key_ok)
-				{
-					bool		keynull = false;
-
-					heap_insert(keyrel, heap_form_tuple(RelationGetDescr(keyrel),
-														&values[key_col], &keynull),
-								cid, 0, keybistate);
-				}
-				MemoryContextSwitchTo(oldcxt);
-				continue;
-			}
-
-			ts = DatumGetTimestampTz(values[ts_col]);
-
-			if (!entry->seen)
-			{
-				entry->seen = true;
-				if (keyrel)
-				{
-					bool		keynull = false;
-
-					heap_insert(keyrel, heap_form_tuple(RelationGetDescr(keyrel),
-														&values[key_col], &keynull),
-								cid, 0, keybistate);
-				}
-			}
-			else
-			{
-				/* Keep the newest row of each entity; on a tie, the later one. */
-				rows_superseded++;
-				if (ts < entry->event_time)
-				{
-					MemoryContextSwitchTo(oldcxt);
-					continue;
-				}
-				if (entry->class == 'w')
-				{
-					if (nlosers == maxlosers)
-					{
-						maxlosers = maxlosers ? maxlosers * 2 : 64;
-						losers = losers
-							? repalloc(losers, sizeof(int64) * maxlosers)
-							: MemoryContextAlloc(fncxt, sizeof(int64) * maxlosers);
-					}
-					losers[nlosers++] = entry->row;
-				}
-			}
-			class = classify(entry, ts, digest);
-			entry->class = class;
-			entry->event_time = ts;
-			entry->row = rows_read;
-
-			/* Only what changed goes on to be written. */
-			if (class == 'w')
-				heap_insert(rel, heap_form_tuple(desc, values, nulls), cid, 0, bistate);
+			MemoryContextReset(sr.rowcxt);
+			oldcxt = MemoryContextSwitchTo(sr.rowcxt);
+			silver_row(&sr, tuptable->vals[r], tuptable->tupdesc);
 			MemoryContextSwitchTo(oldcxt);
 		}
 		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
-	FreeBulkInsertState(bistate);
-	if (keybistate)
-		FreeBulkInsertState(keybistate);
+	FreeBulkInsertState(sr.bistate);
+	if (sr.keybistate)
+		FreeBulkInsertState(sr.keybistate);
 
-	/* Remove the rows a newer row of the same entity superseded. */
-	if (nlosers > 0)
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * nlosers);
-		Oid			argtypes[1] = {INT8ARRAYOID};
-		Datum		args[1];
-		int			rc;
+	drop_superseded(&sr);
+	count_kept(&sr);
 
-		for (int i = 0; i < nlosers; i++)
-			elems[i] = Int64GetDatum(losers[i]);
-		args[0] = PointerGetDatum(construct_array(elems, nlosers, INT8OID, 8,
-												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		CommandCounterIncrement();
-		rc = SPI_execute_with_args(psprintf("DELETE FROM %s WHERE fs_row OPERATOR(pg_catalog.=) ANY ($1)",
-											quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-																	   RelationGetRelationName(rel))),
-								   1, argtypes, args, NULL, false, 0);
-		if (rc != SPI_OK_DELETE)
-			elog(ERROR, "could not remove superseded rows: %s", SPI_result_code_string(rc));
-	}
-
-	/*
-	 * Count the kept rows by their fate.  An unchanged row with a newer event
-	 * time is not written, but its state's time advances, so that a later
-	 * row older than it is stale and never replaces the newer values.
-	 */
-	{
-		int			nadv = 0;
-		int			maxadv = 0;
-		Datum	   *adv_keys = NULL;
-		Datum	   *adv_times = NULL;
-
-		hash_seq_init(&seq, entities);
-		while ((entry = hash_seq_search(&seq)) != NULL)
-		{
-			if (!entry->seen)
-				continue;
-			counts[entry->class == 's' ? 0 : entry->class == 'u' ? 1 : 2]++;
-			if (entry->class == 'u' &&
-				(!entry->state_has_time || entry->state_time < entry->event_time))
-			{
-				if (nadv == maxadv)
-				{
-					maxadv = maxadv ? maxadv * 2 : 64;
-					adv_keys = adv_keys ? repalloc(adv_keys, sizeof(Datum) * maxadv)
-						: MemoryContextAlloc(fncxt, sizeof(Datum) * maxadv);
-					adv_times = adv_times ? repalloc(adv_times, sizeof(Datum) * maxadv)
-						: MemoryContextAlloc(fncxt, sizeof(Datum) * maxadv);
-				}
-				adv_keys[nadv] = CStringGetTextDatum(entry->key);
-				adv_times[nadv] = TimestampTzGetDatum(entry->event_time);
-				nadv++;
-			}
-		}
-		if (nadv > 0)
-			advance_state_times(schema, view, adv_keys, adv_times, nadv);
-	}
-
-	SPI_freeplan(reject_plan);
 	SPI_finish();
-	table_close(rel, NoLock);
-	if (keyrel)
-		table_close(keyrel, NoLock);
-	hash_destroy(entities);
-	MemoryContextDelete(keycxt);
-	MemoryContextDelete(rowcxt);
+	table_close(sr.rel, NoLock);
+	if (sr.keyrel)
+		table_close(sr.keyrel, NoLock);
+	hash_destroy(sr.entities);
+	MemoryContextDelete(sr.keycxt);
+	MemoryContextDelete(sr.rowcxt);
 
-	result[0] = Int64GetDatum(rows_read);
-	result[1] = Int64GetDatum(rows_rejected);
-	result[2] = Int64GetDatum(counts[0] + rows_superseded);
-	result[3] = Int64GetDatum(counts[1]);
-	result[4] = Int64GetDatum(counts[2]);
+	result[0] = Int64GetDatum(sr.rows_read);
+	result[1] = Int64GetDatum(sr.rows_rejected);
+	result[2] = Int64GetDatum(sr.counts[0] + sr.rows_superseded);
+	result[3] = Int64GetDatum(sr.counts[1]);
+	result[4] = Int64GetDatum(sr.counts[2]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(result_desc),
 													  result, result_nulls)));
 }

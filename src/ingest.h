@@ -23,11 +23,12 @@
 /* Rows between progress notices of a long run. */
 #define FS_INGEST_PROGRESS_ROWS 100000
 
-/* Bytes of the digest of an entity's feature values. */
-#define FS_DIGEST_LEN 16
-
 extern Datum fs_ingest_silver(PG_FUNCTION_ARGS);
 extern Datum fs_ingest_remote(PG_FUNCTION_ARGS);
+
+/* Record a rejected row in fs_ingest_rejects (SPI connected). */
+extern void fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
+							 const char *column, const char *raw, const char *reason);
 
 /* Refuse (42501) any table but a temporary scratch table of the current role. */
 extern void fs_ingest_check_scratch_table(Relation rel);

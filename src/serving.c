@@ -29,7 +29,6 @@
 #include "utils/timestamp.h"
 #include "access/xact.h"
 
-#include "feature_store.h"
 #include "registry.h"
 #include "store.h"
 #include "value.h"

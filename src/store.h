@@ -1,10 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * store.h
- *	  The lookup a store answers: one view, a batch of keys, some features.
+ *	  What a store does: answer a lookup, apply writes.
  *
- * Serving builds one FsLookup per view of a call and hands each to its
- * store; the embedded store answers with one pass of index probes.
+ * Two stores hold a feature view's values: the embedded store
+ * (store_local.c: a table in this database) and the DynamoDB-compatible
+ * store (ddb_lookup.c, ddb_write.c: a foreign table of fs_dynamodb).
+ *
+ * Reads: serving builds one FsLookup per view of a call and hands each to
+ * its store; the embedded store answers with one pass of index probes, the
+ * DynamoDB-compatible store every remote lookup of a call in one wave.
+ *
+ * Writes: write.c checks and converts the writes of one call to one view
+ * (FsPrepared) and hands them to the view's store, which applies each,
+ * conditional on the stored event time, and sets its status.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,7 +22,10 @@
 
 #include "postgres.h"
 
+#include "utils/relcache.h"
+
 #include "registry.h"
+#include "write.h"
 
 typedef struct FsLookup
 {
@@ -33,10 +45,57 @@ typedef struct FsLookup
 	bool		unavailable;	/* the store could not answer */
 } FsLookup;
 
+/* A feature named by a write, checked and converted. */
+typedef struct FsWriteCol
+{
+	int			feat;			/* index in view->features */
+	bool		add;
+	JsonbValue	json;			/* as given */
+	Datum		value;			/* converted */
+	bool		isnull;
+} FsWriteCol;
+
+/* A write, checked and converted: what a store applies. */
+typedef struct FsPrepared
+{
+	FsWrite    *w;				/* the write; the store sets w->status */
+	Datum		key;			/* in the join key's type */
+	char	   *entity;			/* the key's output text: fs_ingest_state's entity_id */
+	int			ncols;
+	FsWriteCol *cols;			/* in column order */
+} FsPrepared;
+
+/*
+ * The time the stored event time must not be after for a write to apply:
+ * its event time, or the oldest of the events merged into it.
+ */
+static inline TimestampTz
+fs_write_condition_time(const FsWrite *w)
+{
+	return w->oldest_event_time != 0 ? w->oldest_event_time : w->event_time;
+}
+
+/*
+ * Whether a write only adds (counters): every event counts, whatever the
+ * stored event time, which only moves forward.
+ */
+static inline bool
+fs_write_add_only(const FsPrepared *p)
+{
+	for (int c = 0; c < p->ncols; c++)
+		if (!p->cols[c].add)
+			return false;
+	return p->ncols > 0;
+}
+
 /* store_local.c: the embedded store */
 extern void fs_local_lookup(FsLookup *lookup);
+extern void fs_local_write(FsView *view, Relation rel, FsPrepared *ps, int n);
 
 /* ddb_lookup.c: every fs_dynamodb lookup of a call, in one wave per server */
 extern void fs_ddb_lookup(FsLookup **lookups, int n);
+
+/* ddb_write.c: the writes of a call, in one wave of UpdateItem */
+extern void fs_ddb_write(FsView *view, Relation rel, FsPrepared *ps, int n);
 
 #endif							/* FS_STORE_H */

@@ -66,7 +66,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "feature_store.h"
+#include "utils.h"
 #include "stream.h"
 #include "write.h"
 
@@ -240,21 +240,6 @@ fs_stream_init(void)
  * fs_push
  *-------------------------------------------------------------------------
  */
-
-/* The schema feature_store is installed in (SPI connected), or NULL. */
-static char *
-extension_schema(void)
-{
-	int			ret = SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e "
-								  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace "
-								  "WHERE e.extname OPERATOR(pg_catalog.=) 'feature_store'", true, 1);
-
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not find the schema of feature_store: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-}
 
 /* fs_push's statements, prepared once per backend and schema. */
 static SPIPlanPtr push_plan = NULL;
@@ -1212,6 +1197,7 @@ set_aside(const char *schema, Event *events, int nevents)
 static int
 flush(void)
 {
+	Oid			schema_oid;
 	char	   *schema;
 	int64		flush_id;
 	int			nclaimed;
@@ -1229,8 +1215,8 @@ flush(void)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "feature_store stream flush");
-	schema = extension_schema();
-	if (schema == NULL)
+	schema_oid = fs_extension_schema(true);
+	if (!OidIsValid(schema_oid))
 	{
 		if (!warned_no_extension)
 			ereport(LOG,
@@ -1243,6 +1229,7 @@ flush(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		return -1;
 	}
+	schema = get_namespace_name(schema_oid);
 	warned_no_extension = false;
 	schema = MemoryContextStrdup(flush_cxt, schema);
 	flush_id = claim(schema, &nclaimed);

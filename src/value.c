@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * value.c
- *	  Feature values as jsonb.
+ *	  Feature values between Datums and JSON, both ways.
  *
  * Serving turns tens of thousands of Datums into jsonb per call, so the
  * mapping is decided once per feature (a codec) and each value takes the
@@ -450,6 +450,219 @@ fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
 			set_scalar(&jv, codec, value);
 			pushJsonbValue(state, token, &jv);
 			return;
+	}
+}
+
+/*-------------------------------------------------------------------------
+ * JSON values as Datums: the inverse of the above, for writes
+ *
+ * Numbers, strings and booleans go through the type's input function, as
+ * jsonb_populate_record reads them; JSON arrays become arrays; jsonb is
+ * taken as is; bytea comes from base64 (as served) or "\x..." hex; a
+ * timestamptz from ISO 8601 text.
+ *-------------------------------------------------------------------------
+ */
+
+/* A value refused for structural reasons, with the type's kind of SQLSTATE. */
+static void
+pg_attribute_noreturn()
+not_a_value(const char *what, Oid typid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("%s is not a value of type %s", what, format_type_be(typid))));
+}
+
+/* Apply a domain's constraints to a value built without its input function. */
+static Datum
+check_domain(FsValueCodec *codec, Datum value)
+{
+	if (codec->typid != codec->basetypid)
+		domain_check(value, false, codec->typid, NULL, NULL);
+	return value;
+}
+
+/* bytea from base64, as serving writes it, or from "\x..." hex. */
+static Datum
+bytea_from_string(FsValueCodec *codec, FmgrInfo *in, Oid ioparam, int32 typmod,
+				  const char *s, int len)
+{
+	bytea	   *b;
+	int			n;
+
+	if (len >= 2 && s[0] == '\\' && s[1] == 'x')
+		return InputFunctionCall(in, pnstrdup(s, len), ioparam, typmod);
+	b = palloc(VARHDRSZ + pg_b64_dec_len(len));
+	n = pg_b64_decode(s, len, VARDATA(b), pg_b64_dec_len(len));
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid base64 for type bytea"),
+				 errhint("bytea values are written as base64, as fs_get_features serves them, or as '\\x' and hex digits.")));
+	SET_VARSIZE(b, VARHDRSZ + n);
+	return check_domain(codec, PointerGetDatum(b));
+}
+
+/* A non-null JSON scalar as a value of a scalar type, through its input function. */
+static Datum
+scalar_value(FsValueCodec *codec, FmgrInfo *in, Oid ioparam, int32 typmod, JsonbValue *jv)
+{
+	char	   *str;
+
+	switch (jv->type)
+	{
+		case jbvString:
+			if (codec->kind == FS_VALUE_BYTEA)
+				return bytea_from_string(codec, in, ioparam, typmod,
+										 jv->val.string.val, jv->val.string.len);
+			str = pnstrdup(jv->val.string.val, jv->val.string.len);
+			break;
+		case jbvNumeric:
+			str = DatumGetCString(DirectFunctionCall1(numeric_out,
+													  NumericGetDatum(jv->val.numeric)));
+			break;
+		case jbvBool:
+			str = jv->val.boolean ? "true" : "false";
+			break;
+		case jbvBinary:
+			not_a_value(JsonContainerIsArray(jv->val.binary.data) ? "a JSON array" : "a JSON object",
+						codec->typid);
+		default:
+			elog(ERROR, "unexpected JSON value type %d", (int) jv->type);
+	}
+	return InputFunctionCall(in, str, ioparam, typmod);
+}
+
+/* A JSON value (not null) as jsonb or json. */
+static Datum
+json_value(FsValueCodec *codec, FmgrInfo *in, Oid ioparam, int32 typmod, JsonbValue *jv)
+{
+	Jsonb	   *jb = JsonbValueToJsonb(jv);
+
+	if (codec->kind == FS_VALUE_JSONB)
+		return check_domain(codec, JsonbPGetDatum(jb));
+	return InputFunctionCall(in, JsonbToCString(NULL, &jb->root, VARSIZE(jb)), ioparam, typmod);
+}
+
+/* Collect the elements of a rectangular JSON array, row-major. */
+static void
+array_elements(JsonbContainer *jc, int level, int ndims, int *dims, FsValueCodec *elem,
+			   FsValueInput *ti, int32 typmod, Datum *values, bool *nulls, int *pos)
+{
+	if (!JsonContainerIsArray(jc) || JsonContainerIsScalar(jc) ||
+		(int) JsonContainerSize(jc) != dims[level])
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("a multidimensional array must have sub-arrays of matching dimensions")));
+	for (int i = 0; i < dims[level]; i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(jc, i);
+
+		if (level < ndims - 1)
+		{
+			if (v->type != jbvBinary)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("a multidimensional array must have sub-arrays of matching dimensions")));
+			array_elements(v->val.binary.data, level + 1, ndims, dims, elem, ti, typmod,
+						   values, nulls, pos);
+			continue;
+		}
+		nulls[*pos] = (v->type == jbvNull);
+		if (nulls[*pos])
+			values[*pos] = (Datum) 0;
+		else if (elem->kind == FS_VALUE_JSONB || elem->kind == FS_VALUE_JSON)
+			values[*pos] = json_value(elem, &ti->elem_in, ti->elem_ioparam, typmod, v);
+		else
+			values[*pos] = scalar_value(elem, &ti->elem_in, ti->elem_ioparam, typmod, v);
+		(*pos)++;
+	}
+}
+
+/* A JSON array (or an array literal string) as an array value. */
+static Datum
+array_value(FsValueCodec *codec, FsValueInput *ti, int32 typmod, JsonbValue *jv)
+{
+	FsValueCodec *elem = codec->elem;
+	bool		nested = elem->kind != FS_VALUE_JSONB && elem->kind != FS_VALUE_JSON;
+	JsonbContainer *jc;
+	int			ndims = 0;
+	int			dims[MAXDIM];
+	int			lbs[MAXDIM];
+	int			nitems;
+	Datum	   *values;
+	bool	   *nulls;
+	int			pos = 0;
+
+	if (jv->type == jbvString)
+		return InputFunctionCall(&ti->in, pnstrdup(jv->val.string.val, jv->val.string.len),
+								 ti->ioparam, typmod);
+	if (jv->type != jbvBinary || !JsonContainerIsArray(jv->val.binary.data))
+		not_a_value(jv->type == jbvBinary ? "a JSON object" : "a JSON scalar", codec->typid);
+
+	/* The dimensions, from the first element of each level. */
+	jc = jv->val.binary.data;
+	for (;;)
+	{
+		JsonbValue *first;
+
+		if (ndims == MAXDIM)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("number of array dimensions exceeds the maximum allowed (%d)", MAXDIM)));
+		dims[ndims] = JsonContainerSize(jc);
+		lbs[ndims] = 1;
+		ndims++;
+		if (!nested || JsonContainerSize(jc) == 0)
+			break;
+		first = getIthJsonbValueFromContainer(jc, 0);
+		if (first->type != jbvBinary || !JsonContainerIsArray(first->val.binary.data))
+			break;
+		jc = first->val.binary.data;
+	}
+	nitems = ArrayGetNItems(ndims, dims);
+	if (nitems == 0)
+		return check_domain(codec, PointerGetDatum(construct_empty_array(elem->typid)));
+
+	values = palloc(sizeof(Datum) * nitems);
+	nulls = palloc(sizeof(bool) * nitems);
+	array_elements(jv->val.binary.data, 0, ndims, dims, elem, ti, typmod, values, nulls, &pos);
+	return check_domain(codec,
+						PointerGetDatum(construct_md_array(values, nulls, ndims, dims, lbs,
+														   elem->typid, elem->typlen,
+														   elem->typbyval, elem->typalign)));
+}
+
+/*
+ * A non-null JSON value as a Datum of codec's type with typmod; raises what
+ * the type refuses.
+ */
+Datum
+fs_value_from_json(FsValueCodec *codec, FsValueInput *ti, int32 typmod, JsonbValue *jv)
+{
+	if (!ti->ready)
+	{
+		Oid			infunc;
+
+		getTypeInputInfo(codec->typid, &infunc, &ti->ioparam);
+		fmgr_info(infunc, &ti->in);
+		if (codec->kind == FS_VALUE_ARRAY)
+		{
+			getTypeInputInfo(codec->elem->typid, &infunc, &ti->elem_ioparam);
+			fmgr_info(infunc, &ti->elem_in);
+		}
+		ti->ready = true;
+	}
+
+	switch (codec->kind)
+	{
+		case FS_VALUE_JSONB:
+		case FS_VALUE_JSON:
+			return json_value(codec, &ti->in, ti->ioparam, typmod, jv);
+		case FS_VALUE_ARRAY:
+			return array_value(codec, ti, typmod, jv);
+		default:
+			return scalar_value(codec, &ti->in, ti->ioparam, typmod, jv);
 	}
 }
 

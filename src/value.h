@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * value.h
- *	  Feature values as jsonb: the mapping every serving path shares.
+ *	  Feature values between Datums and JSON: the mapping every serving
+ *	  path shares, and its inverse for writes.
  *
  * numbers -> JSON numbers (bigint exact), text -> strings, boolean ->
  * booleans, arrays -> arrays, timestamptz -> ISO 8601 strings in UTC,
@@ -48,10 +49,33 @@ typedef struct FsValueCodec
 	struct FsValueCodec *elem;	/* FS_VALUE_ARRAY */
 } FsValueCodec;
 
+/* How to read values of one type from JSON; filled on first use. */
+typedef struct FsValueInput
+{
+	bool		ready;
+	FmgrInfo	in;
+	Oid			ioparam;
+	FmgrInfo	elem_in;		/* arrays: the element type's */
+	Oid			elem_ioparam;
+} FsValueInput;
+
 extern void fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt);
 extern Jsonb *fs_value_to_jsonb(FsValueCodec *codec, Datum value);
 extern void fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
 						  FsValueCodec *codec, Datum value);
+/*
+ * A non-null JSON value as a Datum of codec's type with typmod (writes):
+ * numbers, strings and booleans through the type's input function, JSON
+ * arrays as arrays, jsonb as is, bytea from base64 or "\x..." hex.  Raises
+ * what the type refuses.  input starts zeroed and is filled on first use.
+ */
+extern Datum fs_value_from_json(FsValueCodec *codec, FsValueInput *input, int32 typmod,
+								JsonbValue *jv);
+
+/*
+ * Read a value with its type's input function: false and the type's message
+ * when the type refuses it (a data error); other errors are raised.
+ */
 extern bool fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 						   Datum *value, char **message);
 

@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * utils.c
+ *	  Helpers that every part of feature_store shares (utils.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "common/hashfn.h"
+#include "utils/fmgroids.h"
+
+#include "utils.h"
+
+/* Hash of a string key: the string pointed to. */
+static uint32
+string_key_hash(const void *key, Size keysize)
+{
+	const char *s = *(const char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+/* Match of two string keys. */
+static int
+string_key_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* A hash table keyed by the strings its entries point to. */
+HTAB *
+fs_string_table(const char *name, long size, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = entrysize;
+	ctl.hash = string_key_hash;
+	ctl.match = string_key_match;
+	ctl.hcxt = cxt;
+	return hash_create(name, size, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* The schema feature_store is installed in, from pg_extension. */
+Oid
+fs_extension_schema(bool missing_ok)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			schema = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("feature_store"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		schema = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(schema) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"feature_store\" is not installed in this database")));
+	return schema;
+}
+
+/* The plan kept for key, or NULL. */
+SPIPlanPtr
+fs_kept_plan(FsKeptPlan *kp, Oid key)
+{
+	return (kp->plan != NULL && kp->key == key) ? kp->plan : NULL;
+}
+
+/* Prepare and keep sql for key; the plan kp held before is freed. */
+SPIPlanPtr
+fs_keep_plan(FsKeptPlan *kp, Oid key, const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan;
+
+	if (kp->plan != NULL)
+	{
+		SPI_freeplan(kp->plan);
+		kp->plan = NULL;
+	}
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the plan of \"%s\"", sql);
+	kp->plan = plan;
+	kp->key = key;
+	return plan;
+}
