@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * stream.h
- *	  The streaming lane: fs_push, the queue's background worker and its
- *	  settings (stream.c).
+ *	  The streaming lane: fs_push and the worker's figures (stream.c), the
+ *	  queue's background worker (stream_worker.c), and their settings.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,5 +21,13 @@ extern int	fs_stream_fail_after_write;
  * reserve the worker's shared memory and register the worker.
  */
 extern void fs_stream_init(void);
+
+/* stream.c: the worker reports into shared memory, for fs_stream_status. */
+extern void fs_stream_note_worker(pid_t pid);	/* started; 0: gone */
+extern void fs_stream_note_flush(int64 events, int64 stale, int64 rejected);
+extern void fs_stream_note_error(const char *message);
+
+/* stream_worker.c: the background worker's entry point. */
+PGDLLEXPORT void fs_stream_worker_main(Datum arg);
 
 #endif							/* FS_STREAM_H */
