@@ -1,13 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * feature_store.c
- *	  Module entry point: settings and the hooks that keep caches honest.
+ *	  Module entry point: _PG_init and the general settings.
  *
- * Everything else lives in one file per responsibility: registry.c (the
- * catalog cache and reference resolution), serving.c (fs_get_features and
- * fs_get_feature_vectors), store_local.c (the embedded store), value.c
- * (feature values as jsonb), stream.c (the streaming lane and its worker,
- * whose settings it defines).
+ * _PG_init defines the settings below, has the streaming lane define its
+ * own four and register its worker (stream.c), reserves the prefix, and
+ * sets up the catalog cache's invalidation (registry.c) and libcurl
+ * (ddb_client.c).  Everything else lives in one file per responsibility;
+ * docs/architecture.md lists them by layer:
+ *
+ *	registry.c		the catalog cache and reference resolution
+ *	serving.c		fs_get_features, fs_get_feature_vectors
+ *	write.c			fs_write_features: checked writes, handed to a store
+ *	stream.c		fs_push, the stream worker's settings and figures
+ *	stream_worker.c	the background worker draining fs_stream_queue
+ *	ingest.c		fs_ingest's silver step; ingest_state.c fs_ingest_state
+ *	store.h			what a store does: lookups and writes
+ *	store_local.c	the embedded store
+ *	ddb_*.c			the DynamoDB-compatible store (ddb.h lists its files)
+ *	value.c			feature values between Datums and JSON
+ *	utils.c			helpers every part shares
  *
  *-------------------------------------------------------------------------
  */

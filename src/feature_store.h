@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * feature_store.h
- *	  Settings and small helpers shared by every part of feature_store.
+ *	  The general settings (feature_store.c); the streaming lane's are in
+ *	  stream.h.
  *
  *-------------------------------------------------------------------------
  */

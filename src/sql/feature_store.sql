@@ -647,7 +647,7 @@ RETURNS record LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_silver';
 
 /*
- * Gold for a view stored in fs_dynamodb (src/ingest_remote.c): write the
+ * Gold for a view stored in fs_dynamodb (src/ddb_ingest.c): write the
  * silver rows to the remote table, each only if it changed there and with a
  * condition on the event time, and advance the state for what the store
  * acknowledged; with seen_keys (a snapshot), delete the remote items of
@@ -887,7 +887,7 @@ BEGIN
 
     IF relkind OPERATOR(pg_catalog.=) 'f' THEN
         /*
-         * Gold on the remote store (src/ingest_remote.c): compare with what
+         * Gold on the remote store (src/ddb_ingest.c): compare with what
          * it holds, write with a condition on the event time, advance the
          * state for what it acknowledged; a snapshot's deletes too.
          */
@@ -1087,7 +1087,7 @@ CREATE FUNCTION @extschema@.fs_create_online_table(foreign_table regclass)
 RETURNS void LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'fs_create_online_table';
 
-/* Streaming: fs_push, the queue, its worker's status (src/stream.c) */
+/* Streaming: fs_push, the queue, its worker's status (src/stream.c, src/stream_worker.c) */
 
 /*
  * The queue: fs_push appends to it, and so may producers' own INSERT or
