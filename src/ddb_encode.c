@@ -30,6 +30,8 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "value.h"
+
 static json_t *encode_value(Datum value, DdbType *t, const char *column,
 							const char *entity);
 
@@ -422,14 +424,9 @@ encode_value(Datum value, DdbType *t, const char *column, const char *entity)
 			}
 		case DDB_BYTEA:
 			{
-				bytea	   *b = DatumGetByteaPP(value);
-				int			srclen = VARSIZE_ANY_EXHDR(b);
-				int			dstlen = pg_b64_enc_len(srclen);
-				char	   *dst = palloc(dstlen + 1);
-				int			len = pg_b64_encode(VARDATA_ANY(b), srclen, dst, dstlen);
+				int			len;
+				char	   *dst = fs_bytea_to_base64(DatumGetByteaPP(value), &len);
 
-				if (len < 0)
-					elog(ERROR, "could not encode a bytea value as base64");
 				return make_av("B", json_stringn_nocheck(dst, len));
 			}
 		case DDB_JSONB:

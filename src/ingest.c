@@ -223,22 +223,11 @@ void
 fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 				 const char *column, const char *raw, const char *reason)
 {
-	SPIPlanPtr	plan = fs_kept_plan(&reject_plan, schema);
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			rc;
 
-	if (plan == NULL)
-	{
-		Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-
-		plan = fs_keep_plan(&reject_plan, schema,
-							psprintf("INSERT INTO %s.fs_ingest_rejects "
-									 "(run_id, entity_id, \"column\", raw_value, reason) "
-									 "VALUES ($1, $2, $3, $4, $5)",
-									 quote_identifier(get_namespace_name(schema))),
-							5, argtypes);
-	}
 	values[0] = Int64GetDatum(run_id);
 	values[1] = entity_id ? CStringGetTextDatum(entity_id) : (Datum) 0;
 	nulls[1] = entity_id ? ' ' : 'n';
@@ -247,7 +236,12 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 	values[3] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
 	nulls[3] = raw ? ' ' : 'n';
 	values[4] = CStringGetTextDatum(reason);
-	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	rc = SPI_execute_plan(fs_schema_plan(&reject_plan, schema,
+										 "INSERT INTO @extschema@.fs_ingest_rejects "
+										 "(run_id, entity_id, \"column\", raw_value, reason) "
+										 "VALUES ($1, $2, $3, $4, $5)",
+										 5, argtypes),
+						  values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not record a rejected row: %s", SPI_result_code_string(rc));
 }

@@ -32,14 +32,6 @@ entity_array(Datum *entities, int n)
 	return PointerGetDatum(construct_array(entities, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* A timestamptz[] of n times. */
-static Datum
-time_array(Datum *times, int n)
-{
-	return PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-										   TYPALIGN_DOUBLE));
-}
-
 /* Run a kept statement; what it did must be expected. */
 static void
 run(SPIPlanPtr plan, Datum *args, int expected, const char *what)
@@ -55,100 +47,86 @@ void
 fs_state_record(Oid schema, const char *view, Datum *entities, Datum *digests,
 				Datum *times, int n)
 {
-	SPIPlanPtr	plan = fs_kept_plan(&record_plan, schema);
+	Oid			argtypes[4] = {TEXTOID, TEXTARRAYOID, BYTEAARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		args[4];
 
 	if (n == 0)
 		return;
-	if (plan == NULL)
-	{
-		Oid			argtypes[4] = {TEXTOID, TEXTARRAYOID, BYTEAARRAYOID, TIMESTAMPTZARRAYOID};
-
-		plan = fs_keep_plan(&record_plan, schema,
-							psprintf("INSERT INTO %s.fs_ingest_state AS st (feature_view, entity_id, digest, event_time) "
-									 "SELECT $1, u.e, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-									 "pg_catalog.unnest($4)) AS u(e, d, t) "
-									 "ON CONFLICT (feature_view, entity_id) DO UPDATE "
-									 "SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time",
-									 quote_identifier(get_namespace_name(schema))),
-							4, argtypes);
-	}
 	args[0] = CStringGetTextDatum(view);
 	args[1] = entity_array(entities, n);
 	args[2] = PointerGetDatum(construct_array(digests, n, BYTEAOID, -1, false, TYPALIGN_INT));
-	args[3] = time_array(times, n);
-	run(plan, args, SPI_OK_INSERT, "record");
+	args[3] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	run(fs_schema_plan(&record_plan, schema,
+					   "INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time) "
+					   "SELECT $1, u.e, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+					   "pg_catalog.unnest($4)) AS u(e, d, t) "
+					   "ON CONFLICT (feature_view, entity_id) DO UPDATE "
+					   "SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time",
+					   4, argtypes),
+		args, SPI_OK_INSERT, "record");
 }
 
 /* Move the event time of entities forward: unchanged rows seen at a newer time. */
 void
 fs_state_advance_times(Oid schema, const char *view, Datum *entities, Datum *times, int n)
 {
-	SPIPlanPtr	plan = fs_kept_plan(&advance_plan, schema);
+	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		args[3];
 
 	if (n == 0)
 		return;
-	if (plan == NULL)
-	{
-		Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
-
-		plan = fs_keep_plan(&advance_plan, schema,
-							psprintf("UPDATE %s.fs_ingest_state st SET event_time = u.t"
-									 " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, t)"
-									 " WHERE st.feature_view OPERATOR(pg_catalog.=) $1"
-									 "   AND st.entity_id OPERATOR(pg_catalog.=) u.k"
-									 "   AND (st.event_time IS NULL"
-									 "        OR st.event_time OPERATOR(pg_catalog.<) u.t)",
-									 quote_identifier(get_namespace_name(schema))),
-							3, argtypes);
-	}
 	args[0] = CStringGetTextDatum(view);
 	args[1] = entity_array(entities, n);
-	args[2] = time_array(times, n);
-	run(plan, args, SPI_OK_UPDATE, "advance");
+	args[2] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	run(fs_schema_plan(&advance_plan, schema,
+					   "UPDATE @extschema@.fs_ingest_state st SET event_time = u.t"
+					   " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, t)"
+					   " WHERE st.feature_view OPERATOR(pg_catalog.=) $1"
+					   "   AND st.entity_id OPERATOR(pg_catalog.=) u.k"
+					   "   AND (st.event_time IS NULL"
+					   "        OR st.event_time OPERATOR(pg_catalog.<) u.t)",
+					   3, argtypes),
+		args, SPI_OK_UPDATE, "advance");
 }
 
 /* Forget entities a snapshot deleted. */
 void
 fs_state_delete(Oid schema, const char *view, Datum *entities, int n)
 {
-	SPIPlanPtr	plan = fs_kept_plan(&delete_plan, schema);
+	Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		args[2];
 
 	if (n == 0)
 		return;
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
-
-		plan = fs_keep_plan(&delete_plan, schema,
-							psprintf("DELETE FROM %s.fs_ingest_state st "
-									 "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
-									 "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
-									 quote_identifier(get_namespace_name(schema))),
-							2, argtypes);
-	}
 	args[0] = CStringGetTextDatum(view);
 	args[1] = entity_array(entities, n);
-	run(plan, args, SPI_OK_DELETE, "update");
+	run(fs_schema_plan(&delete_plan, schema,
+					   "DELETE FROM @extschema@.fs_ingest_state st "
+					   "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+					   "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
+					   2, argtypes),
+		args, SPI_OK_DELETE, "update");
 }
 
 /*
  * Empty the digests of entities another lane wrote, as the state table's
- * owner, for this one fixed statement.
+ * owner, for this one fixed statement.  An empty digest matches no row: the
+ * next fs_ingest compares the entity afresh.  The row stays, so that a
+ * snapshot still knows the entity as one the batch lane wrote.
  */
 void
 fs_state_forget_digests(Oid schema, const char *view, Datum *entities, int n)
 {
-	SPIPlanPtr	plan = fs_kept_plan(&forget_plan, schema);
+	Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
+	SPIPlanPtr	plan;
 	Oid			state_relid;
 	Oid			owner;
 	HeapTuple	tup;
 	Datum		args[2];
 	Oid			save_userid;
 	int			save_sec_context;
-	int			ret;
 
 	if (n == 0)
 		return;
@@ -161,30 +139,16 @@ fs_state_forget_digests(Oid schema, const char *view, Datum *entities, int n)
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
 
-	if (plan == NULL)
-	{
-		Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
-
-		/*
-		 * An empty digest matches no row: the next fs_ingest compares the
-		 * entity afresh.  The row stays, so that a snapshot still knows the
-		 * entity as one the batch lane wrote.
-		 */
-		plan = fs_keep_plan(&forget_plan, schema,
-							psprintf("UPDATE %s.fs_ingest_state st SET digest = '\\x'::pg_catalog.bytea "
-									 "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
-									 "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
-									 quote_identifier(get_namespace_name(schema))),
-							2, argtypes);
-	}
-
+	plan = fs_schema_plan(&forget_plan, schema,
+						  "UPDATE @extschema@.fs_ingest_state st SET digest = '\\x'::pg_catalog.bytea "
+						  "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+						  "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
+						  2, argtypes);
 	args[0] = CStringGetTextDatum(view);
 	args[1] = entity_array(entities, n);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	ret = SPI_execute_plan(plan, args, NULL, false, 0);
+	run(plan, args, SPI_OK_UPDATE, "update");
 	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "could not update the ingestion state: %s", SPI_result_code_string(ret));
 }

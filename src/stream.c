@@ -235,6 +235,9 @@ fs_push(PG_FUNCTION_ARGS)
 	Oid			schema_oid;
 	SPIPlanPtr	insert;
 	SPIPlanPtr	currval;
+	Oid			seqtype = REGCLASSOID;
+	Oid			seqid;
+	Datum		seqarg;
 	Datum		args[5];
 	Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
 	int			ret;
@@ -265,30 +268,24 @@ fs_push(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	schema_oid = get_func_namespace(fcinfo->flinfo->fn_oid);
-	insert = fs_kept_plan(&push_plan, schema_oid);
-	currval = fs_kept_plan(&currval_plan, schema_oid);
-	if (insert == NULL || currval == NULL)
-	{
-		Oid			seqid = get_relname_relid("fs_stream_queue_id_seq", schema_oid);
-
-		if (!OidIsValid(seqid))
-			elog(ERROR, "sequence fs_stream_queue_id_seq of extension feature_store is missing");
-		insert = fs_keep_plan(&push_plan, schema_oid,
-							  psprintf("INSERT INTO %s.fs_stream_queue (feature_view, entity_id, features, event_time, mode) "
-									   "VALUES ($1, $2, $3, $4, $5)",
-									   quote_identifier(get_namespace_name(schema_oid))),
-							  5, types);
-		currval = fs_keep_plan(&currval_plan, schema_oid,
-							   psprintf("SELECT pg_catalog.currval(%u::pg_catalog.oid::pg_catalog.regclass)", seqid),
-							   0, NULL);
-	}
+	insert = fs_schema_plan(&push_plan, schema_oid,
+							"INSERT INTO @extschema@.fs_stream_queue (feature_view, entity_id, features, event_time, mode) "
+							"VALUES ($1, $2, $3, $4, $5)",
+							5, types);
+	currval = fs_schema_plan(&currval_plan, schema_oid,
+							 "SELECT pg_catalog.currval($1)", 1, &seqtype);
+	seqid = get_relname_relid("fs_stream_queue_id_seq", schema_oid);
+	if (!OidIsValid(seqid))
+		elog(ERROR, "sequence fs_stream_queue_id_seq of extension feature_store is missing");
 	for (int i = 0; i < 5; i++)
 		args[i] = PG_GETARG_DATUM(i);
 	/* No RETURNING: that would need SELECT on the queue, which only its owner has. */
 	ret = SPI_execute_plan(insert, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "could not queue the event: %s", SPI_result_code_string(ret));
-	ret = SPI_execute_plan(currval, NULL, NULL, true, 1);
+	/* The id the queue's trigger took for it. */
+	seqarg = ObjectIdGetDatum(seqid);
+	ret = SPI_execute_plan(currval, &seqarg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the event's id: %s", SPI_result_code_string(ret));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -13,7 +13,10 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 
 #include "utils.h"
 
@@ -74,30 +77,40 @@ fs_extension_schema(bool missing_ok)
 	return schema;
 }
 
-/* The plan kept for key, or NULL. */
+/* The plan of sql for schema, prepared and kept on first use. */
 SPIPlanPtr
-fs_kept_plan(FsKeptPlan *kp, Oid key)
+fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, int nargs, Oid *argtypes)
 {
-	return (kp->plan != NULL && kp->key == key) ? kp->plan : NULL;
-}
-
-/* Prepare and keep sql for key; the plan kp held before is freed. */
-SPIPlanPtr
-fs_keep_plan(FsKeptPlan *kp, Oid key, const char *sql, int nargs, Oid *argtypes)
-{
+	const char *quoted;
+	StringInfoData buf;
+	const char *p;
+	const char *at;
 	SPIPlanPtr	plan;
 
+	if (kp->plan != NULL && kp->schema == schema)
+		return kp->plan;
 	if (kp->plan != NULL)
 	{
 		SPI_freeplan(kp->plan);
 		kp->plan = NULL;
 	}
-	plan = SPI_prepare(sql, nargs, argtypes);
+
+	quoted = quote_identifier(get_namespace_name(schema));
+	initStringInfo(&buf);
+	for (p = sql; (at = strstr(p, "@extschema@")) != NULL; p = at + strlen("@extschema@"))
+	{
+		appendBinaryStringInfo(&buf, p, at - p);
+		appendStringInfoString(&buf, quoted);
+	}
+	appendStringInfoString(&buf, p);
+
+	plan = SPI_prepare(buf.data, nargs, argtypes);
 	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+		elog(ERROR, "could not prepare \"%s\": %s", buf.data, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		elog(ERROR, "could not keep the plan of \"%s\"", buf.data);
 	kp->plan = plan;
-	kp->key = key;
+	kp->schema = schema;
+	pfree(buf.data);
 	return plan;
 }

@@ -28,26 +28,26 @@ extern Oid	fs_extension_schema(bool missing_ok);
 
 /*
  * A statement prepared once per backend and kept (SPI_keepplan) for one
- * key, usually the extension's schema: asked for another key, it is
- * prepared again.
+ * schema, the extension's: asked for another schema, it is prepared again.
  *
  *		static FsKeptPlan insert_plan;
+ *		Oid			argtypes[1] = {TEXTOID};
  *
- *		plan = fs_kept_plan(&insert_plan, schema);
- *		if (plan == NULL)
- *			plan = fs_keep_plan(&insert_plan, schema, psprintf(...), nargs, argtypes);
+ *		plan = fs_schema_plan(&insert_plan, schema,
+ *							  "INSERT INTO @extschema@.t VALUES ($1)", 1, argtypes);
  */
 typedef struct FsKeptPlan
 {
 	SPIPlanPtr	plan;
-	Oid			key;
+	Oid			schema;
 } FsKeptPlan;
 
-/* The plan kept for key, or NULL. */
-extern SPIPlanPtr fs_kept_plan(FsKeptPlan *kp, Oid key);
-
-/* Prepare sql (SPI connected), keep it for key in place of what kp held. */
-extern SPIPlanPtr fs_keep_plan(FsKeptPlan *kp, Oid key, const char *sql, int nargs,
-							   Oid *argtypes);
+/*
+ * The plan of sql kept in kp for schema; prepared first (SPI connected) with
+ * every @extschema@ in sql replaced by the schema's quoted name, as in the
+ * extension's own scripts.
+ */
+extern SPIPlanPtr fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, int nargs,
+								 Oid *argtypes);
 
 #endif							/* FS_UTILS_H */

@@ -29,6 +29,21 @@
 
 static const int utc_offset = 0;
 
+/* A bytea's bytes as base64 (palloc'd, NUL-terminated); *len its length. */
+char *
+fs_bytea_to_base64(bytea *b, int *len)
+{
+	int			srclen = VARSIZE_ANY_EXHDR(b);
+	int			dstlen = pg_b64_enc_len(srclen);
+	char	   *dst = palloc(dstlen + 1);
+
+	*len = pg_b64_encode(VARDATA_ANY(b), srclen, dst, dstlen);
+	if (*len < 0)
+		elog(ERROR, "could not encode a bytea value as base64");
+	dst[*len] = '\0';
+	return dst;
+}
+
 /* Decide how values of typid become jsonb. */
 void
 fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt)
@@ -256,14 +271,9 @@ set_scalar(JsonbValue *jv, FsValueCodec *codec, Datum value)
 			}
 		case FS_VALUE_BYTEA:
 			{
-				bytea	   *b = DatumGetByteaPP(value);
-				int			srclen = VARSIZE_ANY_EXHDR(b);
-				int			dstlen = pg_b64_enc_len(srclen);
-				char	   *dst = palloc(dstlen + 1);
-				int			len = pg_b64_encode(VARDATA_ANY(b), srclen, dst, dstlen);
+				int			len;
+				char	   *dst = fs_bytea_to_base64(DatumGetByteaPP(value), &len);
 
-				if (len < 0)
-					elog(ERROR, "could not encode a bytea value as base64");
 				set_string(jv, dst, len);
 				return true;
 			}

@@ -59,6 +59,9 @@ typedef struct FsValueInput
 	Oid			elem_ioparam;
 } FsValueInput;
 
+/* A bytea's bytes as base64 (palloc'd, NUL-terminated); *len its length. */
+extern char *fs_bytea_to_base64(bytea *b, int *len);
+
 extern void fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt);
 extern Jsonb *fs_value_to_jsonb(FsValueCodec *codec, Datum value);
 extern void fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
