@@ -26,6 +26,17 @@
 
 #include "postgres.h"
 
+/*
+ * Defaults for every server, which a server's options override: the settings
+ * feature_store.connect_timeout_ms, request_timeout_ms, max_retries and
+ * max_connections, registered by _PG_init (feature_store.c), read by
+ * fs_ddb_endpoint (ddb_option.c), which defines them.
+ */
+extern int	fs_connect_timeout_ms;
+extern int	fs_request_timeout_ms;
+extern int	fs_max_retries;
+extern int	fs_max_connections;
+
 /* Where and how to reach one store, as the current user. */
 typedef struct FsDdbEndpoint
 {

@@ -27,7 +27,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "feature_store.h"
 #include "store.h"
 
 /* A key as text (the S or N string), as hash key. */
@@ -60,6 +59,9 @@ typedef struct RemoteView
 	bool		failed;
 	FsDdbGet	get;			/* its part of the server's batch read */
 } RemoteView;
+
+/* feature_store.on_store_error (store.h) */
+int			fs_on_store_error = FS_ON_STORE_ERROR_ERROR;
 
 /* JSON made during this call, released even when an error unwinds. */
 typedef struct JsonRoots

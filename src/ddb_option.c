@@ -25,7 +25,11 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "feature_store.h"
+/* The servers' defaults (ddb_client.h), which _PG_init registers as settings. */
+int			fs_connect_timeout_ms = 1000;
+int			fs_request_timeout_ms = 2000;
+int			fs_max_retries = 8;
+int			fs_max_connections = 16;
 
 /* Default name of the event-time column (epoch-seconds encoding). */
 #define DEFAULT_EVENT_TIME_COLUMN "event_time"

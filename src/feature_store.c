@@ -3,10 +3,12 @@
  * feature_store.c
  *	  Module entry point: _PG_init and the general settings.
  *
- * _PG_init defines the settings below, has the streaming lane define its
- * own four and register its worker (stream.c), reserves the prefix, and
- * sets up the catalog cache's invalidation (registry.c) and libcurl
- * (ddb_client.c).  Everything else lives in one file per responsibility;
+ * _PG_init registers the settings below, has the streaming lane register its
+ * own four and its worker (stream.c), reserves the prefix, and sets up the
+ * catalog cache's invalidation (registry.c) and libcurl (ddb_client.c).  As
+ * in PostgreSQL's guc_tables.c, each setting's variable lives with the code
+ * that reads it and is declared in that code's header (store.h,
+ * ddb_client.h): no file depends on this one.  Everything else lives in one file per responsibility;
  * docs/architecture.md lists them by layer:
  *
  *	registry.c		the catalog cache and reference resolution
@@ -29,17 +31,11 @@
 #include "utils/guc.h"
 
 #include "ddb_client.h"
-#include "feature_store.h"
 #include "registry.h"
+#include "store.h"
 #include "stream.h"
 
 PG_MODULE_MAGIC;
-
-int			fs_on_store_error = FS_ON_STORE_ERROR_ERROR;
-int			fs_connect_timeout_ms = 1000;
-int			fs_request_timeout_ms = 2000;
-int			fs_max_retries = 8;
-int			fs_max_connections = 16;
 
 static const struct config_enum_entry on_store_error_options[] = {
 	{"error", FS_ON_STORE_ERROR_ERROR, false},

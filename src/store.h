@@ -45,6 +45,19 @@ typedef struct FsLookup
 	bool		unavailable;	/* the store could not answer */
 } FsLookup;
 
+/*
+ * feature_store.on_store_error: what a lookup does when its store cannot
+ * answer.  Registered by _PG_init (feature_store.c); defined in ddb_lookup.c,
+ * the only store that can fail.
+ */
+typedef enum FsOnStoreError
+{
+	FS_ON_STORE_ERROR_ERROR,	/* raise the store's error */
+	FS_ON_STORE_ERROR_UNAVAILABLE	/* UNAVAILABLE values and a WARNING */
+} FsOnStoreError;
+
+extern int	fs_on_store_error;
+
 /* A feature named by a write, checked and converted. */
 typedef struct FsWriteCol
 {
