@@ -17,6 +17,11 @@ DATA        = src/sql/$(EXTENSION)--0.1.0.sql $(wildcard src/sql/$(EXTENSION)--*
 REGRESS     = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
+# isolation tests (several sessions): test/isolation/specs/<test>.spec,
+# expected outputs in test/isolation/expected/<test>.out
+ISOLATION   = $(sort $(notdir $(basename $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
+
 PG_CPPFLAGS = -Isrc
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers $(if $(WERROR),-Werror)
 SHLIB_LINK  = -lcurl -ljansson

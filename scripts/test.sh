@@ -4,7 +4,9 @@
 #   2. a throwaway cluster (scripts/pgcluster.sh; reused if one is running)
 #      and an in-memory dynalite on 127.0.0.1 (scripts/dynalite.sh), whose URL
 #      is exported as FS_DYNALITE_ENDPOINT to every test below
-#   3. pg_regress: make installcheck (sql/*.sql against expected/*.out)
+#   3. pg_regress: make installcheck (sql/*.sql against expected/*.out, then
+#      the isolation specs test/isolation/specs/*.spec against
+#      test/isolation/expected/*.out)
 #   4. pgTAP: pg_prove over test/pgtap/*.sql, each file in a fresh database
 #   5. test/run_extra.sh, if present and executable (integration tests); it
 #      must print "N passed, N failed" as its last such line
@@ -160,7 +162,7 @@ else
 fi
 
 # 3. pg_regress --------------------------------------------------------------
-banner "pg_regress (sql/, expected/)"
+banner "pg_regress (sql/, expected/) and isolation (test/isolation/)"
 regress_tests=()
 for f in sql/*.sql; do
     [ -e "$f" ] || continue
@@ -170,7 +172,8 @@ if [ "${#regress_tests[@]}" -eq 0 ]; then
     echo "no pg_regress tests"
 else
     set +e
-    make -C "$REPO" -s installcheck PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$WORK/regress.log"
+    # -k: the isolation tests run even when a pg_regress test failed.
+    make -C "$REPO" -s -k installcheck PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$WORK/regress.log"
     rc=${PIPESTATUS[0]}
     set -e
     # PG15: "test name ... ok   12 ms" (or indented within a parallel group),
@@ -191,7 +194,7 @@ else
         note="no test results found in pg_regress output"
     fi
     if [ "$rc" -ne 0 ]; then
-        for d in regression.diffs; do
+        for d in regression.diffs output_iso/regression.diffs; do
             if [ -s "$d" ]; then SHOW_DIFFS="$d"; break; fi
         done
     fi

@@ -5,11 +5,7 @@
 #      it serves survive pg_dump | psql into a fresh database.
 #   2. the same with the extension in a schema other than public, and the
 #      view's table in a third schema.
-#   3. cache invalidation across sessions: one backend serves a view, other
-#      sessions alter its table and the catalog, and that backend's next call
-#      sees the change; a call waiting on another session's ALTER TABLE sees
-#      the table as committed.
-#   4. the scripts of test/dynamodb/: interoperability with the AWS SDK,
+#   3. the scripts of test/dynamodb/: interoperability with the AWS SDK,
 #      faults of the store, and batch ingestion through a failing store;
 #      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0; and
 #      test/stream/run_stream.sh, the streaming lane.
@@ -171,131 +167,6 @@ echo "# 1. pg_dump round trip, extension in public"
 dump_round_trip public public public
 echo "# 2. pg_dump round trip, extension in another schema, tables in a third"
 dump_round_trip schema "Feature Store" "Online Data"
-
-echo "# 3. cache invalidation across sessions"
-INV="fs_extra_inv_$SUFFIX"
-new_db "$INV"
-psql_in "$INV" "
-CREATE EXTENSION feature_store;
-CREATE TABLE stats (user_id text PRIMARY KEY, event_time timestamptz, a int, b text);
-INSERT INTO stats VALUES ('u1', '2026-01-01 00:00:00+00', 1, 'x');
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('stats', 'stats', 'user');
-" >"$WORK/inv.setup.log" || die "cannot set up $INV: $(cat "$WORK/inv.setup.log")"
-
-# Session A is this one psql process; sessions B are the \! psql commands.
-B="psql -X -q -At -v ON_ERROR_STOP=1 -d $INV"
-psql -X -q -At -d "$INV" >"$WORK/inv.out" 2>&1 <<EOF || true
-\set VERBOSITY sqlstate
-SELECT pg_backend_pid() AS a_pid \gset
-\echo step1
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-\! $B -c "ALTER TABLE stats ADD COLUMN c int DEFAULT 7" -c "SELECT fs_register_feature_service('svc', ARRAY['stats:c', 'stats:a'])" >/dev/null
-\echo step2
-SELECT pg_backend_pid() = :a_pid;
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
-\! $B -c "ALTER TABLE stats DROP COLUMN a" -c "UPDATE stats SET b = 'y'" >/dev/null
-\echo step3
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['stats:a']);
-SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
-\! $B -c "SELECT fs_drop_feature_service('svc')" -c "SELECT fs_register_feature_service('svc', ARRAY['stats:b'])" >/dev/null
-\echo step4
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
-\! $B -c "SELECT fs_drop_feature_service('svc')" -c "SELECT fs_drop_feature_view('stats')" -c "CREATE TABLE stats2 (user_id text PRIMARY KEY, event_time timestamptz, z bool)" -c "INSERT INTO stats2 VALUES ('u1', now(), true)" -c "SELECT fs_register_feature_view('stats', 'stats2', 'user')" >/dev/null
-\echo step5
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-\! $B -c "UPDATE fs_feature_view SET ttl = '1 microsecond' WHERE name = 'stats'" >/dev/null
-\echo step6
-SELECT string_agg(feature_ref || '=' || status, ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-\! ($B -c "BEGIN" -c "ALTER TABLE stats2 ADD COLUMN late text DEFAULT 'late'" -c "SELECT pg_sleep(1)" -c "COMMIT" >/dev/null &)
-DO \$\$
-BEGIN
-    FOR i IN 1..200 LOOP
-        EXIT WHEN EXISTS (SELECT FROM pg_locks l
-                           WHERE l.relation = 'stats2'::regclass
-                             AND l.mode = 'AccessExclusiveLock' AND l.granted);
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-END \$\$;
-\echo step6b
-SELECT EXISTS (SELECT FROM pg_locks l WHERE l.relation = 'stats2'::regclass
-                AND l.mode = 'AccessExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid());
-\echo step7
-UPDATE fs_feature_view SET ttl = NULL WHERE name = 'stats';
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-\echo step8
-SELECT pg_backend_pid() = :a_pid;
-\echo step8b
-BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-\! $B -c "SELECT fs_register_feature_service('late_svc', ARRAY['stats:z'])" >/dev/null
-SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);
-COMMIT;
-\echo step9
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['late_svc']);
-\echo step9b
-BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:z']);
-\! $B -c "SELECT fs_drop_feature_service('late_svc')" -c "SELECT fs_drop_feature_view('stats')" >/dev/null
-SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:z']);
-COMMIT;
-\echo step10
-SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats:z']);
-SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['late_svc']);
-\echo step10b
-SELECT fs_register_feature_view('stats_rc', 'stats2', 'user');
-CREATE FUNCTION pg_temp.serve_twice() RETURNS bigint LANGUAGE plpgsql STABLE AS \$\$
-BEGIN
-    PERFORM count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats_rc:*']);
-    PERFORM pg_sleep(1.5);
-    RETURN (SELECT count(*) FROM fs_get_features(ARRAY['u1'], ARRAY['stats_rc:*']));
-END \$\$;
-\! ($B -c "SELECT pg_sleep(0.5)" -c "SELECT fs_register_feature_service('rc_svc', ARRAY['stats_rc:z'])" >/dev/null &)
-SELECT pg_temp.serve_twice();
-\echo step11
-SELECT string_agg(feature_ref || '=' || coalesce(value::text, 'null'), ',')
-  FROM fs_get_features(ARRAY['u1'], ARRAY['rc_svc']);
-EOF
-
-# Lines following a marker, up to the next one.
-after() { awk -v m="$1" '$0 ~ /^step[0-9]+[a-z]?$/ { on = ($0 == m); next } on' "$WORK/inv.out"; }
-
-check "invalidation: session A serves the table as it was" "stats:a=1,stats:b=\"x\"" "$(after step1)"
-check "invalidation: session A sees a column added by session B, and its service" \
-    "$(printf 't\nstats:a=1,stats:b="x",stats:c=7\nstats:c=7,stats:a=1')" "$(after step2)"
-check "invalidation: session A no longer serves a column dropped by session B" \
-    "$(printf 'stats:b="y",stats:c=7\nERROR:  42704\nERROR:  42704')" "$(after step3)"
-check "invalidation: session A sees a service re-registered by session B" \
-    'stats:b="y"' "$(after step4)"
-check "invalidation: session A serves a view session B re-registered over another table" \
-    'stats:z=true' "$(after step5)"
-check "invalidation: session A sees a ttl session B changed in the catalog" \
-    'stats:z=OUTSIDE_MAX_AGE' "$(after step6)"
-check "invalidation: session B holds its ALTER TABLE's lock open" "t" "$(after step6b)"
-check "invalidation: a call waiting on session B's ALTER TABLE sees it committed" \
-    "stats:z=true,stats:late=\"late\"" "$(after step7)"
-check "invalidation: all in one backend" "t" "$(after step8)"
-# A catalog change committed by another session while this one is inside a
-# REPEATABLE READ transaction must be served once that transaction ends.
-check "invalidation: a service registered during a REPEATABLE READ transaction is served after it" \
-    'stats:z=true' "$(after step9)"
-check "invalidation: a view dropped during a REPEATABLE READ transaction is gone after it" \
-    "$(printf 'ERROR:  42704\nERROR:  42704')" "$(after step10)"
-# The same in READ COMMITTED: a change committed while one statement runs
-# (it serves before and after) is served by the next statement.
-check "invalidation: a service registered while a statement serves is served by the next one" \
-    'stats_rc:z=true' "$(after step11)"
 
 # run_part NAME SCRIPT: run another test script (SCRIPT relative to the
 # repository) and count its checks as ours; its own count line is shown as
