@@ -22,8 +22,9 @@
  *	ddb_ingest.c	fs_ingest's gold step into the store (ingest.h)
  *
  * The rest of the extension reaches the store through store.h and ingest.h
- * only.  Include this header after PostgreSQL's: it brings in jansson
- * (ddb_json.h), which must come before utils/builtins.h.
+ * only.  Include this header
+ * right after postgres.h: it brings in jansson (ddb_json.h), which must come
+ * before utils/builtins.h.
  *
  * Options:
  *	server:			endpoint (required), region (default 'us-east-1'),

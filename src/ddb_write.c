@@ -260,6 +260,20 @@ ask_seqs(RemoteCall *rc, Relation rel, RemoteWrite *rws, int n, FsDdbCall **call
 	run_wave(rc, rel, calls, ncalls);
 }
 
+/* Refuse a value DynamoDB cannot hold (NaN, 1e300), naming feature and entity. */
+void
+fs_ddb_check_write(FsView *view, FsPrepared *p)
+{
+	for (int c = 0; c < p->ncols; c++)
+		if (!p->cols[c].isnull)
+		{
+			FsFeature  *feat = &view->features[p->cols[c].feat];
+
+			json_decref(fs_ddb_encode(p->cols[c].value, feat->typid, false, feat->name,
+									  p->entity));
+		}
+}
+
 /*
  * Write to the DynamoDB-compatible store: one UpdateItem per write, all in
  * one concurrent wave (a key written twice

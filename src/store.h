@@ -111,4 +111,7 @@ extern void fs_ddb_lookup(FsLookup **lookups, int n);
 /* ddb_write.c: the writes of a call, in one wave of UpdateItem */
 extern void fs_ddb_write(FsView *view, Relation rel, FsPrepared *ps, int n);
 
+/* ddb_write.c: refuse a write whose values DynamoDB cannot hold */
+extern void fs_ddb_check_write(FsView *view, FsPrepared *p);
+
 #endif							/* FS_STORE_H */

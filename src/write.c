@@ -22,8 +22,6 @@
  */
 #include "postgres.h"
 
-#include "ddb.h"
-
 
 #include "access/table.h"
 #include "catalog/pg_type.h"
@@ -441,20 +439,12 @@ begin_call(const char *viewname, LOCKMODE lockmode)
 	return wc;
 }
 
-/* What DynamoDB cannot hold (NaN, 1e300) is refused before anything is sent. */
+/* What the view's store cannot hold is refused before anything is sent. */
 static void
 check_storable(WriteCall *wc, FsPrepared *p)
 {
-	if (wc->view->store != FS_STORE_DYNAMODB)
-		return;
-	for (int c = 0; c < p->ncols; c++)
-		if (!p->cols[c].isnull)
-		{
-			FsFeature  *feat = &wc->view->features[p->cols[c].feat];
-
-			json_decref(fs_ddb_encode(p->cols[c].value, feat->typid, false, feat->name,
-									  p->entity));
-		}
+	if (wc->view->store == FS_STORE_DYNAMODB)
+		fs_ddb_check_write(wc->view, p);
 }
 
 /*
