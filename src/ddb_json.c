@@ -129,21 +129,31 @@ fs_arr_append_new(json_t *arr, json_t *value)
 		request_oom();
 }
 
-/* A JSON value as a palloc'd compact string (measured, then written). */
+/*
+ * A JSON value as a palloc'd compact string: serialised once by jansson
+ * (malloc), then copied, without raising while jansson's buffer is held.
+ */
 char *
 fs_json_to_cstring(json_t *j, size_t flags)
 {
-	size_t		len = json_dumpb(j, NULL, 0, JSON_COMPACT | flags);
-	char	   *result;
+	char	   *text = json_dumps(j, JSON_COMPACT | flags);
+	size_t		len;
+	char	   *result = NULL;
 
-	if (len == 0)
+	if (text == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not serialise a DynamoDB request")));
-	result = palloc(len + 1);
-	if (json_dumpb(j, result, len, JSON_COMPACT | flags) != len)
-		elog(ERROR, "could not serialise a DynamoDB request");
-	result[len] = '\0';
+	len = strlen(text);
+	if (len < MaxAllocSize)
+		result = MemoryContextAllocExtended(CurrentMemoryContext, len + 1, MCXT_ALLOC_NO_OOM);
+	if (result != NULL)
+		memcpy(result, text, len + 1);
+	free(text);
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory serialising a DynamoDB request of %zu bytes", len)));
 	return result;
 }
 
