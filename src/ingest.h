@@ -1,12 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * ingest.h
- *	  Batch ingestion: the silver step of fs_ingest.
+ *	  Batch ingestion: the C steps of fs_ingest.
  *
  * fs_ingest (extension SQL) drives a run: it checks the view and the source,
- * records the run, and calls fs_ingest_silver to cast, validate and
- * deduplicate the source into a temporary table shaped like the view's
- * relation.  Change detection and the writes (gold) are SQL over that table.
+ * records the run, and calls fs_ingest_silver (ingest.c) to cast, validate,
+ * deduplicate and compare the source into a temporary table shaped like the
+ * view's relation: only the changed rows.  Gold, the writes, is SQL over that
+ * table for the embedded store, and fs_ingest_remote (ddb_ingest.c) for a
+ * view in the DynamoDB-compatible store.  fs_ingest_state's writes are in
+ * ingest_state.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,8 +19,6 @@
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "access/tupdesc.h"
-#include "lib/stringinfo.h"
 #include "utils/relcache.h"
 
 /* Rows between progress notices of a long run. */
