@@ -7,7 +7,10 @@
  *
  *	ddb_client.c	HTTP client: libcurl multi, SigV4, retries (ddb_client.h)
  *	ddb_json.c		jansson inside a backend: holders, builders (ddb_json.h)
- *	ddb_codec.c		AttributeValues <-> Datums: the item layout (ddb_codec.h)
+ *	ddb_codec.c		the item layout: types and numbers, shared by
+ *	ddb_encode.c	Datums -> AttributeValues and
+ *	ddb_decode.c	AttributeValues -> Datums (ddb_codec.h; between the
+ *					three, ddb_codec_internal.h)
  *	ddb_option.c	options of servers, user mappings, foreign tables and
  *					columns: the validator, endpoints, table options
  *	ddb_table.c		foreign tables resolved to their remote tables, with the
@@ -21,10 +24,10 @@
  *	ddb_write.c		direct and streamed writes: UpdateItem with seqs (store.h)
  *	ddb_ingest.c	fs_ingest's gold step into the store (ingest.h)
  *
- * The rest of the extension reaches the store through store.h and ingest.h
- * only.  Include this header
- * right after postgres.h: it brings in jansson (ddb_json.h), which must come
- * before utils/builtins.h.
+ * The rest of the extension reaches the store through store.h and ingest.h,
+ * and _PG_init through ddb_client.h (libcurl, the servers' default
+ * settings).  Include this header right after postgres.h: it brings in
+ * jansson (ddb_json.h), which must come before utils/builtins.h.
  *
  * Options:
  *	server:			endpoint (required), region (default 'us-east-1'),
@@ -185,8 +188,11 @@ typedef struct FsDdbGet
 	void		(*on_failure) (struct FsDdbGet *get, FsDdbCall *call, const char *detail);
 	void	   *arg;			/* the caller's */
 
-	/* Set by fs_ddb_batch_get. */
-	bool		failed;			/* on_failure was called */
+	/*
+	 * Set by fs_ddb_batch_get when on_failure is called, or by on_item to
+	 * give up on the table: no more of its items are passed on.
+	 */
+	bool		failed;
 	int64		requests;		/* HTTP requests of this table's calls, retries included */
 	int64		retries;
 	int64		throttles;

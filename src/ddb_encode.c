@@ -15,7 +15,6 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "common/base64.h"
 #include "common/int.h"
 #include "common/shortest_dec.h"
 #include "datatype/timestamp.h"

@@ -266,7 +266,6 @@ read_stored(RemoteRun *rr)
  *-------------------------------------------------------------------------
  */
 
-
 /*
  * The silver row as an Item, held; NULL if the store cannot hold one of its
  * values (NaN, a number out of DynamoDB's range), with the column in *badcol
@@ -513,6 +512,7 @@ typedef struct DeleteArg
 	bool		acked;
 } DeleteArg;
 
+/* A DeleteItem's answer: acknowledged, or a newer value kept it (no error). */
 static void
 delete_done(FsDdbCall *call)
 {

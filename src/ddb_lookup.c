@@ -69,6 +69,7 @@ typedef struct JsonRoots
 	List	   *roots;
 } JsonRoots;
 
+/* Hash of a key's text. */
 static uint32
 key_hash(const void *key, Size keysize)
 {
@@ -77,6 +78,7 @@ key_hash(const void *key, Size keysize)
 	return hash_bytes((const unsigned char *) k->ptr, (int) k->len);
 }
 
+/* Match of two keys' texts. */
 static int
 key_match(const void *a, const void *b, Size keysize)
 {
@@ -314,6 +316,7 @@ typedef struct ItemContext
 	KeyText		key;
 } ItemContext;
 
+/* errcontext callback: the item's key and view. */
 static void
 item_context(void *arg)
 {

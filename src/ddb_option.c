@@ -59,7 +59,6 @@ static const FsOption valid_options[] = {
 	{NULL, InvalidOid}
 };
 
-
 PG_FUNCTION_INFO_V1(fs_dynamodb_validator);
 
 /* The value of an integer option, checked. */
@@ -175,7 +174,6 @@ fs_dynamodb_validator(PG_FUNCTION_ARGS)
 
 	PG_RETURN_VOID();
 }
-
 
 /*-------------------------------------------------------------------------
  * Reading options

@@ -136,7 +136,6 @@ fs_run_calls(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls, const char *table
 			fs_raise_call(calls[i], table);
 }
 
-
 /*-------------------------------------------------------------------------
  * Reading many keys
  *-------------------------------------------------------------------------

@@ -5,8 +5,9 @@
  *
  * Reads: a restriction "key = value", "key = ANY(array)" or "key = $n" on
  * the partition key becomes one batch read of the distinct keys
- * (fs_ddb_batch_get); anything else is a paginated Scan.  Either way only the needed columns' attributes are
- * asked for (ProjectionExpression), and every qual is also checked locally.
+ * (fs_ddb_batch_get); anything else is a paginated Scan.  Either way only
+ * the needed columns' attributes are asked for (ProjectionExpression), and
+ * every qual is also checked locally.
  * Here: planning (sizes, paths, the plan), the scan callbacks and EXPLAIN
  * of scans.
  *

@@ -35,7 +35,6 @@ typedef struct FsKeyCacheEntry
 
 static HTAB *key_cache = NULL;
 
-
 /* Relcache callback: forget the key of a foreign table that changed. */
 static void
 key_cache_relcache_cb(Datum arg, Oid relid)

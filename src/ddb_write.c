@@ -276,10 +276,9 @@ fs_ddb_check_write(FsView *view, FsPrepared *p)
 
 /*
  * Write to the DynamoDB-compatible store: one UpdateItem per write, all in
- * one concurrent wave (a key written twice
- * starts a new wave, so writes of one entity apply in order); then, for the
- * failed conditions of writes with a seq, one wave of GetItem to tell stale
- * from duplicate.
+ * one concurrent wave (a key written twice starts a new wave, so writes of
+ * one entity apply in order); then, for the failed conditions of writes with
+ * a seq, one wave of GetItem to tell stale from duplicate.
  */
 void
 fs_ddb_write(FsView *view, Relation rel, FsPrepared *ps, int n)

@@ -6,10 +6,10 @@
  * _PG_init registers the settings below, has the streaming lane register its
  * own four and its worker (stream.c), reserves the prefix, and sets up the
  * catalog cache's invalidation (registry.c) and libcurl (ddb_client.c).  As
- * in PostgreSQL's guc_tables.c, each setting's variable lives with the code
- * that reads it and is declared in that code's header (store.h,
- * ddb_client.h): no file depends on this one.  Everything else lives in one file per responsibility;
- * docs/architecture.md lists them by layer:
+ * in PostgreSQL's guc_tables.c, the general settings' variables live with
+ * the code that reads them and are declared in its header (store.h,
+ * ddb_client.h): no file depends on this one.  Everything else lives in one
+ * file per responsibility; docs/architecture.md lists them by layer:
  *
  *	registry.c		the catalog cache and reference resolution
  *	serving.c		fs_get_features, fs_get_feature_vectors

@@ -127,6 +127,7 @@ fs_state_forget_digests(Oid schema, const char *view, Datum *entities, int n)
 	Datum		args[2];
 	Oid			save_userid;
 	int			save_sec_context;
+	int			ret;
 
 	if (n == 0)
 		return;
@@ -149,6 +150,8 @@ fs_state_forget_digests(Oid schema, const char *view, Datum *entities, int n)
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	run(plan, args, SPI_OK_UPDATE, "update");
+	ret = SPI_execute_plan(plan, args, NULL, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the ingestion state: %s", SPI_result_code_string(ret));
 }

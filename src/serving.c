@@ -88,6 +88,7 @@ typedef struct FsServe
 	int		   *pos_of_ref;		/* ref -> feature position in its lookup */
 } FsServe;
 
+/* Hash of an entity id's text. */
 static uint32
 id_hash(const void *key, Size keysize)
 {
@@ -96,6 +97,7 @@ id_hash(const void *key, Size keysize)
 	return hash_bytes((const unsigned char *) k->ptr, k->len);
 }
 
+/* Match of two entity ids' texts. */
 static int
 id_match(const void *key1, const void *key2, Size keysize)
 {

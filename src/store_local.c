@@ -77,6 +77,7 @@ typedef struct KeyOrder
 	Oid			collation;
 } KeyOrder;
 
+/* qsort_arg comparator: keys in the index's order. */
 static int
 key_order_cmp(const void *a, const void *b, void *arg)
 {

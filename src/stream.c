@@ -35,13 +35,14 @@
 #include "stream.h"
 #include "write.h"
 
-PG_FUNCTION_INFO_V1(fs_push);
-PG_FUNCTION_INFO_V1(fs_stream_worker_status);
-
+/* The worker's settings (stream.h), registered here with the worker. */
 char	   *fs_stream_database = NULL;
 int			fs_stream_flush_interval_ms = 50;
 int			fs_stream_batch_size = 1000;
 int			fs_stream_fail_after_write = 0;
+
+PG_FUNCTION_INFO_V1(fs_push);
+PG_FUNCTION_INFO_V1(fs_stream_worker_status);
 
 /* Seconds of history behind events_per_second. */
 #define RATE_WINDOW 10
@@ -73,6 +74,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
  *-------------------------------------------------------------------------
  */
 
+/* shmem_request_hook: the worker's figures. */
 static void
 stream_shmem_request(void)
 {
@@ -81,6 +83,7 @@ stream_shmem_request(void)
 	RequestAddinShmemSpace(MAXALIGN(sizeof(FsStreamShared)));
 }
 
+/* shmem_startup_hook: find or create the worker's figures. */
 static void
 stream_shmem_startup(void)
 {
@@ -153,6 +156,10 @@ fs_stream_note_worker(pid_t pid)
  *-------------------------------------------------------------------------
  */
 
+/*
+ * Define the stream settings; under shared_preload_libraries, also reserve
+ * the worker's shared memory and register the worker.
+ */
 void
 fs_stream_init(void)
 {

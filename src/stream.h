@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+/* The worker's settings: defined and registered by stream.c, read by the worker. */
 extern char *fs_stream_database;
 extern int	fs_stream_flush_interval_ms;
 extern int	fs_stream_batch_size;

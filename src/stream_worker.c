@@ -67,7 +67,6 @@
 /* Longest wait between flushes that failed. */
 #define MAX_BACKOFF_MS 5000
 
-
 /* A queued event, as a flush reads it. */
 typedef struct Event
 {
@@ -115,6 +114,7 @@ static int	injected_for = -1;	/* the setting's value they count against */
 static bool warned_no_extension = false;
 static MemoryContext flush_cxt = NULL;	/* reset before every flush */
 
+/* A hash table of feature values by feature name, in the current context. */
 static HTAB *
 feature_table(void)
 {
@@ -271,6 +271,7 @@ run_as(Oid role, void (*fn) (void *), void *arg, ErrorData **error)
 	return ok;
 }
 
+/* Why an event was set aside, for fs_stream_rejects.reason. */
 static char *
 reason_of(ErrorData *edata)
 {
@@ -287,6 +288,7 @@ typedef struct CheckArg
 	int			nevents;
 } CheckArg;
 
+/* Check each event of ca as its producer would be checked by fs_push. */
 static void
 check_events(void *arg)
 {
@@ -1034,6 +1036,7 @@ worker_gone(int code, Datum arg)
 	fs_stream_note_worker(0);
 }
 
+/* The worker's entry point: connect, then flush until told to stop. */
 void
 fs_stream_worker_main(Datum arg)
 {

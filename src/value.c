@@ -686,6 +686,7 @@ typedef struct InputCall
 	Datum		value;
 } InputCall;
 
+/* Run the input function, for fs_catch_data_error. */
 static void
 input_call(void *arg)
 {

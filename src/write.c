@@ -22,14 +22,13 @@
  */
 #include "postgres.h"
 
-
 #include "access/table.h"
 #include "catalog/pg_type.h"
-#include "common/base64.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -52,7 +51,6 @@ PG_FUNCTION_INFO_V1(fs_write_features);
 /* Values shown in error messages are cut to this many bytes. */
 #define MAX_SHOWN_VALUE 100
 
-
 /* What the writes of one call to one view share. */
 typedef struct WriteCall
 {
@@ -62,7 +60,6 @@ typedef struct WriteCall
 	FmgrInfo	key_out;
 	FsValueInput *type_in;		/* [view->nfeatures] */
 } WriteCall;
-
 
 /*-------------------------------------------------------------------------
  * Names and checks
@@ -352,6 +349,7 @@ typedef struct ConvertCall
 	FsWriteCol *col;
 } ConvertCall;
 
+/* Convert one value, for fs_catch_data_error. */
 static void
 convert_call(void *arg)
 {
@@ -506,7 +504,7 @@ write_view(const char *view, FsWrite *writes, int nwrites, bool check_user)
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "feature_store writes",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	WriteCall  *wc = begin_call(view, RowExclusiveLock);
+	WriteCall  *wc = begin_call(view, AccessShareLock);
 	FsPrepared *ps = palloc(sizeof(FsPrepared) * Max(nwrites, 1));
 
 	for (int i = 0; i < nwrites; i++)
@@ -521,9 +519,13 @@ write_view(const char *view, FsWrite *writes, int nwrites, bool check_user)
 			check_storable(wc, &ps[i]);
 	}
 
-	/* Before anything reaches a store that cannot roll back. */
+	/*
+	 * Before anything reaches a store that cannot roll back; and before the
+	 * lock a write needs, so that a write refused here never waits for it.
+	 */
 	PreventCommandIfReadOnly("fs_write_features");
 	PreventCommandDuringRecovery("fs_write_features");
+	LockRelationOid(wc->view->relid, RowExclusiveLock);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

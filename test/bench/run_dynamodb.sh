@@ -133,12 +133,12 @@ if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null 2>&1; then
                 printf "  backend CPU: %.1f ms per fs_get_features call (%d calls, perf stat task-clock)\n", cpu / calls, calls
                 printf "  share of the backend CPU samples, each with what it calls:\n"
                 n = split("fs_get_features:the function (everything below)|" \
-                          "fs_dynamodb_lookup:  remote lookup (requests, parsing, decoding)|" \
+                          "fs_ddb_lookup:  remote lookup (requests, parsing, decoding)|" \
                           "fs_ddb_run:    fs_ddb_run: sending, waiting, receiving (libcurl)|" \
                           "json_loadb:    json_loadb: parsing the responses (jansson)|" \
-                          "take_items:    take_items: AttributeValue -> Datum|" \
+                          "lookup_item:    lookup_item: AttributeValue -> Datum|" \
                           "fs_ddb_decode:      of which fs_ddb_decode|" \
-                          "release_roots:    freeing the parsed JSON (json_decref)|" \
+                          "json_delete:    freeing the parsed JSON (json_delete)|" \
                           "fs_value_to_jsonb:  Datum -> jsonb value|" \
                           "tuplestore_putvalues:  rows into the tuplestore|" \
                           "OutputFunctionCall:output functions (rows to text)|" \
