@@ -20,7 +20,6 @@
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "foreign/foreign.h"
-#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -28,17 +27,11 @@
 #include "utils/rel.h"
 
 #include "store.h"
-
-/* A key as text (the S or N string), as hash key. */
-typedef struct KeyText
-{
-	const char *ptr;
-	size_t		len;
-} KeyText;
+#include "utils.h"
 
 typedef struct KeyEntry
 {
-	KeyText		key;
+	FsBytesKey		key;
 	int			slot;
 } KeyEntry;
 
@@ -69,25 +62,6 @@ typedef struct JsonRoots
 	List	   *roots;
 } JsonRoots;
 
-/* Hash of a key's text. */
-static uint32
-key_hash(const void *key, Size keysize)
-{
-	const KeyText *k = key;
-
-	return hash_bytes((const unsigned char *) k->ptr, (int) k->len);
-}
-
-/* Match of two keys' texts. */
-static int
-key_match(const void *a, const void *b, Size keysize)
-{
-	const KeyText *x = a;
-	const KeyText *y = b;
-
-	return (x->len == y->len && memcmp(x->ptr, y->ptr, x->len) == 0) ? 0 : 1;
-}
-
 /* Memory-context callback: drop the JSON of a call. */
 static void
 release_roots(void *arg)
@@ -110,7 +84,7 @@ keep_root(JsonRoots *jr, json_t *root)
 
 /* The S or N string of a key AttributeValue. */
 static bool
-key_text(json_t *av, KeyText *kt)
+key_text(json_t *av, FsBytesKey *kt)
 {
 	json_t	   *s;
 
@@ -136,7 +110,6 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 	RemoteView *rv = palloc0(sizeof(RemoteView));
 	Relation	rel = table_open(view->relid, AccessShareLock);
 	StringInfoData proj;
-	HASHCTL		ctl;
 
 	rv->lk = lk;
 	rv->jr = jr;
@@ -174,14 +147,8 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 	}
 	rv->projection = proj.data;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(KeyText);
-	ctl.entrysize = sizeof(KeyEntry);
-	ctl.hash = key_hash;
-	ctl.match = key_match;
-	ctl.hcxt = CurrentMemoryContext;
-	rv->slot_of_key = hash_create("feature_store remote keys", Max(lk->nkeys, 16), &ctl,
-								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	rv->slot_of_key = fs_bytes_table("feature_store remote keys", Max(lk->nkeys, 16),
+									 sizeof(KeyEntry), CurrentMemoryContext);
 	return rv;
 }
 
@@ -271,7 +238,7 @@ bad_answer(RemoteView *rv, const char *detail)
 
 /* Whether an N key is already in the canonical integer form we encode. */
 static bool
-canonical_integer(const KeyText *kt)
+canonical_integer(const FsBytesKey *kt)
 {
 	size_t		i = (kt->len > 0 && kt->ptr[0] == '-') ? 1 : 0;
 
@@ -291,7 +258,7 @@ canonical_integer(const KeyText *kt)
  * form we send goes through the key type and back.
  */
 static bool
-item_key_text(RemoteView *rv, json_t *av, KeyText *kt)
+item_key_text(RemoteView *rv, json_t *av, FsBytesKey *kt)
 {
 	FsView	   *view = rv->lk->view;
 	json_t	   *again;
@@ -313,7 +280,7 @@ item_key_text(RemoteView *rv, json_t *av, KeyText *kt)
 typedef struct ItemContext
 {
 	FsView	   *view;
-	KeyText		key;
+	FsBytesKey		key;
 } ItemContext;
 
 /* errcontext callback: the item's key and view. */
@@ -335,7 +302,7 @@ lookup_item(FsDdbGet *get, json_t *item)
 	FsLookup   *lk = rv->lk;
 	ItemContext ic = {lk->view, {NULL, 0}};
 	ErrorContextCallback errcb;
-	KeyText		kt;
+	FsBytesKey		kt;
 	KeyEntry   *entry;
 	int			slot;
 
@@ -432,7 +399,7 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 		{
 			json_t	   *av;
 			json_t	   *keyobj;
-			KeyText		kt;
+			FsBytesKey		kt;
 			KeyEntry   *entry;
 			bool		found;
 

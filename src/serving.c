@@ -15,7 +15,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -31,6 +30,7 @@
 
 #include "registry.h"
 #include "store.h"
+#include "utils.h"
 #include "value.h"
 
 PG_FUNCTION_INFO_V1(fs_get_features);
@@ -59,16 +59,9 @@ static const char *const status_names[FS_NUM_STATUSES] = {
 	"PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE", "UNAVAILABLE"
 };
 
-/* A distinct entity id, as hash key. */
-typedef struct IdKey
-{
-	const char *ptr;
-	int			len;
-} IdKey;
-
 typedef struct IdEntry
 {
-	IdKey		key;
+	FsBytesKey		key;
 	int			slot;
 } IdEntry;
 
@@ -88,40 +81,12 @@ typedef struct FsServe
 	int		   *pos_of_ref;		/* ref -> feature position in its lookup */
 } FsServe;
 
-/* Hash of an entity id's text. */
-static uint32
-id_hash(const void *key, Size keysize)
-{
-	const IdKey *k = key;
-
-	return hash_bytes((const unsigned char *) k->ptr, k->len);
-}
-
-/* Match of two entity ids' texts. */
-static int
-id_match(const void *key1, const void *key2, Size keysize)
-{
-	const IdKey *a = key1;
-	const IdKey *b = key2;
-
-	return (a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0) ? 0 : 1;
-}
-
 /* Map input positions to distinct ids: duplicates are looked up once. */
 static void
 dedup_ids(FsServe *s)
 {
-	HASHCTL		ctl;
-	HTAB	   *htab;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(IdKey);
-	ctl.entrysize = sizeof(IdEntry);
-	ctl.hash = id_hash;
-	ctl.match = id_match;
-	ctl.hcxt = CurrentMemoryContext;
-	htab = hash_create("feature_store entity ids", Max(s->nids, 16), &ctl,
-					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	HTAB	   *htab = fs_bytes_table("feature_store entity ids", Max(s->nids, 16),
+									  sizeof(IdEntry), CurrentMemoryContext);
 
 	s->slot_of = palloc(sizeof(int) * Max(s->nids, 1));
 	s->slot_ids = palloc(sizeof(Datum) * Max(s->nids, 1));
@@ -129,7 +94,7 @@ dedup_ids(FsServe *s)
 	for (int i = 0; i < s->nids; i++)
 	{
 		text	   *t;
-		IdKey		key;
+		FsBytesKey		key;
 		IdEntry    *entry;
 		bool		found;
 

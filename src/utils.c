@@ -51,6 +51,40 @@ fs_string_table(const char *name, long size, Size entrysize, MemoryContext cxt)
 	return hash_create(name, size, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
+/* Hash of a bytes key. */
+static uint32
+bytes_key_hash(const void *key, Size keysize)
+{
+	const FsBytesKey *k = key;
+
+	return hash_bytes((const unsigned char *) k->ptr, (int) k->len);
+}
+
+/* Match of two bytes keys. */
+static int
+bytes_key_match(const void *a, const void *b, Size keysize)
+{
+	const FsBytesKey *x = a;
+	const FsBytesKey *y = b;
+
+	return (x->len == y->len && memcmp(x->ptr, y->ptr, x->len) == 0) ? 0 : 1;
+}
+
+/* A hash table keyed by the bytes its entries point to. */
+HTAB *
+fs_bytes_table(const char *name, long size, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(FsBytesKey);
+	ctl.entrysize = entrysize;
+	ctl.hash = bytes_key_hash;
+	ctl.match = bytes_key_match;
+	ctl.hcxt = cxt;
+	return hash_create(name, size, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
 /* The schema feature_store is installed in, from pg_extension. */
 Oid
 fs_extension_schema(bool missing_ok)

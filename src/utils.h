@@ -20,6 +20,19 @@
  */
 extern HTAB *fs_string_table(const char *name, long size, Size entrysize, MemoryContext cxt);
 
+/* A run of bytes used as a hash key (a text's data, a JSON string's). */
+typedef struct FsBytesKey
+{
+	const char *ptr;
+	size_t		len;
+} FsBytesKey;
+
+/*
+ * A hash table whose entries start with an FsBytesKey, hashed and compared
+ * by the bytes it points to (which must outlive the entry).
+ */
+extern HTAB *fs_bytes_table(const char *name, long size, Size entrysize, MemoryContext cxt);
+
 /*
  * The schema feature_store is installed in, from the catalog; InvalidOid if
  * it is not installed in this database and missing_ok, else an error (42704).
