@@ -90,6 +90,17 @@ SELECT pg_temp.err($$SELECT fs_register_feature_view('no_index', 'no_index_t', '
 -- nor a unique index on another column
 CREATE UNIQUE INDEX ON no_index_t (x);
 SELECT pg_temp.err($$SELECT fs_register_feature_view('no_index', 'no_index_t', 'user')$$);
+-- nor an INVALID unique index, as a failed CREATE UNIQUE INDEX CONCURRENTLY
+-- leaves: refused at registration, and by serving a registration made by hand
+CREATE TABLE invalid_index_t (user_id text, event_time timestamptz, x int);
+INSERT INTO invalid_index_t VALUES ('dup', now(), 1), ('dup', now(), 2);
+CREATE UNIQUE INDEX CONCURRENTLY invalid_index_t_key ON invalid_index_t (user_id);
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'invalid_index_t_key'::regclass;
+SELECT pg_temp.err($$SELECT fs_register_feature_view('invalid_index', 'invalid_index_t', 'user')$$);
+INSERT INTO fs_feature_view (name, relation, entity) VALUES ('by_hand', 'invalid_index_t', 'user');
+SELECT pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['dup'], ARRAY['by_hand:x'])$$);
+DELETE FROM fs_feature_view WHERE name = 'by_hand';
+DROP TABLE invalid_index_t;
 -- a plain unique index on the key does
 CREATE UNIQUE INDEX ON no_index_t (user_id);
 SELECT pg_temp.err($$SELECT fs_register_feature_view('no_index', 'no_index_t', 'user')$$);

@@ -89,6 +89,16 @@ SELECT entity_id, value, status,
   FROM fs_get_features(ARRAY['fresh'], ARRAY['user_stats:clicks']);
 UPDATE fs_feature_view SET ttl = '36500 days' WHERE name = 'user_stats';
 DELETE FROM user_stats_t WHERE user_id = 'fresh';
+-- the ttl's boundary: a row exactly ttl old is PRESENT, one a microsecond
+-- older is OUTSIDE_MAX_AGE (now() is the transaction's start, as serving's)
+BEGIN;
+UPDATE fs_feature_view SET ttl = '1 hour' WHERE name = 'user_stats';
+INSERT INTO user_stats_t VALUES
+    ('edge', now() - interval '1 hour', 1, 0.1, 'ES'),
+    ('past', now() - interval '1 hour' - interval '1 microsecond', 1, 0.1, 'ES');
+SELECT entity_id, value, status
+  FROM fs_get_features(ARRAY['edge', 'past'], ARRAY['user_stats:clicks']);
+ROLLBACK;
 
 --
 -- Duplicate ids are returned at every position; NULL ids give NOT_FOUND rows.

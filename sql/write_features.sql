@@ -9,7 +9,7 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
 DROP TABLE IF EXISTS wf_local, wf_gen, wf_staging, wf_remote_staging;
 DROP SCHEMA IF EXISTS "WF Schema" CASCADE;
-DROP ROLE IF EXISTS regress_fs_writer, regress_fs_inserter, regress_fs_columns;
+DROP ROLE IF EXISTS regress_fs_writer, regress_fs_inserter, regress_fs_columns, regress_fs_keyonly;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
 SET timezone = 'UTC';
@@ -209,10 +209,12 @@ SELECT v, s.features->'segment' AS segment FROM views, pg_temp.served(v, '11') s
 CREATE ROLE regress_fs_writer;
 CREATE ROLE regress_fs_inserter;
 CREATE ROLE regress_fs_columns;
+CREATE ROLE regress_fs_keyonly;
 GRANT SELECT, INSERT, UPDATE ON wf_local, wf_remote TO regress_fs_writer;
 GRANT INSERT, UPDATE ON wf_local, wf_remote TO regress_fs_inserter;
 GRANT INSERT (user_id, event_time, clicks), UPDATE (event_time, clicks), SELECT (user_id, event_time)
     ON wf_local, wf_remote TO regress_fs_columns;
+GRANT INSERT, UPDATE, SELECT (user_id) ON wf_local, wf_remote TO regress_fs_keyonly;
 SET ROLE regress_fs_writer;
 SELECT v, fs_write_features(v, '10', '{"segment": "by writer"}', '2026-02-01') FROM views ORDER BY v;
 RESET ROLE;
@@ -224,7 +226,13 @@ SET ROLE regress_fs_columns;
 SELECT v, pg_temp.err(format('SELECT fs_write_features(%L, %L, %L, %L)', v, '10', f, '2026-02-02')) AS result
   FROM views, (VALUES (1, '{"clicks": 1}'), (2, '{"clicks": 2, "segment": "no"}')) c(n, f)
  ORDER BY n, v;
+-- INSERT and UPDATE on the table and SELECT on the key only: the event time
+-- cannot be read, so a write is refused on both stores (nothing is written)
+SET ROLE regress_fs_keyonly;
+SELECT v, pg_temp.err(format('SELECT fs_write_features(%L, %L, %L, %L)', v, '777', '{"clicks": 5}', '2026-02-03')) AS error
+  FROM views ORDER BY v;
 RESET ROLE;
+SELECT v, s.event_time, s.features FROM views, pg_temp.served(v, '777') s ORDER BY v;
 SELECT v, s.features->'clicks' AS clicks, s.features->'segment' AS segment
   FROM views, pg_temp.served(v, '10') s ORDER BY v;
 
@@ -250,5 +258,5 @@ SELECT fs_write_features('odd', 'a''b', '{"Click Count": 1}', '2026-01-01'),
 SELECT * FROM "WF Schema"."Odd Table";
 
 DROP SCHEMA "WF Schema" CASCADE;
-DROP OWNED BY regress_fs_writer, regress_fs_inserter, regress_fs_columns;
-DROP ROLE regress_fs_writer, regress_fs_inserter, regress_fs_columns;
+DROP OWNED BY regress_fs_writer, regress_fs_inserter, regress_fs_columns, regress_fs_keyonly;
+DROP ROLE regress_fs_writer, regress_fs_inserter, regress_fs_columns, regress_fs_keyonly;
