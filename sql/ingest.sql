@@ -214,6 +214,16 @@ SELECT rows_read, rows_rejected, rows_stale, rows_unchanged, rows_inserted, rows
 SELECT count(*), sum(clicks) FROM chk_t;
 SELECT count(*) AS state FROM fs_ingest_state WHERE feature_view = 'chk';
 SELECT entity_id, reason FROM fs_ingest_rejects WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs);
+-- An event time at infinity is rejected, as every lane refuses it: stored,
+-- it would make every later write of the entity stale.  The same text on
+-- the next row is rejected too (the silver step reuses a repeated time).
+TRUNCATE chk_in;
+INSERT INTO chk_in VALUES ('7001', 'infinity', '1', '5', 'a'), ('7002', 'infinity', '1', '5', 'a'),
+                          ('7003', '-infinity', '1', '5', 'a'), ('7004', '2026-01-04', '1', '5', 'a');
+SELECT rows_read, rows_rejected, rows_inserted FROM fs_ingest('chk', 'chk_in');
+SELECT entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+ WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs) ORDER BY entity_id;
+SELECT user_id, event_time FROM chk_t WHERE user_id > 7000 ORDER BY user_id;
 SELECT fs_drop_feature_view('chk');
 DROP TABLE chk_t, chk_in, seg_t;
 

@@ -479,6 +479,9 @@ convert_key_and_time(SilverRun *sr, int *cur, bool *key_ok)
 		sr->last_ts_raw = (text *) MemoryContextAlloc(sr->fncxt, VARSIZE_ANY(sr->txt[t]));
 		memcpy(sr->last_ts_raw, sr->txt[t], VARSIZE_ANY(sr->txt[t]));
 	}
+	/* As every lane: a value at infinity would make every later write stale. */
+	if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(sr->values[t])))
+		return "event time must be finite";
 
 	for (int i = 0; i < sr->natts; i++)
 		if (sr->is_feature[i] && sr->txt[i] == NULL && sr->cols[i].notnull)
