@@ -141,6 +141,21 @@ SELECT f.entity_id, f.feature_ref
  ORDER BY 1, 2;
 SELECT entity_id, features FROM fs_get_feature_vectors(ARRAY['nulls'], ARRAY['v:f_int4', 'v:f_jsonb', 'v:f_text_arr']);
 
+-- a json value jsonb cannot hold (\u0000, a number beyond numeric) is an
+-- error naming the feature and the entity, from both functions, whatever
+-- on_store_error says: a data error, not a store that cannot answer
+INSERT INTO vals (id, event_time, f_json) VALUES
+    ('nul', '2026-01-01 00:00:00+00', '{"a": "\u0000"}'),
+    ('big', '2026-01-01 00:00:00+00', '[1e1000000]');
+SET feature_store.on_store_error = 'unavailable';
+\set SHOW_CONTEXT errors
+SELECT * FROM fs_get_features(ARRAY['typical', 'nul'], ARRAY['v:f_int4', 'v:f_json']);
+SELECT * FROM fs_get_feature_vectors(ARRAY['big'], ARRAY['v:f_json']);
+\set SHOW_CONTEXT never
+RESET feature_store.on_store_error;
+SELECT count(*) FROM fs_get_features(ARRAY['nul', 'big'], ARRAY['v:f_int4']);
+DELETE FROM vals WHERE id IN ('nul', 'big');
+
 -- arrays of every kind of element, ranges and other types as strings
 CREATE DOMAIN doc AS jsonb;
 CREATE TABLE more_vals (

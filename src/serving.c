@@ -378,6 +378,35 @@ judge(FsServe *s, int r, int slot, Datum *value, Datum *event_time, bool *event_
 	return FS_STATUS_PRESENT;
 }
 
+/* What is being turned into jsonb, for errors (a value jsonb cannot hold). */
+typedef struct ValueContext
+{
+	Datum		entity;			/* text */
+	const char *ref;			/* NULL: not converting a value */
+} ValueContext;
+
+/* errcontext callback: the entity and feature whose value is converted. */
+static void
+value_context(void *arg)
+{
+	ValueContext *vc = (ValueContext *) arg;
+
+	if (vc->ref != NULL)
+		errcontext("feature \"%s\" of entity \"%s\"", vc->ref,
+				   text_to_cstring(DatumGetTextPP(vc->entity)));
+}
+
+/* Push value_context for a call's rows; pop with errcb->previous. */
+static void
+push_value_context(ErrorContextCallback *errcb, ValueContext *vc)
+{
+	vc->ref = NULL;
+	errcb->callback = value_context;
+	errcb->arg = vc;
+	errcb->previous = error_context_stack;
+	error_context_stack = errcb;
+}
+
 /*
  * fs_get_features(entity_ids text[], feature_refs text[]): one row per
  * (entity, feature), entity-major in input order.
@@ -394,6 +423,8 @@ fs_get_features(PG_FUNCTION_ARGS)
 	FsServe    *s;
 	Datum		statuses[FS_NUM_STATUSES];
 	Datum	   *ref_names;
+	ErrorContextCallback errcb;
+	ValueContext vc;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -410,6 +441,7 @@ fs_get_features(PG_FUNCTION_ARGS)
 	for (int r = 0; r < s->resolved->nrefs; r++)
 		ref_names[r] = CStringGetTextDatum(s->resolved->refs[r].ref);
 
+	push_value_context(&errcb, &vc);
 	for (int i = 0; i < s->nids; i++)
 	{
 		int			slot = s->slot_of[i];
@@ -429,8 +461,11 @@ fs_get_features(PG_FUNCTION_ARGS)
 			status = judge(s, r, slot, &value, &values[3], &nulls[3]);
 			if (status == FS_STATUS_PRESENT)
 			{
+				vc.entity = s->ids[i];
+				vc.ref = s->resolved->refs[r].ref;
 				values[2] = JsonbPGetDatum(fs_value_to_jsonb(&s->resolved->refs[r].feature->codec,
 															 value));
+				vc.ref = NULL;
 				nulls[2] = false;
 			}
 			values[4] = statuses[status];
@@ -438,6 +473,7 @@ fs_get_features(PG_FUNCTION_ARGS)
 		}
 		MemoryContextReset(rowcxt);
 	}
+	error_context_stack = errcb.previous;
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
@@ -474,6 +510,8 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt;
 	FsServe    *s;
 	int		   *key_order;
+	ErrorContextCallback errcb;
+	ValueContext vc;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -491,6 +529,7 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 		key_order[r] = r;
 	qsort_arg(key_order, s->resolved->nrefs, sizeof(int), jsonb_key_cmp, s->resolved);
 
+	push_value_context(&errcb, &vc);
 	for (int i = 0; i < s->nids; i++)
 	{
 		int			slot = s->slot_of[i];
@@ -517,7 +556,12 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 			key.val.string.len = strlen(ref->ref);
 			pushJsonbValue(&state, WJB_KEY, &key);
 			if (judge(s, r, slot, &value, &ts, &tsnull) == FS_STATUS_PRESENT)
+			{
+				vc.entity = s->ids[i];
+				vc.ref = ref->ref;
 				fs_value_push(&state, WJB_VALUE, &ref->feature->codec, value);
+				vc.ref = NULL;
+			}
 			else
 			{
 				JsonbValue	null = {.type = jbvNull};
@@ -533,6 +577,7 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextReset(rowcxt);
 	}
+	error_context_stack = errcb.previous;
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
