@@ -21,7 +21,8 @@
  *	error_type						retried	SQLSTATE
  *	------------------------------	-------	---------------------------------
  *	ConnectionFailed (refused,		no		HV00N fdw_unable_to_establish_
- *	  unresolvable, connect timeout)		  connection
+ *	  unresolvable, connect timeout,		  connection
+ *	  TLS handshake)
  *	ConnectionFailed (reset or		yes		08006 connection_failure
  *	  closed mid-request)
  *	Timeout (request_timeout_ms)	no		08006 connection_failure
@@ -36,7 +37,15 @@
  *	  ExpiredTokenException
  *	AccessDeniedException			no		42501 insufficient_privilege
  *	InvalidResponse (an error		no		08P01 protocol_violation
- *	  answer that is not JSON)
+ *	  answer that is not JSON, or
+ *	  not HTTP)
+ *	ResponseTooLarge (over			no		54000 program_limit_exceeded
+ *	  max_response_size)
+ *	ResponseRefused (libcurl out	no		54000 program_limit_exceeded
+ *	  of memory, e.g. a header
+ *	  beyond its limit)
+ *	TransportError (any other		no		HV000 fdw_error
+ *	  libcurl failure)
  *	anything else (Validation-		no		HV000 fdw_error
  *	  Exception, ...)
  *
@@ -84,6 +93,8 @@ typedef struct FsDdbBuffer
 	char	   *data;
 	size_t		len;
 	size_t		cap;
+	size_t		limit;			/* the largest body accepted */
+	bool		too_large;		/* refused: it grew past limit */
 } FsDdbBuffer;
 
 typedef enum FsDdbReqState
@@ -241,9 +252,12 @@ ddb_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	FsDdbBuffer *buf = (FsDdbBuffer *) userdata;
 	size_t		n = size * nmemb;
 
-	/* The body is copied into a palloc'd string later: stay below its limit. */
-	if (n >= MaxAllocSize - 1 - buf->len)
+	/* max_response_size, and the palloc'd copy made later, bound the body. */
+	if (n > buf->limit - buf->len)
+	{
+		buf->too_large = true;
 		return CURL_WRITEFUNC_ERROR;
+	}
 	if (buf->len + n + 1 > buf->cap)
 	{
 		size_t		cap = buf->cap ? buf->cap : 4096;
@@ -330,6 +344,8 @@ ddb_start(FsDdbRun *run, FsDdbReq *req)
 	req->easy = easy;
 	req->buf.data = NULL;
 	req->buf.len = req->buf.cap = 0;
+	req->buf.limit = Min((size_t) ep->max_response_kb * 1024, MaxAllocSize - 1);
+	req->buf.too_large = false;
 	req->errbuf[0] = '\0';
 
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -342,6 +358,8 @@ ddb_start(FsDdbRun *run, FsDdbReq *req)
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, ddb_write_cb);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &req->buf);
+	/* An answer that announces its size is refused before its body comes. */
+	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->buf.limit);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) Max(ep->connect_timeout_ms, 1));
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) Max(ep->request_timeout_ms, 1));
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -458,6 +476,14 @@ ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result)
 	{
 		switch (result)
 		{
+			case CURLE_COULDNT_RESOLVE_PROXY:
+			case CURLE_COULDNT_RESOLVE_HOST:
+			case CURLE_COULDNT_CONNECT:
+			case CURLE_SSL_CONNECT_ERROR:
+			case CURLE_PEER_FAILED_VERIFICATION:
+				/* The store could not be reached. */
+				ddb_set_error(run, call, "ConnectionFailed", errbuf);
+				break;
 			case CURLE_OPERATION_TIMEDOUT:
 				/* A connect timeout is a failure to connect. */
 				ddb_set_error(run, call, connected ? "Timeout" : "ConnectionFailed", errbuf);
@@ -470,14 +496,32 @@ ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result)
 				ddb_set_error(run, call, "ConnectionFailed", errbuf);
 				retryable = connected;
 				break;
+			case CURLE_FILESIZE_EXCEEDED:
+				ddb_set_error(run, call, "ResponseTooLarge", errbuf);
+				break;
 			case CURLE_WRITE_ERROR:
-				ddb_set_error(run, call, "InvalidResponse",
-							  "the response was too large or memory ran out");
+				ddb_set_error(run, call, req->buf.too_large ? "ResponseTooLarge" : "ResponseRefused",
+							  errbuf);
+				break;
+			case CURLE_OUT_OF_MEMORY:
+				/* libcurl refuses a header beyond its limit this way too. */
+				ddb_set_error(run, call, "ResponseRefused", errbuf);
+				break;
+			case CURLE_WEIRD_SERVER_REPLY:
+			case CURLE_BAD_CONTENT_ENCODING:
+			case CURLE_UNSUPPORTED_PROTOCOL:
+				ddb_set_error(run, call, "InvalidResponse", errbuf);
 				break;
 			default:
-				ddb_set_error(run, call, "ConnectionFailed", errbuf);
+				{
+					char	   *what = psprintf("libcurl error %d: %s", (int) result, errbuf);
+
+					ddb_set_error(run, call, "TransportError", what);
+					pfree(what);
+				}
 				break;
 		}
+		call->max_response_kb = run->ep->max_response_kb;
 	}
 	else if (http_status == 200)
 	{
@@ -758,6 +802,25 @@ fs_ddb_raise(FsDdbCall *call)
 				 errmsg("DynamoDB %s request failed", op),
 				 errdetail("ConnectionFailed: the connection to the store broke during the request."),
 				 errdetail_log("ConnectionFailed: %s", message)));
+	if (strcmp(type, "ResponseTooLarge") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("DynamoDB %s request failed", op),
+				 errdetail("ResponseTooLarge: the answer is larger than %d kB.", call->max_response_kb),
+				 errdetail_log("ResponseTooLarge: %s", message),
+				 errhint("The limit is the server option max_response_size or feature_store.max_response_size.")));
+	if (strcmp(type, "ResponseRefused") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("DynamoDB %s request failed", op),
+				 errdetail("ResponseRefused: the HTTP client refused the answer (a header beyond its limit, or no memory for it)."),
+				 errdetail_log("ResponseRefused: %s", message)));
+	if (strcmp(type, "TransportError") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("DynamoDB %s request failed", op),
+				 errdetail("TransportError: the HTTP client failed."),
+				 errdetail_log("TransportError: %s", message)));
 	if (strcmp(type, "Timeout") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),

@@ -28,14 +28,15 @@
 
 /*
  * Defaults for every server, which a server's options override: the settings
- * feature_store.connect_timeout_ms, request_timeout_ms, max_retries and
- * max_connections, registered by _PG_init (feature_store.c), read by
+ * feature_store.connect_timeout_ms, request_timeout_ms, max_retries,
+ * max_connections and max_response_size, registered by _PG_init (feature_store.c), read by
  * fs_ddb_endpoint (ddb_option.c), which defines them.
  */
 extern int	fs_connect_timeout_ms;
 extern int	fs_request_timeout_ms;
 extern int	fs_max_retries;
 extern int	fs_max_connections;
+extern int	fs_max_response_size;	/* kB */
 
 /* Where and how to reach one store, as the current user. */
 typedef struct FsDdbEndpoint
@@ -49,6 +50,7 @@ typedef struct FsDdbEndpoint
 	int			request_timeout_ms;
 	int			max_retries;
 	int			max_connections;
+	int			max_response_kb;	/* a larger answer is an error */
 	bool		consistent_read;
 } FsDdbEndpoint;
 
@@ -89,6 +91,7 @@ typedef struct FsDdbCall
 	char	   *error_message;	/* the store's "message", or a description */
 	bool		transient;		/* throttling, 5xx, broken connection: retries
 								 * ran out */
+	int			max_response_kb;	/* the limit a ResponseTooLarge exceeded */
 	int			attempts;		/* HTTP requests sent for this call */
 	int			throttles;
 } FsDdbCall;

@@ -21,6 +21,7 @@
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -30,6 +31,7 @@ int			fs_connect_timeout_ms = 1000;
 int			fs_request_timeout_ms = 2000;
 int			fs_max_retries = 8;
 int			fs_max_connections = 16;
+int			fs_max_response_size = 32 * 1024;	/* kB */
 
 /* Default name of the event-time column (epoch-seconds encoding). */
 #define DEFAULT_EVENT_TIME_COLUMN "event_time"
@@ -48,6 +50,7 @@ static const FsOption valid_options[] = {
 	{"request_timeout_ms", ForeignServerRelationId},
 	{"max_retries", ForeignServerRelationId},
 	{"max_connections", ForeignServerRelationId},
+	{"max_response_size", ForeignServerRelationId},
 	{"consistent_read", ForeignServerRelationId},
 	{"access_key_id", UserMappingRelationId},
 	{"secret_access_key", UserMappingRelationId},
@@ -77,6 +80,21 @@ option_int(DefElem *def, int min)
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
 				 errhint("The value must be an integer of at least %d.", min)));
 	return (int) v;
+}
+
+/* The value of a size option in kB ("64kB", "16MB"; a bare number is kB), checked. */
+static int
+option_kb(DefElem *def, int min)
+{
+	char	   *s = defGetString(def);
+	int			kb;
+
+	if (!parse_int(s, &kb, GUC_UNIT_KB, NULL) || kb < min)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
+				 errhint("The value is a size of at least %d kB, such as '16MB'.", min)));
+	return kb;
 }
 
 /* Whether typid is a type whose values can be a partition key of kind S, N or B. */
@@ -155,6 +173,8 @@ fs_dynamodb_validator(PG_FUNCTION_ARGS)
 				 strcmp(def->defname, "request_timeout_ms") == 0 ||
 				 strcmp(def->defname, "max_connections") == 0)
 			(void) option_int(def, 1);
+		else if (strcmp(def->defname, "max_response_size") == 0)
+			(void) option_kb(def, 64);
 		else if (strcmp(def->defname, "consistent_read") == 0)
 			(void) defGetBoolean(def);
 		else if (strcmp(def->defname, "region") == 0 ||
@@ -193,6 +213,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 	ep->request_timeout_ms = fs_request_timeout_ms;
 	ep->max_retries = fs_max_retries;
 	ep->max_connections = fs_max_connections;
+	ep->max_response_kb = fs_max_response_size;
 	ep->consistent_read = false;
 
 	foreach(lc, server->options)
@@ -211,6 +232,8 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 			ep->max_retries = option_int(def, 0);
 		else if (strcmp(def->defname, "max_connections") == 0)
 			ep->max_connections = option_int(def, 1);
+		else if (strcmp(def->defname, "max_response_size") == 0)
+			ep->max_response_kb = option_kb(def, 64);
 		else if (strcmp(def->defname, "consistent_read") == 0)
 			ep->consistent_read = defGetBoolean(def);
 	}

@@ -89,6 +89,15 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("feature_store.max_response_size",
+							"The largest answer accepted from a DynamoDB-compatible store.",
+							"A larger answer is an error (54000) instead of a backend that runs out of "
+							"memory: DynamoDB answers at most 16 MB of data per call.",
+							&fs_max_response_size,
+							32 * 1024, 64, 1024 * 1024 - 1,	/* below MaxAllocSize */
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	fs_stream_init();
 
 	MarkGUCPrefixReserved("feature_store");

@@ -23,6 +23,12 @@
 //   wrong-types           200 {"Responses": 42}
 //   reset                 close the connection without answering
 //   error:TYPE:MESSAGE    400 {"__type":"com.amazonaws.dynamodb.v20120810#TYPE","message":MESSAGE}
+//   big-header:BYTES      200 {} with a response header of BYTES bytes
+//   big-body:BYTES        200 with a JSON body of about BYTES bytes (Content-Length set)
+//   big-chunked:BYTES     the same body sent chunked, without Content-Length
+//   unprocessed-then-ok:N BatchGetItem: the first N requests answer every key
+//                         asked for as UnprocessedKeys; later ones answer each
+//                         key with an item holding only its key attributes
 //
 // Proxy modes forward to the DynamoDB-compatible server at the URL in the
 // environment variable FS_FAULT_UPSTREAM (e.g. dynalite), and misbehave on cue:
@@ -95,7 +101,10 @@ function checkSignature(req, body) {
   return hmac(key, toSign).toString('hex') === signature ? 'ok' : 'bad';
 }
 
+// Log a request's line once, before its answer is sent, so that a client
+// that has its answer finds the line in the log.
 function send(res, status, body) {
+  res.fsLog(status);
   res.writeHead(status, {
     'Content-Type': 'application/x-amz-json-1.0',
     'Content-Length': Buffer.byteLength(body),
@@ -132,6 +141,24 @@ function forward(req, body, res) {
 function internalError(res) {
   send(res, 500, JSON.stringify({ __type: 'com.amazon.coral.availability#InternalServerError', message: 'Internal server error' }));
 }
+
+// A JSON body of about bytes bytes: an empty BatchGetItem answer, padded.
+function paddedBody(bytes) {
+  return '{"Responses":{},"UnprocessedKeys":{},"Padding":"' + 'x'.repeat(Math.max(bytes - 50, 0)) + '"}';
+}
+
+// The BatchGetItem answer for unprocessed-then-ok: all keys unprocessed, or
+// each key answered by an item of its key attributes only.
+function batchAnswer(body, unprocessed) {
+  let items = {};
+  try { items = JSON.parse(body.toString()).RequestItems || {}; } catch (e) { items = {}; }
+  if (unprocessed) return JSON.stringify({ Responses: {}, UnprocessedKeys: items });
+  const responses = {};
+  for (const [table, entry] of Object.entries(items)) responses[table] = entry.Keys || [];
+  return JSON.stringify({ Responses: responses, UnprocessedKeys: {} });
+}
+
+let batchGets = 0;
 
 function answer(n, req, res, body) {
   const [kind, ...rest] = mode.split(':');
@@ -209,6 +236,39 @@ function answer(n, req, res, body) {
     case 'reset':
       req.socket.destroy();
       return 'reset';
+    case 'big-header':
+      res.fsLog(200);
+      res.writeHead(200, {
+        'Content-Type': 'application/x-amz-json-1.0',
+        'X-Padding': 'x'.repeat(parseInt(arg, 10) || 2000000),
+        'Content-Length': 2,
+      });
+      res.end('{}');
+      return 200;
+    case 'big-body':
+      send(res, 200, paddedBody(parseInt(arg, 10) || 1000000));
+      return 200;
+    case 'big-chunked': {
+      const out = paddedBody(parseInt(arg, 10) || 1000000);
+      res.fsLog(200);
+      res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' });
+      for (let i = 0; i < out.length; i += 65536) res.write(out.slice(i, i + 65536));
+      res.end();
+      return 200;
+    }
+    case 'unprocessed-then-ok':
+      if (op !== 'BatchGetItem') {
+        send(res, 200, '{}');
+        return 200;
+      }
+      batchGets++;
+      if (batchGets <= parseInt(arg, 10)) {
+        res.fsLog('unprocessed');
+        send(res, 200, batchAnswer(body, true));
+        return 'unprocessed';
+      }
+      send(res, 200, batchAnswer(body, false));
+      return 200;
     case 'error': {
       const i = arg.indexOf(':');
       const type = i < 0 ? arg : arg.slice(0, i);
@@ -229,11 +289,17 @@ const server = http.createServer((req, res) => {
     const body = Buffer.concat(chunks);
     const n = ++count;
     const sig = checkSignature(req, body);
+    let logged = false;
+    res.fsLog = (status) => {
+      if (logged) return;
+      logged = true;
+      console.log(
+        `request ${n} target=${req.headers['x-amz-target'] || '-'}` +
+        ` auth=${req.headers['authorization'] ? 'yes' : 'no'} sig=${sig === 'none' ? '-' : sig}` +
+        ` token=${req.headers['x-amz-security-token'] ? 'yes' : 'no'} status=${status}`);
+    };
     const status = answer(n, req, res, body);
-    console.log(
-      `request ${n} target=${req.headers['x-amz-target'] || '-'}` +
-      ` auth=${req.headers['authorization'] ? 'yes' : 'no'} sig=${sig === 'none' ? '-' : sig}` +
-      ` token=${req.headers['x-amz-security-token'] ? 'yes' : 'no'} status=${status}`);
+    res.fsLog(status);
   });
 });
 

@@ -20,6 +20,13 @@
 #       the backend survives.
 #   (e) an error answer (ValidationException): the store's message in the
 #       error detail.
+#   (e3) answers too large: a body beyond max_response_size is 54000 naming
+#       the limit, announced (Content-Length) or chunked, not retried; a
+#       response header beyond libcurl's limit is 54000 too, not a failure to
+#       connect, and not retried.
+#   (e4) explicit UnprocessedKeys: asked again until answered, within
+#       max_retries; beyond it, an error from the foreign table and from
+#       serving (or UNAVAILABLE rows).
 #   (f) memory: 10,000 calls of fs_get_features for 5 ids against dynalite in
 #       one session, and 2,000 calls on error paths (throttled, garbage)
 #       caught in plpgsql, each growing the backend's RSS by less than 5 MB.
@@ -349,6 +356,54 @@ unset FS_FAULT_SECRET
 q "$(point_at_fault 2) SELECT state FROM fault_try(\$q\$$GET\$q\$)" >/dev/null
 check "signing: a server expecting another secret sees a bad signature" \
     "auth=yes sig=bad" "$(grep -oE 'auth=[a-z]+ sig=[a-z-]+' "$FLOG" | sort -u)"
+stop_fault
+
+# --- (e3) answers too large -------------------------------------------------------
+echo "# (e3) answers beyond max_response_size, and a header beyond libcurl's limit"
+for mode in big-body big-chunked; do
+    start_fault "$mode:300000"
+    out="$(q "$(point_at_fault 2) ALTER SERVER faults OPTIONS (ADD max_response_size '64kB');
+              SELECT state, detail, hint ~ 'max_response_size' FROM fault_try(\$q\$$GET\$q\$)")"
+    check "$mode: a 300 kB answer over a 64 kB max_response_size fails with 54000 naming the limit" \
+        "54000|ResponseTooLarge: the answer is larger than 64 kB.|t" "$out"
+    check "$mode: an answer too large is not retried" "1" "$(requests)"
+    out="$(q "SELECT state FROM fault_try(\$q\$$SEL\$q\$)")"
+    check "$mode: the same from the foreign table" "54000" "$out"
+    out="$(q "ALTER SERVER faults OPTIONS (DROP max_response_size); SET feature_store.max_response_size = '1MB';
+              SELECT state FROM fault_try(\$q\$$GET\$q\$); RESET feature_store.max_response_size")"
+    check "$mode: under a 1 MB feature_store.max_response_size the same answer is taken" "ok" "$out"
+    stop_fault
+done
+check "max_response_size: a server option below 64 kB is refused" "ERROR:  HV024" \
+    "$(q "ALTER SERVER faults OPTIONS (ADD max_response_size '1kB')")"
+start_fault big-header:2000000
+out="$(q "$(point_at_fault 2) SELECT state, detail FROM fault_try(\$q\$$GET\$q\$)")"
+check "big-header: a 2 MB response header is 54000, the client refusing the answer, not a failure to connect" \
+    "54000|ResponseRefused: the HTTP client refused the answer (a header beyond its limit, or no memory for it)." "$out"
+check "big-header: not retried" "1" "$(requests)"
+stop_fault
+
+# --- (e4) explicit UnprocessedKeys ---------------------------------------------------
+echo "# (e4) UnprocessedKeys answered by the store, then the keys"
+start_fault unprocessed-then-ok:2
+out="$(q "$(point_at_fault 2) $STATUSES")"
+check "unprocessed: after two answers of only UnprocessedKeys, the third answers every key (items without features)" \
+    "$(all_status NULL_VALUE)" "$out"
+check "unprocessed: three requests, the last two asking again for the unprocessed keys" "unprocessed unprocessed 200" "$(answered)"
+stop_fault
+start_fault unprocessed-then-ok:3
+out="$(q "$(point_at_fault 2) SELECT state, msg, hint ~ 'max_retries' FROM fault_try(\$q\$$SEL\$q\$)")"
+check "unprocessed: keys still unprocessed after max_retries rounds fail the foreign-table read (HV000)" \
+    "HV000|3 keys of remote table \"fault_items\" were not answered after 2 retries|t" "$out"
+stop_fault
+start_fault unprocessed-then-ok:3
+out="$(q "$(point_at_fault 2) SELECT state, msg, detail FROM fault_try(\$q\$$GET\$q\$)")"
+check "unprocessed: serving fails naming the view, with how many keys" \
+    "HV000|the store of feature view \"fv\" did not answer|3 keys were still unprocessed after 2 retries." "$out"
+stop_fault
+start_fault unprocessed-then-ok:3
+out="$(q "$(point_at_fault 2) SET feature_store.on_store_error = 'unavailable'; $STATUSES")"
+check "unprocessed: with on_store_error = 'unavailable', UNAVAILABLE rows" "$(all_status UNAVAILABLE)" "$(grep -v WARNING <<<"$out")"
 stop_fault
 
 # --- (f) memory ----------------------------------------------------------------------
