@@ -227,6 +227,34 @@ SELECT user_id, event_time FROM chk_t WHERE user_id > 7000 ORDER BY user_id;
 SELECT fs_drop_feature_view('chk');
 DROP TABLE chk_t, chk_in, seg_t;
 
+-- Domains whose CHECK runs SQL (an SQL function, a PL/pgSQL one): a value
+-- one refuses rejects its row only.  The check runs in a subtransaction, so
+-- what the failed function left behind is cleaned up and the rows after it
+-- convert as usual (no "division by zero" for valid values, no leaked
+-- buffer pins or snapshots).
+CREATE FUNCTION dom_sql_ok(v int) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT 100 / (v + 1) >= 0';
+CREATE FUNCTION dom_plpgsql_ok(v int) RETURNS bool LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF v = 13 THEN RAISE EXCEPTION 'unlucky %', v USING ERRCODE = '22023'; END IF;
+    RETURN (SELECT count(*) FROM pg_class WHERE oid = 'pg_class'::regclass) = 1;
+END $$;
+CREATE DOMAIN sql_checked AS int CHECK (dom_sql_ok(VALUE));
+CREATE DOMAIN plpgsql_checked AS int CHECK (dom_plpgsql_ok(VALUE));
+CREATE TABLE dom_t (user_id int PRIMARY KEY, event_time timestamptz, a sql_checked, b plpgsql_checked);
+SELECT fs_register_feature_view('dom', 'dom_t', 'user');
+SELECT fs_create_staging_table('dom', 'dom_in') IS NOT NULL AS created;
+INSERT INTO dom_in VALUES ('1', '2026-01-01', '1', '1'), ('2', '2026-01-01', '-1', '2'),
+                          ('3', '2026-01-01', '3', '13'), ('4', '2026-01-01', '500', '4'),
+                          ('5', '2026-01-01', '7', '5');
+SELECT rows_read, rows_rejected, rows_inserted FROM fs_ingest('dom', 'dom_in');
+SELECT entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+ WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs) ORDER BY entity_id;
+SELECT user_id, a, b FROM dom_t ORDER BY user_id;
+SELECT fs_drop_feature_view('dom');
+DROP TABLE dom_t, dom_in;
+DROP DOMAIN sql_checked, plpgsql_checked;
+DROP FUNCTION dom_sql_ok(int), dom_plpgsql_ok(int);
+
 -- A run is part of the caller's transaction: rolled back, it leaves no run row and no write.
 BEGIN;
 SELECT rows_updated FROM fs_ingest('user_stats', 'typed_src');

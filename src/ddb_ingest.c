@@ -61,6 +61,7 @@
 #include "utils.h"
 #include "ingest.h"
 #include "ingest_state.h"
+#include "value.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_remote);
 
@@ -112,6 +113,7 @@ typedef struct RemoteRun
 	int		   *fatt;			/* per silver column: foreign table column, or -1 */
 	FmgrInfo	key_out;
 	FmgrInfo  **eq;				/* per silver column: the type's equality, or NULL */
+	bool		encode_safe;	/* every column's output is built in */
 	MemoryContext chunk_cxt;
 	FsJsonHold *hold;
 	/* the chunk */
@@ -266,6 +268,40 @@ read_stored(RemoteRun *rr)
  *-------------------------------------------------------------------------
  */
 
+/* The encoding of one row, for fs_catch_data_error. */
+typedef struct RowItem
+{
+	RemoteRun  *rr;
+	RemoteRow  *row;
+	json_t	   *item;
+	int			cur;			/* the column being encoded */
+} RowItem;
+
+/* Encode every column of a row into its item. */
+static void
+encode_row(void *arg)
+{
+	RowItem    *ri = (RowItem *) arg;
+	RemoteRun  *rr = ri->rr;
+	TupleDesc	fdesc = RelationGetDescr(rr->rel);
+
+	for (int i = 0; i < rr->sdesc->natts; i++)
+	{
+		Form_pg_attribute att;
+		json_t	   *av;
+
+		if (rr->fatt[i] < 0 || ri->row->nulls[i])
+			continue;
+		ri->cur = i;
+		att = TupleDescAttr(fdesc, rr->fatt[i]);
+		av = fs_ddb_encode(ri->row->values[i], att->atttypid,
+						   rr->fatt[i] + 1 == rr->tbl->event_time_attnum,
+						   NameStr(att->attname), ri->row->entity);
+		if (av)
+			fs_obj_set_new(ri->item, rr->tbl->attr_names[rr->fatt[i]], av);
+	}
+}
+
 /*
  * The silver row as an Item, held; NULL if the store cannot hold one of its
  * values (NaN, a number out of DynamoDB's range), with the column in *badcol
@@ -275,45 +311,21 @@ read_stored(RemoteRun *rr)
 static json_t *
 row_item(RemoteRun *rr, RemoteRow *row, int *badcol, char **message)
 {
-	TupleDesc	fdesc = RelationGetDescr(rr->rel);
-	json_t	   *item = fs_held_object(rr->hold);
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile int cur = -1;
-	volatile bool ok = true;
+	RowItem		ri;
+	ErrorData  *refused;
 
-	PG_TRY();
-	{
-		for (int i = 0; i < rr->sdesc->natts; i++)
-		{
-			Form_pg_attribute att;
-			json_t	   *av;
-
-			if (rr->fatt[i] < 0 || row->nulls[i])
-				continue;
-			cur = i;
-			att = TupleDescAttr(fdesc, rr->fatt[i]);
-			av = fs_ddb_encode(row->values[i], att->atttypid,
-							   rr->fatt[i] + 1 == rr->tbl->event_time_attnum,
-							   NameStr(att->attname), row->entity);
-			if (av)
-				fs_obj_set_new(item, rr->tbl->attr_names[rr->fatt[i]], av);
-		}
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION || cur < 0)
-			PG_RE_THROW();
-		FlushErrorState();
-		*badcol = cur;
-		*message = edata->message;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok ? item : NULL;
+	ri.rr = rr;
+	ri.row = row;
+	ri.item = fs_held_object(rr->hold);
+	ri.cur = -1;
+	refused = fs_catch_data_error(encode_row, &ri, rr->encode_safe);
+	if (refused == NULL)
+		return ri.item;
+	if (ri.cur < 0)
+		ReThrowError(refused);
+	*badcol = ri.cur;
+	*message = refused->message;
+	return NULL;
 }
 
 /* Record a row the store cannot hold in fs_ingest_rejects. */
@@ -485,8 +497,8 @@ write_chunk(RemoteRun *rr, SPITupleTable *tuptable, int ntuples)
 	for (int r = 0; r < ntuples; r++)
 	{
 		RemoteRow  *row = &rr->rows[r];
-		int			badcol;
-		char	   *message;
+		int			badcol = -1;
+		char	   *message = NULL;
 
 		row->item = row_item(rr, row, &badcol, &message);
 		if (row->item == NULL)
@@ -767,6 +779,12 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	if (rr.skey < 0 || rr.sts < 0 || rr.sdigest < 0)
 		elog(ERROR, "silver table lacks the join key, event-time or fs_digest column");
 	table_close(srel, NoLock);
+	/* A type's own output function may run anything: then catch in a subtransaction. */
+	rr.encode_safe = true;
+	for (int i = 0; i < rr.sdesc->natts; i++)
+		if (rr.fatt[i] >= 0 &&
+			!fs_type_is_builtin(TupleDescAttr(fdesc, rr.fatt[i])->atttypid, false))
+			rr.encode_safe = false;
 
 	getTypeOutputInfo(TupleDescAttr(fdesc, rr.tbl->key_attnum - 1)->atttypid, &typoutput, &isvarlena);
 	fmgr_info(typoutput, &rr.key_out);

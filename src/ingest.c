@@ -73,6 +73,7 @@ typedef struct SilverColumn
 	Oid			ioparam;
 	int32		typmod;
 	bool		notnull;
+	bool		safe;			/* built-in input: no subtransaction to catch */
 } SilverColumn;
 
 /* An entity: what earlier runs wrote, and the row of this run kept for it. */
@@ -400,6 +401,7 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
 		fmgr_info(infunc, &c->input);
 		c->typmod = att->atttypmod;
 		c->notnull = att->attnotnull;
+		c->safe = fs_type_is_builtin(att->atttypid, true);
 		if (c->in_source)
 			appendStringInfo(&query, "%s%s::pg_catalog.text", i > 0 ? ", " : "",
 							 quote_identifier(c->name));
@@ -450,7 +452,7 @@ convert_key_and_time(SilverRun *sr, int *cur, bool *key_ok)
 		return "missing entity id";
 	sr->nulls[k] = false;
 	if (!fs_value_input(&sr->cols[k].input, raw_text(sr, k), sr->cols[k].ioparam,
-						sr->cols[k].typmod, &sr->values[k], &message))
+						sr->cols[k].typmod, sr->cols[k].safe, &sr->values[k], &message))
 		return message;
 	*key_ok = true;
 
@@ -471,7 +473,7 @@ convert_key_and_time(SilverRun *sr, int *cur, bool *key_ok)
 	else
 	{
 		if (!fs_value_input(&sr->cols[t].input, raw_text(sr, t), sr->cols[t].ioparam,
-							sr->cols[t].typmod, &sr->values[t], &message))
+							sr->cols[t].typmod, sr->cols[t].safe, &sr->values[t], &message))
 			return message;
 		sr->last_ts = DatumGetTimestampTz(sr->values[t]);
 		if (sr->last_ts_raw)
@@ -511,7 +513,7 @@ convert_features(SilverRun *sr, int *cur)
 		}
 		sr->nulls[i] = false;
 		if (!fs_value_input(&sr->cols[i].input, raw_text(sr, i), sr->cols[i].ioparam,
-							sr->cols[i].typmod, &sr->values[i], &message))
+							sr->cols[i].typmod, sr->cols[i].safe, &sr->values[i], &message))
 			return message;
 	}
 	return NULL;

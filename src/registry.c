@@ -568,6 +568,7 @@ resolve_view(FsView *view)
 
 	getTypeInputInfo(view->key_type, &infunc, &view->key_ioparam);
 	fmgr_info_cxt(infunc, &view->key_input, view->mcxt);
+	view->key_input_safe = fs_type_is_builtin(view->key_type, true);
 
 	if (view->store == FS_STORE_LOCAL)
 		resolve_key_index(view, rel);

@@ -59,6 +59,7 @@ typedef struct FsView
 	Oid			key_type;
 	int32		key_typmod;
 	FmgrInfo	key_input;
+	bool		key_input_safe; /* built-in: no subtransaction to catch */
 	Oid			key_ioparam;
 	Oid			key_index;		/* unique index on the join key (local) */
 	Oid			key_eqopr;		/* its equality operator */

@@ -166,7 +166,7 @@ convert_key(FsView *view, Datum id)
 	char	   *message;
 
 	if (!fs_value_input(&view->key_input, str, view->key_ioparam, view->key_typmod,
-						&key, &message))
+						view->key_input_safe, &key, &message))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid entity id \"%s\" for join key \"%s\" of type %s",

@@ -15,15 +15,23 @@
 #include <ctype.h>
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "common/int.h"
 #include "common/shortest_dec.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "value.h"
 
@@ -643,6 +651,25 @@ array_value(FsValueCodec *codec, FsValueInput *ti, int32 typmod, JsonbValue *jv)
 														   elem->typbyval, elem->typalign)));
 }
 
+/* Fill input for codec's type, if not done yet. */
+void
+fs_value_input_init(FsValueCodec *codec, FsValueInput *ti)
+{
+	Oid			infunc;
+
+	if (ti->ready)
+		return;
+	getTypeInputInfo(codec->typid, &infunc, &ti->ioparam);
+	fmgr_info(infunc, &ti->in);
+	if (codec->kind == FS_VALUE_ARRAY)
+	{
+		getTypeInputInfo(codec->elem->typid, &infunc, &ti->elem_ioparam);
+		fmgr_info(infunc, &ti->elem_in);
+	}
+	ti->safe = fs_type_is_builtin(codec->typid, true);
+	ti->ready = true;
+}
+
 /*
  * A non-null JSON value as a Datum of codec's type with typmod; raises what
  * the type refuses.
@@ -650,19 +677,7 @@ array_value(FsValueCodec *codec, FsValueInput *ti, int32 typmod, JsonbValue *jv)
 Datum
 fs_value_from_json(FsValueCodec *codec, FsValueInput *ti, int32 typmod, JsonbValue *jv)
 {
-	if (!ti->ready)
-	{
-		Oid			infunc;
-
-		getTypeInputInfo(codec->typid, &infunc, &ti->ioparam);
-		fmgr_info(infunc, &ti->in);
-		if (codec->kind == FS_VALUE_ARRAY)
-		{
-			getTypeInputInfo(codec->elem->typid, &infunc, &ti->elem_ioparam);
-			fmgr_info(infunc, &ti->elem_in);
-		}
-		ti->ready = true;
-	}
+	fs_value_input_init(codec, ti);
 
 	switch (codec->kind)
 	{
@@ -702,7 +717,7 @@ input_call(void *arg)
  */
 bool
 fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
-			   Datum *value, char **message)
+			   bool safe, Datum *value, char **message)
 {
 	InputCall	call;
 	ErrorData  *refused;
@@ -711,7 +726,7 @@ fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 	call.str = str;
 	call.ioparam = ioparam;
 	call.typmod = typmod;
-	refused = fs_catch_data_error(input_call, &call);
+	refused = fs_catch_data_error(input_call, &call, safe);
 	if (refused != NULL)
 	{
 		*message = refused->message;
@@ -721,21 +736,85 @@ fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 	return true;
 }
 
+/* Whether a function is built into the server (language internal). */
+static bool
+builtin_function(Oid funcid)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	bool		builtin;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	builtin = ((Form_pg_proc) GETSTRUCT(tup))->prolang == INTERNALlanguageId;
+	ReleaseSysCache(tup);
+	return builtin;
+}
+
+/* Whether converting values of typid runs only built-in code (value.h). */
+bool
+fs_type_is_builtin(Oid typid, bool input)
+{
+	for (int depth = 0; depth < 8; depth++)
+	{
+		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		Form_pg_type t;
+		Oid			func;
+		Oid			next = InvalidOid;
+		bool		ok;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		t = (Form_pg_type) GETSTRUCT(tup);
+		func = input ? t->typinput : t->typoutput;
+		if (t->typtype == TYPTYPE_DOMAIN)
+		{
+			ok = !(input && DomainHasConstraints(typid));
+			next = t->typbasetype;
+		}
+		else if (t->typtype == TYPTYPE_BASE || t->typtype == TYPTYPE_ENUM)
+		{
+			ok = builtin_function(func);
+			if (ok && OidIsValid(t->typelem) && IsTrueArrayType(t))
+				next = t->typelem;
+		}
+		else
+			ok = false;			/* composite, range, pseudo-type */
+		ReleaseSysCache(tup);
+		if (!ok || !OidIsValid(next))
+			return ok;
+		typid = next;
+	}
+	return false;
+}
+
 /*
  * Run fn(arg); if it raises a data error (SQLSTATE class 22 or 23), return
  * that error, else NULL.  Any other error goes on up (a cancel, out of
- * memory).  No subtransaction: for code, like input functions, that holds
- * nothing a data error could leave behind.
+ * memory).  Code that is not known to leave nothing behind (a domain's
+ * CHECK can run any SQL) runs in a subtransaction, rolled back when it
+ * fails; built-in input functions take the fast path without one.
  */
 ErrorData *
-fs_catch_data_error(void (*fn) (void *), void *arg)
+fs_catch_data_error(void (*fn) (void *), void *arg, bool safe)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *volatile refused = NULL;
 
+	if (!safe)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+	}
 	PG_TRY();
 	{
 		fn(arg);
+		if (!safe)
+		{
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
 	}
 	PG_CATCH();
 	{
@@ -744,11 +823,17 @@ fs_catch_data_error(void (*fn) (void *), void *arg)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		FlushErrorState();
+		if (!safe)
+		{
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
 		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 		if (category != ERRCODE_DATA_EXCEPTION &&
 			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-			PG_RE_THROW();
-		FlushErrorState();
+			ReThrowError(edata);
 		refused = edata;
 	}
 	PG_END_TRY();

@@ -53,6 +53,7 @@ typedef struct FsValueCodec
 typedef struct FsValueInput
 {
 	bool		ready;
+	bool		safe;			/* fs_type_is_builtin(typid, true) */
 	FmgrInfo	in;
 	Oid			ioparam;
 	FmgrInfo	elem_in;		/* arrays: the element type's */
@@ -77,15 +78,30 @@ extern Datum fs_value_from_json(FsValueCodec *codec, FsValueInput *input, int32 
 
 /*
  * Read a value with its type's input function: false and the type's message
- * when the type refuses it (a data error); other errors are raised.
+ * when the type refuses it (a data error); other errors are raised.  safe:
+ * the type is built in (fs_type_is_builtin), so no subtransaction is needed.
  */
 extern bool fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
-						   Datum *value, char **message);
+						   bool safe, Datum *value, char **message);
+
+/*
+ * Whether converting values of typid (input: from text; else: to text) runs
+ * only code built into PostgreSQL that leaves nothing behind when it raises
+ * a data error: no domain with constraints (a CHECK may call any function),
+ * no composite or range, and input and output functions of language
+ * internal, for arrays their element type's too.
+ */
+extern bool fs_type_is_builtin(Oid typid, bool input);
+
+/* Fill input for codec's type, if not done yet (fs_value_from_json does too). */
+extern void fs_value_input_init(FsValueCodec *codec, FsValueInput *input);
 
 /*
  * Run fn(arg); return the data error (SQLSTATE class 22 or 23) it raised, or
- * NULL.  Other errors are raised on.
+ * NULL.  Other errors are raised on.  Unless safe (fn runs only built-in
+ * code that holds nothing a data error could leave behind, such as built-in
+ * input functions), fn runs in a subtransaction, rolled back if it fails.
  */
-extern ErrorData *fs_catch_data_error(void (*fn) (void *), void *arg);
+extern ErrorData *fs_catch_data_error(void (*fn) (void *), void *arg, bool safe);
 
 #endif							/* FS_VALUE_H */

@@ -271,7 +271,7 @@ take_entity(WriteCall *wc, FsPrepared *p)
 		return;
 	}
 	if (!fs_value_input(&view->key_input, pstrdup(p->w->entity_id), view->key_ioparam,
-						view->key_typmod, &p->key, &message))
+						view->key_typmod, view->key_input_safe, &p->key, &message))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid entity id \"%s\" for join key \"%s\" of type %s",
@@ -369,10 +369,13 @@ static ErrorData *
 convert_value(WriteCall *wc, FsWriteCol *col)
 {
 	ConvertCall call;
+	FsFeature  *feat = &wc->view->features[col->feat];
+	FsValueInput *ti = &wc->type_in[col->feat];
 
+	fs_value_input_init(&feat->codec, ti);
 	call.wc = wc;
 	call.col = col;
-	return fs_catch_data_error(convert_call, &call);
+	return fs_catch_data_error(convert_call, &call, ti->safe);
 }
 
 /*
