@@ -50,6 +50,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -694,7 +695,7 @@ write_view(void *arg)
  * producers already); InvalidOid if the view is gone.
  */
 static Oid
-writer_of(const char *view, const char *schema)
+writer_of(const char *view, const char *schema, Oid *relid)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
@@ -703,7 +704,7 @@ writer_of(const char *view, const char *schema)
 	int			ret;
 
 	args[0] = CStringGetTextDatum(view);
-	query = psprintf("SELECT c.relowner FROM %s.fs_feature_view v "
+	query = psprintf("SELECT c.relowner, c.oid FROM %s.fs_feature_view v "
 					 "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation "
 					 "WHERE v.name OPERATOR(pg_catalog.=) $1", quote_identifier(schema));
 	ret = SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 1);
@@ -712,7 +713,33 @@ writer_of(const char *view, const char *schema)
 			 SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 		return InvalidOid;
+	*relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Why a write of members[0..n) failed, for the reason of one of them, as its
+ * producer may see it.  The write ran as the table's owner, so the error's
+ * detail (a CHECK's "Failing row contains (...)") may show every column of
+ * the row and the values of the other producers merged into it: keep it only
+ * when the producer may read the whole table and the write held only its
+ * own events, as PostgreSQL would have shown the producer itself.
+ */
+static char *
+write_reason(ErrorData *edata, Event *e, Event **members, int n, Oid relid)
+{
+	bool		own = true;
+
+	if (edata->detail == NULL)
+		return reason_of(edata);
+	for (int m = 0; m < n; m++)
+		if (members[m]->producer != e->producer)
+			own = false;
+	if (own && pg_class_aclcheck(relid, e->producer, ACL_SELECT) == ACLCHECK_OK)
+		return reason_of(edata);
+	return psprintf("%s (SQLSTATE %s); the detail is not shown: it may hold values the role "
+					"that queued the event cannot read", edata->message,
+					unpack_sql_state(edata->sqlerrcode));
 }
 
 /*
@@ -730,7 +757,8 @@ write_events(const char *schema, const char *view, Event **events, int nevents, 
 	ErrorData  *edata = NULL;
 	bool	   *done;
 	Event	  **members;
-	Oid			writer = writer_of(view, schema);
+	Oid			relid = InvalidOid;
+	Oid			writer = writer_of(view, schema, &relid);
 	int64		stale = 0;
 
 	if (!OidIsValid(writer))
@@ -765,7 +793,7 @@ write_events(const char *schema, const char *view, Event **events, int nevents, 
 		{
 			/* One entity: no need to try again. */
 			for (int m = 0; m < nmembers; m++)
-				members[m]->reason = reason_of(edata);
+				members[m]->reason = write_reason(edata, members[m], members, nmembers, relid);
 			break;
 		}
 		vw.events = members;
@@ -775,7 +803,7 @@ write_events(const char *schema, const char *view, Event **events, int nevents, 
 			stale += vw.stale;
 		else
 			for (int m = 0; m < nmembers; m++)
-				members[m]->reason = reason_of(edata);
+				members[m]->reason = write_reason(edata, members[m], members, nmembers, relid);
 	}
 	return stale;
 }

@@ -16,7 +16,8 @@
 #       after it;
 #   (f) errors of fs_push; events the worker cannot write (queued by INSERT,
 #       or refused by the table's CHECK) go to fs_stream_rejects with the
-#       reason, alone: the other events of their flush are written.
+#       reason, alone: the other events of their flush are written; a
+#       reason shows no row values its producer may not read.
 #
 # Needs the cluster of scripts/pgcluster.sh (FS_CLUSTER_ENV) with feature_store
 # in shared_preload_libraries (scripts/test.sh starts it so), the worker's
@@ -44,6 +45,9 @@ drop_stream_objects() {
          -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
          -c "DROP TABLE IF EXISTS stream_local" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
          -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" >/dev/null 2>&1 || true
+    psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
+         -c "DROP OWNED BY regress_fs_colprod, regress_fs_tableprod" \
+         -c "DROP ROLE IF EXISTS regress_fs_colprod, regress_fs_tableprod" >/dev/null 2>&1 || true
 }
 make_work fs_stream
 at_exit drop_stream_objects
@@ -249,6 +253,30 @@ q "ALTER TABLE stream_local ADD CONSTRAINT clicks_not_negative CHECK (clicks >= 
 q "SELECT fs_push('local', 'p1', '{\"clicks\": -5}'), fs_push('local', 'p2', '{\"clicks\": 7}'), fs_push('local', 'p3', '{\"label\": \"ok\"}')" >/dev/null
 check "an event the table refuses (CHECK) is set aside alone; the others of its flush are written" "p1:23514|7,\"ok\"" \
     "$(wait_for "SELECT string_agg(entity_id || ':' || substring(reason FROM 'SQLSTATE ([0-9A-Z]{5})'), ',') || '|' || (SELECT string_agg(value::text, ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['p2', 'p3'], ARRAY['local:clicks', 'local:label']) WHERE status = 'PRESENT') FROM fs_stream_rejects WHERE entity_id = 'p1'" "p1:23514|7,\"ok\"")"
+# A producer that may not read every column sees no detail built with the
+# table owner's rights: the CHECK's "Failing row contains (...)" would show
+# the label it cannot SELECT.  One that may read the table sees the detail.
+q "INSERT INTO stream_local (user_id, event_time, clicks, label) VALUES ('s1', '2020-01-01', 1, 'secret-label'), ('s2', '2020-01-01', 1, 'open-label')" >/dev/null
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+SET client_min_messages = warning;
+CREATE ROLE regress_fs_colprod;
+GRANT INSERT (user_id, event_time, clicks), UPDATE (user_id, event_time, clicks),
+      SELECT (user_id, event_time, clicks) ON stream_local TO regress_fs_colprod;
+CREATE ROLE regress_fs_tableprod;
+GRANT SELECT, INSERT, UPDATE ON stream_local TO regress_fs_tableprod;
+SET ROLE regress_fs_colprod;
+SELECT fs_push('local', 's1', '{"clicks": -5}') > 0;
+SET ROLE regress_fs_tableprod;
+SELECT fs_push('local', 's2', '{"clicks": -6}') > 0;
+RESET ROLE;
+EOF
+)"
+check "producers with column and with table grants push events the CHECK refuses" "$(printf 't\nt')" "$out"
+check "a producer without SELECT on the label: the reason keeps the error, not the row's values" \
+    "23514|false|true" "$(wait_for "SELECT substring(reason FROM 'SQLSTATE ([0-9A-Z]{5})') || '|' || (reason ~ 'secret-label') || '|' || (reason ~ 'not shown') FROM fs_stream_rejects WHERE entity_id = 's1'" "23514|false|true")"
+check "a producer that may read the table: the reason has the detail" \
+    "23514|true" "$(wait_for "SELECT substring(reason FROM 'SQLSTATE ([0-9A-Z]{5})') || '|' || (reason ~ 'Failing row contains') FROM fs_stream_rejects WHERE entity_id = 's2'" "23514|true")"
+q "DROP OWNED BY regress_fs_colprod, regress_fs_tableprod; DROP ROLE regress_fs_colprod, regress_fs_tableprod" >/dev/null
 # A producer's trigger that changes the session's search_path must not reach
 # the worker's own queries (which would then run the producer's min()).
 out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
