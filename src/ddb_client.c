@@ -497,11 +497,17 @@ ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result)
 				retryable = connected;
 				break;
 			case CURLE_FILESIZE_EXCEEDED:
-				ddb_set_error(run, call, "ResponseTooLarge", errbuf);
-				break;
 			case CURLE_WRITE_ERROR:
-				ddb_set_error(run, call, req->buf.too_large ? "ResponseTooLarge" : "ResponseRefused",
-							  errbuf);
+				if (result == CURLE_FILESIZE_EXCEEDED || req->buf.too_large)
+				{
+					char	   *what = psprintf("the answer is larger than %d kB.",
+												run->ep->max_response_kb);
+
+					ddb_set_error(run, call, "ResponseTooLarge", what);
+					pfree(what);
+				}
+				else
+					ddb_set_error(run, call, "ResponseRefused", errbuf);
 				break;
 			case CURLE_OUT_OF_MEMORY:
 				/* libcurl refuses a header beyond its limit this way too. */
@@ -521,7 +527,6 @@ ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result)
 				}
 				break;
 		}
-		call->max_response_kb = run->ep->max_response_kb;
 	}
 	else if (http_status == 200)
 	{
@@ -806,8 +811,7 @@ fs_ddb_raise(FsDdbCall *call)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("DynamoDB %s request failed", op),
-				 errdetail("ResponseTooLarge: the answer is larger than %d kB.", call->max_response_kb),
-				 errdetail_log("ResponseTooLarge: %s", message),
+				 errdetail("ResponseTooLarge: %s", message),
 				 errhint("The limit is the server option max_response_size or feature_store.max_response_size.")));
 	if (strcmp(type, "ResponseRefused") == 0)
 		ereport(ERROR,

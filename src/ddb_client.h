@@ -91,7 +91,6 @@ typedef struct FsDdbCall
 	char	   *error_message;	/* the store's "message", or a description */
 	bool		transient;		/* throttling, 5xx, broken connection: retries
 								 * ran out */
-	int			max_response_kb;	/* the limit a ResponseTooLarge exceeded */
 	int			attempts;		/* HTTP requests sent for this call */
 	int			throttles;
 } FsDdbCall;

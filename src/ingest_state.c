@@ -32,6 +32,14 @@ entity_array(Datum *entities, int n)
 	return PointerGetDatum(construct_array(entities, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+/* A timestamptz[] of n times. */
+static Datum
+time_array(Datum *times, int n)
+{
+	return PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
+}
+
 /* Run a kept statement; what it did must be expected. */
 static void
 run(SPIPlanPtr plan, Datum *args, int expected, const char *what)
@@ -55,8 +63,7 @@ fs_state_record(Oid schema, const char *view, Datum *entities, Datum *digests,
 	args[0] = CStringGetTextDatum(view);
 	args[1] = entity_array(entities, n);
 	args[2] = PointerGetDatum(construct_array(digests, n, BYTEAOID, -1, false, TYPALIGN_INT));
-	args[3] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
+	args[3] = time_array(times, n);
 	run(fs_schema_plan(&record_plan, schema,
 					   "INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time) "
 					   "SELECT $1, u.e, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
@@ -78,8 +85,7 @@ fs_state_advance_times(Oid schema, const char *view, Datum *entities, Datum *tim
 		return;
 	args[0] = CStringGetTextDatum(view);
 	args[1] = entity_array(entities, n);
-	args[2] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
+	args[2] = time_array(times, n);
 	run(fs_schema_plan(&advance_plan, schema,
 					   "UPDATE @extschema@.fs_ingest_state st SET event_time = u.t"
 					   " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, t)"
