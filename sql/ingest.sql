@@ -262,16 +262,15 @@ SELECT status FROM fs_ingest_runs ORDER BY run_id DESC LIMIT 1;
 ROLLBACK;
 SELECT count(*) AS runs FROM fs_ingest_runs;
 
--- A run holds a transaction-level advisory lock on its view until the
--- transaction ends, so that a second run on the view waits for it: class id
--- 0x46530001, key the hash of the view's name.
+-- A run locks its view's catalog row until the transaction ends, so that a
+-- second run on the view waits for it (test/isolation/specs/ingest_locks.spec),
+-- and takes no advisory lock, which any role could take to stall the view.
 BEGIN;
 SELECT rows_read FROM fs_ingest('user_stats', 'typed_src');
-SELECT classid, objid = hashtext('user_stats')::oid AS key_is_view, objsubid, mode, granted
-  FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid();
-ROLLBACK;
+SELECT xmax = pg_current_xact_id()::xid AS row_locked FROM fs_feature_view WHERE name = 'user_stats';
 SELECT count(*) AS advisory_locks FROM pg_locks
  WHERE locktype = 'advisory' AND pid = pg_backend_pid();
+ROLLBACK;
 
 -- Errors.
 SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'user_stats_staging', 'append')$$);
@@ -307,8 +306,8 @@ SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'user_stats_staging')$$);
 SELECT pg_temp.err($$INSERT INTO fs_ingest_state VALUES ('user_stats', '1', '\x00', now())$$);
 RESET ROLE;
 
--- A table's owner who is not a superuser ingests through row-level security:
--- its runs, its rejects, the state of its views.  An unqualified staging
+-- A table's owner who is not a superuser ingests: the extension records its
+-- runs, its rejects, the state of its views.  An unqualified staging
 -- table goes into the schema of the view's table.
 CREATE SCHEMA regress_fs_ingest_s AUTHORIZATION regress_fs_ingester;
 SET ROLE regress_fs_ingester;

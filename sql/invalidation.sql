@@ -159,8 +159,13 @@ SELECT fs_register_feature_view('iv', 'inv_t', 'user');
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:*']);
 
 --
--- Catalog changes by direct DML are served at the next call.
+-- Catalog changes are served at the next call: through fs_alter_feature_view,
+-- and by a superuser's direct DML.
 --
+SELECT fs_alter_feature_view('iv', ttl => '1 second');
+SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
+SELECT fs_alter_feature_view('iv', reset => '{ttl}');
+SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
 UPDATE fs_feature_view SET ttl = '1 second' WHERE name = 'iv';
 SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
 UPDATE fs_feature_view SET ttl = NULL WHERE name = 'iv';

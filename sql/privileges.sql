@@ -1,7 +1,7 @@
 --
 -- privileges: serving reads only what the caller may read; the registry lets
--- only a relation's owner register or drop a view over it, through the
--- functions or through direct DML on the catalog.
+-- only a relation's owner register or drop a view over it; the catalog
+-- itself takes no direct DML but a superuser's.
 --
 -- pg_regress may have loaded the extension already; start from scratch.
 SET client_min_messages = warning;
@@ -141,12 +141,12 @@ SELECT pg_temp.err($$SELECT fs_register_feature_view('stolen', 'priv_t', 'user')
 SELECT pg_temp.err($$SELECT fs_drop_feature_view('pv')$$);
 SELECT pg_temp.err($$SELECT fs_drop_feature_service('owner_svc')$$);
 SELECT pg_temp.err($$SELECT fs_drop_entity('user')$$);
--- ... nor through the catalog tables directly (row-level security)
+-- ... nor through the catalog tables directly (PUBLIC may only read them)
 INSERT INTO fs_feature_view (name, relation, entity) VALUES ('stolen', 'priv_t', 'user');
 SELECT pg_temp.err($$INSERT INTO fs_feature_view (name, relation, entity) VALUES ('stolen', 'priv_t', 'user')$$);
 SELECT pg_temp.err($$INSERT INTO fs_entity (name, join_key, registered_by) VALUES ('fake', 'id', 'regress_fs_owner')$$);
 SELECT pg_temp.err($$INSERT INTO fs_feature_service (name, feature_refs, registered_by) VALUES ('fake', '{pv:score}', 'regress_fs_owner')$$);
--- updates and deletes of others' rows touch nothing
+-- nor update or delete their rows
 UPDATE fs_feature_view SET ttl = '1 second', relation = 'open_t' WHERE name = 'pv';
 DELETE FROM fs_feature_view WHERE name = 'pv';
 UPDATE fs_feature_service SET feature_refs = '{ov:visible}' WHERE name = 'owner_svc';

@@ -75,24 +75,24 @@ SELECT * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'nobody'],
 -- without a ttl, old rows and rows without an event time are PRESENT
 SELECT * FROM fs_get_features(ARRAY['u1', 'u3', 'u5', 'u2'], ARRAY['user_profile:age']);
 -- the ttl is judged against the transaction's start: a 1-day ttl makes u1 stale
-UPDATE fs_feature_view SET ttl = '1 day' WHERE name = 'user_stats';
+SELECT fs_alter_feature_view('user_stats', ttl => '1 day');
 SELECT entity_id, feature_ref, value, status
   FROM fs_get_features(ARRAY['u1'], ARRAY['user_stats:clicks']);
-UPDATE fs_feature_view SET ttl = '36500 days' WHERE name = 'user_stats';
+SELECT fs_alter_feature_view('user_stats', ttl => '36500 days');
 SELECT entity_id, feature_ref, value, status
   FROM fs_get_features(ARRAY['u1'], ARRAY['user_stats:clicks']);
 -- a fresh row is PRESENT whatever the ttl
 INSERT INTO user_stats_t VALUES ('fresh', now() - interval '1 minute', 1, 0.1, 'ES');
-UPDATE fs_feature_view SET ttl = '1 hour' WHERE name = 'user_stats';
+SELECT fs_alter_feature_view('user_stats', ttl => '1 hour');
 SELECT entity_id, value, status,
        event_time = (SELECT event_time FROM user_stats_t WHERE user_id = 'fresh') AS same_time
   FROM fs_get_features(ARRAY['fresh'], ARRAY['user_stats:clicks']);
-UPDATE fs_feature_view SET ttl = '36500 days' WHERE name = 'user_stats';
+SELECT fs_alter_feature_view('user_stats', ttl => '36500 days');
 DELETE FROM user_stats_t WHERE user_id = 'fresh';
 -- the ttl's boundary: a row exactly ttl old is PRESENT, one a microsecond
 -- older is OUTSIDE_MAX_AGE (now() is the transaction's start, as serving's)
 BEGIN;
-UPDATE fs_feature_view SET ttl = '1 hour' WHERE name = 'user_stats';
+SELECT fs_alter_feature_view('user_stats', ttl => '1 hour');
 INSERT INTO user_stats_t VALUES
     ('edge', now() - interval '1 hour', 1, 0.1, 'ES'),
     ('past', now() - interval '1 hour' - interval '1 microsecond', 1, 0.1, 'ES');

@@ -803,6 +803,7 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	fs_ingest_check_run(rr.schema_oid, rr.run_id, rr.view);
 	/* Gold: the changed rows, a chunk at a time. */
 	fetch = FS_DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
 	query = psprintf("SELECT * FROM %s",

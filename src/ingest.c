@@ -219,7 +219,30 @@ text_digest(StringInfo buf, uint64 signature, int natts, const bool *is_feature,
 
 static FsKeptPlan reject_plan;
 
-/* Record a rejected row in fs_ingest_rejects (SPI connected). */
+/* A reject's statement and arguments, for insert_reject as the table's owner. */
+typedef struct RejectWrite
+{
+	SPIPlanPtr	plan;
+	Datum	   *values;
+	char	   *nulls;
+} RejectWrite;
+
+static void
+insert_reject(void *arg)
+{
+	RejectWrite *rw = arg;
+	int			rc;
+
+	rc = SPI_execute_plan(rw->plan, rw->values, rw->nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record a rejected row: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Record a rejected row in fs_ingest_rejects (SPI connected), as the table's
+ * owner: the step of the run checked with fs_ingest_check_run that the run
+ * is the caller's.
+ */
 void
 fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 				 const char *column, const char *raw, const char *reason)
@@ -227,7 +250,8 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	int			rc;
+	RejectWrite rw;
+	Oid			table = get_relname_relid("fs_ingest_rejects", schema);
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = entity_id ? CStringGetTextDatum(entity_id) : (Datum) 0;
@@ -237,14 +261,16 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 	values[3] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
 	nulls[3] = raw ? ' ' : 'n';
 	values[4] = CStringGetTextDatum(reason);
-	rc = SPI_execute_plan(fs_schema_plan(&reject_plan, schema,
-										 "INSERT INTO @extschema@.fs_ingest_rejects "
-										 "(run_id, entity_id, \"column\", raw_value, reason) "
-										 "VALUES ($1, $2, $3, $4, $5)",
-										 5, argtypes),
-						  values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not record a rejected row: %s", SPI_result_code_string(rc));
+	if (!OidIsValid(table))
+		elog(ERROR, "table fs_ingest_rejects of extension feature_store is missing");
+	rw.plan = fs_schema_plan(&reject_plan, schema,
+							 "INSERT INTO @extschema@.fs_ingest_rejects "
+							 "(run_id, entity_id, \"column\", raw_value, reason) "
+							 "VALUES ($1, $2, $3, $4, $5)",
+							 5, argtypes);
+	rw.values = values;
+	rw.nulls = nulls;
+	fs_run_as_owner(table, insert_reject, &rw);
 }
 
 /*
@@ -767,6 +793,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	fs_ingest_check_run(sr.schema, sr.run_id, sr.view);
 	load_state(sr.entities, sr.keycxt, get_namespace_name(sr.schema), sr.view);
 	portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
 	sr.bistate = GetBulkInsertState();

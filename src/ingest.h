@@ -27,7 +27,13 @@
 extern Datum fs_ingest_silver(PG_FUNCTION_ARGS);
 extern Datum fs_ingest_remote(PG_FUNCTION_ARGS);
 
-/* Record a rejected row in fs_ingest_rejects (SPI connected). */
+/*
+ * Refuse (42501) a run_id that is not a running run of the caller's into
+ * feature_view (SPI connected): the C steps check it before they record.
+ */
+extern void fs_ingest_check_run(Oid schema, int64 run_id, const char *feature_view);
+
+/* Record a rejected row in fs_ingest_rejects (SPI connected), as its owner. */
 extern void fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 							 const char *column, const char *raw, const char *reason);
 

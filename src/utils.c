@@ -11,12 +11,15 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "utils.h"
 
@@ -111,14 +114,30 @@ fs_extension_schema(bool missing_ok)
 	return schema;
 }
 
+/* sql with every @extschema@ replaced by the schema's quoted name. */
+char *
+fs_schema_sql(Oid schema, const char *sql)
+{
+	const char *quoted = quote_identifier(get_namespace_name(schema));
+	StringInfoData buf;
+	const char *p;
+	const char *at;
+
+	initStringInfo(&buf);
+	for (p = sql; (at = strstr(p, "@extschema@")) != NULL; p = at + strlen("@extschema@"))
+	{
+		appendBinaryStringInfo(&buf, p, at - p);
+		appendStringInfoString(&buf, quoted);
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
 /* The plan of sql for schema, prepared and kept on first use. */
 SPIPlanPtr
 fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, int nargs, Oid *argtypes)
 {
-	const char *quoted;
-	StringInfoData buf;
-	const char *p;
-	const char *at;
+	char	   *text;
 	SPIPlanPtr	plan;
 
 	if (kp->plan != NULL && kp->schema == schema)
@@ -129,22 +148,46 @@ fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, int nargs, Oid *argt
 		kp->plan = NULL;
 	}
 
-	quoted = quote_identifier(get_namespace_name(schema));
-	initStringInfo(&buf);
-	for (p = sql; (at = strstr(p, "@extschema@")) != NULL; p = at + strlen("@extschema@"))
-	{
-		appendBinaryStringInfo(&buf, p, at - p);
-		appendStringInfoString(&buf, quoted);
-	}
-	appendStringInfoString(&buf, p);
-
-	plan = SPI_prepare(buf.data, nargs, argtypes);
+	text = fs_schema_sql(schema, sql);
+	plan = SPI_prepare(text, nargs, argtypes);
 	if (plan == NULL)
-		elog(ERROR, "could not prepare \"%s\": %s", buf.data, SPI_result_code_string(SPI_result));
+		elog(ERROR, "could not prepare \"%s\": %s", text, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not keep the plan of \"%s\"", buf.data);
+		elog(ERROR, "could not keep the plan of \"%s\"", text);
 	kp->plan = plan;
 	kp->schema = schema;
-	pfree(buf.data);
+	pfree(text);
 	return plan;
+}
+
+/*
+ * Run fn(arg) as the owner of relation relid.  The caller has checked, as
+ * itself, that the write fn does is allowed: the owner's rights are for the
+ * write alone, never for a check.
+ */
+void
+fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg)
+{
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		fn(arg);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
 }

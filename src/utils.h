@@ -39,6 +39,18 @@ extern HTAB *fs_bytes_table(const char *name, long size, Size entrysize, MemoryC
  */
 extern Oid	fs_extension_schema(bool missing_ok);
 
+/* sql with every @extschema@ replaced by the schema's quoted name (palloc'd). */
+extern char *fs_schema_sql(Oid schema, const char *sql);
+
+/*
+ * Run fn(arg) with the current user switched to the owner of relation relid
+ * (a catalog table of the extension), and switched back however fn ends.
+ * Callers check, as the calling role, that the write fn does is allowed: the
+ * catalog grants PUBLIC only SELECT, so that no role can lock it against the
+ * extension's own work, and its writes go through the extension's code.
+ */
+extern void fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg);
+
 /*
  * A statement prepared once per backend and kept (SPI_keepplan) for one
  * schema, the extension's: asked for another schema, it is prepared again.

@@ -9,7 +9,408 @@
 \echo Use "ALTER EXTENSION feature_store UPDATE TO '0.2.0'" to load this file. \quit
 
 /*
- * fs_ingest: a comment in its body names the file of the remote gold step,
+ * The catalog is written only through the extension's functions, which
+ * check as the caller and write as the catalog's owner: PUBLIC keeps SELECT
+ * alone, for a privilege to write a table is one to LOCK it too.  The
+ * policies that checked direct writes go; their rules are in src/catalog.c.
+ */
+REVOKE ALL ON @extschema@.fs_entity, @extschema@.fs_feature_view,
+    @extschema@.fs_feature_service, @extschema@.fs_ingest_runs,
+    @extschema@.fs_ingest_rejects FROM PUBLIC;
+GRANT SELECT ON @extschema@.fs_entity, @extschema@.fs_feature_view,
+    @extschema@.fs_feature_service TO PUBLIC;
+GRANT SELECT ON @extschema@.fs_ingest_runs, @extschema@.fs_ingest_rejects TO PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.fs_ingest_runs_run_id_seq FROM PUBLIC;
+DROP POLICY fs_entity_insert ON @extschema@.fs_entity;
+DROP POLICY fs_entity_delete ON @extschema@.fs_entity;
+DROP POLICY fs_feature_view_insert ON @extschema@.fs_feature_view;
+DROP POLICY fs_feature_view_update ON @extschema@.fs_feature_view;
+DROP POLICY fs_feature_view_delete ON @extschema@.fs_feature_view;
+DROP POLICY fs_feature_service_insert ON @extschema@.fs_feature_service;
+DROP POLICY fs_feature_service_update ON @extschema@.fs_feature_service;
+DROP POLICY fs_feature_service_delete ON @extschema@.fs_feature_service;
+DROP POLICY fs_ingest_runs_insert ON @extschema@.fs_ingest_runs;
+DROP POLICY fs_ingest_runs_update ON @extschema@.fs_ingest_runs;
+DROP POLICY fs_ingest_rejects_insert ON @extschema@.fs_ingest_rejects;
+
+CREATE FUNCTION @extschema@.fs_catalog_add_entity(name text, join_key text, description text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_entity';
+CREATE FUNCTION @extschema@.fs_catalog_drop_entity(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_entity';
+CREATE FUNCTION @extschema@.fs_catalog_add_feature_view(name text, relation regclass,
+    entity text, ttl interval, event_time_column name, description text, owner text, tags jsonb)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_view';
+CREATE FUNCTION @extschema@.fs_catalog_alter_feature_view(name text, ttl interval,
+    description text, owner text, tags jsonb, reset text[])
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_alter_feature_view';
+CREATE FUNCTION @extschema@.fs_catalog_drop_feature_view(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_view';
+CREATE FUNCTION @extschema@.fs_catalog_add_feature_service(name text, feature_refs text[],
+    description text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_service';
+CREATE FUNCTION @extschema@.fs_catalog_drop_feature_service(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_service';
+
+/* The registry functions write through them. */
+
+CREATE OR REPLACE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
+                                               description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid entity name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF join_key IS NULL OR join_key OPERATOR(pg_catalog.=) ''
+       OR octet_length(join_key) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid join key %', coalesce(quote_literal(join_key), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'The join key is a column name of 1 to 63 bytes.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'entity "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+    PERFORM @extschema@.fs_catalog_add_entity($1, $2, $3);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
+    entity text, ttl interval DEFAULT NULL,
+    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
+    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      pg_catalog.pg_class%ROWTYPE;
+    key      name;
+    key_att  smallint;
+    ts_type  oid;
+    fdw      name;
+    known    text;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid feature view name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF relation IS NULL OR entity IS NULL OR event_time_column IS NULL THEN
+        RAISE EXCEPTION 'relation, entity and event_time_column must not be null'
+            USING ERRCODE = '22004';
+    END IF;
+    IF ttl IS NOT NULL AND ttl OPERATOR(pg_catalog.<=) '0 seconds'::interval THEN
+        RAISE EXCEPTION 'ttl must be positive, not %', ttl USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature view "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+
+    SELECT e.join_key INTO key FROM @extschema@.fs_entity e
+     WHERE e.name OPERATOR(pg_catalog.=) $3;
+    IF NOT FOUND THEN
+        SELECT string_agg(e.name, ', ' ORDER BY e.name) INTO known FROM @extschema@.fs_entity e;
+        RAISE EXCEPTION 'entity "%" does not exist', entity
+            USING ERRCODE = '42704',
+                  HINT = CASE WHEN known IS NULL
+                              THEN 'No entity is registered yet: call fs_register_entity first.'
+                              ELSE 'Registered entities: ' || known || '.' END;
+    END IF;
+
+    SELECT * INTO rel FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation;
+    IF NOT pg_catalog.pg_has_role(CURRENT_USER, rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501';
+    END IF;
+    IF rel.relkind OPERATOR(pg_catalog.=) 'f' THEN
+        SELECT w.fdwname INTO fdw
+          FROM pg_catalog.pg_foreign_table ft
+          JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver
+          JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
+         WHERE ft.ftrelid OPERATOR(pg_catalog.=) relation;
+    END IF;
+    IF rel.relkind OPERATOR(pg_catalog.<>) 'r'
+       AND (rel.relkind OPERATOR(pg_catalog.<>) 'f' OR fdw OPERATOR(pg_catalog.<>) 'fs_dynamodb') THEN
+        RAISE EXCEPTION '"%" is not a table or a foreign table of fs_dynamodb', relation
+            USING ERRCODE = '42809',
+                  HINT = 'A feature view reads a plain table with a unique index on the join key, or a foreign table of a server of fs_dynamodb.';
+    END IF;
+    IF rel.relpersistence OPERATOR(pg_catalog.=) 't' THEN
+        RAISE EXCEPTION '% is a temporary table', relation
+            USING ERRCODE = '42809',
+                  DETAIL = 'A temporary table goes away without notice, and its registration would outlive it.';
+    END IF;
+    /* The wrapper writes its event_time_column as epoch seconds (the item layout). */
+    IF rel.relkind OPERATOR(pg_catalog.=) 'f' THEN
+        SELECT coalesce((SELECT o.option_value
+                           FROM pg_catalog.pg_foreign_table ft,
+                                pg_catalog.pg_options_to_table(ft.ftoptions) o
+                          WHERE ft.ftrelid OPERATOR(pg_catalog.=) relation
+                            AND o.option_name OPERATOR(pg_catalog.=) 'event_time_column'),
+                        'event_time')
+          INTO known;
+        IF known OPERATOR(pg_catalog.<>) event_time_column THEN
+            RAISE EXCEPTION 'event-time column "%" is not the event_time_column of foreign table %',
+                            event_time_column, relation
+                USING ERRCODE = '22023',
+                      DETAIL = format('The foreign table writes column "%s" as the event time.', known),
+                      HINT = format('ALTER FOREIGN TABLE %s OPTIONS (ADD event_time_column %L).',
+                                    relation, event_time_column);
+        END IF;
+    END IF;
+    IF rel.relrowsecurity THEN
+        RAISE EXCEPTION 'table % has row-level security enabled', relation
+            USING ERRCODE = '0A000',
+                  DETAIL = 'Serving reads rows by index and cannot apply row security policies.';
+    END IF;
+
+    SELECT a.attnum INTO key_att FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) key
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no column "%", the join key of entity "%"',
+                        relation, key, entity USING ERRCODE = '42703';
+    END IF;
+
+    SELECT a.atttypid INTO ts_type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) relation
+       AND a.attname OPERATOR(pg_catalog.=) event_time_column
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % has no event-time column "%"', relation, event_time_column
+            USING ERRCODE = '42703',
+                  HINT = 'Name the column with event_time_column => ''...''.';
+    END IF;
+    IF ts_type OPERATOR(pg_catalog.<>) 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+        RAISE EXCEPTION 'event-time column "%" of table % is of type %, not timestamp with time zone',
+                        event_time_column, relation, ts_type::pg_catalog.regtype
+            USING ERRCODE = '42804';
+    END IF;
+    IF event_time_column OPERATOR(pg_catalog.=) key THEN
+        RAISE EXCEPTION 'the event-time column cannot be the join key' USING ERRCODE = '22023';
+    END IF;
+
+    IF rel.relkind OPERATOR(pg_catalog.=) 'r' AND NOT EXISTS (
+        SELECT FROM pg_catalog.pg_index i
+         WHERE i.indrelid OPERATOR(pg_catalog.=) relation AND i.indisunique AND i.indisvalid
+           AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+           AND i.indkey[0] OPERATOR(pg_catalog.=) key_att
+           AND i.indexprs IS NULL AND i.indpred IS NULL) THEN
+        RAISE EXCEPTION 'table % has no unique index on its join key "%"', relation, key
+            USING ERRCODE = '42P10',
+                  HINT = format('Add one: ALTER TABLE %s ADD PRIMARY KEY (%I).', relation, key);
+    END IF;
+
+    PERFORM @extschema@.fs_catalog_add_feature_view($1, $2, $3, $4, $5, $6, $7, $8);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
+                                                        description text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid feature service name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF feature_refs IS NULL OR cardinality(feature_refs) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'a feature service needs at least one feature reference'
+            USING ERRCODE = '22023';
+    END IF;
+    FOREACH r IN ARRAY feature_refs LOOP
+        IF r IS NULL OR strpos(r, ':') OPERATOR(pg_catalog.=) 0 THEN
+            RAISE EXCEPTION 'invalid feature reference % in a feature service',
+                            coalesce(quote_literal(r), 'NULL')
+                USING ERRCODE = '22023',
+                      HINT = 'A service lists references of the form ''view:feature'' or ''view:*''.';
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature service "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+    /* Every reference must resolve, to one entity: the same errors as serving. */
+    PERFORM count(*) FROM @extschema@.fs_resolve_refs(feature_refs);
+    PERFORM @extschema@.fs_catalog_add_feature_service($1, $2, $3);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.fs_drop_feature_view(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      regclass;
+    users    text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users
+      FROM @extschema@.fs_feature_service s
+     WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
+                    WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) $1);
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop feature view "%" because feature services use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature services first.';
+    END IF;
+    /* Its ingestion state goes too: a view registered again starts from none. */
+    PERFORM @extschema@.fs_catalog_drop_feature_view($1);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.fs_drop_feature_service(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who name;
+BEGIN
+    SELECT s.registered_by INTO who FROM @extschema@.fs_feature_service s
+     WHERE s.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature service "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop feature service "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    PERFORM @extschema@.fs_catalog_drop_feature_service($1);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.fs_drop_entity(name text)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who   name;
+    users text;
+BEGIN
+    SELECT e.registered_by INTO who FROM @extschema@.fs_entity e
+     WHERE e.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop entity "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(v.name, ', ' ORDER BY v.name) INTO users
+      FROM @extschema@.fs_feature_view v WHERE v.entity OPERATOR(pg_catalog.=) $1;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop entity "%" because feature views use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature views first.';
+    END IF;
+    PERFORM @extschema@.fs_catalog_drop_entity($1);
+END
+$$;
+
+/* New: change a view's ttl, description, owner or tags. */
+CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
+    reset text[] DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel     regclass;
+    bad     text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel, false) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
+    END IF;
+    IF ttl IS NOT NULL AND ttl OPERATOR(pg_catalog.<=) '0 seconds'::interval THEN
+        RAISE EXCEPTION 'ttl must be positive, not %', ttl USING ERRCODE = '22023';
+    END IF;
+    IF tags IS NOT NULL AND jsonb_typeof(tags) OPERATOR(pg_catalog.<>) 'object' THEN
+        RAISE EXCEPTION 'tags must be a JSON object, not %', jsonb_typeof(tags)
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT string_agg(coalesce(quote_literal(r), 'NULL'), ', ') INTO bad
+      FROM unnest(coalesce(reset, '{}')) r
+     WHERE r IS NULL OR r OPERATOR(pg_catalog.<>) ALL (ARRAY['ttl', 'description', 'owner', 'tags']);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot reset %', bad
+            USING ERRCODE = '22023',
+                  HINT = 'reset lists some of ''ttl'', ''description'', ''owner'' and ''tags''.';
+    END IF;
+    SELECT string_agg(r, ', ') INTO bad
+      FROM unnest(coalesce(reset, '{}')) r
+     WHERE (r OPERATOR(pg_catalog.=) 'ttl' AND ttl IS NOT NULL)
+        OR (r OPERATOR(pg_catalog.=) 'description' AND description IS NOT NULL)
+        OR (r OPERATOR(pg_catalog.=) 'owner' AND owner IS NOT NULL);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot both set and reset %', bad USING ERRCODE = '22023';
+    END IF;
+    PERFORM @extschema@.fs_catalog_alter_feature_view($1, ttl, description, owner, tags,
+                                                      coalesce(reset, '{}'));
+END
+$$;
+
+/*
+ * A view's identity: view_id, kept by dump and restore.  Runs are tied to
+ * it; a run of 0.1.0 belongs to the view of its name registered before it
+ * started (a run older than the view of that name was another view's, and
+ * is left to whoever ran it).
+ */
+ALTER TABLE @extschema@.fs_feature_view ADD COLUMN view_id bigserial UNIQUE;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_view_view_id_seq', '');
+ALTER TABLE @extschema@.fs_ingest_runs ADD COLUMN view_id bigint;
+UPDATE @extschema@.fs_ingest_runs r SET view_id = v.view_id
+  FROM @extschema@.fs_feature_view v
+ WHERE v.name OPERATOR(pg_catalog.=) r.feature_view
+   AND r.started_at OPERATOR(pg_catalog.>=) v.created_at;
+
+DROP POLICY fs_ingest_runs_read ON @extschema@.fs_ingest_runs;
+DROP POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects;
+CREATE POLICY fs_ingest_runs_read ON @extschema@.fs_ingest_runs FOR SELECT
+    USING (@extschema@.fs_acts_for(run_by)
+           OR view_id IN (SELECT v.view_id FROM @extschema@.fs_feature_view v
+                           WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
+CREATE POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects FOR SELECT
+    USING (run_id IN (SELECT r.run_id FROM @extschema@.fs_ingest_runs r));
+
+/* Ingestion's record is written through these, by fs_ingest. */
+CREATE FUNCTION @extschema@.fs_ingest_begin_run(feature_view text, source text, mode text,
+                                                started_at timestamptz)
+RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_begin_run';
+CREATE FUNCTION @extschema@.fs_ingest_end_run(run_id bigint, rows_read bigint,
+    rows_rejected bigint, rows_stale bigint, rows_unchanged bigint, rows_inserted bigint,
+    rows_updated bigint, rows_deleted bigint, online_writes bigint, store_requests bigint,
+    store_wait_ms double precision, silver_ms double precision, gold_ms double precision,
+    write_ms double precision)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_end_run';
+CREATE FUNCTION @extschema@.fs_ingest_add_reject(run_id bigint, entity_id text,
+                                                 "column" text, raw_value text, reason text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_add_reject';
+
+/*
+ * fs_ingest: records its run, its rejects and its end through the functions
+ * above, and the run's catalog row lock replaces the advisory lock any role
+ * could take; a comment in its body names the file of the remote gold step,
  * src/ddb_ingest.c since the DynamoDB store's files share the ddb_ prefix.
  */
 CREATE OR REPLACE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
@@ -125,17 +526,13 @@ BEGIN
     END IF;
 
     /*
-     * One run per view at a time: a second run waits here until the first
-     * commits, then compares with the state the first wrote.  The lock's
-     * class id, 0x46530001 ("FS", 1 for ingestion), keeps it apart from
-     * users' advisory locks; the key is a hash of the view's name.
+     * One run per view at a time: recording the run locks the view's
+     * catalog row, so a second run waits here until the first commits, then
+     * compares with the state the first wrote.  Only roles that may ingest
+     * into the view can take that lock.
      */
-    PERFORM pg_catalog.pg_advisory_xact_lock(1179844609, pg_catalog.hashtext(vname));
-
     started := clock_timestamp();
-    INSERT INTO @extschema@.fs_ingest_runs (feature_view, source, mode, started_at)
-    VALUES (vname, source::text, mode, started)
-    RETURNING fs_ingest_runs.run_id INTO run;
+    run := @extschema@.fs_ingest_begin_run(vname, source::text, mode, started);
 
     /* Silver: typed, valid rows, one per entity, classified against the state. */
     IF pg_catalog.to_regclass('pg_temp.fs_ingest_silver_rows') IS NOT NULL THEN
@@ -275,9 +672,8 @@ BEGIN
                            AND k.conname OPERATOR(pg_catalog.=) cname
                            AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
                         EXECUTE format($q$
-                            INSERT INTO @extschema@.fs_ingest_rejects
-                                   (run_id, entity_id, "column", raw_value, reason)
-                            SELECT $1, pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3
+                            SELECT @extschema@.fs_ingest_add_reject($1,
+                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3)
                               FROM pg_temp.fs_ingest_silver_rows s
                              WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
                             qkey,
@@ -340,17 +736,12 @@ BEGIN
     t2 := clock_timestamp();
     n_written := n_ins + n_upd + n_del;
 
-    UPDATE @extschema@.fs_ingest_runs r
-       SET status = 'succeeded', finished_at = clock_timestamp(),
-           rows_read = silver.rows_read,
-           rows_rejected = silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
-           rows_stale = n_stale, rows_unchanged = n_same,
-           rows_inserted = n_ins, rows_updated = n_upd, rows_deleted = n_del,
-           online_writes = n_written, store_requests = n_requests, store_wait_ms = n_wait,
-           silver_ms = extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
-           gold_ms = extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
-           write_ms = extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000
-     WHERE r.run_id OPERATOR(pg_catalog.=) run;
+    PERFORM @extschema@.fs_ingest_end_run(run, silver.rows_read,
+        silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected, n_stale, n_same,
+        n_ins, n_upd, n_del, n_written, n_requests, n_wait,
+        extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
+        extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
+        extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000);
     DROP TABLE pg_temp.fs_ingest_silver_rows;
 
     RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,

@@ -13,10 +13,17 @@
 /*
  * Catalog tables.
  *
- * Everyone may read the catalog.  Writes go through the registry functions;
- * row-level security makes the same rules hold for direct DML: a feature view
- * belongs to whoever owns its relation, entities and services to the role
- * that registered them.
+ * Everyone may read the catalog; no one but its owner may write it, for a
+ * privilege to write a table is also one to LOCK it in ACCESS EXCLUSIVE mode
+ * (and so to hold every DROP TABLE behind the sql_drop event trigger, every
+ * registration and every ingestion).  Writes go through the registry
+ * functions, which check as the caller and write through fs_catalog_*
+ * (src/catalog.c): those check again, as the caller, that a feature view
+ * belongs to whoever owns its relation and entities and services to the role
+ * that registered them, and write as the catalog's owner.  view_id names a
+ * view for good: a view registered again under a dropped view's name gets
+ * another, so that what is tied to the old view (ingestion runs and their
+ * rejects) stays apart.
  */
 
 CREATE TABLE @extschema@.fs_entity (
@@ -41,7 +48,8 @@ CREATE TABLE @extschema@.fs_feature_view (
     owner             text,
     tags              jsonb NOT NULL DEFAULT '{}',
     registered_by     name NOT NULL DEFAULT CURRENT_USER,
-    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    view_id           bigserial UNIQUE
 );
 CREATE INDEX fs_feature_view_entity_idx ON @extschema@.fs_feature_view (entity);
 
@@ -57,12 +65,11 @@ CREATE TABLE @extschema@.fs_feature_service (
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_entity', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_view', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_view_view_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_service', '');
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_feature_view,
+GRANT SELECT ON @extschema@.fs_entity, @extschema@.fs_feature_view,
     @extschema@.fs_feature_service TO PUBLIC;
-/* An entity's join key is what other owners' views are built on: no updates. */
-GRANT SELECT, INSERT, DELETE ON @extschema@.fs_entity TO PUBLIC;
 
 ALTER TABLE @extschema@.fs_entity ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_feature_view ENABLE ROW LEVEL SECURITY;
@@ -95,28 +102,30 @@ AS $$
 $$;
 
 CREATE POLICY fs_entity_read ON @extschema@.fs_entity FOR SELECT USING (true);
-CREATE POLICY fs_entity_insert ON @extschema@.fs_entity FOR INSERT
-    WITH CHECK (@extschema@.fs_acts_for(registered_by));
-CREATE POLICY fs_entity_delete ON @extschema@.fs_entity FOR DELETE
-    USING (@extschema@.fs_acts_for(registered_by));
-
 CREATE POLICY fs_feature_view_read ON @extschema@.fs_feature_view FOR SELECT USING (true);
-CREATE POLICY fs_feature_view_insert ON @extschema@.fs_feature_view FOR INSERT
-    WITH CHECK (@extschema@.fs_owns_relation(relation, false));
-CREATE POLICY fs_feature_view_update ON @extschema@.fs_feature_view FOR UPDATE
-    USING (@extschema@.fs_owns_relation(relation))
-    WITH CHECK (@extschema@.fs_owns_relation(relation, false));
-CREATE POLICY fs_feature_view_delete ON @extschema@.fs_feature_view FOR DELETE
-    USING (@extschema@.fs_owns_relation(relation));
-
 CREATE POLICY fs_feature_service_read ON @extschema@.fs_feature_service FOR SELECT USING (true);
-CREATE POLICY fs_feature_service_insert ON @extschema@.fs_feature_service FOR INSERT
-    WITH CHECK (@extschema@.fs_acts_for(registered_by));
-CREATE POLICY fs_feature_service_update ON @extschema@.fs_feature_service FOR UPDATE
-    USING (@extschema@.fs_acts_for(registered_by))
-    WITH CHECK (@extschema@.fs_acts_for(registered_by));
-CREATE POLICY fs_feature_service_delete ON @extschema@.fs_feature_service FOR DELETE
-    USING (@extschema@.fs_acts_for(registered_by));
+
+/*
+ * The catalog's writes (src/catalog.c): each checks as the caller what it
+ * needs, then writes as the catalog's owner; registered_by is the caller.
+ */
+CREATE FUNCTION @extschema@.fs_catalog_add_entity(name text, join_key text, description text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_entity';
+CREATE FUNCTION @extschema@.fs_catalog_drop_entity(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_entity';
+CREATE FUNCTION @extschema@.fs_catalog_add_feature_view(name text, relation regclass,
+    entity text, ttl interval, event_time_column name, description text, owner text, tags jsonb)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_view';
+CREATE FUNCTION @extschema@.fs_catalog_alter_feature_view(name text, ttl interval,
+    description text, owner text, tags jsonb, reset text[])
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_alter_feature_view';
+CREATE FUNCTION @extschema@.fs_catalog_drop_feature_view(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_view';
+CREATE FUNCTION @extschema@.fs_catalog_add_feature_service(name text, feature_refs text[],
+    description text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_service';
+CREATE FUNCTION @extschema@.fs_catalog_drop_feature_service(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_service';
 
 /*
  * Any change to the catalog invalidates every backend's cache of resolved
@@ -250,8 +259,7 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1) THEN
         RAISE EXCEPTION 'entity "%" already exists', name USING ERRCODE = '42710';
     END IF;
-    INSERT INTO @extschema@.fs_entity (name, join_key, description)
-    VALUES ($1, $2, $3);
+    PERFORM @extschema@.fs_catalog_add_entity($1, $2, $3);
 END
 $$;
 
@@ -382,9 +390,59 @@ BEGIN
                   HINT = format('Add one: ALTER TABLE %s ADD PRIMARY KEY (%I).', relation, key);
     END IF;
 
-    INSERT INTO @extschema@.fs_feature_view
-        (name, relation, entity, ttl, event_time_column, description, owner, tags)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'));
+    PERFORM @extschema@.fs_catalog_add_feature_view($1, $2, $3, $4, $5, $6, $7, $8);
+END
+$$;
+
+/*
+ * Change a feature view's ttl, description, owner or tags: only what is
+ * given (not NULL).  reset lists what to clear ('ttl', 'description',
+ * 'owner', 'tags').  Tags merge key by key: a key given is set, a key given
+ * as JSON null is removed, the others stay.
+ */
+CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
+    reset text[] DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel     regclass;
+    bad     text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel, false) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
+    END IF;
+    IF ttl IS NOT NULL AND ttl OPERATOR(pg_catalog.<=) '0 seconds'::interval THEN
+        RAISE EXCEPTION 'ttl must be positive, not %', ttl USING ERRCODE = '22023';
+    END IF;
+    IF tags IS NOT NULL AND jsonb_typeof(tags) OPERATOR(pg_catalog.<>) 'object' THEN
+        RAISE EXCEPTION 'tags must be a JSON object, not %', jsonb_typeof(tags)
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT string_agg(coalesce(quote_literal(r), 'NULL'), ', ') INTO bad
+      FROM unnest(coalesce(reset, '{}')) r
+     WHERE r IS NULL OR r OPERATOR(pg_catalog.<>) ALL (ARRAY['ttl', 'description', 'owner', 'tags']);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot reset %', bad
+            USING ERRCODE = '22023',
+                  HINT = 'reset lists some of ''ttl'', ''description'', ''owner'' and ''tags''.';
+    END IF;
+    SELECT string_agg(r, ', ') INTO bad
+      FROM unnest(coalesce(reset, '{}')) r
+     WHERE (r OPERATOR(pg_catalog.=) 'ttl' AND ttl IS NOT NULL)
+        OR (r OPERATOR(pg_catalog.=) 'description' AND description IS NOT NULL)
+        OR (r OPERATOR(pg_catalog.=) 'owner' AND owner IS NOT NULL);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot both set and reset %', bad USING ERRCODE = '22023';
+    END IF;
+    PERFORM @extschema@.fs_catalog_alter_feature_view($1, ttl, description, owner, tags,
+                                                      coalesce(reset, '{}'));
 END
 $$;
 
@@ -420,8 +478,7 @@ BEGIN
     END IF;
     /* Every reference must resolve, to one entity: the same errors as serving. */
     PERFORM count(*) FROM @extschema@.fs_resolve_refs(feature_refs);
-    INSERT INTO @extschema@.fs_feature_service (name, feature_refs, description)
-    VALUES ($1, $2, $3);
+    PERFORM @extschema@.fs_catalog_add_feature_service($1, $2, $3);
 END
 $$;
 
@@ -452,9 +509,8 @@ BEGIN
                   DETAIL = 'Used by: ' || users || '.',
                   HINT = 'Drop those feature services first.';
     END IF;
-    /* A view registered again under this name starts from no state. */
-    DELETE FROM @extschema@.fs_ingest_state st WHERE st.feature_view OPERATOR(pg_catalog.=) $1;
-    DELETE FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1;
+    /* Its ingestion state goes too: a view registered again starts from none. */
+    PERFORM @extschema@.fs_catalog_drop_feature_view($1);
 END
 $$;
 
@@ -475,7 +531,7 @@ BEGIN
         RAISE EXCEPTION 'must be a member of role "%" to drop feature service "%"', who, name
             USING ERRCODE = '42501';
     END IF;
-    DELETE FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1;
+    PERFORM @extschema@.fs_catalog_drop_feature_service($1);
 END
 $$;
 
@@ -505,7 +561,7 @@ BEGIN
                   DETAIL = 'Used by: ' || users || '.',
                   HINT = 'Drop those feature views first.';
     END IF;
-    DELETE FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1;
+    PERFORM @extschema@.fs_catalog_drop_entity($1);
 END
 $$;
 
@@ -526,9 +582,10 @@ AS 'MODULE_PATHNAME', 'fs_get_feature_vectors';
 
 /*
  * Batch ingestion: runs, rejected rows, and the per-entity digest of what
- * the last run wrote.  Everyone may read them; a run belongs to the role that
- * started it, and an entity's state to the owner of its view's relation.
- * Writes go through fs_ingest.
+ * the last run wrote.  A run belongs to the role that started it and to its
+ * view, by view_id (the view's name at the time is in feature_view); an
+ * entity's state to the owner of its view's relation.  Only fs_ingest
+ * writes them (src/catalog.c for runs and rejects).
  */
 
 CREATE TABLE @extschema@.fs_ingest_runs (
@@ -554,7 +611,8 @@ CREATE TABLE @extschema@.fs_ingest_runs (
     store_requests bigint,
     store_wait_ms  double precision,
     error          text,
-    run_by         name NOT NULL DEFAULT CURRENT_USER
+    run_by         name NOT NULL DEFAULT CURRENT_USER,
+    view_id        bigint
 );
 CREATE INDEX fs_ingest_runs_view_idx ON @extschema@.fs_ingest_runs (feature_view, run_id);
 
@@ -580,37 +638,41 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_runs_run_id_se
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_rejects', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_state', '');
 
-GRANT SELECT, INSERT, UPDATE ON @extschema@.fs_ingest_runs TO PUBLIC;
-GRANT USAGE ON SEQUENCE @extschema@.fs_ingest_runs_run_id_seq TO PUBLIC;
-GRANT SELECT, INSERT ON @extschema@.fs_ingest_rejects TO PUBLIC;
+GRANT SELECT ON @extschema@.fs_ingest_runs, @extschema@.fs_ingest_rejects TO PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_ingest_state TO PUBLIC;
 
 ALTER TABLE @extschema@.fs_ingest_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_ingest_rejects ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_ingest_state ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY fs_ingest_runs_read ON @extschema@.fs_ingest_runs FOR SELECT USING (true);
-CREATE POLICY fs_ingest_runs_insert ON @extschema@.fs_ingest_runs FOR INSERT
-    WITH CHECK (run_by OPERATOR(pg_catalog.=) CURRENT_USER);
-CREATE POLICY fs_ingest_runs_update ON @extschema@.fs_ingest_runs FOR UPDATE
-    USING (@extschema@.fs_acts_for(run_by))
-    WITH CHECK (@extschema@.fs_acts_for(run_by));
-
 /*
- * Rejects hold raw source values, and the state holds every entity id: they
- * are readable by whoever ran the ingestion or may read the view's table.
- * The subqueries are uncorrelated, so each is computed once per query.
+ * Rejects hold raw source values, and the state holds every entity id.  A
+ * run and its rejects are readable by whoever ran it, and by whoever may
+ * read the table of the view it ran into, found by view_id: a view of the
+ * same name registered later is another view, and a dropped view's runs are
+ * left to whoever ran them.  The subqueries are uncorrelated, so each is
+ * computed once per query; the rejects' applies the runs' policy.
  */
+CREATE POLICY fs_ingest_runs_read ON @extschema@.fs_ingest_runs FOR SELECT
+    USING (@extschema@.fs_acts_for(run_by)
+           OR view_id IN (SELECT v.view_id FROM @extschema@.fs_feature_view v
+                           WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
 CREATE POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects FOR SELECT
-    USING (run_id IN (SELECT r.run_id FROM @extschema@.fs_ingest_runs r
-                       WHERE @extschema@.fs_acts_for(r.run_by)
-                          OR r.feature_view IN (SELECT v.name FROM @extschema@.fs_feature_view v
-                                                 WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT'))));
-CREATE POLICY fs_ingest_rejects_insert ON @extschema@.fs_ingest_rejects FOR INSERT
-    WITH CHECK (EXISTS (SELECT FROM @extschema@.fs_ingest_runs r
-                         WHERE r.run_id OPERATOR(pg_catalog.=) fs_ingest_rejects.run_id
-                           AND r.status OPERATOR(pg_catalog.=) 'running'
-                           AND @extschema@.fs_acts_for(r.run_by)));
+    USING (run_id IN (SELECT r.run_id FROM @extschema@.fs_ingest_runs r));
+
+/* Ingestion's record (src/catalog.c): the run's own role, checked, writes it. */
+CREATE FUNCTION @extschema@.fs_ingest_begin_run(feature_view text, source text, mode text,
+                                                started_at timestamptz)
+RETURNS bigint LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_begin_run';
+CREATE FUNCTION @extschema@.fs_ingest_end_run(run_id bigint, rows_read bigint,
+    rows_rejected bigint, rows_stale bigint, rows_unchanged bigint, rows_inserted bigint,
+    rows_updated bigint, rows_deleted bigint, online_writes bigint, store_requests bigint,
+    store_wait_ms double precision, silver_ms double precision, gold_ms double precision,
+    write_ms double precision)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_end_run';
+CREATE FUNCTION @extschema@.fs_ingest_add_reject(run_id bigint, entity_id text,
+                                                 "column" text, raw_value text, reason text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_add_reject';
 
 /* Whether the current role owns the relation of a feature view. */
 CREATE FUNCTION @extschema@.fs_owns_view(feature_view text)
@@ -823,17 +885,13 @@ BEGIN
     END IF;
 
     /*
-     * One run per view at a time: a second run waits here until the first
-     * commits, then compares with the state the first wrote.  The lock's
-     * class id, 0x46530001 ("FS", 1 for ingestion), keeps it apart from
-     * users' advisory locks; the key is a hash of the view's name.
+     * One run per view at a time: recording the run locks the view's
+     * catalog row, so a second run waits here until the first commits, then
+     * compares with the state the first wrote.  Only roles that may ingest
+     * into the view can take that lock.
      */
-    PERFORM pg_catalog.pg_advisory_xact_lock(1179844609, pg_catalog.hashtext(vname));
-
     started := clock_timestamp();
-    INSERT INTO @extschema@.fs_ingest_runs (feature_view, source, mode, started_at)
-    VALUES (vname, source::text, mode, started)
-    RETURNING fs_ingest_runs.run_id INTO run;
+    run := @extschema@.fs_ingest_begin_run(vname, source::text, mode, started);
 
     /* Silver: typed, valid rows, one per entity, classified against the state. */
     IF pg_catalog.to_regclass('pg_temp.fs_ingest_silver_rows') IS NOT NULL THEN
@@ -973,9 +1031,8 @@ BEGIN
                            AND k.conname OPERATOR(pg_catalog.=) cname
                            AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
                         EXECUTE format($q$
-                            INSERT INTO @extschema@.fs_ingest_rejects
-                                   (run_id, entity_id, "column", raw_value, reason)
-                            SELECT $1, pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3
+                            SELECT @extschema@.fs_ingest_add_reject($1,
+                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3)
                               FROM pg_temp.fs_ingest_silver_rows s
                              WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
                             qkey,
@@ -1038,17 +1095,12 @@ BEGIN
     t2 := clock_timestamp();
     n_written := n_ins + n_upd + n_del;
 
-    UPDATE @extschema@.fs_ingest_runs r
-       SET status = 'succeeded', finished_at = clock_timestamp(),
-           rows_read = silver.rows_read,
-           rows_rejected = silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
-           rows_stale = n_stale, rows_unchanged = n_same,
-           rows_inserted = n_ins, rows_updated = n_upd, rows_deleted = n_del,
-           online_writes = n_written, store_requests = n_requests, store_wait_ms = n_wait,
-           silver_ms = extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
-           gold_ms = extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
-           write_ms = extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000
-     WHERE r.run_id OPERATOR(pg_catalog.=) run;
+    PERFORM @extschema@.fs_ingest_end_run(run, silver.rows_read,
+        silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected, n_stale, n_same,
+        n_ins, n_upd, n_del, n_written, n_requests, n_wait,
+        extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
+        extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
+        extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000);
     DROP TABLE pg_temp.fs_ingest_silver_rows;
 
     RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,

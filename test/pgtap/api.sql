@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_store;
-SELECT plan(41);
+SELECT plan(44);
 
 -- catalog tables and the view
 SELECT has_table('fs_entity');
@@ -113,7 +113,7 @@ SELECT is(array(SELECT pg_describe_object(classid, objid, objsubid)
 
 -- the catalog tables are dumped by pg_dump
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'feature_store'$$,
-              ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_service',
+              ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_view_view_id_seq', 'fs_feature_service',
                     'fs_ingest_runs', 'fs_ingest_runs_run_id_seq', 'fs_ingest_rejects', 'fs_ingest_state',
                     'fs_stream_queue', 'fs_stream_queue_id_seq', 'fs_stream_flush_seq', 'fs_stream_rejects'],
               'the catalog tables are extension configuration');
@@ -124,6 +124,25 @@ SELECT ok(has_table_privilege('public', 'fs_feature_view', 'SELECT')
           AND has_table_privilege('public', 'fs_feature_service', 'SELECT')
           AND has_table_privilege('public', 'feature_registry', 'SELECT'),
           'PUBLIC may read the catalog');
+-- ... and write none of it: a privilege to write a table is one to LOCK it,
+-- which would let any role hold up DROP TABLE, registrations and ingestion.
+-- The queue takes producers' inserts, numbered by its sequence (ROW
+-- EXCLUSIVE conflicts with no lock the extension takes on the queue).
+SELECT is_empty($$SELECT c.relname || ' ' || p.privilege_type
+                    FROM pg_depend d JOIN pg_class c ON c.oid = d.objid,
+                         aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a,
+                         LATERAL (SELECT a.privilege_type) p
+                   WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+                     AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'feature_store')
+                     AND a.grantee = 0 AND a.privilege_type NOT IN ('SELECT')
+                     AND NOT (c.relname = 'fs_stream_queue' AND a.privilege_type = 'INSERT')
+                     AND NOT (c.relname = 'fs_stream_queue_id_seq' AND a.privilege_type = 'USAGE')
+                     AND c.relname NOT IN ('fs_ingest_state', 'fs_stream_rejects')$$,
+                'PUBLIC may write no catalog table but the stream queue');
+SELECT has_function('fs_alter_feature_view', ARRAY['text', 'interval', 'text', 'text', 'jsonb', 'text[]']);
+SELECT is(pg_get_function_arguments('fs_alter_feature_view(text,interval,text,text,jsonb,text[])'::regprocedure),
+          'name text, ttl interval DEFAULT NULL::interval, description text DEFAULT NULL::text, owner text DEFAULT NULL::text, tags jsonb DEFAULT NULL::jsonb, reset text[] DEFAULT ''{}''::text[]',
+          'fs_alter_feature_view parameters');
 -- the extension is not relocatable, but is installed where CREATE EXTENSION says
 SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'feature_store'),
           current_schema()::text, 'installed in the current schema by default');

@@ -51,7 +51,7 @@ facts(line) AS (
       FROM procs f
     UNION ALL
     SELECT 'function ' || f.name || ' owner ' || pg_catalog.pg_get_userbyid(p.proowner) ||
-           ' acl ' || coalesce(p.proacl::text, 'default')
+           ' acl ' || coalesce(p.proacl, pg_catalog.acldefault('f'::"char", p.proowner))::text
       FROM procs f JOIN pg_catalog.pg_proc p ON p.oid = f.oid
 
     -- relations: kind, persistence, row security, options, owner, grants
@@ -60,7 +60,11 @@ facts(line) AS (
                              r.name, c.relkind, c.relpersistence, c.relrowsecurity,
                              c.relforcerowsecurity, coalesce(c.reloptions::text, '{}'),
                              pg_catalog.pg_get_userbyid(c.relowner),
-                             coalesce(c.relacl::text, 'default'))
+                             -- an explicit grant to the owner alone, left by a REVOKE,
+                             -- is the default: compare what is granted
+                             coalesce(c.relacl,
+                                      pg_catalog.acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
+                                                            c.relowner))::text)
       FROM rels r JOIN pg_catalog.pg_class c ON c.oid = r.oid
 
     -- columns, numbered in their order (dropped columns do not count)

@@ -125,6 +125,25 @@ else
     echo "# FS_DYNALITE_ENDPOINT is unset: the embedded store only"
 fi
 
+# A view name used twice: runs of the first view must not become the
+# second's when the update ties runs to views by view_id.
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" 2>&1 <<'EOF'
+\o /dev/null
+CREATE TABLE first_t (user_id text PRIMARY KEY, event_time timestamptz, n int);
+CREATE TABLE second_t (user_id text PRIMARY KEY, event_time timestamptz, n int);
+SELECT fs_register_feature_view('reused', 'first_t', 'user');
+CREATE TABLE reused_src (user_id text, event_time text, n text);
+INSERT INTO reused_src VALUES ('u1', '2026-01-01 00:00:00+00', 'secret');
+SELECT fs_ingest('reused', 'reused_src');
+SELECT fs_drop_feature_view('reused');
+SELECT fs_register_feature_view('reused', 'second_t', 'user');
+SELECT fs_ingest('reused', 'reused_src');
+\o
+SELECT count(*) FROM fs_ingest_runs WHERE feature_view = 'reused';
+EOF
+)"
+check "0.1.0: a view name dropped and registered again, a run into each" "2" "$out"
+
 # Events the worker does not drain yet: it serves another database.
 check "the stream worker drains another database" "f" \
     "$(q_in postgres "SELECT current_setting('feature_store.stream_database') = '$OLD'")"
@@ -143,6 +162,11 @@ check_true "0.1.0: events are queued, not drained" \
 check "ALTER EXTENSION feature_store UPDATE reaches $CURRENT" "$CURRENT" \
     "$(q_in "$OLD" "ALTER EXTENSION feature_store UPDATE;
                     SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
+check "the update ties each run to its view, and no run to a later view of its name" \
+    "$(printf 'stats|t\nreused|f\nreused|t')" \
+    "$(q_in "$OLD" "SELECT r.feature_view, r.view_id IS NOT DISTINCT FROM
+                            (SELECT v.view_id FROM fs_feature_view v WHERE v.name = r.feature_view)
+                      FROM fs_ingest_runs r ORDER BY r.run_id")"
 served "$OLD" >"$WORK/served.after"
 check_same "after the update the same values are served" "$WORK/served.before" "$WORK/served.after"
 grep -q '^u1|stats:clicks|10|' "$WORK/served.after" &&

@@ -1,0 +1,417 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Writes of the extension's catalog tables: the registry (fs_entity,
+ *	  fs_feature_view, fs_feature_service) and ingestion's record
+ *	  (fs_ingest_runs, fs_ingest_rejects).
+ *
+ * PUBLIC may only read these tables.  Any privilege to write one would also
+ * let a role LOCK it in ACCESS EXCLUSIVE mode, and hold every DROP TABLE
+ * (through the sql_drop event trigger), every registration and every
+ * ingestion of the database behind that lock.  So each write goes through a
+ * function here, which checks as the calling role what the write needs (the
+ * rules the tables' row-level security policies stated before 0.2.0: a view
+ * belongs to whoever owns its relation, an entity or a service to the role
+ * that registered it, a run to the role that started it), and only then
+ * writes as the table's owner.  The registry functions and fs_ingest call
+ * them after their own, friendlier checks; calling one directly allows
+ * nothing more.
+ *
+ * Both the check and the write run with search_path = pg_catalog, pg_temp,
+ * so that no object of the caller's can stand in for a built-in one while
+ * the owner's rights are in force.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "ingest.h"
+#include "utils.h"
+
+PG_FUNCTION_INFO_V1(fs_catalog_add_entity);
+PG_FUNCTION_INFO_V1(fs_catalog_drop_entity);
+PG_FUNCTION_INFO_V1(fs_catalog_add_feature_view);
+PG_FUNCTION_INFO_V1(fs_catalog_alter_feature_view);
+PG_FUNCTION_INFO_V1(fs_catalog_drop_feature_view);
+PG_FUNCTION_INFO_V1(fs_catalog_add_feature_service);
+PG_FUNCTION_INFO_V1(fs_catalog_drop_feature_service);
+PG_FUNCTION_INFO_V1(fs_ingest_begin_run);
+PG_FUNCTION_INFO_V1(fs_ingest_end_run);
+PG_FUNCTION_INFO_V1(fs_ingest_add_reject);
+
+/* One kind of catalog write. */
+typedef struct CatalogWrite
+{
+	const char *table;			/* the table written: the write runs as its owner */
+	const char *check;			/* as the caller, on the arguments: true if allowed;
+								 * NULL if anyone may */
+	bool		missing_ok;		/* whether a check that finds no row allows */
+	const char *refusal;		/* the error when the check does not allow */
+	const char *write;			/* as the owner, on the arguments and then the
+								 * caller's name */
+} CatalogWrite;
+
+/* A write's statement and arguments, for run_write as the owner. */
+typedef struct WriteCall
+{
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	char	   *nulls;
+	Datum		result;			/* the first column of the first row returned */
+	bool		result_null;
+} WriteCall;
+
+static void
+run_write(void *arg)
+{
+	WriteCall  *wc = arg;
+	int			rc;
+
+	rc = SPI_execute_with_args(wc->sql, wc->nargs, wc->types, wc->values, wc->nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "could not write the catalog: %s", SPI_result_code_string(rc));
+	wc->result_null = true;
+	if (SPI_tuptable != NULL && SPI_processed > 0)
+	{
+		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									  &wc->result_null);
+
+		if (!wc->result_null)
+			wc->result = SPI_datumTransfer(d, att->attbyval, att->attlen);
+	}
+}
+
+/* Run a check statement as the caller: whether it allows. */
+static bool
+check_allows(const char *sql, bool missing_ok, int nargs, Oid *types, Datum *values, char *nulls)
+{
+	int			rc;
+	bool		isnull;
+	bool		allowed;
+
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not check a catalog write: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return missing_ok;
+	allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return !isnull && allowed;
+}
+
+/*
+ * Check and do one write with the function's arguments; returns the first
+ * column of the first row the write returned, if any.
+ */
+static Datum
+catalog_write(FunctionCallInfo fcinfo, const CatalogWrite *cw, bool *isnull)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid		   *argtypes;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	char	   *nulls;
+	WriteCall	wc;
+	Oid			table;
+	int			nest;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	get_func_signature(fcinfo->flinfo->fn_oid, &argtypes, &nargs);
+	types = palloc((nargs + 1) * sizeof(Oid));
+	values = palloc((nargs + 1) * sizeof(Datum));
+	nulls = palloc((nargs + 1) * sizeof(char));
+	for (int i = 0; i < nargs; i++)
+	{
+		types[i] = argtypes[i];
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	/* The caller's name, for registered_by and run_by. */
+	types[nargs] = NAMEOID;
+	values[nargs] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	nulls[nargs] = ' ';
+
+	table = get_relname_relid(cw->table, schema);
+	if (!OidIsValid(table))
+		elog(ERROR, "table %s of extension feature_store is missing", cw->table);
+
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (cw->check != NULL &&
+		!check_allows(fs_schema_sql(schema, cw->check), cw->missing_ok, nargs, types, values, nulls))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s", cw->refusal)));
+
+	wc.sql = fs_schema_sql(schema, cw->write);
+	wc.nargs = nargs + 1;
+	wc.types = types;
+	wc.values = values;
+	wc.nulls = nulls;
+	wc.result = (Datum) 0;
+	wc.result_null = true;
+	fs_run_as_owner(table, run_write, &wc);
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
+	MemoryContextSwitchTo(cxt);
+	*isnull = wc.result_null;
+	return wc.result;
+}
+
+/* A write that returns nothing. */
+static Datum
+catalog_void(FunctionCallInfo fcinfo, const CatalogWrite *cw)
+{
+	bool		isnull;
+
+	(void) catalog_write(fcinfo, cw, &isnull);
+	PG_RETURN_VOID();
+}
+
+/*-------------------------------------------------------------------------
+ * The registry
+ *-------------------------------------------------------------------------
+ */
+
+/* fs_catalog_add_entity(name, join_key, description): anyone may register one. */
+Datum
+fs_catalog_add_entity(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_entity",
+		.write = "INSERT INTO @extschema@.fs_entity (name, join_key, description, registered_by) "
+		"VALUES ($1, $2, $3, $4)",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/* fs_catalog_drop_entity(name): by a role acting for whoever registered it. */
+Datum
+fs_catalog_drop_entity(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_entity",
+		.check = "SELECT @extschema@.fs_acts_for(e.registered_by) FROM @extschema@.fs_entity e "
+		"WHERE e.name OPERATOR(pg_catalog.=) $1",
+		.missing_ok = true,
+		.refusal = "must be a member of the role that registered the entity",
+		.write = "DELETE FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/*
+ * fs_catalog_add_feature_view(name, relation, entity, ttl, event_time_column,
+ * description, owner, tags): by the owner of the relation.
+ */
+Datum
+fs_catalog_add_feature_view(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_view",
+		.check = "SELECT @extschema@.fs_owns_relation($2, false)",
+		.refusal = "must be owner of the feature view's table",
+		.write = "INSERT INTO @extschema@.fs_feature_view "
+		"(name, relation, entity, ttl, event_time_column, description, owner, tags, registered_by) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), $9)",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/*
+ * fs_catalog_alter_feature_view(name, ttl, description, owner, tags, reset):
+ * by the owner of the relation.  What is NULL stays; reset names what to
+ * clear; tags merge key by key, and a key given as JSON null goes.
+ */
+Datum
+fs_catalog_alter_feature_view(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_view",
+		.check = "SELECT @extschema@.fs_owns_relation(v.relation, false) "
+		"FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1",
+		.refusal = "must be owner of the feature view's table",
+		.write = "UPDATE @extschema@.fs_feature_view v SET "
+		"ttl = CASE WHEN 'ttl' OPERATOR(pg_catalog.=) ANY ($6) THEN NULL "
+		"ELSE coalesce($2, v.ttl) END, "
+		"description = CASE WHEN 'description' OPERATOR(pg_catalog.=) ANY ($6) THEN NULL "
+		"ELSE coalesce($3, v.description) END, "
+		"owner = CASE WHEN 'owner' OPERATOR(pg_catalog.=) ANY ($6) THEN NULL "
+		"ELSE coalesce($4, v.owner) END, "
+		"tags = (CASE WHEN 'tags' OPERATOR(pg_catalog.=) ANY ($6) THEN '{}'::pg_catalog.jsonb "
+		"ELSE v.tags END OPERATOR(pg_catalog.||) coalesce($5, '{}')) "
+		"OPERATOR(pg_catalog.-) ARRAY(SELECT t.key FROM pg_catalog.jsonb_each($5) t "
+		"WHERE t.value OPERATOR(pg_catalog.=) 'null'::pg_catalog.jsonb) "
+		"WHERE v.name OPERATOR(pg_catalog.=) $1",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/*
+ * fs_catalog_drop_feature_view(name): by the owner of the relation (anyone,
+ * if the relation is gone); the view's ingestion state goes with it, so that
+ * a view registered again under the name starts from none.
+ */
+Datum
+fs_catalog_drop_feature_view(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_view",
+		.check = "SELECT @extschema@.fs_owns_relation(v.relation) "
+		"FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1",
+		.missing_ok = true,
+		.refusal = "must be owner of the feature view's table",
+		.write = "WITH v AS (DELETE FROM @extschema@.fs_feature_view v "
+		"WHERE v.name OPERATOR(pg_catalog.=) $1 RETURNING v.name) "
+		"DELETE FROM @extschema@.fs_ingest_state st USING v "
+		"WHERE st.feature_view OPERATOR(pg_catalog.=) v.name",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/* fs_catalog_add_feature_service(name, feature_refs, description): anyone. */
+Datum
+fs_catalog_add_feature_service(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_service",
+		.write = "INSERT INTO @extschema@.fs_feature_service "
+		"(name, feature_refs, description, registered_by) VALUES ($1, $2, $3, $4)",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/* fs_catalog_drop_feature_service(name): by a role acting for its registrant. */
+Datum
+fs_catalog_drop_feature_service(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_service",
+		.check = "SELECT @extschema@.fs_acts_for(s.registered_by) FROM @extschema@.fs_feature_service s "
+		"WHERE s.name OPERATOR(pg_catalog.=) $1",
+		.missing_ok = true,
+		.refusal = "must be a member of the role that registered the feature service",
+		.write = "DELETE FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/*-------------------------------------------------------------------------
+ * Ingestion's record
+ *-------------------------------------------------------------------------
+ */
+
+/* The check that a run is the caller's and still running. */
+#define RUN_CHECK \
+	"SELECT r.status OPERATOR(pg_catalog.=) 'running' AND @extschema@.fs_acts_for(r.run_by) " \
+	"FROM @extschema@.fs_ingest_runs r WHERE r.run_id OPERATOR(pg_catalog.=) $1"
+#define RUN_REFUSAL "ingestion run is not one of the current role's running runs"
+
+/*
+ * fs_ingest_begin_run(feature_view, source, mode, started_at): record a run
+ * by the owner of the view's relation, and lock the view's catalog row until
+ * the transaction ends.  That row lock is what keeps a view's runs one at a
+ * time: only roles that may ingest into the view can take it (an advisory
+ * lock, which any role can take, would let anyone stall the view).
+ */
+Datum
+fs_ingest_begin_run(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_ingest_runs",
+		.check = "SELECT @extschema@.fs_owns_relation(v.relation, false) "
+		"FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1",
+		.refusal = "must be owner of the feature view's table",
+		.write = "WITH v AS (SELECT v.view_id FROM @extschema@.fs_feature_view v "
+		"WHERE v.name OPERATOR(pg_catalog.=) $1 FOR UPDATE) "
+		"INSERT INTO @extschema@.fs_ingest_runs (feature_view, view_id, source, mode, started_at, run_by) "
+		"SELECT $1, v.view_id, $2, $3, $4, $5 FROM v RETURNING run_id",
+	};
+	bool		isnull;
+	Datum		run;
+
+	run = catalog_write(fcinfo, &cw, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("feature view \"%s\" does not exist", text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+	PG_RETURN_DATUM(run);
+}
+
+/* fs_ingest_end_run(run_id, counts and timings...): a run succeeded. */
+Datum
+fs_ingest_end_run(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_ingest_runs",
+		.check = RUN_CHECK,
+		.refusal = RUN_REFUSAL,
+		.write = "UPDATE @extschema@.fs_ingest_runs r SET status = 'succeeded', "
+		"finished_at = pg_catalog.clock_timestamp(), rows_read = $2, rows_rejected = $3, "
+		"rows_stale = $4, rows_unchanged = $5, rows_inserted = $6, rows_updated = $7, "
+		"rows_deleted = $8, online_writes = $9, store_requests = $10, store_wait_ms = $11, "
+		"silver_ms = $12, gold_ms = $13, write_ms = $14 "
+		"WHERE r.run_id OPERATOR(pg_catalog.=) $1",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/* fs_ingest_add_reject(run_id, entity_id, column, raw_value, reason). */
+Datum
+fs_ingest_add_reject(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_ingest_rejects",
+		.check = RUN_CHECK,
+		.refusal = RUN_REFUSAL,
+		.write = "INSERT INTO @extschema@.fs_ingest_rejects "
+		"(run_id, entity_id, \"column\", raw_value, reason) VALUES ($1, $2, $3, $4, $5)",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/*
+ * Check, as the caller and with SPI connected, that run_id is a running run
+ * of the caller's into feature_view: the C steps of ingestion (silver, the
+ * remote gold) check once and then record rejects with fs_ingest_reject.
+ */
+void
+fs_ingest_check_run(Oid schema, int64 run_id, const char *feature_view)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	char	   *sql;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(feature_view);
+	sql = fs_schema_sql(schema, RUN_CHECK " AND r.feature_view OPERATOR(pg_catalog.=) $2");
+	if (!check_allows(sql, false, 2, types, values, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("ingestion run " INT64_FORMAT " is not a running run of the current role into feature view \"%s\"",
+						run_id, feature_view)));
+}
