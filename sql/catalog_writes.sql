@@ -142,6 +142,9 @@ SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '-1 hour')$$)
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', tags => '[1]')$$);
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', reset => '{entity}')$$);
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '1 hour', reset => '{ttl}')$$);
+-- the writing function, called directly, never makes the tags other than an object
+SELECT fs_catalog_alter_feature_view('reused', NULL, NULL, NULL, '[1]', '{}');
+SELECT tags FROM fs_feature_view WHERE name = 'reused';
 RESET ROLE;
 SET ROLE regress_fs_cw_a;
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '1 hour')$$);

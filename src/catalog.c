@@ -260,7 +260,9 @@ fs_catalog_alter_feature_view(PG_FUNCTION_ARGS)
 		"ELSE v.tags END OPERATOR(pg_catalog.||) coalesce($5, '{}')) "
 		"OPERATOR(pg_catalog.-) ARRAY(SELECT t.key FROM pg_catalog.jsonb_each($5) t "
 		"WHERE t.value OPERATOR(pg_catalog.=) 'null'::pg_catalog.jsonb) "
-		"WHERE v.name OPERATOR(pg_catalog.=) $1",
+		"WHERE v.name OPERATOR(pg_catalog.=) $1 "
+		/* merged with anything but an object, the tags would not be one */
+		"AND ($5 IS NULL OR pg_catalog.jsonb_typeof($5) OPERATOR(pg_catalog.=) 'object')",
 	};
 
 	return catalog_void(fcinfo, &cw);
