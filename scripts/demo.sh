@@ -45,10 +45,9 @@ if [ "${FS_SKIP_SETUP:-0}" != 1 ]; then
     bash "$REPO/scripts/setup.sh"
 fi
 
-# The stream worker drains the demo database's queue (a reused cluster keeps
-# its own settings; the demo says so if no worker runs).
-export FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_preload_libraries = 'feature_store'
-feature_store.stream_database = '$DB'}"
+# A stream worker drains the demo database's queue (a reused cluster keeps
+# its own settings; the demo says so if it was started without the preload).
+export FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_preload_libraries = 'feature_store'}"
 start_out="$(bash "$REPO/scripts/pgcluster.sh" start)"
 grep -q '^pgcluster: reusing' <<<"$start_out" || STARTED_CLUSTER=1
 grep '^pgcluster:' <<<"$start_out"

@@ -4,7 +4,7 @@
  *	  Module entry point: _PG_init and the general settings.
  *
  * _PG_init registers the settings below, has the streaming lane register its
- * own four and its worker (stream.c), reserves the prefix, and sets up the
+ * own and its launcher (stream.c), reserves the prefix, and sets up the
  * catalog cache's invalidation (registry.c) and libcurl (ddb_client.c).  As
  * in PostgreSQL's guc_tables.c, the general settings' variables live with
  * the code that reads them and are declared in its header (store.h,
@@ -14,8 +14,9 @@
  *	registry.c		the catalog cache and reference resolution
  *	serving.c		fs_get_features, fs_get_feature_vectors
  *	write.c			fs_write_features: checked writes, handed to a store
- *	stream.c		fs_push, the stream worker's settings and figures
- *	stream_worker.c	the background worker draining fs_stream_queue
+ *	stream.c		fs_push, the stream settings, wake-ups and figures
+ *	stream_launcher.c	the launcher starting a worker per database
+ *	stream_worker.c	a database's worker draining its fs_stream_queue
  *	ingest.c		fs_ingest's silver step; ingest_state.c fs_ingest_state
  *	store.h			what a store does: lookups and writes
  *	store_local.c	the embedded store

@@ -1,21 +1,29 @@
 /*-------------------------------------------------------------------------
  *
  * stream.c
- *	  The streaming lane, producer side: fs_push, the worker's settings and
- *	  registration, and its figures in shared memory (fs_stream_status).
+ *	  The streaming lane, producer side: fs_push, the wake-ups that call a
+ *	  worker, the settings and the launcher's registration, and the shared
+ *	  memory the workers report into (fs_stream_status).
  *
  * fs_push checks an event (view, features, values, mode) as its producer
  * (fs_check_write) and appends it to the queue table fs_stream_queue;
- * producers may also INSERT or COPY into the queue themselves.  The worker
- * that drains the queue is in stream_worker.c; it reports each flush here
- * (fs_stream_note_*), into shared memory that fs_stream_status reads.
+ * producers may also INSERT or COPY into the queue themselves.  Either way
+ * the queue's statement trigger marks the transaction, and its commit wakes
+ * the database's stream worker, or has the launcher (stream_launcher.c)
+ * start one: a worker comes only where events wait, and leaves a queue
+ * that stays empty (stream_worker.c).  Each database's worker reports its
+ * flushes into the database's slot of shared memory, which
+ * fs_stream_status reads.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -24,7 +32,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
-#include "storage/spin.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -35,55 +43,46 @@
 #include "stream.h"
 #include "write.h"
 
-/* The worker's settings (stream.h), registered here with the worker. */
+/* The settings (stream.h), registered here. */
 char	   *fs_stream_database = NULL;
 int			fs_stream_flush_interval_ms = 50;
 int			fs_stream_batch_size = 1000;
 int			fs_stream_fail_after_write = 0;
+int			fs_stream_max_workers = 4;
+int			fs_stream_idle_timeout_ms = 10000;
 
 PG_FUNCTION_INFO_V1(fs_push);
+PG_FUNCTION_INFO_V1(fs_stream_queue_wake);
+PG_FUNCTION_INFO_V1(fs_stream_wake_workers);
 PG_FUNCTION_INFO_V1(fs_stream_worker_status);
 
-/* Seconds of history behind events_per_second. */
-#define RATE_WINDOW 10
+FsStreamShared *fs_stream_shared = NULL;
 
-typedef struct FsStreamShared
-{
-	slock_t		mutex;
-	pid_t		pid;			/* the worker's, 0 if none runs */
-	TimestampTz started_at;
-	TimestampTz last_flush;		/* the last flush that succeeded */
-	int64		last_flush_events;
-	int64		events;			/* events flushed since the worker started */
-	int64		stale;			/* of them, set events a newer value beat */
-	int64		rejected;		/* events set aside in fs_stream_rejects */
-	int64		flushes;
-	int64		failed_flushes;
-	TimestampTz last_error_at;
-	char		last_error[512];
-	int64		rate_sec[RATE_WINDOW];	/* per second (epoch seconds) ... */
-	int64		rate_events[RATE_WINDOW];	/* ... events flushed */
-} FsStreamShared;
-
-static FsStreamShared *stream_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* This transaction queued events: call a worker when it commits. */
+static bool wake_at_commit = false;
+static Oid	wake_other_at_commit = InvalidOid;	/* a database it created */
+static bool warned_this_xact = false;
+static bool xact_callback_registered = false;
 
 /*-------------------------------------------------------------------------
  * Shared memory
  *-------------------------------------------------------------------------
  */
 
-/* shmem_request_hook: the worker's figures. */
+/* shmem_request_hook: the slots and their lock. */
 static void
 stream_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(FsStreamShared)));
+	RequestNamedLWLockTranche("feature_store stream", 1);
 }
 
-/* shmem_startup_hook: find or create the worker's figures. */
+/* shmem_startup_hook: find or create the slots. */
 static void
 stream_shmem_startup(void)
 {
@@ -92,73 +91,230 @@ stream_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	stream_shared = ShmemInitStruct("feature_store stream", sizeof(FsStreamShared), &found);
+	fs_stream_shared = ShmemInitStruct("feature_store stream", sizeof(FsStreamShared), &found);
 	if (!found)
 	{
-		memset(stream_shared, 0, sizeof(FsStreamShared));
-		SpinLockInit(&stream_shared->mutex);
+		memset(fs_stream_shared, 0, sizeof(FsStreamShared));
+		fs_stream_shared->lock = &(GetNamedLWLockTranche("feature_store stream"))->lock;
+		for (int i = 0; i < FS_STREAM_SLOTS; i++)
+			ConditionVariableInit(&fs_stream_shared->dbs[i].gone);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Count a successful flush of the worker. */
+/*
+ * The slot of a database, with the lock held exclusively.  A new one takes
+ * a free slot, else the one used longest ago among those no worker, wake-up
+ * or command needs; its figures start again.
+ */
+FsStreamDb *
+fs_stream_slot(Oid dboid, bool create)
+{
+	FsStreamDb *reuse = NULL;
+
+	for (int i = 0; i < FS_STREAM_SLOTS; i++)
+	{
+		FsStreamDb *db = &fs_stream_shared->dbs[i];
+
+		if (db->dboid == dboid)
+			return db;
+		if (!create || db->pid != 0 || db->wake || db->launching || db->hold > 0)
+			continue;
+		if (reuse == NULL || db->dboid == InvalidOid ||
+			(reuse->dboid != InvalidOid && db->last_used < reuse->last_used))
+			reuse = db;
+	}
+	if (reuse != NULL)
+	{
+		ConditionVariable gone = reuse->gone;
+
+		memset(reuse, 0, sizeof(FsStreamDb));
+		reuse->gone = gone;
+		reuse->dboid = dboid;
+		reuse->last_used = GetCurrentTimestamp();
+	}
+	return reuse;
+}
+
+/*
+ * Events were committed in a database: have its worker come, or stay.  A
+ * running worker finds them with its next flush; otherwise the launcher
+ * starts one.
+ */
 void
-fs_stream_note_flush(int64 events, int64 stale, int64 rejected)
+fs_stream_wake(Oid dboid)
+{
+	FsStreamDb *db;
+	Latch	   *latch = NULL;
+
+	if (fs_stream_shared == NULL)
+		return;
+	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
+	db = fs_stream_slot(dboid, true);
+	if (db != NULL)
+	{
+		db->wake = true;
+		db->last_used = GetCurrentTimestamp();
+		if (db->pid == 0)
+			latch = fs_stream_shared->launcher_latch;
+	}
+	else
+	{
+		/* No slot: the launcher looks into every database instead. */
+		fs_stream_shared->probe_all = true;
+		latch = fs_stream_shared->launcher_latch;
+	}
+	LWLockRelease(fs_stream_shared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/* Count a successful flush of a database's worker. */
+void
+fs_stream_note_flush(FsStreamDb *db, int64 events, int64 stale, int64 rejected)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int64		sec = (int64) (now / USECS_PER_SEC);
-	int			slot = (int) (sec % RATE_WINDOW);
+	int			slot = (int) (sec % FS_STREAM_RATE_WINDOW);
 
-	SpinLockAcquire(&stream_shared->mutex);
-	stream_shared->last_flush = now;
-	stream_shared->last_flush_events = events;
-	stream_shared->events += events;
-	stream_shared->stale += stale;
-	stream_shared->rejected += rejected;
-	stream_shared->flushes++;
-	if (stream_shared->rate_sec[slot] != sec)
+	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
+	db->last_flush = now;
+	db->last_used = now;
+	db->last_flush_events = events;
+	db->events += events;
+	db->stale += stale;
+	db->rejected += rejected;
+	db->flushes++;
+	if (db->rate_sec[slot] != sec)
 	{
-		stream_shared->rate_sec[slot] = sec;
-		stream_shared->rate_events[slot] = 0;
+		db->rate_sec[slot] = sec;
+		db->rate_events[slot] = 0;
 	}
-	stream_shared->rate_events[slot] += events;
-	SpinLockRelease(&stream_shared->mutex);
+	db->rate_events[slot] += events;
+	LWLockRelease(fs_stream_shared->lock);
 }
 
-/* Keep the worker's last error. */
+/* Keep a database's worker's last error. */
 void
-fs_stream_note_error(const char *message)
+fs_stream_note_error(FsStreamDb *db, const char *message)
 {
-	SpinLockAcquire(&stream_shared->mutex);
-	stream_shared->failed_flushes++;
-	stream_shared->last_error_at = GetCurrentTimestamp();
-	strlcpy(stream_shared->last_error, message, sizeof(stream_shared->last_error));
-	SpinLockRelease(&stream_shared->mutex);
-}
-
-/* The worker starts (pid) or ends (0): fs_stream_status shows its pid. */
-void
-fs_stream_note_worker(pid_t pid)
-{
-	SpinLockAcquire(&stream_shared->mutex);
-	if (pid != 0)
-	{
-		stream_shared->pid = pid;
-		stream_shared->started_at = GetCurrentTimestamp();
-	}
-	else if (stream_shared->pid == MyProcPid)
-		stream_shared->pid = 0;
-	SpinLockRelease(&stream_shared->mutex);
+	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
+	db->failed_flushes++;
+	db->last_error_at = GetCurrentTimestamp();
+	strlcpy(db->last_error, message, sizeof(db->last_error));
+	LWLockRelease(fs_stream_shared->lock);
 }
 
 /*-------------------------------------------------------------------------
- * Settings and the worker's registration
+ * Wake-ups: a transaction that queued events calls a worker as it commits
+ *-------------------------------------------------------------------------
+ */
+
+/* At commit, call the database's worker if events were queued. */
+static void
+stream_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_at_commit)
+				fs_stream_wake(MyDatabaseId);
+			if (OidIsValid(wake_other_at_commit))
+				fs_stream_wake(wake_other_at_commit);
+			wake_at_commit = false;
+			wake_other_at_commit = InvalidOid;
+			warned_this_xact = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* COMMIT PREPARED calls the worker (stream_launcher.c). */
+			wake_at_commit = false;
+			wake_other_at_commit = InvalidOid;
+			warned_this_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Register the transaction callback, once per backend. */
+static void
+register_xact_callback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(stream_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+}
+
+/*
+ * This transaction created a database, which may hold events (its
+ * template's): look into it when the database exists, at commit.
+ */
+void
+fs_stream_wake_at_commit(Oid dboid)
+{
+	register_xact_callback();
+	wake_other_at_commit = dboid;
+}
+
+/*
+ * This transaction queues events: call the worker when it commits.  Without
+ * the preload no worker can come; say so (warn) once per transaction.
+ */
+static void
+queue_events(bool warn)
+{
+	register_xact_callback();
+	if (fs_stream_shared != NULL)
+		wake_at_commit = true;
+	else if (warn && !warned_this_xact)
+	{
+		warned_this_xact = true;
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("no stream worker drains the queue of this database"),
+				 errdetail("feature_store is not in shared_preload_libraries: the events wait in fs_stream_queue."),
+				 errhint("Add feature_store to shared_preload_libraries and restart the server.")));
+	}
+}
+
+/*
+ * The queue's statement trigger (after INSERT or COPY, whoever queues):
+ * call the worker at commit.
+ */
+Datum
+fs_stream_queue_wake(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fs_stream_queue_wake() must be called as a trigger")));
+	queue_events(true);
+	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * fs_stream_wake_workers(): the extension's scripts call a worker into
+ * this database at commit, so that events queued before an update (when
+ * no trigger called one) are drained.
+ */
+Datum
+fs_stream_wake_workers(PG_FUNCTION_ARGS)
+{
+	queue_events(false);
+	PG_RETURN_VOID();
+}
+
+/*-------------------------------------------------------------------------
+ * Settings and the launcher's registration
  *-------------------------------------------------------------------------
  */
 
 /*
  * Define the stream settings; under shared_preload_libraries, also reserve
- * the worker's shared memory and register the worker.
+ * the shared memory and register the launcher, which starts the workers.
  */
 void
 fs_stream_init(void)
@@ -166,16 +322,15 @@ fs_stream_init(void)
 	BackgroundWorker worker;
 
 	/*
-	 * Not PGC_POSTMASTER: that would make loading the library outside
-	 * shared_preload_libraries fail.  The worker restarts itself to follow a
-	 * change.
+	 * Kept, and ignored, so that a postgresql.conf of 0.1.0 that sets it
+	 * still loads (the prefix is reserved: an unknown name would be refused
+	 * on reload).  The launcher logs that it is ignored.
 	 */
 	DefineCustomStringVariable("feature_store.stream_database",
-							   "The database whose stream queue the background worker drains.",
-							   "The worker runs when feature_store is in shared_preload_libraries; "
-							   "it reconnects when this changes.",
+							   "Obsolete and ignored: every database with feature_store has a stream worker.",
+							   "Until 0.2.0 the one database whose queue the worker drained.",
 							   &fs_stream_database,
-							   "postgres",
+							   "",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("feature_store.stream_flush_interval_ms",
@@ -192,6 +347,21 @@ fs_stream_init(void)
 							1000, 1, 100000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.stream_max_workers",
+							"How many databases may have a stream worker at once.",
+							"Each is a background worker: max_worker_processes must leave room for them "
+							"and for the launcher.",
+							&fs_stream_max_workers,
+							4, 1, FS_STREAM_SLOTS / 2,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.stream_idle_timeout_ms",
+							"How long a stream worker stays in a database whose queue is empty.",
+							"Then it leaves, freeing its background worker; the next event queued calls one back.",
+							&fs_stream_idle_timeout_ms,
+							10000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("feature_store.stream_fail_after_write",
 							"For testing: fail this many flushes after their writes, before they commit.",
 							"Shows that a flush retried after its writes reached the store applies nothing twice.",
@@ -207,15 +377,17 @@ fs_stream_init(void)
 	shmem_request_hook = stream_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = stream_shmem_startup;
+	fs_stream_launcher_init();
 
+	/* Not on a standby: the launcher starts when recovery ends. */
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 5;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "feature_store");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fs_stream_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "feature_store stream worker");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "feature_store stream worker");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "fs_stream_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "feature_store stream launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "feature_store stream launcher");
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -297,53 +469,70 @@ fs_push(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not read the event's id: %s", SPI_result_code_string(ret));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	/* The queue's trigger does this too, but a queue of 0.1.0 has none. */
+	queue_events(true);
 	PG_RETURN_INT64(id);
 }
 
 /*-------------------------------------------------------------------------
- * fs_stream_worker_status(): the worker's figures, for fs_stream_status
+ * fs_stream_worker_status(): this database's worker and its figures, for
+ * fs_stream_status
  *-------------------------------------------------------------------------
  */
 Datum
 fs_stream_worker_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[9];
-	bool		nulls[9];
-	FsStreamShared copy;
+	Datum		values[10];
+	bool		nulls[10];
+	FsStreamDb	copy;
+	FsStreamDb *db;
 	int64		now_sec;
 	int64		recent = 0;
+	const char *state;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	/* 0.1.0 declares the first nine columns only. */
+	if (desc->natts > lengthof(values))
+		elog(ERROR, "fs_stream_worker_status returns %d columns, not %d",
+			 (int) lengthof(values), desc->natts);
 	memset(nulls, true, sizeof(nulls));
-	if (stream_shared == NULL)
-		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	memset(&copy, 0, sizeof(copy));
+	if (fs_stream_shared == NULL || RecoveryInProgress())
+		state = "off";
+	else
+	{
+		LWLockAcquire(fs_stream_shared->lock, LW_SHARED);
+		db = fs_stream_slot(MyDatabaseId, false);
+		if (db != NULL)
+			memcpy(&copy, db, sizeof(copy));
+		LWLockRelease(fs_stream_shared->lock);
+		state = copy.pid != 0 ? "running" : "idle";
 
-	SpinLockAcquire(&stream_shared->mutex);
-	memcpy(&copy, stream_shared, sizeof(copy));
-	SpinLockRelease(&stream_shared->mutex);
+		/* Events flushed in the last RATE_WINDOW whole seconds. */
+		now_sec = (int64) (GetCurrentTimestamp() / USECS_PER_SEC);
+		for (int i = 0; i < FS_STREAM_RATE_WINDOW; i++)
+			if (copy.rate_sec[i] < now_sec && copy.rate_sec[i] >= now_sec - FS_STREAM_RATE_WINDOW)
+				recent += copy.rate_events[i];
 
-	/* Events flushed in the last RATE_WINDOW whole seconds. */
-	now_sec = (int64) (GetCurrentTimestamp() / USECS_PER_SEC);
-	for (int i = 0; i < RATE_WINDOW; i++)
-		if (copy.rate_sec[i] < now_sec && copy.rate_sec[i] >= now_sec - RATE_WINDOW)
-			recent += copy.rate_events[i];
+		values[1] = Float8GetDatum((double) recent / FS_STREAM_RATE_WINDOW);
+		values[3] = Int64GetDatum(copy.events);
+		values[4] = Int64GetDatum(copy.stale);
+		values[5] = Int64GetDatum(copy.rejected);
+		values[6] = Int64GetDatum(copy.failed_flushes);
+		nulls[1] = nulls[3] = nulls[4] = nulls[5] = nulls[6] = false;
+	}
 
 	values[0] = Int32GetDatum(copy.pid);
 	nulls[0] = copy.pid == 0;
-	values[1] = Float8GetDatum((double) recent / RATE_WINDOW);
-	nulls[1] = false;
 	values[2] = TimestampTzGetDatum(copy.last_flush);
 	nulls[2] = copy.last_flush == 0;
-	values[3] = Int64GetDatum(copy.events);
-	values[4] = Int64GetDatum(copy.stale);
-	values[5] = Int64GetDatum(copy.rejected);
-	values[6] = Int64GetDatum(copy.failed_flushes);
-	nulls[3] = nulls[4] = nulls[5] = nulls[6] = false;
 	values[7] = CStringGetTextDatum(copy.last_error);
 	nulls[7] = copy.last_error[0] == '\0';
 	values[8] = TimestampTzGetDatum(copy.last_error_at);
 	nulls[8] = copy.last_error_at == 0;
+	values[9] = CStringGetTextDatum(state);
+	nulls[9] = false;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

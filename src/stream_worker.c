@@ -1,14 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * stream_worker.c
- *	  The streaming lane's background worker, which drains the queue.
+ *	  The streaming lane's background worker, which drains the queue of
+ *	  one database.
  *
- * The worker, started when feature_store is in shared_preload_libraries,
- * drains the queue (fs_stream_queue) of one database
- * (feature_store.stream_database) in flushes of at most
- * feature_store.stream_batch_size events, every
+ * The launcher (stream_launcher.c) starts a worker in a database whose
+ * queue (fs_stream_queue) has events.  It drains the queue in flushes of at
+ * most feature_store.stream_batch_size events, every
  * feature_store.stream_flush_interval_ms, or at once while the queue is
- * fuller than a batch.  A flush:
+ * fuller than a batch; once the queue has stayed empty for
+ * feature_store.stream_idle_timeout_ms it leaves, and the next commit of
+ * events calls a worker back (a queue of 0.1.0 cannot: its worker stays).
+ * It leaves at once when a command needs the database to itself (DROP
+ * DATABASE, ...).  A flush:
  *
  *	1. claims the oldest events: it stamps them with a new flush id and
  *	   commits, so that a flush that fails is retried with the same events
@@ -30,7 +34,8 @@
  * the store is back.  Delivery is at least once, and idempotent.
  *
  * The worker's figures (last flush, events per second, last error) live in
- * shared memory; fs_stream_status shows them with the queue's depth.
+ * its database's slot of shared memory; fs_stream_status shows them with
+ * the queue's depth.
  *
  *-------------------------------------------------------------------------
  */
@@ -67,6 +72,9 @@
 
 /* Longest wait between flushes that failed. */
 #define MAX_BACKOFF_MS 5000
+
+/* A worker that failed is not started again in its database sooner. */
+#define RESTART_DELAY_MS 1000
 
 /* A queued event, as a flush reads it. */
 typedef struct Event
@@ -112,7 +120,8 @@ typedef struct FeatureValue
 static int	flush_failures = 0;	/* in a row, for the backoff */
 static int	injected_failures = 0;
 static int	injected_for = -1;	/* the setting's value they count against */
-static bool warned_no_extension = false;
+static FsStreamDb *my_db = NULL;	/* this database's slot */
+static bool calls_back = true;	/* the queue calls a worker back: one may leave */
 static MemoryContext flush_cxt = NULL;	/* reset before every flush */
 
 /* A hash table of feature values by feature name, in the current context. */
@@ -907,6 +916,31 @@ set_aside(const char *schema, Event *events, int nevents)
 }
 
 /*
+ * Whether the queue calls a worker when events are committed (its trigger
+ * fs_stream_queue_wake).  A queue of 0.1.0, before ALTER EXTENSION UPDATE,
+ * does not: its worker stays.
+ */
+static bool
+queue_calls_back(Oid schema_oid)
+{
+	Oid			queue = get_relname_relid("fs_stream_queue", schema_oid);
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	int			ret;
+
+	if (!OidIsValid(queue))
+		return false;
+	args[0] = ObjectIdGetDatum(queue);
+	ret = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_trigger "
+								"WHERE tgrelid OPERATOR(pg_catalog.=) $1 "
+								"AND tgname OPERATOR(pg_catalog.=) 'fs_stream_queue_wake'",
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the queue's triggers: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/*
  * One flush.  Returns the number of events it claimed (the caller flushes
  * again at once while that is a full batch), -1 if the extension is not
  * installed in the worker's database.
@@ -935,11 +969,6 @@ flush(void)
 	schema_oid = fs_extension_schema(true);
 	if (!OidIsValid(schema_oid))
 	{
-		if (!warned_no_extension)
-			ereport(LOG,
-					(errmsg("feature_store stream worker: the extension is not installed in database \"%s\"; waiting",
-							fs_stream_database)));
-		warned_no_extension = true;
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -947,9 +976,10 @@ flush(void)
 		return -1;
 	}
 	schema = get_namespace_name(schema_oid);
-	warned_no_extension = false;
 	schema = MemoryContextStrdup(flush_cxt, schema);
 	flush_id = claim(schema, &nclaimed);
+	if (nclaimed == 0)
+		calls_back = queue_calls_back(schema_oid);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -1022,7 +1052,7 @@ flush(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
-	fs_stream_note_flush(nevents - nrejected, stale, nrejected);
+	fs_stream_note_flush(my_db, nevents - nrejected, stale, nrejected);
 	return nevents;
 }
 
@@ -1049,7 +1079,7 @@ flush_guarded(bool *failed)
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
 		RESUME_INTERRUPTS();
-		fs_stream_note_error(edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message);
+		fs_stream_note_error(my_db, edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message);
 		FreeErrorData(edata);
 		*failed = true;
 	}
@@ -1057,25 +1087,103 @@ flush_guarded(bool *failed)
 	return n;
 }
 
-/* The worker exits: fs_stream_status shows no pid. */
+/*
+ * The worker exits.  If it did not leave by itself (an error, a
+ * termination), its events may wait: the launcher starts another.
+ */
 static void
 worker_gone(int code, Datum arg)
 {
-	fs_stream_note_worker(0);
+	Latch	   *latch = NULL;
+
+	if (my_db == NULL)
+		return;
+	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
+	if (my_db->pid == MyProcPid)
+	{
+		my_db->pid = 0;
+		my_db->latch = NULL;
+		if (code != 0)
+		{
+			my_db->wake = true;
+			my_db->not_before = GetCurrentTimestamp() + RESTART_DELAY_MS * INT64CONST(1000);
+		}
+		latch = fs_stream_shared->launcher_latch;
+	}
+	LWLockRelease(fs_stream_shared->lock);
+	ConditionVariableBroadcast(&my_db->gone);
+	if (latch != NULL)
+		SetLatch(latch);
 }
 
-/* The worker's entry point: connect, then flush until told to stop. */
+/*
+ * Take the database's slot; false if a command holds the database (DROP
+ * DATABASE ...) or another worker has it.
+ */
+static bool
+attach(Oid dboid)
+{
+	FsStreamDb *db;
+
+	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
+	db = fs_stream_slot(dboid, true);
+	if (db != NULL && db->hold == 0 && db->pid == 0)
+	{
+		db->pid = MyProcPid;
+		db->latch = MyLatch;
+		db->started_at = GetCurrentTimestamp();
+		db->last_used = db->started_at;
+		my_db = db;
+	}
+	LWLockRelease(fs_stream_shared->lock);
+	return my_db != NULL;
+}
+
+/*
+ * Whether to go on with the next pass: not if a command holds the
+ * database, nor if the worker may leave (idle) and no event came since its
+ * last pass.  Otherwise the wake-up is taken: events committed after this
+ * call wake the worker again.
+ */
+static bool
+stay(bool may_leave)
+{
+	bool		go_on = true;
+
+	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
+	if (my_db->hold > 0 || (may_leave && !my_db->wake))
+	{
+		go_on = false;
+		my_db->pid = 0;
+		my_db->latch = NULL;
+	}
+	my_db->wake = false;
+	LWLockRelease(fs_stream_shared->lock);
+	if (!go_on)
+		ConditionVariableBroadcast(&my_db->gone);
+	return go_on;
+}
+
+/*
+ * The worker's entry point: connect to the database the launcher gives,
+ * flush until its queue has stayed empty for a while (a probe: until it is
+ * empty), or until told to stop.
+ */
 void
 fs_stream_worker_main(Datum arg)
 {
+	Oid			dboid = DatumGetObjectId(arg);
+	bool		probe = MyBgworkerEntry->bgw_extra[0] != 0;
 	MemoryContext cxt;
-	char	   *database;
+	TimestampTz idle_since = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(fs_stream_database, NULL, 0);
-	database = pstrdup(fs_stream_database);
+	before_shmem_exit(worker_gone, (Datum) 0);
+	if (!attach(dboid))
+		proc_exit(0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("feature_store stream worker");
 
 	/*
@@ -1086,15 +1194,13 @@ fs_stream_worker_main(Datum arg)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "5000", PGC_SUSET, PGC_S_OVERRIDE);
 
-	fs_stream_note_worker(MyProcPid);
-	before_shmem_exit(worker_gone, (Datum) 0);
-
 	cxt = AllocSetContextCreate(TopMemoryContext, "feature_store stream flush",
 								ALLOCSET_DEFAULT_SIZES);
 	flush_cxt = cxt;
 	for (;;)
 	{
 		bool		failed;
+		bool		may_leave = false;
 		int			n;
 		long		wait;
 
@@ -1105,30 +1211,41 @@ fs_stream_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			if (strcmp(database, fs_stream_database) != 0)
-			{
-				ereport(LOG,
-						(errmsg("feature_store stream worker: feature_store.stream_database changed from \"%s\" to \"%s\"; restarting",
-								database, fs_stream_database)));
-				proc_exit(1);	/* the postmaster starts it again */
-			}
 		}
+
+		/*
+		 * Leave an idle queue: at once if probing or if other databases wait
+		 * for a worker, else after stream_idle_timeout_ms.
+		 */
+		if (idle_since != 0 && calls_back)
+			may_leave = probe || fs_stream_shared->starved ||
+				TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(),
+										   fs_stream_idle_timeout_ms);
+		if (!stay(may_leave))
+			proc_exit(0);
+
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
 		n = flush_guarded(&failed);
 		MemoryContextSwitchTo(TopMemoryContext);
+		if (n < 0)
+			proc_exit(0);		/* no extension here (any more): nothing to drain */
 		if (failed)
 		{
+			idle_since = 0;
 			flush_failures++;
 			wait = Min((long) fs_stream_flush_interval_ms << Min(flush_failures, 10), MAX_BACKOFF_MS);
 		}
 		else
 		{
 			flush_failures = 0;
+			if (n > 0)
+				idle_since = 0;
+			else if (idle_since == 0)
+				idle_since = GetCurrentTimestamp();
 			if (n >= fs_stream_batch_size)
 				continue;
-			/* No extension in the database yet: look again in a second. */
-			wait = n < 0 ? Max(fs_stream_flush_interval_ms, 1000) : fs_stream_flush_interval_ms;
+			wait = fs_stream_flush_interval_ms;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait, PG_WAIT_EXTENSION);

@@ -749,3 +749,43 @@ BEGIN
                         n_ins, n_upd, n_del, n_written;
 END
 $$;
+
+/*
+ * The stream worker: the launcher starts one in every database with the
+ * extension when events are committed there; the queue's statement trigger
+ * calls it, and fs_stream_status describes this database's worker (its
+ * worker_state column is new).
+ */
+CREATE FUNCTION @extschema@.fs_stream_queue_wake()
+RETURNS trigger LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_queue_wake';
+CREATE TRIGGER fs_stream_queue_wake AFTER INSERT ON @extschema@.fs_stream_queue
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fs_stream_queue_wake();
+
+CREATE FUNCTION @extschema@.fs_stream_wake_workers()
+RETURNS void LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_wake_workers';
+REVOKE EXECUTE ON FUNCTION @extschema@.fs_stream_wake_workers() FROM PUBLIC;
+
+DROP VIEW @extschema@.fs_stream_status;
+DROP FUNCTION @extschema@.fs_stream_worker_status();
+CREATE FUNCTION @extschema@.fs_stream_worker_status(
+    OUT worker_pid integer, OUT events_per_second double precision,
+    OUT last_flush timestamptz, OUT events_flushed bigint, OUT events_stale bigint,
+    OUT events_rejected bigint, OUT failed_flushes bigint,
+    OUT last_error text, OUT last_error_at timestamptz, OUT worker_state text)
+RETURNS record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_worker_status';
+
+CREATE VIEW @extschema@.fs_stream_status AS
+SELECT q.queue_depth, q.oldest_event_age, w.events_per_second, w.last_flush,
+       w.last_error, w.last_error_at, w.worker_pid, w.events_flushed,
+       w.events_stale, w.events_rejected, w.failed_flushes,
+       CASE WHEN w.worker_state OPERATOR(pg_catalog.=) 'idle'
+                 AND q.queue_depth OPERATOR(pg_catalog.>) 0
+            THEN 'waiting' ELSE w.worker_state END AS worker_state
+  FROM @extschema@.fs_stream_queue_depth() q, @extschema@.fs_stream_worker_status() w;
+GRANT SELECT ON @extschema@.fs_stream_status TO PUBLIC;
+
+/* Events queued before the update, when no trigger called a worker, are drained now. */
+SELECT @extschema@.fs_stream_wake_workers();

@@ -1188,6 +1188,23 @@ $$;
 CREATE TRIGGER fs_stream_queue_stamp BEFORE INSERT ON @extschema@.fs_stream_queue
     FOR EACH ROW EXECUTE FUNCTION @extschema@.fs_stream_queue_stamp();
 
+/*
+ * Whoever inserts, the commit calls the database's stream worker (the
+ * launcher starts one if none is there); without the preload, a WARNING
+ * says that nothing drains the queue.
+ */
+CREATE FUNCTION @extschema@.fs_stream_queue_wake()
+RETURNS trigger LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_queue_wake';
+CREATE TRIGGER fs_stream_queue_wake AFTER INSERT ON @extschema@.fs_stream_queue
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fs_stream_queue_wake();
+
+/* Call the stream worker when this transaction commits (the extension's scripts). */
+CREATE FUNCTION @extschema@.fs_stream_wake_workers()
+RETURNS void LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_wake_workers';
+REVOKE EXECUTE ON FUNCTION @extschema@.fs_stream_wake_workers() FROM PUBLIC;
+
 /* Events the worker could not write, and why; each producer sees its own. */
 CREATE TABLE @extschema@.fs_stream_rejects (
     id           bigint NOT NULL,
@@ -1222,12 +1239,16 @@ CREATE FUNCTION @extschema@.fs_push(feature_view text, entity_id text, features 
 RETURNS bigint LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_push';
 
-/* The stream worker's figures, from shared memory (NULLs when it does not run). */
+/*
+ * This database's stream worker and its figures, from shared memory;
+ * worker_state 'off' (and NULL figures) without the preload or on a
+ * standby.
+ */
 CREATE FUNCTION @extschema@.fs_stream_worker_status(
     OUT worker_pid integer, OUT events_per_second double precision,
     OUT last_flush timestamptz, OUT events_flushed bigint, OUT events_stale bigint,
     OUT events_rejected bigint, OUT failed_flushes bigint,
-    OUT last_error text, OUT last_error_at timestamptz)
+    OUT last_error text, OUT last_error_at timestamptz, OUT worker_state text)
 RETURNS record LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_stream_worker_status';
 
@@ -1241,9 +1262,16 @@ AS $$
       FROM @extschema@.fs_stream_queue q
 $$;
 
+/* An idle database whose queue has events waits for a worker: 'waiting'. */
 CREATE VIEW @extschema@.fs_stream_status AS
 SELECT q.queue_depth, q.oldest_event_age, w.events_per_second, w.last_flush,
        w.last_error, w.last_error_at, w.worker_pid, w.events_flushed,
-       w.events_stale, w.events_rejected, w.failed_flushes
+       w.events_stale, w.events_rejected, w.failed_flushes,
+       CASE WHEN w.worker_state OPERATOR(pg_catalog.=) 'idle'
+                 AND q.queue_depth OPERATOR(pg_catalog.>) 0
+            THEN 'waiting' ELSE w.worker_state END AS worker_state
   FROM @extschema@.fs_stream_queue_depth() q, @extschema@.fs_stream_worker_status() w;
 GRANT SELECT ON @extschema@.fs_stream_status TO PUBLIC;
+
+/* The database's stream worker comes when this commits: no restart is needed. */
+SELECT @extschema@.fs_stream_wake_workers();

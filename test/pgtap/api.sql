@@ -50,8 +50,8 @@ SELECT has_view('fs_stream_status');
 SELECT columns_are('fs_stream_status',
     ARRAY['queue_depth', 'oldest_event_age', 'events_per_second', 'last_flush', 'last_error',
           'last_error_at', 'worker_pid', 'events_flushed', 'events_stale', 'events_rejected',
-          'failed_flushes'],
-    'fs_stream_status shows queue depth, oldest age, events per second, last flush, last error');
+          'failed_flushes', 'worker_state'],
+    'fs_stream_status shows queue depth, oldest age, events per second, last flush, last error, worker state');
 
 -- parameter names and defaults: callers use named notation
 SELECT is(pg_get_function_arguments('fs_register_entity(text,text,text)'::regprocedure),

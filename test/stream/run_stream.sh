@@ -17,14 +17,22 @@
 #   (f) errors of fs_push; events the worker cannot write (queued by INSERT,
 #       or refused by the table's CHECK) go to fs_stream_rejects with the
 #       reason, alone: the other events of their flush are written; a
-#       reason shows no row values its producer may not read.
+#       reason shows no row values its producer may not read;
+#   (g) every database with the extension has its queue drained, with no
+#       setting: a worker comes with CREATE EXTENSION and with each commit
+#       of events, leaves an idle queue, and fs_stream_status shows the
+#       database's own worker and counts; CREATE DATABASE ... TEMPLATE,
+#       ALTER DATABASE ... RENAME and DROP DATABASE of a database whose
+#       worker is connected succeed;
+#   (h) on a cluster of its own without the preload, fs_push and INSERT into
+#       the queue warn that nothing drains it.
 #
 # Needs the cluster of scripts/pgcluster.sh (FS_CLUSTER_ENV) with feature_store
-# in shared_preload_libraries (scripts/test.sh starts it so), the worker's
-# database being "postgres" (the default of feature_store.stream_database):
-# the checks run there and drop the extension at the end.  Waits poll, up to
-# 20 s each; how long values took to be served is shown as "# " lines, never
-# checked.  Prints "ok - name" / "not ok - name" and, last, "N passed, N failed".
+# in shared_preload_libraries (scripts/test.sh starts it so); most checks run
+# in database "postgres" and drop the extension at the end.  Waits poll, up
+# to 20 s each; how long values took to be served is shown as "# " lines,
+# never checked.  Prints "ok - name" / "not ok - name" and, last, "N passed,
+# N failed".
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,7 +52,8 @@ drop_stream_objects() {
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
          -c "DROP TABLE IF EXISTS stream_local" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
-         -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" >/dev/null 2>&1 || true
+         -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" \
+         -c "DROP ROLE IF EXISTS regress_fs_stranger" >/dev/null 2>&1 || true
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP OWNED BY regress_fs_colprod, regress_fs_tableprod" \
          -c "DROP ROLE IF EXISTS regress_fs_colprod, regress_fs_tableprod" >/dev/null 2>&1 || true
@@ -66,9 +75,9 @@ q "SET client_min_messages = warning; DROP EXTENSION IF EXISTS feature_store CAS
 out="$(q "CREATE EXTENSION feature_store")"
 [ -z "$out" ] || die "CREATE EXTENSION feature_store failed: $out"
 
-check "the stream worker runs (feature_store in shared_preload_libraries)" "t" \
-    "$(wait_for "SELECT worker_pid IS NOT NULL FROM fs_stream_status" t)"
-[ "$(q "SELECT worker_pid IS NOT NULL FROM fs_stream_status")" = t ] ||
+check "the stream worker runs (feature_store in shared_preload_libraries)" "running" \
+    "$(wait_for "SELECT worker_state FROM fs_stream_status" running)"
+[ "$(q "SELECT worker_state FROM fs_stream_status")" = running ] ||
     { echo "# without the worker nothing else can be checked"; finish; }
 
 setup_sql "$DB" <<'EOF'
@@ -309,4 +318,99 @@ q "SELECT fs_drop_feature_view('mallory'); DROP SCHEMA mallory CASCADE; DROP ROL
 check "fs_stream_status counts what the worker set aside and flushed" "t|t|0" \
     "$(q "SELECT events_rejected >= 2, events_flushed >= 3, queue_depth FROM fs_stream_status")"
 
+# --- (g) every database -------------------------------------------------------------
+echo "# (g) every database with the extension"
+DB_A="fs_stream_a_$$"
+DB_B="fs_stream_b_$$"
+DB_C="fs_stream_c_$$"
+DB_D="fs_stream_d_$$"
+SCRATCH_DBS+=("$DB_C" "$DB_D")
+# The worker connected to the current database, as pg_stat_activity sees it.
+OWN_WORKER="(SELECT pid FROM pg_stat_activity WHERE backend_type = 'feature_store stream worker' AND datname = current_database())"
+check "no setting names the databases that are drained" "" "$(q "SHOW feature_store.stream_database")"
+q "CREATE ROLE regress_fs_stranger CREATEDB" >/dev/null
+for d in "$DB_A" "$DB_B"; do
+    new_db "$d"
+    out="$(q_in "$d" "SET client_min_messages = warning; CREATE EXTENSION feature_store;
+        CREATE TABLE t (user_id text PRIMARY KEY, event_time timestamptz, clicks bigint);
+        SELECT fs_register_entity('user', 'user_id'); SELECT fs_register_feature_view('v', 't', 'user')")"
+    [ -z "$(tr -d '\n' <<<"$out")" ] || die "cannot set up $d: $out"
+done
+check "CREATE EXTENSION in new databases calls a worker into each, without a restart" "running|running" \
+    "$(wait_in "$DB_A" "SELECT worker_state FROM fs_stream_status" running)|$(wait_in "$DB_B" "SELECT worker_state FROM fs_stream_status" running)"
+q_in "$DB_A" "SELECT count(fs_push('v', 'a' || i, jsonb_build_object('clicks', i))) FROM generate_series(1, 3) i" >/dev/null
+q_in "$DB_B" "SELECT count(fs_push('v', 'b' || i, jsonb_build_object('clicks', i))) FROM generate_series(1, 2) i" >/dev/null
+check "both databases' queues are drained" "3|2" \
+    "$(wait_in "$DB_A" "SELECT count(*) FROM t" 3)|$(wait_in "$DB_B" "SELECT count(*) FROM t" 2)"
+check "fs_stream_status shows the database's own worker and counts only" "t|3|t|2" \
+    "$(q_in "$DB_A" "SELECT worker_pid = $OWN_WORKER, events_flushed FROM fs_stream_status")|$(q_in "$DB_B" "SELECT worker_pid = $OWN_WORKER, events_flushed FROM fs_stream_status")"
+
+# Commands that need the database to themselves: its worker leaves first.
+check "the worker of the first database is connected" "t" \
+    "$(wait_in "$DB_A" "SELECT $OWN_WORKER IS NOT NULL" t)"
+check "CREATE DATABASE ... TEMPLATE of a database whose worker is connected succeeds" "" \
+    "$(q "CREATE DATABASE $DB_C TEMPLATE $DB_A")"
+q_in "$DB_A" "SELECT fs_push('v', 'a7', '{\"clicks\": 7}')" >/dev/null
+q_in "$DB_C" "SELECT fs_push('v', 'c1', '{\"clicks\": 1}')" >/dev/null
+check "then the template's worker comes back, and the copy has one too" "7|1" \
+    "$(wait_in "$DB_A" "SELECT clicks FROM t WHERE user_id = 'a7'" 7)|$(wait_in "$DB_C" "SELECT clicks FROM t WHERE user_id = 'c1'" 1)"
+check "ALTER DATABASE ... RENAME of a database whose worker is connected succeeds" "t|" \
+    "$(wait_in "$DB_C" "SELECT $OWN_WORKER IS NOT NULL" t)|$(q "ALTER DATABASE $DB_C RENAME TO $DB_D")"
+q_in "$DB_B" "SELECT fs_push('v', 'b3', '{\"clicks\": 3}')" >/dev/null
+wait_in "$DB_B" "SELECT $OWN_WORKER IS NOT NULL FROM t WHERE user_id = 'b3'" t >/dev/null
+pid_b="$(q_in "$DB_B" "SELECT $OWN_WORKER")"
+check "DROP DATABASE by a role that does not own the database fails, and does not move its worker" \
+    "ERROR:  42501|$pid_b" \
+    "$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "SET ROLE regress_fs_stranger" -c "DROP DATABASE $DB_B" 2>&1)|$(q_in "$DB_B" "SELECT $OWN_WORKER")"
+check "DROP DATABASE of a database whose worker is connected succeeds" "t|" \
+    "$(wait_in "$DB_A" "SELECT $OWN_WORKER IS NOT NULL" t)|$(q "DROP DATABASE $DB_A")"
+q_in "$DB_D" "SELECT fs_push('v', 'd1', '{\"clicks\": 2}')" >/dev/null
+check "the renamed database is drained as before" "2" \
+    "$(wait_in "$DB_D" "SELECT clicks FROM t WHERE user_id = 'd1'" 2)"
+
+# An idle worker leaves (at once, here); a commit of events calls one back,
+# whoever queues them.
+q "ALTER SYSTEM SET feature_store.stream_idle_timeout_ms = 0" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+check "a worker leaves the database when its queue is empty" "idle|" \
+    "$(wait_in "$DB_B" "SELECT worker_state || '|' || coalesce($OWN_WORKER::text, '') FROM fs_stream_status" "idle|")"
+q_in "$DB_B" "INSERT INTO fs_stream_queue (feature_view, entity_id, features) VALUES ('v', 'b4', '{\"clicks\": 4}')" >/dev/null
+check "an event queued by INSERT calls a worker back, which drains it" "4" \
+    "$(wait_in "$DB_B" "SELECT clicks FROM t WHERE user_id = 'b4'" 4)"
+wait_in "$DB_B" "SELECT worker_state FROM fs_stream_status" idle >/dev/null
+q_in "$DB_B" "SELECT fs_push('v', 'b5', '{\"clicks\": 5}')" >/dev/null
+check "an event queued by fs_push calls a worker back, which drains it" "5" \
+    "$(wait_in "$DB_B" "SELECT clicks FROM t WHERE user_id = 'b5'" 5)"
+q "ALTER SYSTEM RESET feature_store.stream_idle_timeout_ms" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+
+# --- (h) without the preload ------------------------------------------------------------
+echo "# (h) without the preload"
+NOPRELOAD_ENV="${FS_CLUSTER_ENV%.env}.nopreload.env"
+stop_nopreload() { FS_CLUSTER_ENV="$NOPRELOAD_ENV" bash "$REPO/scripts/pgcluster.sh" stop >/dev/null 2>&1; }
+at_exit stop_nopreload
+if out="$(FS_CLUSTER_ENV="$NOPRELOAD_ENV" FS_PG_EXTRA_CONF= bash "$REPO/scripts/pgcluster.sh" start 2>&1)"; then
+    out="$(
+        # shellcheck disable=SC1090
+        . "$NOPRELOAD_ENV"
+        psql -X -q -At -v ON_ERROR_STOP=1 -d postgres 2>"$WORK/nopreload.err" <<'EOF'
+SET client_min_messages = warning;
+CREATE EXTENSION feature_store;
+CREATE TABLE t (user_id text PRIMARY KEY, event_time timestamptz, clicks bigint);
+SELECT fs_register_entity('user', 'user_id');
+SELECT fs_register_feature_view('v', 't', 'user');
+SELECT fs_push('v', 'u1', '{"clicks": 1}') > 0;
+INSERT INTO fs_stream_queue (feature_view, entity_id, features) VALUES ('v', 'u2', '{"clicks": 2}');
+SELECT queue_depth || '|' || worker_state FROM fs_stream_status;
+EOF
+    )"
+    check "without the preload, fs_push and INSERT into the queue warn that nothing drains it" \
+        "t|2|off|2" \
+        "$(grep -x 't\|2|off' <<<"$out" | tr '\n' '|')$(grep -c '^WARNING:  no stream worker drains the queue of this database$' "$WORK/nopreload.err")"
+else
+    not_ok "a cluster without the preload starts" "$out"
+fi
+stop_nopreload
+
 finish
+

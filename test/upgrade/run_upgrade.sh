@@ -4,21 +4,21 @@
 #
 #   1. a database on 0.1.0 (the installed 0.1.0 script) registers an entity,
 #      views (embedded; with FS_DYNALITE_ENDPOINT one in dynalite too) and a
-#      service, ingests a batch, writes directly and pushes streamed events
-#      that stay queued: the stream worker drains another database;
+#      service, ingests a batch, writes directly and queues streamed events
+#      with INSERT, which call no worker on 0.1.0 (its queue has no trigger
+#      for that), so they stay queued; another database on 0.1.0 has its
+#      fs_push drained by the new library's worker;
 #   2. what it serves is kept, the extension is updated, and it must serve the
-#      same; then the worker is pointed at it and must drain the queued events
-#      into the views;
+#      same; the update calls a worker, which must drain the queued events
+#      into the views, with no setting;
 #   3. its extension objects (test/upgrade/objects.sql: every member with its
 #      definition, columns, constraints, indexes, triggers, policies, grants,
 #      comments) must equal those of a fresh install of the current version
 #      in another database; and the comparison must see a changed member.
 #
 # Needs the cluster of scripts/pgcluster.sh with feature_store preloaded (for
-# the stream worker) and `make install` done (both scripts installed).  The
-# worker's database (feature_store.stream_database) is set with ALTER SYSTEM
-# for the drain and reset afterwards, so run it alone.  Prints "ok - name" /
-# "not ok - name" and, last, "N passed, N failed".
+# the stream worker) and `make install` done (both scripts installed).
+# Prints "ok - name" / "not ok - name" and, last, "N passed, N failed".
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,38 +28,31 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SUFFIX="$$"
 OLD="fs_upgrade_old_$SUFFIX"	# installed at 0.1.0, then updated
 NEW="fs_upgrade_new_$SUFFIX"	# a fresh install of the current version
+PUSHED="fs_upgrade_pushed_$SUFFIX"	# at 0.1.0, pushing
 PREFIX="fs_upgrade_$SUFFIX"
 TABLE="${PREFIX}_items"		# the remote table in dynalite
 REMOTE=0
-WORKER_MOVED=0
 WAIT_SECONDS=30                 # for the worker to drain $OLD
 
 export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC -c client_min_messages=warning"
 
-# Point the stream worker back at its usual database.
-worker_home() {
-    psql -X -q -d postgres -c "ALTER SYSTEM RESET feature_store.stream_database" \
-         -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
-}
-
-# On exit: the worker back home, if it was moved.
-worker_home_if_moved() { [ "$WORKER_MOVED" = 0 ] || worker_home; }
-
 make_work fs_upgrade
-at_exit worker_home_if_moved
 
-# What a database serves, as text.
-served() {
-    psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" 2>&1 <<'EOF' || true
+# The queries of what a database serves.
+served_sql() {
+    cat <<'EOF'
 SELECT entity_id, feature_ref, value, event_time, status
   FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', NULL], ARRAY['ranking', 'stats:*']);
 SELECT * FROM fs_get_feature_vectors(ARRAY['u2', 'u1'], ARRAY['ranking']);
 EOF
     if [ "$REMOTE" = 1 ]; then
-        q_in "$1" "SELECT entity_id, feature_ref, value, event_time, status
-                     FROM fs_get_features(ARRAY['u1', 'u2', 'u9'], ARRAY['online:*'])"
+        echo "SELECT entity_id, feature_ref, value, event_time, status
+                FROM fs_get_features(ARRAY['u1', 'u2', 'u9'], ARRAY['online:*']);"
     fi
 }
+
+# What a database serves, as text.
+served() { served_sql | psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" 2>&1 || true; }
 
 objects() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -f "$HERE/objects.sql" >"$2" 2>&1 || true; }
 
@@ -68,10 +61,11 @@ objects() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -f "$HERE/objects.sql" >"$
 need_psql
 CURRENT="$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/feature_store.control")"
 [ -n "$CURRENT" ] || die "no default_version in feature_store.control"
-[ "$(q_in postgres "SELECT current_setting('feature_store.stream_database', true) IS NOT NULL")" = t ] ||
+[ "$(q_in postgres "SELECT current_setting('shared_preload_libraries') ~ 'feature_store'")" = t ] ||
     skip_all "feature_store is not preloaded (no stream worker)"
 new_db "$OLD"
 new_db "$NEW"
+new_db "$PUSHED"
 
 check "an update path from 0.1.0 to $CURRENT is installed" "t" \
     "$(q_in postgres "SELECT path IS NOT NULL FROM pg_extension_update_paths('feature_store')
@@ -144,39 +138,55 @@ EOF
 )"
 check "0.1.0: a view name dropped and registered again, a run into each" "2" "$out"
 
-# Events the worker does not drain yet: it serves another database.
-check "the stream worker drains another database" "f" \
-    "$(q_in postgres "SELECT current_setting('feature_store.stream_database') = '$OLD'")"
-q_in "$OLD" "SELECT fs_push('stats', 'u1', '{\"clicks\": 11}', '2026-03-01 00:00:00+00');
-             SELECT fs_push('stats', 'u5', '{\"ctr\": 0.75}', '2026-03-01 00:00:00+00');
-             SELECT fs_push('stats', 'u2', '{\"clicks\": 1}', '2026-03-01 00:00:00+00', 'add')" >/dev/null
+# Events queued by INSERT: on 0.1.0 nothing calls a worker for them, and
+# no worker has come to this database (it was created after the server
+# started, and nothing else here called one), so they stay queued.
+q_in "$OLD" "INSERT INTO fs_stream_queue (feature_view, entity_id, features, event_time, mode) VALUES
+               ('stats', 'u1', '{\"clicks\": 11}', '2026-03-01 00:00:00+00', 'set'),
+               ('stats', 'u5', '{\"ctr\": 0.75}', '2026-03-01 00:00:00+00', 'set'),
+               ('stats', 'u2', '{\"clicks\": 1}', '2026-03-01 00:00:00+00', 'add')" >/dev/null
 if [ "$REMOTE" = 1 ]; then
-    q_in "$OLD" "SELECT fs_push('online', 'u2', '{\"score\": 2.5}', '2026-03-01 00:00:00+00')" >/dev/null
+    q_in "$OLD" "INSERT INTO fs_stream_queue (feature_view, entity_id, features, event_time)
+                 VALUES ('online', 'u2', '{\"score\": 2.5}', '2026-03-01 00:00:00+00')" >/dev/null
 fi
 served "$OLD" >"$WORK/served.before"
 check_true "0.1.0: events are queued, not drained" \
     "$(q_in "$OLD" "SELECT count(*) >= 3 FROM fs_stream_queue")"
 
+# The new library's worker drains a database still on 0.1.0: fs_push calls it.
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$PUSHED" 2>&1 <<'EOF'
+\o /dev/null
+CREATE EXTENSION feature_store VERSION '0.1.0';
+CREATE TABLE user_stats (user_id text PRIMARY KEY, event_time timestamptz, clicks bigint);
+SELECT fs_register_entity('user', 'user_id');
+SELECT fs_register_feature_view('stats', 'user_stats', 'user');
+\o
+SELECT fs_push('stats', 'u1', '{"clicks": 3}') > 0;
+EOF
+)"
+check "0.1.0: fs_push queues an event" "t" "$out"
+check "0.1.0: the new library's worker drains the queue of a database not yet updated" "3|0" \
+    "$(wait_in "$PUSHED" "SELECT (SELECT clicks FROM user_stats WHERE user_id = 'u1') || '|' || (SELECT count(*) FROM fs_stream_queue)" "3|0")"
+
 # --- 2. the update ----------------------------------------------------------
 
+# What it serves is read in the update's transaction: its commit calls the
+# worker, which drains the queued events at once.
+{ echo "BEGIN;"; echo "ALTER EXTENSION feature_store UPDATE;"; served_sql; echo "COMMIT;"; } |
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" >"$WORK/served.after" 2>&1 || true
 check "ALTER EXTENSION feature_store UPDATE reaches $CURRENT" "$CURRENT" \
-    "$(q_in "$OLD" "ALTER EXTENSION feature_store UPDATE;
-                    SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
+    "$(q_in "$OLD" "SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
 check "the update ties each run to its view, and no run to a later view of its name" \
     "$(printf 'stats|t\nreused|f\nreused|t')" \
     "$(q_in "$OLD" "SELECT r.feature_view, r.view_id IS NOT DISTINCT FROM
                             (SELECT v.view_id FROM fs_feature_view v WHERE v.name = r.feature_view)
                       FROM fs_ingest_runs r ORDER BY r.run_id")"
-served "$OLD" >"$WORK/served.after"
 check_same "after the update the same values are served" "$WORK/served.before" "$WORK/served.after"
 grep -q '^u1|stats:clicks|10|' "$WORK/served.after" &&
     ok "what is compared holds the ingested values" ||
     not_ok "what is compared holds the ingested values" "$(head -n 5 "$WORK/served.after")"
 
-WORKER_MOVED=1
-psql -X -q -d postgres -c "ALTER SYSTEM SET feature_store.stream_database = '$OLD'" \
-     -c "SELECT pg_reload_conf()" >/dev/null
-check "the events queued before the update are drained after it" "0" \
+check "the events queued before the update are drained after it, with no setting" "0" \
     "$(wait_in "$OLD" "SELECT count(*) FROM fs_stream_queue" 0)"
 check "the drained events are served" '0.75,21,11' \
     "$(q_in "$OLD" "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id DESC)
@@ -188,8 +198,6 @@ if [ "$REMOTE" = 1 ]; then
         "$(wait_in "$OLD" "SELECT value FROM fs_get_features(ARRAY['u2'], ARRAY['online:score'])" 2.5)"
 fi
 check "no event was set aside" "0" "$(q_in "$OLD" "SELECT count(*) FROM fs_stream_rejects")"
-worker_home
-WORKER_MOVED=0
 
 # --- 3. the same objects as a fresh install ---------------------------------
 
