@@ -96,14 +96,19 @@ SELECT r.run_id, r.feature_view, r.view_id = v.view_id AS current_view
  ORDER BY r.run_id;
 
 --
--- The writing functions check as the caller: called directly, they allow
--- nothing the registry functions would refuse.
+-- Every write checks as the caller: another's view, entity or run cannot be
+-- written, and calling a registry function's check alone writes nothing.
 --
 SET ROLE regress_fs_cw_a;
-SELECT pg_temp.err($$SELECT fs_catalog_drop_feature_view('reused')$$);
-SELECT pg_temp.err($$SELECT fs_catalog_alter_feature_view('reused', '1 second', NULL, NULL, NULL, '{}')$$);
-SELECT pg_temp.err($$SELECT fs_catalog_add_feature_view('stolen', 'b_t', 'user', NULL, 'event_time', NULL, NULL, NULL)$$);
-SELECT pg_temp.err($$SELECT fs_catalog_drop_entity('user')$$);
+SELECT pg_temp.err($$SELECT fs_drop_feature_view('reused')$$);
+SELECT pg_temp.err($$SELECT fs_drop_entity('user')$$);
+SELECT pg_temp.err($$SELECT fs_register_feature_view('stolen', 'b_t', 'user')$$);
+SELECT pg_temp.err($$SELECT fs_check_drop_entity('user')$$);
+SELECT fs_check_register_feature_view('checked', 'a_t', 'user', NULL, 'event_time', NULL, NULL, NULL) AS passes;
+SELECT count(*) AS registered FROM fs_feature_view WHERE name = 'checked';
+-- a temporary table is refused however the registration is asked for
+CREATE TEMP TABLE a_tmp (user_id text PRIMARY KEY, event_time timestamptz);
+SELECT pg_temp.err($$SELECT fs_register_feature_view('tmp', 'a_tmp', 'user')$$);
 SELECT pg_temp.err($$SELECT fs_ingest_begin_run('reused', 'a_src', 'upsert', now())$$);
 -- b's run, as a: no reject, no end can be recorded for it
 SELECT pg_temp.err(format('SELECT fs_ingest_add_reject(%s, %L, NULL, %L, %L)',
@@ -112,6 +117,18 @@ SELECT pg_temp.err(format('SELECT fs_ingest_end_run(%s, 0, 0, 0, 0, 0, 0, 0, 0, 
                           (SELECT max(run_id) FROM fs_ingest_runs)));
 -- ... nor for one of a's own that has ended
 SELECT pg_temp.err($$SELECT fs_ingest_add_reject(1, 'u1', NULL, 'late', 'late')$$);
+RESET ROLE;
+-- a run recorded by hand must look like fs_ingest's: a known mode, started
+-- now, and counts that are counts
+SET ROLE regress_fs_cw_b;
+SELECT pg_temp.err($$SELECT fs_ingest_begin_run('reused', 'b_src', 'bogus', now())$$);
+SELECT pg_temp.err($$SELECT fs_ingest_begin_run('reused', 'b_src', 'upsert', '-infinity')$$);
+BEGIN;
+SELECT fs_ingest_begin_run('reused', 'b_src', 'upsert', clock_timestamp()) AS hand_run \gset
+SELECT pg_temp.err(format('SELECT fs_ingest_end_run(%s, -1, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, 0, 0)', :hand_run));
+SELECT pg_temp.err(format('SELECT fs_ingest_end_run(%s, 1, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, ''NaN'', 0, 0)', :hand_run));
+SELECT pg_temp.err(format('SELECT fs_ingest_end_run(%s, 1, 0, 0, 0, 1, 0, 0, 1, NULL, NULL, 0.5, 0, 0)', :hand_run));
+ROLLBACK;
 RESET ROLE;
 SELECT fs_feature_view.name, ttl FROM fs_feature_view;
 SELECT count(*) AS forged FROM fs_ingest_rejects WHERE reason IN ('forged', 'late');
@@ -142,16 +159,15 @@ SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '-1 hour')$$)
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', tags => '[1]')$$);
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', reset => '{entity}')$$);
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '1 hour', reset => '{ttl}')$$);
--- the writing function, called directly, never makes the tags other than an object
-SELECT fs_catalog_alter_feature_view('reused', NULL, NULL, NULL, '[1]', '{}');
-SELECT tags FROM fs_feature_view WHERE name = 'reused';
+-- a feature service has at most 10000 references
+SELECT pg_temp.err($$SELECT fs_register_feature_service('huge', array_fill('reused:ssn'::text, ARRAY[10001]))$$);
 RESET ROLE;
 SET ROLE regress_fs_cw_a;
 SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '1 hour')$$);
 RESET ROLE;
 
 -- clean up
-DROP TABLE a_t, a_src, b_t, b_src;
+DROP TABLE a_t, a_src, b_t, b_src, a_tmp;
 SELECT fs_drop_entity('user');
 REVOKE CREATE ON SCHEMA public FROM regress_fs_cw_a, regress_fs_cw_b;
 DROP ROLE regress_fs_cw_a;

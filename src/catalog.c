@@ -9,13 +9,12 @@
  * let a role LOCK it in ACCESS EXCLUSIVE mode, and hold every DROP TABLE
  * (through the sql_drop event trigger), every registration and every
  * ingestion of the database behind that lock.  So each write goes through a
- * function here, which checks as the calling role what the write needs (the
- * rules the tables' row-level security policies stated before 0.2.0: a view
- * belongs to whoever owns its relation, an entity or a service to the role
- * that registered it, a run to the role that started it), and only then
- * writes as the table's owner.  The registry functions and fs_ingest call
- * them after their own, friendlier checks; calling one directly allows
- * nothing more.
+ * function here, which runs as the calling role the checks of the write
+ * (the registry's fs_check_* functions, which raise its errors; for
+ * ingestion's record, that the run is the caller's own and running), and
+ * only then writes as the table's owner.  The check is part of each write:
+ * whoever calls these functions, and however, nothing is written that the
+ * checks refuse.
  *
  * Both the check and the write run with search_path = pg_catalog, pg_temp,
  * so that no object of the caller's can stand in for a built-in one while
@@ -26,6 +25,8 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -37,13 +38,13 @@
 #include "ingest.h"
 #include "utils.h"
 
-PG_FUNCTION_INFO_V1(fs_catalog_add_entity);
-PG_FUNCTION_INFO_V1(fs_catalog_drop_entity);
-PG_FUNCTION_INFO_V1(fs_catalog_add_feature_view);
-PG_FUNCTION_INFO_V1(fs_catalog_alter_feature_view);
-PG_FUNCTION_INFO_V1(fs_catalog_drop_feature_view);
-PG_FUNCTION_INFO_V1(fs_catalog_add_feature_service);
-PG_FUNCTION_INFO_V1(fs_catalog_drop_feature_service);
+PG_FUNCTION_INFO_V1(fs_register_entity);
+PG_FUNCTION_INFO_V1(fs_register_feature_view);
+PG_FUNCTION_INFO_V1(fs_alter_feature_view);
+PG_FUNCTION_INFO_V1(fs_register_feature_service);
+PG_FUNCTION_INFO_V1(fs_drop_feature_view);
+PG_FUNCTION_INFO_V1(fs_drop_feature_service);
+PG_FUNCTION_INFO_V1(fs_drop_entity);
 PG_FUNCTION_INFO_V1(fs_ingest_begin_run);
 PG_FUNCTION_INFO_V1(fs_ingest_end_run);
 PG_FUNCTION_INFO_V1(fs_ingest_add_reject);
@@ -52,8 +53,10 @@ PG_FUNCTION_INFO_V1(fs_ingest_add_reject);
 typedef struct CatalogWrite
 {
 	const char *table;			/* the table written: the write runs as its owner */
-	const char *check;			/* as the caller, on the arguments: true if allowed;
-								 * NULL if anyone may */
+	const char *check_fn;		/* the registry's check (fs_check_*), called as
+								 * the caller with the arguments: true, or raises */
+	const char *check;			/* else a statement run as the caller on the
+								 * arguments: true if allowed */
 	bool		missing_ok;		/* whether a check that finds no row allows */
 	const char *refusal;		/* the error when the check does not allow */
 	const char *write;			/* as the owner, on the arguments and then the
@@ -111,6 +114,32 @@ check_allows(const char *sql, bool missing_ok, int nargs, Oid *types, Datum *val
 }
 
 /*
+ * Call a registry check, the function name of the extension's schema with
+ * the arguments' types, as the caller: directly, so that its errors read as
+ * the registry function's own.
+ */
+static bool
+call_check(Oid schema, const char *name, int nargs, Oid *argtypes, Datum *values, char *nulls)
+{
+	LOCAL_FCINFO(cinfo, FUNC_MAX_ARGS);
+	FmgrInfo	flinfo;
+	Oid			fn;
+	Datum		result;
+
+	fn = LookupFuncName(list_make2(makeString(get_namespace_name(schema)), makeString(pstrdup(name))),
+						nargs, argtypes, false);
+	fmgr_info(fn, &flinfo);
+	InitFunctionCallInfoData(*cinfo, &flinfo, nargs, InvalidOid, NULL, NULL);
+	for (int i = 0; i < nargs; i++)
+	{
+		cinfo->args[i].value = values[i];
+		cinfo->args[i].isnull = (nulls[i] == 'n');
+	}
+	result = FunctionCallInvoke(cinfo);
+	return !cinfo->isnull && DatumGetBool(result);
+}
+
+/*
  * Check and do one write with the function's arguments; returns the first
  * column of the first row the write returned, if any.
  */
@@ -150,13 +179,17 @@ catalog_write(FunctionCallInfo fcinfo, const CatalogWrite *cw, bool *isnull)
 	nest = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	if (cw->check_fn != NULL && !call_check(schema, cw->check_fn, nargs, argtypes, values, nulls))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s refused the write", cw->check_fn)));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (cw->check != NULL &&
 		!check_allows(fs_schema_sql(schema, cw->check), cw->missing_ok, nargs, types, values, nulls))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s", cw->refusal)));
+				 errmsg("%s", cw->refusal ? cw->refusal : "catalog write refused")));
 
 	wc.sql = fs_schema_sql(schema, cw->write);
 	wc.nargs = nargs + 1;
@@ -184,16 +217,18 @@ catalog_void(FunctionCallInfo fcinfo, const CatalogWrite *cw)
 }
 
 /*-------------------------------------------------------------------------
- * The registry
+ * The registry: each function's check is its fs_check_* (extension SQL),
+ * which raises the function's errors.
  *-------------------------------------------------------------------------
  */
 
-/* fs_catalog_add_entity(name, join_key, description): anyone may register one. */
+/* fs_register_entity(name, join_key, description) */
 Datum
-fs_catalog_add_entity(PG_FUNCTION_ARGS)
+fs_register_entity(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
 		.table = "fs_entity",
+		.check_fn = "fs_check_register_entity",
 		.write = "INSERT INTO @extschema@.fs_entity (name, join_key, description, registered_by) "
 		"VALUES ($1, $2, $3, $4)",
 	};
@@ -201,33 +236,16 @@ fs_catalog_add_entity(PG_FUNCTION_ARGS)
 	return catalog_void(fcinfo, &cw);
 }
 
-/* fs_catalog_drop_entity(name): by a role acting for whoever registered it. */
-Datum
-fs_catalog_drop_entity(PG_FUNCTION_ARGS)
-{
-	static const CatalogWrite cw = {
-		.table = "fs_entity",
-		.check = "SELECT @extschema@.fs_acts_for(e.registered_by) FROM @extschema@.fs_entity e "
-		"WHERE e.name OPERATOR(pg_catalog.=) $1",
-		.missing_ok = true,
-		.refusal = "must be a member of the role that registered the entity",
-		.write = "DELETE FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1",
-	};
-
-	return catalog_void(fcinfo, &cw);
-}
-
 /*
- * fs_catalog_add_feature_view(name, relation, entity, ttl, event_time_column,
- * description, owner, tags): by the owner of the relation.
+ * fs_register_feature_view(name, relation, entity, ttl, event_time_column,
+ * description, owner, tags)
  */
 Datum
-fs_catalog_add_feature_view(PG_FUNCTION_ARGS)
+fs_register_feature_view(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
 		.table = "fs_feature_view",
-		.check = "SELECT @extschema@.fs_owns_relation($2, false)",
-		.refusal = "must be owner of the feature view's table",
+		.check_fn = "fs_check_register_feature_view",
 		.write = "INSERT INTO @extschema@.fs_feature_view "
 		"(name, relation, entity, ttl, event_time_column, description, owner, tags, registered_by) "
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), $9)",
@@ -237,18 +255,16 @@ fs_catalog_add_feature_view(PG_FUNCTION_ARGS)
 }
 
 /*
- * fs_catalog_alter_feature_view(name, ttl, description, owner, tags, reset):
- * by the owner of the relation.  What is NULL stays; reset names what to
- * clear; tags merge key by key, and a key given as JSON null goes.
+ * fs_alter_feature_view(name, ttl, description, owner, tags, reset): what is
+ * NULL stays; reset names what to clear; tags merge key by key, and a key
+ * given as JSON null goes.
  */
 Datum
-fs_catalog_alter_feature_view(PG_FUNCTION_ARGS)
+fs_alter_feature_view(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
 		.table = "fs_feature_view",
-		.check = "SELECT @extschema@.fs_owns_relation(v.relation, false) "
-		"FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1",
-		.refusal = "must be owner of the feature view's table",
+		.check_fn = "fs_check_alter_feature_view",
 		.write = "UPDATE @extschema@.fs_feature_view v SET "
 		"ttl = CASE WHEN 'ttl' OPERATOR(pg_catalog.=) ANY ($6) THEN NULL "
 		"ELSE coalesce($2, v.ttl) END, "
@@ -260,28 +276,38 @@ fs_catalog_alter_feature_view(PG_FUNCTION_ARGS)
 		"ELSE v.tags END OPERATOR(pg_catalog.||) coalesce($5, '{}')) "
 		"OPERATOR(pg_catalog.-) ARRAY(SELECT t.key FROM pg_catalog.jsonb_each($5) t "
 		"WHERE t.value OPERATOR(pg_catalog.=) 'null'::pg_catalog.jsonb) "
-		"WHERE v.name OPERATOR(pg_catalog.=) $1 "
-		/* merged with anything but an object, the tags would not be one */
-		"AND ($5 IS NULL OR pg_catalog.jsonb_typeof($5) OPERATOR(pg_catalog.=) 'object')",
+		"WHERE v.name OPERATOR(pg_catalog.=) $1",
 	};
 
 	return catalog_void(fcinfo, &cw);
 }
 
 /*
- * fs_catalog_drop_feature_view(name): by the owner of the relation (anyone,
- * if the relation is gone); the view's ingestion state goes with it, so that
- * a view registered again under the name starts from none.
+ * fs_register_feature_service(name, feature_refs, description)
  */
 Datum
-fs_catalog_drop_feature_view(PG_FUNCTION_ARGS)
+fs_register_feature_service(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_service",
+		.check_fn = "fs_check_register_feature_service",
+		.write = "INSERT INTO @extschema@.fs_feature_service "
+		"(name, feature_refs, description, registered_by) VALUES ($1, $2, $3, $4)",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/*
+ * fs_drop_feature_view(name): the view's ingestion state goes with it, so
+ * that a view registered again under the name starts from none.
+ */
+Datum
+fs_drop_feature_view(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
 		.table = "fs_feature_view",
-		.check = "SELECT @extschema@.fs_owns_relation(v.relation) "
-		"FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1",
-		.missing_ok = true,
-		.refusal = "must be owner of the feature view's table",
+		.check_fn = "fs_check_drop_feature_view",
 		.write = "WITH v AS (DELETE FROM @extschema@.fs_feature_view v "
 		"WHERE v.name OPERATOR(pg_catalog.=) $1 RETURNING v.name) "
 		"DELETE FROM @extschema@.fs_ingest_state st USING v "
@@ -291,30 +317,27 @@ fs_catalog_drop_feature_view(PG_FUNCTION_ARGS)
 	return catalog_void(fcinfo, &cw);
 }
 
-/* fs_catalog_add_feature_service(name, feature_refs, description): anyone. */
+/* fs_drop_feature_service(name) */
 Datum
-fs_catalog_add_feature_service(PG_FUNCTION_ARGS)
+fs_drop_feature_service(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
 		.table = "fs_feature_service",
-		.write = "INSERT INTO @extschema@.fs_feature_service "
-		"(name, feature_refs, description, registered_by) VALUES ($1, $2, $3, $4)",
+		.check_fn = "fs_check_drop_feature_service",
+		.write = "DELETE FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1",
 	};
 
 	return catalog_void(fcinfo, &cw);
 }
 
-/* fs_catalog_drop_feature_service(name): by a role acting for its registrant. */
+/* fs_drop_entity(name) */
 Datum
-fs_catalog_drop_feature_service(PG_FUNCTION_ARGS)
+fs_drop_entity(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
-		.table = "fs_feature_service",
-		.check = "SELECT @extschema@.fs_acts_for(s.registered_by) FROM @extschema@.fs_feature_service s "
-		"WHERE s.name OPERATOR(pg_catalog.=) $1",
-		.missing_ok = true,
-		.refusal = "must be a member of the role that registered the feature service",
-		.write = "DELETE FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1",
+		.table = "fs_entity",
+		.check_fn = "fs_check_drop_entity",
+		.write = "DELETE FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1",
 	};
 
 	return catalog_void(fcinfo, &cw);
@@ -344,8 +367,11 @@ fs_ingest_begin_run(PG_FUNCTION_ARGS)
 	static const CatalogWrite cw = {
 		.table = "fs_ingest_runs",
 		.check = "SELECT @extschema@.fs_owns_relation(v.relation, false) "
+		"AND $3 OPERATOR(pg_catalog.=) ANY (ARRAY['upsert', 'snapshot']) "
+		"AND $4 OPERATOR(pg_catalog.>=) pg_catalog.now() "
+		"AND $4 OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() "
 		"FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1",
-		.refusal = "must be owner of the feature view's table",
+		.refusal = "an ingestion run starts now, with mode 'upsert' or 'snapshot', into a view whose table the current role owns",
 		.write = "WITH v AS (SELECT v.view_id FROM @extschema@.fs_feature_view v "
 		"WHERE v.name OPERATOR(pg_catalog.=) $1 FOR UPDATE) "
 		"INSERT INTO @extschema@.fs_ingest_runs (feature_view, view_id, source, mode, started_at, run_by) "
@@ -368,8 +394,13 @@ fs_ingest_end_run(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
 		.table = "fs_ingest_runs",
-		.check = RUN_CHECK,
-		.refusal = RUN_REFUSAL,
+		.check = RUN_CHECK
+		" AND (SELECT pg_catalog.bool_and(n IS NULL OR n OPERATOR(pg_catalog.>=) 0) "
+		"FROM pg_catalog.unnest(ARRAY[$2, $3, $4, $5, $6, $7, $8, $9, $10]) n) "
+		" AND (SELECT pg_catalog.bool_and(t IS NULL OR (t OPERATOR(pg_catalog.>=) 0 "
+		"AND t OPERATOR(pg_catalog.<) 'Infinity')) "
+		"FROM pg_catalog.unnest(ARRAY[$11, $12, $13, $14]) t)",
+		.refusal = RUN_REFUSAL ", or its figures are not counts and times",
 		.write = "UPDATE @extschema@.fs_ingest_runs r SET status = 'succeeded', "
 		"finished_at = pg_catalog.clock_timestamp(), rows_read = $2, rows_rejected = $3, "
 		"rows_stale = $4, rows_unchanged = $5, rows_inserted = $6, rows_updated = $7, "

@@ -33,29 +33,14 @@ DROP POLICY fs_ingest_runs_insert ON @extschema@.fs_ingest_runs;
 DROP POLICY fs_ingest_runs_update ON @extschema@.fs_ingest_runs;
 DROP POLICY fs_ingest_rejects_insert ON @extschema@.fs_ingest_rejects;
 
-CREATE FUNCTION @extschema@.fs_catalog_add_entity(name text, join_key text, description text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_entity';
-CREATE FUNCTION @extschema@.fs_catalog_drop_entity(name text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_entity';
-CREATE FUNCTION @extschema@.fs_catalog_add_feature_view(name text, relation regclass,
-    entity text, ttl interval, event_time_column name, description text, owner text, tags jsonb)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_view';
-CREATE FUNCTION @extschema@.fs_catalog_alter_feature_view(name text, ttl interval,
-    description text, owner text, tags jsonb, reset text[])
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_alter_feature_view';
-CREATE FUNCTION @extschema@.fs_catalog_drop_feature_view(name text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_view';
-CREATE FUNCTION @extschema@.fs_catalog_add_feature_service(name text, feature_refs text[],
-    description text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_service';
-CREATE FUNCTION @extschema@.fs_catalog_drop_feature_service(name text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_service';
-
-/* The registry functions write through them. */
-
-CREATE OR REPLACE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
-                                               description text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql
+/*
+ * The registry functions are C functions of src/catalog.c now: each runs its
+ * check, fs_check_<what it does> (0.1.0's PL/pgSQL body, without the write),
+ * as the caller, then writes as the catalog's owner.
+ */
+CREATE FUNCTION @extschema@.fs_check_register_entity(name text, join_key text,
+                                                     description text)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -74,15 +59,13 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1) THEN
         RAISE EXCEPTION 'entity "%" already exists', name USING ERRCODE = '42710';
     END IF;
-    PERFORM @extschema@.fs_catalog_add_entity($1, $2, $3);
+    RETURN true;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
-    entity text, ttl interval DEFAULT NULL,
-    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
-    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_register_feature_view(name text, relation regclass,
+    entity text, ttl interval, event_time_column name, description text, owner text, tags jsonb)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -204,130 +187,13 @@ BEGIN
                   HINT = format('Add one: ALTER TABLE %s ADD PRIMARY KEY (%I).', relation, key);
     END IF;
 
-    PERFORM @extschema@.fs_catalog_add_feature_view($1, $2, $3, $4, $5, $6, $7, $8);
+    RETURN true;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
-                                                        description text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    r text;
-BEGIN
-    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
-       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
-        RAISE EXCEPTION 'invalid feature service name %', coalesce(quote_literal(name), 'NULL')
-            USING ERRCODE = '22023',
-                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
-    END IF;
-    IF feature_refs IS NULL OR cardinality(feature_refs) OPERATOR(pg_catalog.=) 0 THEN
-        RAISE EXCEPTION 'a feature service needs at least one feature reference'
-            USING ERRCODE = '22023';
-    END IF;
-    FOREACH r IN ARRAY feature_refs LOOP
-        IF r IS NULL OR strpos(r, ':') OPERATOR(pg_catalog.=) 0 THEN
-            RAISE EXCEPTION 'invalid feature reference % in a feature service',
-                            coalesce(quote_literal(r), 'NULL')
-                USING ERRCODE = '22023',
-                      HINT = 'A service lists references of the form ''view:feature'' or ''view:*''.';
-        END IF;
-    END LOOP;
-    IF EXISTS (SELECT FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1) THEN
-        RAISE EXCEPTION 'feature service "%" already exists', name USING ERRCODE = '42710';
-    END IF;
-    /* Every reference must resolve, to one entity: the same errors as serving. */
-    PERFORM count(*) FROM @extschema@.fs_resolve_refs(feature_refs);
-    PERFORM @extschema@.fs_catalog_add_feature_service($1, $2, $3);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION @extschema@.fs_drop_feature_view(name text)
-RETURNS void LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    rel      regclass;
-    users    text;
-BEGIN
-    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
-     WHERE v.name OPERATOR(pg_catalog.=) $1;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'feature view "%" does not exist', name USING ERRCODE = '42704';
-    END IF;
-    IF NOT @extschema@.fs_owns_relation(rel) THEN
-        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
-    END IF;
-    SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users
-      FROM @extschema@.fs_feature_service s
-     WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
-                    WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) $1);
-    IF users IS NOT NULL THEN
-        RAISE EXCEPTION 'cannot drop feature view "%" because feature services use it', name
-            USING ERRCODE = '2BP01',
-                  DETAIL = 'Used by: ' || users || '.',
-                  HINT = 'Drop those feature services first.';
-    END IF;
-    /* Its ingestion state goes too: a view registered again starts from none. */
-    PERFORM @extschema@.fs_catalog_drop_feature_view($1);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION @extschema@.fs_drop_feature_service(name text)
-RETURNS void LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    who name;
-BEGIN
-    SELECT s.registered_by INTO who FROM @extschema@.fs_feature_service s
-     WHERE s.name OPERATOR(pg_catalog.=) $1;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'feature service "%" does not exist', name USING ERRCODE = '42704';
-    END IF;
-    IF NOT @extschema@.fs_acts_for(who) THEN
-        RAISE EXCEPTION 'must be a member of role "%" to drop feature service "%"', who, name
-            USING ERRCODE = '42501';
-    END IF;
-    PERFORM @extschema@.fs_catalog_drop_feature_service($1);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION @extschema@.fs_drop_entity(name text)
-RETURNS void LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    who   name;
-    users text;
-BEGIN
-    SELECT e.registered_by INTO who FROM @extschema@.fs_entity e
-     WHERE e.name OPERATOR(pg_catalog.=) $1;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'entity "%" does not exist', name USING ERRCODE = '42704';
-    END IF;
-    IF NOT @extschema@.fs_acts_for(who) THEN
-        RAISE EXCEPTION 'must be a member of role "%" to drop entity "%"', who, name
-            USING ERRCODE = '42501';
-    END IF;
-    SELECT string_agg(v.name, ', ' ORDER BY v.name) INTO users
-      FROM @extschema@.fs_feature_view v WHERE v.entity OPERATOR(pg_catalog.=) $1;
-    IF users IS NOT NULL THEN
-        RAISE EXCEPTION 'cannot drop entity "%" because feature views use it', name
-            USING ERRCODE = '2BP01',
-                  DETAIL = 'Used by: ' || users || '.',
-                  HINT = 'Drop those feature views first.';
-    END IF;
-    PERFORM @extschema@.fs_catalog_drop_entity($1);
-END
-$$;
-
-/* New: change a view's ttl, description, owner or tags. */
-CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
-    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
-    reset text[] DEFAULT '{}')
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_alter_feature_view(name text, ttl interval,
+    description text, owner text, tags jsonb, reset text[])
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -365,24 +231,175 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'cannot both set and reset %', bad USING ERRCODE = '22023';
     END IF;
-    PERFORM @extschema@.fs_catalog_alter_feature_view($1, ttl, description, owner, tags,
-                                                      coalesce(reset, '{}'));
+    RETURN true;
 END
 $$;
+
+CREATE FUNCTION @extschema@.fs_check_register_feature_service(name text, feature_refs text[],
+                                                              description text)
+RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text;
+BEGIN
+    IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[^:]+$'
+       OR octet_length(name) OPERATOR(pg_catalog.>=) 64 THEN
+        RAISE EXCEPTION 'invalid feature service name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A name is 1 to 63 bytes long and has no colon.';
+    END IF;
+    IF feature_refs IS NULL OR cardinality(feature_refs) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'a feature service needs at least one feature reference'
+            USING ERRCODE = '22023';
+    END IF;
+    /* Every backend that serves keeps every service's references. */
+    IF cardinality(feature_refs) OPERATOR(pg_catalog.>) 10000 THEN
+        RAISE EXCEPTION 'a feature service holds at most 10000 feature references, not %',
+                        cardinality(feature_refs)
+            USING ERRCODE = '22023';
+    END IF;
+    FOREACH r IN ARRAY feature_refs LOOP
+        IF r IS NULL OR strpos(r, ':') OPERATOR(pg_catalog.=) 0 THEN
+            RAISE EXCEPTION 'invalid feature reference % in a feature service',
+                            coalesce(quote_literal(r), 'NULL')
+                USING ERRCODE = '22023',
+                      HINT = 'A service lists references of the form ''view:feature'' or ''view:*''.';
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_service s WHERE s.name OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature service "%" already exists', name USING ERRCODE = '42710';
+    END IF;
+    /* Every reference must resolve, to one entity: the same errors as serving. */
+    PERFORM count(*) FROM @extschema@.fs_resolve_refs(feature_refs);
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION @extschema@.fs_check_drop_feature_view(name text)
+RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      regclass;
+    users    text;
+BEGIN
+    SELECT v.relation INTO rel FROM @extschema@.fs_feature_view v
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users
+      FROM @extschema@.fs_feature_service s
+     WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
+                    WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) $1);
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop feature view "%" because feature services use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature services first.';
+    END IF;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION @extschema@.fs_check_drop_feature_service(name text)
+RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who name;
+BEGIN
+    SELECT s.registered_by INTO who FROM @extschema@.fs_feature_service s
+     WHERE s.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature service "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop feature service "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION @extschema@.fs_check_drop_entity(name text)
+RETURNS boolean LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who   name;
+    users text;
+BEGIN
+    SELECT e.registered_by INTO who FROM @extschema@.fs_entity e
+     WHERE e.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity "%" does not exist', name USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_acts_for(who) THEN
+        RAISE EXCEPTION 'must be a member of role "%" to drop entity "%"', who, name
+            USING ERRCODE = '42501';
+    END IF;
+    SELECT string_agg(v.name, ', ' ORDER BY v.name) INTO users
+      FROM @extschema@.fs_feature_view v WHERE v.entity OPERATOR(pg_catalog.=) $1;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop entity "%" because feature views use it', name
+            USING ERRCODE = '2BP01',
+                  DETAIL = 'Used by: ' || users || '.',
+                  HINT = 'Drop those feature views first.';
+    END IF;
+    RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
+                                               description text DEFAULT NULL)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_entity';
+CREATE OR REPLACE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
+    entity text, ttl interval DEFAULT NULL,
+    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
+    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_view';
+CREATE OR REPLACE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
+                                                        description text DEFAULT NULL)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_service';
+CREATE OR REPLACE FUNCTION @extschema@.fs_drop_feature_view(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_feature_view';
+CREATE OR REPLACE FUNCTION @extschema@.fs_drop_feature_service(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_feature_service';
+CREATE OR REPLACE FUNCTION @extschema@.fs_drop_entity(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_entity';
+
+/* New: change a view's ttl, description, owner or tags. */
+CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
+    reset text[] DEFAULT '{}')
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_alter_feature_view';
 
 /*
  * A view's identity: view_id, kept by dump and restore.  Runs are tied to
  * it; a run of 0.1.0 belongs to the view of its name registered before it
- * started (a run older than the view of that name was another view's, and
- * is left to whoever ran it).
+ * started, if its role could ingest into that view (a run older than the
+ * view of that name was another view's, and one by another role was
+ * recorded by hand: both are left to whoever ran them).
  */
 ALTER TABLE @extschema@.fs_feature_view ADD COLUMN view_id bigserial UNIQUE;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_view_view_id_seq', '');
 ALTER TABLE @extschema@.fs_ingest_runs ADD COLUMN view_id bigint;
 UPDATE @extschema@.fs_ingest_runs r SET view_id = v.view_id
   FROM @extschema@.fs_feature_view v
+  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation
  WHERE v.name OPERATOR(pg_catalog.=) r.feature_view
-   AND r.started_at OPERATOR(pg_catalog.>=) v.created_at;
+   AND r.started_at OPERATOR(pg_catalog.>=) v.created_at
+   AND r.started_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+   -- 0.1.0 let any role record runs under any view's name: a run is the
+   -- view's only if its role may ingest into the view
+   AND EXISTS (SELECT FROM pg_catalog.pg_roles ro
+                WHERE ro.rolname OPERATOR(pg_catalog.=) r.run_by
+                  AND pg_catalog.pg_has_role(ro.oid, c.relowner, 'USAGE'));
 
 DROP POLICY fs_ingest_runs_read ON @extschema@.fs_ingest_runs;
 DROP POLICY fs_ingest_rejects_read ON @extschema@.fs_ingest_rejects;

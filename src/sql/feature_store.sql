@@ -17,10 +17,10 @@
  * privilege to write a table is also one to LOCK it in ACCESS EXCLUSIVE mode
  * (and so to hold every DROP TABLE behind the sql_drop event trigger, every
  * registration and every ingestion).  Writes go through the registry
- * functions, which check as the caller and write through fs_catalog_*
- * (src/catalog.c): those check again, as the caller, that a feature view
- * belongs to whoever owns its relation and entities and services to the role
- * that registered them, and write as the catalog's owner.  view_id names a
+ * functions (src/catalog.c), which run their checks as the caller (a
+ * feature view belongs to whoever owns its relation, entities and services
+ * to the role that registered them) and write as the catalog's owner.
+ * view_id names a
  * view for good: a view registered again under a dropped view's name gets
  * another, so that what is tied to the old view (ingestion runs and their
  * rejects) stays apart.
@@ -104,28 +104,6 @@ $$;
 CREATE POLICY fs_entity_read ON @extschema@.fs_entity FOR SELECT USING (true);
 CREATE POLICY fs_feature_view_read ON @extschema@.fs_feature_view FOR SELECT USING (true);
 CREATE POLICY fs_feature_service_read ON @extschema@.fs_feature_service FOR SELECT USING (true);
-
-/*
- * The catalog's writes (src/catalog.c): each checks as the caller what it
- * needs, then writes as the catalog's owner; registered_by is the caller.
- */
-CREATE FUNCTION @extschema@.fs_catalog_add_entity(name text, join_key text, description text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_entity';
-CREATE FUNCTION @extschema@.fs_catalog_drop_entity(name text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_entity';
-CREATE FUNCTION @extschema@.fs_catalog_add_feature_view(name text, relation regclass,
-    entity text, ttl interval, event_time_column name, description text, owner text, tags jsonb)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_view';
-CREATE FUNCTION @extschema@.fs_catalog_alter_feature_view(name text, ttl interval,
-    description text, owner text, tags jsonb, reset text[])
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_alter_feature_view';
-CREATE FUNCTION @extschema@.fs_catalog_drop_feature_view(name text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_view';
-CREATE FUNCTION @extschema@.fs_catalog_add_feature_service(name text, feature_refs text[],
-    description text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_add_feature_service';
-CREATE FUNCTION @extschema@.fs_catalog_drop_feature_service(name text)
-RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_drop_feature_service';
 
 /*
  * Any change to the catalog invalidates every backend's cache of resolved
@@ -235,12 +213,20 @@ CREATE FUNCTION @extschema@.fs_resolve_refs(feature_refs text[],
 RETURNS SETOF record
 LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'fs_resolve_refs';
 
-/* Registry */
+/*
+ * Registry
+ *
+ * Each registry function is a C function of src/catalog.c that runs its
+ * check, fs_check_<what it does>, as the caller (the check raises the
+ * function's errors, and returns true) and then writes the catalog as its
+ * owner.  The check is part of the write: no call writes what its check
+ * refused.
+ */
 
 /* Register an entity: a kind of thing features describe, and its join key. */
-CREATE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
-                                               description text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_register_entity(name text, join_key text,
+                                                     description text)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -259,16 +245,17 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1) THEN
         RAISE EXCEPTION 'entity "%" already exists', name USING ERRCODE = '42710';
     END IF;
-    PERFORM @extschema@.fs_catalog_add_entity($1, $2, $3);
+    RETURN true;
 END
 $$;
+CREATE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
+                                               description text DEFAULT NULL)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_entity';
 
 /* Register a feature view over a table (or a foreign table of fs_dynamodb). */
-CREATE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
-    entity text, ttl interval DEFAULT NULL,
-    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
-    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_register_feature_view(name text, relation regclass,
+    entity text, ttl interval, event_time_column name, description text, owner text, tags jsonb)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -390,9 +377,14 @@ BEGIN
                   HINT = format('Add one: ALTER TABLE %s ADD PRIMARY KEY (%I).', relation, key);
     END IF;
 
-    PERFORM @extschema@.fs_catalog_add_feature_view($1, $2, $3, $4, $5, $6, $7, $8);
+    RETURN true;
 END
 $$;
+CREATE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
+    entity text, ttl interval DEFAULT NULL,
+    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
+    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_view';
 
 /*
  * Change a feature view's ttl, description, owner or tags: only what is
@@ -400,10 +392,9 @@ $$;
  * 'owner', 'tags').  Tags merge key by key: a key given is set, a key given
  * as JSON null is removed, the others stay.
  */
-CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
-    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
-    reset text[] DEFAULT '{}')
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_alter_feature_view(name text, ttl interval,
+    description text, owner text, tags jsonb, reset text[])
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -441,15 +432,18 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'cannot both set and reset %', bad USING ERRCODE = '22023';
     END IF;
-    PERFORM @extschema@.fs_catalog_alter_feature_view($1, ttl, description, owner, tags,
-                                                      coalesce(reset, '{}'));
+    RETURN true;
 END
 $$;
+CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
+    reset text[] DEFAULT '{}')
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_alter_feature_view';
 
 /* Register a feature service: a named, ordered list of references. */
-CREATE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
-                                                        description text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_register_feature_service(name text, feature_refs text[],
+                                                              description text)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -465,6 +459,12 @@ BEGIN
         RAISE EXCEPTION 'a feature service needs at least one feature reference'
             USING ERRCODE = '22023';
     END IF;
+    /* Every backend that serves keeps every service's references. */
+    IF cardinality(feature_refs) OPERATOR(pg_catalog.>) 10000 THEN
+        RAISE EXCEPTION 'a feature service holds at most 10000 feature references, not %',
+                        cardinality(feature_refs)
+            USING ERRCODE = '22023';
+    END IF;
     FOREACH r IN ARRAY feature_refs LOOP
         IF r IS NULL OR strpos(r, ':') OPERATOR(pg_catalog.=) 0 THEN
             RAISE EXCEPTION 'invalid feature reference % in a feature service',
@@ -478,13 +478,16 @@ BEGIN
     END IF;
     /* Every reference must resolve, to one entity: the same errors as serving. */
     PERFORM count(*) FROM @extschema@.fs_resolve_refs(feature_refs);
-    PERFORM @extschema@.fs_catalog_add_feature_service($1, $2, $3);
+    RETURN true;
 END
 $$;
+CREATE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
+                                                        description text DEFAULT NULL)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_service';
 
 /* Drop a feature view; refused while a feature service references it. */
-CREATE FUNCTION @extschema@.fs_drop_feature_view(name text)
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_drop_feature_view(name text)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -509,14 +512,15 @@ BEGIN
                   DETAIL = 'Used by: ' || users || '.',
                   HINT = 'Drop those feature services first.';
     END IF;
-    /* Its ingestion state goes too: a view registered again starts from none. */
-    PERFORM @extschema@.fs_catalog_drop_feature_view($1);
+    RETURN true;
 END
 $$;
+CREATE FUNCTION @extschema@.fs_drop_feature_view(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_feature_view';
 
 /* Drop a feature service. */
-CREATE FUNCTION @extschema@.fs_drop_feature_service(name text)
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_drop_feature_service(name text)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -531,13 +535,15 @@ BEGIN
         RAISE EXCEPTION 'must be a member of role "%" to drop feature service "%"', who, name
             USING ERRCODE = '42501';
     END IF;
-    PERFORM @extschema@.fs_catalog_drop_feature_service($1);
+    RETURN true;
 END
 $$;
+CREATE FUNCTION @extschema@.fs_drop_feature_service(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_feature_service';
 
 /* Drop an entity; refused while feature views use it. */
-CREATE FUNCTION @extschema@.fs_drop_entity(name text)
-RETURNS void LANGUAGE plpgsql
+CREATE FUNCTION @extschema@.fs_check_drop_entity(name text)
+RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -561,9 +567,11 @@ BEGIN
                   DETAIL = 'Used by: ' || users || '.',
                   HINT = 'Drop those feature views first.';
     END IF;
-    PERFORM @extschema@.fs_catalog_drop_entity($1);
+    RETURN true;
 END
 $$;
+CREATE FUNCTION @extschema@.fs_drop_entity(name text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_entity';
 
 /* Serving */
 

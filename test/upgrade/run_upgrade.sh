@@ -138,6 +138,16 @@ EOF
 )"
 check "0.1.0: a view name dropped and registered again, a run into each" "2" "$out"
 
+# 0.1.0 let any role record a run under any view's name: such a run must
+# not become the view's.
+FORGER="fs_upgrade_forger_$SUFFIX"
+drop_forger() { q_in postgres "DROP ROLE IF EXISTS $FORGER" >/dev/null 2>&1 || true; }
+at_exit drop_forger
+check "0.1.0: a role without privileges records a run under the name of another's view" "1" \
+    "$(q_in "$OLD" "CREATE ROLE $FORGER; SET ROLE $FORGER;
+                    INSERT INTO fs_ingest_runs (feature_view, source, mode) VALUES ('stats', 'forged', 'upsert');
+                    RESET ROLE; SELECT count(*) FROM fs_ingest_runs WHERE source = 'forged'")"
+
 # Events queued by INSERT: on 0.1.0 nothing calls a worker for them, and
 # no worker has come to this database (it was created after the server
 # started, and nothing else here called one), so they stay queued.
@@ -176,8 +186,8 @@ check "0.1.0: the new library's worker drains the queue of a database not yet up
     psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" >"$WORK/served.after" 2>&1 || true
 check "ALTER EXTENSION feature_store UPDATE reaches $CURRENT" "$CURRENT" \
     "$(q_in "$OLD" "SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
-check "the update ties each run to its view, and no run to a later view of its name" \
-    "$(printf 'stats|t\nreused|f\nreused|t')" \
+check "the update ties each run to its view, no run to a later view of its name, and no forged run" \
+    "$(printf 'stats|t\nreused|f\nreused|t\nstats|f')" \
     "$(q_in "$OLD" "SELECT r.feature_view, r.view_id IS NOT DISTINCT FROM
                             (SELECT v.view_id FROM fs_feature_view v WHERE v.name = r.feature_view)
                       FROM fs_ingest_runs r ORDER BY r.run_id")"
