@@ -554,7 +554,9 @@ rejects_apply(FunctionCallInfo fcinfo, bool requeue)
 	Oid			schema_oid = get_func_namespace(fcinfo->flinfo->fn_oid);
 	const char *schema = quote_identifier(get_namespace_name(schema_oid));
 	Oid			relid = get_relname_relid("fs_stream_rejects", schema_oid);
+	Oid			seqid = get_relname_relid("fs_stream_queue_id_seq", schema_oid);
 	Oid			argtypes[2] = {TEXTOID, INT8ARRAYOID};
+	Oid			writetypes[2] = {INT8ARRAYOID, OIDOID};
 	Datum		args[2];
 	char		nulls[2];
 	Oid			owner;
@@ -566,8 +568,8 @@ rejects_apply(FunctionCallInfo fcinfo, bool requeue)
 	int			ret;
 	int64		n;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table fs_stream_rejects of extension feature_store is missing");
+	if (!OidIsValid(relid) || !OidIsValid(seqid))
+		elog(ERROR, "table fs_stream_rejects or sequence fs_stream_queue_id_seq of extension feature_store is missing");
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
@@ -608,6 +610,7 @@ rejects_apply(FunctionCallInfo fcinfo, bool requeue)
 
 	/* As the owner, for this one statement. */
 	args[0] = ids;
+	args[1] = ObjectIdGetDatum(seqid);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -616,15 +619,15 @@ rejects_apply(FunctionCallInfo fcinfo, bool requeue)
 											 "WHERE r.id OPERATOR(pg_catalog.=) ANY ($1) RETURNING r.*) "
 											 "INSERT INTO %1$s.fs_stream_queue (id, feature_view, entity_id, "
 											 "features, event_time, mode, pushed_by, enqueued_at) "
-											 "SELECT pg_catalog.nextval('%1$s.fs_stream_queue_id_seq'::pg_catalog.regclass), "
+											 "SELECT pg_catalog.nextval($2::pg_catalog.regclass), "
 											 "d.feature_view, d.entity_id, d.features, d.event_time, d.mode, "
 											 "d.pushed_by, pg_catalog.clock_timestamp() FROM d ORDER BY d.id",
 											 schema),
-									1, &argtypes[1], args, NULL, false, 0);
+									2, writetypes, args, NULL, false, 0);
 	else
 		ret = SPI_execute_with_args(psprintf("DELETE FROM %s.fs_stream_rejects r "
 											 "WHERE r.id OPERATOR(pg_catalog.=) ANY ($1)", schema),
-									1, &argtypes[1], args, NULL, false, 0);
+									1, writetypes, args, NULL, false, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (ret != (requeue ? SPI_OK_INSERT : SPI_OK_DELETE))
 		elog(ERROR, "could not %s stream events: %s", requeue ? "requeue" : "discard",
