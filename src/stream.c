@@ -22,6 +22,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -33,10 +34,12 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "storage/lwlock.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "utils.h"
@@ -50,11 +53,14 @@ int			fs_stream_batch_size = 1000;
 int			fs_stream_fail_after_write = 0;
 int			fs_stream_max_workers = 4;
 int			fs_stream_idle_timeout_ms = 10000;
+int			fs_stream_max_attempts = 5;
 
 PG_FUNCTION_INFO_V1(fs_push);
 PG_FUNCTION_INFO_V1(fs_stream_queue_wake);
 PG_FUNCTION_INFO_V1(fs_stream_wake_workers);
 PG_FUNCTION_INFO_V1(fs_stream_worker_status);
+PG_FUNCTION_INFO_V1(fs_stream_requeue_rejects);
+PG_FUNCTION_INFO_V1(fs_stream_discard_rejects);
 
 FsStreamShared *fs_stream_shared = NULL;
 
@@ -194,7 +200,7 @@ fs_stream_note_flush(FsStreamDb *db, int64 events, int64 stale, int64 rejected)
 	LWLockRelease(fs_stream_shared->lock);
 }
 
-/* Keep a database's worker's last error. */
+/* Keep a database's worker's last error of its own (not a view's). */
 void
 fs_stream_note_error(FsStreamDb *db, const char *message)
 {
@@ -203,6 +209,51 @@ fs_stream_note_error(FsStreamDb *db, const char *message)
 	db->last_error_at = GetCurrentTimestamp();
 	strlcpy(db->last_error, message, sizeof(db->last_error));
 	LWLockRelease(fs_stream_shared->lock);
+}
+
+/*
+ * Keep the last error of a view's group: in the view's entry, else in the
+ * oldest.
+ */
+void
+fs_stream_note_view_error(FsStreamDb *db, const char *view, Oid relid, const char *message)
+{
+	FsStreamViewError *entry = NULL;
+
+	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
+	db->failed_flushes++;
+	for (int i = 0; i < FS_STREAM_VIEW_ERRORS; i++)
+	{
+		FsStreamViewError *e = &db->view_errors[i];
+
+		if (e->at != 0 && strncmp(e->view, view, NAMEDATALEN - 1) == 0)
+		{
+			entry = e;
+			break;
+		}
+		if (entry == NULL || e->at < entry->at)
+			entry = e;
+	}
+	entry->relid = relid;
+	entry->at = GetCurrentTimestamp();
+	strlcpy(entry->view, view, sizeof(entry->view));
+	snprintf(entry->message, sizeof(entry->message), "feature view \"%s\": %s", view, message);
+	LWLockRelease(fs_stream_shared->lock);
+}
+
+/*
+ * Whether the current role may see a view's error: it may read the view's
+ * relation (a superuser, if the view had none).
+ */
+static bool
+may_see(FsStreamViewError *e)
+{
+	bool		missing = false;
+
+	if (!OidIsValid(e->relid))
+		return superuser();
+	return pg_class_aclcheck_ext(e->relid, GetUserId(), ACL_SELECT, &missing) == ACLCHECK_OK &&
+		!missing;
 }
 
 /*-------------------------------------------------------------------------
@@ -362,6 +413,15 @@ fs_stream_init(void)
 							10000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.stream_max_attempts",
+							"How often a view's events are tried before those its table refuses are set aside.",
+							"Counts the errors of the view's table, its triggers and the checks that may pass "
+							"(a serialization failure, ...); a lock held or the store away is waited for, "
+							"however long.",
+							&fs_stream_max_attempts,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("feature_store.stream_fail_after_write",
 							"For testing: fail this many flushes after their writes, before they commit.",
 							"Shows that a flush retried after its writes reached the store applies nothing twice.",
@@ -475,6 +535,129 @@ fs_push(PG_FUNCTION_ARGS)
 }
 
 /*-------------------------------------------------------------------------
+ * fs_stream_requeue_rejects, fs_stream_discard_rejects
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Requeue (or discard) the set-aside events the caller acts for, of a view
+ * (NULL: any) and among ids (NULL: all).  The caller's rights choose the
+ * events, as the table's policy does (fs_acts_for(pushed_by)); the owner
+ * of fs_stream_rejects, whose table PUBLIC may only read, writes, for the
+ * one statement.  A requeued event keeps the role that queued it (the
+ * worker checks it as that role again) and gets a new id at the end of
+ * the queue.  Returns how many events were requeued (discarded).
+ */
+static int64
+rejects_apply(FunctionCallInfo fcinfo, bool requeue)
+{
+	Oid			schema_oid = get_func_namespace(fcinfo->flinfo->fn_oid);
+	const char *schema = quote_identifier(get_namespace_name(schema_oid));
+	Oid			relid = get_relname_relid("fs_stream_rejects", schema_oid);
+	Oid			seqid = get_relname_relid("fs_stream_queue_id_seq", schema_oid);
+	Oid			argtypes[2] = {TEXTOID, INT8ARRAYOID};
+	Oid			writetypes[2] = {INT8ARRAYOID, OIDOID};
+	Datum		args[2];
+	char		nulls[2];
+	Oid			owner;
+	HeapTuple	tup;
+	Datum		ids;
+	bool		isnull;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			ret;
+	int64		n;
+
+	if (!OidIsValid(relid) || !OidIsValid(seqid))
+		elog(ERROR, "table fs_stream_rejects or sequence fs_stream_queue_id_seq of extension feature_store is missing");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	/* The queue keeps who queued an event only when a superuser inserts it. */
+	if (requeue && !superuser_arg(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot requeue stream events: the owner of fs_stream_rejects is not a superuser"),
+				 errdetail("A requeued event must keep the role that queued it.")));
+
+	args[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* As the caller: which events are its own. */
+	ret = SPI_execute_with_args(psprintf("SELECT pg_catalog.array_agg(r.id) FROM %1$s.fs_stream_rejects r "
+										 "WHERE %1$s.fs_acts_for(r.pushed_by) "
+										 "AND ($1 IS NULL OR r.feature_view OPERATOR(pg_catalog.=) $1) "
+										 "AND ($2 IS NULL OR r.id OPERATOR(pg_catalog.=) ANY ($2))%2$s",
+										 schema,
+										 requeue ? " AND r.feature_view IS NOT NULL AND r.entity_id IS NOT NULL "
+										 "AND r.features IS NOT NULL AND r.event_time IS NOT NULL "
+										 "AND r.mode IS NOT NULL" : ""),
+								2, argtypes, args, nulls, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read fs_stream_rejects: %s", SPI_result_code_string(ret));
+	ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+	{
+		SPI_finish();
+		return 0;
+	}
+
+	/* As the owner, for this one statement. */
+	args[0] = ids;
+	args[1] = ObjectIdGetDatum(seqid);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (requeue)
+		ret = SPI_execute_with_args(psprintf("WITH d AS (DELETE FROM %1$s.fs_stream_rejects r "
+											 "WHERE r.id OPERATOR(pg_catalog.=) ANY ($1) RETURNING r.*) "
+											 "INSERT INTO %1$s.fs_stream_queue (id, feature_view, entity_id, "
+											 "features, event_time, mode, pushed_by, enqueued_at) "
+											 "SELECT pg_catalog.nextval($2::pg_catalog.regclass), "
+											 "d.feature_view, d.entity_id, d.features, d.event_time, d.mode, "
+											 "d.pushed_by, pg_catalog.clock_timestamp() FROM d ORDER BY d.id",
+											 schema),
+									2, writetypes, args, NULL, false, 0);
+	else
+		ret = SPI_execute_with_args(psprintf("DELETE FROM %s.fs_stream_rejects r "
+											 "WHERE r.id OPERATOR(pg_catalog.=) ANY ($1)", schema),
+									1, writetypes, args, NULL, false, 0);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (ret != (requeue ? SPI_OK_INSERT : SPI_OK_DELETE))
+		elog(ERROR, "could not %s stream events: %s", requeue ? "requeue" : "discard",
+			 SPI_result_code_string(ret));
+	n = (int64) SPI_processed;
+	SPI_finish();
+	return n;
+}
+
+/*
+ * fs_stream_requeue_rejects(feature_view text, ids bigint[]): put the
+ * caller's set-aside events back in the queue.
+ */
+Datum
+fs_stream_requeue_rejects(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(rejects_apply(fcinfo, true));
+}
+
+/*
+ * fs_stream_discard_rejects(feature_view text, ids bigint[]): delete the
+ * caller's set-aside events.
+ */
+Datum
+fs_stream_discard_rejects(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(rejects_apply(fcinfo, false));
+}
+
+/*-------------------------------------------------------------------------
  * fs_stream_worker_status(): this database's worker and its figures, for
  * fs_stream_status
  *-------------------------------------------------------------------------
@@ -528,10 +711,26 @@ fs_stream_worker_status(PG_FUNCTION_ARGS)
 	nulls[0] = copy.pid == 0;
 	values[2] = TimestampTzGetDatum(copy.last_flush);
 	nulls[2] = copy.last_flush == 0;
-	values[7] = CStringGetTextDatum(copy.last_error);
-	nulls[7] = copy.last_error[0] == '\0';
-	values[8] = TimestampTzGetDatum(copy.last_error_at);
-	nulls[8] = copy.last_error_at == 0;
+	/* The last error the caller may see: the worker's own, or a view's it may read. */
+	{
+		const char *last_error = copy.last_error;
+		TimestampTz last_error_at = copy.last_error_at;
+
+		for (int i = 0; i < FS_STREAM_VIEW_ERRORS; i++)
+		{
+			FsStreamViewError *e = &copy.view_errors[i];
+
+			if (e->at > last_error_at && may_see(e))
+			{
+				last_error = e->message;
+				last_error_at = e->at;
+			}
+		}
+		values[7] = CStringGetTextDatum(last_error);
+		nulls[7] = last_error_at == 0;
+		values[8] = TimestampTzGetDatum(last_error_at);
+		nulls[8] = last_error_at == 0;
+	}
 	values[9] = CStringGetTextDatum(state);
 	nulls[9] = false;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));

@@ -30,12 +30,28 @@ extern int	fs_stream_batch_size;
 extern int	fs_stream_fail_after_write;
 extern int	fs_stream_max_workers;
 extern int	fs_stream_idle_timeout_ms;
+extern int	fs_stream_max_attempts;
 
 /* Seconds of history behind events_per_second. */
 #define FS_STREAM_RATE_WINDOW 10
 
 /* Databases whose slots are kept at once (figures, wake-ups, holds). */
 #define FS_STREAM_SLOTS 128
+
+/* Views whose last errors a database's slot keeps. */
+#define FS_STREAM_VIEW_ERRORS 8
+
+/*
+ * The last error of a view's group: shown only to roles that may read the
+ * view's relation, since its message may hold the table's values.
+ */
+typedef struct FsStreamViewError
+{
+	Oid			relid;			/* the view's relation; InvalidOid: none */
+	TimestampTz at;				/* 0: a free entry */
+	char		view[NAMEDATALEN];
+	char		message[512];
+} FsStreamViewError;
 
 /* One database's stream: its worker, what it waits for, its figures. */
 typedef struct FsStreamDb
@@ -64,8 +80,9 @@ typedef struct FsStreamDb
 	int64		rejected;		/* events set aside in fs_stream_rejects */
 	int64		flushes;
 	int64		failed_flushes;
-	TimestampTz last_error_at;
+	TimestampTz last_error_at;	/* the worker's own last error (the queue's, ...) */
 	char		last_error[512];
+	FsStreamViewError view_errors[FS_STREAM_VIEW_ERRORS];	/* the views' */
 	int64		rate_sec[FS_STREAM_RATE_WINDOW];	/* per second (epoch seconds) ... */
 	int64		rate_events[FS_STREAM_RATE_WINDOW]; /* ... events flushed */
 } FsStreamDb;
@@ -106,6 +123,8 @@ extern void fs_stream_wake_at_commit(Oid dboid);
 /* stream.c: a worker reports into its slot, for fs_stream_status. */
 extern void fs_stream_note_flush(FsStreamDb *db, int64 events, int64 stale, int64 rejected);
 extern void fs_stream_note_error(FsStreamDb *db, const char *message);
+extern void fs_stream_note_view_error(FsStreamDb *db, const char *view, Oid relid,
+									  const char *message);
 
 /*
  * stream_launcher.c: install the hook by which commands that need a

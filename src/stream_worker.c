@@ -12,11 +12,15 @@
  * feature_store.stream_idle_timeout_ms it leaves, and the next commit of
  * events calls a worker back (a queue of 0.1.0 cannot: its worker stays).
  * It leaves at once when a command needs the database to itself (DROP
- * DATABASE, ...).  A flush:
+ * DATABASE, ...).  A pass:
  *
- *	1. claims the oldest events: it stamps them with a new flush id and
- *	   commits, so that a flush that fails is retried with the same events
- *	   and the same id (events claimed by an unfinished flush go first);
+ *	1. claims the oldest events of the views that have no group in flight,
+ *	   one group per view: it stamps each view's events with a flush id of
+ *	   their own and commits, so that a group that fails is retried with
+ *	   the same events and the same id, before any newer event of its view;
+ *
+ * then each group, in a transaction of its own:
+ *
  *	2. checks each event as its producer (the role that queued it) and sets
  *	   aside those that fail (unknown view or feature, a value its type
  *	   refuses, no privilege) in fs_stream_rejects;
@@ -25,13 +29,18 @@
  *	   entity's write carries the newest event time; 'add' deltas are summed;
  *	4. writes them (write.c): the set writes, then the add writes, whose
  *	   seq is the flush id, so that a store that already applied a retried
- *	   flush's add refuses it (fs_dynamodb; on the embedded store the writes
+ *	   group's add refuses it (fs_dynamodb; on the embedded store the writes
  *	   and the queue's delete commit together);
- *	5. deletes the flush's events from the queue and commits.
+ *	5. deletes the group's events from the queue and commits.
  *
- * A store error (after the client's retries) fails the flush: it is logged,
- * kept as the last error, and retried with growing waits (up to 5 s) until
- * the store is back.  Delivery is at least once, and idempotent.
+ * A group that fails is rolled back, logged, kept as its view's last error,
+ * and its view waits (growing waits, up to 5 s) while the other views'
+ * groups go on.  Waits (the store away or lacking the table, a lock held
+ * elsewhere) are retried for as long as they last; an error the view's
+ * table or checks raise that may pass (a trigger's 40001) counts as an
+ * attempt, and after feature_store.stream_max_attempts of them the group
+ * goes one last time, setting aside the events that still fail.  Delivery
+ * is at least once, and idempotent.
  *
  * The worker's figures (last flush, events per second, last error) live in
  * its database's slot of shared memory; fs_stream_status shows them with
@@ -72,6 +81,13 @@
 
 /* Longest wait between flushes that failed. */
 #define MAX_BACKOFF_MS 5000
+
+/*
+ * How long a view's checks and writes wait for a lock.  A lock held longer
+ * (SELECT ... FOR UPDATE, a long fs_ingest) makes the view's group wait and
+ * go again later, while the other views' groups go on.
+ */
+#define VIEW_LOCK_TIMEOUT "100ms"
 
 /* A worker that failed is not started again in its database sooner. */
 #define RESTART_DELAY_MS 1000
@@ -123,6 +139,10 @@ static int	injected_for = -1;	/* the setting's value they count against */
 static FsStreamDb *my_db = NULL;	/* this database's slot */
 static bool calls_back = true;	/* the queue calls a worker back: one may leave */
 static MemoryContext flush_cxt = NULL;	/* reset before every flush */
+
+/* The group being flushed: its last attempt?  Did a view's code raise? */
+static bool last_attempt = false;
+static bool raised_in_view = false;
 
 /* A hash table of feature values by feature name, in the current context. */
 static HTAB *
@@ -197,13 +217,76 @@ read_events(const char *schema, int64 flush_id, int *nevents)
 }
 
 /*
- * Whether an error means "try again later": the database or the store is
+ * Whether the store client (src/ddb_*.c) raised an error: told by the file
+ * that raised it, which a trigger's RAISE cannot pass for.
+ */
+static bool
+raised_by_store(ErrorData *edata)
+{
+	const char *file = edata->filename;
+	const char *slash;
+
+	if (file == NULL)
+		return false;
+	slash = strrchr(file, '/');
+	return strncmp(slash ? slash + 1 : file, "ddb_", 4) == 0;
+}
+
+/*
+ * Whether an error of the store client means that the store is away for
+ * now: it cannot be reached, times out or fails after the retries (HV000
+ * whose hint names max_retries), refuses the credentials or the access, or
+ * lacks the table (HV00R).  A request it refuses (ValidationException,
+ * ...) is not an outage.
+ */
+static bool
+store_outage(ErrorData *edata)
+{
+	int			code = edata->sqlerrcode;
+
+	if (!raised_by_store(edata))
+		return false;
+	return code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ||
+		code == ERRCODE_FDW_TABLE_NOT_FOUND ||
+		code == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
+		code == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+		code == ERRCODE_PROTOCOL_VIOLATION ||
+		(code == ERRCODE_FDW_ERROR && edata->hint != NULL &&
+		 strstr(edata->hint, "max_retries") != NULL);
+}
+
+/*
+ * Whether PostgreSQL gave up a wait: a lock held longer than lock_timeout,
+ * a deadlock, a cancel.  Told by where the error was raised (the interrupt
+ * handler, the deadlock detector), which a trigger's RAISE of the same
+ * SQLSTATE cannot fake.
+ */
+static bool
+wait_given_up(ErrorData *edata)
+{
+	if (edata->funcname == NULL)
+		return false;
+	return strcmp(edata->funcname, "ProcessInterrupts") == 0 ||
+		(edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED &&
+		 strcmp(edata->funcname, "DeadLockReport") == 0);
+}
+
+/*
+ * Whether an error means "try again later, for as long as it takes": the
+ * store is away, or a lock is held.  Nothing is lost to these.
+ */
+static bool
+must_wait(ErrorData *edata)
+{
+	return store_outage(edata) || wait_given_up(edata);
+}
+
+/*
+ * Whether an error may pass if tried again: the database or the store is
  * away, busy or refusing us for now, or the flush was cancelled.  Anything
- * else means "these events cannot be written": they are set aside.  The
- * store client's errors all say "DynamoDB ... request failed"; of those, a
- * refused request (ValidationException, ...) is not transient, while HV000
- * after retries (its hint names max_retries), a missing table, refused
- * credentials or access are.
+ * else means "these events cannot be written": they are set aside.  Of
+ * these, the ones that are not waits (must_wait) count as attempts: a
+ * trigger or constraint of the view's table may raise them every time.
  */
 static bool
 transient_error(ErrorData *edata)
@@ -211,22 +294,13 @@ transient_error(ErrorData *edata)
 	int			code = edata->sqlerrcode;
 	int			category = ERRCODE_TO_CATEGORY(code);
 
-	if (category == ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION) ||
+	return category == ERRCODE_TO_CATEGORY(ERRCODE_CONNECTION_EXCEPTION) ||
 		category == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
 		category == ERRCODE_TO_CATEGORY(ERRCODE_TRANSACTION_ROLLBACK) ||
 		category == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
 		category == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR) ||
-		code == ERRCODE_LOCK_NOT_AVAILABLE)
-		return true;
-	if (edata->message != NULL && strncmp(edata->message, "DynamoDB ", 9) == 0)
-		return code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ||
-			code == ERRCODE_FDW_TABLE_NOT_FOUND ||
-			code == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
-			code == ERRCODE_INSUFFICIENT_PRIVILEGE ||
-			code == ERRCODE_PROTOCOL_VIOLATION ||
-			(code == ERRCODE_FDW_ERROR && edata->hint != NULL &&
-			 strstr(edata->hint, "max_retries") != NULL);
-	return false;
+		code == ERRCODE_LOCK_NOT_AVAILABLE ||
+		must_wait(edata);
 }
 
 /*
@@ -234,7 +308,9 @@ transient_error(ErrorData *edata)
  * settings contained: nothing it sets survives (a producer's trigger could
  * otherwise change the search_path the worker resolves names with).  Returns
  * whether it worked; an error that is not transient is returned in *error, a
- * transient one is raised.
+ * transient one is raised (the group's attempt fails), and marked as the
+ * view's (raised_in_view).  On a group's last attempt (last_attempt) only
+ * waits are raised: every other error is returned, and its events set aside.
  */
 static bool
 run_as(Oid role, void (*fn) (void *), void *arg, ErrorData **error)
@@ -252,6 +328,8 @@ run_as(Oid role, void (*fn) (void *), void *arg, ErrorData **error)
 	{
 		int			nestlevel = NewGUCNestLevel();
 
+		(void) set_config_option("lock_timeout", VIEW_LOCK_TIMEOUT, PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
 		fn(arg);
@@ -268,8 +346,11 @@ run_as(Oid role, void (*fn) (void *), void *arg, ErrorData **error)
 		SetUserIdAndSecContext(save_userid, save_sec);
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (transient_error(edata))
+		if (last_attempt ? must_wait(edata) : transient_error(edata))
+		{
+			raised_in_view = true;
 			PG_RE_THROW();
+		}
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -281,14 +362,23 @@ run_as(Oid role, void (*fn) (void *), void *arg, ErrorData **error)
 	return ok;
 }
 
-/* Why an event was set aside, for fs_stream_rejects.reason. */
+/*
+ * Why an event was set aside, for fs_stream_rejects.reason; on a group's
+ * last attempt, with the number of attempts.
+ */
 static char *
 reason_of(ErrorData *edata)
 {
+	char	   *reason;
+
 	if (edata->detail)
-		return psprintf("%s: %s (SQLSTATE %s)", edata->message, edata->detail,
-						unpack_sql_state(edata->sqlerrcode));
-	return psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
+		reason = psprintf("%s: %s (SQLSTATE %s)", edata->message, edata->detail,
+						  unpack_sql_state(edata->sqlerrcode));
+	else
+		reason = psprintf("%s (SQLSTATE %s)", edata->message, unpack_sql_state(edata->sqlerrcode));
+	if (last_attempt)
+		reason = psprintf("%s; set aside after %d attempts", reason, fs_stream_max_attempts);
+	return reason;
 }
 
 /* Check events as fs_write_features would. */
@@ -747,8 +837,9 @@ write_reason(ErrorData *edata, Event *e, Event **members, int n, Oid relid)
 	if (own && pg_class_aclcheck(relid, e->producer, ACL_SELECT) == ACLCHECK_OK)
 		return reason_of(edata);
 	return psprintf("%s (SQLSTATE %s); the detail is not shown: it may hold values the role "
-					"that queued the event cannot read", edata->message,
-					unpack_sql_state(edata->sqlerrcode));
+					"that queued the event cannot read%s", edata->message,
+					unpack_sql_state(edata->sqlerrcode),
+					last_attempt ? psprintf("; set aside after %d attempts", fs_stream_max_attempts) : "");
 }
 
 /*
@@ -818,45 +909,114 @@ write_events(const char *schema, const char *view, Event **events, int nevents, 
 }
 
 /*
- * Claim the next events: a retried flush's, else the oldest unclaimed.  A
- * flush id never goes back, even if the sequence does (the extension made
- * again, a restore): it is at least the time in hundredths of seconds,
- * times ten, so that the seqs of adds keep growing on a store that outlives
- * the database.
+ * A group of events of one view that a flush claimed under one flush id.
+ * The groups of 0.1.0's worker, if any are left, may hold several views:
+ * they go as one group, under their first view.
  */
-static int64
-claim(const char *schema, int *nclaimed)
+typedef struct FlushGroup
 {
+	int64		flush_id;
+	char	   *view;
+} FlushGroup;
+
+/*
+ * A view whose group failed: when it is tried again, and how often the
+ * view's table refused it.  Kept by the worker until the group is through.
+ */
+typedef struct ViewRetry
+{
+	char	   *view;			/* hash key, in TopMemoryContext */
+	int			failures;		/* attempts that failed in a row: the wait */
+	int			attempts;		/* of them, those the view refused */
+	TimestampTz next_try;
+} ViewRetry;
+
+static HTAB *retries = NULL;
+
+/* A view's retry state; NULL if it has none and !create. */
+static ViewRetry *
+view_retry(const char *view, bool create)
+{
+	ViewRetry  *vr;
+	bool		found;
+
+	if (retries == NULL)
+		retries = fs_string_table("fs_stream retries", 16, sizeof(ViewRetry), TopMemoryContext);
+	vr = hash_search(retries, &view, create ? HASH_ENTER : HASH_FIND, &found);
+	if (create && !found)
+	{
+		vr->view = MemoryContextStrdup(TopMemoryContext, view);
+		vr->failures = 0;
+		vr->attempts = 0;
+		vr->next_try = 0;
+	}
+	return vr;
+}
+
+/* A view's group went through: forget its failures. */
+static void
+view_done(const char *view)
+{
+	ViewRetry  *vr = view_retry(view, false);
+	char	   *key;
+
+	if (vr == NULL)
+		return;
+	key = vr->view;
+	hash_search(retries, &view, HASH_REMOVE, NULL);
+	pfree(key);
+}
+
+/*
+ * Claim the next groups: the groups claimed before and not through (they
+ * are retried as they were, with the same events and flush id), then the
+ * oldest unclaimed events of the views that have none, a new group per
+ * view.  A view's events wait while it has a group, so that its groups go
+ * in order.  A flush id never goes back, even if the sequence does (the
+ * extension made again, a restore): it is at least the time in
+ * milliseconds, so that the seqs of adds keep growing on a store that
+ * outlives the database.  *full: the new groups took a whole batch.
+ */
+static FlushGroup *
+claim(const char *schema, int *ngroups, bool *full)
+{
+	const char *q = quote_identifier(schema);
 	char	   *query;
 	int			ret;
 	bool		isnull;
-	int64		flush_id;
-	Datum		d;
 	Oid			seqid;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
+	FlushGroup *groups;
+	int			n = 0;
+	int			nold;
+	int64		nclaimed = 0;
 
-	query = psprintf("SELECT pg_catalog.min(flush_id) FROM %s.fs_stream_queue", quote_identifier(schema));
-	ret = SPI_execute(query, true, 1);
+	*full = false;
+	query = psprintf("SELECT flush_id, pg_catalog.min(feature_view) FROM %s.fs_stream_queue "
+					 "WHERE flush_id IS NOT NULL GROUP BY flush_id ORDER BY flush_id", q);
+	ret = SPI_execute(query, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the stream queue: %s", SPI_result_code_string(ret));
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
+	nold = (int) SPI_processed;
+	/* In the flush's memory: they outlive the claim's SPI connection. */
+	groups = MemoryContextAlloc(flush_cxt, sizeof(FlushGroup) * (nold + fs_stream_batch_size));
+	for (int i = 0; i < nold; i++)
 	{
-		*nclaimed = -1;			/* a retry: its count is what it is */
-		return DatumGetInt64(d);
+		groups[n].flush_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		groups[n].view = MemoryContextStrdup(flush_cxt, SPI_getvalue(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2));
+		n++;
 	}
 
-	/* Nothing queued: no flush id, no write. */
-	query = psprintf("SELECT 1 FROM %s.fs_stream_queue WHERE flush_id IS NULL LIMIT 1",
-					 quote_identifier(schema));
+	query = psprintf("SELECT 1 FROM %s.fs_stream_queue WHERE flush_id IS NULL LIMIT 1", q);
 	ret = SPI_execute(query, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the stream queue: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 	{
-		*nclaimed = 0;
-		return 0;
+		*ngroups = n;
+		return groups;
 	}
 
 	seqid = get_relname_relid("fs_stream_flush_seq", get_namespace_oid(schema, false));
@@ -870,16 +1030,38 @@ claim(const char *schema, int *nclaimed)
 								1, argtypes, args, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not number a flush: %s", SPI_result_code_string(ret));
-	flush_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	query = psprintf("UPDATE %1$s.fs_stream_queue SET flush_id = %2$lld WHERE id OPERATOR(pg_catalog.=) ANY ("
-					 "SELECT id FROM %1$s.fs_stream_queue WHERE flush_id IS NULL "
-					 "ORDER BY id LIMIT %3$d FOR UPDATE SKIP LOCKED)",
-					 quote_identifier(schema), (long long) flush_id, fs_stream_batch_size);
-	ret = SPI_execute(query, false, 0);
-	if (ret != SPI_OK_UPDATE)
+	query = psprintf("WITH pick AS ("
+					 "  SELECT e.id, e.feature_view FROM %1$s.fs_stream_queue e"
+					 "   WHERE e.flush_id IS NULL"
+					 "     AND NOT EXISTS (SELECT FROM %1$s.fs_stream_queue b"
+					 "                      WHERE b.flush_id IS NOT NULL"
+					 "                        AND b.feature_view OPERATOR(pg_catalog.=) e.feature_view)"
+					 "   ORDER BY e.id LIMIT %2$d FOR UPDATE SKIP LOCKED), "
+					 "ids AS ("
+					 "  SELECT v.feature_view, pg_catalog.nextval($1::pg_catalog.regclass) AS flush_id"
+					 "    FROM (SELECT DISTINCT p.feature_view FROM pick p) v), "
+					 "u AS ("
+					 "  UPDATE %1$s.fs_stream_queue e SET flush_id = i.flush_id"
+					 "    FROM pick p JOIN ids i ON i.feature_view OPERATOR(pg_catalog.=) p.feature_view"
+					 "   WHERE e.id OPERATOR(pg_catalog.=) p.id"
+					 "  RETURNING e.flush_id, e.feature_view) "
+					 "SELECT u.flush_id, pg_catalog.min(u.feature_view), pg_catalog.count(*)"
+					 "  FROM u GROUP BY u.flush_id ORDER BY u.flush_id",
+					 q, fs_stream_batch_size);
+	ret = SPI_execute_with_args(query, 1, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not claim stream events: %s", SPI_result_code_string(ret));
-	*nclaimed = (int) SPI_processed;
-	return flush_id;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		groups[n].flush_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		groups[n].view = MemoryContextStrdup(flush_cxt, SPI_getvalue(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 2));
+		nclaimed += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		n++;
+	}
+	*full = nclaimed >= fs_stream_batch_size;
+	*ngroups = n;
+	return groups;
 }
 
 /* Move set-aside events to fs_stream_rejects. */
@@ -940,18 +1122,34 @@ queue_calls_back(Oid schema_oid)
 	return SPI_processed > 0;
 }
 
-/*
- * One flush.  Returns the number of events it claimed (the caller flushes
- * again at once while that is a full batch), -1 if the extension is not
- * installed in the worker's database.
- */
-static int
-flush(void)
+/* The relation of a view, InvalidOid if there is none. */
+static Oid
+view_relid(const char *schema, const char *view)
 {
-	Oid			schema_oid;
-	char	   *schema;
-	int64		flush_id;
-	int			nclaimed;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		isnull;
+	int			ret;
+
+	args[0] = CStringGetTextDatum(view);
+	ret = SPI_execute_with_args(psprintf("SELECT v.relation FROM %s.fs_feature_view v "
+										 "WHERE v.name OPERATOR(pg_catalog.=) $1",
+										 quote_identifier(schema)),
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not find feature view \"%s\": %s", view, SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return InvalidOid;
+	return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Flush a group in a transaction of its own: check, merge, write, set
+ * aside, delete, commit.  *relid gets the view's relation, for its errors.
+ */
+static void
+flush_group(const char *schema, FlushGroup *g, Oid *relid)
+{
 	Event	   *events;
 	int			nevents;
 	int			nrejected = 0;
@@ -959,46 +1157,17 @@ flush(void)
 	char	   *query;
 	int			ret;
 
-	/* 1. Claim, and commit the claim. */
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "feature_store stream flush");
-	schema_oid = fs_extension_schema(true);
-	if (!OidIsValid(schema_oid))
-	{
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		return -1;
-	}
-	schema = get_namespace_name(schema_oid);
-	schema = MemoryContextStrdup(flush_cxt, schema);
-	flush_id = claim(schema, &nclaimed);
-	if (nclaimed == 0)
-		calls_back = queue_calls_back(schema_oid);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	if (nclaimed == 0)
-	{
-		pgstat_report_activity(STATE_IDLE, NULL);
-		return 0;
-	}
-
-	/* 2-5. Check, merge, write, delete, commit. */
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	events = read_events(schema, flush_id, &nevents);
+	*relid = view_relid(schema, g->view);
+	events = read_events(schema, g->flush_id, &nevents);
 	check_flush(events, nevents);
 
-	/* Per view, in the order of their first event. */
+	/* Per view (one but in 0.1.0's groups), in the order of their first event. */
 	{
 		bool	   *grouped = palloc0(sizeof(bool) * Max(nevents, 1));
 		Event	  **members = palloc(sizeof(Event *) * Max(nevents, 1));
@@ -1017,7 +1186,7 @@ flush(void)
 				grouped[j] = true;
 				members[nmembers++] = &events[j];
 			}
-			stale += write_events(schema, events[i].view, members, nmembers, flush_id);
+			stale += write_events(schema, events[i].view, members, nmembers, g->flush_id);
 		}
 	}
 
@@ -1028,7 +1197,7 @@ flush(void)
 		set_aside(schema, events, nevents);
 
 	query = psprintf("DELETE FROM %s.fs_stream_queue WHERE flush_id OPERATOR(pg_catalog.=) %lld",
-					 quote_identifier(schema), (long long) flush_id);
+					 quote_identifier(schema), (long long) g->flush_id);
 	ret = SPI_execute(query, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not delete flushed stream events: %s", SPI_result_code_string(ret));
@@ -1045,7 +1214,7 @@ flush(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OPERATOR_INTERVENTION),
 				 errmsg("flush %lld failed after its writes, as feature_store.stream_fail_after_write asks (%d of %d)",
-						(long long) flush_id, injected_failures, fs_stream_fail_after_write)));
+						(long long) g->flush_id, injected_failures, fs_stream_fail_after_write)));
 	}
 
 	SPI_finish();
@@ -1053,38 +1222,178 @@ flush(void)
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	fs_stream_note_flush(my_db, nevents - nrejected, stale, nrejected);
-	return nevents;
 }
 
-/* Run a flush; on an error, log it, keep it as the last error, and go on. */
-static int
-flush_guarded(bool *failed)
+/*
+ * Run fn(arg) in the flush's memory; on an error, log it, roll back, and
+ * return it in *error.
+ */
+static bool
+guarded(void (*fn) (void *), void *arg, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile int n = 0;
+	volatile bool ok = true;
 
-	*failed = false;
 	PG_TRY();
 	{
-		n = flush();
+		fn(arg);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
+		*error = CopyErrorData();
 		EmitErrorReport();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
 		RESUME_INTERRUPTS();
-		fs_stream_note_error(my_db, edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message);
-		FreeErrorData(edata);
-		*failed = true;
+		ok = false;
 	}
 	PG_END_TRY();
-	return n;
+	return ok;
+}
+
+/* An error's text for fs_stream_status. */
+static char *
+error_text(ErrorData *edata)
+{
+	return edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : pstrdup(edata->message);
+}
+
+/* What a pass claims, and what became of it. */
+typedef struct Pass
+{
+	char	   *schema;			/* NULL: the extension is not installed */
+	FlushGroup *groups;
+	int			ngroups;
+	bool		full;			/* the claim took a whole batch */
+	int			flushed;		/* groups that went through */
+	bool		pending;		/* a group waits for its retry */
+} Pass;
+
+/* Claim the groups of a pass, and commit the claim. */
+static void
+claim_pass(void *arg)
+{
+	Pass	   *pass = (Pass *) arg;
+	Oid			schema_oid;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "feature_store stream claim");
+	schema_oid = fs_extension_schema(true);
+	if (OidIsValid(schema_oid))
+	{
+		pass->schema = MemoryContextStrdup(flush_cxt, get_namespace_name(schema_oid));
+		pass->groups = claim(pass->schema, &pass->ngroups, &pass->full);
+		if (pass->ngroups == 0)
+			calls_back = queue_calls_back(schema_oid);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* A group to flush, for guarded(). */
+typedef struct GroupArg
+{
+	const char *schema;
+	FlushGroup *group;
+	Oid			relid;
+} GroupArg;
+
+static void
+flush_group_arg(void *arg)
+{
+	GroupArg   *ga = (GroupArg *) arg;
+
+	flush_group(ga->schema, ga->group, &ga->relid);
+}
+
+/*
+ * A group failed: its view waits, longer after each failure (up to 5 s),
+ * and the error is kept, as the view's if the view's table, its triggers or
+ * the checks raised it (only those who may read the view see it).  Such an
+ * error counts as an attempt, unless it is a wait (a lock, the store away),
+ * which is tried for as long as it takes.
+ */
+static void
+group_failed(GroupArg *ga, ErrorData *edata)
+{
+	ViewRetry  *vr = view_retry(ga->group->view, true);
+
+	vr->failures++;
+	if (raised_in_view && !must_wait(edata))
+		vr->attempts++;
+	vr->next_try = GetCurrentTimestamp() +
+		Min((int64) fs_stream_flush_interval_ms << Min(vr->failures, 10), MAX_BACKOFF_MS) * 1000;
+	if (raised_in_view)
+		fs_stream_note_view_error(my_db, ga->group->view, ga->relid, error_text(edata));
+	else
+		fs_stream_note_error(my_db, error_text(edata));
+}
+
+/*
+ * One pass: claim, then flush each group whose view does not wait, each on
+ * its own, so that one view's failure delays only that view.  A group whose
+ * view's table refused it stream_max_attempts times goes one last time,
+ * setting aside the events that still fail.  Returns the groups flushed,
+ * -1 if the extension is not installed in the database; *failed if the
+ * claim failed; *full if the claim took a whole batch; *pending if a group
+ * waits for its retry.
+ */
+static int
+flush_pass(bool *failed, bool *full, bool *pending)
+{
+	Pass		pass;
+	ErrorData  *edata = NULL;
+	TimestampTz now;
+
+	memset(&pass, 0, sizeof(pass));
+	*failed = *full = *pending = false;
+	if (!guarded(claim_pass, &pass, &edata))
+	{
+		fs_stream_note_error(my_db, error_text(edata));
+		*failed = true;
+		return 0;
+	}
+	if (pass.schema == NULL)
+		return -1;
+	*full = pass.full;
+
+	now = GetCurrentTimestamp();
+	for (int i = 0; i < pass.ngroups; i++)
+	{
+		GroupArg	ga;
+		ViewRetry  *vr = view_retry(pass.groups[i].view, false);
+
+		if (vr != NULL && vr->next_try > now)
+		{
+			*pending = true;
+			continue;
+		}
+		ga.schema = pass.schema;
+		ga.group = &pass.groups[i];
+		ga.relid = InvalidOid;
+		last_attempt = vr != NULL && vr->attempts >= fs_stream_max_attempts;
+		raised_in_view = false;
+		if (guarded(flush_group_arg, &ga, &edata))
+		{
+			view_done(ga.group->view);
+			pass.flushed++;
+		}
+		else
+		{
+			group_failed(&ga, edata);
+			*pending = true;
+		}
+		last_attempt = false;
+	}
+	return pass.flushed;
 }
 
 /*
@@ -1188,8 +1497,9 @@ fs_stream_worker_main(Datum arg)
 
 	/*
 	 * The worker's own queries name everything with its schema; no one
-	 * else's objects may stand in.  A row lock held by an idle client must not
-	 * stall every view for ever: wait 5 s, then retry the flush later.
+	 * else's objects may stand in.  Its own statements on the queue wait at
+	 * most 5 s for a lock, then the pass goes again later; a view's checks
+	 * and writes wait far less (VIEW_LOCK_TIMEOUT).
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "5000", PGC_SUSET, PGC_S_OVERRIDE);
@@ -1200,6 +1510,8 @@ fs_stream_worker_main(Datum arg)
 	for (;;)
 	{
 		bool		failed;
+		bool		full;
+		bool		pending;
 		bool		may_leave = false;
 		int			n;
 		long		wait;
@@ -1226,7 +1538,7 @@ fs_stream_worker_main(Datum arg)
 
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
-		n = flush_guarded(&failed);
+		n = flush_pass(&failed, &full, &pending);
 		MemoryContextSwitchTo(TopMemoryContext);
 		if (n < 0)
 			proc_exit(0);		/* no extension here (any more): nothing to drain */
@@ -1239,11 +1551,11 @@ fs_stream_worker_main(Datum arg)
 		else
 		{
 			flush_failures = 0;
-			if (n > 0)
+			if (n > 0 || pending)
 				idle_since = 0;
 			else if (idle_since == 0)
 				idle_since = GetCurrentTimestamp();
-			if (n >= fs_stream_batch_size)
+			if (full)
 				continue;
 			wait = fs_stream_flush_interval_ms;
 		}

@@ -806,3 +806,25 @@ GRANT SELECT ON @extschema@.fs_stream_status TO PUBLIC;
 
 /* Events queued before the update, when no trigger called a worker, are drained now. */
 SELECT @extschema@.fs_stream_wake_workers();
+
+/*
+ * Set-aside stream events go back to the queue, or away, through functions
+ * that check the caller: PUBLIC no longer deletes from fs_stream_rejects
+ * (DELETE let any role LOCK the table ACCESS EXCLUSIVE).
+ */
+REVOKE DELETE ON @extschema@.fs_stream_rejects FROM PUBLIC;
+
+/*
+ * Put the caller's set-aside events back in the queue, or discard them: of
+ * a view (NULL: any), among ids (NULL: all).  The caller acts for the role
+ * that queued them (fs_acts_for, as the table's policy); the owner of the
+ * table writes.  Return how many.
+ */
+CREATE FUNCTION @extschema@.fs_stream_requeue_rejects(feature_view text DEFAULT NULL,
+                                                      ids bigint[] DEFAULT NULL)
+RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_requeue_rejects';
+CREATE FUNCTION @extschema@.fs_stream_discard_rejects(feature_view text DEFAULT NULL,
+                                                      ids bigint[] DEFAULT NULL)
+RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_discard_rejects';

@@ -1235,10 +1235,30 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_stream_rejects', '');
 /* COPY does not work under row-level security: the queue takes inserts only. */
 GRANT INSERT ON @extschema@.fs_stream_queue TO PUBLIC;
 GRANT USAGE ON SEQUENCE @extschema@.fs_stream_queue_id_seq TO PUBLIC;
-GRANT SELECT, DELETE ON @extschema@.fs_stream_rejects TO PUBLIC;
+/*
+ * Only SELECT: in PostgreSQL 15 DELETE would let any role LOCK the table
+ * ACCESS EXCLUSIVE; roles discard their rejects with
+ * fs_stream_discard_rejects.
+ */
+GRANT SELECT ON @extschema@.fs_stream_rejects TO PUBLIC;
 ALTER TABLE @extschema@.fs_stream_rejects ENABLE ROW LEVEL SECURITY;
 CREATE POLICY fs_stream_rejects_own ON @extschema@.fs_stream_rejects
     USING (@extschema@.fs_acts_for(pushed_by));
+
+/*
+ * Put the caller's set-aside events back in the queue, or discard them: of
+ * a view (NULL: any), among ids (NULL: all).  The caller acts for the role
+ * that queued them (fs_acts_for, as the table's policy); the owner of the
+ * table writes.  Return how many.
+ */
+CREATE FUNCTION @extschema@.fs_stream_requeue_rejects(feature_view text DEFAULT NULL,
+                                                      ids bigint[] DEFAULT NULL)
+RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_requeue_rejects';
+CREATE FUNCTION @extschema@.fs_stream_discard_rejects(feature_view text DEFAULT NULL,
+                                                      ids bigint[] DEFAULT NULL)
+RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_discard_rejects';
 
 /* Check an event as fs_write_features would, and queue it; returns its id. */
 CREATE FUNCTION @extschema@.fs_push(feature_view text, entity_id text, features jsonb,

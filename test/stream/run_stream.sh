@@ -11,13 +11,23 @@
 #       (feature_store.stream_fail_after_write), is retried without adding
 #       twice;
 #   (d) events queued while the store is down stay queued (fs_stream_status
-#       shows the error), and are drained once it is back;
+#       shows the error), tried more often than stream_max_attempts and not
+#       set aside, while another view's events are written; drained once it
+#       is back; the same for a view whose remote table is missing, until
+#       the table is made;
 #   (e) events queued across a server restart (immediate stop) are drained
 #       after it;
 #   (f) errors of fs_push; events the worker cannot write (queued by INSERT,
 #       or refused by the table's CHECK) go to fs_stream_rejects with the
 #       reason, alone: the other events of their flush are written; a
 #       reason shows no row values its producer may not read;
+#   (i) one view's trouble stays its own: while a view's trigger raises
+#       40001, or a row of a view is locked, other views' events are
+#       written; the trigger's events are set aside after
+#       stream_max_attempts, the locked entity's wait as long as it takes;
+#       the view's error shows only to roles that may read the view;
+#       set-aside events are requeued or discarded by their producer only,
+#       through functions (PUBLIC cannot DELETE from or LOCK the table);
 #   (g) every database with the extension has its queue drained, with no
 #       setting: a worker comes with CREATE EXTENSION and with each commit
 #       of events, leaves an idle queue, and fs_stream_status shows the
@@ -49,11 +59,17 @@ PIDS=()
 drop_stream_objects() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    psql -X -q -d "$DB" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'fs_lock_holder'" \
+        >/dev/null 2>&1 || true
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
          -c "DROP TABLE IF EXISTS stream_local" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
          -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" \
          -c "DROP ROLE IF EXISTS regress_fs_stranger" >/dev/null 2>&1 || true
+    psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
+         -c "DROP TABLE IF EXISTS poison_t, calm_t" -c "DROP FUNCTION IF EXISTS poison()" \
+         -c "DROP OWNED BY regress_fs_pusher, regress_fs_reader" \
+         -c "DROP ROLE IF EXISTS regress_fs_pusher, regress_fs_reader" >/dev/null 2>&1 || true
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP OWNED BY regress_fs_colprod, regress_fs_tableprod" \
          -c "DROP ROLE IF EXISTS regress_fs_colprod, regress_fs_tableprod" >/dev/null 2>&1 || true
@@ -71,7 +87,7 @@ served() {  # served VIEW ENTITY FEATURE: the value fs_get_features serves
 
 need_psql
 [ -n "${FS_CLUSTER_ENV:-}" ] || FS_CLUSTER_ENV=/tmp/feature_store_cluster.env
-q "SET client_min_messages = warning; DROP EXTENSION IF EXISTS feature_store CASCADE; DROP TABLE IF EXISTS stream_local; DROP ROLE IF EXISTS regress_fs_producer" >/dev/null
+drop_stream_objects     # what a run that was cut short left
 out="$(q "CREATE EXTENSION feature_store")"
 [ -z "$out" ] || die "CREATE EXTENSION feature_store failed: $out"
 
@@ -215,18 +231,47 @@ q "SELECT pg_reload_conf()" >/dev/null
 
 # --- (d) the store down ---------------------------------------------------------
 if [ "$REMOTE" = 1 ]; then
-    echo "# (d) the store down, then back"
+    echo "# (d) the store down, then back; a missing remote table"
+    # Store outages are waited out for ever: they never count as attempts.
+    q "ALTER SYSTEM SET feature_store.stream_max_attempts = 2" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    before="$(q "SELECT failed_flushes FROM fs_stream_status")"
     q "ALTER SERVER stream_srv OPTIONS (SET endpoint 'http://127.0.0.1:9')" >/dev/null
-    q "SELECT fs_push('remote', 'd1', '{\"clicks\": 11}'), fs_push('remote', 'd2', '{\"clicks\": 12}', now(), 'add')" >/dev/null
+    q "SELECT fs_push('remote', 'd1', '{\"clicks\": 11}'), fs_push('remote', 'd2', '{\"clicks\": 12}', now(), 'add'), fs_push('local', 'd3', '{\"clicks\": 13}')" >/dev/null
+    check "while the store is down, the events of a view of another store are written" "13" \
+        "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['d3'], ARRAY['local:clicks'])" 13)"
     check "while the store is down the events stay queued and the error shows" "2|1" \
         "$(wait_for "SELECT queue_depth || '|' || (last_error_at > now() - interval '10 s' AND last_error ~ 'DynamoDB')::int FROM fs_stream_status" "2|1")"
+    check "tried more often than stream_max_attempts, they are not set aside" "2|0" \
+        "$(wait_for "SELECT queue_depth || '|' || (SELECT count(*) FROM fs_stream_rejects WHERE entity_id IN ('d1', 'd2')) FROM fs_stream_status WHERE failed_flushes >= $before + 4" "2|0")"
     q "ALTER SERVER stream_srv OPTIONS (SET endpoint '$FS_DYNALITE_ENDPOINT')" >/dev/null
     check "once the store is back they are drained and served" "11,12|0" \
         "$(wait_for "SELECT string_agg(value::text, ',' ORDER BY entity_id) || '|' || (SELECT queue_depth FROM fs_stream_status) FROM fs_get_features(ARRAY['d1', 'd2'], ARRAY['remote:clicks'])" "11,12|0")"
+    setup_sql "a view whose remote table is missing" <<EOF
+CREATE FOREIGN TABLE stream_ghost (user_id text, event_time timestamptz, clicks bigint)
+  SERVER stream_srv OPTIONS (table '${PREFIX}_ghost', key 'user_id');
+SELECT fs_register_feature_view('ghost', 'stream_ghost', 'user');
+EOF
+    before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+    q "SELECT fs_push('ghost', 'g1', '{\"clicks\": 21}')" >/dev/null
+    check "events of a view whose remote table is missing stay queued, never set aside" "1|0|1" \
+        "$(wait_for "SELECT queue_depth || '|' || (SELECT count(*) FROM fs_stream_rejects WHERE entity_id = 'g1') || '|' || (last_error ~ 'does not exist')::int FROM fs_stream_status WHERE failed_flushes >= $before + 4" "1|0|1")"
+    q "SELECT fs_create_online_table('stream_ghost')" >/dev/null
+    check "once the remote table exists they are written" "21" \
+        "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['g1'], ARRAY['ghost:clicks'])" 21)"
+    q "SELECT fs_drop_feature_view('ghost')" >/dev/null
+    q "ALTER SYSTEM RESET feature_store.stream_max_attempts" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
 fi
 
 # --- (e) a server restart with queued events -------------------------------------
 echo "# (e) a restart with events queued"
+# A worker that stays in the database (it would leave an idle queue) and
+# then flushes only once a minute: the next events stay queued.
+q "ALTER SYSTEM SET feature_store.stream_idle_timeout_ms = '1h'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+q "SELECT fs_push('local', 'r0', '{\"clicks\": 20}')" >/dev/null
+wait_for "SELECT value::text || '|' || (SELECT worker_state FROM fs_stream_status) FROM fs_get_features(ARRAY['r0'], ARRAY['local:clicks'])" "20|running" >/dev/null
 q "ALTER SYSTEM SET feature_store.stream_flush_interval_ms = 60000" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 sleep 0.3
@@ -236,6 +281,7 @@ sleep 0.3
 queued="$(q "SELECT queue_depth FROM fs_stream_status")"
 check_true "events are queued before the restart" "$([[ "$queued" =~ ^[0-9]+$ ]] && [ "$queued" -ge 1 ] && echo t || echo f)" "queued: $queued"
 q "ALTER SYSTEM RESET feature_store.stream_flush_interval_ms" >/dev/null
+q "ALTER SYSTEM RESET feature_store.stream_idle_timeout_ms" >/dev/null
 out="$(bash "$REPO/scripts/pgcluster.sh" restart 2>&1)" || not_ok "the cluster restarts" "$out"
 check "after the restart the queued events are drained and served" "21,22" \
     "$(wait_for "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['r1', 'r2'], ARRAY['local:clicks'])" "21,22")"
@@ -249,6 +295,8 @@ check "fs_push with an unknown mode: 22023" "ERROR:  22023" "$(q "SELECT fs_push
 check "fs_push adding to a text feature: 42804" "ERROR:  42804" "$(q "SELECT fs_push('local', 'u1', '{\"label\": 1}', now(), 'add')")"
 check "fs_push with a NULL entity id: 22004" "ERROR:  22004" "$(q "SELECT fs_push('local', NULL, '{\"clicks\": 1}')")"
 check "fs_push with an empty entity id: 22023" "ERROR:  22023" "$(q "SELECT fs_push('local', '', '{\"clicks\": 1}')")"
+q "SELECT fs_push('local', 'w1', '{\"clicks\": 1}')" >/dev/null
+wait_for "SELECT queue_depth = 0 AND worker_pid IS NOT NULL FROM fs_stream_status" t >/dev/null
 pid="$(q "SELECT worker_pid FROM fs_stream_status")"
 q "SELECT pg_cancel_backend($pid)" >/dev/null
 sleep 0.5
@@ -317,6 +365,87 @@ q "SELECT fs_drop_feature_view('mallory'); DROP SCHEMA mallory CASCADE; DROP ROL
 
 check "fs_stream_status counts what the worker set aside and flushed" "t|t|0" \
     "$(q "SELECT events_rejected >= 2, events_flushed >= 3, queue_depth FROM fs_stream_status")"
+
+# --- (i) one view's trouble stays its own -------------------------------------------
+echo "# (i) one view's trouble stays its own"
+q "ALTER SYSTEM SET feature_store.stream_max_attempts = 3" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+setup_sql "the views of (i)" <<'EOF'
+SET client_min_messages = warning;
+CREATE TABLE poison_t (user_id text PRIMARY KEY, event_time timestamptz, x bigint);
+CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    IF NEW.user_id LIKE 'bad%' THEN
+        RAISE EXCEPTION 'poisoned entity %', NEW.user_id USING ERRCODE = '40001';
+    END IF;
+    RETURN NEW;
+END $f$;
+CREATE TRIGGER poison BEFORE INSERT OR UPDATE ON poison_t FOR EACH ROW EXECUTE FUNCTION poison();
+SELECT fs_register_feature_view('poison', 'poison_t', 'user');
+CREATE TABLE calm_t (user_id text PRIMARY KEY, event_time timestamptz, x bigint);
+SELECT fs_register_feature_view('calm', 'calm_t', 'user');
+CREATE ROLE regress_fs_pusher;
+GRANT SELECT, INSERT, UPDATE ON poison_t, calm_t TO regress_fs_pusher;
+CREATE ROLE regress_fs_reader;
+GRANT SELECT ON calm_t TO regress_fs_reader;
+EOF
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" 2>&1 <<'EOF'
+SET ROLE regress_fs_pusher;
+BEGIN;
+SELECT fs_push('poison', 'bad1', '{"x": 1}') > 0, fs_push('poison', 'good1', '{"x": 2}') > 0,
+       fs_push('calm', 'c1', '{"x": 3}') > 0;
+COMMIT;
+EOF
+)"
+check "a producer pushes to a view whose trigger raises 40001 for some entities, and to another view" "t|t|t" "$out"
+check "the other view's event is written while the poisoned view's events are retried" "3" \
+    "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c1'], ARRAY['calm:x'])" 3)"
+check "after stream_max_attempts the entity the trigger refuses is set aside, the others of its view are written" \
+    "1|1|2" \
+    "$(wait_for "SELECT (reason ~ 'poisoned entity bad1')::int || '|' || (reason ~ 'SQLSTATE 40001.*set aside after 3 attempts')::int || '|' || (SELECT value::text FROM fs_get_features(ARRAY['good1'], ARRAY['poison:x'])) FROM fs_stream_rejects WHERE entity_id = 'bad1'" "1|1|2")"
+check "the poisoned view's error is shown to a role that may read the view" "t" \
+    "$(psql -X -q -At -d "$DB" -c "SET ROLE regress_fs_pusher" -c "SELECT last_error ~ 'feature view \"poison\": poisoned entity' FROM fs_stream_status" 2>&1)"
+check "and not to a role that may not" "t" \
+    "$(psql -X -q -At -d "$DB" -c "SET ROLE regress_fs_reader" -c "SELECT coalesce(last_error, '') !~ 'poison' FROM fs_stream_status" 2>&1)"
+
+# A row lock held on an entity: its view waits, for as long as it takes,
+# and never sets the events aside; the other views go on.
+PGAPPNAME=fs_lock_holder psql -X -q -d "$DB" -c "BEGIN" -c "SELECT FROM calm_t WHERE user_id = 'c1' FOR UPDATE" \
+    -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+PIDS+=("$!")
+release_lock() { q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'fs_lock_holder'" >/dev/null; }
+wait_for "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fs_lock_holder' AND query ~ 'pg_sleep'" 1 >/dev/null
+before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+q "SELECT fs_push('calm', 'c1', '{\"x\": 4}'), fs_push('local', 'k1', '{\"clicks\": 5}')" >/dev/null
+check "while a row of one view is locked, another view's event is written" "5" \
+    "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['k1'], ARRAY['local:clicks'])" 5)"
+check "the locked entity's event waits, tried more often than stream_max_attempts, and is not set aside" "1|0|3" \
+    "$(wait_for "SELECT queue_depth || '|' || (SELECT count(*) FROM fs_stream_rejects WHERE entity_id = 'c1') || '|' || (SELECT value::text FROM fs_get_features(ARRAY['c1'], ARRAY['calm:x'])) FROM fs_stream_status WHERE failed_flushes >= $before + 5" "1|0|3")"
+release_lock
+check "once the lock is released the event is written" "4" \
+    "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c1'], ARRAY['calm:x'])" 4)"
+
+# Set-aside events go back to the queue, or away, through functions that
+# check the caller: PUBLIC cannot delete from fs_stream_rejects (nor LOCK it).
+q "DROP TRIGGER poison ON poison_t" >/dev/null
+psql -X -q -d "$DB" -c "SET ROLE regress_fs_pusher" \
+    -c "INSERT INTO fs_stream_queue (feature_view, entity_id, features) VALUES ('calm', 'z1', '{\"nope\": 1}')" >/dev/null 2>&1
+wait_for "SELECT count(*) FROM fs_stream_rejects WHERE entity_id = 'z1'" 1 >/dev/null
+check "another role can neither requeue nor discard a producer's rejects" "0|0|2" \
+    "$(psql -X -q -At -d "$DB" -c "SET ROLE regress_fs_reader" -c "SELECT fs_stream_requeue_rejects()" -c "SELECT fs_stream_discard_rejects()" 2>&1 | tr '\n' '|')$(q "SELECT count(*) FROM fs_stream_rejects WHERE entity_id IN ('bad1', 'z1')")"
+check "PUBLIC may not delete from fs_stream_rejects, nor lock it" "ERROR:  42501|ERROR:  42501" \
+    "$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "SET ROLE regress_fs_pusher" -c "DELETE FROM fs_stream_rejects" 2>&1)|$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "SET ROLE regress_fs_pusher" -c "BEGIN" -c "LOCK TABLE fs_stream_rejects IN ACCESS EXCLUSIVE MODE" 2>&1 | grep ERROR)"
+check "a requeued event keeps the role that queued it" "1|regress_fs_pusher" \
+    "$(psql -X -q -At -d "$DB" -c "BEGIN" -c "SELECT fs_stream_requeue_rejects(ids => (SELECT array_agg(id) FROM fs_stream_rejects WHERE entity_id = 'z1'))" \
+        -c "SELECT pushed_by FROM fs_stream_queue WHERE entity_id = 'z1'" -c "ROLLBACK" 2>&1 | tr '\n' '|' | sed 's/|$//')"
+check "the producer requeues its rejects of a view, which are written" "1|1" \
+    "$(psql -X -q -At -d "$DB" -c "SET ROLE regress_fs_pusher" -c "SELECT fs_stream_requeue_rejects('poison')" 2>&1)|$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['bad1'], ARRAY['poison:x'])" 1)"
+check "the producer discards its rejects" "1|0" \
+    "$(psql -X -q -At -d "$DB" -c "SET ROLE regress_fs_pusher" -c "SELECT fs_stream_discard_rejects(ids => (SELECT array_agg(id) FROM fs_stream_rejects WHERE entity_id = 'z1'))" 2>&1)|$(q "SELECT count(*) FROM fs_stream_rejects WHERE entity_id IN ('bad1', 'z1')")"
+q "SELECT fs_drop_feature_view('poison'), fs_drop_feature_view('calm')" >/dev/null
+q "DROP TABLE poison_t, calm_t; DROP FUNCTION poison(); DROP OWNED BY regress_fs_pusher, regress_fs_reader; DROP ROLE regress_fs_pusher, regress_fs_reader" >/dev/null
+q "ALTER SYSTEM RESET feature_store.stream_max_attempts" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
 
 # --- (g) every database -------------------------------------------------------------
 echo "# (g) every database with the extension"
