@@ -92,6 +92,13 @@
 /* A worker that failed is not started again in its database sooner. */
 #define RESTART_DELAY_MS 1000
 
+/*
+ * How long a worker keeps its slot, at least, once other databases wait for
+ * one: then it leaves after its flush, and the launcher starts the database
+ * that waited longest.
+ */
+#define WORKER_TURN_MS 5000
+
 /* A queued event, as a flush reads it. */
 typedef struct Event
 {
@@ -1451,22 +1458,24 @@ attach(Oid dboid)
 /*
  * Whether to go on with the next pass: not if a command holds the
  * database, nor if the worker may leave (idle) and no event came since its
- * last pass.  Otherwise the wake-up is taken: events committed after this
- * call wake the worker again.
+ * last pass, nor if it yields its slot to databases that wait (its events
+ * then stay called for, so that the launcher brings a worker back in turn).
+ * Otherwise the wake-up is taken: events committed after this call wake the
+ * worker again.
  */
 static bool
-stay(bool may_leave)
+stay(bool may_leave, bool yield)
 {
 	bool		go_on = true;
 
 	LWLockAcquire(fs_stream_shared->lock, LW_EXCLUSIVE);
-	if (my_db->hold > 0 || (may_leave && !my_db->wake))
+	if (my_db->hold > 0 || yield || (may_leave && !my_db->wake))
 	{
 		go_on = false;
 		my_db->pid = 0;
 		my_db->latch = NULL;
 	}
-	my_db->wake = false;
+	my_db->wake = yield;
 	LWLockRelease(fs_stream_shared->lock);
 	if (!go_on)
 		ConditionVariableBroadcast(&my_db->gone);
@@ -1533,7 +1542,16 @@ fs_stream_worker_main(Datum arg)
 			may_leave = probe || fs_stream_shared->starved ||
 				TimestampDifferenceExceeds(idle_since, GetCurrentTimestamp(),
 										   fs_stream_idle_timeout_ms);
-		if (!stay(may_leave))
+
+		/*
+		 * A busy worker (or one whose store is down) yields its slot after
+		 * its turn when other databases wait for one: else a few busy
+		 * queues, which any role may keep busy by inserting, would keep
+		 * every other database from being drained.
+		 */
+		if (!stay(may_leave, idle_since == 0 && fs_stream_shared->starved &&
+				  TimestampDifferenceExceeds(my_db->started_at, GetCurrentTimestamp(),
+											 WORKER_TURN_MS)))
 			proc_exit(0);
 
 		MemoryContextReset(cxt);

@@ -513,6 +513,28 @@ check "an event queued by fs_push calls a worker back, which drains it" "5" \
 q "ALTER SYSTEM RESET feature_store.stream_idle_timeout_ms" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 
+# One worker for two databases, one of them kept busy by a role that only
+# inserts into its queue: the busy worker yields its slot after its turn,
+# and the other database is drained too.
+q "ALTER SYSTEM SET feature_store.stream_max_workers = 1" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+BUSY_STOP="$WORK/busy.stop"
+( while [ ! -e "$BUSY_STOP" ]; do
+      q_in "$DB_B" "INSERT INTO fs_stream_queue (feature_view, entity_id, features)
+                    SELECT 'v', 'busy' || i, '{\"clicks\": 1}' FROM generate_series(1, 20) i" >/dev/null 2>&1
+      sleep 0.02
+  done ) &
+BUSY_PID=$!
+check "the busy database has the one worker" "t" \
+    "$(wait_in "$DB_B" "SELECT $OWN_WORKER IS NOT NULL" t)"
+q_in "$DB_D" "SELECT fs_push('v', 'd2', '{\"clicks\": 9}')" >/dev/null
+check "a database whose events wait gets the slot of a busy one in turn" "9" \
+    "$(wait_in "$DB_D" "SELECT clicks FROM t WHERE user_id = 'd2'" 9)"
+touch "$BUSY_STOP"
+wait "$BUSY_PID" 2>/dev/null || true
+q "ALTER SYSTEM RESET feature_store.stream_max_workers" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+
 # --- (h) without the preload ------------------------------------------------------------
 echo "# (h) without the preload"
 NOPRELOAD_ENV="${FS_CLUSTER_ENV%.env}.nopreload.env"
