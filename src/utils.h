@@ -2,7 +2,8 @@
  *
  * utils.h
  *	  Helpers that every part of feature_store shares: hash tables of
- *	  strings, the extension's schema, statements kept across calls.
+ *	  strings, the extension's schema, statements kept across calls, and
+ *	  writes as a catalog's owner.
  *
  *-------------------------------------------------------------------------
  */
@@ -62,5 +63,15 @@ typedef struct FsKeptPlan
  */
 extern SPIPlanPtr fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, int nargs,
 								 Oid *argtypes);
+
+/*
+ * Run fn(arg) with the current user switched to the owner of relation relid
+ * (pg_class.relowner; SECURITY_LOCAL_USERID_CHANGE, restored however fn
+ * ends), in no subtransaction of its own.  For writes of the extension's
+ * catalogs, which PUBLIC may only read: the caller checks, as the caller,
+ * everything the write needs (a relation it must own, privileges) before;
+ * fn runs only fixed statements on the catalog, never user code.
+ */
+extern void fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg);
 
 #endif							/* FS_UTILS_H */
