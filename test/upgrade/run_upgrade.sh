@@ -7,8 +7,8 @@
 #      service, ingests a batch, writes directly and pushes streamed events
 #      that stay queued: the stream worker drains another database;
 #   2. what it serves is kept, the extension is updated, and it must serve the
-#      same; then the worker is pointed at it and must drain the queued events
-#      into the views;
+#      same, and find the batch it ingested unchanged; then the worker is
+#      pointed at it and must drain the queued events into the views;
 #   3. its extension objects (test/upgrade/objects.sql: every member with its
 #      definition, columns, constraints, indexes, triggers, policies, grants,
 #      comments) must equal those of a fresh install of the current version
@@ -148,6 +148,12 @@ check_same "after the update the same values are served" "$WORK/served.before" "
 grep -q '^u1|stats:clicks|10|' "$WORK/served.after" &&
     ok "what is compared holds the ingested values" ||
     not_ok "what is compared holds the ingested values" "$(head -n 5 "$WORK/served.after")"
+# 0.1.0's state rows get the hash 0.2.0 finds entities by, and keep their
+# digests: the same batch again is unchanged, nothing is written.
+check "after the update the state still knows what was ingested: the same batch writes nothing" \
+    "2|1|0" \
+    "$(q_in "$OLD" "SELECT rows_unchanged || '|' || rows_rejected || '|' || online_writes
+                     FROM fs_ingest('stats', 'stats_staging')")"
 
 WORKER_MOVED=1
 psql -X -q -d postgres -c "ALTER SYSTEM SET feature_store.stream_database = '$OLD'" \
