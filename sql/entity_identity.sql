@@ -130,6 +130,14 @@ SELECT pg_temp.err($$SELECT fs_ingest_forget_absent('nk', 'no_keys')$$);
 RESET ROLE;
 DROP TABLE forged, no_keys;
 SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'nk' ORDER BY 1;
+-- Even for the view's owner they take their own columns only as the types
+-- fs_ingest gives them: a Datum of another type is never read as a text.
+CREATE TEMP TABLE odd_silver (id numeric, event_time timestamptz, v int, fs_row bigint,
+                              fs_digest bytea, fs_entity bigint, fs_entity_hash integer);
+SELECT pg_temp.err($$SELECT * FROM fs_ingest_silver(1, 'nk', 'nk_staging', 'odd_silver', NULL,
+                                                     'id', 'event_time', now())$$);
+CREATE TEMP TABLE odd_keys (id text);
+SELECT pg_temp.err($$SELECT fs_ingest_forget_absent('nk', 'odd_keys')$$);
 
 -- A view's owner who is not a superuser ingests, forgets and drops its view.
 CREATE ROLE regress_fs_owner;
@@ -178,6 +186,7 @@ SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'rk' ORDER BY 1;
 CREATE TEMP TABLE fake_silver (id numeric, event_time timestamptz, v int, fs_row bigint,
                                fs_digest bytea, fs_entity text, fs_entity_hash integer);
 SELECT pg_temp.err($$SELECT * FROM fs_ingest_remote(1, 'nk', 'rk_online', 'fake_silver', NULL)$$);
+SELECT pg_temp.err($$SELECT * FROM fs_ingest_remote(1, 'rk', 'rk_online', 'odd_silver', NULL)$$);
 
 DROP FOREIGN TABLE rk_online;
 DROP SERVER ei_srv CASCADE;

@@ -784,6 +784,12 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	if (rr.skey < 0 || rr.sts < 0 || rr.sdigest < 0 ||
 		(fs_state_hashed(rr.schema_oid) && (rr.sentity < 0 || rr.shash < 0)))
 		elog(ERROR, "silver table lacks the join key, event-time, fs_digest, fs_entity or fs_entity_hash column");
+	/* They are read as Datums of these types. */
+	fs_ingest_check_scratch_column(srel, rr.sdigest, BYTEAOID);
+	if (rr.sentity >= 0)
+		fs_ingest_check_scratch_column(srel, rr.sentity, TEXTOID);
+	if (rr.shash >= 0)
+		fs_ingest_check_scratch_column(srel, rr.shash, INT4OID);
 	table_close(srel, NoLock);
 	/* A type's own output function may run anything: then catch in a subtransaction. */
 	rr.encode_safe = true;

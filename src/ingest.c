@@ -438,6 +438,20 @@ fs_ingest_check_scratch_table(Relation rel)
 						   "without indexes, triggers or rules; fs_ingest creates them.")));
 }
 
+/* Check the type of one of fs_ingest's own columns of a scratch table. */
+void
+fs_ingest_check_scratch_column(Relation rel, int i, Oid type)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), i);
+
+	if (att->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of %s must be of type %s, not %s",
+						NameStr(att->attname), RelationGetRelationName(rel),
+						format_type_be(type), format_type_be(att->atttypid))));
+}
+
 /* The source's text of column i of the current row, as a C string (made once). */
 static inline char *
 raw_text(SilverRun *sr, int i)
@@ -521,6 +535,13 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
 	if (sr->key_col < 0 || sr->ts_col < 0 || sr->row_col < 0 || sr->digest_col < 0 ||
 		(sr->hashed && (sr->entity_col < 0 || sr->hash_col < 0)))
 		elog(ERROR, "silver table lacks the join key, event-time, fs_row, fs_digest, fs_entity or fs_entity_hash column");
+	/* They are written as Datums of these types. */
+	fs_ingest_check_scratch_column(sr->rel, sr->row_col, INT8OID);
+	fs_ingest_check_scratch_column(sr->rel, sr->digest_col, BYTEAOID);
+	if (sr->entity_col >= 0)
+		fs_ingest_check_scratch_column(sr->rel, sr->entity_col, TEXTOID);
+	if (sr->hash_col >= 0)
+		fs_ingest_check_scratch_column(sr->rel, sr->hash_col, INT4OID);
 	/* Keys are written as one-column tuples of the key's own type. */
 	if (sr->keyrel != NULL &&
 		(RelationGetDescr(sr->keyrel)->natts != 1 ||

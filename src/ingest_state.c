@@ -579,9 +579,11 @@ fs_ingest_record_state(PG_FUNCTION_ARGS)
 
 	args[0] = written;
 	portal = SPI_cursor_open_with_args(NULL,
-									   psprintf("SELECT s.fs_entity, s.fs_entity_hash, s.fs_digest, s.%s "
+									   psprintf("SELECT s.fs_entity::pg_catalog.text, "
+												"s.fs_entity_hash::pg_catalog.int4, "
+												"s.fs_digest::pg_catalog.bytea, s.%s::pg_catalog.timestamptz "
 												"FROM %s s WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($1) "
-												"ORDER BY s.fs_entity_hash",
+												"ORDER BY 2",
 												quote_identifier(fv->event_time_column),
 												quote_qualified_identifier(get_namespace_name(get_rel_namespace(silver)),
 																		   get_rel_name(silver))),
@@ -699,6 +701,7 @@ fs_ingest_forget_absent(PG_FUNCTION_ARGS)
 	char	   *view;
 	Oid			seen;
 	Relation	krel;
+	FsView	   *fv;
 	FsKeyType	kt;
 	Form_pg_attribute att;
 	HTAB	   *present;
@@ -722,6 +725,12 @@ fs_ingest_forget_absent(PG_FUNCTION_ARGS)
 				 errmsg("key table %s must have exactly one column, of the join key's type",
 						RelationGetRelationName(krel))));
 	att = TupleDescAttr(RelationGetDescr(krel), 0);
+	fv = fs_resolve_view(schema, view);
+	if (att->atttypid != get_atttype(fv->relid, fv->key_attnum))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("key table %s must have exactly one column, of the join key's type",
+						RelationGetRelationName(krel))));
 	fs_key_type_init(&kt, att->atttypid, att->atttypmod, att->attcollation);
 	relation_close(krel, NoLock);
 
