@@ -26,10 +26,11 @@
  * so far stay in the store, everything in PostgreSQL rolls back.
  *
  * With a seen-keys table (a snapshot), every entity of the view's state (what
- * the batch lane wrote) that is neither in the source nor rejected in this
- * run is then deleted, each with the condition that the stored event time is
- * not newer than the state's: another lane's newer value stays.  No Scan of
- * the remote table: that would read all of it on every run.
+ * the batch lane wrote) that is not in the source (by the join key type's
+ * equality; rejected rows' keys are in it too) is then deleted, each with the
+ * condition that the stored event time is not newer than the state's:
+ * another lane's newer value stays.  No Scan of the remote table: that would
+ * read all of it on every run.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,6 +59,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "entity_key.h"
 #include "utils.h"
 #include "ingest.h"
 #include "ingest_state.h"
@@ -80,7 +82,9 @@ typedef struct RemoteRow
 {
 	Datum	   *values;			/* the silver row */
 	bool	   *nulls;
-	char	   *entity;			/* the key's output text: the state's entity_id */
+	char	   *entity;			/* the key's output text, for messages */
+	Datum		state_entity;	/* text: the state's entity_id (silver's fs_entity) */
+	Datum		state_hash;		/* int4: its entity_hash */
 	json_t	   *key_av;			/* the key as an AttributeValue (held) */
 	TimestampTz ts;
 	const uint8 *digest;		/* the silver row's, for the state */
@@ -109,6 +113,8 @@ typedef struct RemoteRun
 	int			skey;			/* silver column indexes (0-based) */
 	int			sts;
 	int			sdigest;
+	int			sentity;
+	int			shash;
 	bool	   *is_feature;		/* per silver column */
 	int		   *fatt;			/* per silver column: foreign table column, or -1 */
 	FmgrInfo	key_out;
@@ -407,6 +413,7 @@ static void
 record_chunk(RemoteRun *rr)
 {
 	Datum	   *entities = palloc(sizeof(Datum) * Max(rr->nrows, 1));
+	Datum	   *hashes = palloc(sizeof(Datum) * Max(rr->nrows, 1));
 	Datum	   *digests = palloc(sizeof(Datum) * Max(rr->nrows, 1));
 	Datum	   *times = palloc(sizeof(Datum) * Max(rr->nrows, 1));
 	int			n = 0;
@@ -439,12 +446,13 @@ record_chunk(RemoteRun *rr)
 		d = palloc(VARHDRSZ + FS_DIGEST_LEN);
 		SET_VARSIZE(d, VARHDRSZ + FS_DIGEST_LEN);
 		memcpy(VARDATA(d), row->digest, FS_DIGEST_LEN);
-		entities[n] = CStringGetTextDatum(row->entity);
+		entities[n] = row->state_entity;
+		hashes[n] = row->state_hash;
 		digests[n] = PointerGetDatum(d);
 		times[n] = TimestampTzGetDatum(row->ts);
 		n++;
 	}
-	fs_state_record(rr->schema_oid, rr->view, entities, digests, times, n);
+	fs_state_record(rr->schema_oid, rr->view, entities, hashes, digests, times, n);
 	rr->done += rr->nrows;
 }
 
@@ -468,9 +476,14 @@ write_chunk(RemoteRun *rr, SPITupleTable *tuptable, int ntuples)
 		row->values = palloc(sizeof(Datum) * rr->sdesc->natts);
 		row->nulls = palloc(sizeof(bool) * rr->sdesc->natts);
 		heap_deform_tuple(tuptable->vals[r], tuptable->tupdesc, row->values, row->nulls);
-		if (row->nulls[rr->skey] || row->nulls[rr->sts] || row->nulls[rr->sdigest])
-			elog(ERROR, "silver row lacks its key, event time or digest");
+		if (row->nulls[rr->skey] || row->nulls[rr->sts] || row->nulls[rr->sdigest] ||
+			(rr->sentity >= 0 && (row->nulls[rr->sentity] || row->nulls[rr->shash])))
+			elog(ERROR, "silver row lacks its key, event time, digest or state entity");
 		row->entity = OutputFunctionCall(&rr->key_out, row->values[rr->skey]);
+		/* 0.1.0's silver has no state entity: its state is by text. */
+		row->state_entity = rr->sentity >= 0 ? row->values[rr->sentity]
+			: CStringGetTextDatum(row->entity);
+		row->state_hash = rr->shash >= 0 ? row->values[rr->shash] : Int32GetDatum(0);
 		row->key_av = fs_json_hold(rr->hold, fs_ddb_encode(row->values[rr->skey], katt->atttypid,
 														   false, NameStr(katt->attname),
 														   row->entity));
@@ -520,7 +533,7 @@ write_chunk(RemoteRun *rr, SPITupleTable *tuptable, int ntuples)
 typedef struct DeleteArg
 {
 	RemoteRun  *rr;
-	char	   *entity;
+	FsStateRow *row;
 	bool		acked;
 } DeleteArg;
 
@@ -537,122 +550,98 @@ delete_done(FsDdbCall *call)
 }
 
 /*
- * Delete the entities the batch lane wrote (those of the view's state) that
- * are not in keep (the source's entities and this run's rejected ids), each
- * with a DeleteItem that a newer value (another lane's) refuses, in waves.
- * Not a Scan of the remote table: that would read all of it every run.
+ * Delete the remote items of state rows the source does not have, for
+ * fs_state_absent: one wave of DeleteItem requests, each of which a newer
+ * value (another lane's) refuses; then forget the acknowledged ones.  A row
+ * whose entity_id is no key of the view's type names no item: it is only
+ * forgotten.
  */
 static void
-delete_absent(RemoteRun *rr, HTAB *keep)
+delete_chunk(void *arg, FsStateRow *rows, int n)
 {
+	RemoteRun  *rr = (RemoteRun *) arg;
 	TupleDesc	fdesc = RelationGetDescr(rr->rel);
 	Form_pg_attribute katt = TupleDescAttr(fdesc, rr->tbl->key_attnum - 1);
-	char	   *query;
-	Portal		portal;
-	int			fetch = FS_DDB_BATCH_GET_MAX * Max(rr->ep->max_connections, 1);
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		qargs[1];
-	Oid			typinput;
-	Oid			typioparam;
+	FsDdbCall **calls = palloc(sizeof(FsDdbCall *) * n);
+	DeleteArg  *args = palloc(sizeof(DeleteArg) * n);
+	Datum	   *forget = palloc(sizeof(Datum) * n);
+	Datum	   *forget_hashes = palloc(sizeof(Datum) * n);
+	int			ncalls = 0;
+	int			nforget = 0;
 
-	getTypeInputInfo(katt->atttypid, &typinput, &typioparam);
-	query = psprintf("SELECT st.entity_id, st.event_time FROM %s.fs_ingest_state st "
-					 "WHERE st.feature_view OPERATOR(pg_catalog.=) $1",
-					 quote_identifier(rr->schema));
-	qargs[0] = CStringGetTextDatum(rr->view);
-	portal = SPI_cursor_open_with_args(NULL, query, 1, argtypes, qargs, NULL, true, 0);
-	for (;;)
+	rr->hold = fs_json_hold_create(CurrentMemoryContext);
+	for (int r = 0; r < n; r++)
 	{
-		SPITupleTable *tuptable;
-		FsDdbCall **calls;
-		DeleteArg  *args;
-		int			ncalls = 0;
-		int			nforget = 0;
-		Datum	   *forget;
-		MemoryContext old;
+		FsStateRow *row = &rows[r];
+		json_t	   *body;
 
-		SPI_cursor_fetch(portal, true, fetch);
-		if (SPI_processed == 0)
-			break;
-		tuptable = SPI_tuptable;
-		MemoryContextReset(rr->chunk_cxt);
-		old = MemoryContextSwitchTo(rr->chunk_cxt);
-		rr->hold = fs_json_hold_create(rr->chunk_cxt);
-		calls = palloc(sizeof(FsDdbCall *) * SPI_processed);
-		args = palloc(sizeof(DeleteArg) * SPI_processed);
-		forget = palloc(sizeof(Datum) * SPI_processed);
-		for (uint64 r = 0; r < SPI_processed; r++)
+		CHECK_FOR_INTERRUPTS();
+		if (!row->has_key)
 		{
-			bool		knull;
-			bool		tnull;
-			char	   *entity = SPI_getvalue(tuptable->vals[r], tuptable->tupdesc, 1);
-			Datum		ts = SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 2, &tnull);
-			Datum		key;
-			json_t	   *body;
-
-			CHECK_FOR_INTERRUPTS();
-			knull = entity == NULL;
-			if (knull || hash_search(keep, &entity, HASH_FIND, NULL) != NULL)
-				continue;
-			key = OidInputFunctionCall(typinput, entity, typioparam, katt->atttypmod);
-			body = fs_held_object(rr->hold);
-			fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
-			fs_obj_set_new(body, "Key",
-						   json_pack("{so}", rr->tbl->key_attr,
-									 fs_ddb_encode(key, katt->atttypid, false,
-												   NameStr(katt->attname), entity)));
-			fs_obj_set_new(body, "ExpressionAttributeNames",
-						   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
-			if (tnull)
-				fs_obj_set_new(body, "ConditionExpression", json_string("attribute_not_exists(#t)"));
-			else
-			{
-				/* What this lane wrote, or older: a newer value stays. */
-				fs_obj_set_new(body, "ConditionExpression",
-							   json_string("attribute_not_exists(#t) OR #t <= :t"));
-				fs_obj_set_new(body, "ExpressionAttributeValues",
-							   json_pack("{sO}", ":t", ts_value(rr, DatumGetTimestampTz(ts))));
-			}
-			args[ncalls].rr = rr;
-			args[ncalls].entity = entity;
-			args[ncalls].acked = false;
-			calls[ncalls] = fs_new_call("DeleteItem", body);
-			calls[ncalls]->arg = &args[ncalls];
-			calls[ncalls]->on_done = delete_done;
-			ncalls++;
+			forget[nforget] = CStringGetTextDatum(row->entity);
+			forget_hashes[nforget++] = Int32GetDatum(row->hash);
+			continue;
 		}
-		if (ncalls > 0)
-			fs_ddb_run(rr->ep, calls, ncalls);
-		for (int c = 0; c < ncalls; c++)
-			if (args[c].acked)
-				forget[nforget++] = CStringGetTextDatum(args[c].entity);
-		fs_state_delete(rr->schema_oid, rr->view, forget, nforget);
-		rr->deleted += nforget;
-		MemoryContextSwitchTo(old);
-		SPI_freetuptable(tuptable);
+		body = fs_held_object(rr->hold);
+		fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
+		fs_obj_set_new(body, "Key",
+					   json_pack("{so}", rr->tbl->key_attr,
+								 fs_ddb_encode(row->key, katt->atttypid, false,
+											   NameStr(katt->attname), row->entity)));
+		fs_obj_set_new(body, "ExpressionAttributeNames",
+					   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
+		if (!row->has_time)
+			fs_obj_set_new(body, "ConditionExpression", json_string("attribute_not_exists(#t)"));
+		else
+		{
+			/* What this lane wrote, or older: a newer value stays. */
+			fs_obj_set_new(body, "ConditionExpression",
+						   json_string("attribute_not_exists(#t) OR #t <= :t"));
+			fs_obj_set_new(body, "ExpressionAttributeValues",
+						   json_pack("{sO}", ":t", ts_value(rr, row->event_time)));
+		}
+		args[ncalls].rr = rr;
+		args[ncalls].row = row;
+		args[ncalls].acked = false;
+		calls[ncalls] = fs_new_call("DeleteItem", body);
+		calls[ncalls]->arg = &args[ncalls];
+		calls[ncalls]->on_done = delete_done;
+		ncalls++;
 	}
-	SPI_cursor_close(portal);
+	if (ncalls > 0)
+		fs_ddb_run(rr->ep, calls, ncalls);
+	for (int c = 0; c < ncalls; c++)
+		if (args[c].acked)
+		{
+			forget[nforget] = CStringGetTextDatum(args[c].row->entity);
+			forget_hashes[nforget++] = Int32GetDatum(args[c].row->hash);
+			rr->deleted++;
+		}
+	fs_state_delete(rr->schema_oid, rr->view, forget, forget_hashes, nforget);
 }
 
-/* The entities a snapshot keeps: the source's, and the ids rejected in this run. */
-static HTAB *
-keep_keys(RemoteRun *rr, Oid seen, MemoryContext cxt)
+/*
+ * Delete the entities the batch lane wrote (those of the view's state) that
+ * are not among the source's keys (the table seen), in waves.  Not a Scan of
+ * the remote table: that would read all of it every run.
+ */
+static void
+delete_absent(RemoteRun *rr, Oid seen)
 {
-	HTAB	   *keep = fs_string_table("fs_ingest snapshot keys", 1024, sizeof(KeyEntry), cxt);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest snapshot keys",
+											  ALLOCSET_DEFAULT_SIZES);
+	FsKeyType	kt;
+	HTAB	   *present;
 	char	   *query;
 	Portal		portal;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1];
 
-	args[0] = Int64GetDatum(rr->run_id);
-	query = psprintf("SELECT pg_catalog.format('%%s', s.%s) FROM %s s "
-					 "UNION ALL SELECT r.entity_id FROM %s.fs_ingest_rejects r "
-					 "WHERE r.run_id OPERATOR(pg_catalog.=) $1 AND r.entity_id IS NOT NULL",
+	fs_key_type_of(&kt, RelationGetRelid(rr->rel), rr->tbl->key_attnum);
+	present = fs_key_table("fs_ingest snapshot keys", 1024, sizeof(FsKey), cxt);
+	query = psprintf("SELECT s.%s FROM %s s",
 					 quote_identifier(get_attname(seen, 1, false)),
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(seen)),
-												get_rel_name(seen)),
-					 quote_identifier(rr->schema));
-	portal = SPI_cursor_open_with_args(NULL, query, 1, argtypes, args, NULL, true, 0);
+												get_rel_name(seen)));
+	portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 10000);
@@ -661,18 +650,24 @@ keep_keys(RemoteRun *rr, Oid seen, MemoryContext cxt)
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-			char	   *k;
+			bool		found;
+			FsKey		k;
+			FsKey	   *e;
 
+			k.value = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			k.type = &kt;
 			if (isnull)
 				continue;
-			k = MemoryContextStrdup(cxt, TextDatumGetCString(d));
-			hash_search(keep, &k, HASH_ENTER, NULL);
+			e = hash_search(present, &k, HASH_ENTER, &found);
+			if (!found)
+				e->value = fs_key_copy(&kt, k.value, cxt);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
-	return keep;
+	fs_state_absent(rr->schema_oid, rr->view, &kt, present,
+					FS_DDB_BATCH_GET_MAX * Max(rr->ep->max_connections, 1), delete_chunk, rr);
+	MemoryContextDelete(cxt);
 }
 
 /*-------------------------------------------------------------------------
@@ -738,7 +733,7 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	rr.sdesc = CreateTupleDescCopy(RelationGetDescr(srel));
 	rr.is_feature = palloc0(sizeof(bool) * rr.sdesc->natts);
 	rr.fatt = palloc(sizeof(int) * rr.sdesc->natts);
-	rr.skey = rr.sts = rr.sdigest = -1;
+	rr.skey = rr.sts = rr.sdigest = rr.sentity = rr.shash = -1;
 	for (int i = 0; i < rr.sdesc->natts; i++)
 	{
 		Form_pg_attribute satt = TupleDescAttr(rr.sdesc, i);
@@ -750,6 +745,16 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 		if (strcmp(name, "fs_digest") == 0)
 		{
 			rr.sdigest = i;
+			continue;
+		}
+		if (strcmp(name, "fs_entity") == 0)
+		{
+			rr.sentity = i;
+			continue;
+		}
+		if (strcmp(name, "fs_entity_hash") == 0)
+		{
+			rr.shash = i;
 			continue;
 		}
 		if (strcmp(name, "fs_row") == 0)
@@ -776,8 +781,15 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 		else
 			rr.is_feature[i] = true;
 	}
-	if (rr.skey < 0 || rr.sts < 0 || rr.sdigest < 0)
-		elog(ERROR, "silver table lacks the join key, event-time or fs_digest column");
+	if (rr.skey < 0 || rr.sts < 0 || rr.sdigest < 0 ||
+		(fs_state_hashed(rr.schema_oid) && (rr.sentity < 0 || rr.shash < 0)))
+		elog(ERROR, "silver table lacks the join key, event-time, fs_digest, fs_entity or fs_entity_hash column");
+	/* They are read as Datums of these types. */
+	fs_ingest_check_scratch_column(srel, rr.sdigest, BYTEAOID);
+	if (rr.sentity >= 0)
+		fs_ingest_check_scratch_column(srel, rr.sentity, TEXTOID);
+	if (rr.shash >= 0)
+		fs_ingest_check_scratch_column(srel, rr.shash, INT4OID);
 	table_close(srel, NoLock);
 	/* A type's own output function may run anything: then catch in a subtransaction. */
 	rr.encode_safe = true;
@@ -803,6 +815,12 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* The state written is that of the view whose table this is. */
+	if (fs_state_check_owner(rr.schema_oid, rr.view, false) != relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is not the relation of feature view \"%s\"",
+						RelationGetRelationName(rr.rel), rr.view)));
 	fs_ingest_check_run(rr.schema_oid, rr.run_id, rr.view);
 	/* Gold: the changed rows, a chunk at a time. */
 	fetch = FS_DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
@@ -836,10 +854,7 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	/* A snapshot: delete what the source no longer has. */
 	if (OidIsValid(seen))
 	{
-		MemoryContext keepcxt = AllocSetContextCreate(fncxt, "fs_ingest snapshot keys",
-													  ALLOCSET_DEFAULT_SIZES);
-		HTAB	   *keep = keep_keys(&rr, seen, keepcxt);
-		delete_absent(&rr, keep);
+		delete_absent(&rr, seen);
 		table_close(keyrel, NoLock);
 	}
 

@@ -12,13 +12,19 @@
  * rows of one entity, the one with the newest event time is kept (on a tie,
  * the later row of the source); the others count as stale.
  *
+ * Entities are told apart by the join key type's equality (entity_key.h):
+ * '1' and '1.0' of a numeric key are one entity, as they are one row of the
+ * view's table.
+ *
  * Change detection happens here too, in the same pass: the view's rows of
  * fs_ingest_state (the digest and event time of what earlier runs wrote) are
  * loaded into the hash table of entities first, and each kept row is
  * classified as stale (older than the stored event time), unchanged (same
  * digest) or changed.  Only changed rows are inserted into the silver table,
  * with their digest, so that the SQL that writes them (gold) handles what
- * changed, not the whole source.  A snapshot run also lists every entity the
+ * changed, not the whole source, and with the entity_id and entity_hash its
+ * state is kept under (fs_entity, fs_entity_hash: an entity's existing row's,
+ * else the key's text form).  A snapshot run also lists every entity the
  * source has in a second temporary table, for the deletes.
  *
  * The digest is a 128-bit hash of the source's text of the feature values,
@@ -47,6 +53,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "storage/bufmgr.h"
@@ -54,6 +61,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "entity_key.h"
 #include "utils.h"
 #include "ingest.h"
 #include "ingest_state.h"
@@ -79,8 +87,11 @@ typedef struct SilverColumn
 /* An entity: what earlier runs wrote, and the row of this run kept for it. */
 typedef struct EntityEntry
 {
-	char	   *key;			/* hash key: the join key's text form */
+	FsKey		key;			/* hash key: the join key, by its type's equality */
+	Datum		entity;			/* text: its state's entity_id; 0 until needed */
+	int32		hash;			/* its state's entity_hash */
 	bool		has_state;
+	bool		digest_known;	/* the state's digest can be trusted */
 	bool		state_has_time;
 	bool		seen;			/* in this run's source */
 	char		class;			/* of the kept row: 's'tale, 'u'nchanged, 'w'rite */
@@ -109,8 +120,11 @@ typedef struct SilverRun
 	int			ts_col;
 	int			row_col;
 	int			digest_col;
-	FmgrInfo	key_output;
+	int			entity_col;
+	int			hash_col;
+	FsKeyType	key_type;
 	bool		key_is_text;
+	bool		hashed;			/* the state has entity_hash (not 0.1.0's) */
 	uint64		signature;		/* of the features' types */
 	char	   *query;			/* reads the source, every column as text */
 
@@ -150,7 +164,7 @@ classify(EntityEntry *e, TimestampTz ts, const uint8 *digest)
 {
 	if (e->has_state && e->state_has_time && e->state_time > ts)
 		return 's';
-	if (e->has_state && memcmp(e->state_digest, digest, FS_DIGEST_LEN) == 0)
+	if (e->has_state && e->digest_known && memcmp(e->state_digest, digest, FS_DIGEST_LEN) == 0)
 		return 'u';
 	return 'w';
 }
@@ -290,50 +304,142 @@ expected_entities(Oid source)
 	return (long) Max(1024.0, Min(n, 16.0 * 1024 * 1024));
 }
 
-/* Load the view's rows of fs_ingest_state into the hash table of entities. */
+/*
+ * Load the view's rows of fs_ingest_state into the hash table of entities,
+ * and put right what the state holds wrongly: a row whose entity_id is no
+ * key of the view's type (its type changed) is deleted; so is a second row
+ * of one entity (written by text before 0.2.0); a row whose entity_hash is
+ * not its key's (collation rules changed, a restore elsewhere) gets the
+ * right one.  The digest of the entity of those last two cannot be trusted
+ * (a direct write may have missed the row): the entity is compared afresh.
+ */
 static void
-load_state(HTAB *entities, MemoryContext keycxt, const char *schema, const char *view)
+load_state(SilverRun *sr)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	Portal		portal;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest state rows",
+											  ALLOCSET_DEFAULT_SIZES);
 
-	args[0] = CStringGetTextDatum(view);
+	args[0] = CStringGetTextDatum(sr->view);
 	portal = SPI_cursor_open_with_args(NULL,
-									   psprintf("SELECT entity_id, digest, event_time FROM %s.fs_ingest_state "
+									   psprintf("SELECT entity_id, digest, event_time, %s "
+												"FROM %s.fs_ingest_state "
 												"WHERE feature_view OPERATOR(pg_catalog.=) $1",
-												quote_identifier(schema)),
+												sr->hashed ? "entity_hash" : "NULL::pg_catalog.int4",
+												quote_identifier(get_namespace_name(sr->schema))),
 									   1, argtypes, args, NULL, true, 0);
 	for (;;)
 	{
+		SPITupleTable *tuptable;
+		uint64		n;
+		MemoryContext old;
+		char	  **texts;
+		Datum	   *keys;
+		bool	   *ok;
+		Datum	   *drop_entities;
+		Datum	   *drop_hashes;
+		Datum	   *fix_entities;
+		Datum	   *fix_old;
+		Datum	   *fix_new;
+		int			ndrop = 0;
+		int			nfix = 0;
+
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
+		tuptable = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
 			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
+		MemoryContextReset(cxt);
+		old = MemoryContextSwitchTo(cxt);
+		texts = palloc(sizeof(char *) * n);
+		keys = palloc(sizeof(Datum) * n);
+		ok = palloc(sizeof(bool) * n);
+		drop_entities = palloc(sizeof(Datum) * n);
+		drop_hashes = palloc(sizeof(Datum) * n);
+		fix_entities = palloc(sizeof(Datum) * n);
+		fix_old = palloc(sizeof(Datum) * n);
+		fix_new = palloc(sizeof(Datum) * n);
+		for (uint64 r = 0; r < n; r++)
+			texts[r] = SPI_getvalue(tuptable->vals[r], tuptable->tupdesc, 1);
+		fs_key_read(&sr->key_type, texts, (int) n, keys, ok);
+		for (uint64 r = 0; r < n; r++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	td = SPI_tuptable->tupdesc;
+			HeapTuple	tup = tuptable->vals[r];
+			TupleDesc	td = tuptable->tupdesc;
 			bool		isnull;
-			char	   *key = TextDatumGetCString(SPI_getbinval(tup, td, 1, &isnull));
+			Datum		entity = SPI_getbinval(tup, td, 1, &isnull);
 			bytea	   *digest = DatumGetByteaPP(SPI_getbinval(tup, td, 2, &isnull));
 			Datum		ts = SPI_getbinval(tup, td, 3, &isnull);
+			bool		ts_null = isnull;
+			Datum		h = SPI_getbinval(tup, td, 4, &isnull);
+			int32		stored_hash = isnull ? 0 : DatumGetInt32(h);
+			int32		hash;
+			FsKey		k;
 			EntityEntry *e;
 			bool		found;
 
-			e = hash_search(entities, &key, HASH_ENTER, &found);
-			e->key = MemoryContextStrdup(keycxt, key);
+			if (!ok[r])
+			{
+				drop_entities[ndrop] = entity;
+				drop_hashes[ndrop++] = Int32GetDatum(stored_hash);
+				continue;
+			}
+			hash = fs_key_hash(&sr->key_type, keys[r]);
+			if (!sr->hashed)
+				stored_hash = hash; /* 0.1.0's rows are trusted as 0.1.0 did */
+			k.value = keys[r];
+			k.type = &sr->key_type;
+			e = hash_search_with_hash_value(sr->entities, &k, (uint32) hash, HASH_ENTER, &found);
+			if (found)
+			{
+				drop_entities[ndrop] = entity;
+				drop_hashes[ndrop++] = Int32GetDatum(stored_hash);
+				e->digest_known = false;
+				if (!ts_null && (!e->state_has_time || DatumGetTimestampTz(ts) > e->state_time))
+				{
+					e->state_has_time = true;
+					e->state_time = DatumGetTimestampTz(ts);
+				}
+				continue;
+			}
+			e->key.value = fs_key_copy(&sr->key_type, keys[r], sr->keycxt);
+			/* A text key is its own text form: one copy for both. */
+			if (sr->key_is_text)
+				e->entity = e->key.value;
+			else
+			{
+				MemoryContext kold = MemoryContextSwitchTo(sr->keycxt);
+
+				e->entity = datumCopy(entity, false, -1);
+				MemoryContextSwitchTo(kold);
+			}
+			e->hash = hash;
 			e->has_state = true;
+			e->digest_known = (hash == stored_hash);
 			e->seen = false;
 			memset(e->state_digest, 0, FS_DIGEST_LEN);
 			if (VARSIZE_ANY_EXHDR(digest) == FS_DIGEST_LEN)
 				memcpy(e->state_digest, VARDATA_ANY(digest), FS_DIGEST_LEN);
-			e->state_has_time = !isnull;
-			e->state_time = isnull ? 0 : DatumGetTimestampTz(ts);
-			pfree(key);
+			else
+				e->digest_known = false;
+			e->state_has_time = !ts_null;
+			e->state_time = ts_null ? 0 : DatumGetTimestampTz(ts);
+			if (hash != stored_hash)
+			{
+				fix_entities[nfix] = entity;
+				fix_old[nfix] = Int32GetDatum(stored_hash);
+				fix_new[nfix++] = Int32GetDatum(hash);
+			}
 		}
-		SPI_freetuptable(SPI_tuptable);
+		fs_state_delete(sr->schema, sr->view, drop_entities, drop_hashes, ndrop);
+		fs_state_rehash(sr->schema, sr->view, fix_entities, fix_old, fix_new, nfix, true);
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
+	MemoryContextDelete(cxt);
 }
 
 /*
@@ -356,6 +462,20 @@ fs_ingest_check_scratch_table(Relation rel)
 						RelationGetRelationName(rel)),
 				 errdetail("fs_ingest_silver writes only to temporary tables of the current role "
 						   "without indexes, triggers or rules; fs_ingest creates them.")));
+}
+
+/* Check the type of one of fs_ingest's own columns of a scratch table. */
+void
+fs_ingest_check_scratch_column(Relation rel, int i, Oid type)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), i);
+
+	if (att->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of %s must be of type %s, not %s",
+						NameStr(att->attname), RelationGetRelationName(rel),
+						format_type_be(type), format_type_be(att->atttypid))));
 }
 
 /* The source's text of column i of the current row, as a C string (made once). */
@@ -382,14 +502,13 @@ static void
 map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_column)
 {
 	StringInfoData query;
-	Oid			key_out;
-	bool		key_varlena;
+	Form_pg_attribute katt;
 
 	sr->desc = RelationGetDescr(sr->rel);
 	sr->natts = sr->desc->natts;
 	sr->cols = palloc0(sizeof(SilverColumn) * sr->natts);
 	sr->is_feature = palloc0(sizeof(bool) * sr->natts);
-	sr->key_col = sr->ts_col = sr->row_col = sr->digest_col = -1;
+	sr->key_col = sr->ts_col = sr->row_col = sr->digest_col = sr->entity_col = sr->hash_col = -1;
 
 	initStringInfo(&query);
 	appendStringInfoString(&query, "SELECT ");
@@ -402,12 +521,17 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
 		if (att->attisdropped)
 			elog(ERROR, "silver table has a dropped column");
 		c->name = pstrdup(NameStr(att->attname));
-		if (strcmp(c->name, "fs_row") == 0 || strcmp(c->name, "fs_digest") == 0)
+		if (strcmp(c->name, "fs_row") == 0 || strcmp(c->name, "fs_digest") == 0 ||
+			strcmp(c->name, "fs_entity") == 0 || strcmp(c->name, "fs_entity_hash") == 0)
 		{
-			if (c->name[3] == 'r')
+			if (strcmp(c->name, "fs_row") == 0)
 				sr->row_col = i;
-			else
+			else if (strcmp(c->name, "fs_digest") == 0)
 				sr->digest_col = i;
+			else if (strcmp(c->name, "fs_entity") == 0)
+				sr->entity_col = i;
+			else
+				sr->hash_col = i;
 			appendStringInfo(&query, "%sNULL", i > 0 ? ", " : "");
 			continue;
 		}
@@ -434,8 +558,16 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
 		else
 			appendStringInfo(&query, "%sNULL", i > 0 ? ", " : "");
 	}
-	if (sr->key_col < 0 || sr->ts_col < 0 || sr->row_col < 0 || sr->digest_col < 0)
-		elog(ERROR, "silver table lacks the join key, event-time, fs_row or fs_digest column");
+	if (sr->key_col < 0 || sr->ts_col < 0 || sr->row_col < 0 || sr->digest_col < 0 ||
+		(sr->hashed && (sr->entity_col < 0 || sr->hash_col < 0)))
+		elog(ERROR, "silver table lacks the join key, event-time, fs_row, fs_digest, fs_entity or fs_entity_hash column");
+	/* They are written as Datums of these types. */
+	fs_ingest_check_scratch_column(sr->rel, sr->row_col, INT8OID);
+	fs_ingest_check_scratch_column(sr->rel, sr->digest_col, BYTEAOID);
+	if (sr->entity_col >= 0)
+		fs_ingest_check_scratch_column(sr->rel, sr->entity_col, TEXTOID);
+	if (sr->hash_col >= 0)
+		fs_ingest_check_scratch_column(sr->rel, sr->hash_col, INT4OID);
 	/* Keys are written as one-column tuples of the key's own type. */
 	if (sr->keyrel != NULL &&
 		(RelationGetDescr(sr->keyrel)->natts != 1 ||
@@ -450,9 +582,9 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
 												get_rel_name(source)));
 	sr->query = query.data;
 
-	getTypeOutputInfo(TupleDescAttr(sr->desc, sr->key_col)->atttypid, &key_out, &key_varlena);
-	fmgr_info(key_out, &sr->key_output);
-	sr->key_is_text = TupleDescAttr(sr->desc, sr->key_col)->atttypid == TEXTOID;
+	katt = TupleDescAttr(sr->desc, sr->key_col);
+	fs_key_type_init(&sr->key_type, katt->atttypid, katt->atttypmod, katt->attcollation);
+	sr->key_is_text = katt->atttypid == TEXTOID;
 	sr->signature = type_signature(sr->desc, sr->is_feature);
 }
 
@@ -593,7 +725,22 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
 	entry->event_time = ts;
 	entry->row = sr->rows_read;
 
-	/* Only what changed goes on to be written. */
+	/* Only what changed goes on to be written, with the state it is kept under. */
+	if (entry->class == 'w' && sr->entity_col >= 0)
+	{
+		if (entry->entity == (Datum) 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(sr->keycxt);
+
+			entry->entity = sr->key_is_text ? entry->key.value
+				: CStringGetTextDatum(OutputFunctionCall(&sr->key_type.output, entry->key.value));
+			MemoryContextSwitchTo(old);
+		}
+		sr->values[sr->entity_col] = entry->entity;
+		sr->nulls[sr->entity_col] = false;
+		sr->values[sr->hash_col] = Int32GetDatum(entry->hash);
+		sr->nulls[sr->hash_col] = false;
+	}
 	if (entry->class == 'w')
 		heap_insert(sr->rel, heap_form_tuple(sr->desc, sr->values, sr->nulls), sr->cid, 0,
 					sr->bistate);
@@ -637,20 +784,26 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 	problem = convert_key_and_time(sr, &cur, &key_ok);
 	if (problem == NULL)
 	{
-		char	   *keystr;
+		FsKey		k;
+		int32		hash;
 		bool		found;
 
-		keystr = sr->key_is_text ? raw_text(sr, sr->key_col)
-			: OutputFunctionCall(&sr->key_output, sr->values[sr->key_col]);
+		k.value = sr->values[sr->key_col];
+		k.type = &sr->key_type;
+		hash = fs_key_hash(&sr->key_type, k.value);
 		text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
-		entry = hash_search(sr->entities, &keystr, HASH_ENTER, &found);
+		entry = hash_search_with_hash_value(sr->entities, &k, (uint32) hash, HASH_ENTER, &found);
 		if (!found)
 		{
-			entry->key = MemoryContextStrdup(sr->keycxt, keystr);
+			entry->key.value = fs_key_copy(&sr->key_type, k.value, sr->keycxt);
+			entry->entity = (Datum) 0;
+			entry->hash = hash;
 			entry->has_state = false;
+			entry->digest_known = false;
 			entry->seen = false;
 		}
-		if (!entry->has_state || memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
+		if (!entry->has_state || !entry->digest_known ||
+			memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
 			problem = convert_features(sr, &cur);
 	}
 
@@ -711,6 +864,7 @@ count_kept(SilverRun *sr)
 	int			nadv = 0;
 	int			maxadv = 0;
 	Datum	   *adv_keys = NULL;
+	Datum	   *adv_hashes = NULL;
 	Datum	   *adv_times = NULL;
 
 	hash_seq_init(&seq, sr->entities);
@@ -727,15 +881,18 @@ count_kept(SilverRun *sr)
 				maxadv = maxadv ? maxadv * 2 : 64;
 				adv_keys = adv_keys ? repalloc(adv_keys, sizeof(Datum) * maxadv)
 					: MemoryContextAlloc(sr->fncxt, sizeof(Datum) * maxadv);
+				adv_hashes = adv_hashes ? repalloc(adv_hashes, sizeof(Datum) * maxadv)
+					: MemoryContextAlloc(sr->fncxt, sizeof(Datum) * maxadv);
 				adv_times = adv_times ? repalloc(adv_times, sizeof(Datum) * maxadv)
 					: MemoryContextAlloc(sr->fncxt, sizeof(Datum) * maxadv);
 			}
-			adv_keys[nadv] = CStringGetTextDatum(entry->key);
+			adv_keys[nadv] = entry->entity;
+			adv_hashes[nadv] = Int32GetDatum(entry->hash);
 			adv_times[nadv] = TimestampTzGetDatum(entry->event_time);
 			nadv++;
 		}
 	}
-	fs_state_advance_times(sr->schema, sr->view, adv_keys, adv_times, nadv);
+	fs_state_advance_times(sr->schema, sr->view, adv_keys, adv_hashes, adv_times, nadv);
 }
 
 /*
@@ -743,9 +900,11 @@ count_kept(SilverRun *sr)
  *                  event_time_column, default_event_time)
  *   -> (rows_read, rows_rejected, rows_stale, rows_unchanged, rows_changed)
  *
- * silver is shaped like the view's relation plus fs_row bigint and
- * fs_digest bytea; seen_keys (NULL unless a snapshot) has one column of the
- * join key's type.
+ * silver is shaped like the view's relation plus fs_row bigint, fs_digest
+ * bytea, fs_entity text and fs_entity_hash integer; seen_keys (NULL unless a
+ * snapshot) has one column of the join key's type.  The caller must own the
+ * view's table: the state is written too (event times advanced, wrong rows
+ * put right).
  */
 Datum
 fs_ingest_silver(PG_FUNCTION_ARGS)
@@ -767,6 +926,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	sr.view = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	sr.default_ts = PG_GETARG_TIMESTAMPTZ(7);
 	sr.schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	sr.hashed = fs_state_hashed(sr.schema);
 	sr.fncxt = CurrentMemoryContext;
 
 	sr.rel = table_open(silver, RowExclusiveLock);
@@ -781,8 +941,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 	sr.keycxt = AllocSetContextCreate(sr.fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
 	sr.rowcxt = AllocSetContextCreate(sr.fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
-	sr.entities = fs_string_table("fs_ingest entities", expected_entities(source),
-								  sizeof(EntityEntry), sr.keycxt);
+	sr.entities = fs_key_table("fs_ingest entities", expected_entities(source),
+							   sizeof(EntityEntry), sr.keycxt);
 	sr.values = palloc(sizeof(Datum) * sr.natts);
 	sr.nulls = palloc(sizeof(bool) * sr.natts);
 	sr.raw = palloc(sizeof(char *) * sr.natts);
@@ -794,7 +954,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	fs_ingest_check_run(sr.schema, sr.run_id, sr.view);
-	load_state(sr.entities, sr.keycxt, get_namespace_name(sr.schema), sr.view);
+	fs_state_check_owner(sr.schema, sr.view, false);
+	load_state(&sr);
 	portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
 	sr.bistate = GetBulkInsertState();
 	if (sr.keyrel)

@@ -40,4 +40,11 @@ extern void fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 /* Refuse (42501) any table but a temporary scratch table of the current role. */
 extern void fs_ingest_check_scratch_table(Relation rel);
 
+/*
+ * Check that column i (0-based) of a scratch table, one of fs_ingest's own
+ * (fs_row, fs_digest, fs_entity, fs_entity_hash), has the type it is read
+ * and written as (42804).
+ */
+extern void fs_ingest_check_scratch_column(Relation rel, int i, Oid type);
+
 #endif							/* FS_INGEST_H */

@@ -2,34 +2,67 @@
  *
  * ingest_state.c
  *	  The writes of fs_ingest_state (ingest_state.h), each one statement
- *	  prepared once per backend and schema.
+ *	  prepared once per backend and schema and run as the table's owner;
+ *	  and the SQL functions through which fs_ingest and a view's owner
+ *	  write it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "entity_key.h"
+#include "ingest.h"
 #include "ingest_state.h"
+#include "registry.h"
 #include "utils.h"
 
+PG_FUNCTION_INFO_V1(fs_ingest_record_state);
+PG_FUNCTION_INFO_V1(fs_ingest_forget_absent);
+PG_FUNCTION_INFO_V1(fs_forget_ingest_state);
+PG_FUNCTION_INFO_V1(fs_ingest_state_rehash);
+
+/* State rows read or written at a time. */
+#define STATE_CHUNK 10000
+
+static FsKeptPlan owner_plan;
 static FsKeptPlan record_plan;
 static FsKeptPlan advance_plan;
 static FsKeptPlan delete_plan;
+static FsKeptPlan rehash_plan;
+static FsKeptPlan candidates_plan;
 static FsKeptPlan forget_plan;
+static FsKeptPlan legacy_record_plan;
+static FsKeptPlan legacy_advance_plan;
+static FsKeptPlan legacy_delete_plan;
+static FsKeptPlan legacy_forget_plan;
 
-/* A text[] of n entities. */
+/* A text[] of n values. */
 static Datum
-entity_array(Datum *entities, int n)
+text_array(Datum *values, int n)
 {
-	return PointerGetDatum(construct_array(entities, n, TEXTOID, -1, false, TYPALIGN_INT));
+	return PointerGetDatum(construct_array(values, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* An int4[] of n values. */
+static Datum
+int4_array(Datum *values, int n)
+{
+	return PointerGetDatum(construct_array(values, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
 /* A timestamptz[] of n times. */
@@ -40,124 +73,895 @@ time_array(Datum *times, int n)
 										   TYPALIGN_DOUBLE));
 }
 
-/* Run a kept statement; what it did must be expected. */
-static void
-run(SPIPlanPtr plan, Datum *args, int expected, const char *what)
+/* Check that the current user owns the relation of a view (ingest_state.h). */
+Oid
+fs_state_check_owner(Oid schema, const char *view, bool if_missing)
 {
-	int			ret = SPI_execute_plan(plan, args, NULL, false, 0);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int			ret;
+	bool		isnull;
+	Oid			relid;
+	HeapTuple	tup;
+	Oid			owner;
 
-	if (ret != expected)
-		elog(ERROR, "could not %s the ingestion state: %s", what, SPI_result_code_string(ret));
+	args[0] = CStringGetTextDatum(view);
+	ret = SPI_execute_plan(fs_schema_plan(&owner_plan, schema,
+										  "SELECT v.relation FROM @extschema@.fs_feature_view v "
+										  "WHERE v.name OPERATOR(pg_catalog.=) $1",
+										  1, argtypes),
+						   args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read feature view \"%s\": %s", view, SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("feature view \"%s\" does not exist", view)));
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+	{
+		if (if_missing)
+			return InvalidOid;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the relation of feature view \"%s\" no longer exists", view)));
+	}
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s", get_rel_name(relid)),
+				 errdetail("The ingestion state of feature view \"%s\" belongs to the owner of its table.",
+						   view)));
+	return relid;
+}
+
+/* One fixed statement on the state, to run as its owner. */
+typedef struct StateWrite
+{
+	SPIPlanPtr	plan;
+	Datum	   *args;
+	int			expected;
+	const char *what;
+	uint64		processed;		/* out */
+} StateWrite;
+
+/* Run a StateWrite; what it did must be expected. */
+static void
+run_write(void *arg)
+{
+	StateWrite *sw = (StateWrite *) arg;
+	int			ret = SPI_execute_plan(sw->plan, sw->args, NULL, false, 0);
+
+	if (ret != sw->expected)
+		elog(ERROR, "could not %s the ingestion state: %s", sw->what, SPI_result_code_string(ret));
+	sw->processed = SPI_processed;
+}
+
+/* The table fs_ingest_state of the extension in schema. */
+static Oid
+state_relid(Oid schema)
+{
+	Oid			relid = get_relname_relid("fs_ingest_state", schema);
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table fs_ingest_state of extension feature_store is missing");
+	return relid;
+}
+
+/*
+ * Whether the state has entity_hash.  A database still on 0.1.0, which this
+ * library serves until ALTER EXTENSION feature_store UPDATE, has not: its
+ * rows are found by their text, as 0.1.0 did.
+ */
+bool
+fs_state_hashed(Oid schema)
+{
+	return get_attnum(state_relid(schema), "entity_hash") != InvalidAttrNumber;
+}
+
+/* The kept plan of sql, or of legacy_sql while the state has no entity_hash. */
+static SPIPlanPtr
+state_plan(Oid schema, FsKeptPlan *kp, const char *sql, FsKeptPlan *legacy_kp,
+		   const char *legacy_sql, int nargs, Oid *argtypes)
+{
+	if (fs_state_hashed(schema))
+		return fs_schema_plan(kp, schema, sql, nargs, argtypes);
+	return fs_schema_plan(legacy_kp, schema, legacy_sql, nargs, argtypes);
+}
+
+/* Run a kept statement as the state table's owner; rows it processed. */
+static uint64
+run(Oid schema, SPIPlanPtr plan, Datum *args, int expected, const char *what)
+{
+	StateWrite	sw;
+
+	sw.plan = plan;
+	sw.args = args;
+	sw.expected = expected;
+	sw.what = what;
+	sw.processed = 0;
+	fs_run_as_owner(state_relid(schema), run_write, &sw);
+	return sw.processed;
 }
 
 /* Record entities as written: their digests and event times. */
 void
-fs_state_record(Oid schema, const char *view, Datum *entities, Datum *digests,
+fs_state_record(Oid schema, const char *view, Datum *entities, Datum *hashes, Datum *digests,
 				Datum *times, int n)
 {
-	Oid			argtypes[4] = {TEXTOID, TEXTARRAYOID, BYTEAARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		args[4];
+	Oid			argtypes[5] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, BYTEAARRAYOID,
+	TIMESTAMPTZARRAYOID};
+	Datum		args[5];
 
 	if (n == 0)
 		return;
 	args[0] = CStringGetTextDatum(view);
-	args[1] = entity_array(entities, n);
-	args[2] = PointerGetDatum(construct_array(digests, n, BYTEAOID, -1, false, TYPALIGN_INT));
-	args[3] = time_array(times, n);
-	run(fs_schema_plan(&record_plan, schema,
-					   "INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time) "
-					   "SELECT $1, u.e, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-					   "pg_catalog.unnest($4)) AS u(e, d, t) "
-					   "ON CONFLICT (feature_view, entity_id) DO UPDATE "
-					   "SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time",
-					   4, argtypes),
+	args[1] = text_array(entities, n);
+	args[2] = int4_array(hashes, n);
+	args[3] = PointerGetDatum(construct_array(digests, n, BYTEAOID, -1, false, TYPALIGN_INT));
+	args[4] = time_array(times, n);
+	run(schema,
+		state_plan(schema, &record_plan,
+				   "INSERT INTO @extschema@.fs_ingest_state AS st "
+				   "(feature_view, entity_id, entity_hash, digest, event_time) "
+				   "SELECT $1, u.e, u.h, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), "
+				   "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) "
+				   "AS u(e, h, d, t) "
+				   "ON CONFLICT (feature_view, entity_hash, entity_id) DO UPDATE "
+				   "SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time",
+				   &legacy_record_plan,
+				   "INSERT INTO @extschema@.fs_ingest_state AS st "
+				   "(feature_view, entity_id, digest, event_time) "
+				   "SELECT $1, u.e, u.d, u.t FROM ROWS FROM (pg_catalog.unnest($2), "
+				   "pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(e, d, t) "
+				   "ON CONFLICT (feature_view, entity_id) DO UPDATE "
+				   "SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time",
+				   5, argtypes),
 		args, SPI_OK_INSERT, "record");
 }
 
 /* Move the event time of entities forward: unchanged rows seen at a newer time. */
 void
-fs_state_advance_times(Oid schema, const char *view, Datum *entities, Datum *times, int n)
+fs_state_advance_times(Oid schema, const char *view, Datum *entities, Datum *hashes,
+					   Datum *times, int n)
 {
-	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		args[3];
+	Oid			argtypes[4] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		args[4];
 
 	if (n == 0)
 		return;
 	args[0] = CStringGetTextDatum(view);
-	args[1] = entity_array(entities, n);
-	args[2] = time_array(times, n);
-	run(fs_schema_plan(&advance_plan, schema,
-					   "UPDATE @extschema@.fs_ingest_state st SET event_time = u.t"
-					   " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, t)"
-					   " WHERE st.feature_view OPERATOR(pg_catalog.=) $1"
-					   "   AND st.entity_id OPERATOR(pg_catalog.=) u.k"
-					   "   AND (st.event_time IS NULL"
-					   "        OR st.event_time OPERATOR(pg_catalog.<) u.t)",
-					   3, argtypes),
+	args[1] = text_array(entities, n);
+	args[2] = int4_array(hashes, n);
+	args[3] = time_array(times, n);
+	run(schema,
+		state_plan(schema, &advance_plan,
+				   "UPDATE @extschema@.fs_ingest_state st SET event_time = u.t"
+				   " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+				   " pg_catalog.unnest($4)) AS u(k, h, t)"
+				   " WHERE st.feature_view OPERATOR(pg_catalog.=) $1"
+				   "   AND st.entity_hash OPERATOR(pg_catalog.=) u.h"
+				   "   AND st.entity_id OPERATOR(pg_catalog.=) u.k"
+				   "   AND (st.event_time IS NULL"
+				   "        OR st.event_time OPERATOR(pg_catalog.<) u.t)",
+				   &legacy_advance_plan,
+				   "UPDATE @extschema@.fs_ingest_state st SET event_time = u.t"
+				   " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($4)) AS u(k, t)"
+				   " WHERE st.feature_view OPERATOR(pg_catalog.=) $1"
+				   "   AND st.entity_id OPERATOR(pg_catalog.=) u.k"
+				   "   AND (st.event_time IS NULL"
+				   "        OR st.event_time OPERATOR(pg_catalog.<) u.t)",
+				   4, argtypes),
 		args, SPI_OK_UPDATE, "advance");
 }
 
-/* Forget entities a snapshot deleted. */
-void
-fs_state_delete(Oid schema, const char *view, Datum *entities, int n)
+/* Forget entities: a snapshot deleted them, or they are no entities. */
+uint64
+fs_state_delete(Oid schema, const char *view, Datum *entities, Datum *hashes, int n)
 {
-	Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
-	Datum		args[2];
+	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID};
+	Datum		args[3];
 
 	if (n == 0)
+		return 0;
+	args[0] = CStringGetTextDatum(view);
+	args[1] = text_array(entities, n);
+	args[2] = int4_array(hashes, n);
+	return run(schema,
+			   state_plan(schema, &delete_plan,
+						  "DELETE FROM @extschema@.fs_ingest_state st "
+						  "USING ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, h) "
+						  "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+						  "AND st.entity_hash OPERATOR(pg_catalog.=) u.h "
+						  "AND st.entity_id OPERATOR(pg_catalog.=) u.k",
+						  &legacy_delete_plan,
+						  "DELETE FROM @extschema@.fs_ingest_state st "
+						  "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+						  "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
+						  3, argtypes),
+			   args, SPI_OK_DELETE, "update");
+}
+
+/* Give rows their right entity_hash; with forget, empty their digests. */
+void
+fs_state_rehash(Oid schema, const char *view, Datum *entities, Datum *old_hashes,
+				Datum *new_hashes, int n, bool forget)
+{
+	Oid			argtypes[5] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BOOLOID};
+	Datum		args[5];
+
+	if (n == 0 || !fs_state_hashed(schema))
 		return;
 	args[0] = CStringGetTextDatum(view);
-	args[1] = entity_array(entities, n);
-	run(fs_schema_plan(&delete_plan, schema,
-					   "DELETE FROM @extschema@.fs_ingest_state st "
+	args[1] = text_array(entities, n);
+	args[2] = int4_array(old_hashes, n);
+	args[3] = int4_array(new_hashes, n);
+	args[4] = BoolGetDatum(forget);
+	run(schema,
+		fs_schema_plan(&rehash_plan, schema,
+					   "UPDATE @extschema@.fs_ingest_state st SET entity_hash = u.n, "
+					   "digest = CASE WHEN $5 THEN '\\x'::pg_catalog.bytea ELSE st.digest END "
+					   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+					   "pg_catalog.unnest($4)) AS u(k, h, n) "
 					   "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
-					   "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
-					   2, argtypes),
-		args, SPI_OK_DELETE, "update");
+					   "AND st.entity_hash OPERATOR(pg_catalog.=) u.h "
+					   "AND st.entity_id OPERATOR(pg_catalog.=) u.k",
+					   5, argtypes),
+		args, SPI_OK_UPDATE, "update");
+}
+
+/* The state's rows of a view with one of some hashes, read as the owner. */
+typedef struct Candidates
+{
+	Oid			schema;
+	const char *view;
+	Datum	   *hashes;
+	int			n;
+	SPITupleTable *rows;		/* out */
+	uint64		nrows;
+} Candidates;
+
+/* Read the candidates of a Candidates. */
+static void
+read_candidates(void *arg)
+{
+	Candidates *c = (Candidates *) arg;
+	Oid			argtypes[2] = {TEXTOID, INT4ARRAYOID};
+	Datum		args[2];
+	int			ret;
+
+	args[0] = CStringGetTextDatum(c->view);
+	args[1] = int4_array(c->hashes, c->n);
+	ret = SPI_execute_plan(fs_schema_plan(&candidates_plan, c->schema,
+										  "SELECT st.entity_id, st.entity_hash "
+										  "FROM @extschema@.fs_ingest_state st "
+										  "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+										  "AND st.entity_hash OPERATOR(pg_catalog.=) ANY ($2)",
+										  2, argtypes),
+						   args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the ingestion state: %s", SPI_result_code_string(ret));
+	c->rows = SPI_tuptable;
+	c->nrows = SPI_processed;
 }
 
 /*
- * Empty the digests of entities another lane wrote, as the state table's
- * owner, for this one fixed statement.  An empty digest matches no row: the
- * next fs_ingest compares the entity afresh.  The row stays, so that a
- * snapshot still knows the entity as one the batch lane wrote.
+ * The state's rows of the entities of keys: their entity_ids and
+ * entity_hashes, into *entities and *hashes; returns how many.  The caller
+ * may not read the state: the rows of the keys' hashes are read as the
+ * owner, and their entity_ids converted and compared with the keys as the
+ * caller.
  */
-void
-fs_state_forget_digests(Oid schema, const char *view, Datum *entities, int n)
+static int
+matching_rows(Oid schema, const char *view, const FsKeyType *kt, Datum *keys, int n,
+			  Datum **entities, Datum **hashes)
 {
-	Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
-	SPIPlanPtr	plan;
-	Oid			state_relid;
-	Oid			owner;
-	HeapTuple	tup;
-	Datum		args[2];
-	Oid			save_userid;
-	int			save_sec_context;
-	int			ret;
+	Candidates	c;
+	Datum	   *key_hashes;
+	char	  **texts;
+	Datum	   *stored;
+	bool	   *ok;
+	int			nmatch = 0;
+
+	if (n == 0)
+		return 0;
+	key_hashes = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		key_hashes[i] = Int32GetDatum(fs_key_hash(kt, keys[i]));
+	c.schema = schema;
+	c.view = view;
+	c.hashes = key_hashes;
+	c.n = n;
+	fs_run_as_owner(state_relid(schema), read_candidates, &c);
+	if (c.nrows == 0)
+		return 0;
+
+	texts = palloc(sizeof(char *) * c.nrows);
+	stored = palloc(sizeof(Datum) * c.nrows);
+	ok = palloc(sizeof(bool) * c.nrows);
+	*entities = palloc(sizeof(Datum) * c.nrows);
+	*hashes = palloc(sizeof(Datum) * c.nrows);
+	for (uint64 r = 0; r < c.nrows; r++)
+		texts[r] = SPI_getvalue(c.rows->vals[r], c.rows->tupdesc, 1);
+	fs_key_read(kt, texts, (int) c.nrows, stored, ok);
+	for (uint64 r = 0; r < c.nrows; r++)
+	{
+		bool		isnull;
+		int32		h = DatumGetInt32(SPI_getbinval(c.rows->vals[r], c.rows->tupdesc, 2, &isnull));
+
+		if (!ok[r])
+			continue;
+		for (int i = 0; i < n; i++)
+			if (DatumGetInt32(key_hashes[i]) == h && fs_key_equal(kt, stored[r], keys[i]))
+			{
+				(*entities)[nmatch] = CStringGetTextDatum(texts[r]);
+				(*hashes)[nmatch] = Int32GetDatum(h);
+				nmatch++;
+				break;
+			}
+	}
+	SPI_freetuptable(c.rows);
+	return nmatch;
+}
+
+/* Empty the digests of entities another lane wrote (ingest_state.h). */
+void
+fs_state_forget_digests(Oid schema, const char *view, const FsKeyType *kt, Datum *keys, int n)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID};
+	Datum		args[3];
+	Datum	   *entities = NULL;
+	Datum	   *hashes = NULL;
+	int			nforget;
 
 	if (n == 0)
 		return;
-	state_relid = get_relname_relid("fs_ingest_state", schema);
-	if (!OidIsValid(state_relid))
-		elog(ERROR, "table fs_ingest_state of extension feature_store is missing");
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(state_relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", state_relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	plan = fs_schema_plan(&forget_plan, schema,
-						  "UPDATE @extschema@.fs_ingest_state st SET digest = '\\x'::pg_catalog.bytea "
-						  "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
-						  "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
-						  2, argtypes);
+	if (!fs_state_hashed(schema))
+	{
+		/* 0.1.0's rows: by the keys' text forms. */
+		entities = palloc(sizeof(Datum) * n);
+		for (int i = 0; i < n; i++)
+			entities[i] = CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &kt->output, keys[i]));
+		args[0] = CStringGetTextDatum(view);
+		args[1] = text_array(entities, n);
+		run(schema,
+			fs_schema_plan(&legacy_forget_plan, schema,
+						   "UPDATE @extschema@.fs_ingest_state st SET digest = '\\x'::pg_catalog.bytea "
+						   "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+						   "AND st.entity_id OPERATOR(pg_catalog.=) ANY ($2)",
+						   2, argtypes),
+			args, SPI_OK_UPDATE, "update");
+		return;
+	}
+	nforget = matching_rows(schema, view, kt, keys, n, &entities, &hashes);
+	if (nforget == 0)
+		return;
 	args[0] = CStringGetTextDatum(view);
-	args[1] = entity_array(entities, n);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	ret = SPI_execute_plan(plan, args, NULL, false, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (ret != SPI_OK_UPDATE)
+	args[1] = text_array(entities, nforget);
+	args[2] = int4_array(hashes, nforget);
+	run(schema,
+		fs_schema_plan(&forget_plan, schema,
+					   "UPDATE @extschema@.fs_ingest_state st SET digest = '\\x'::pg_catalog.bytea "
+					   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, h) "
+					   "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+					   "AND st.entity_hash OPERATOR(pg_catalog.=) u.h "
+					   "AND st.entity_id OPERATOR(pg_catalog.=) u.k",
+					   3, argtypes),
+		args, SPI_OK_UPDATE, "update");
+}
+
+/* Hand fn the view's state rows not in present (ingest_state.h). */
+void
+fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present, int chunk,
+				void (*fn) (void *arg, FsStateRow *rows, int n), void *arg)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest_state rows",
+											  ALLOCSET_DEFAULT_SIZES);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Portal		portal;
+
+	args[0] = CStringGetTextDatum(view);
+	portal = SPI_cursor_open_with_args(NULL,
+									   psprintf("SELECT st.entity_id, %s, st.event_time "
+												"FROM %s.fs_ingest_state st "
+												"WHERE st.feature_view OPERATOR(pg_catalog.=) $1",
+												fs_state_hashed(schema) ? "st.entity_hash" : "0",
+												quote_identifier(get_namespace_name(schema))),
+									   1, argtypes, args, NULL, true, 0);
+	for (;;)
+	{
+		SPITupleTable *tuptable;
+		uint64		nfetched;
+		MemoryContext old;
+		FsStateRow *rows;
+		char	  **texts;
+		Datum	   *keys;
+		bool	   *ok;
+		int			nabsent = 0;
+
+		SPI_cursor_fetch(portal, true, chunk);
+		tuptable = SPI_tuptable;
+		nfetched = SPI_processed;
+		if (nfetched == 0)
+			break;
+		MemoryContextReset(cxt);
+		old = MemoryContextSwitchTo(cxt);
+		rows = palloc(sizeof(FsStateRow) * nfetched);
+		texts = palloc(sizeof(char *) * nfetched);
+		keys = palloc(sizeof(Datum) * nfetched);
+		ok = palloc(sizeof(bool) * nfetched);
+		for (uint64 r = 0; r < nfetched; r++)
+			texts[r] = SPI_getvalue(tuptable->vals[r], tuptable->tupdesc, 1);
+		fs_key_read(kt, texts, (int) nfetched, keys, ok);
+		for (uint64 r = 0; r < nfetched; r++)
+		{
+			FsStateRow *row = &rows[nabsent];
+			bool		isnull;
+			Datum		d;
+
+			CHECK_FOR_INTERRUPTS();
+			if (ok[r])
+			{
+				FsKey		k;
+
+				k.value = keys[r];
+				k.type = kt;
+				if (hash_search(present, &k, HASH_FIND, NULL) != NULL)
+					continue;
+			}
+			row->entity = texts[r];
+			row->hash = DatumGetInt32(SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 2, &isnull));
+			row->has_key = ok[r];
+			row->key = ok[r] ? keys[r] : (Datum) 0;
+			d = SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 3, &isnull);
+			row->has_time = !isnull;
+			row->event_time = isnull ? 0 : DatumGetTimestampTz(d);
+			nabsent++;
+		}
+		SPI_freetuptable(tuptable);
+		if (nabsent > 0)
+			fn(arg, rows, nabsent);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(cxt);
+}
+
+/*-------------------------------------------------------------------------
+ * SQL functions
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * fs_ingest_record_state(feature_view text, silver regclass, written bigint[])
+ *
+ * Gold on the embedded store: record the state of the rows of the silver
+ * table that the view's table took (their fs_row in written), under their
+ * fs_entity and fs_entity_hash, in the order of the state's primary key: in
+ * the silver table's order the hashes are random, and a million rows take
+ * twice as long to insert.  The caller must own the view's table; the silver
+ * table is read as the caller (what it holds is the caller's to say of the
+ * view), the state written as its owner.
+ */
+Datum
+fs_ingest_record_state(PG_FUNCTION_ARGS)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	char	   *view;
+	Oid			silver;
+	Datum		written;
+	FsView	   *fv;
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1];
+	Portal		portal;
+	MemoryContext cxt;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature_view and silver must not be null")));
+	if (PG_ARGISNULL(2))
+		PG_RETURN_VOID();
+	view = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	silver = PG_GETARG_OID(1);
+	written = PG_GETARG_DATUM(2);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	fs_state_check_owner(schema, view, false);
+	fv = fs_resolve_view(schema, view);
+
+	args[0] = written;
+	portal = SPI_cursor_open_with_args(NULL,
+									   psprintf("SELECT s.fs_entity::pg_catalog.text, "
+												"s.fs_entity_hash::pg_catalog.int4, "
+												"s.fs_digest::pg_catalog.bytea, s.%s::pg_catalog.timestamptz "
+												"FROM %s s WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($1) "
+												"ORDER BY 2",
+												quote_identifier(fv->event_time_column),
+												quote_qualified_identifier(get_namespace_name(get_rel_namespace(silver)),
+																		   get_rel_name(silver))),
+									   1, argtypes, args, NULL, true, 0);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest_record_state",
+								ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		SPITupleTable *tuptable;
+		uint64		n;
+		MemoryContext old;
+		Datum	   *cols[4];
+
+		SPI_cursor_fetch(portal, true, STATE_CHUNK);
+		tuptable = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		MemoryContextReset(cxt);
+		old = MemoryContextSwitchTo(cxt);
+		for (int c = 0; c < 4; c++)
+			cols[c] = palloc(sizeof(Datum) * n);
+		for (uint64 r = 0; r < n; r++)
+			for (int c = 0; c < 4; c++)
+			{
+				bool		isnull;
+
+				cols[c][r] = SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, c + 1, &isnull);
+				if (isnull)
+					elog(ERROR, "silver row lacks its entity, hash, digest or event time");
+			}
+		fs_state_record(schema, view, cols[0], cols[1], cols[2], cols[3], (int) n);
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(tuptable);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(cxt);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* A view's state, for delete_rows. */
+typedef struct ViewState
+{
+	Oid			schema;
+	const char *view;
+} ViewState;
+
+/* Delete absent rows, for fs_state_absent. */
+static void
+delete_rows(void *arg, FsStateRow *rows, int n)
+{
+	ViewState  *vs = (ViewState *) arg;
+	Datum	   *entities = palloc(sizeof(Datum) * n);
+	Datum	   *hashes = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+	{
+		entities[i] = CStringGetTextDatum(rows[i].entity);
+		hashes[i] = Int32GetDatum(rows[i].hash);
+	}
+	fs_state_delete(vs->schema, vs->view, entities, hashes, n);
+}
+
+/* The keys of a one-column table of keys of type kt, as an fs_key_table. */
+static HTAB *
+key_set(Oid relid, const FsKeyType *kt, MemoryContext cxt)
+{
+	HTAB	   *set = fs_key_table("fs_ingest keys", 1024, sizeof(FsKey), cxt);
+	Portal		portal;
+
+	portal = SPI_cursor_open_with_args(NULL,
+									   psprintf("SELECT s.%s FROM %s s",
+												quote_identifier(get_attname(relid, 1, false)),
+												quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+																		   get_rel_name(relid))),
+									   0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, STATE_CHUNK);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			bool		found;
+			FsKey		k;
+			FsKey	   *e;
+
+			k.value = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			k.type = kt;
+			if (isnull)
+				continue;
+			e = hash_search(set, &k, HASH_ENTER, &found);
+			if (!found)
+				e->value = fs_key_copy(kt, k.value, cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	return set;
+}
+
+/*
+ * fs_ingest_forget_absent(feature_view text, seen_keys regclass)
+ *
+ * A snapshot's end: forget the entities of the view's state that are not
+ * among seen_keys (the source's keys, rejected rows' included), by the key
+ * type's equality.  The caller must own the view's table.
+ */
+Datum
+fs_ingest_forget_absent(PG_FUNCTION_ARGS)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	char	   *view;
+	Oid			seen;
+	Relation	krel;
+	FsView	   *fv;
+	FsKeyType	kt;
+	Form_pg_attribute att;
+	HTAB	   *present;
+	MemoryContext cxt;
+	ViewState	vs;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature_view and seen_keys must not be null")));
+	view = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	seen = PG_GETARG_OID(1);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	fs_state_check_owner(schema, view, false);
+	krel = relation_open(seen, AccessShareLock);
+	if (RelationGetDescr(krel)->natts != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("key table %s must have exactly one column, of the join key's type",
+						RelationGetRelationName(krel))));
+	att = TupleDescAttr(RelationGetDescr(krel), 0);
+	fv = fs_resolve_view(schema, view);
+	if (att->atttypid != get_atttype(fv->relid, fv->key_attnum))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("key table %s must have exactly one column, of the join key's type",
+						RelationGetRelationName(krel))));
+	fs_key_type_init(&kt, att->atttypid, att->atttypmod, att->attcollation);
+	relation_close(krel, NoLock);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest snapshot keys",
+								ALLOCSET_DEFAULT_SIZES);
+	present = key_set(seen, &kt, cxt);
+	vs.schema = schema;
+	vs.view = view;
+	fs_state_absent(schema, view, &kt, present, STATE_CHUNK, delete_rows, &vs);
+	MemoryContextDelete(cxt);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* A view's state rows, as the owner, for delete_all. */
+typedef struct DeleteAll
+{
+	Oid			schema;
+	const char *view;
+	uint64		deleted;		/* out */
+} DeleteAll;
+
+static FsKeptPlan delete_all_plan;
+
+/* Delete every state row of a view. */
+static void
+delete_all(void *arg)
+{
+	DeleteAll  *da = (DeleteAll *) arg;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int			ret;
+
+	args[0] = CStringGetTextDatum(da->view);
+	ret = SPI_execute_plan(fs_schema_plan(&delete_all_plan, da->schema,
+										  "DELETE FROM @extschema@.fs_ingest_state st "
+										  "WHERE st.feature_view OPERATOR(pg_catalog.=) $1",
+										  1, argtypes),
+						   args, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "could not update the ingestion state: %s", SPI_result_code_string(ret));
+	da->deleted = SPI_processed;
+}
+
+/*
+ * fs_forget_ingest_state(feature_view text, entity_ids text[] DEFAULT NULL)
+ *   -> bigint
+ *
+ * Forget what fs_ingest wrote to a view, for every entity or for the
+ * entities of entity_ids (by the join key type's equality): the next run
+ * writes them whatever the state said, and a snapshot no longer deletes
+ * them as the batch lane's.  Only the owner of the view's table may (or
+ * anyone, once that table is gone); returns the number of rows forgotten.
+ */
+Datum
+fs_forget_ingest_state(PG_FUNCTION_ARGS)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	char	   *view;
+	uint64		forgotten;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature_view must not be null")));
+	view = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (PG_ARGISNULL(1))
+	{
+		DeleteAll	da;
+
+		fs_state_check_owner(schema, view, true);
+		da.schema = schema;
+		da.view = view;
+		da.deleted = 0;
+		fs_run_as_owner(state_relid(schema), delete_all, &da);
+		forgotten = da.deleted;
+	}
+	else
+	{
+		ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(1);
+		FsView	   *fv;
+		FsKeyType	kt;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+		char	  **texts;
+		Datum	   *keys;
+		bool	   *ok;
+		int			n = 0;
+		Datum	   *entities = NULL;
+		Datum	   *hashes = NULL;
+		int			nmatch;
+
+		fs_state_check_owner(schema, view, false);
+		fv = fs_resolve_view(schema, view);
+		fs_key_type_of(&kt, fv->relid, fv->key_attnum);
+		deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+		texts = palloc(sizeof(char *) * Max(nelems, 1));
+		keys = palloc(sizeof(Datum) * Max(nelems, 1));
+		ok = palloc(sizeof(bool) * Max(nelems, 1));
+		for (int i = 0; i < nelems; i++)
+			if (!nulls[i])
+				texts[n++] = TextDatumGetCString(elems[i]);
+		fs_key_read(&kt, texts, n, keys, ok);
+		for (int i = 0; i < n; i++)
+			if (!ok[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid entity id \"%s\" for join key \"%s\" of type %s",
+								texts[i], fv->join_key, format_type_be(kt.type)),
+						 errcontext("feature view \"%s\"", view)));
+		nmatch = matching_rows(schema, view, &kt, keys, n, &entities, &hashes);
+		forgotten = fs_state_delete(schema, view, entities, hashes, nmatch);
+	}
+	SPI_finish();
+	PG_RETURN_INT64((int64) forgotten);
+}
+
+/* Keys to read as a view's owner, for read_as_view_owner. */
+typedef struct ReadKeys
+{
+	const FsKeyType *kt;
+	char	  **texts;
+	int			n;
+	Datum	   *keys;
+	bool	   *ok;
+} ReadKeys;
+
+/* Read the keys of a ReadKeys. */
+static void
+read_keys(void *arg)
+{
+	ReadKeys   *rk = (ReadKeys *) arg;
+
+	fs_key_read(rk->kt, rk->texts, rk->n, rk->keys, rk->ok);
+}
+
+/*
+ * fs_ingest_state_rehash(feature_view text, relation regclass, join_key name)
+ *   -> bigint
+ *
+ * Give the view's state rows the entity_hash of their entity_id, keeping
+ * their digests: for the update from 0.1.0, whose rows have none, which
+ * creates this function for the while.  A row whose entity_id is no key of
+ * the relation's join key type keeps what it has (the next fs_ingest
+ * forgets it).  The key text is read as the owner of the relation, who chose
+ * its type, not as the superuser running the update.  Returns the number of
+ * rows changed.
+ */
+Datum
+fs_ingest_state_rehash(PG_FUNCTION_ARGS)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	char	   *view = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid = PG_GETARG_OID(1);
+	AttrNumber	attnum = get_attnum(relid, NameStr(*PG_GETARG_NAME(2)));
+	FsKeyType	kt;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	Portal		portal;
+	MemoryContext cxt;
+	uint64		changed = 0;
+
+	if (attnum == InvalidAttrNumber)
+		PG_RETURN_INT64(0);
+	fs_key_type_of(&kt, relid, attnum);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = CStringGetTextDatum(view);
+	portal = SPI_cursor_open_with_args(NULL,
+									   psprintf("SELECT st.entity_id, st.entity_hash "
+												"FROM %s.fs_ingest_state st "
+												"WHERE st.feature_view OPERATOR(pg_catalog.=) $1",
+												quote_identifier(get_namespace_name(schema))),
+									   1, argtypes, args, NULL, true, 0);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest_state_rehash",
+								ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		SPITupleTable *tuptable;
+		uint64		n;
+		MemoryContext old;
+		ReadKeys	rk;
+		Datum	   *entities;
+		Datum	   *old_hashes;
+		Datum	   *new_hashes;
+		int			nchanged = 0;
+
+		SPI_cursor_fetch(portal, true, STATE_CHUNK);
+		tuptable = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		MemoryContextReset(cxt);
+		old = MemoryContextSwitchTo(cxt);
+		rk.kt = &kt;
+		rk.n = (int) n;
+		rk.texts = palloc(sizeof(char *) * n);
+		rk.keys = palloc(sizeof(Datum) * n);
+		rk.ok = palloc(sizeof(bool) * n);
+		entities = palloc(sizeof(Datum) * n);
+		old_hashes = palloc(sizeof(Datum) * n);
+		new_hashes = palloc(sizeof(Datum) * n);
+		for (uint64 r = 0; r < n; r++)
+			rk.texts[r] = SPI_getvalue(tuptable->vals[r], tuptable->tupdesc, 1);
+		fs_run_as_owner(relid, read_keys, &rk);
+		for (uint64 r = 0; r < n; r++)
+		{
+			bool		isnull;
+			int32		stored = DatumGetInt32(SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 2, &isnull));
+			int32		h;
+
+			if (!rk.ok[r])
+				continue;
+			h = fs_key_hash(&kt, rk.keys[r]);
+			if (h == stored)
+				continue;
+			entities[nchanged] = CStringGetTextDatum(rk.texts[r]);
+			old_hashes[nchanged] = Int32GetDatum(stored);
+			new_hashes[nchanged] = Int32GetDatum(h);
+			nchanged++;
+		}
+		fs_state_rehash(schema, view, entities, old_hashes, new_hashes, nchanged, false);
+		changed += nchanged;
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(tuptable);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(cxt);
+	SPI_finish();
+	PG_RETURN_INT64((int64) changed);
 }

@@ -24,7 +24,8 @@
  *	2. checks each event as its producer (the role that queued it) and sets
  *	   aside those that fail (unknown view or feature, a value its type
  *	   refuses, no privilege) in fs_stream_rejects;
- *	3. merges the rest per view, producer and entity: for 'set', the newest
+ *	3. merges the rest per view and entity (by the join key type's equality:
+ *	   '1' and '1.0' of a numeric key are one entity): for 'set', the newest
  *	   value of each feature wins (event time, then queue order) and the
  *	   entity's write carries the newest event time; 'add' deltas are summed;
  *	4. writes them (write.c): the set writes, then the add writes, whose
@@ -75,6 +76,8 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "entity_key.h"
+#include "registry.h"
 #include "stream.h"
 #include "utils.h"
 #include "write.h"
@@ -110,13 +113,15 @@ typedef struct Event
 	TimestampTz event_time;
 	bool		add;
 	Oid			producer;		/* the role that queued it */
+	int			entity;			/* its entity's number within its view; -1: not known yet */
 	char	   *reason;			/* set aside: why */
 } Event;
 
 /* One entity's merged writes within a view's events of a flush. */
 typedef struct EntityWrites
 {
-	char	   *entity_id;		/* hash key */
+	FsKey		key;			/* hash key: the entity's key */
+	char	   *entity_id;		/* as its first event names it */
 	HTAB	   *set_features;	/* feature name -> FeatureValue */
 	TimestampTz set_time;		/* the newest set event's */
 	TimestampTz set_oldest;		/* the oldest set event's */
@@ -126,6 +131,7 @@ typedef struct EntityWrites
 	Event	  **add_events;		/* in queue order */
 	int			nadd_events;
 	int			first_pos;		/* the flush position of its first event */
+	int			number;			/* in the view's first pass (Event.entity) */
 } EntityWrites;
 
 typedef struct FeatureValue
@@ -204,6 +210,7 @@ read_events(const char *schema, int64 flush_id, int *nevents)
 		Datum		d;
 
 		e->pos = (int) i;
+		e->entity = -1;
 		e->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 		e->view = SPI_getvalue(tup, td, 2);
 		e->entity_id = SPI_getvalue(tup, td, 3);
@@ -692,6 +699,7 @@ write_in_rounds(const char *view, EntityWrites **ews, int n)
 /* A view's events to write, and what became of them. */
 typedef struct ViewWrite
 {
+	Oid			schema;			/* feature_store's */
 	const char *view;
 	Event	  **events;
 	int			nevents;
@@ -723,23 +731,50 @@ write_view(void *arg)
 	int			nadds = 0;
 	int			nagain = 0;
 	long		n;
+	FsView	   *view;
+	FsKeyType	kt;
+	char	  **texts;
+	Datum	   *keys;
+	bool	   *ok;
+	int			nentities = 0;
 
-	entities = fs_string_table("fs_stream entities", Max(vw->nevents, 16), sizeof(EntityWrites),
-							   CurrentMemoryContext);
+	/* Entities by the join key type's equality, read as the view's owner. */
+	view = fs_resolve_view(vw->schema, vw->view);
+	fs_key_type_of(&kt, view->relid, view->key_attnum);
+	texts = palloc(sizeof(char *) * Max(vw->nevents, 1));
+	keys = palloc(sizeof(Datum) * Max(vw->nevents, 1));
+	ok = palloc(sizeof(bool) * Max(vw->nevents, 1));
+	for (int i = 0; i < vw->nevents; i++)
+		texts[i] = vw->events[i]->entity_id;
+	fs_key_read(&kt, texts, vw->nevents, keys, ok);
+	entities = fs_key_table("fs_stream entities", Max(vw->nevents, 16), sizeof(EntityWrites),
+							CurrentMemoryContext);
 	for (int i = 0; i < vw->nevents; i++)
 	{
 		Event	   *e = vw->events[i];
+		FsKey		k;
 		bool		found;
 
-		ew = hash_search(entities, &e->entity_id, HASH_ENTER, &found);
+		if (!ok[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid entity id \"%s\" for join key \"%s\" of type %s",
+							e->entity_id, view->join_key, format_type_be(kt.type)),
+					 errcontext("feature view \"%s\"", vw->view)));
+		k.value = keys[i];
+		k.type = &kt;
+		ew = hash_search(entities, &k, HASH_ENTER, &found);
 		if (!found)
 		{
-			char	   *key = ew->entity_id;
-
 			memset(ew, 0, sizeof(*ew));
-			ew->entity_id = key;
+			ew->key = k;
+			ew->entity_id = e->entity_id;
 			ew->first_pos = e->pos;
+			ew->number = nentities++;
 		}
+		/* The first pass numbers entities; a retry keeps their numbers. */
+		if (e->entity < 0)
+			e->entity = ew->number;
 		merge_event(ew, e);
 	}
 
@@ -850,6 +885,19 @@ write_reason(ErrorData *edata, Event *e, Event **members, int n, Oid relid)
 }
 
 /*
+ * Whether two events of a view are of one entity: by the numbers the first
+ * write of the view's events gave them, or, where it failed before, by their
+ * text.
+ */
+static bool
+same_entity(Event *a, Event *b)
+{
+	if (a->entity >= 0 && b->entity >= 0)
+		return a->entity == b->entity;
+	return strcmp(a->entity_id, b->entity_id) == 0;
+}
+
+/*
  * Write a view's events.  If that fails for a reason that is not transient
  * (a value the table's CHECK refuses), write them again one entity at a
  * time, so that only the entities that cannot be written are set aside.  On
@@ -874,6 +922,7 @@ write_events(const char *schema, const char *view, Event **events, int nevents, 
 			events[i]->reason = psprintf("feature view \"%s\" does not exist (SQLSTATE 42704)", view);
 		return 0;
 	}
+	vw.schema = get_namespace_oid(schema, false);
 	vw.view = view;
 	vw.events = events;
 	vw.nevents = nevents;
@@ -891,7 +940,7 @@ write_events(const char *schema, const char *view, Event **events, int nevents, 
 		if (done[i])
 			continue;
 		for (int j = i; j < nevents; j++)
-			if (!done[j] && strcmp(events[j]->entity_id, events[i]->entity_id) == 0)
+			if (!done[j] && same_entity(events[j], events[i]))
 			{
 				done[j] = true;
 				members[nmembers++] = events[j];

@@ -2,7 +2,8 @@
  *
  * utils.h
  *	  Helpers that every part of feature_store shares: hash tables of
- *	  strings, the extension's schema, statements kept across calls.
+ *	  strings, the extension's schema, statements kept across calls, and
+ *	  writes as a catalog's owner.
  *
  *-------------------------------------------------------------------------
  */

@@ -11,8 +11,9 @@
  * inverse of what serving shows; JSON null is SQL NULL), once; then the
  * view's store applies the writes (store.h: fs_local_write, fs_ddb_write).
  * An entity written is forgotten by batch change detection (its
- * fs_ingest_state digest is emptied): the digest there no longer describes
- * what the store holds.
+ * fs_ingest_state digest is emptied, found by the join key type's equality:
+ * a write of '1.0' forgets the state of '1' of a numeric key): the digest
+ * there no longer describes what the store holds.
  *
  * fs_write_features checks and applies in one pass.  The stream worker needs
  * the two steps apart: fs_push checks as the producer (fs_check_write), the
@@ -39,6 +40,7 @@
 #include "utils/rls.h"
 #include "utils/timestamp.h"
 
+#include "entity_key.h"
 #include "ingest_state.h"
 #include "registry.h"
 #include "store.h"
@@ -475,18 +477,23 @@ fs_check_write(const char *view, FsWrite *w)
 
 /*
  * Empty the fs_ingest_state digests of the entities written, so that the
- * next fs_ingest compares with nothing and writes them again.
+ * next fs_ingest compares with nothing and writes them again; their rows
+ * are found by the join key type's equality ('1.0' finds '1').
  */
 static void
 forget_state(WriteCall *wc, FsPrepared *ps, int n)
 {
 	Datum	   *entities = palloc(sizeof(Datum) * Max(n, 1));
 	int			nforget = 0;
+	FsKeyType	kt;
 
 	for (int i = 0; i < n; i++)
 		if (ps[i].w->status == FS_WRITE_WRITTEN)
-			entities[nforget++] = CStringGetTextDatum(ps[i].entity);
-	fs_state_forget_digests(wc->schema, wc->view->name, entities, nforget);
+			entities[nforget++] = ps[i].key;
+	if (nforget == 0)
+		return;
+	fs_key_type_of(&kt, wc->view->relid, wc->view->key_attnum);
+	fs_state_forget_digests(wc->schema, wc->view->name, &kt, entities, nforget);
 }
 
 /*-------------------------------------------------------------------------

@@ -593,7 +593,9 @@ AS 'MODULE_PATHNAME', 'fs_get_feature_vectors';
  * the last run wrote.  A run belongs to the role that started it and to its
  * view, by view_id (the view's name at the time is in feature_view); an
  * entity's state to the owner of its view's relation.  Only fs_ingest
- * writes them (src/catalog.c for runs and rejects).
+ * writes them: runs and rejects through src/catalog.c, the state through
+ * src/ingest_state.c, each checking as the caller and writing as the
+ * table's owner, for PUBLIC may only read them.
  */
 
 CREATE TABLE @extschema@.fs_ingest_runs (
@@ -633,12 +635,19 @@ CREATE TABLE @extschema@.fs_ingest_rejects (
 );
 CREATE INDEX fs_ingest_rejects_run_idx ON @extschema@.fs_ingest_rejects (run_id);
 
+/*
+ * One row per view and entity, by the join key type's equality: entity_id is
+ * the text form the entity was first recorded under, entity_hash the key
+ * type's hash of it, by which a lookup finds the rows its key's equality
+ * then tells apart ('1' and '1.0' of a numeric key are one entity).
+ */
 CREATE TABLE @extschema@.fs_ingest_state (
     feature_view text NOT NULL,
     entity_id    text NOT NULL,
     digest       bytea NOT NULL,
     event_time   timestamptz,
-    PRIMARY KEY (feature_view, entity_id)
+    entity_hash  integer NOT NULL,
+    PRIMARY KEY (feature_view, entity_hash, entity_id)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_runs', '');
@@ -646,8 +655,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_runs_run_id_se
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_rejects', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_state', '');
 
-GRANT SELECT ON @extschema@.fs_ingest_runs, @extschema@.fs_ingest_rejects TO PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fs_ingest_state TO PUBLIC;
+GRANT SELECT ON @extschema@.fs_ingest_runs, @extschema@.fs_ingest_rejects,
+    @extschema@.fs_ingest_state TO PUBLIC;
 
 ALTER TABLE @extschema@.fs_ingest_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_ingest_rejects ENABLE ROW LEVEL SECURITY;
@@ -706,7 +715,8 @@ CREATE POLICY fs_ingest_state_delete ON @extschema@.fs_ingest_state FOR DELETE
 /*
  * Silver, with change detection against fs_ingest_state (src/ingest.c): cast,
  * validate and deduplicate a source, and put the rows whose values changed
- * into a temporary table; a snapshot also lists every entity of the source.
+ * into a temporary table, each with the state it is kept under (fs_entity,
+ * fs_entity_hash); a snapshot also lists every entity of the source.
  */
 CREATE FUNCTION @extschema@.fs_ingest_silver(run_id bigint, feature_view text, source regclass,
     silver regclass, seen_keys regclass, join_key text, event_time_column text,
@@ -731,6 +741,32 @@ CREATE FUNCTION @extschema@.fs_ingest_remote(run_id bigint, feature_view text, r
     OUT rows_rejected bigint)
 RETURNS record LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_remote';
+
+/*
+ * Gold's state on the embedded store (src/ingest_state.c): record the state
+ * of the silver rows the view's table took (their fs_row in written); at the
+ * end of a snapshot, forget the entities of the state absent from seen_keys.
+ * Both check that the caller owns the view's table, and write the state as
+ * its owner.
+ */
+CREATE FUNCTION @extschema@.fs_ingest_record_state(feature_view text, silver regclass,
+                                                   written bigint[])
+RETURNS void LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_record_state';
+
+CREATE FUNCTION @extschema@.fs_ingest_forget_absent(feature_view text, seen_keys regclass)
+RETURNS void LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_forget_absent';
+
+/*
+ * Forget what fs_ingest wrote to a view: for every entity, or for those of
+ * entity_ids (by the join key type's equality), so that the next run writes
+ * them again.  For the owner of the view's table; returns the rows forgotten.
+ */
+CREATE FUNCTION @extschema@.fs_forget_ingest_state(feature_view text,
+                                                   entity_ids text[] DEFAULT NULL)
+RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_forget_ingest_state';
 
 /*
  * Create a table to COPY a view's data into: the join key, the event time and
@@ -824,6 +860,8 @@ DECLARE
     one       bigint;
     c_ins     bigint;
     c_upd     bigint;
+    written   bigint[];
+    keyeq     text;
     why       text;
     cname     text;
     ccol      name;
@@ -921,7 +959,8 @@ BEGIN
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
        AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
-    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (%s, fs_row bigint, fs_digest bytea) ON COMMIT DROP',
+    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (%s, fs_row bigint, fs_digest bytea, '
+                   'fs_entity text, fs_entity_hash integer) ON COMMIT DROP',
                    silvercols);
     IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
         EXECUTE format('CREATE TEMP TABLE fs_ingest_seen_keys ON COMMIT DROP AS SELECT %I FROM %s WITH NO DATA',
@@ -941,7 +980,7 @@ BEGIN
         RAISE EXCEPTION 'snapshot source % has no rows', source
             USING ERRCODE = '22023',
                   DETAIL = format('A snapshot deletes every entity its source does not have; this one would empty feature view "%s".', vname),
-                  HINT = 'To empty the view, delete the rows of its table and its rows of fs_ingest_state. An upsert of an empty source changes nothing.';
+                  HINT = 'To empty the view, delete the rows of its table and call fs_forget_ingest_state(view). An upsert of an empty source changes nothing.';
     END IF;
 
     qkey := quote_ident(key);
@@ -950,6 +989,30 @@ BEGIN
     SELECT string_agg(quote_ident(f), ', ') INTO allcols FROM unnest(ARRAY[key, ts]::text[] || feats) f;
     SELECT string_agg(format('%I = EXCLUDED.%I', f, f), ', ') INTO sets
       FROM unnest(ts::text || feats) f;
+    /*
+     * The key type's own equality, of its default btree operator class (or
+     * its base type's), as the unique index and the silver step have it:
+     * citext's is not pg_catalog's text =.  Types that borrow an operator
+     * class by binary coercion (varchar) compare as pg_catalog's =.
+     */
+    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) INTO keyeq
+      FROM pg_catalog.pg_attribute att
+      JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) att.atttypid
+      JOIN pg_catalog.pg_opclass c
+        ON c.opcintype OPERATOR(pg_catalog.=) ANY (ARRAY[t.oid, t.typbasetype]) AND c.opcdefault
+       AND c.opcmethod OPERATOR(pg_catalog.=) (SELECT am.oid FROM pg_catalog.pg_am am
+                                                WHERE am.amname OPERATOR(pg_catalog.=) 'btree')
+      JOIN pg_catalog.pg_amop a
+        ON a.amopfamily OPERATOR(pg_catalog.=) c.opcfamily
+       AND a.amoplefttype OPERATOR(pg_catalog.=) c.opcintype
+       AND a.amoprighttype OPERATOR(pg_catalog.=) c.opcintype
+       AND a.amopstrategy OPERATOR(pg_catalog.=) 3
+      JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) a.amopopr
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+     WHERE att.attrelid OPERATOR(pg_catalog.=) rel AND att.attname OPERATOR(pg_catalog.=) key
+     ORDER BY c.opcintype OPERATOR(pg_catalog.=) t.oid DESC
+     LIMIT 1;
+    keyeq := coalesce(keyeq, 'OPERATOR(pg_catalog.=)');
 
     IF relkind OPERATOR(pg_catalog.=) 'f' THEN
         /*
@@ -971,9 +1034,10 @@ BEGIN
         t1 := clock_timestamp();
     ELSE
     /*
-     * Gold: write what changed, never an older value over a newer one, and
-     * the state of what was written.  gold writes every silver row;
-     * gold_some only those whose fs_row is in $2.
+     * Gold: write what changed, never an older value over a newer one, then
+     * the state of what was written (fs_ingest_record_state, which writes it
+     * as its owner).  gold writes every silver row; gold_some only those
+     * whose fs_row is in $2.  Both return the fs_rows written.
      */
     gold := $q$
         WITH w AS (
@@ -981,21 +1045,17 @@ BEGIN
             SELECT %2$s FROM pg_temp.fs_ingest_silver_rows s%6$s
             ON CONFLICT (%3$s) DO UPDATE SET %4$s
              WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
-            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted),
-        -- The state's key is the key's output text, as the silver step hashes it
-        -- (a cast to text differs for char(n) and boolean).
-        st AS (
-            INSERT INTO @extschema@.fs_ingest_state AS st (feature_view, entity_id, digest, event_time)
-            SELECT $1, pg_catalog.format('%%s', s.%3$s), s.fs_digest, s.%5$s
-              FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s OPERATOR(pg_catalog.=) w.k%6$s
-            ON CONFLICT (feature_view, entity_id) DO UPDATE
-               SET digest = EXCLUDED.digest, event_time = EXCLUDED.event_time)
-        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted) FROM w$q$;
+            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted)
+        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted),
+               pg_catalog.array_agg(s.fs_row)
+          FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s %7$s w.k%6$s$q$;
     gold_some := format(gold, qrel, allcols, qkey, sets, qts,
-                        ' WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($2)');
-    gold := format(gold, qrel, allcols, qkey, sets, qts, '');
+                        ' WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($2)', keyeq);
+    gold := format(gold, qrel, allcols, qkey, sets, qts, '', keyeq);
     BEGIN
-        EXECUTE gold INTO n_ins, n_upd USING vname;
+        EXECUTE gold INTO n_ins, n_upd, written USING vname;
+        PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                                   written);
     EXCEPTION WHEN integrity_constraint_violation THEN
         /*
          * A row breaks a constraint of the table (a CHECK, a foreign key,
@@ -1016,13 +1076,17 @@ BEGIN
              GROUP BY c.n ORDER BY c.n
         LOOP
             BEGIN
-                EXECUTE gold_some INTO c_ins, c_upd USING vname, chunk;
+                EXECUTE gold_some INTO c_ins, c_upd, written USING vname, chunk;
+                PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                                           written);
                 n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
                 n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
             EXCEPTION WHEN integrity_constraint_violation THEN
                 FOREACH one IN ARRAY chunk LOOP
                     BEGIN
-                        EXECUTE gold_some INTO c_ins, c_upd USING vname, ARRAY[one];
+                        EXECUTE gold_some INTO c_ins, c_upd, written USING vname, ARRAY[one];
+                        PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                                                   written);
                         n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
                         n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
                     EXCEPTION WHEN integrity_constraint_violation THEN
@@ -1085,19 +1149,11 @@ BEGIN
         INTO n_del USING vname, run;
     END IF;
     IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
-        EXECUTE format($q$
-            WITH gone AS (
-                SELECT st.entity_id FROM @extschema@.fs_ingest_state st
-                 WHERE st.feature_view OPERATOR(pg_catalog.=) $1
-                EXCEPT
-                SELECT pg_catalog.format('%%s', s.%1$s) FROM pg_temp.fs_ingest_seen_keys s
-                EXCEPT
-                SELECT r.entity_id FROM @extschema@.fs_ingest_rejects r
-                 WHERE r.run_id OPERATOR(pg_catalog.=) $2)
-            DELETE FROM @extschema@.fs_ingest_state st USING gone g
-             WHERE st.feature_view OPERATOR(pg_catalog.=) $1
-               AND st.entity_id OPERATOR(pg_catalog.=) g.entity_id$q$, qkey)
-        USING vname, run;
+        /*
+         * The state's entities the source no longer has, by the key type's
+         * equality; seen_keys holds rejected rows' keys too.
+         */
+        PERFORM @extschema@.fs_ingest_forget_absent(vname, 'pg_temp.fs_ingest_seen_keys'::regclass);
         DROP TABLE pg_temp.fs_ingest_seen_keys;
     END IF;
     t2 := clock_timestamp();

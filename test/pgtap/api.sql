@@ -136,8 +136,7 @@ SELECT is_empty($$SELECT c.relname || ' ' || p.privilege_type
                      AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'feature_store')
                      AND a.grantee = 0 AND a.privilege_type NOT IN ('SELECT')
                      AND NOT (c.relname = 'fs_stream_queue' AND a.privilege_type = 'INSERT')
-                     AND NOT (c.relname = 'fs_stream_queue_id_seq' AND a.privilege_type = 'USAGE')
-                     AND c.relname NOT IN ('fs_ingest_state')$$,
+                     AND NOT (c.relname = 'fs_stream_queue_id_seq' AND a.privilege_type = 'USAGE')$$,
                 'PUBLIC may write no catalog table but the stream queue');
 SELECT has_function('fs_alter_feature_view', ARRAY['text', 'interval', 'text', 'text', 'jsonb', 'text[]']);
 SELECT is(pg_get_function_arguments('fs_alter_feature_view(text,interval,text,text,jsonb,text[])'::regprocedure),

@@ -36,6 +36,8 @@
 #       worker is connected succeed;
 #   (h) on a cluster of its own without the preload, fs_push and INSERT into
 #       the queue warn that nothing drains it.
+#   (j) events of one entity named differently ('Bob' and 'bob' of a citext
+#       key) are merged into one write: the later event wins.
 #
 # Needs the cluster of scripts/pgcluster.sh (FS_CLUSTER_ENV) with feature_store
 # in shared_preload_libraries (scripts/test.sh starts it so); most checks run
@@ -51,6 +53,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 DB=postgres
 REMOTE=0
+CITEXT_MADE=0
 PREFIX="fs_stream_$$"
 TABLE="${PREFIX}_items"         # the remote table in dynalite
 PIDS=()
@@ -63,7 +66,7 @@ drop_stream_objects() {
         >/dev/null 2>&1 || true
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
-         -c "DROP TABLE IF EXISTS stream_local" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
+         -c "DROP TABLE IF EXISTS stream_local, stream_ci" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
          -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" \
          -c "DROP ROLE IF EXISTS regress_fs_stranger" >/dev/null 2>&1 || true
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
@@ -73,6 +76,10 @@ drop_stream_objects() {
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP OWNED BY regress_fs_colprod, regress_fs_tableprod" \
          -c "DROP ROLE IF EXISTS regress_fs_colprod, regress_fs_tableprod" >/dev/null 2>&1 || true
+    if [ "$CITEXT_MADE" = 1 ]; then
+        psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
+             -c "DROP EXTENSION IF EXISTS citext CASCADE" >/dev/null 2>&1 || true
+    fi
 }
 make_work fs_stream
 at_exit drop_stream_objects
@@ -362,6 +369,31 @@ EOF
 check "a producer's trigger cannot change the worker's search_path (no escalation)" "1|f" \
     "$(wait_for "SELECT x FROM mallory.t WHERE user_id = 'm1'" 1)|$(sleep 0.3; q "SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_fs_mallory'")"
 q "SELECT fs_drop_feature_view('mallory'); DROP SCHEMA mallory CASCADE; DROP ROLE regress_fs_mallory" >/dev/null
+
+# --- (j) one entity, however its id is written -------------------------------------
+echo "# (j) entities by the join key type's equality"
+if [ "$(q "SELECT count(*) FROM pg_extension WHERE extname = 'citext'")" = 0 ]; then
+    CITEXT_MADE=1
+    q "SET client_min_messages = warning; CREATE EXTENSION citext" >/dev/null
+fi
+setup_sql "a view with a citext key" <<'EOF'
+SET client_min_messages = warning;
+CREATE TABLE stream_ci (name citext PRIMARY KEY, event_time timestamptz, label text);
+SELECT fs_register_entity('person', 'name');
+SELECT fs_register_feature_view('ci', 'stream_ci', 'person');
+EOF
+# Two events at one time in one flush: the later one wins.  Merged per text,
+# 'Bob' and 'bob' would be two writes applied in an order of their own, the
+# same in both flushes: one of the two checks would see the earlier event win.
+q "SELECT fs_push('ci', 'Bob', '{\"label\": \"first\"}', '2026-01-01'), fs_push('ci', 'bob', '{\"label\": \"second\"}', '2026-01-01')" >/dev/null
+check "'Bob' then 'bob' in one flush: one entity, the later event wins" '"second"' \
+    "$(wait_for "SELECT value FROM fs_get_features(ARRAY['BOB'], ARRAY['ci:label'])" '"second"')"
+q "SELECT fs_push('ci', 'bob', '{\"label\": \"third\"}', '2026-01-02'), fs_push('ci', 'Bob', '{\"label\": \"fourth\"}', '2026-01-02')" >/dev/null
+check "'bob' then 'Bob' in one flush: one entity, the later event wins" '"fourth"' \
+    "$(wait_for "SELECT value FROM fs_get_features(ARRAY['BOB'], ARRAY['ci:label'])" '"fourth"')"
+check "one row, no event set aside" "1|0" \
+    "$(q "SELECT (SELECT count(*) FROM stream_ci) || '|' || (SELECT count(*) FROM fs_stream_rejects WHERE feature_view = 'ci')")"
+q "SELECT fs_drop_feature_view('ci'); DROP TABLE stream_ci" >/dev/null
 
 check "fs_stream_status counts what the worker set aside and flushed" "t|t|0" \
     "$(q "SELECT events_rejected >= 2, events_flushed >= 3, queue_depth FROM fs_stream_status")"
