@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -163,7 +164,11 @@ fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, int nargs, Oid *argt
 /*
  * Run fn(arg) as the owner of relation relid.  The caller has checked, as
  * itself, that the write fn does is allowed: the owner's rights are for the
- * write alone, never for a check.
+ * write alone, never for a check.  When relid is a user's table (to read
+ * keys of a view's type as the view's owner), fn may run that owner's code
+ * (a domain's CHECK): as a security-restricted operation, and with every
+ * setting it makes undone on return, so that it cannot reach into the
+ * session it runs in (a superuser's, during an update).
  */
 void
 fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg)
@@ -172,6 +177,7 @@ fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg)
 	Oid			owner;
 	Oid			save_userid;
 	int			save_sec;
+	int			nest;
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
@@ -180,14 +186,18 @@ fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg)
 	ReleaseSysCache(tup);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nest = NewGUCNestLevel();
 	PG_TRY();
 	{
 		fn(arg);
 	}
 	PG_FINALLY();
 	{
+		/* On an error the (sub)transaction's abort undoes the settings. */
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
+	AtEOXact_GUC(false, nest);
 }

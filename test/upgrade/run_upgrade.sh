@@ -150,6 +150,32 @@ check "0.1.0: a role without privileges records a run under the name of another'
                     INSERT INTO fs_ingest_runs (feature_view, source, mode) VALUES ('stats', 'forged', 'upsert');
                     RESET ROLE; SELECT count(*) FROM fs_ingest_runs WHERE source = 'forged'")"
 
+# A view whose key is a domain with a CHECK that changes a setting when
+# armed: the update reads the view's state keys (to hash them) as the
+# table's owner, and what that owner's code sets must not outlive the read
+# in the session that runs the update.
+out="$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" 2>&1 <<'EOF'
+\o /dev/null
+CREATE TABLE armed (x int);
+CREATE FUNCTION tamper(text) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+    IF EXISTS (SELECT FROM public.armed) THEN
+        PERFORM set_config('application_name', 'tampered', false);
+    END IF;
+    RETURN true;
+END $f$;
+CREATE DOMAIN tkey AS text CHECK (public.tamper(VALUE));
+CREATE TABLE tk_t (user_id tkey PRIMARY KEY, event_time timestamptz, n int);
+SELECT fs_register_feature_view('tk', 'tk_t', 'user');
+CREATE TABLE tk_src (user_id text, event_time text, n text);
+INSERT INTO tk_src VALUES ('u1', '2026-01-01 00:00:00+00', '1');
+\o
+SELECT rows_inserted FROM fs_ingest('tk', 'tk_src');
+INSERT INTO armed VALUES (1);
+EOF
+)"
+check "0.1.0: a view keyed by a domain whose CHECK changes a setting once armed" "1" "$out"
+
 # Events queued by INSERT: on 0.1.0 nothing calls a worker for them, and
 # no worker has come to this database (it was created after the server
 # started, and nothing else here called one), so they stay queued.
@@ -184,12 +210,15 @@ check "0.1.0: the new library's worker drains the queue of a database not yet up
 
 # What it serves is read in the update's transaction: its commit calls the
 # worker, which drains the queued events at once.
-{ echo "BEGIN;"; echo "ALTER EXTENSION feature_store UPDATE;"; served_sql; echo "COMMIT;"; } |
+{ echo "BEGIN;"; echo "ALTER EXTENSION feature_store UPDATE;"; served_sql; echo "COMMIT;"
+  echo "\\o $WORK/session.after"; echo "SELECT current_setting('application_name');"; } |
     psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" >"$WORK/served.after" 2>&1 || true
+check "a view owner's code run by the update leaves the update's session as it was" "psql" \
+    "$(cat "$WORK/session.after" 2>&1)"
 check "ALTER EXTENSION feature_store UPDATE reaches $CURRENT" "$CURRENT" \
     "$(q_in "$OLD" "SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
 check "the update ties each run to its view, no run to a later view of its name, and no forged run" \
-    "$(printf 'stats|t\nreused|f\nreused|t\nstats|f')" \
+    "$(printf 'stats|t\nreused|f\nreused|t\nstats|f\ntk|t')" \
     "$(q_in "$OLD" "SELECT r.feature_view, r.view_id IS NOT DISTINCT FROM
                             (SELECT v.view_id FROM fs_feature_view v WHERE v.name = r.feature_view)
                       FROM fs_ingest_runs r ORDER BY r.run_id")"
