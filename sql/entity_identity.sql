@@ -190,6 +190,28 @@ SELECT pg_temp.err($$SELECT * FROM fs_ingest_remote(1, 'rk', 'rk_online', 'odd_s
 
 DROP FOREIGN TABLE rk_online;
 DROP SERVER ei_srv CASCADE;
+-- 6. Registration refuses a unique index that tells keys apart otherwise
+-- than the key type does: text_ops on a citext key (two rows for one entity),
+-- a case-insensitive collation on a text key (one row for two).
+SELECT fs_register_entity('ci_user', 'name');
+CREATE TABLE ci_ops (name citext NOT NULL, event_time timestamptz);
+CREATE UNIQUE INDEX ON ci_ops ((name::text));
+CREATE UNIQUE INDEX ON ci_ops (name text_ops);
+SELECT pg_temp.err($$SELECT fs_register_feature_view('ci_ops', 'ci_ops', 'ci_user')$$);
+CREATE COLLATION ci_level2 (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE ci_coll (name text NOT NULL, event_time timestamptz);
+CREATE UNIQUE INDEX ON ci_coll (name COLLATE ci_level2);
+SELECT pg_temp.err($$SELECT fs_register_feature_view('ci_coll', 'ci_coll', 'ci_user')$$);
+-- with the type's own class and the column's collation it is accepted
+CREATE UNIQUE INDEX ON ci_ops (name);
+SELECT pg_temp.err($$SELECT fs_register_feature_view('ci_ops', 'ci_ops', 'ci_user')$$);
+CREATE TABLE vc_t (name varchar(20) PRIMARY KEY, event_time timestamptz);
+SELECT pg_temp.err($$SELECT fs_register_feature_view('vc', 'vc_t', 'ci_user')$$);
+SELECT fs_drop_feature_view('ci_ops');
+SELECT fs_drop_feature_view('vc');
+DROP TABLE ci_ops, ci_coll, vc_t;
+DROP COLLATION ci_level2;
+
 DROP EXTENSION feature_store CASCADE;
 DROP EXTENSION citext CASCADE;
 DROP TABLE nk_t, own_t, own_in, nk_staging, ck_staging, rk_staging;

@@ -186,6 +186,39 @@ BEGIN
             USING ERRCODE = '42P10',
                   HINT = format('Add one: ALTER TABLE %s ADD PRIMARY KEY (%I).', relation, key);
     END IF;
+    /*
+     * Every lane tells entities apart by the join key type's equality (its
+     * default btree operator class) under the column's collation; the
+     * table's unique index must agree, or one entity to the lanes would be
+     * two rows to the table, or two entities one row.
+     */
+    IF rel.relkind OPERATOR(pg_catalog.=) 'r' AND NOT EXISTS (
+        SELECT FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+               AND a.attnum OPERATOR(pg_catalog.=) key_att
+          JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.atttypid
+          JOIN pg_catalog.pg_opclass oc ON oc.oid OPERATOR(pg_catalog.=) i.indclass[0]
+          JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) oc.opcmethod
+          JOIN pg_catalog.pg_type it ON it.oid OPERATOR(pg_catalog.=) oc.opcintype
+         WHERE i.indrelid OPERATOR(pg_catalog.=) relation AND i.indisunique AND i.indisvalid
+           AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+           AND i.indkey[0] OPERATOR(pg_catalog.=) key_att
+           AND i.indexprs IS NULL AND i.indpred IS NULL
+           AND am.amname OPERATOR(pg_catalog.=) 'btree' AND oc.opcdefault
+           AND i.indcollation[0] OPERATOR(pg_catalog.=) a.attcollation
+           -- the type's own class (or its domain's base type's); a class of
+           -- another type only if this one has none (varchar uses text's)
+           AND (it.typtype OPERATOR(pg_catalog.=) 'p'
+                OR oc.opcintype OPERATOR(pg_catalog.=) ANY (ARRAY[a.atttypid, ty.typbasetype])
+                OR NOT EXISTS (SELECT FROM pg_catalog.pg_opclass o2
+                                WHERE o2.opcmethod OPERATOR(pg_catalog.=) am.oid AND o2.opcdefault
+                                  AND o2.opcintype OPERATOR(pg_catalog.=) ANY (ARRAY[a.atttypid, ty.typbasetype])))) THEN
+        RAISE EXCEPTION 'the unique index on join key "%" of table % does not compare keys as their type does',
+                        key, relation
+            USING ERRCODE = '42P10',
+                  DETAIL = 'Entities are told apart by the equality of the join key type''s default btree operator class, under the column''s collation; the index uses another operator class or collation.',
+                  HINT = format('Index the join key with its type''s default operator class and the column''s collation, as ALTER TABLE %s ADD PRIMARY KEY (%I) does.', relation, key);
+    END IF;
 
     RETURN true;
 END
