@@ -119,14 +119,15 @@ SELECT pg_temp.err($$INSERT INTO fs_ingest_state VALUES ('nk', '7', '\x00', now(
 SELECT pg_temp.err($$UPDATE fs_ingest_state SET digest = '\x'$$);
 SELECT pg_temp.err($$DELETE FROM fs_ingest_state$$);
 -- Nor through the functions that write it, which check as the caller: not
--- with a forged silver table, nor with an empty snapshot of keys.
+-- with a forged silver table, nor with a snapshot of no keys.
 SELECT pg_temp.err($$SELECT fs_forget_ingest_state('nk')$$);
 CREATE TEMP TABLE forged (id numeric, event_time timestamptz, v int, fs_row bigint,
                           fs_digest bytea, fs_entity text, fs_entity_hash integer);
 INSERT INTO forged VALUES (7, '2026-01-01', 7, 1, '\x00', '7', 0);
 CREATE TEMP TABLE no_keys (id numeric);
 SELECT pg_temp.err($$SELECT fs_ingest_record_state('nk', 'forged', ARRAY[1::bigint])$$);
-SELECT pg_temp.err($$SELECT fs_ingest_forget_absent('nk', 'no_keys')$$);
+SELECT pg_temp.err($$SELECT * FROM fs_ingest_silver(1, 'nk', 'nk_staging', 'forged', 'no_keys',
+                                                     'id', 'event_time', now())$$);
 RESET ROLE;
 DROP TABLE forged, no_keys;
 SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'nk' ORDER BY 1;
@@ -136,8 +137,6 @@ CREATE TEMP TABLE odd_silver (id numeric, event_time timestamptz, v int, fs_row 
                               fs_digest bytea, fs_entity bigint, fs_entity_hash integer);
 SELECT pg_temp.err($$SELECT * FROM fs_ingest_silver(1, 'nk', 'nk_staging', 'odd_silver', NULL,
                                                      'id', 'event_time', now())$$);
-CREATE TEMP TABLE odd_keys (id text);
-SELECT pg_temp.err($$SELECT fs_ingest_forget_absent('nk', 'odd_keys')$$);
 
 -- A view's owner who is not a superuser ingests, forgets and drops its view.
 CREATE ROLE regress_fs_owner;

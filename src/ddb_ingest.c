@@ -552,9 +552,10 @@ delete_done(FsDdbCall *call)
 /*
  * Delete the remote items of state rows the source does not have, for
  * fs_state_absent: one wave of DeleteItem requests, each of which a newer
- * value (another lane's) refuses; then forget the acknowledged ones.  A row
- * whose entity_id is no key of the view's type names no item: it is only
- * forgotten.
+ * value (another lane's) refuses; then forget them all, whether deleted or
+ * kept as another lane's.  A row whose entity_id is no key of the view's
+ * type names no item: it is only forgotten.  A store error is raised, and
+ * nothing forgotten.
  */
 static void
 delete_chunk(void *arg, FsStateRow *rows, int n)
@@ -611,12 +612,12 @@ delete_chunk(void *arg, FsStateRow *rows, int n)
 	if (ncalls > 0)
 		fs_ddb_run(rr->ep, calls, ncalls);
 	for (int c = 0; c < ncalls; c++)
+	{
+		forget[nforget] = CStringGetTextDatum(args[c].row->entity);
+		forget_hashes[nforget++] = Int32GetDatum(args[c].row->hash);
 		if (args[c].acked)
-		{
-			forget[nforget] = CStringGetTextDatum(args[c].row->entity);
-			forget_hashes[nforget++] = Int32GetDatum(args[c].row->hash);
 			rr->deleted++;
-		}
+	}
 	fs_state_delete(rr->schema_oid, rr->view, forget, forget_hashes, nforget);
 }
 

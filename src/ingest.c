@@ -25,7 +25,9 @@
  * changed, not the whole source, and with the entity_id and entity_hash its
  * state is kept under (fs_entity, fs_entity_hash: an entity's existing row's,
  * else the key's text form).  A snapshot run also lists every entity the
- * source has in a second temporary table, for the deletes.
+ * source has in a second temporary table, for the deletes; on the embedded
+ * store it forgets here the state of the entities the source no longer
+ * names, which the hash table knows already.
  *
  * The digest is a 128-bit hash of the source's text of the feature values,
  * seeded with the features' names and types.  The key and the event time of
@@ -93,7 +95,8 @@ typedef struct EntityEntry
 	bool		has_state;
 	bool		digest_known;	/* the state's digest can be trusted */
 	bool		state_has_time;
-	bool		seen;			/* in this run's source */
+	bool		seen;			/* a row of this run's source is kept for it */
+	bool		named;			/* the source names it (kept or rejected) */
 	char		class;			/* of the kept row: 's'tale, 'u'nchanged, 'w'rite */
 	uint8		state_digest[FS_DIGEST_LEN];
 	TimestampTz state_time;
@@ -125,6 +128,8 @@ typedef struct SilverRun
 	FsKeyType	key_type;
 	bool		key_is_text;
 	bool		hashed;			/* the state has entity_hash (not 0.1.0's) */
+	bool		forget_absent;	/* a snapshot into a table: forget the state
+								 * of entities the source does not name */
 	uint64		signature;		/* of the features' types */
 	char	   *query;			/* reads the source, every column as text */
 
@@ -419,6 +424,7 @@ load_state(SilverRun *sr)
 			e->has_state = true;
 			e->digest_known = (hash == stored_hash);
 			e->seen = false;
+			e->named = false;
 			memset(e->state_digest, 0, FS_DIGEST_LEN);
 			if (VARSIZE_ANY_EXHDR(digest) == FS_DIGEST_LEN)
 				memcpy(e->state_digest, VARDATA_ANY(digest), FS_DIGEST_LEN);
@@ -701,6 +707,7 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
 	if (!entry->seen)
 	{
 		entry->seen = true;
+		entry->named = true;
 		if (sr->keyrel)
 			note_seen_key(sr);
 	}
@@ -801,6 +808,7 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 			entry->has_state = false;
 			entry->digest_known = false;
 			entry->seen = false;
+			entry->named = false;
 		}
 		if (!entry->has_state || !entry->digest_known ||
 			memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
@@ -815,7 +823,19 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 						 sr->cols[cur].name, sr->txt[cur] ? raw_text(sr, cur) : NULL, problem);
 		/* A snapshot keeps the entity of a rejected row whose key is valid. */
 		if (sr->keyrel != NULL && key_ok)
+		{
 			note_seen_key(sr);
+			if (entry == NULL)
+			{
+				FsKey		k;
+
+				k.value = sr->values[sr->key_col];
+				k.type = &sr->key_type;
+				entry = hash_search(sr->entities, &k, HASH_FIND, NULL);
+			}
+			if (entry != NULL)
+				entry->named = true;
+		}
 		return;
 	}
 	keep_row(sr, entry, digest);
@@ -896,6 +916,38 @@ count_kept(SilverRun *sr)
 }
 
 /*
+ * A snapshot into a table: forget the state of the entities the source no
+ * longer names (by the key type's equality; a rejected row names its
+ * entity too), a chunk at a time.  The table's rows of those entities are
+ * deleted after gold, from the seen keys.  On fs_dynamodb the state goes
+ * only with the acknowledged deletes (fs_ingest_remote).
+ */
+static void
+forget_absent(SilverRun *sr)
+{
+	HASH_SEQ_STATUS seq;
+	EntityEntry *entry;
+	Datum	   *entities = palloc(sizeof(Datum) * FETCH_ROWS);
+	Datum	   *hashes = palloc(sizeof(Datum) * FETCH_ROWS);
+	int			n = 0;
+
+	hash_seq_init(&seq, sr->entities);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		if (!entry->has_state || entry->named)
+			continue;
+		entities[n] = entry->entity;
+		hashes[n] = Int32GetDatum(entry->hash);
+		if (++n == FETCH_ROWS)
+		{
+			fs_state_delete(sr->schema, sr->view, entities, hashes, n);
+			n = 0;
+		}
+	}
+	fs_state_delete(sr->schema, sr->view, entities, hashes, n);
+}
+
+/*
  * fs_ingest_silver(run_id, feature_view, source, silver, seen_keys, join_key,
  *                  event_time_column, default_event_time)
  *   -> (rows_read, rows_rejected, rows_stale, rows_unchanged, rows_changed)
@@ -904,7 +956,8 @@ count_kept(SilverRun *sr)
  * bytea, fs_entity text and fs_entity_hash integer; seen_keys (NULL unless a
  * snapshot) has one column of the join key's type.  The caller must own the
  * view's table: the state is written too (event times advanced, wrong rows
- * put right).
+ * put right, and for a snapshot into a table the entities the source no
+ * longer names forgotten).
  */
 Datum
 fs_ingest_silver(PG_FUNCTION_ARGS)
@@ -953,8 +1006,9 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	sr.forget_absent = sr.keyrel != NULL &&
+		get_rel_relkind(fs_state_check_owner(sr.schema, sr.view, false)) == RELKIND_RELATION;
 	fs_ingest_check_run(sr.schema, sr.run_id, sr.view);
-	fs_state_check_owner(sr.schema, sr.view, false);
 	load_state(&sr);
 	portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
 	sr.bistate = GetBulkInsertState();
@@ -992,6 +1046,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 	drop_superseded(&sr);
 	count_kept(&sr);
+	if (sr.forget_absent)
+		forget_absent(&sr);
 
 	SPI_finish();
 	table_close(sr.rel, NoLock);

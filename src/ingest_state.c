@@ -3,14 +3,13 @@
  * ingest_state.c
  *	  The writes of fs_ingest_state (ingest_state.h), each one statement
  *	  prepared once per backend and schema and run as the table's owner;
- *	  and the SQL functions through which fs_ingest and a view's owner
- *	  write it.
+ *	  and the SQL functions through which fs_ingest's gold step and a
+ *	  view's owner write it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -32,7 +31,6 @@
 #include "utils.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_record_state);
-PG_FUNCTION_INFO_V1(fs_ingest_forget_absent);
 PG_FUNCTION_INFO_V1(fs_forget_ingest_state);
 PG_FUNCTION_INFO_V1(fs_ingest_state_rehash);
 
@@ -620,126 +618,6 @@ fs_ingest_record_state(PG_FUNCTION_ARGS)
 		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
-	MemoryContextDelete(cxt);
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/* A view's state, for delete_rows. */
-typedef struct ViewState
-{
-	Oid			schema;
-	const char *view;
-} ViewState;
-
-/* Delete absent rows, for fs_state_absent. */
-static void
-delete_rows(void *arg, FsStateRow *rows, int n)
-{
-	ViewState  *vs = (ViewState *) arg;
-	Datum	   *entities = palloc(sizeof(Datum) * n);
-	Datum	   *hashes = palloc(sizeof(Datum) * n);
-
-	for (int i = 0; i < n; i++)
-	{
-		entities[i] = CStringGetTextDatum(rows[i].entity);
-		hashes[i] = Int32GetDatum(rows[i].hash);
-	}
-	fs_state_delete(vs->schema, vs->view, entities, hashes, n);
-}
-
-/* The keys of a one-column table of keys of type kt, as an fs_key_table. */
-static HTAB *
-key_set(Oid relid, const FsKeyType *kt, MemoryContext cxt)
-{
-	HTAB	   *set = fs_key_table("fs_ingest keys", 1024, sizeof(FsKey), cxt);
-	Portal		portal;
-
-	portal = SPI_cursor_open_with_args(NULL,
-									   psprintf("SELECT s.%s FROM %s s",
-												quote_identifier(get_attname(relid, 1, false)),
-												quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-																		   get_rel_name(relid))),
-									   0, NULL, NULL, NULL, true, 0);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, STATE_CHUNK);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			bool		found;
-			FsKey		k;
-			FsKey	   *e;
-
-			k.value = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-			k.type = kt;
-			if (isnull)
-				continue;
-			e = hash_search(set, &k, HASH_ENTER, &found);
-			if (!found)
-				e->value = fs_key_copy(kt, k.value, cxt);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	return set;
-}
-
-/*
- * fs_ingest_forget_absent(feature_view text, seen_keys regclass)
- *
- * A snapshot's end: forget the entities of the view's state that are not
- * among seen_keys (the source's keys, rejected rows' included), by the key
- * type's equality.  The caller must own the view's table.
- */
-Datum
-fs_ingest_forget_absent(PG_FUNCTION_ARGS)
-{
-	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
-	char	   *view;
-	Oid			seen;
-	Relation	krel;
-	FsView	   *fv;
-	FsKeyType	kt;
-	Form_pg_attribute att;
-	HTAB	   *present;
-	MemoryContext cxt;
-	ViewState	vs;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("feature_view and seen_keys must not be null")));
-	view = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	seen = PG_GETARG_OID(1);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	fs_state_check_owner(schema, view, false);
-	krel = relation_open(seen, AccessShareLock);
-	if (RelationGetDescr(krel)->natts != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("key table %s must have exactly one column, of the join key's type",
-						RelationGetRelationName(krel))));
-	att = TupleDescAttr(RelationGetDescr(krel), 0);
-	fv = fs_resolve_view(schema, view);
-	if (att->atttypid != get_atttype(fv->relid, fv->key_attnum))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("key table %s must have exactly one column, of the join key's type",
-						RelationGetRelationName(krel))));
-	fs_key_type_init(&kt, att->atttypid, att->atttypmod, att->attcollation);
-	relation_close(krel, NoLock);
-
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest snapshot keys",
-								ALLOCSET_DEFAULT_SIZES);
-	present = key_set(seen, &kt, cxt);
-	vs.schema = schema;
-	vs.view = view;
-	fs_state_absent(schema, view, &kt, present, STATE_CHUNK, delete_rows, &vs);
 	MemoryContextDelete(cxt);
 	SPI_finish();
 	PG_RETURN_VOID();

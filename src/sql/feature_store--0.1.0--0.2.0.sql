@@ -797,10 +797,9 @@ BEGIN
     END IF;
     IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
         /*
-         * The state's entities the source no longer has, by the key type's
-         * equality; seen_keys holds rejected rows' keys too.
+         * The state of the entities the source no longer names is forgotten
+         * already: by the silver step, or for a remote view with its deletes.
          */
-        PERFORM @extschema@.fs_ingest_forget_absent(vname, 'pg_temp.fs_ingest_seen_keys'::regclass);
         DROP TABLE pg_temp.fs_ingest_seen_keys;
     END IF;
     t2 := clock_timestamp();
@@ -906,19 +905,14 @@ REVOKE INSERT, UPDATE, DELETE ON @extschema@.fs_ingest_state FROM PUBLIC;
 
 /*
  * Gold's state on the embedded store (src/ingest_state.c): record the state
- * of the silver rows the view's table took (their fs_row in written); at the
- * end of a snapshot, forget the entities of the state absent from seen_keys.
- * Both check that the caller owns the view's table, and write the state as
+ * of the silver rows the view's table took (their fs_row in written).  It
+ * checks that the caller owns the view's table, and writes the state as
  * its owner.
  */
 CREATE FUNCTION @extschema@.fs_ingest_record_state(feature_view text, silver regclass,
                                                    written bigint[])
 RETURNS void LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_record_state';
-
-CREATE FUNCTION @extschema@.fs_ingest_forget_absent(feature_view text, seen_keys regclass)
-RETURNS void LANGUAGE c
-AS 'MODULE_PATHNAME', 'fs_ingest_forget_absent';
 
 /*
  * Forget what fs_ingest wrote to a view: for every entity, or for those of
