@@ -89,9 +89,10 @@ typedef struct SilverColumn
 /* An entity: what earlier runs wrote, and the row of this run kept for it. */
 typedef struct EntityEntry
 {
-	FsKey		key;			/* hash key: the join key, by its type's equality */
+	Datum		key;			/* the join key, by its type's equality */
 	Datum		entity;			/* text: its state's entity_id; 0 until needed */
-	int32		hash;			/* its state's entity_hash */
+	uint32		hash;			/* the key type's hash: its state's entity_hash */
+	char		status;			/* the hash table's */
 	bool		has_state;
 	bool		digest_known;	/* the state's digest can be trusted */
 	bool		state_has_time;
@@ -103,6 +104,27 @@ typedef struct EntityEntry
 	TimestampTz event_time;		/* of the kept row */
 	int64		row;			/* its fs_row */
 } EntityEntry;
+
+/*
+ * The entities of a run: an open-addressing table (lib/simplehash.h) keyed by
+ * the join key's value, with its type (an FsKeyType) as the table's private
+ * data.  An entry is found in one probe of one array, where a chained table
+ * takes two random reads: with a million entities each is a cache miss.
+ * Entries move when another is added: no pointer to one is kept across an
+ * insert.
+ */
+#define SH_PREFIX entities
+#define SH_ELEMENT_TYPE EntityEntry
+#define SH_KEY_TYPE Datum
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) ((uint32) fs_key_hash((const FsKeyType *) (tb)->private_data, k))
+#define SH_EQUAL(tb, a, b) fs_key_equal((const FsKeyType *) (tb)->private_data, a, b)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* A run of fs_ingest_silver: the silver table, the entities, the current row. */
 typedef struct SilverRun
@@ -134,7 +156,7 @@ typedef struct SilverRun
 	char	   *query;			/* reads the source, every column as text */
 
 	/* entities, and where rows go */
-	HTAB	   *entities;
+	entities_hash *entities;
 	MemoryContext fncxt;
 	MemoryContext keycxt;
 	MemoryContext rowcxt;
@@ -294,7 +316,9 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 
 /*
  * How many entities to size the hash table for: growing a table of a
- * million entries step by step costs more than the memory saved.
+ * million entries step by step costs more than the memory saved, but an
+ * estimate is not worth more than a million entries (about 150 MB) up
+ * front: the table grows.
  */
 static long
 expected_entities(Oid source)
@@ -306,7 +330,7 @@ expected_entities(Oid source)
 	if (n < 0 && RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
 		n = (double) RelationGetNumberOfBlocks(rel) * (BLCKSZ / 128);
 	relation_close(rel, AccessShareLock);
-	return (long) Max(1024.0, Min(n, 16.0 * 1024 * 1024));
+	return (long) Max(1024.0, Min(n, 1024.0 * 1024));
 }
 
 /*
@@ -381,7 +405,6 @@ load_state(SilverRun *sr)
 			Datum		h = SPI_getbinval(tup, td, 4, &isnull);
 			int32		stored_hash = isnull ? 0 : DatumGetInt32(h);
 			int32		hash;
-			FsKey		k;
 			EntityEntry *e;
 			bool		found;
 
@@ -394,9 +417,7 @@ load_state(SilverRun *sr)
 			hash = fs_key_hash(&sr->key_type, keys[r]);
 			if (!sr->hashed)
 				stored_hash = hash; /* 0.1.0's rows are trusted as 0.1.0 did */
-			k.value = keys[r];
-			k.type = &sr->key_type;
-			e = hash_search_with_hash_value(sr->entities, &k, (uint32) hash, HASH_ENTER, &found);
+			e = entities_insert_hash(sr->entities, keys[r], (uint32) hash, &found);
 			if (found)
 			{
 				drop_entities[ndrop] = entity;
@@ -409,10 +430,10 @@ load_state(SilverRun *sr)
 				}
 				continue;
 			}
-			e->key.value = fs_key_copy(&sr->key_type, keys[r], sr->keycxt);
+			e->key = fs_key_copy(&sr->key_type, keys[r], sr->keycxt);
 			/* A text key is its own text form: one copy for both. */
 			if (sr->key_is_text)
-				e->entity = e->key.value;
+				e->entity = e->key;
 			else
 			{
 				MemoryContext kold = MemoryContextSwitchTo(sr->keycxt);
@@ -739,13 +760,13 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
 		{
 			MemoryContext old = MemoryContextSwitchTo(sr->keycxt);
 
-			entry->entity = sr->key_is_text ? entry->key.value
-				: CStringGetTextDatum(OutputFunctionCall(&sr->key_type.output, entry->key.value));
+			entry->entity = sr->key_is_text ? entry->key
+				: CStringGetTextDatum(OutputFunctionCall(&sr->key_type.output, entry->key));
 			MemoryContextSwitchTo(old);
 		}
 		sr->values[sr->entity_col] = entry->entity;
 		sr->nulls[sr->entity_col] = false;
-		sr->values[sr->hash_col] = Int32GetDatum(entry->hash);
+		sr->values[sr->hash_col] = Int32GetDatum((int32) entry->hash);
 		sr->nulls[sr->hash_col] = false;
 	}
 	if (entry->class == 'w')
@@ -791,18 +812,16 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 	problem = convert_key_and_time(sr, &cur, &key_ok);
 	if (problem == NULL)
 	{
-		FsKey		k;
+		Datum		key = sr->values[sr->key_col];
 		int32		hash;
 		bool		found;
 
-		k.value = sr->values[sr->key_col];
-		k.type = &sr->key_type;
-		hash = fs_key_hash(&sr->key_type, k.value);
+		hash = fs_key_hash(&sr->key_type, key);
 		text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
-		entry = hash_search_with_hash_value(sr->entities, &k, (uint32) hash, HASH_ENTER, &found);
+		entry = entities_insert_hash(sr->entities, key, (uint32) hash, &found);
 		if (!found)
 		{
-			entry->key.value = fs_key_copy(&sr->key_type, k.value, sr->keycxt);
+			entry->key = fs_key_copy(&sr->key_type, key, sr->keycxt);
 			entry->entity = (Datum) 0;
 			entry->hash = hash;
 			entry->has_state = false;
@@ -826,13 +845,7 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 		{
 			note_seen_key(sr);
 			if (entry == NULL)
-			{
-				FsKey		k;
-
-				k.value = sr->values[sr->key_col];
-				k.type = &sr->key_type;
-				entry = hash_search(sr->entities, &k, HASH_FIND, NULL);
-			}
+				entry = entities_lookup(sr->entities, sr->values[sr->key_col]);
 			if (entry != NULL)
 				entry->named = true;
 		}
@@ -879,7 +892,7 @@ drop_superseded(SilverRun *sr)
 static void
 count_kept(SilverRun *sr)
 {
-	HASH_SEQ_STATUS seq;
+	entities_iterator it;
 	EntityEntry *entry;
 	int			nadv = 0;
 	int			maxadv = 0;
@@ -887,8 +900,8 @@ count_kept(SilverRun *sr)
 	Datum	   *adv_hashes = NULL;
 	Datum	   *adv_times = NULL;
 
-	hash_seq_init(&seq, sr->entities);
-	while ((entry = hash_seq_search(&seq)) != NULL)
+	entities_start_iterate(sr->entities, &it);
+	while ((entry = entities_iterate(sr->entities, &it)) != NULL)
 	{
 		if (!entry->seen)
 			continue;
@@ -907,7 +920,7 @@ count_kept(SilverRun *sr)
 					: MemoryContextAlloc(sr->fncxt, sizeof(Datum) * maxadv);
 			}
 			adv_keys[nadv] = entry->entity;
-			adv_hashes[nadv] = Int32GetDatum(entry->hash);
+			adv_hashes[nadv] = Int32GetDatum((int32) entry->hash);
 			adv_times[nadv] = TimestampTzGetDatum(entry->event_time);
 			nadv++;
 		}
@@ -925,19 +938,19 @@ count_kept(SilverRun *sr)
 static void
 forget_absent(SilverRun *sr)
 {
-	HASH_SEQ_STATUS seq;
+	entities_iterator it;
 	EntityEntry *entry;
 	Datum	   *entities = palloc(sizeof(Datum) * FETCH_ROWS);
 	Datum	   *hashes = palloc(sizeof(Datum) * FETCH_ROWS);
 	int			n = 0;
 
-	hash_seq_init(&seq, sr->entities);
-	while ((entry = hash_seq_search(&seq)) != NULL)
+	entities_start_iterate(sr->entities, &it);
+	while ((entry = entities_iterate(sr->entities, &it)) != NULL)
 	{
 		if (!entry->has_state || entry->named)
 			continue;
 		entities[n] = entry->entity;
-		hashes[n] = Int32GetDatum(entry->hash);
+		hashes[n] = Int32GetDatum((int32) entry->hash);
 		if (++n == FETCH_ROWS)
 		{
 			fs_state_delete(sr->schema, sr->view, entities, hashes, n);
@@ -994,8 +1007,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 	sr.keycxt = AllocSetContextCreate(sr.fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
 	sr.rowcxt = AllocSetContextCreate(sr.fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
-	sr.entities = fs_key_table("fs_ingest entities", expected_entities(source),
-							   sizeof(EntityEntry), sr.keycxt);
+	sr.entities = entities_create(sr.keycxt, (uint32) expected_entities(source), &sr.key_type);
 	sr.values = palloc(sizeof(Datum) * sr.natts);
 	sr.nulls = palloc(sizeof(bool) * sr.natts);
 	sr.raw = palloc(sizeof(char *) * sr.natts);
@@ -1053,7 +1065,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	table_close(sr.rel, NoLock);
 	if (sr.keyrel)
 		table_close(sr.keyrel, NoLock);
-	hash_destroy(sr.entities);
+	entities_destroy(sr.entities);
 	MemoryContextDelete(sr.keycxt);
 	MemoryContextDelete(sr.rowcxt);
 

@@ -157,7 +157,7 @@ SELECT k.kind, count(s.user_id) AS in_source, count(v.user_id) AS in_view,
 \echo
 \echo 'runs (change detection = rows_read / silver_ms; total = the fs_ingest statement, end to end;'
 \echo ' gold = writing the changed rows and their state, for dynamodb also the deletes of a'
-\echo ' snapshot; write = the embedded store''s snapshot deletes and the state''s):'
+\echo ' snapshot; write = the embedded store''s snapshot deletes, whose state the silver step forgets):'
 SELECT format(E'%s run (%s):\n'
               '  rows read          %s\n'
               '  change detection   %s rows/s   target >= 500,000 rows/s: %s\n'
