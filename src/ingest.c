@@ -7,11 +7,11 @@
  * column as text, and converts each value with the input function of the
  * matching column of the silver table (a temporary table shaped like the
  * view's relation, plus fs_row, the row's ordinal in the source as read).
- * A row with a value its type refuses, no entity id, no event time, or a NULL
- * where the column is NOT NULL goes to fs_ingest_rejects, one reject for
- * each bad value with the row's ordinal, and is skipped; the run goes on.  Of the
- * rows of one entity, the one with the newest event time is kept (on a tie,
- * the later row of the source); the others count as stale.
+ * A row with a value its type refuses, no entity id, no event time, or a
+ * NULL where the column is NOT NULL goes to fs_ingest_rejects, one reject
+ * for each bad value, with the row's ordinal, and is skipped; the run goes
+ * on.  Of the rows of one entity, the one with the newest event time is kept
+ * (on a tie, the later row of the source); the others count as stale.
  *
  * Entities are told apart by the join key type's equality (entity_key.h):
  * '1' and '1.0' of a numeric key are one entity, as they are one row of the
