@@ -412,7 +412,10 @@ fs_ingest_end_run(PG_FUNCTION_ARGS)
 	return catalog_void(fcinfo, &cw);
 }
 
-/* fs_ingest_add_reject(run_id, entity_id, column, raw_value, reason). */
+/*
+ * fs_ingest_add_reject(run_id, entity_id, column, raw_value, reason,
+ * source_row): a value of the source row numbered source_row refused.
+ */
 Datum
 fs_ingest_add_reject(PG_FUNCTION_ARGS)
 {
@@ -421,7 +424,8 @@ fs_ingest_add_reject(PG_FUNCTION_ARGS)
 		.check = RUN_CHECK,
 		.refusal = RUN_REFUSAL,
 		.write = "INSERT INTO @extschema@.fs_ingest_rejects "
-		"(run_id, entity_id, \"column\", raw_value, reason) VALUES ($1, $2, $3, $4, $5)",
+		"(run_id, entity_id, \"column\", raw_value, reason, source_row) "
+		"VALUES ($1, $2, $3, $4, $5, $6)",
 	};
 
 	return catalog_void(fcinfo, &cw);

@@ -115,6 +115,7 @@ typedef struct RemoteRun
 	int			sdigest;
 	int			sentity;
 	int			shash;
+	int			srow;			/* fs_row, the row's ordinal in the source; or -1 */
 	bool	   *is_feature;		/* per silver column */
 	int		   *fatt;			/* per silver column: foreign table column, or -1 */
 	FmgrInfo	key_out;
@@ -280,10 +281,11 @@ typedef struct RowItem
 	RemoteRun  *rr;
 	RemoteRow  *row;
 	json_t	   *item;
+	int			start;			/* the first column to encode */
 	int			cur;			/* the column being encoded */
 } RowItem;
 
-/* Encode every column of a row into its item. */
+/* Encode the columns of a row from ri->start on into its item. */
 static void
 encode_row(void *arg)
 {
@@ -291,7 +293,7 @@ encode_row(void *arg)
 	RemoteRun  *rr = ri->rr;
 	TupleDesc	fdesc = RelationGetDescr(rr->rel);
 
-	for (int i = 0; i < rr->sdesc->natts; i++)
+	for (int i = ri->start; i < rr->sdesc->natts; i++)
 	{
 		Form_pg_attribute att;
 		json_t	   *av;
@@ -308,35 +310,9 @@ encode_row(void *arg)
 	}
 }
 
-/*
- * The silver row as an Item, held; NULL if the store cannot hold one of its
- * values (NaN, a number out of DynamoDB's range), with the column in *badcol
- * and the reason in *message.  Only those data errors are caught: the codec
- * raises them before it changes anything but its own JSON.
- */
-static json_t *
-row_item(RemoteRun *rr, RemoteRow *row, int *badcol, char **message)
-{
-	RowItem		ri;
-	ErrorData  *refused;
-
-	ri.rr = rr;
-	ri.row = row;
-	ri.item = fs_held_object(rr->hold);
-	ri.cur = -1;
-	refused = fs_catch_data_error(encode_row, &ri, rr->encode_safe);
-	if (refused == NULL)
-		return ri.item;
-	if (ri.cur < 0)
-		ReThrowError(refused);
-	*badcol = ri.cur;
-	*message = refused->message;
-	return NULL;
-}
-
-/* Record a row the store cannot hold in fs_ingest_rejects. */
+/* Record a value the store cannot hold in fs_ingest_rejects. */
 static void
-reject_row(RemoteRun *rr, RemoteRow *row, int col, const char *message)
+reject_value(RemoteRun *rr, RemoteRow *row, int col, const char *reason)
 {
 	Form_pg_attribute att = TupleDescAttr(rr->sdesc, col);
 	Oid			typoutput;
@@ -344,7 +320,42 @@ reject_row(RemoteRun *rr, RemoteRow *row, int col, const char *message)
 
 	getTypeOutputInfo(att->atttypid, &typoutput, &isvarlena);
 	fs_ingest_reject(rr->schema_oid, rr->run_id, row->entity, NameStr(att->attname),
-					 OidOutputFunctionCall(typoutput, row->values[col]), message);
+					 OidOutputFunctionCall(typoutput, row->values[col]), reason,
+					 rr->srow >= 0 && !row->nulls[rr->srow]
+					 ? DatumGetInt64(row->values[rr->srow]) : 0);
+}
+
+/*
+ * The silver row as an Item, held; NULL if the store cannot hold one of its
+ * values (NaN, a number out of DynamoDB's range), after recording a reject
+ * for each such value: the encoding goes on after a refused column.  Only
+ * those data errors are caught: the codec raises them before it changes
+ * anything but its own JSON.
+ */
+static json_t *
+row_item(RemoteRun *rr, RemoteRow *row)
+{
+	RowItem		ri;
+	ErrorData  *refused;
+	bool		rejected = false;
+
+	ri.rr = rr;
+	ri.row = row;
+	ri.item = fs_held_object(rr->hold);
+	ri.start = 0;
+	for (;;)
+	{
+		ri.cur = -1;
+		refused = fs_catch_data_error(encode_row, &ri, rr->encode_safe);
+		if (refused == NULL)
+			break;
+		if (ri.cur < 0)
+			ReThrowError(refused);
+		reject_value(rr, row, ri.cur, fs_error_reason(refused));
+		rejected = true;
+		ri.start = ri.cur + 1;
+	}
+	return rejected ? NULL : ri.item;
 }
 
 /* A write's call knows its run and row. */
@@ -510,15 +521,10 @@ write_chunk(RemoteRun *rr, SPITupleTable *tuptable, int ntuples)
 	for (int r = 0; r < ntuples; r++)
 	{
 		RemoteRow  *row = &rr->rows[r];
-		int			badcol = -1;
-		char	   *message = NULL;
 
-		row->item = row_item(rr, row, &badcol, &message);
+		row->item = row_item(rr, row);
 		if (row->item == NULL)
-		{
 			row->outcome = ROW_REJECTED;
-			reject_row(rr, row, badcol, message);
-		}
 	}
 	read_stored(rr);
 	write_pending(rr);
@@ -734,7 +740,7 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 	rr.sdesc = CreateTupleDescCopy(RelationGetDescr(srel));
 	rr.is_feature = palloc0(sizeof(bool) * rr.sdesc->natts);
 	rr.fatt = palloc(sizeof(int) * rr.sdesc->natts);
-	rr.skey = rr.sts = rr.sdigest = rr.sentity = rr.shash = -1;
+	rr.skey = rr.sts = rr.sdigest = rr.sentity = rr.shash = rr.srow = -1;
 	for (int i = 0; i < rr.sdesc->natts; i++)
 	{
 		Form_pg_attribute satt = TupleDescAttr(rr.sdesc, i);
@@ -759,7 +765,10 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 			continue;
 		}
 		if (strcmp(name, "fs_row") == 0)
+		{
+			rr.srow = i;
 			continue;
+		}
 		for (int j = 0; j < fdesc->natts; j++)
 		{
 			Form_pg_attribute fatt = TupleDescAttr(fdesc, j);
@@ -787,6 +796,8 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 		elog(ERROR, "silver table lacks the join key, event-time, fs_digest, fs_entity or fs_entity_hash column");
 	/* They are read as Datums of these types. */
 	fs_ingest_check_scratch_column(srel, rr.sdigest, BYTEAOID);
+	if (rr.srow >= 0)
+		fs_ingest_check_scratch_column(srel, rr.srow, INT8OID);
 	if (rr.sentity >= 0)
 		fs_ingest_check_scratch_column(srel, rr.sentity, TEXTOID);
 	if (rr.shash >= 0)

@@ -6,11 +6,12 @@
  * fs_ingest_silver reads the source in one pass through an SPI cursor, every
  * column as text, and converts each value with the input function of the
  * matching column of the silver table (a temporary table shaped like the
- * view's relation, plus an fs_row ordinal).  A row with a value its type
- * refuses, no entity id, no event time, or a NULL where the column is NOT
- * NULL goes to fs_ingest_rejects and is skipped; the run goes on.  Of the
- * rows of one entity, the one with the newest event time is kept (on a tie,
- * the later row of the source); the others count as stale.
+ * view's relation, plus fs_row, the row's ordinal in the source as read).
+ * A row with a value its type refuses, no entity id, no event time, or a
+ * NULL where the column is NOT NULL goes to fs_ingest_rejects, one reject
+ * for each bad value, with the row's ordinal, and is skipped; the run goes
+ * on.  Of the rows of one entity, the one with the newest event time is kept
+ * (on a tie, the later row of the source); the others count as stale.
  *
  * Entities are told apart by the join key type's equality (entity_key.h):
  * '1' and '1.0' of a numeric key are one entity, as they are one row of the
@@ -56,6 +57,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "storage/bufmgr.h"
@@ -169,6 +171,8 @@ typedef struct SilverRun
 	bool	   *nulls;
 	char	  **raw;			/* its text as C strings, made on demand */
 	text	  **txt;
+	const char **why;			/* per column: why its value is refused, or NULL */
+	int			nrefused;		/* columns of the current row refused */
 	text	   *last_ts_raw;	/* the previous row's event time, as text */
 	TimestampTz last_ts;
 	StringInfoData digestbuf;
@@ -259,6 +263,7 @@ text_digest(StringInfo buf, uint64 signature, int natts, const bool *is_feature,
 }
 
 static FsKeptPlan reject_plan;
+static FsKeptPlan legacy_reject_plan;
 
 /* A reject's statement and arguments, for insert_reject as the table's owner. */
 typedef struct RejectWrite
@@ -280,17 +285,20 @@ insert_reject(void *arg)
 }
 
 /*
- * Record a rejected row in fs_ingest_rejects (SPI connected), as the table's
- * owner: the step of the run checked with fs_ingest_check_run that the run
- * is the caller's.
+ * Record a rejected value in fs_ingest_rejects (SPI connected), as the
+ * table's owner: the step of the run checked with fs_ingest_check_run that
+ * the run is the caller's.  source_row is the row's ordinal in the source
+ * (0: unknown, stored as NULL); a table of 0.1.0, not yet updated, has no
+ * column for it.
  */
 void
 fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
-				 const char *column, const char *raw, const char *reason)
+				 const char *column, const char *raw, const char *reason,
+				 int64 source_row)
 {
-	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	RejectWrite rw;
 	Oid			table = get_relname_relid("fs_ingest_rejects", schema);
 
@@ -302,13 +310,22 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 	values[3] = raw ? CStringGetTextDatum(raw) : (Datum) 0;
 	nulls[3] = raw ? ' ' : 'n';
 	values[4] = CStringGetTextDatum(reason);
+	values[5] = Int64GetDatum(source_row);
+	nulls[5] = source_row > 0 ? ' ' : 'n';
 	if (!OidIsValid(table))
 		elog(ERROR, "table fs_ingest_rejects of extension feature_store is missing");
-	rw.plan = fs_schema_plan(&reject_plan, schema,
-							 "INSERT INTO @extschema@.fs_ingest_rejects "
-							 "(run_id, entity_id, \"column\", raw_value, reason) "
-							 "VALUES ($1, $2, $3, $4, $5)",
-							 5, argtypes);
+	if (get_attnum(table, "source_row") != InvalidAttrNumber)
+		rw.plan = fs_schema_plan(&reject_plan, schema,
+								 "INSERT INTO @extschema@.fs_ingest_rejects "
+								 "(run_id, entity_id, \"column\", raw_value, reason, source_row) "
+								 "VALUES ($1, $2, $3, $4, $5, $6)",
+								 6, argtypes);
+	else
+		rw.plan = fs_schema_plan(&legacy_reject_plan, schema,
+								 "INSERT INTO @extschema@.fs_ingest_rejects "
+								 "(run_id, entity_id, \"column\", raw_value, reason) "
+								 "VALUES ($1, $2, $3, $4, $5)",
+								 5, argtypes);
 	rw.values = values;
 	rw.nulls = nulls;
 	fs_run_as_owner(table, insert_reject, &rw);
@@ -620,46 +637,61 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
  *-------------------------------------------------------------------------
  */
 
+/* Note why column i of the current row is refused (its first reason). */
+static inline void
+refuse(SilverRun *sr, int i, const char *reason)
+{
+	if (sr->why[i] != NULL)
+		return;
+	sr->why[i] = reason;
+	sr->nrefused++;
+}
+
+/* Convert column i of the current row from its source text; false if refused. */
+static bool
+convert_column(SilverRun *sr, int i)
+{
+	char	   *reason;
+
+	sr->nulls[i] = false;
+	if (fs_value_input_reason(&sr->cols[i].input, raw_text(sr, i), sr->cols[i].ioparam,
+							  sr->cols[i].typmod, sr->cols[i].safe, &sr->values[i], &reason))
+		return true;
+	refuse(sr, i, reason);
+	return false;
+}
+
 /*
  * Convert the current row's key and event time, which find its entity and
- * tell a stale row; NULL, or what is wrong with column *cur.  *key_ok says
- * whether the key converted.
+ * tell a stale row, and check its NOT NULL features; what is wrong is
+ * noted with refuse().  *key_ok says whether the key converted.
  */
-static const char *
-convert_key_and_time(SilverRun *sr, int *cur, bool *key_ok)
+static void
+convert_key_and_time(SilverRun *sr, bool *key_ok)
 {
 	int			k = sr->key_col;
 	int			t = sr->ts_col;
-	char	   *message;
 
-	*cur = k;
 	if (sr->txt[k] == NULL || VARSIZE_ANY_EXHDR(sr->txt[k]) == 0)
-		return "missing entity id";
-	sr->nulls[k] = false;
-	if (!fs_value_input(&sr->cols[k].input, raw_text(sr, k), sr->cols[k].ioparam,
-						sr->cols[k].typmod, sr->cols[k].safe, &sr->values[k], &message))
-		return message;
-	*key_ok = true;
+		refuse(sr, k, "missing entity id");
+	else
+		*key_ok = convert_column(sr, k);
 
-	*cur = t;
 	sr->nulls[t] = false;
 	if (!sr->cols[t].in_source)
 		sr->values[t] = TimestampTzGetDatum(sr->default_ts);
 	else if (sr->txt[t] == NULL)
 	{
 		sr->nulls[t] = true;
-		return "missing event time";
+		refuse(sr, t, "missing event time");
 	}
 	else if (sr->last_ts_raw != NULL &&
 			 VARSIZE_ANY_EXHDR(sr->txt[t]) == VARSIZE_ANY_EXHDR(sr->last_ts_raw) &&
 			 memcmp(VARDATA_ANY(sr->txt[t]), VARDATA_ANY(sr->last_ts_raw),
 					VARSIZE_ANY_EXHDR(sr->last_ts_raw)) == 0)
 		sr->values[t] = TimestampTzGetDatum(sr->last_ts);	/* as the row before */
-	else
+	else if (convert_column(sr, t))
 	{
-		if (!fs_value_input(&sr->cols[t].input, raw_text(sr, t), sr->cols[t].ioparam,
-							sr->cols[t].typmod, sr->cols[t].safe, &sr->values[t], &message))
-			return message;
 		sr->last_ts = DatumGetTimestampTz(sr->values[t]);
 		if (sr->last_ts_raw)
 			pfree(sr->last_ts_raw);
@@ -667,41 +699,33 @@ convert_key_and_time(SilverRun *sr, int *cur, bool *key_ok)
 		memcpy(sr->last_ts_raw, sr->txt[t], VARSIZE_ANY(sr->txt[t]));
 	}
 	/* As every lane: a value at infinity would make every later write stale. */
-	if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(sr->values[t])))
-		return "event time must be finite";
+	if (sr->why[t] == NULL && TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(sr->values[t])))
+		refuse(sr, t, "event time must be finite");
 
 	for (int i = 0; i < sr->natts; i++)
 		if (sr->is_feature[i] && sr->txt[i] == NULL && sr->cols[i].notnull)
-		{
-			*cur = i;
-			return "null value in a NOT NULL column";
-		}
-	return NULL;
+			refuse(sr, i, "null value in a NOT NULL column");
 }
 
-/* Convert every feature of the current row; NULL, or what column *cur refused. */
-static const char *
-convert_features(SilverRun *sr, int *cur)
+/*
+ * Convert every feature of the current row, noting each one refused: a
+ * reject lists every bad value of its row, not the first only.
+ */
+static void
+convert_features(SilverRun *sr)
 {
 	for (int i = 0; i < sr->natts; i++)
 	{
-		char	   *message;
-
 		if (!sr->is_feature[i])
 			continue;
-		*cur = i;
 		if (sr->txt[i] == NULL)
 		{
 			sr->values[i] = (Datum) 0;
 			sr->nulls[i] = true;
 			continue;
 		}
-		sr->nulls[i] = false;
-		if (!fs_value_input(&sr->cols[i].input, raw_text(sr, i), sr->cols[i].ioparam,
-							sr->cols[i].typmod, sr->cols[i].safe, &sr->values[i], &message))
-			return message;
+		(void) convert_column(sr, i);
 	}
-	return NULL;
 }
 
 /* Add the current row's key to the seen keys of a snapshot. */
@@ -785,8 +809,6 @@ static void
 silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 {
 	uint8	   *digest = (uint8 *) VARDATA(sr->digest_datum);
-	const char *problem;
-	int			cur = -1;
 	bool		key_ok = false;
 	EntityEntry *entry = NULL;
 
@@ -809,8 +831,8 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 	sr->values[sr->digest_col] = PointerGetDatum(sr->digest_datum);
 	sr->nulls[sr->digest_col] = false;
 
-	problem = convert_key_and_time(sr, &cur, &key_ok);
-	if (problem == NULL)
+	convert_key_and_time(sr, &key_ok);
+	if (sr->nrefused == 0)
 	{
 		Datum		key = sr->values[sr->key_col];
 		int32		hash;
@@ -831,15 +853,26 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 		}
 		if (!entry->has_state || !entry->digest_known ||
 			memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
-			problem = convert_features(sr, &cur);
+			convert_features(sr);
 	}
+	else
+		convert_features(sr);	/* a rejected row's every bad value */
 
-	if (problem != NULL)
+	if (sr->nrefused > 0)
 	{
+		/* One reject per refused value, in column order; the row counts once. */
 		sr->rows_rejected++;
-		fs_ingest_reject(sr->schema, sr->run_id,
-						 sr->txt[sr->key_col] ? raw_text(sr, sr->key_col) : NULL,
-						 sr->cols[cur].name, sr->txt[cur] ? raw_text(sr, cur) : NULL, problem);
+		for (int i = 0; i < sr->natts; i++)
+		{
+			if (sr->why[i] == NULL)
+				continue;
+			fs_ingest_reject(sr->schema, sr->run_id,
+							 sr->txt[sr->key_col] ? raw_text(sr, sr->key_col) : NULL,
+							 sr->cols[i].name, sr->txt[i] ? raw_text(sr, i) : NULL, sr->why[i],
+							 sr->rows_read);
+			sr->why[i] = NULL;
+		}
+		sr->nrefused = 0;
 		/* A snapshot keeps the entity of a rejected row whose key is valid. */
 		if (sr->keyrel != NULL && key_ok)
 		{
@@ -983,6 +1016,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	Portal		portal;
 	Datum		result[5];
 	bool		result_nulls[5] = {false, false, false, false, false};
+	int			nest;
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -1012,6 +1046,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	sr.nulls = palloc(sizeof(bool) * sr.natts);
 	sr.raw = palloc(sizeof(char *) * sr.natts);
 	sr.txt = palloc(sizeof(text *) * sr.natts);
+	sr.why = palloc0(sizeof(char *) * sr.natts);
 	initStringInfo(&sr.digestbuf);
 	sr.digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
 	SET_VARSIZE(sr.digest_datum, VARHDRSZ + FS_DIGEST_LEN);
@@ -1022,6 +1057,15 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		get_rel_relkind(fs_state_check_owner(sr.schema, sr.view, false)) == RELKIND_RELATION;
 	fs_ingest_check_run(sr.schema, sr.run_id, sr.view);
 	load_state(&sr);
+
+	/*
+	 * A row's ordinal (fs_row, a reject's source_row) is its position in the
+	 * source as stored: a synchronized scan of a large table would start
+	 * where another scan is, and number the rows from there.
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
 	sr.bistate = GetBulkInsertState();
 	if (sr.keyrel)
@@ -1052,6 +1096,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
+	AtEOXact_GUC(true, nest);
 	FreeBulkInsertState(sr.bistate);
 	if (sr.keybistate)
 		FreeBulkInsertState(sr.keybistate);

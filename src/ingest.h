@@ -33,9 +33,13 @@ extern Datum fs_ingest_remote(PG_FUNCTION_ARGS);
  */
 extern void fs_ingest_check_run(Oid schema, int64 run_id, const char *feature_view);
 
-/* Record a rejected row in fs_ingest_rejects (SPI connected), as its owner. */
+/*
+ * Record a rejected value of a row in fs_ingest_rejects (SPI connected), as
+ * its owner; source_row is the row's ordinal in the source, 0 if unknown.
+ */
 extern void fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
-							 const char *column, const char *raw, const char *reason);
+							 const char *column, const char *raw, const char *reason,
+							 int64 source_row);
 
 /* Refuse (42501) any table but a temporary scratch table of the current role. */
 extern void fs_ingest_check_scratch_table(Relation rel);

@@ -710,14 +710,10 @@ input_call(void *arg)
 	c->value = InputFunctionCall(c->input, c->str, c->ioparam, c->typmod);
 }
 
-/*
- * Read a value with its type's input function.  A value the type refuses (a
- * data exception, or a domain's constraint) gives false and the type's own
- * message; anything else, such as a cancel, is raised as it is.
- */
-bool
-fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
-			   bool safe, Datum *value, char **message)
+/* Run an input function; the data error it raised, or NULL. */
+static ErrorData *
+input_refused(FmgrInfo *input, char *str, Oid ioparam, int32 typmod, bool safe,
+			  Datum *value)
 {
 	InputCall	call;
 	ErrorData  *refused;
@@ -727,13 +723,56 @@ fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 	call.ioparam = ioparam;
 	call.typmod = typmod;
 	refused = fs_catch_data_error(input_call, &call, safe);
+	if (refused == NULL)
+		*value = call.value;
+	return refused;
+}
+
+/*
+ * Read a value with its type's input function.  A value the type refuses (a
+ * data exception, or a domain's constraint) gives false and the type's own
+ * message; anything else, such as a cancel, is raised as it is.
+ */
+bool
+fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
+			   bool safe, Datum *value, char **message)
+{
+	ErrorData  *refused = input_refused(input, str, ioparam, typmod, safe, value);
+
 	if (refused != NULL)
 	{
 		*message = refused->message;
 		return false;
 	}
-	*value = call.value;
 	return true;
+}
+
+/*
+ * As fs_value_input, but a refusal's reason keeps the error's detail: what a
+ * user reads in a reject ("numeric field overflow" alone does not say which
+ * precision the column has).
+ */
+bool
+fs_value_input_reason(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
+					  bool safe, Datum *value, char **reason)
+{
+	ErrorData  *refused = input_refused(input, str, ioparam, typmod, safe, value);
+
+	if (refused != NULL)
+	{
+		*reason = fs_error_reason(refused);
+		return false;
+	}
+	return true;
+}
+
+/* An error as one line of text: its message, then its detail if it has one. */
+char *
+fs_error_reason(ErrorData *edata)
+{
+	if (edata->detail == NULL || edata->detail[0] == '\0')
+		return edata->message;
+	return psprintf("%s. %s", edata->message, edata->detail);
 }
 
 /* Whether a function is built into the server (language internal). */

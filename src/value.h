@@ -85,6 +85,19 @@ extern bool fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod
 						   bool safe, Datum *value, char **message);
 
 /*
+ * As fs_value_input, with the error's detail after its message in *reason
+ * (fs_error_reason): for rejects, which keep the whole of why.
+ */
+extern bool fs_value_input_reason(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
+								  bool safe, Datum *value, char **reason);
+
+/*
+ * An error as one line: "message. Detail." when it has a detail, else its
+ * message.
+ */
+extern char *fs_error_reason(ErrorData *edata);
+
+/*
  * Whether converting values of typid (input: from text; else: to text) runs
  * only code built into PostgreSQL that leaves nothing behind when it raises
  * a data error: no domain with constraints (a CHECK may call any function),

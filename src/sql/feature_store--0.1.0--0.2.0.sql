@@ -751,7 +751,7 @@ BEGIN
                            AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
                         EXECUTE format($q$
                             SELECT @extschema@.fs_ingest_add_reject($1,
-                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3)
+                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3, s.fs_row)
                               FROM pg_temp.fs_ingest_silver_rows s
                              WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
                             qkey,
@@ -923,3 +923,17 @@ CREATE FUNCTION @extschema@.fs_forget_ingest_state(feature_view text,
                                                    entity_ids text[] DEFAULT NULL)
 RETURNS bigint LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_forget_ingest_state';
+
+/*
+ * Rejects users can act on (issue 11, item 9): every refused value of a row
+ * is a reject of its own, and each says which row of the source it came
+ * from (source_row: the row's ordinal as fs_ingest read the source, NULL
+ * for the rejects of earlier versions), so that fs_ingest_add_reject takes
+ * it too.
+ */
+ALTER TABLE @extschema@.fs_ingest_rejects ADD COLUMN source_row bigint;
+DROP FUNCTION @extschema@.fs_ingest_add_reject(bigint, text, text, text, text);
+CREATE FUNCTION @extschema@.fs_ingest_add_reject(run_id bigint, entity_id text,
+                                                 "column" text, raw_value text, reason text,
+                                                 source_row bigint DEFAULT NULL)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_add_reject';

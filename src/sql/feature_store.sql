@@ -664,7 +664,8 @@ CREATE TABLE @extschema@.fs_ingest_rejects (
     entity_id text,
     "column"  text,
     raw_value text,
-    reason    text NOT NULL
+    reason    text NOT NULL,
+    source_row bigint
 );
 CREATE INDEX fs_ingest_rejects_run_idx ON @extschema@.fs_ingest_rejects (run_id);
 
@@ -721,7 +722,8 @@ CREATE FUNCTION @extschema@.fs_ingest_end_run(run_id bigint, rows_read bigint,
     write_ms double precision)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_end_run';
 CREATE FUNCTION @extschema@.fs_ingest_add_reject(run_id bigint, entity_id text,
-                                                 "column" text, raw_value text, reason text)
+                                                 "column" text, raw_value text, reason text,
+                                                 source_row bigint DEFAULT NULL)
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_add_reject';
 
 /* Whether the current role owns the relation of a feature view. */
@@ -1132,7 +1134,7 @@ BEGIN
                            AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
                         EXECUTE format($q$
                             SELECT @extschema@.fs_ingest_add_reject($1,
-                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3)
+                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3, s.fs_row)
                               FROM pg_temp.fs_ingest_silver_rows s
                              WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
                             qkey,

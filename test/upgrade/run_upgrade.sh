@@ -271,4 +271,21 @@ q_in "$NEW" "ALTER TABLE fs_ingest_runs ALTER COLUMN error SET DEFAULT 'none'" >
 objects "$NEW" "$WORK/objects.changed2"
 check_differ "the comparison sees a changed column default" "$WORK/objects.changed" "$WORK/objects.changed2"
 
+# --- 4. rejects across the update -------------------------------------------
+
+# The reject of the 0.1.0 run (recorded by the new library into a table
+# without source_row) is kept, with no source row; a run after the update
+# records every bad value of a row, each with the row's place in the source.
+check "0.1.0's reject has no source row; after the update each bad value has its row's" \
+    "$(printf 'clicks|many|\nclicks|bad|2\nctr|0,5|2\n1|1')" \
+    "$(q_in "$OLD" "CREATE TABLE later_src (user_id text, event_time text, clicks text, ctr text, tags text);
+                    INSERT INTO later_src VALUES ('u7', '2026-04-01 00:00:00+00', '7', '0.5', NULL),
+                                                 ('u8', '2026-04-01 00:00:00+00', 'bad', '0,5', NULL);
+                    CREATE TEMP TABLE run AS SELECT * FROM fs_ingest('stats', 'later_src');
+                    SELECT j.\"column\", j.raw_value, j.source_row FROM fs_ingest_rejects j
+                      JOIN fs_ingest_runs r USING (run_id)
+                     WHERE r.feature_view = 'stats' AND r.source <> 'forged'
+                     ORDER BY j.run_id, j.\"column\";
+                    SELECT rows_inserted || '|' || rows_rejected FROM run")"
+
 finish
