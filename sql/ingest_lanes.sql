@@ -85,8 +85,14 @@ SELECT * FROM lanes_t ORDER BY user_id;
 -- The same source again writes nothing.
 SELECT * FROM pg_temp.ingest('lanes', 'batch_in');
 
--- Another subset, with the same text: views = 5 where clicks was 5.  Not
--- mistaken for unchanged: the digest covers which features a source carries.
+-- Another subset: u1's clicks alone.  The digest covers which features a
+-- source carries, so it is not that of the source of clicks and category:
+-- u1 is written again, with the same values.
+CREATE TABLE clicks_in (user_id text, event_time text, clicks text);
+INSERT INTO clicks_in VALUES ('u1', '2026-01-02 00:00:00+00', '5');
+SELECT * FROM pg_temp.ingest('lanes', 'clicks_in');
+-- And views alone, with the same text and type as those clicks: views = 5
+-- is a change, not mistaken for the unchanged clicks = 5.
 CREATE TABLE views_in (user_id text, event_time text, views text);
 INSERT INTO views_in VALUES ('u1', '2026-01-02 00:00:00+00', '5');
 SELECT * FROM pg_temp.ingest('lanes', 'views_in');
@@ -205,7 +211,12 @@ SELECT store_requests FROM fs_ingest_runs ORDER BY run_id DESC LIMIT 1;
 -- attributes only, and finds them unchanged though they hold more.
 SELECT fs_forget_ingest_state('rlanes');
 SELECT * FROM pg_temp.ingest('rlanes', 'rbatch_in');
--- Another subset with the same text is written.
+-- u2's clicks alone: the store holds them already (unchanged), and the
+-- state takes this source's digest.  Then its views alone, with the same
+-- text: written.
+CREATE TABLE rclicks_in (user_id text, event_time text, clicks text);
+INSERT INTO rclicks_in VALUES ('u2', '2026-01-02 00:00:00+00', '7');
+SELECT * FROM pg_temp.ingest('rlanes', 'rclicks_in');
 CREATE TABLE rviews_in (user_id text, event_time text, views text);
 INSERT INTO rviews_in VALUES ('u2', '2026-01-02 00:00:00+00', '7');
 SELECT * FROM pg_temp.ingest('rlanes', 'rviews_in');
@@ -237,7 +248,7 @@ SELECT user_id, clicks, views, category, llm_score FROM lanes_online ORDER BY us
 SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'rlanes' ORDER BY 1;
 DELETE FROM lanes_online;
 
-DROP TABLE batch_in, views_in, nofeat_in, snap_in, lanes_staging, rbatch_in, rviews_in, rsnap_in;
+DROP TABLE batch_in, clicks_in, views_in, nofeat_in, snap_in, lanes_staging, rbatch_in, rclicks_in, rviews_in, rsnap_in;
 SET client_min_messages = warning;
 DROP EXTENSION feature_store CASCADE;
 RESET client_min_messages;
