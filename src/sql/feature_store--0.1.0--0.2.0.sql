@@ -1075,7 +1075,7 @@ BEGIN
     old := to_regclass(target);
     IF old IS NOT NULL THEN
         IF NOT replace THEN
-            RAISE EXCEPTION 'staging table % already exists', old
+            RAISE EXCEPTION 'relation % already exists', old
                 USING ERRCODE = '42P07',
                       HINT = 'Pass replace => true to drop it and create it again (its rows are lost), or name another staging_table.';
         END IF;
