@@ -159,6 +159,13 @@ CREATE SCHEMA regress_fs_lanes_s;
 CREATE TABLE regress_fs_lanes_s.remote_like (user_id text PRIMARY KEY, event_time timestamptz, x int);
 SELECT fs_register_feature_view('other_schema', 'regress_fs_lanes_s.remote_like', 'user');
 SELECT fs_create_staging_table('other_schema') AS staging;
+-- A role that may not create tables there is told where it may.
+SET ROLE regress_fs_lanes_other;
+SELECT pg_temp.err_hint($$SELECT fs_create_staging_table('other_schema', 'mine')$$);
+SELECT pg_temp.err($$SELECT fs_create_staging_table('other_schema', 'nowhere.mine')$$);
+SELECT fs_create_staging_table('other_schema', 'pg_temp.mine') IS NOT NULL AS temp_created;
+RESET ROLE;
+DROP TABLE pg_temp.mine;
 -- Errors: an unknown view lists the registered ones; bad features.
 SELECT pg_temp.err_hint($$SELECT fs_create_staging_table('lane')$$);
 SELECT pg_temp.err_hint($$SELECT fs_create_staging_table('lanes', 'x_in', features => ARRAY['clicks', 'click', 'score'])$$);

@@ -917,6 +917,21 @@ BEGIN
     END IF;
     SELECT string_agg(quote_ident(p), '.' ORDER BY o) INTO target
       FROM unnest(parts) WITH ORDINALITY AS u(p, o);
+    /* The view's schema may be one where the caller may not create tables. */
+    IF cardinality(parts) OPERATOR(pg_catalog.=) 2 AND parts[1] OPERATOR(pg_catalog.<>) 'pg_temp' THEN
+        IF to_regnamespace(quote_ident(parts[1])) IS NULL THEN
+            RAISE EXCEPTION 'schema "%" does not exist', parts[1] USING ERRCODE = '3F000';
+        END IF;
+        IF NOT has_schema_privilege(quote_ident(parts[1]), 'CREATE') THEN
+            RAISE EXCEPTION 'permission denied for schema %', quote_ident(parts[1])
+                USING ERRCODE = '42501',
+                      DETAIL = CASE WHEN staging_table IS NULL
+                                    THEN format('A staging table named without a schema goes into the schema of the table of feature view "%s".', feature_view)
+                                    ELSE format('Creating %s needs CREATE on its schema.', target) END,
+                      HINT = format('Name a staging_table in a schema where you may create tables, or a temporary one: fs_create_staging_table(%L, %L).',
+                                    feature_view, 'pg_temp.' OPERATOR(pg_catalog.||) quote_ident(parts[2]));
+        END IF;
+    END IF;
     IF features IS NULL THEN
         SELECT string_agg(format('%I text', a.attname), ', ' ORDER BY a.attnum) INTO cols
           FROM pg_catalog.pg_attribute a
