@@ -22,13 +22,14 @@ SET datestyle = 'ISO, YMD';
 -- SQLSTATE and message of a statement's error, or 'no error'.
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN EXECUTE q; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
--- The same, with the hint.
+-- The same, with the detail (if any) and the hint.
 CREATE FUNCTION pg_temp.err_hint(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE h text;
+DECLARE d text; h text;
 BEGIN EXECUTE q; RETURN 'no error';
 EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
-    RETURN SQLSTATE || ': ' || SQLERRM || E'\nHINT: ' || h;
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+    RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN d <> '' THEN E'\nDETAIL: ' || d ELSE '' END
+           || E'\nHINT: ' || h;
 END $$;
 -- Wait until the stream worker has drained the queue (true), for a minute at most.
 CREATE FUNCTION pg_temp.drained() RETURNS boolean LANGUAGE plpgsql AS $$
@@ -145,7 +146,11 @@ INSERT INTO lanes_staging (user_id) VALUES ('lost');
 SELECT fs_create_staging_table('lanes', replace => true) AS staging;
 SELECT string_agg(attname, ', ' ORDER BY attnum) AS columns, (SELECT count(*) FROM lanes_staging) AS rows
   FROM pg_attribute WHERE attrelid = 'lanes_staging'::regclass AND attnum > 0;
--- replace drops only a plain table, and only the owner's.
+-- replace drops only a plain table, and only the owner's, and never
+-- what depends on it.
+CREATE VIEW lanes_staging_ids AS SELECT user_id FROM lanes_staging;
+SELECT pg_temp.err_hint($$SELECT fs_create_staging_table('lanes', replace => true)$$);
+DROP VIEW lanes_staging_ids;
 CREATE VIEW lanes_view_staging AS SELECT 1 AS x;
 SELECT pg_temp.err($$SELECT fs_create_staging_table('lanes', 'lanes_view_staging', replace => true)$$);
 CREATE ROLE regress_fs_lanes_other;

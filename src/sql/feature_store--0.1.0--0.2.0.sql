@@ -1103,6 +1103,24 @@ BEGIN
         IF NOT @extschema@.fs_owns_relation(old, false) THEN
             RAISE EXCEPTION 'must be owner of table %', old USING ERRCODE = '42501';
         END IF;
+        /* Never CASCADE: a view over the staging table is someone's. */
+        SELECT string_agg(DISTINCT o.what, ', ' ORDER BY o.what) INTO bad
+          FROM (SELECT CASE WHEN r.oid IS NOT NULL   -- a view's rule: the view
+                            THEN pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, r.ev_class, 0)
+                            ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END AS what
+                  FROM pg_catalog.pg_depend d
+                  LEFT JOIN pg_catalog.pg_rewrite r
+                    ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                   AND r.oid OPERATOR(pg_catalog.=) d.objid
+                 WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                   AND d.refobjid OPERATOR(pg_catalog.=) old
+                   AND d.deptype OPERATOR(pg_catalog.=) 'n') o;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot drop table % because other objects depend on it', old
+                USING ERRCODE = '2BP01',
+                      DETAIL = format('Depending on it: %s.', bad),
+                      HINT = 'Drop them first, or name another staging_table.';
+        END IF;
         EXECUTE format('DROP TABLE %s', target);
     END IF;
     EXECUTE format('CREATE TABLE %s (%s)', target, cols);
