@@ -11,6 +11,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
 DROP SCHEMA IF EXISTS regress_fs_lanes_s CASCADE;
+DROP SCHEMA IF EXISTS "Regress Lanes" CASCADE;
 DROP TABLE IF EXISTS lanes_t;
 DROP ROLE IF EXISTS regress_fs_lanes_other;
 RESET client_min_messages;
@@ -161,6 +162,7 @@ RESET ROLE;
 -- A view in another schema: the staging table goes there, and the result
 -- names it with its schema.
 CREATE SCHEMA regress_fs_lanes_s;
+CREATE SCHEMA "Regress Lanes";
 CREATE TABLE regress_fs_lanes_s.remote_like (user_id text PRIMARY KEY, event_time timestamptz, x int);
 SELECT fs_register_feature_view('other_schema', 'regress_fs_lanes_s.remote_like', 'user');
 SELECT fs_create_staging_table('other_schema') AS staging;
@@ -168,6 +170,7 @@ SELECT fs_create_staging_table('other_schema') AS staging;
 SET ROLE regress_fs_lanes_other;
 SELECT pg_temp.err_hint($$SELECT fs_create_staging_table('other_schema', 'mine')$$);
 SELECT pg_temp.err($$SELECT fs_create_staging_table('other_schema', 'nowhere.mine')$$);
+SELECT pg_temp.err($$SELECT fs_create_staging_table('other_schema', '"Regress Lanes".mine')$$);
 SELECT fs_create_staging_table('other_schema', 'pg_temp.mine') IS NOT NULL AS temp_created;
 RESET ROLE;
 DROP TABLE pg_temp.mine;
@@ -183,6 +186,7 @@ SELECT pg_temp.err($$SELECT fs_create_staging_table('lanes', 'x_in', features =>
 SELECT to_regclass('x_in') AS none_created;
 DROP VIEW lanes_view_staging;
 DROP SCHEMA regress_fs_lanes_s CASCADE;
+DROP SCHEMA "Regress Lanes";
 SELECT pg_temp.err_hint($$SELECT fs_create_staging_table('lanes_t')$$);
 
 --

@@ -922,7 +922,7 @@ BEGIN
         IF to_regnamespace(quote_ident(parts[1])) IS NULL THEN
             RAISE EXCEPTION 'schema "%" does not exist', parts[1] USING ERRCODE = '3F000';
         END IF;
-        IF NOT has_schema_privilege(quote_ident(parts[1]), 'CREATE') THEN
+        IF NOT has_schema_privilege(to_regnamespace(quote_ident(parts[1]))::oid, 'CREATE') THEN
             RAISE EXCEPTION 'permission denied for schema %', quote_ident(parts[1])
                 USING ERRCODE = '42501',
                       DETAIL = CASE WHEN staging_table IS NULL
