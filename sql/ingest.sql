@@ -277,7 +277,7 @@ SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'user_stats_staging', 'appen
 SELECT pg_temp.err($$SELECT fs_ingest('nope', 'user_stats_staging')$$);
 CREATE TABLE nokey_src (id text, clicks text, ctr text, segment text);
 SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'nokey_src')$$);
-CREATE TABLE nofeat_src (user_id text, clicks text);
+CREATE TABLE nofeat_src (user_id text, event_time text, note text);
 SELECT pg_temp.err($$SELECT fs_ingest('user_stats', 'nofeat_src')$$);
 
 -- A view over a foreign table of fs_dynamodb whose store is unreachable: the

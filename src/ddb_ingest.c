@@ -10,13 +10,15 @@
  *	1. one consistent batch read (fs_ddb_batch_get) of what the store holds
  *	   for the chunk's entities;
  *	2. an entity whose stored event time is newer is stale; one whose stored
- *	   values and event time are the silver row's already is unchanged (an
- *	   earlier run wrote it, but its state was rolled back: cancelled, failed
- *	   or rolled back by the caller); every other row is written;
- *	3. one wave of concurrent PutItem requests, each with the condition
- *	   "absent, or stored event time <= this one", so that a newer value
- *	   another lane stores meanwhile is never replaced (the write then counts
- *	   as stale);
+ *	   event time and values of the features the source carries (the silver
+ *	   table's) are the silver row's already is unchanged (an earlier run
+ *	   wrote it, but its state was rolled back: cancelled, failed or rolled
+ *	   back by the caller); every other row is written;
+ *	3. one wave of concurrent UpdateItem requests that set the event time
+ *	   and the carried features only (other lanes write the rest of the
+ *	   item), each with the condition "absent, or stored event time <= this
+ *	   one", so that a newer value another lane stores meanwhile is never
+ *	   replaced (the write then counts as stale);
  *	4. the state (fs_ingest_state) advances for the acknowledged writes and
  *	   the unchanged rows, in the caller's transaction.
  *
@@ -27,9 +29,8 @@
  *
  * With a seen-keys table (a snapshot), every entity of the view's state (what
  * the batch lane wrote) that is not in the source (by the join key type's
- * equality; rejected rows' keys are in it too) is then deleted, each with the
- * condition that the stored event time is not newer than the state's:
- * another lane's newer value stays.  No Scan of the remote table: that would
+ * equality; rejected rows' keys are in it too) is then deleted, the whole
+ * item, as on the embedded store.  No Scan of the remote table: that would
  * read all of it on every run.
  *
  *-------------------------------------------------------------------------
@@ -367,7 +368,7 @@ typedef struct WriteArg
 
 /* A conditional write's answer: acknowledged, or a newer value is stored. */
 static void
-put_done(FsDdbCall *call)
+write_done(FsDdbCall *call)
 {
 	WriteArg   *wa = (WriteArg *) call->arg;
 	RemoteRow  *row = &wa->rr->rows[wa->row];
@@ -381,8 +382,68 @@ put_done(FsDdbCall *call)
 }
 
 /*
- * Write the chunk's rows that are still pending: one PutItem each, all in
- * one concurrent wave, none replacing a newer event time.
+ * The UpdateItem of one row: the event time and the row's features, which
+ * are the features its source carries, and nothing else, for other lanes
+ * may have written the others (and fs_seq):
+ *
+ *	SET #t = :t, #f0 = :v0, ...  REMOVE #f1, ...
+ *	if attribute_not_exists(#k) OR attribute_not_exists(#t) OR #t <= :t
+ *
+ * A NULL feature is an absent attribute, so it is removed.
+ */
+static json_t *
+update_body(RemoteRun *rr, RemoteRow *row)
+{
+	json_t	   *body = fs_held_object(rr->hold);
+	json_t	   *names = fs_json_object();
+	json_t	   *values = fs_json_object();
+	StringInfoData set;
+	StringInfoData remove;
+	int			n = 0;
+
+	fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
+	fs_obj_set_new(body, "Key", json_pack("{sO}", rr->tbl->key_attr, row->key_av));
+	fs_obj_set_new(body, "ExpressionAttributeNames", names);
+	fs_obj_set_new(body, "ExpressionAttributeValues", values);
+	fs_obj_set_new(names, "#k", json_string(rr->tbl->key_attr));
+	fs_obj_set_new(names, "#t", json_string(rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
+	fs_obj_set(values, ":t", ts_value(rr, row->ts));
+
+	initStringInfo(&set);
+	initStringInfo(&remove);
+	appendStringInfoString(&set, "SET #t = :t");
+	for (int i = 0; i < rr->sdesc->natts; i++)
+	{
+		const char *attr;
+		json_t	   *av;
+		char		name[16];
+		char		value[16];
+
+		if (!rr->is_feature[i] || rr->fatt[i] < 0)
+			continue;
+		attr = rr->tbl->attr_names[rr->fatt[i]];
+		snprintf(name, sizeof(name), "#f%d", n);
+		snprintf(value, sizeof(value), ":v%d", n);
+		n++;
+		fs_obj_set_new(names, name, json_string(attr));
+		av = json_object_get(row->item, attr);
+		if (av == NULL)
+			appendStringInfo(&remove, "%s%s", remove.len > 0 ? ", " : " REMOVE ", name);
+		else
+		{
+			fs_obj_set(values, value, av);
+			appendStringInfo(&set, ", %s = %s", name, value);
+		}
+	}
+	fs_obj_set_new(body, "UpdateExpression", json_string(psprintf("%s%s", set.data, remove.data)));
+	fs_obj_set_new(body, "ConditionExpression",
+				   json_string("attribute_not_exists(#k) OR attribute_not_exists(#t) OR #t <= :t"));
+	return body;
+}
+
+/*
+ * Write the chunk's rows that are still pending: one UpdateItem each, all
+ * in one concurrent wave, none replacing a newer event time.
  */
 static void
 write_pending(RemoteRun *rr)
@@ -394,25 +455,14 @@ write_pending(RemoteRun *rr)
 	for (int r = 0; r < rr->nrows; r++)
 	{
 		RemoteRow  *row = &rr->rows[r];
-		json_t	   *body;
 
 		if (row->outcome != ROW_PENDING)
 			continue;
-		body = fs_held_object(rr->hold);
-		fs_obj_set_new(body, "TableName", json_string(rr->tbl->table));
-		fs_obj_set(body, "Item", row->item);
-		fs_obj_set_new(body, "ConditionExpression",
-					   json_string("attribute_not_exists(#k) OR attribute_not_exists(#t) OR #t <= :t"));
-		fs_obj_set_new(body, "ExpressionAttributeNames",
-					   json_pack("{ssss}", "#k", rr->tbl->key_attr,
-								 "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
-		fs_obj_set_new(body, "ExpressionAttributeValues",
-					   json_pack("{sO}", ":t", ts_value(rr, row->ts)));
 		args[ncalls].rr = rr;
 		args[ncalls].row = r;
-		calls[ncalls] = fs_new_call("PutItem", body);
+		calls[ncalls] = fs_new_call("UpdateItem", update_body(rr, row));
 		calls[ncalls]->arg = &args[ncalls];
-		calls[ncalls]->on_done = put_done;
+		calls[ncalls]->on_done = write_done;
 		ncalls++;
 	}
 	if (ncalls > 0)
@@ -543,7 +593,7 @@ typedef struct DeleteArg
 	bool		acked;
 } DeleteArg;
 
-/* A DeleteItem's answer: acknowledged, or a newer value kept it (no error). */
+/* A DeleteItem's answer: acknowledged, or an error raised. */
 static void
 delete_done(FsDdbCall *call)
 {
@@ -551,17 +601,18 @@ delete_done(FsDdbCall *call)
 
 	if (call->status == FS_DDB_OK)
 		da->acked = true;
-	else if (!fs_condition_failed(call))
+	else
 		fs_raise_call(call, da->rr->tbl->table);
 }
 
 /*
  * Delete the remote items of state rows the source does not have, for
- * fs_state_absent: one wave of DeleteItem requests, each of which a newer
- * value (another lane's) refuses; then forget them all, whether deleted or
- * kept as another lane's.  A row whose entity_id is no key of the view's
- * type names no item: it is only forgotten.  A store error is raised, and
- * nothing forgotten.
+ * fs_state_absent: one wave of DeleteItem requests, then forget them all.
+ * A snapshot says which entities exist, so the whole item goes, whatever
+ * its event time and whichever lane wrote its other attributes, as the
+ * embedded store deletes the whole row.  A row whose entity_id is no key of
+ * the view's type names no item: it is only forgotten.  A store error is
+ * raised, and nothing forgotten.
  */
 static void
 delete_chunk(void *arg, FsStateRow *rows, int n)
@@ -595,18 +646,6 @@ delete_chunk(void *arg, FsStateRow *rows, int n)
 					   json_pack("{so}", rr->tbl->key_attr,
 								 fs_ddb_encode(row->key, katt->atttypid, false,
 											   NameStr(katt->attname), row->entity)));
-		fs_obj_set_new(body, "ExpressionAttributeNames",
-					   json_pack("{ss}", "#t", rr->tbl->attr_names[rr->tbl->event_time_attnum - 1]));
-		if (!row->has_time)
-			fs_obj_set_new(body, "ConditionExpression", json_string("attribute_not_exists(#t)"));
-		else
-		{
-			/* What this lane wrote, or older: a newer value stays. */
-			fs_obj_set_new(body, "ConditionExpression",
-						   json_string("attribute_not_exists(#t) OR #t <= :t"));
-			fs_obj_set_new(body, "ExpressionAttributeValues",
-						   json_pack("{sO}", ":t", ts_value(rr, row->event_time)));
-		}
 		args[ncalls].rr = rr;
 		args[ncalls].row = row;
 		args[ncalls].acked = false;

@@ -5,13 +5,16 @@
  *
  * fs_ingest_silver reads the source in one pass through an SPI cursor, every
  * column as text, and converts each value with the input function of the
- * matching column of the silver table (a temporary table shaped like the
- * view's relation, plus fs_row, the row's ordinal in the source as read).
- * A row with a value its type refuses, no entity id, no event time, or a
- * NULL where the column is NOT NULL goes to fs_ingest_rejects, one reject
- * for each bad value, with the row's ordinal, and is skipped; the run goes
- * on.  Of the rows of one entity, the one with the newest event time is kept
- * (on a tie, the later row of the source); the others count as stale.
+ * matching column of the silver table (a temporary table with the view's
+ * join key, event time and the features the source carries, as the view's
+ * relation has them, plus fs_row, the row's ordinal in the source as read):
+ * a source may carry a subset of the view's features, and the run writes
+ * only those.  A row with a value its type refuses, no entity id, no event
+ * time, or a NULL where the column is NOT NULL goes to fs_ingest_rejects,
+ * one reject for each bad value, with the row's ordinal, and is skipped; the
+ * run goes on.  Of the rows of one entity, the one with the newest event
+ * time is kept (on a tie, the later row of the source); the others count as
+ * stale.
  *
  * Entities are told apart by the join key type's equality (entity_key.h):
  * '1' and '1.0' of a numeric key are one entity, as they are one row of the
@@ -31,7 +34,9 @@
  * names, which the hash table knows already.
  *
  * The digest is a 128-bit hash of the source's text of the feature values,
- * seeded with the features' names and types.  The key and the event time of
+ * seeded with the features' names and types: those of the silver table, so
+ * that a source carrying other features never matches the digest a run of
+ * another subset stored.  The key and the event time of
  * every row are converted; the features only when the digest differs from
  * the state's (a row written exactly as before was valid then and holds the
  * same values).  Rows go straight into the heap of the caller's own
@@ -998,8 +1003,9 @@ forget_absent(SilverRun *sr)
  *                  event_time_column, default_event_time)
  *   -> (rows_read, rows_rejected, rows_stale, rows_unchanged, rows_changed)
  *
- * silver is shaped like the view's relation plus fs_row bigint, fs_digest
- * bytea, fs_entity text and fs_entity_hash integer; seen_keys (NULL unless a
+ * silver has the view's join key, event time and the features the source
+ * carries, plus fs_row bigint, fs_digest bytea, fs_entity text and
+ * fs_entity_hash integer; seen_keys (NULL unless a
  * snapshot) has one column of the join key's type.  The caller must own the
  * view's table: the state is written too (event times advanced, wrong rows
  * put right, and for a snapshot into a table the entities the source no

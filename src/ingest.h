@@ -5,8 +5,9 @@
  *
  * fs_ingest (extension SQL) drives a run: it checks the view and the source,
  * records the run, and calls fs_ingest_silver (ingest.c) to cast, validate,
- * deduplicate and compare the source into a temporary table shaped like the
- * view's relation: only the changed rows.  Gold, the writes, is SQL over that
+ * deduplicate and compare the source into a temporary table with the view's
+ * join key, event time and the features the source carries: only the
+ * changed rows.  Gold, the writes, is SQL over that
  * table for the embedded store, and fs_ingest_remote (ddb_ingest.c) for a
  * view in the DynamoDB-compatible store.  fs_ingest_state's writes are in
  * ingest_state.h.

@@ -33,9 +33,11 @@
 // Proxy modes forward to the DynamoDB-compatible server at the URL in the
 // environment variable FS_FAULT_UPSTREAM (e.g. dynalite), and misbehave on cue:
 //   proxy                   forward everything
-//   proxy-outage-after:N    forward the first N PutItem requests; from then on
-//                           answer every request 500 (the store is down)
-//   proxy-slow-puts:MS      forward everything, PutItem after a delay of MS ms
+//   proxy-outage-after:N    forward the first N item writes (PutItem or
+//                           UpdateItem requests); from then on answer every
+//                           request 500 (the store is down)
+//   proxy-slow-puts:MS      forward everything, item writes (PutItem or
+//                           UpdateItem) after a delay of MS ms
 //   proxy-hide-items        answer BatchGetItem as if no item were stored;
 //                           forward the rest
 //
@@ -116,6 +118,11 @@ const upstream = process.env.FS_FAULT_UPSTREAM ? new URL(process.env.FS_FAULT_UP
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let puts = 0;
 
+// A request that writes one item: fs_ingest's UpdateItem, an INSERT's PutItem.
+function isItemWrite(op) {
+  return op === 'PutItem' || op === 'UpdateItem';
+}
+
 // Forward a request to the upstream store and relay its answer.
 function forward(req, body, res) {
   const headers = { ...req.headers, host: upstream.host };
@@ -173,12 +180,12 @@ function answer(n, req, res, body) {
       forward(req, body, res);
       return 'forwarded';
     case 'proxy-outage-after':
-      if (op === 'PutItem' && puts < parseInt(arg, 10)) {
+      if (isItemWrite(op) && puts < parseInt(arg, 10)) {
         puts++;
         forward(req, body, res);
         return 'forwarded';
       }
-      if (op === 'PutItem' || puts >= parseInt(arg, 10)) {
+      if (isItemWrite(op) || puts >= parseInt(arg, 10)) {
         puts = Math.max(puts, parseInt(arg, 10));
         internalError(res);
         return 500;
@@ -186,7 +193,7 @@ function answer(n, req, res, body) {
       forward(req, body, res);
       return 'forwarded';
     case 'proxy-slow-puts':
-      if (op === 'PutItem') {
+      if (isItemWrite(op)) {
         setTimeout(() => forward(req, body, res), parseInt(arg, 10) || 100);
         return 'delayed';
       }
