@@ -201,6 +201,9 @@ SELECT round(extract(epoch FROM clock_timestamp() - :'t0'), 3);
 \echo @request_timeout
 ALTER SERVER faults OPTIONS (ADD request_timeout_ms '300');
 SELECT state, secs < 1.5 FROM fault_try(\$q\$$GET\$q\$);
+\echo @request_timeout_units
+ALTER SERVER faults OPTIONS (SET request_timeout_ms '0.3s');
+SELECT state, secs < 1.5 FROM fault_try(\$q\$$GET\$q\$);
 ALTER SERVER faults OPTIONS (DROP request_timeout_ms);
 \echo @after_cancel
 ALTER SERVER faults OPTIONS (SET endpoint 'http://127.0.0.1:$OK_PORT');
@@ -225,6 +228,8 @@ check "never: pg_cancel_backend from another session cancels fs_get_features wit
 check_true "never: the cancel by pg_cancel_backend comes within 1 s" \
     "$(awk -v t="$t_cancel" 'BEGIN { print (t != "" && t + 0 < 1.0) ? "t" : "f" }')" "took: $t_cancel s"
 check "never: request_timeout_ms '300' ends the request with 08006" "08006|t" "$(after "$WORK/b.out" request_timeout)"
+check "never: request_timeout_ms '0.3s' (units as the setting's) ends the request with 08006" "08006|t" \
+    "$(after "$WORK/b.out" request_timeout_units)"
 check "never: after the cancels, the same backend serves from a store that answers" \
     "$(all_status NOT_FOUND)
 t" "$(after "$WORK/b.out" after_cancel)"
