@@ -7,8 +7,10 @@
 #      view's table in a third schema.
 #   3. the scripts of test/dynamodb/: interoperability with the AWS SDK,
 #      faults of the store, and batch ingestion through a failing store;
-#      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0; and
-#      test/stream/run_stream.sh, the streaming lane.
+#      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0;
+#      test/stream/run_stream.sh, the streaming lane; and
+#      test/cluster/run_cluster.sh, scripts/pgcluster.sh and ALTER SYSTEM
+#      on clusters of its own.
 #
 # Run by scripts/test.sh with the cluster's PGHOST/PGPORT/PGUSER exported.
 # Prints "ok - name" / "not ok - name" per check and, last, "N passed, N
@@ -233,5 +235,14 @@ run_part upgrade test/upgrade/run_upgrade.sh
 # starts the cluster so); it restarts the cluster once.
 # ===========================================================================
 run_part stream test/stream/run_stream.sh
+
+# ===========================================================================
+# The getting-started path (test/cluster/run_cluster.sh: scripts/pgcluster.sh
+# preloads the library unless FS_PG_EXTRA_CONF says otherwise, restart and
+# crash-restart, and ALTER SYSTEM SET feature_store.* as docs/settings.md
+# gives it, with and without the preload).  It starts clusters of its own,
+# one at a time.  Its own count line is shown as "# cluster: ...".
+# ===========================================================================
+run_part cluster test/cluster/run_cluster.sh
 
 finish

@@ -289,7 +289,7 @@ queued="$(q "SELECT queue_depth FROM fs_stream_status")"
 check_true "events are queued before the restart" "$([[ "$queued" =~ ^[0-9]+$ ]] && [ "$queued" -ge 1 ] && echo t || echo f)" "queued: $queued"
 q "ALTER SYSTEM RESET feature_store.stream_flush_interval_ms" >/dev/null
 q "ALTER SYSTEM RESET feature_store.stream_idle_timeout_ms" >/dev/null
-out="$(bash "$REPO/scripts/pgcluster.sh" restart 2>&1)" || not_ok "the cluster restarts" "$out"
+out="$(bash "$REPO/scripts/pgcluster.sh" crash-restart 2>&1)" || not_ok "the cluster restarts" "$out"
 check "after the restart the queued events are drained and served" "21,22" \
     "$(wait_for "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['r1', 'r2'], ARRAY['local:clicks'])" "21,22")"
 
