@@ -6,7 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE SCHEMA "fs x";
 CREATE EXTENSION feature_store SCHEMA "fs x";
-SELECT plan(13);
+SELECT plan(14);
 
 -- every member of the extension has a comment: a new function, table, view,
 -- sequence or trigger without one fails here, named
@@ -33,6 +33,22 @@ SELECT ok(obj_description('"fs x".fs_get_features(text[], text[])'::regprocedure
 SELECT alike(obj_description('"fs x".fs_ingest_silver(bigint, text, regclass, regclass, regclass, text, text, timestamptz)'::regprocedure, 'pg_proc'),
             'Internal: %called by fs_ingest',
             'an internal function says so, and who calls it');
+
+-- the functions not marked internal are the interface that
+-- docs/reference.md ("Every function of the extension") lists
+SELECT set_eq($$
+    SELECT p.proname::text
+      FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+     WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+       AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'feature_store')
+       AND coalesce(obj_description(p.oid, 'pg_proc'), '') NOT LIKE 'Internal:%'$$,
+    ARRAY['fs_register_entity', 'fs_register_feature_view', 'fs_register_feature_service',
+          'fs_alter_feature_view', 'fs_drop_feature_view', 'fs_drop_feature_service',
+          'fs_drop_entity', 'fs_resolve_refs', 'fs_get_features', 'fs_get_feature_vectors',
+          'fs_ingest', 'fs_create_staging_table', 'fs_forget_ingest_state',
+          'fs_write_features', 'fs_push', 'fs_stream_requeue_rejects',
+          'fs_stream_discard_rejects', 'fs_create_online_table'],
+    'the functions not marked internal are those docs/reference.md lists as the interface');
 
 -- the registry functions return their catalog table's row type
 SELECT is(pg_get_function_result('"fs x".fs_register_entity(text, text, text)'::regprocedure),
