@@ -86,13 +86,13 @@ CREATE TABLE $d.user_profile (user_id text PRIMARY KEY, updated timestamptz, seg
 INSERT INTO $d.user_profile VALUES ('u1', '2026-02-01 00:00:00+00', 'pro'), ('u3', NULL, 'new');
 CREATE TABLE $d.items (item_id int PRIMARY KEY, event_time timestamptz, price numeric);
 INSERT INTO $d.items VALUES (7, '2026-03-01 00:00:00+00', 9.99);
-SELECT name FROM $s.fs_register_entity('user', 'user_id', 'a person');
-SELECT name FROM $s.fs_register_entity('item', 'item_id');
-SELECT name FROM $s.fs_register_feature_view('stats', '$d.user_stats', 'user', ttl => '36500 days',
+SELECT FROM $s.fs_register_entity('user', 'user_id', 'a person');
+SELECT FROM $s.fs_register_entity('item', 'item_id');
+SELECT FROM $s.fs_register_feature_view('stats', '$d.user_stats', 'user', ttl => '36500 days',
         description => 'engagement', owner => 'team-a', tags => '{"tier": "gold"}');
-SELECT name FROM $s.fs_register_feature_view('profile', '$d.user_profile', 'user', event_time_column => 'updated');
-SELECT name FROM $s.fs_register_feature_view('items', '$d.items', 'item');
-SELECT name FROM $s.fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr'], 'model v1');
+SELECT FROM $s.fs_register_feature_view('profile', '$d.user_profile', 'user', event_time_column => 'updated');
+SELECT FROM $s.fs_register_feature_view('items', '$d.items', 'item');
+SELECT FROM $s.fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr'], 'model v1');
 EOF
     then
         not_ok "$label: set up the source database" "$(tr '\n' '|' <"$WORK/$label.setup.log")"
@@ -136,7 +136,7 @@ EOF
     # The restored database keeps working: register, serve, drop.
     check "$label: the restored registry accepts new registrations" \
         "profile:segment" \
-        "$(psql_in "$dst" "SELECT name FROM $s.fs_register_feature_service('second', ARRAY['profile:segment']); SELECT feature_ref FROM $s.fs_resolve_refs(ARRAY['second'])" | tail -n 1)"
+        "$(psql_in "$dst" "SELECT FROM $s.fs_register_feature_service('second', ARRAY['profile:segment']); SELECT feature_ref FROM $s.fs_resolve_refs(ARRAY['second'])" | tail -n 1)"
     check "$label: the restored registry still refuses a drop in use" \
         "2BP01" \
         "$(psql -X -q -At -d "$dst" -c "\\set VERBOSITY sqlstate" -c "SELECT $s.fs_drop_feature_view('stats')" 2>&1 | sed -E 's/^ERROR: +//')"
