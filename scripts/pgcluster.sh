@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # pgcluster.sh — a throwaway PostgreSQL 15 cluster for tests and the demo.
 #
-#   scripts/pgcluster.sh start    initdb a fresh cluster in a temp dir and start it
-#                                 (reuses the recorded cluster if it is still running)
-#   scripts/pgcluster.sh stop     stop it and remove its temp dir and state file
-#   scripts/pgcluster.sh restart  stop it as a crash would (immediate) and start it again
-#   scripts/pgcluster.sh status   say whether it runs (exit 0 if so, 3 if not)
-#   scripts/pgcluster.sh env      print the state file (source it to reach the cluster)
+#   scripts/pgcluster.sh start          initdb a fresh cluster in a temp dir and start it,
+#                                       feature_store preloaded (reuses the recorded
+#                                       cluster if it is still running)
+#   scripts/pgcluster.sh stop           stop it and remove its temp dir and state file
+#   scripts/pgcluster.sh restart        stop it cleanly (a checkpoint, every commit kept)
+#                                       and start it again: after ALTER SYSTEM SET
+#                                       shared_preload_libraries, or a make install
+#   scripts/pgcluster.sh crash-restart  stop it as a crash would (immediate: no
+#                                       checkpoint, and with fsync = off and
+#                                       synchronous_commit = off the last commits
+#                                       may be lost) and start it again
+#   scripts/pgcluster.sh status         say whether it runs (exit 0 if so, 3 if not)
+#   scripts/pgcluster.sh env            print the state file (source it to reach the cluster)
 #
 # The server runs as the unprivileged OS user fs_pg (PostgreSQL refuses root),
 # listens on 127.0.0.1 only, on the first free port from 54320 up, and trusts
 # every local connection.  Clients connect over TCP as PGUSER=postgres.
 #
+# It is a throwaway cluster, tuned for speed, not durability: fsync = off,
+# synchronous_commit = off and full_page_writes = off.  A clean stop or
+# restart keeps every commit; a crash (crash-restart, a killed server, a
+# power cut) may lose the last ones.
+#
 # Environment:
 #   FS_CLUSTER_ENV     state file (default /tmp/feature_store_cluster.env); it holds
 #                      export PGHOST=127.0.0.1 PGPORT=... PGUSER=postgres
 #                      PGDATABASE=postgres FS_CLUSTER_DIR=...
-#   FS_PG_EXTRA_CONF   extra postgresql.conf lines for a new cluster (optional)
+#   FS_PG_EXTRA_CONF   extra postgresql.conf lines for a new cluster; unset, they are
+#                      shared_preload_libraries = 'feature_store' (the stream
+#                      workers need it); set, they replace that line, so
+#                      FS_PG_EXTRA_CONF='' starts a cluster without the preload
 #   PG_CONFIG          pg_config to take the binaries from (default: PostgreSQL 15's)
 set -euo pipefail
 
@@ -92,8 +107,11 @@ port_free() {
     return 0
 }
 
+# The extra configuration of a new cluster: FS_PG_EXTRA_CONF, or the preload.
+DEFAULT_EXTRA_CONF="shared_preload_libraries = 'feature_store'"
+
 cmd_start() {
-    local bin dir port log tries
+    local bin dir port log tries extra_conf="${FS_PG_EXTRA_CONF-$DEFAULT_EXTRA_CONF}"
     if read_state; then
         if cluster_running "$FS_CLUSTER_DIR"; then
             echo "pgcluster: reusing running cluster on 127.0.0.1:$STATE_PORT ($FS_CLUSTER_DIR)"
@@ -135,8 +153,8 @@ full_page_writes = off
 shared_buffers = 512MB
 max_connections = 50
 EOF
-        if [ -n "${FS_PG_EXTRA_CONF:-}" ]; then
-            printf '%s\n' "$FS_PG_EXTRA_CONF" >>"$dir/data/postgresql.auto.conf"
+        if [ -n "$extra_conf" ]; then
+            printf '%s\n' "$extra_conf" >>"$dir/data/postgresql.auto.conf"
         fi
         [ "$(id -u)" -ne 0 ] || chown "$PG_OS_USER:" "$dir/data/postgresql.auto.conf"
 
@@ -178,16 +196,28 @@ cmd_stop() {
     rm -f -- "$STATE_FILE"
 }
 
-# Stop the recorded cluster the hard way (-m immediate, as a crash would)
-# and start it again on the same port and data; the tests of durability use it.
-cmd_restart() {
+# Stop the recorded cluster (MODE: fast, a clean shutdown; immediate, as a
+# crash would) and start it again on the same port and data.  The clean one
+# is how settings that need a restart take effect; the tests of durability
+# use the crash.
+restart_as() {
+    local mode="$1"
     read_state || die "no cluster recorded in $STATE_FILE (run: $0 start)"
     cluster_running "$FS_CLUSTER_DIR" || die "the recorded cluster is not running"
-    ( cd "$FS_CLUSTER_DIR" && as_pg "$(bindir)/pg_ctl" stop -m immediate -w -D "$FS_CLUSTER_DIR/data" >/dev/null )
+    ( cd "$FS_CLUSTER_DIR" && as_pg "$(bindir)/pg_ctl" stop -m "$mode" -w -D "$FS_CLUSTER_DIR/data" >/dev/null )
     ( cd "$FS_CLUSTER_DIR" && as_pg "$(bindir)/pg_ctl" start -w -t 60 -D "$FS_CLUSTER_DIR/data" \
           -l "$FS_CLUSTER_DIR/postgres.log" >"$FS_CLUSTER_DIR/pg_ctl.out" 2>&1 ) ||
         die "server did not start again: $(tail -n 5 "$FS_CLUSTER_DIR/postgres.log" 2>/dev/null | tr '\n' '|')"
-    echo "pgcluster: restarted cluster on 127.0.0.1:$STATE_PORT (immediate stop, then start)"
+}
+
+cmd_restart() {
+    restart_as fast
+    echo "pgcluster: restarted cluster on 127.0.0.1:$STATE_PORT (clean stop, then start)"
+}
+
+cmd_crash_restart() {
+    restart_as immediate
+    echo "pgcluster: restarted cluster on 127.0.0.1:$STATE_PORT (immediate stop, as a crash, then start)"
 }
 
 cmd_status() {
@@ -216,7 +246,8 @@ case "${1:-}" in
     start)  with_lock cmd_start ;;
     stop)   with_lock cmd_stop ;;
     restart) with_lock cmd_restart ;;
+    crash-restart) with_lock cmd_crash_restart ;;
     status) cmd_status ;;
     env)    cmd_env ;;
-    *)      echo "usage: $0 start|stop|restart|status|env" >&2; exit 2 ;;
+    *)      echo "usage: $0 start|stop|restart|crash-restart|status|env" >&2; exit 2 ;;
 esac

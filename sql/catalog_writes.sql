@@ -25,7 +25,7 @@ CREATE ROLE regress_fs_cw_a;        -- owns a view, then drops it
 CREATE ROLE regress_fs_cw_b;        -- registers a view of the same name later
 CREATE ROLE regress_fs_cw_nobody;   -- has no privilege at all
 GRANT CREATE ON SCHEMA public TO regress_fs_cw_a, regress_fs_cw_b;
-SELECT fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_entity('user', 'user_id');
 
 --
 -- No role without privileges can lock a catalog table in any mode that
@@ -54,7 +54,7 @@ RESET ROLE;
 --
 SET ROLE regress_fs_cw_a;
 CREATE TABLE a_t (user_id text PRIMARY KEY, event_time timestamptz, ssn int);
-SELECT fs_register_feature_view('reused', 'a_t', 'user');
+SELECT name FROM fs_register_feature_view('reused', 'a_t', 'user');
 CREATE TABLE a_src (user_id text, event_time text, ssn text);
 INSERT INTO a_src VALUES ('u1', '2026-01-01 00:00:00+00', '123-45-6789'),
                          ('u2', '2026-01-01 00:00:00+00', '7');
@@ -64,7 +64,7 @@ RESET ROLE;
 
 SET ROLE regress_fs_cw_b;
 CREATE TABLE b_t (user_id text PRIMARY KEY, event_time timestamptz, ssn int);
-SELECT fs_register_feature_view('reused', 'b_t', 'user');
+SELECT name FROM fs_register_feature_view('reused', 'b_t', 'user');
 -- b sees no run or reject of a's view: it is another view, whatever its name
 SELECT count(*) AS runs FROM fs_ingest_runs;
 SELECT count(*) AS rejects FROM fs_ingest_rejects;
@@ -102,13 +102,13 @@ SELECT r.run_id, r.feature_view, r.view_id = v.view_id AS current_view
 SET ROLE regress_fs_cw_a;
 SELECT pg_temp.err($$SELECT fs_drop_feature_view('reused')$$);
 SELECT pg_temp.err($$SELECT fs_drop_entity('user')$$);
-SELECT pg_temp.err($$SELECT fs_register_feature_view('stolen', 'b_t', 'user')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('stolen', 'b_t', 'user')$$);
 SELECT pg_temp.err($$SELECT fs_check_drop_entity('user')$$);
 SELECT fs_check_register_feature_view('checked', 'a_t', 'user', NULL, 'event_time', NULL, NULL, NULL) AS passes;
 SELECT count(*) AS registered FROM fs_feature_view WHERE name = 'checked';
 -- a temporary table is refused however the registration is asked for
 CREATE TEMP TABLE a_tmp (user_id text PRIMARY KEY, event_time timestamptz);
-SELECT pg_temp.err($$SELECT fs_register_feature_view('tmp', 'a_tmp', 'user')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('tmp', 'a_tmp', 'user')$$);
 SELECT pg_temp.err($$SELECT fs_ingest_begin_run('reused', 'a_src', 'upsert', now())$$);
 -- b's run, as a: no reject, no end can be recorded for it
 SELECT pg_temp.err(format('SELECT fs_ingest_add_reject(%s, %L, NULL, %L, %L)',
@@ -137,33 +137,33 @@ SELECT count(*) AS forged FROM fs_ingest_rejects WHERE reason IN ('forged', 'lat
 -- fs_alter_feature_view: changes only what it is given.
 --
 SET ROLE regress_fs_cw_b;
-SELECT fs_alter_feature_view('reused', ttl => '1 day', description => 'b''s view',
+SELECT name FROM fs_alter_feature_view('reused', ttl => '1 day', description => 'b''s view',
                              owner => 'team-b', tags => '{"tier": "gold", "pii": true}');
 SELECT name, ttl, description, owner, tags FROM fs_feature_view WHERE name = 'reused';
 -- tags merge key by key; a key given as null goes
-SELECT fs_alter_feature_view('reused', tags => '{"tier": "silver", "pii": null, "new": 1}');
+SELECT name FROM fs_alter_feature_view('reused', tags => '{"tier": "silver", "pii": null, "new": 1}');
 SELECT name, ttl, description, owner, tags FROM fs_feature_view WHERE name = 'reused';
 -- the ttl, like the others, is cleared by reset
-SELECT fs_alter_feature_view('reused', reset => '{ttl,owner}');
+SELECT name FROM fs_alter_feature_view('reused', reset => '{ttl,owner}');
 SELECT name, ttl, description, owner, tags FROM fs_feature_view WHERE name = 'reused';
-SELECT fs_alter_feature_view('reused', reset => '{tags,description}');
+SELECT name FROM fs_alter_feature_view('reused', reset => '{tags,description}');
 SELECT name, ttl, description, owner, tags FROM fs_feature_view WHERE name = 'reused';
 -- serving applies a changed ttl at once
 INSERT INTO b_t VALUES ('u1', now() - interval '2 hours', 1);
 SELECT status FROM fs_get_features(ARRAY['u1'], ARRAY['reused:ssn']);
-SELECT fs_alter_feature_view('reused', ttl => '1 hour');
+SELECT name FROM fs_alter_feature_view('reused', ttl => '1 hour');
 SELECT status FROM fs_get_features(ARRAY['u1'], ARRAY['reused:ssn']);
 -- refusals
-SELECT pg_temp.err($$SELECT fs_alter_feature_view('nope', ttl => '1 hour')$$);
-SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '-1 hour')$$);
-SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', tags => '[1]')$$);
-SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', reset => '{entity}')$$);
-SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '1 hour', reset => '{ttl}')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_alter_feature_view('nope', ttl => '1 hour')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_alter_feature_view('reused', ttl => '-1 hour')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_alter_feature_view('reused', tags => '[1]')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_alter_feature_view('reused', reset => '{entity}')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_alter_feature_view('reused', ttl => '1 hour', reset => '{ttl}')$$);
 -- a feature service has at most 10000 references
-SELECT pg_temp.err($$SELECT fs_register_feature_service('huge', array_fill('reused:ssn'::text, ARRAY[10001]))$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_service('huge', array_fill('reused:ssn'::text, ARRAY[10001]))$$);
 RESET ROLE;
 SET ROLE regress_fs_cw_a;
-SELECT pg_temp.err($$SELECT fs_alter_feature_view('reused', ttl => '1 hour')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_alter_feature_view('reused', ttl => '1 hour')$$);
 RESET ROLE;
 
 -- clean up

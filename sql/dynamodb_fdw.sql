@@ -13,6 +13,18 @@ CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (endpoint '127.0.
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (host 'x');
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (max_retries '-1');
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (request_timeout_ms '0');
+-- Time options take the settings' units (a bare number is ms), nothing else.
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (request_timeout_ms '5 parsecs');
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (connect_timeout_ms '5kB');
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (connect_timeout_ms '0.1ms');
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (request_timeout_ms '-1s');
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (request_timeout_ms '30d');
+CREATE SERVER ddb_units FOREIGN DATA WRAPPER fs_dynamodb
+  OPTIONS (request_timeout_ms '5s', connect_timeout_ms '500ms');
+ALTER SERVER ddb_units OPTIONS (SET request_timeout_ms '1min', SET connect_timeout_ms '1500');
+ALTER SERVER ddb_units OPTIONS (SET request_timeout_ms '1.5 s', SET connect_timeout_ms '2500us');
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'ddb_units';
+DROP SERVER ddb_units;
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (consistent_read 'maybe');
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (table 't');
 CREATE SERVER ddb_noendpoint FOREIGN DATA WRAPPER fs_dynamodb;
@@ -232,6 +244,11 @@ END
 $$;
 SELECT * FROM explain_retries(
   'SELECT count(payload) FROM blobs_online WHERE id = ANY(ARRAY(SELECT generate_series(1, 100)))');
+
+-- Time options with units are read as the validator reads them.
+ALTER SERVER ddb OPTIONS (ADD request_timeout_ms '10s', ADD connect_timeout_ms '2s');
+SELECT count(*) FROM blobs_online WHERE id = ANY(ARRAY[1, 2, 3]);
+ALTER SERVER ddb OPTIONS (DROP request_timeout_ms, DROP connect_timeout_ms);
 
 -- Retries run out: the keys left are an error.
 ALTER SERVER ddb OPTIONS (SET max_retries '0');

@@ -27,9 +27,9 @@ INSERT INTO activity_online VALUES
 CREATE TABLE profile (user_id text PRIMARY KEY, event_time timestamptz NOT NULL, age int);
 INSERT INTO profile VALUES ('u1', '2026-01-01 00:00:00+00', 31), ('u2', '2026-01-01 00:00:00+00', 42);
 
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('profile', 'profile', 'user');
-SELECT fs_register_feature_view('activity', 'activity_online', 'user', ttl => '10 years');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('profile', 'profile', 'user');
+SELECT name FROM fs_register_feature_view('activity', 'activity_online', 'user', ttl => '10 years');
 SELECT feature_view, feature, type, store FROM feature_registry ORDER BY feature_view, feature;
 
 -- One call, both stores: every status, duplicates and NULL ids.
@@ -48,7 +48,7 @@ CREATE FOREIGN TABLE big_online (user_id text, event_time timestamptz, payload t
 SELECT fs_create_online_table('big_online');
 INSERT INTO big_online
 SELECT 'b' || g, '2026-01-01 00:00:00+00', repeat(md5(g::text), 500) FROM generate_series(1, 300) g;
-SELECT fs_register_feature_view('big', 'big_online', 'user');
+SELECT name FROM fs_register_feature_view('big', 'big_online', 'user');
 SELECT count(*) AS rows, count(*) FILTER (WHERE status = 'PRESENT') AS present,
        sum(length(value #>> '{}')) AS payload_chars,
        bool_and(value #>> '{}' = repeat(md5(substr(entity_id, 2)), 500)) FILTER (WHERE status = 'PRESENT') AS all_right
@@ -61,8 +61,8 @@ CREATE FOREIGN TABLE items_online (item_id int, event_time timestamptz, price fl
     SERVER ddb_srv OPTIONS (table :'remote_items', key 'item_id');
 SELECT fs_create_online_table('items_online');
 INSERT INTO items_online VALUES (7, '2026-01-01 00:00:00+00', 9.5);
-SELECT fs_register_entity('item', 'item_id');
-SELECT fs_register_feature_view('items', 'items_online', 'item');
+SELECT name FROM fs_register_entity('item', 'item_id');
+SELECT name FROM fs_register_feature_view('items', 'items_online', 'item');
 SELECT entity_id, value, status FROM fs_get_features(ARRAY['7', '007', '+7', '8'], ARRAY['items:price']);
 
 -- A store that cannot be reached: an error by default, UNAVAILABLE on request.
@@ -72,7 +72,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER ddb_dead
     OPTIONS (access_key_id 'test', secret_access_key 'test');
 CREATE FOREIGN TABLE dead_online (user_id text, event_time timestamptz, clicks bigint)
     SERVER ddb_dead OPTIONS (table 'dead', key 'user_id');
-SELECT fs_register_feature_view('dead', 'dead_online', 'user');
+SELECT name FROM fs_register_feature_view('dead', 'dead_online', 'user');
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['profile:age', 'dead:clicks']);
 DO $$
 BEGIN
@@ -88,15 +88,15 @@ RESET feature_store.on_store_error;
 -- The join key must be the remote table's partition key.
 CREATE FOREIGN TABLE wrong_key (user_id text, event_time timestamptz, query text)
     SERVER ddb_srv OPTIONS (table 'wrong_key', key 'query');
-SELECT fs_register_feature_view('wrong', 'wrong_key', 'user');
+SELECT name FROM fs_register_feature_view('wrong', 'wrong_key', 'user');
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['wrong:query']);
 
 -- The view's event time must be the column the wrapper writes as one.
 CREATE FOREIGN TABLE other_ts (user_id text, updated_at timestamptz, clicks bigint)
     SERVER ddb_srv OPTIONS (table 'other_ts', key 'user_id');
-SELECT fs_register_feature_view('other_ts', 'other_ts', 'user', event_time_column => 'updated_at');
+SELECT name FROM fs_register_feature_view('other_ts', 'other_ts', 'user', event_time_column => 'updated_at');
 ALTER FOREIGN TABLE other_ts OPTIONS (ADD event_time_column 'updated_at');
-SELECT fs_register_feature_view('other_ts', 'other_ts', 'user', event_time_column => 'updated_at');
+SELECT name FROM fs_register_feature_view('other_ts', 'other_ts', 'user', event_time_column => 'updated_at');
 
 -- The caller needs SELECT on the foreign table.
 CREATE ROLE ddb_reader;

@@ -29,8 +29,8 @@ GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO PUBLIC;
 -- newest row is kept (no "ON CONFLICT DO UPDATE command cannot affect row a
 -- second time"); '2.50' and '2.5' at one time: the later row.
 CREATE TABLE nk_t (id numeric PRIMARY KEY, event_time timestamptz, v int);
-SELECT fs_register_entity('num', 'id');
-SELECT fs_register_feature_view('nk', 'nk_t', 'num');
+SELECT name FROM fs_register_entity('num', 'id');
+SELECT name FROM fs_register_feature_view('nk', 'nk_t', 'num');
 SELECT fs_create_staging_table('nk');
 INSERT INTO nk_staging VALUES ('1', '2026-01-01', '10'), ('1.0', '2026-01-02', '20'),
                               ('2.50', '2026-01-01', '5'), ('2.5', '2026-01-01', '6');
@@ -62,8 +62,8 @@ SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'nk' ORDER BY 1;
 -- 4. A citext key: 'Bob' and 'bob' are one entity in a source, in the state
 -- (a later run naming it 'BOB' finds it unchanged), and for direct writes.
 CREATE TABLE ck_t (name citext PRIMARY KEY, event_time timestamptz, score int);
-SELECT fs_register_entity('person', 'name');
-SELECT fs_register_feature_view('ck', 'ck_t', 'person');
+SELECT name FROM fs_register_entity('person', 'name');
+SELECT name FROM fs_register_feature_view('ck', 'ck_t', 'person');
 SELECT fs_create_staging_table('ck');
 INSERT INTO ck_staging VALUES ('Bob', '2026-01-01', '1'), ('bob', '2026-01-02', '2'),
                               ('Ann', '2026-01-01', '3');
@@ -146,7 +146,7 @@ CREATE TABLE own_in (id text, event_time text, v text);
 INSERT INTO own_in VALUES ('1', '2026-01-01', '1'), ('2', '2026-01-01', '2');
 GRANT SELECT ON own_in TO regress_fs_owner;
 SET ROLE regress_fs_owner;
-SELECT fs_register_feature_view('own', 'own_t', 'num');
+SELECT name FROM fs_register_feature_view('own', 'own_t', 'num');
 SELECT rows_inserted FROM fs_ingest('own', 'own_in');
 SELECT rows_unchanged FROM fs_ingest('own', 'own_in');
 SELECT fs_forget_ingest_state('own') AS forgotten;
@@ -165,7 +165,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER ei_srv
 CREATE FOREIGN TABLE rk_online (id numeric, event_time timestamptz, v int)
     SERVER ei_srv OPTIONS (table :'remote_table', key 'id');
 SELECT fs_create_online_table('rk_online');
-SELECT fs_register_feature_view('rk', 'rk_online', 'num');
+SELECT name FROM fs_register_feature_view('rk', 'rk_online', 'num');
 SELECT fs_create_staging_table('rk');
 INSERT INTO rk_staging VALUES ('1', '2026-01-01', '10'), ('1.0', '2026-01-02', '20'),
                               ('3', '2026-01-01', '30');
@@ -192,20 +192,20 @@ DROP SERVER ei_srv CASCADE;
 -- 6. Registration refuses a unique index that tells keys apart otherwise
 -- than the key type does: text_ops on a citext key (two rows for one entity),
 -- a case-insensitive collation on a text key (one row for two).
-SELECT fs_register_entity('ci_user', 'name');
+SELECT name FROM fs_register_entity('ci_user', 'name');
 CREATE TABLE ci_ops (name citext NOT NULL, event_time timestamptz);
 CREATE UNIQUE INDEX ON ci_ops ((name::text));
 CREATE UNIQUE INDEX ON ci_ops (name text_ops);
-SELECT pg_temp.err($$SELECT fs_register_feature_view('ci_ops', 'ci_ops', 'ci_user')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('ci_ops', 'ci_ops', 'ci_user')$$);
 CREATE COLLATION ci_level2 (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE TABLE ci_coll (name text NOT NULL, event_time timestamptz);
 CREATE UNIQUE INDEX ON ci_coll (name COLLATE ci_level2);
-SELECT pg_temp.err($$SELECT fs_register_feature_view('ci_coll', 'ci_coll', 'ci_user')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('ci_coll', 'ci_coll', 'ci_user')$$);
 -- with the type's own class and the column's collation it is accepted
 CREATE UNIQUE INDEX ON ci_ops (name);
-SELECT pg_temp.err($$SELECT fs_register_feature_view('ci_ops', 'ci_ops', 'ci_user')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('ci_ops', 'ci_ops', 'ci_user')$$);
 CREATE TABLE vc_t (name varchar(20) PRIMARY KEY, event_time timestamptz);
-SELECT pg_temp.err($$SELECT fs_register_feature_view('vc', 'vc_t', 'ci_user')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('vc', 'vc_t', 'ci_user')$$);
 SELECT fs_drop_feature_view('ci_ops');
 SELECT fs_drop_feature_view('vc');
 DROP TABLE ci_ops, ci_coll, vc_t;

@@ -21,8 +21,8 @@ GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO PUBLIC;
 
 CREATE TABLE user_stats (user_id bigint PRIMARY KEY, event_time timestamptz,
                          clicks int, ctr float8, segment text);
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('user_stats', 'user_stats', 'user');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('user_stats', 'user_stats', 'user');
 
 -- The staging table: join key, event time and every feature, all text.
 SELECT fs_create_staging_table('user_stats');
@@ -104,7 +104,7 @@ SELECT entity_id, status FROM fs_get_features(ARRAY['90', '91', '200'], ARRAY['u
 -- A rejected row protects its entity even when its key is written otherwise
 -- ('02' for the integer key 2).
 CREATE TABLE snap_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL, x int);
-SELECT fs_register_feature_view('snap', 'snap_t', 'user');
+SELECT name FROM fs_register_feature_view('snap', 'snap_t', 'user');
 SELECT fs_create_staging_table('snap', 'snap_in') IS NOT NULL AS created;
 INSERT INTO snap_in VALUES ('1', '2026-01-01', '1'), ('2', '2026-01-01', '2');
 SELECT rows_inserted FROM fs_ingest('snap', 'snap_in', 'snapshot');
@@ -130,7 +130,7 @@ DROP TABLE snap_t, snap_in;
 -- Never older over newer, even through an unchanged row: values confirmed at
 -- a newer time make a later, older change stale.
 CREATE TABLE conf_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL, v int);
-SELECT fs_register_feature_view('conf', 'conf_t', 'user');
+SELECT name FROM fs_register_feature_view('conf', 'conf_t', 'user');
 SELECT fs_create_staging_table('conf', 'conf_in') IS NOT NULL AS created;
 INSERT INTO conf_in VALUES ('1', '2026-01-10', '1');
 SELECT online_writes FROM fs_ingest('conf', 'conf_in');
@@ -144,7 +144,7 @@ DROP TABLE conf_t, conf_in;
 
 -- A char(n) key: the state matches it, so a rerun writes nothing.
 CREATE TABLE pad_t (user_id char(5) PRIMARY KEY, event_time timestamptz NOT NULL, x int);
-SELECT fs_register_feature_view('pad', 'pad_t', 'user');
+SELECT name FROM fs_register_feature_view('pad', 'pad_t', 'user');
 SELECT fs_create_staging_table('pad', 'pad_in') IS NOT NULL AS created;
 INSERT INTO pad_in VALUES ('ab', '2026-01-01', '1'), ('abc', '2026-01-01', '2');
 SELECT online_writes FROM fs_ingest('pad', 'pad_in');
@@ -158,7 +158,7 @@ DROP TABLE pad_t, pad_in;
 -- the ingested features.
 CREATE TABLE gen_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL, clicks int,
                     clicks2 int GENERATED ALWAYS AS (clicks * 2) STORED, segment text);
-SELECT fs_register_feature_view('gen', 'gen_t', 'user');
+SELECT name FROM fs_register_feature_view('gen', 'gen_t', 'user');
 SELECT fs_create_staging_table('gen', 'gen_in') IS NOT NULL AS created;
 SELECT attname FROM pg_attribute WHERE attrelid = 'gen_in'::regclass AND attnum > 0 ORDER BY attnum;
 INSERT INTO gen_in VALUES ('1', '2026-01-01', '5', 'a'), ('2', '2026-01-01', '7', 'b');
@@ -182,7 +182,7 @@ CREATE TABLE chk_t (user_id int PRIMARY KEY, event_time timestamptz NOT NULL,
                     clicks int CHECK (clicks >= 0), views int,
                     segment text REFERENCES seg_t,
                     CONSTRAINT clicks_within_views CHECK (clicks <= views));
-SELECT fs_register_feature_view('chk', 'chk_t', 'user');
+SELECT name FROM fs_register_feature_view('chk', 'chk_t', 'user');
 SELECT fs_create_staging_table('chk', 'chk_in') IS NOT NULL AS created;
 INSERT INTO chk_in VALUES ('1', '2026-01-01', '1', '5', 'a'), ('2', '2026-01-01', '-1', '5', 'a'),
                           ('3', '2026-01-01', '1', '5', 'z'), ('4', '2026-01-01', '9', '5', 'b'),
@@ -241,7 +241,7 @@ END $$;
 CREATE DOMAIN sql_checked AS int CHECK (dom_sql_ok(VALUE));
 CREATE DOMAIN plpgsql_checked AS int CHECK (dom_plpgsql_ok(VALUE));
 CREATE TABLE dom_t (user_id int PRIMARY KEY, event_time timestamptz, a sql_checked, b plpgsql_checked);
-SELECT fs_register_feature_view('dom', 'dom_t', 'user');
+SELECT name FROM fs_register_feature_view('dom', 'dom_t', 'user');
 SELECT fs_create_staging_table('dom', 'dom_in') IS NOT NULL AS created;
 INSERT INTO dom_in VALUES ('1', '2026-01-01', '1', '1'), ('2', '2026-01-01', '-1', '2'),
                           ('3', '2026-01-01', '3', '13'), ('4', '2026-01-01', '500', '4'),
@@ -286,7 +286,7 @@ CREATE SERVER ingest_ddb FOREIGN DATA WRAPPER fs_dynamodb
     OPTIONS (endpoint 'http://127.0.0.1:9', region 'us-east-1');
 CREATE FOREIGN TABLE remote_stats (user_id bigint, event_time timestamptz, clicks int)
     SERVER ingest_ddb OPTIONS (key 'user_id');
-SELECT fs_register_feature_view('remote_stats', 'remote_stats', 'user');
+SELECT name FROM fs_register_feature_view('remote_stats', 'remote_stats', 'user');
 SELECT pg_temp.err($$SELECT fs_ingest('remote_stats', 'user_stats_staging')$$);
 SELECT count(*) AS remote_runs FROM fs_ingest_runs WHERE feature_view = 'remote_stats';
 -- fs_ingest cannot compute a foreign table's generated columns: refused
@@ -294,7 +294,7 @@ SELECT count(*) AS remote_runs FROM fs_ingest_runs WHERE feature_view = 'remote_
 CREATE FOREIGN TABLE remote_gen (user_id bigint, event_time timestamptz, clicks int,
                                  clicks2 int GENERATED ALWAYS AS (clicks * 2) STORED)
     SERVER ingest_ddb OPTIONS (key 'user_id');
-SELECT fs_register_feature_view('remote_gen', 'remote_gen', 'user');
+SELECT name FROM fs_register_feature_view('remote_gen', 'remote_gen', 'user');
 SELECT pg_temp.err($$SELECT fs_ingest('remote_gen', 'user_stats_staging')$$);
 DROP FOREIGN TABLE remote_gen;
 
@@ -312,7 +312,7 @@ RESET ROLE;
 CREATE SCHEMA regress_fs_ingest_s AUTHORIZATION regress_fs_ingester;
 SET ROLE regress_fs_ingester;
 CREATE TABLE regress_fs_ingest_s.own_t (user_id bigint PRIMARY KEY, event_time timestamptz, x int);
-SELECT fs_register_feature_view('own', 'regress_fs_ingest_s.own_t', 'user');
+SELECT name FROM fs_register_feature_view('own', 'regress_fs_ingest_s.own_t', 'user');
 SELECT fs_create_staging_table('own', 'own_in');
 INSERT INTO regress_fs_ingest_s.own_in VALUES ('1', '2026-01-01', '1'), ('2', '2026-01-01', 'bad');
 SELECT * FROM fs_ingest('own', 'regress_fs_ingest_s.own_in', 'snapshot');
@@ -345,8 +345,8 @@ SELECT count(*) AS state_left FROM fs_ingest_state WHERE feature_view = 'own';
 -- are unchanged; the same value written differently is a change; a
 -- feature's new type makes every row a change.
 CREATE TABLE txt (id int PRIMARY KEY, event_time timestamptz, n numeric, s text);
-SELECT fs_register_entity('txt_thing', 'id');
-SELECT fs_register_feature_view('txt', 'txt', 'txt_thing');
+SELECT name FROM fs_register_entity('txt_thing', 'id');
+SELECT name FROM fs_register_feature_view('txt', 'txt', 'txt_thing');
 CREATE TABLE txt_src (id text, event_time text, n text, s text);
 INSERT INTO txt_src VALUES ('1', '2026-01-01', '1.5', 'a'), ('2', '2026-01-01', '2', 'b'),
                            ('3', '2026-01-01', '3', 'c');

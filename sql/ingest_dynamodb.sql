@@ -32,8 +32,8 @@ CREATE FOREIGN TABLE stats_online (user_id bigint, event_time timestamptz,
     clicks int, ctr float8, segment text, emb real[])
     SERVER ingest_srv OPTIONS (table :'remote_table', key 'user_id');
 SELECT fs_create_online_table('stats_online');
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('stats', 'stats_online', 'user');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('stats', 'stats_online', 'user');
 SELECT feature, type, store FROM feature_registry WHERE feature_view = 'stats' ORDER BY feature;
 SELECT fs_create_staging_table('stats');
 
@@ -211,8 +211,8 @@ SELECT 'ingest_' || substr(md5(random()::text), 1, 12) AS odd_table \gset
 CREATE FOREIGN TABLE odd_online (id int, event_time timestamptz, amt numeric, meta jsonb, x float8)
     SERVER ingest_srv OPTIONS (table :'odd_table', key 'id');
 SELECT fs_create_online_table('odd_online');
-SELECT fs_register_entity('thing', 'id');
-SELECT fs_register_feature_view('odd', 'odd_online', 'thing');
+SELECT name FROM fs_register_entity('thing', 'id');
+SELECT name FROM fs_register_feature_view('odd', 'odd_online', 'thing');
 CREATE TABLE odd_src (id text, event_time text, amt text, meta text, x text);
 INSERT INTO odd_src VALUES
     ('1', '2026-01-01', '1.5', '{"x": 1}', '1'),

@@ -51,7 +51,7 @@ LANGUAGE sql AS $$
       FROM fs_ingest(v, src, mode)
 $$;
 
-SELECT fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_entity('user', 'user_id');
 
 --
 -- 1. The embedded store.  clicks and views have one type, so that only
@@ -60,7 +60,7 @@ SELECT fs_register_entity('user', 'user_id');
 CREATE TABLE lanes_t (user_id text PRIMARY KEY, event_time timestamptz,
                       clicks int, views int, category text, llm_score float8,
                       clicks2 int GENERATED ALWAYS AS (clicks * 2) STORED);
-SELECT fs_register_feature_view('lanes', 'lanes_t', 'user');
+SELECT name FROM fs_register_feature_view('lanes', 'lanes_t', 'user');
 
 -- A staging table of a subset: the join key, the event time, then the
 -- features in the order given; COPY ... HEADER MATCH checks the file's header.
@@ -164,7 +164,7 @@ RESET ROLE;
 CREATE SCHEMA regress_fs_lanes_s;
 CREATE SCHEMA "Regress Lanes";
 CREATE TABLE regress_fs_lanes_s.remote_like (user_id text PRIMARY KEY, event_time timestamptz, x int);
-SELECT fs_register_feature_view('other_schema', 'regress_fs_lanes_s.remote_like', 'user');
+SELECT name FROM fs_register_feature_view('other_schema', 'regress_fs_lanes_s.remote_like', 'user');
 SELECT fs_create_staging_table('other_schema') AS staging;
 -- A role that may not create tables there is told where it may.
 SET ROLE regress_fs_lanes_other;
@@ -206,7 +206,7 @@ SELECT fs_create_online_table('lanes_online');
 CREATE FOREIGN TABLE lanes_items (user_id text, fs_seq bigint, clicks int, views int,
     category text, llm_score float8)
     SERVER lanes_srv OPTIONS (table :'remote_table', key 'user_id');
-SELECT fs_register_feature_view('rlanes', 'lanes_online', 'user');
+SELECT name FROM fs_register_feature_view('rlanes', 'lanes_online', 'user');
 
 SELECT fs_write_features('rlanes', 'u1', '{"llm_score": 0.9}', '2026-01-01 00:00:00+00');
 SELECT fs_push('rlanes', 'u1', '{"views": 3}', '2026-01-01 12:00:00+00', 'add') > 0 AS pushed;

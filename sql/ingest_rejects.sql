@@ -25,8 +25,8 @@ BEGIN EXECUTE q; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE |
 CREATE TABLE acct (acct_id int PRIMARY KEY, event_time timestamptz NOT NULL,
                    clicks int, ctr numeric(5,2), label varchar(5),
                    score float8 CHECK (score >= 0), tier text NOT NULL);
-SELECT fs_register_entity('account', 'acct_id');
-SELECT fs_register_feature_view('acct', 'acct', 'account');
+SELECT name FROM fs_register_entity('account', 'acct_id');
+SELECT name FROM fs_register_feature_view('acct', 'acct', 'account');
 SELECT fs_create_staging_table('acct') AS staging;
 
 -- A file with a header line, so record n is line n + 1:
@@ -80,7 +80,7 @@ SELECT r.source_row, s.acct_id, s.clicks
 CREATE DOMAIN small_money AS numeric(4,2) CHECK (VALUE >= 0);
 CREATE TABLE pay (acct_id int PRIMARY KEY, event_time timestamptz,
                   amount small_money, fee small_money, note varchar(3));
-SELECT fs_register_feature_view('pay', 'pay', 'account');
+SELECT name FROM fs_register_feature_view('pay', 'pay', 'account');
 CREATE TABLE pay_src (acct_id text, event_time text, amount text, fee text, note text);
 INSERT INTO pay_src VALUES ('1', '2026-01-01', '1.5', '0.25', 'ok'),
                            ('2', '2026-01-01', '100', '-1', 'long'),
@@ -100,7 +100,7 @@ SELECT pg_temp.err($$SELECT fs_ingest_add_reject(1, '2', 'clicks', '2x', 'again'
 -- from the table's start all the same.  One row per page, and more pages
 -- than a quarter of shared_buffers (where synchronized scans begin).
 CREATE TABLE big_t (acct_id int PRIMARY KEY, event_time timestamptz, n int);
-SELECT fs_register_feature_view('big', 'big_t', 'account');
+SELECT name FROM fs_register_feature_view('big', 'big_t', 'account');
 CREATE TABLE big_src (acct_id text, event_time text, n text, filler text)
     WITH (fillfactor = 10);
 ALTER TABLE big_src ALTER COLUMN filler SET STORAGE plain;
@@ -136,7 +136,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER rejects_srv
 CREATE FOREIGN TABLE far (acct_id int, event_time timestamptz, x float8, y float8, z int)
     SERVER rejects_srv OPTIONS (table :'remote_table', key 'acct_id');
 SELECT fs_create_online_table('far');
-SELECT fs_register_feature_view('far', 'far', 'account');
+SELECT name FROM fs_register_feature_view('far', 'far', 'account');
 CREATE TABLE far_src (acct_id text, event_time text, x text, y text, z text);
 INSERT INTO far_src VALUES ('1', '2026-01-01', '1', '2', '3'),
                            ('2', '2026-01-01', 'NaN', 'Infinity', '3'),

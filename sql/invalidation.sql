@@ -18,8 +18,8 @@ BEGIN EXECUTE q; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE |
 
 CREATE TABLE inv_t (user_id text PRIMARY KEY, event_time timestamptz, a int, b int);
 INSERT INTO inv_t VALUES ('u1', '2026-01-01 00:00:00+00', 1, 10), ('u2', '2026-01-01 00:00:00+00', 2, 20);
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('iv', 'inv_t', 'user');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('iv', 'inv_t', 'user');
 -- serve once: the view is now resolved and cached in this backend
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:*']);
 
@@ -40,7 +40,7 @@ SELECT feature FROM feature_registry WHERE feature_view = 'iv';
 -- DROP COLUMN: the dropped feature is an error naming what is left, and
 -- 'iv:*' no longer lists it.
 --
-SELECT fs_register_feature_service('uses_a', ARRAY['iv:b', 'iv:a']);
+SELECT name FROM fs_register_feature_service('uses_a', ARRAY['iv:b', 'iv:a']);
 ALTER TABLE inv_t DROP COLUMN a;
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:a']);
 SELECT pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:a'])$$);
@@ -143,7 +143,7 @@ SELECT pg_temp.err($$SELECT fs_drop_feature_view('iv')$$);
 SELECT pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d'])$$);
 CREATE TABLE inv_t (user_id text PRIMARY KEY, event_time timestamptz, d bigint, z bool);
 INSERT INTO inv_t VALUES ('u1', '2026-05-05 00:00:00+00', 100, true);
-SELECT fs_register_feature_view('iv', 'inv_t', 'user');
+SELECT name FROM fs_register_feature_view('iv', 'inv_t', 'user');
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:*']);
 
 --
@@ -152,25 +152,25 @@ SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:*']);
 CREATE TABLE inv_other_t (user_id text PRIMARY KEY, event_time timestamptz, d text);
 INSERT INTO inv_other_t VALUES ('u1', '2026-06-06 00:00:00+00', 'other');
 SELECT fs_drop_feature_view('iv');
-SELECT fs_register_feature_view('iv', 'inv_other_t', 'user', ttl => '36500 days');
+SELECT name FROM fs_register_feature_view('iv', 'inv_other_t', 'user', ttl => '36500 days');
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:*']);
 SELECT fs_drop_feature_view('iv');
-SELECT fs_register_feature_view('iv', 'inv_t', 'user');
+SELECT name FROM fs_register_feature_view('iv', 'inv_t', 'user');
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['iv:*']);
 
 --
 -- Catalog changes are served at the next call: through fs_alter_feature_view,
 -- and by a superuser's direct DML.
 --
-SELECT fs_alter_feature_view('iv', ttl => '1 second');
+SELECT name FROM fs_alter_feature_view('iv', ttl => '1 second');
 SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
-SELECT fs_alter_feature_view('iv', reset => '{ttl}');
+SELECT name FROM fs_alter_feature_view('iv', reset => '{ttl}');
 SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
 UPDATE fs_feature_view SET ttl = '1 second' WHERE name = 'iv';
 SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
 UPDATE fs_feature_view SET ttl = NULL WHERE name = 'iv';
 SELECT entity_id, feature_ref, value, status FROM fs_get_features(ARRAY['u1'], ARRAY['iv:d']);
-SELECT fs_register_feature_service('svc', ARRAY['iv:z']);
+SELECT name FROM fs_register_feature_service('svc', ARRAY['iv:z']);
 SELECT feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
 UPDATE fs_feature_service SET feature_refs = ARRAY['iv:d', 'iv:z'] WHERE name = 'svc';
 SELECT feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['svc']);
@@ -184,9 +184,9 @@ SELECT pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['svc'])$$)
 CREATE TABLE inv_tx_t (user_id text PRIMARY KEY, event_time timestamptz, t int);
 INSERT INTO inv_tx_t VALUES ('u1', '2026-01-01 00:00:00+00', 5);
 BEGIN;
-SELECT fs_register_feature_view('txv', 'inv_tx_t', 'user');
+SELECT name FROM fs_register_feature_view('txv', 'inv_tx_t', 'user');
 SELECT entity_id, feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['txv:t']);
-SELECT fs_register_feature_service('txs', ARRAY['txv:t', 'iv:d']);
+SELECT name FROM fs_register_feature_service('txs', ARRAY['txv:t', 'iv:d']);
 SELECT entity_id, feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['txs']);
 ALTER TABLE inv_tx_t ADD COLUMN t2 int DEFAULT 6;
 SELECT entity_id, feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['txv:*']);
@@ -194,7 +194,7 @@ ROLLBACK;
 SELECT pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['txv:t'])$$);
 SELECT pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['txs'])$$);
 -- ... and the rolled-back column is not served once the view exists
-SELECT fs_register_feature_view('txv', 'inv_tx_t', 'user');
+SELECT name FROM fs_register_feature_view('txv', 'inv_tx_t', 'user');
 SELECT feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['txv:*']);
 -- a drop rolled back leaves the view served
 BEGIN;

@@ -37,10 +37,10 @@ GRANT SELECT ON open_t TO regress_fs_reader;
 -- The owner registers; registered_by records who did.
 --
 SET ROLE regress_fs_owner;
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('pv', 'priv_t', 'user');
-SELECT fs_register_feature_view('ov', 'open_t', 'user');
-SELECT fs_register_feature_service('owner_svc', ARRAY['pv:score', 'ov:visible']);
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('pv', 'priv_t', 'user');
+SELECT name FROM fs_register_feature_view('ov', 'open_t', 'user');
+SELECT name FROM fs_register_feature_service('owner_svc', ARRAY['pv:score', 'ov:visible']);
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['pv:*', 'ov:*']);
 RESET ROLE;
 SELECT name, registered_by FROM fs_entity;
@@ -117,7 +117,7 @@ INSERT INTO priv_hidden.hidden_t VALUES ('u1', '2026-01-01 00:00:00+00', 7);
 ALTER TABLE priv_hidden.hidden_t OWNER TO regress_fs_owner;
 GRANT SELECT ON priv_hidden.hidden_t TO regress_fs_reader;
 SET ROLE regress_fs_owner;
-SELECT fs_register_feature_view('hv', 'priv_hidden.hidden_t', 'user');
+SELECT name FROM fs_register_feature_view('hv', 'priv_hidden.hidden_t', 'user');
 SELECT entity_id, feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['hv:h']);
 RESET ROLE;
 SET ROLE regress_fs_reader;
@@ -136,8 +136,8 @@ DROP SCHEMA priv_hidden CASCADE;
 -- Only the owner of a relation registers or drops a view over it.
 --
 SET ROLE regress_fs_other;
-SELECT fs_register_feature_view('stolen', 'priv_t', 'user');
-SELECT pg_temp.err($$SELECT fs_register_feature_view('stolen', 'priv_t', 'user')$$);
+SELECT name FROM fs_register_feature_view('stolen', 'priv_t', 'user');
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('stolen', 'priv_t', 'user')$$);
 SELECT pg_temp.err($$SELECT fs_drop_feature_view('pv')$$);
 SELECT pg_temp.err($$SELECT fs_drop_feature_service('owner_svc')$$);
 SELECT pg_temp.err($$SELECT fs_drop_entity('user')$$);
@@ -153,7 +153,7 @@ UPDATE fs_feature_service SET feature_refs = '{ov:visible}' WHERE name = 'owner_
 DELETE FROM fs_feature_service;
 DELETE FROM fs_entity;
 -- what is one's own can be done
-SELECT fs_register_entity('other_entity', 'id');
+SELECT name FROM fs_register_entity('other_entity', 'id');
 SELECT fs_drop_entity('other_entity');
 RESET ROLE;
 SELECT name, relation, ttl FROM fs_feature_view ORDER BY name;
@@ -165,11 +165,11 @@ SELECT name FROM fs_entity;
 CREATE TABLE other_t (user_id text PRIMARY KEY, event_time timestamptz, o int);
 ALTER TABLE other_t OWNER TO regress_fs_other;
 SET ROLE regress_fs_owner;
-SELECT pg_temp.err($$SELECT fs_register_feature_view('others', 'other_t', 'user')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('others', 'other_t', 'user')$$);
 RESET ROLE;
 -- the owner of the table may, even on an entity someone else registered
 SET ROLE regress_fs_other;
-SELECT fs_register_feature_view('others', 'other_t', 'user');
+SELECT name FROM fs_register_feature_view('others', 'other_t', 'user');
 SELECT name, registered_by FROM fs_feature_view WHERE name = 'others';
 -- ... and its own drop of it works
 SELECT fs_drop_feature_view('others');
@@ -184,7 +184,7 @@ REVOKE regress_fs_owner FROM regress_fs_reader;
 -- the owner drops what is left
 SET ROLE regress_fs_owner;
 SELECT fs_drop_feature_view('pv');
-SELECT fs_register_feature_view('pv', 'priv_t', 'user');
+SELECT name FROM fs_register_feature_view('pv', 'priv_t', 'user');
 RESET ROLE;
 
 --
@@ -194,10 +194,10 @@ RESET ROLE;
 CREATE TABLE rls_t (user_id text PRIMARY KEY, event_time timestamptz, r int);
 INSERT INTO rls_t VALUES ('u1', '2026-01-01 00:00:00+00', 1);
 ALTER TABLE rls_t ENABLE ROW LEVEL SECURITY;
-SELECT fs_register_feature_view('rls', 'rls_t', 'user');
-SELECT pg_temp.err($$SELECT fs_register_feature_view('rls', 'rls_t', 'user')$$);
+SELECT name FROM fs_register_feature_view('rls', 'rls_t', 'user');
+SELECT pg_temp.err($$SELECT name FROM fs_register_feature_view('rls', 'rls_t', 'user')$$);
 ALTER TABLE rls_t DISABLE ROW LEVEL SECURITY;
-SELECT fs_register_feature_view('rls', 'rls_t', 'user');
+SELECT name FROM fs_register_feature_view('rls', 'rls_t', 'user');
 ALTER TABLE rls_t OWNER TO regress_fs_owner;
 GRANT SELECT ON rls_t TO regress_fs_reader;
 SET ROLE regress_fs_reader;

@@ -13,8 +13,8 @@ DROP TABLE IF EXISTS push_t;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
 CREATE TABLE push_t (user_id text PRIMARY KEY, event_time timestamptz, clicks bigint);
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('pushed', 'push_t', 'user');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('pushed', 'push_t', 'user');
 
 -- the id fs_push returns is the queued event's
 BEGIN;
@@ -28,8 +28,8 @@ SET client_min_messages = warning;
 DROP EXTENSION feature_store CASCADE;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('pushed', 'push_t', 'user');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('pushed', 'push_t', 'user');
 BEGIN;
 SELECT fs_push('pushed', 'u2', '{"clicks": 2}', '2026-01-01 00:00:00+00', 'add') AS id \gset
 SELECT :id = (SELECT max(id) FROM fs_stream_queue) AS same_id;

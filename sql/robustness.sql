@@ -8,7 +8,7 @@ RESET client_min_messages;
 SET search_path = public, rb_fs;
 SET timezone = 'UTC';
 
-SELECT fs_register_entity('thing', 'id');
+SELECT name FROM fs_register_entity('thing', 'id');
 
 -- User code that runs in the middle of a call (a join-key domain's CHECK)
 -- changes the catalog and re-enters resolution: the outer call's view must
@@ -24,7 +24,7 @@ END $$;
 CREATE DOMAIN rb_key AS int CHECK (rb_check(VALUE));
 CREATE TABLE rb_k (id rb_key PRIMARY KEY, event_time timestamptz, f text);
 INSERT INTO rb_k VALUES (1, '2026-01-01 00:00:00+00', 'a'), (2, '2026-01-01 00:00:00+00', 'b');
-SELECT fs_register_feature_view('rb_k', 'rb_k', 'thing');
+SELECT name FROM fs_register_feature_view('rb_k', 'rb_k', 'thing');
 SELECT entity_id, feature_ref, value, status
   FROM fs_get_features(ARRAY['1', '2', '3'], ARRAY['rb_k:f']);
 
@@ -32,14 +32,14 @@ SELECT entity_id, feature_ref, value, status
 CREATE FUNCTION rb_slow(int) RETURNS bool LANGUAGE sql AS 'SELECT pg_sleep(0.3) IS NOT NULL';
 CREATE DOMAIN rb_slowkey AS int CHECK (rb_slow(VALUE));
 CREATE TABLE rb_s (id rb_slowkey PRIMARY KEY, event_time timestamptz, f text);
-SELECT fs_register_feature_view('rb_s', 'rb_s', 'thing');
+SELECT name FROM fs_register_feature_view('rb_s', 'rb_s', 'thing');
 SET statement_timeout = '100ms';
 SELECT * FROM fs_get_features(ARRAY['1'], ARRAY['rb_s:f']);
 RESET statement_timeout;
 -- A value the domain refuses is a bad id.
 CREATE DOMAIN rb_poskey AS int CHECK (VALUE > 0);
 CREATE TABLE rb_p (id rb_poskey PRIMARY KEY, event_time timestamptz, f text);
-SELECT fs_register_feature_view('rb_p', 'rb_p', 'thing');
+SELECT name FROM fs_register_feature_view('rb_p', 'rb_p', 'thing');
 SELECT * FROM fs_get_features(ARRAY['-1'], ARRAY['rb_p:f']);
 
 -- Ids that differ as text but are one key are each served.
@@ -49,12 +49,12 @@ SELECT entity_id, value, status FROM fs_get_features(ARRAY['7', '007', ' 7', '8'
 -- A ttl past the representable range serves everything.
 CREATE TABLE rb_old (id int PRIMARY KEY, event_time timestamptz, f text);
 INSERT INTO rb_old VALUES (1, '1990-01-01 00:00:00+00', 'old');
-SELECT fs_register_feature_view('rb_old', 'rb_old', 'thing', ttl => '200000 years');
+SELECT name FROM fs_register_feature_view('rb_old', 'rb_old', 'thing', ttl => '200000 years');
 SELECT entity_id, value, status FROM fs_get_features(ARRAY['1'], ARRAY['rb_old:f']);
 
 -- Temporary tables are refused: their drop fires no event trigger.
 CREATE TEMP TABLE rb_tmp (id int PRIMARY KEY, event_time timestamptz, f text);
-SELECT fs_register_feature_view('rb_tmp', 'rb_tmp', 'thing');
+SELECT name FROM fs_register_feature_view('rb_tmp', 'rb_tmp', 'thing');
 
 -- Roles that cannot see the extension's schema can still drop their tables,
 -- and cannot register a view over a relation that does not exist.

@@ -34,8 +34,8 @@ BEGIN
 END $$;
 SELECT count(*) AS rows, count(f01) AS f01_not_null FROM wide_t;
 
-SELECT fs_register_entity('ent', 'entity');
-SELECT fs_register_feature_view('wide', 'wide_t', 'ent', ttl => '36500 days');
+SELECT name FROM fs_register_entity('ent', 'entity');
+SELECT name FROM fs_register_feature_view('wide', 'wide_t', 'ent', ttl => '36500 days');
 
 CREATE TEMP TABLE served AS
 SELECT t.*

@@ -38,7 +38,7 @@ SELECT n.nspname, c.relname, c.relkind
 SELECT unnest(extconfig)::regclass AS config_table
   FROM pg_extension WHERE extname = 'feature_store' ORDER BY 1::text;
 -- unqualified, nothing is found
-SELECT pg_temp.err($$SELECT fs_register_entity('user', 'user_id')$$);
+SELECT pg_temp.err($$SELECT name FROM fs_register_entity('user', 'user_id')$$);
 
 -- decoys in public named like the catalog must not be touched
 CREATE TABLE public.fs_entity (name text, join_key text);
@@ -50,12 +50,12 @@ INSERT INTO user_stats_t VALUES ('u1', '2026-01-01 00:00:00+00', 5, 'FR'), ('u2'
 CREATE TABLE public.item_t (item_id bigint PRIMARY KEY, event_time timestamptz, price numeric);
 INSERT INTO item_t VALUES (1, '2026-01-01 00:00:00+00', 2.5);
 
-SELECT fs.fs_register_entity('user', 'user_id');
-SELECT fs.fs_register_entity('item', 'item_id');
-SELECT fs.fs_register_feature_view('user_stats', 'user_stats_t', 'user', ttl => '36500 days',
+SELECT name FROM fs.fs_register_entity('user', 'user_id');
+SELECT name FROM fs.fs_register_entity('item', 'item_id');
+SELECT name FROM fs.fs_register_feature_view('user_stats', 'user_stats_t', 'user', ttl => '36500 days',
                                    description => 'in schema fs');
-SELECT fs.fs_register_feature_view('items', 'item_t', 'item');
-SELECT fs.fs_register_feature_service('svc', ARRAY['user_stats:country', 'user_stats:clicks']);
+SELECT name FROM fs.fs_register_feature_view('items', 'item_t', 'item');
+SELECT name FROM fs.fs_register_feature_service('svc', ARRAY['user_stats:country', 'user_stats:clicks']);
 SELECT name, relation, entity FROM fs.fs_feature_view ORDER BY name;
 SELECT name, feature_refs FROM fs.fs_feature_service;
 SELECT count(*) AS decoy_rows FROM public.fs_entity;
@@ -71,7 +71,7 @@ SELECT fs.fs_get_features(ARRAY['u1'], ARRAY['nope:x']);
 SELECT pg_temp.err($$SELECT * FROM fs.fs_get_features(ARRAY['u1'], ARRAY['user_stats:nope'])$$);
 SELECT pg_temp.err($$SELECT * FROM fs.fs_get_features(ARRAY['u1'], ARRAY['svc', 'items:price'])$$);
 SELECT pg_temp.err($$SELECT * FROM fs.fs_get_features(ARRAY['x'], ARRAY['items:price'])$$);
-SELECT pg_temp.err($$SELECT fs.fs_register_feature_view('bad', 'user_stats_t', 'nobody')$$);
+SELECT pg_temp.err($$SELECT name FROM fs.fs_register_feature_view('bad', 'user_stats_t', 'nobody')$$);
 SELECT pg_temp.err($$SELECT fs.fs_drop_entity('user')$$);
 SELECT pg_temp.err($$SELECT fs.fs_drop_feature_view('user_stats')$$);
 
@@ -100,9 +100,9 @@ DROP SCHEMA fs;
 -- a schema whose name must be quoted
 CREATE SCHEMA "Feature Store";
 CREATE EXTENSION feature_store SCHEMA "Feature Store";
-SELECT "Feature Store".fs_register_entity('user', 'user_id');
-SELECT "Feature Store".fs_register_feature_view('user_stats', 'user_stats_t', 'user');
-SELECT "Feature Store".fs_register_feature_service('svc', ARRAY['user_stats:clicks']);
+SELECT name FROM "Feature Store".fs_register_entity('user', 'user_id');
+SELECT name FROM "Feature Store".fs_register_feature_view('user_stats', 'user_stats_t', 'user');
+SELECT name FROM "Feature Store".fs_register_feature_service('svc', ARRAY['user_stats:clicks']);
 SELECT * FROM "Feature Store".fs_get_features(ARRAY['u1'], ARRAY['svc', 'user_stats:score']);
 SELECT * FROM "Feature Store".fs_get_feature_vectors(ARRAY['u1'], ARRAY['user_stats:*']);
 SELECT feature_view, feature, relation FROM "Feature Store".feature_registry;

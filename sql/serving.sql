@@ -52,12 +52,12 @@ INSERT INTO item_stats_t VALUES (1, '2026-03-01 00:00:00+00', 9.99), (42, '2026-
 CREATE TABLE user_seen_t (user_id text PRIMARY KEY, event_time timestamptz);
 INSERT INTO user_seen_t VALUES ('u1', '2026-01-01 00:00:00+00');
 
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_entity('item', 'item_id');
-SELECT fs_register_feature_view('user_stats', 'user_stats_t', 'user', ttl => '36500 days');
-SELECT fs_register_feature_view('user_profile', 'user_profile_t', 'user');
-SELECT fs_register_feature_view('item_stats', 'item_stats_t', 'item');
-SELECT fs_register_feature_view('user_seen', 'user_seen_t', 'user');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_entity('item', 'item_id');
+SELECT name FROM fs_register_feature_view('user_stats', 'user_stats_t', 'user', ttl => '36500 days');
+SELECT name FROM fs_register_feature_view('user_profile', 'user_profile_t', 'user');
+SELECT name FROM fs_register_feature_view('item_stats', 'item_stats_t', 'item');
+SELECT name FROM fs_register_feature_view('user_seen', 'user_seen_t', 'user');
 
 --
 -- Order: entity-major in input order, features in reference order.
@@ -75,24 +75,24 @@ SELECT * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'nobody'],
 -- without a ttl, old rows and rows without an event time are PRESENT
 SELECT * FROM fs_get_features(ARRAY['u1', 'u3', 'u5', 'u2'], ARRAY['user_profile:age']);
 -- the ttl is judged against the transaction's start: a 1-day ttl makes u1 stale
-SELECT fs_alter_feature_view('user_stats', ttl => '1 day');
+SELECT name FROM fs_alter_feature_view('user_stats', ttl => '1 day');
 SELECT entity_id, feature_ref, value, status
   FROM fs_get_features(ARRAY['u1'], ARRAY['user_stats:clicks']);
-SELECT fs_alter_feature_view('user_stats', ttl => '36500 days');
+SELECT name FROM fs_alter_feature_view('user_stats', ttl => '36500 days');
 SELECT entity_id, feature_ref, value, status
   FROM fs_get_features(ARRAY['u1'], ARRAY['user_stats:clicks']);
 -- a fresh row is PRESENT whatever the ttl
 INSERT INTO user_stats_t VALUES ('fresh', now() - interval '1 minute', 1, 0.1, 'ES');
-SELECT fs_alter_feature_view('user_stats', ttl => '1 hour');
+SELECT name FROM fs_alter_feature_view('user_stats', ttl => '1 hour');
 SELECT entity_id, value, status,
        event_time = (SELECT event_time FROM user_stats_t WHERE user_id = 'fresh') AS same_time
   FROM fs_get_features(ARRAY['fresh'], ARRAY['user_stats:clicks']);
-SELECT fs_alter_feature_view('user_stats', ttl => '36500 days');
+SELECT name FROM fs_alter_feature_view('user_stats', ttl => '36500 days');
 DELETE FROM user_stats_t WHERE user_id = 'fresh';
 -- the ttl's boundary: a row exactly ttl old is PRESENT, one a microsecond
 -- older is OUTSIDE_MAX_AGE (now() is the transaction's start, as serving's)
 BEGIN;
-SELECT fs_alter_feature_view('user_stats', ttl => '1 hour');
+SELECT name FROM fs_alter_feature_view('user_stats', ttl => '1 hour');
 INSERT INTO user_stats_t VALUES
     ('edge', now() - interval '1 hour', 1, 0.1, 'ES'),
     ('past', now() - interval '1 hour' - interval '1 microsecond', 1, 0.1, 'ES');
@@ -124,8 +124,8 @@ SELECT * FROM fs_get_features(ARRAY['u1', 'u3', 'u5'],
 --
 -- Feature services expand to their refs, in order, anywhere in the list.
 --
-SELECT fs_register_feature_service('ranking', ARRAY['user_profile:segment', 'user_stats:clicks']);
-SELECT fs_register_feature_service('everything', ARRAY['user_stats:*', 'user_profile:*']);
+SELECT name FROM fs_register_feature_service('ranking', ARRAY['user_profile:segment', 'user_stats:clicks']);
+SELECT name FROM fs_register_feature_service('everything', ARRAY['user_stats:*', 'user_profile:*']);
 SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['ranking']);
 SELECT feature_ref, value, status
   FROM fs_get_features(ARRAY['u1'], ARRAY['user_stats:ctr', 'ranking', 'user_profile:age']);

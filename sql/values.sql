@@ -80,8 +80,8 @@ VALUES ('tiny', '2026-01-01 00:00:00+00', 1e-07, '-0', '{1e-07,-0,1.5e-05}'),
 -- every feature NULL
 INSERT INTO vals (id, event_time) VALUES ('nulls', '2026-01-01 00:00:00+00');
 
-SELECT fs_register_entity('thing', 'id');
-SELECT fs_register_feature_view('v', 'vals', 'thing');
+SELECT name FROM fs_register_entity('thing', 'id');
+SELECT name FROM fs_register_feature_view('v', 'vals', 'thing');
 
 SELECT feature_ref, value, jsonb_typeof(value) AS json_type, status
   FROM fs_get_features(ARRAY['typical'], ARRAY['v:*']);
@@ -180,8 +180,8 @@ INSERT INTO more_vals VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2026-01-0
     ARRAY['\x01'::bytea, NULL], '{Infinity,-Infinity,NaN,-0,1.5}', '{NaN,1.10,-0.0}',
     '{t,f,NULL}', '[0:2]={7,8,9}', '[1,5)', 1.5, 'z', 'a name', '{"k": [1]}',
     ARRAY['2026-01-01 10:00:00']::timestamp[]);
-SELECT fs_register_entity('doc', 'id');
-SELECT fs_register_feature_view('m', 'more_vals', 'doc');
+SELECT name FROM fs_register_entity('doc', 'id');
+SELECT name FROM fs_register_feature_view('m', 'more_vals', 'doc');
 -- a uuid key: ids in any case convert to the same key
 SELECT entity_id, feature_ref, value, jsonb_typeof(value) AS json_type
   FROM fs_get_features(ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'], ARRAY['m:*']);

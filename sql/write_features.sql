@@ -53,9 +53,9 @@ CREATE FOREIGN TABLE wf_remote (user_id bigint, event_time timestamptz,
     SERVER wf_srv OPTIONS (table :'remote_table', key 'user_id');
 SELECT fs_create_online_table('wf_remote');
 
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('local', 'wf_local', 'user');
-SELECT fs_register_feature_view('remote', 'wf_remote', 'user');
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('local', 'wf_local', 'user');
+SELECT name FROM fs_register_feature_view('remote', 'wf_remote', 'user');
 CREATE TEMP TABLE views (v text);
 INSERT INTO views VALUES ('local'), ('remote');
 GRANT SELECT ON views TO PUBLIC;
@@ -160,13 +160,13 @@ SELECT v, s.* FROM views, pg_temp.served(v, '1') s ORDER BY v;
 -- A store error is raised: here the remote table does not exist.
 CREATE FOREIGN TABLE wf_missing (user_id bigint, event_time timestamptz, clicks int)
     SERVER wf_srv OPTIONS (table 'write_no_such_table', key 'user_id');
-SELECT fs_register_feature_view('missing', 'wf_missing', 'user');
+SELECT name FROM fs_register_feature_view('missing', 'wf_missing', 'user');
 SELECT pg_temp.err($$SELECT fs_write_features('missing', '1', '{"clicks": 1}')$$);
 
 -- A generated column is computed by its table, never written.
 CREATE TABLE wf_gen (user_id bigint PRIMARY KEY, event_time timestamptz, clicks int,
     doubled int GENERATED ALWAYS AS (clicks * 2) STORED);
-SELECT fs_register_feature_view('gen', 'wf_gen', 'user');
+SELECT name FROM fs_register_feature_view('gen', 'wf_gen', 'user');
 SELECT fs_write_features('gen', '1', '{"clicks": 21}', '2026-01-01');
 SELECT pg_temp.err($$SELECT fs_write_features('gen', '1', '{"doubled": 1}')$$);
 SELECT * FROM wf_gen;
@@ -251,8 +251,8 @@ SELECT user_id, event_time, clicks FROM wf_local_renamed WHERE user_id = 1;
 -- A view in another schema, with names that need quoting.
 CREATE SCHEMA "WF Schema";
 CREATE TABLE "WF Schema"."Odd Table" ("User Id" text PRIMARY KEY, "When" timestamptz, "Click Count" int);
-SELECT fs_register_entity('odd', 'User Id');
-SELECT fs_register_feature_view('odd', '"WF Schema"."Odd Table"', 'odd', event_time_column => 'When');
+SELECT name FROM fs_register_entity('odd', 'User Id');
+SELECT name FROM fs_register_feature_view('odd', '"WF Schema"."Odd Table"', 'odd', event_time_column => 'When');
 SELECT fs_write_features('odd', 'a''b', '{"Click Count": 1}', '2026-01-01'),
        fs_write_features('odd', 'a''b', '{"Click Count": 2}', '2025-01-01');
 SELECT * FROM "WF Schema"."Odd Table";

@@ -216,29 +216,46 @@ catalog_void(FunctionCallInfo fcinfo, const CatalogWrite *cw)
 	PG_RETURN_VOID();
 }
 
+/*
+ * A write whose statement returns the catalog row it wrote, as one
+ * whole-row column: the registry functions hand it back, so that psql shows
+ * what was registered rather than a blank void row.
+ */
+static Datum
+catalog_row(FunctionCallInfo fcinfo, const CatalogWrite *cw)
+{
+	bool		isnull;
+	Datum		row;
+
+	row = catalog_write(fcinfo, cw, &isnull);
+	if (isnull)
+		elog(ERROR, "catalog write to %s returned no row", cw->table);
+	PG_RETURN_DATUM(row);
+}
+
 /*-------------------------------------------------------------------------
  * The registry: each function's check is its fs_check_* (extension SQL),
  * which raises the function's errors.
  *-------------------------------------------------------------------------
  */
 
-/* fs_register_entity(name, join_key, description) */
+/* fs_register_entity(name, join_key, description): the fs_entity row */
 Datum
 fs_register_entity(PG_FUNCTION_ARGS)
 {
 	static const CatalogWrite cw = {
 		.table = "fs_entity",
 		.check_fn = "fs_check_register_entity",
-		.write = "INSERT INTO @extschema@.fs_entity (name, join_key, description, registered_by) "
-		"VALUES ($1, $2, $3, $4)",
+		.write = "INSERT INTO @extschema@.fs_entity AS e (name, join_key, description, registered_by) "
+		"VALUES ($1, $2, $3, $4) RETURNING e",
 	};
 
-	return catalog_void(fcinfo, &cw);
+	return catalog_row(fcinfo, &cw);
 }
 
 /*
  * fs_register_feature_view(name, relation, entity, ttl, event_time_column,
- * description, owner, tags)
+ * description, owner, tags): the fs_feature_view row
  */
 Datum
 fs_register_feature_view(PG_FUNCTION_ARGS)
@@ -246,18 +263,18 @@ fs_register_feature_view(PG_FUNCTION_ARGS)
 	static const CatalogWrite cw = {
 		.table = "fs_feature_view",
 		.check_fn = "fs_check_register_feature_view",
-		.write = "INSERT INTO @extschema@.fs_feature_view "
+		.write = "INSERT INTO @extschema@.fs_feature_view AS v "
 		"(name, relation, entity, ttl, event_time_column, description, owner, tags, registered_by) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), $9)",
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, '{}'), $9) RETURNING v",
 	};
 
-	return catalog_void(fcinfo, &cw);
+	return catalog_row(fcinfo, &cw);
 }
 
 /*
  * fs_alter_feature_view(name, ttl, description, owner, tags, reset): what is
  * NULL stays; reset names what to clear; tags merge key by key, and a key
- * given as JSON null goes.
+ * given as JSON null goes.  Returns the view's row as altered.
  */
 Datum
 fs_alter_feature_view(PG_FUNCTION_ARGS)
@@ -276,14 +293,15 @@ fs_alter_feature_view(PG_FUNCTION_ARGS)
 		"ELSE v.tags END OPERATOR(pg_catalog.||) coalesce($5, '{}')) "
 		"OPERATOR(pg_catalog.-) ARRAY(SELECT t.key FROM pg_catalog.jsonb_each($5) t "
 		"WHERE t.value OPERATOR(pg_catalog.=) 'null'::pg_catalog.jsonb) "
-		"WHERE v.name OPERATOR(pg_catalog.=) $1",
+		"WHERE v.name OPERATOR(pg_catalog.=) $1 RETURNING v",
 	};
 
-	return catalog_void(fcinfo, &cw);
+	return catalog_row(fcinfo, &cw);
 }
 
 /*
- * fs_register_feature_service(name, feature_refs, description)
+ * fs_register_feature_service(name, feature_refs, description): the
+ * fs_feature_service row
  */
 Datum
 fs_register_feature_service(PG_FUNCTION_ARGS)
@@ -291,11 +309,11 @@ fs_register_feature_service(PG_FUNCTION_ARGS)
 	static const CatalogWrite cw = {
 		.table = "fs_feature_service",
 		.check_fn = "fs_check_register_feature_service",
-		.write = "INSERT INTO @extschema@.fs_feature_service "
-		"(name, feature_refs, description, registered_by) VALUES ($1, $2, $3, $4)",
+		.write = "INSERT INTO @extschema@.fs_feature_service AS s "
+		"(name, feature_refs, description, registered_by) VALUES ($1, $2, $3, $4) RETURNING s",
 	};
 
-	return catalog_void(fcinfo, &cw);
+	return catalog_row(fcinfo, &cw);
 }
 
 /*

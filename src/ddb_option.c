@@ -97,6 +97,27 @@ option_kb(DefElem *def, int min)
 	return kb;
 }
 
+/*
+ * The value of a time option in ms ("500ms", "5s", "1min"; a bare number is
+ * ms), checked: the units of the settings it overrides, parsed by the
+ * settings' own parser so that both read a value alike.
+ */
+static int
+option_ms(DefElem *def, int min)
+{
+	char	   *s = defGetString(def);
+	int			ms;
+
+	if (!parse_int(s, &ms, GUC_UNIT_MS, NULL) || ms < min)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
+				 errhint("The value is a time of at least %d ms and under 24 days: a number with a unit "
+						 "(us, ms, s, min, h, d), such as '500ms' or '5s'; a bare number is milliseconds.",
+						 min)));
+	return ms;
+}
+
 /* Whether typid is a type whose values can be a partition key of kind S, N or B. */
 char
 fs_key_kind(Oid typid)
@@ -170,8 +191,9 @@ fs_dynamodb_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "max_retries") == 0)
 			(void) option_int(def, 0);
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0 ||
-				 strcmp(def->defname, "request_timeout_ms") == 0 ||
-				 strcmp(def->defname, "max_connections") == 0)
+				 strcmp(def->defname, "request_timeout_ms") == 0)
+			(void) option_ms(def, 1);
+		else if (strcmp(def->defname, "max_connections") == 0)
 			(void) option_int(def, 1);
 		else if (strcmp(def->defname, "max_response_size") == 0)
 			(void) option_kb(def, 64);
@@ -225,9 +247,9 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 		else if (strcmp(def->defname, "region") == 0)
 			ep->region = defGetString(def);
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
-			ep->connect_timeout_ms = option_int(def, 1);
+			ep->connect_timeout_ms = option_ms(def, 1);
 		else if (strcmp(def->defname, "request_timeout_ms") == 0)
-			ep->request_timeout_ms = option_int(def, 1);
+			ep->request_timeout_ms = option_ms(def, 1);
 		else if (strcmp(def->defname, "max_retries") == 0)
 			ep->max_retries = option_int(def, 0);
 		else if (strcmp(def->defname, "max_connections") == 0)

@@ -7,8 +7,10 @@
 #      view's table in a third schema.
 #   3. the scripts of test/dynamodb/: interoperability with the AWS SDK,
 #      faults of the store, and batch ingestion through a failing store;
-#      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0; and
-#      test/stream/run_stream.sh, the streaming lane.
+#      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0;
+#      test/stream/run_stream.sh, the streaming lane; and
+#      test/cluster/run_cluster.sh, scripts/pgcluster.sh and ALTER SYSTEM
+#      on clusters of its own.
 #
 # Run by scripts/test.sh with the cluster's PGHOST/PGPORT/PGUSER exported.
 # Prints "ok - name" / "not ok - name" per check and, last, "N passed, N
@@ -84,13 +86,13 @@ CREATE TABLE $d.user_profile (user_id text PRIMARY KEY, updated timestamptz, seg
 INSERT INTO $d.user_profile VALUES ('u1', '2026-02-01 00:00:00+00', 'pro'), ('u3', NULL, 'new');
 CREATE TABLE $d.items (item_id int PRIMARY KEY, event_time timestamptz, price numeric);
 INSERT INTO $d.items VALUES (7, '2026-03-01 00:00:00+00', 9.99);
-SELECT $s.fs_register_entity('user', 'user_id', 'a person');
-SELECT $s.fs_register_entity('item', 'item_id');
-SELECT $s.fs_register_feature_view('stats', '$d.user_stats', 'user', ttl => '36500 days',
+SELECT FROM $s.fs_register_entity('user', 'user_id', 'a person');
+SELECT FROM $s.fs_register_entity('item', 'item_id');
+SELECT FROM $s.fs_register_feature_view('stats', '$d.user_stats', 'user', ttl => '36500 days',
         description => 'engagement', owner => 'team-a', tags => '{"tier": "gold"}');
-SELECT $s.fs_register_feature_view('profile', '$d.user_profile', 'user', event_time_column => 'updated');
-SELECT $s.fs_register_feature_view('items', '$d.items', 'item');
-SELECT $s.fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr'], 'model v1');
+SELECT FROM $s.fs_register_feature_view('profile', '$d.user_profile', 'user', event_time_column => 'updated');
+SELECT FROM $s.fs_register_feature_view('items', '$d.items', 'item');
+SELECT FROM $s.fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr'], 'model v1');
 EOF
     then
         not_ok "$label: set up the source database" "$(tr '\n' '|' <"$WORK/$label.setup.log")"
@@ -134,7 +136,7 @@ EOF
     # The restored database keeps working: register, serve, drop.
     check "$label: the restored registry accepts new registrations" \
         "profile:segment" \
-        "$(psql_in "$dst" "SELECT $s.fs_register_feature_service('second', ARRAY['profile:segment']); SELECT feature_ref FROM $s.fs_resolve_refs(ARRAY['second'])" | tail -n 1)"
+        "$(psql_in "$dst" "SELECT FROM $s.fs_register_feature_service('second', ARRAY['profile:segment']); SELECT feature_ref FROM $s.fs_resolve_refs(ARRAY['second'])" | tail -n 1)"
     check "$label: the restored registry still refuses a drop in use" \
         "2BP01" \
         "$(psql -X -q -At -d "$dst" -c "\\set VERBOSITY sqlstate" -c "SELECT $s.fs_drop_feature_view('stats')" 2>&1 | sed -E 's/^ERROR: +//')"
@@ -233,5 +235,14 @@ run_part upgrade test/upgrade/run_upgrade.sh
 # starts the cluster so); it restarts the cluster once.
 # ===========================================================================
 run_part stream test/stream/run_stream.sh
+
+# ===========================================================================
+# The getting-started path (test/cluster/run_cluster.sh: scripts/pgcluster.sh
+# preloads the library unless FS_PG_EXTRA_CONF says otherwise, restart and
+# crash-restart, and ALTER SYSTEM SET feature_store.* as docs/settings.md
+# gives it, with and without the preload).  It starts clusters of its own,
+# one at a time.  Its own count line is shown as "# cluster: ...".
+# ===========================================================================
+run_part cluster test/cluster/run_cluster.sh
 
 finish

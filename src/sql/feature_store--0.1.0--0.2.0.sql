@@ -1513,3 +1513,174 @@ BEGIN
                         n_ins, n_upd, n_del, n_written;
 END
 $$;
+
+/*
+ * ==========================================================================
+ * Issue 11, item 11 (psql habits): the registry functions return the
+ * catalog row they wrote (a return type cannot be replaced: drop and create
+ * again), and every object of the extension has a comment (at the end).
+ * ==========================================================================
+ */
+DROP FUNCTION @extschema@.fs_register_entity(text, text, text);
+CREATE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
+                                               description text DEFAULT NULL)
+RETURNS @extschema@.fs_entity LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_entity';
+DROP FUNCTION @extschema@.fs_register_feature_view(text, regclass, text, interval, name,
+                                                   text, text, jsonb);
+CREATE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
+    entity text, ttl interval DEFAULT NULL,
+    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
+    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS @extschema@.fs_feature_view LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_view';
+DROP FUNCTION @extschema@.fs_alter_feature_view(text, interval, text, text, jsonb, text[]);
+CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
+    reset text[] DEFAULT '{}')
+RETURNS @extschema@.fs_feature_view LANGUAGE c AS 'MODULE_PATHNAME', 'fs_alter_feature_view';
+DROP FUNCTION @extschema@.fs_register_feature_service(text, text[], text);
+CREATE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
+                                                        description text DEFAULT NULL)
+RETURNS @extschema@.fs_feature_service LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_service';
+
+/*
+ * Comments: what \dd, \df+, \dt+ and \dv+ say about every object of the
+ * extension.  Internal objects say so, and who calls them.  Keep one per
+ * object (test/pgtap/comments.sql checks every member has one), and the
+ * same block in the upgrade script.
+ */
+COMMENT ON TABLE @extschema@.fs_entity IS
+    'Registered entities (what features describe) and their join keys; written by fs_register_entity and fs_drop_entity';
+COMMENT ON TABLE @extschema@.fs_feature_view IS
+    'Registered feature views: a relation holding one row of latest values per entity; written by fs_register_feature_view, fs_alter_feature_view and fs_drop_feature_view';
+COMMENT ON TABLE @extschema@.fs_feature_service IS
+    'Registered feature services: named, ordered lists of feature references; written by fs_register_feature_service and fs_drop_feature_service';
+COMMENT ON TABLE @extschema@.fs_ingest_runs IS
+    'One row per fs_ingest run: its counts, timings and status';
+COMMENT ON TABLE @extschema@.fs_ingest_rejects IS
+    'Source rows fs_ingest set aside, with the column, raw value and reason';
+COMMENT ON TABLE @extschema@.fs_ingest_state IS
+    'Internal: per view and entity, a digest of what fs_ingest last wrote (change detection); fs_forget_ingest_state clears it';
+COMMENT ON TABLE @extschema@.fs_stream_queue IS
+    'Streamed events waiting for the stream worker: fs_push (or INSERT) appends, the worker drains';
+COMMENT ON TABLE @extschema@.fs_stream_rejects IS
+    'Streamed events the stream worker could not write, and why; see fs_stream_requeue_rejects and fs_stream_discard_rejects';
+COMMENT ON SEQUENCE @extschema@.fs_feature_view_view_id_seq IS
+    'Internal: numbers feature views (fs_feature_view.view_id)';
+COMMENT ON SEQUENCE @extschema@.fs_ingest_runs_run_id_seq IS
+    'Internal: numbers ingestion runs (fs_ingest_runs.run_id)';
+COMMENT ON SEQUENCE @extschema@.fs_stream_queue_id_seq IS
+    'Internal: numbers streamed events (fs_stream_queue.id), used by fs_stream_queue_stamp';
+COMMENT ON SEQUENCE @extschema@.fs_stream_flush_seq IS
+    'Internal: numbers the stream worker''s flushes (fs_stream_queue.flush_id)';
+COMMENT ON VIEW @extschema@.feature_registry IS
+    'One row per registered feature: its view, type, entity, join key, store, relation, ttl, description, owner and tags';
+COMMENT ON VIEW @extschema@.fs_stream_status IS
+    'The streaming lane at a glance: queue depth, oldest event age, this database''s stream worker and its figures';
+COMMENT ON FOREIGN DATA WRAPPER fs_dynamodb IS
+    'Foreign data wrapper for DynamoDB-compatible stores (DynamoDB, ScyllaDB Alternator, dynalite) over HTTP';
+COMMENT ON EVENT TRIGGER fs_on_sql_drop IS
+    'Drops the registration of a feature view whose relation is dropped';
+COMMENT ON TRIGGER fs_entity_changed ON @extschema@.fs_entity IS
+    'Invalidates every backend''s cache of resolved references when entities change';
+COMMENT ON TRIGGER fs_feature_view_changed ON @extschema@.fs_feature_view IS
+    'Invalidates every backend''s cache of resolved references when feature views change';
+COMMENT ON TRIGGER fs_feature_service_changed ON @extschema@.fs_feature_service IS
+    'Invalidates every backend''s cache of resolved references when feature services change';
+COMMENT ON TRIGGER fs_stream_queue_stamp ON @extschema@.fs_stream_queue IS
+    'Numbers each queued event and records who queued it and when';
+COMMENT ON TRIGGER fs_stream_queue_wake ON @extschema@.fs_stream_queue IS
+    'Calls the database''s stream worker when the inserting transaction commits';
+
+-- the registry
+COMMENT ON FUNCTION @extschema@.fs_register_entity(text, text, text) IS
+    'Register an entity and its join key column; returns the fs_entity row';
+COMMENT ON FUNCTION @extschema@.fs_register_feature_view(text, regclass, text, interval, name, text, text, jsonb) IS
+    'Register a feature view over a table with a unique index on the join key, or a foreign table of fs_dynamodb; returns the fs_feature_view row';
+COMMENT ON FUNCTION @extschema@.fs_alter_feature_view(text, interval, text, text, jsonb, text[]) IS
+    'Change a feature view''s ttl, description, owner or tags (only what is given; reset clears); returns the altered fs_feature_view row';
+COMMENT ON FUNCTION @extschema@.fs_register_feature_service(text, text[], text) IS
+    'Register a feature service: a named, ordered list of feature references; returns the fs_feature_service row';
+COMMENT ON FUNCTION @extschema@.fs_drop_feature_view(text) IS
+    'Drop a feature view''s registration (not its relation); refused while a feature service uses it';
+COMMENT ON FUNCTION @extschema@.fs_drop_feature_service(text) IS
+    'Drop a feature service';
+COMMENT ON FUNCTION @extschema@.fs_drop_entity(text) IS
+    'Drop an entity; refused while feature views use it';
+COMMENT ON FUNCTION @extschema@.fs_resolve_refs(text[]) IS
+    'Expand feature references (view:feature, view:*, service names) to features, in order, with the errors serving gives';
+COMMENT ON FUNCTION @extschema@.fs_check_register_entity(text, text, text) IS
+    'Internal: the checks of fs_register_entity, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_register_feature_view(text, regclass, text, interval, name, text, text, jsonb) IS
+    'Internal: the checks of fs_register_feature_view, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_alter_feature_view(text, interval, text, text, jsonb, text[]) IS
+    'Internal: the checks of fs_alter_feature_view, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_register_feature_service(text, text[], text) IS
+    'Internal: the checks of fs_register_feature_service, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_drop_feature_view(text) IS
+    'Internal: the checks of fs_drop_feature_view, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_drop_feature_service(text) IS
+    'Internal: the checks of fs_drop_feature_service, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_drop_entity(text) IS
+    'Internal: the checks of fs_drop_entity, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_owns_relation(oid, boolean) IS
+    'Internal: whether the current role acts for the owner of a relation; used by the registry''s checks and fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_acts_for(name) IS
+    'Internal: whether the current role acts for a role; used by the registry''s checks and the row-level security policies';
+COMMENT ON FUNCTION @extschema@.fs_owns_view(text) IS
+    'Internal: whether the current role owns a feature view''s relation; used by the policies of fs_ingest_state';
+COMMENT ON FUNCTION @extschema@.fs_registry_changed() IS
+    'Internal: trigger on the registry tables; invalidates every backend''s cache of resolved references at commit';
+COMMENT ON FUNCTION @extschema@.fs_on_sql_drop() IS
+    'Internal: function of event trigger fs_on_sql_drop; drops the registration of a feature view whose relation is dropped';
+
+-- serving
+COMMENT ON FUNCTION @extschema@.fs_get_features(text[], text[]) IS
+    'Serve features: one row per entity and feature, entity-major in input order, features in reference order, with value, event time and status';
+COMMENT ON FUNCTION @extschema@.fs_get_feature_vectors(text[], text[]) IS
+    'Serve features: one row per entity, in input order, with a jsonb object {"view:feature": value} (keys in jsonb''s order)';
+
+-- batch ingestion
+COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
+    'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
+COMMENT ON FUNCTION @extschema@.fs_forget_ingest_state(text, text[]) IS
+    'Forget what fs_ingest wrote to a view (all entities, or those given), so that the next run writes them again; returns the rows forgotten';
+COMMENT ON FUNCTION @extschema@.fs_ingest_begin_run(text, text, text, timestamptz) IS
+    'Internal: records the start of a run in fs_ingest_runs; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_end_run(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, double precision, double precision, double precision, double precision) IS
+    'Internal: records a run''s counts and timings in fs_ingest_runs; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_add_reject(bigint, text, text, text, text, bigint) IS
+    'Internal: records a rejected row in fs_ingest_rejects; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_silver(bigint, text, regclass, regclass, regclass, text, text, timestamptz) IS
+    'Internal: the silver step of fs_ingest (cast, validate, deduplicate, detect changes); called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_remote(bigint, text, regclass, regclass, regclass) IS
+    'Internal: the gold step of fs_ingest for a view stored in fs_dynamodb; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_record_state(text, regclass, bigint[]) IS
+    'Internal: records in fs_ingest_state what the gold step wrote to an embedded view; called by fs_ingest';
+
+-- direct writes and the DynamoDB-compatible store
+COMMENT ON FUNCTION @extschema@.fs_write_features(text, text, jsonb, timestamptz) IS
+    'Write some features of one entity to the online store before returning: WRITTEN, or STALE when a newer event time is stored';
+COMMENT ON FUNCTION @extschema@.fs_dynamodb_handler() IS
+    'Internal: handler of foreign data wrapper fs_dynamodb';
+COMMENT ON FUNCTION @extschema@.fs_dynamodb_validator(text[], oid) IS
+    'Internal: option validator of foreign data wrapper fs_dynamodb';
+COMMENT ON FUNCTION @extschema@.fs_create_online_table(regclass) IS
+    'Create a foreign table''s remote table in its DynamoDB-compatible store (CreateTable) and wait until it is ACTIVE';
+
+-- streaming
+COMMENT ON FUNCTION @extschema@.fs_push(text, text, jsonb, timestamptz, text) IS
+    'Queue an event for the stream worker (mode set, or add for counters), checked as fs_write_features would; returns its id';
+COMMENT ON FUNCTION @extschema@.fs_stream_requeue_rejects(text, bigint[]) IS
+    'Put the caller''s events of fs_stream_rejects back in the queue (of a view, among ids; NULL: all); returns how many';
+COMMENT ON FUNCTION @extschema@.fs_stream_discard_rejects(text, bigint[]) IS
+    'Discard the caller''s events of fs_stream_rejects (of a view, among ids; NULL: all); returns how many';
+COMMENT ON FUNCTION @extschema@.fs_stream_worker_status() IS
+    'Internal: this database''s stream worker and its figures, from shared memory; read through view fs_stream_status';
+COMMENT ON FUNCTION @extschema@.fs_stream_queue_depth() IS
+    'Internal: the queue''s depth and the age of its oldest event; read through view fs_stream_status';
+COMMENT ON FUNCTION @extschema@.fs_stream_queue_stamp() IS
+    'Internal: trigger on fs_stream_queue; numbers each event and records who queued it and when';
+COMMENT ON FUNCTION @extschema@.fs_stream_queue_wake() IS
+    'Internal: trigger on fs_stream_queue; calls the database''s stream worker at commit';
+COMMENT ON FUNCTION @extschema@.fs_stream_wake_workers() IS
+    'Internal: calls the database''s stream worker at commit; called by the extension''s install and upgrade scripts';

@@ -55,7 +55,7 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
 DROP TABLE IF EXISTS bench_ingest, bench_ingest_staging;
 CREATE EXTENSION feature_store;
-SELECT fs_register_entity('bench_user', 'user_id');
+SELECT name FROM fs_register_entity('bench_user', 'user_id');
 \if :ddb
 CREATE SERVER bench_ingest_server FOREIGN DATA WRAPPER fs_dynamodb
     OPTIONS (endpoint :'endpoint', region 'us-east-1');
@@ -71,7 +71,7 @@ SELECT format('CREATE TABLE bench_ingest (user_id bigint PRIMARY KEY, event_time
               string_agg(format('f%s float8', i), ', ' ORDER BY i))
   FROM generate_series(1, 20) i \gexec
 \endif
-SELECT fs_register_feature_view('bench_ingest', 'bench_ingest', 'bench_user');
+SELECT name FROM fs_register_feature_view('bench_ingest', 'bench_ingest', 'bench_user');
 SELECT fs_create_staging_table('bench_ingest');
 SELECT format($$INSERT INTO bench_ingest_staging
                 SELECT g::text, '2026-01-01 00:00:00+00', %s FROM generate_series(1, %s) g$$,

@@ -17,7 +17,7 @@
 SET client_min_messages = warning;
 \o /dev/null
 CREATE EXTENSION IF NOT EXISTS feature_store;
-SELECT fs_register_entity('bench_stream_user', 'user_id')
+SELECT name FROM fs_register_entity('bench_stream_user', 'user_id')
  WHERE NOT EXISTS (SELECT FROM fs_entity WHERE name = 'bench_stream_user');
 SELECT :'store' = 'dynamodb' AS ddb \gset
 -- The worker waits for its flush's lock; what it claimed is gone with it.
@@ -35,5 +35,5 @@ SELECT fs_create_online_table(:'view');
 CREATE TABLE :"view" (user_id bigint PRIMARY KEY, event_time timestamptz,
                       ts_us bigint, push_xid bigint, v float8);
 \endif
-SELECT fs_register_feature_view(:'view', :'view', 'bench_stream_user');
+SELECT name FROM fs_register_feature_view(:'view', :'view', 'bench_stream_user');
 \o

@@ -100,8 +100,8 @@ SET client_min_messages = warning;
 $(dynamodb_server faults 'http://127.0.0.1:9' "max_retries '2'")
 CREATE FOREIGN TABLE fault_t (user_id text, event_time timestamptz, clicks bigint, ctr float8)
   SERVER faults OPTIONS (table 'fault_items', key 'user_id');
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('fv', 'fault_t', 'user');
+SELECT FROM fs_register_entity('user', 'user_id');
+SELECT FROM fs_register_feature_view('fv', 'fault_t', 'user');
 
 CREATE FUNCTION fault_try(q text, OUT state text, OUT msg text, OUT detail text,
                           OUT hint text, OUT secs numeric)
@@ -201,6 +201,9 @@ SELECT round(extract(epoch FROM clock_timestamp() - :'t0'), 3);
 \echo @request_timeout
 ALTER SERVER faults OPTIONS (ADD request_timeout_ms '300');
 SELECT state, secs < 1.5 FROM fault_try(\$q\$$GET\$q\$);
+\echo @request_timeout_units
+ALTER SERVER faults OPTIONS (SET request_timeout_ms '0.3s');
+SELECT state, secs < 1.5 FROM fault_try(\$q\$$GET\$q\$);
 ALTER SERVER faults OPTIONS (DROP request_timeout_ms);
 \echo @after_cancel
 ALTER SERVER faults OPTIONS (SET endpoint 'http://127.0.0.1:$OK_PORT');
@@ -225,6 +228,8 @@ check "never: pg_cancel_backend from another session cancels fs_get_features wit
 check_true "never: the cancel by pg_cancel_backend comes within 1 s" \
     "$(awk -v t="$t_cancel" 'BEGIN { print (t != "" && t + 0 < 1.0) ? "t" : "f" }')" "took: $t_cancel s"
 check "never: request_timeout_ms '300' ends the request with 08006" "08006|t" "$(after "$WORK/b.out" request_timeout)"
+check "never: request_timeout_ms '0.3s' (units as the setting's) ends the request with 08006" "08006|t" \
+    "$(after "$WORK/b.out" request_timeout_units)"
 check "never: after the cancels, the same backend serves from a store that answers" \
     "$(all_status NOT_FOUND)
 t" "$(after "$WORK/b.out" after_cancel)"
@@ -424,7 +429,7 @@ INSERT INTO dyn_t VALUES
   ('u1', '2026-01-01 00:00:00+00', 1, 0.5, '{a}', 'x'),
   ('u2', '2026-01-02 00:00:00+00', 2, NULL, '{b,c}', 'y'),
   ('u3', '2026-01-03 00:00:00+00', 3, 0.25, NULL, NULL);
-SELECT fs_register_feature_view('dv', 'dyn_t', 'user');
+SELECT FROM fs_register_feature_view('dv', 'dyn_t', 'user');
 \echo @served
 SELECT string_agg(entity_id || ':' || status, ',')
   FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks']);
@@ -470,7 +475,7 @@ $throttle_sql
 $(dynamodb_server faults2 "http://127.0.0.1:$FPORT" "max_retries '0'")
 CREATE FOREIGN TABLE fault_t2 (user_id text, event_time timestamptz, clicks bigint)
   SERVER faults2 OPTIONS (table 'fault_items', key 'user_id');
-SELECT fs_register_feature_view('fv2', 'fault_t2', 'user');
+SELECT FROM fs_register_feature_view('fv2', 'fault_t2', 'user');
 CREATE FUNCTION pg_temp.errors(n int, OUT throttled int, OUT garbage int, OUT other text)
 LANGUAGE plpgsql AS \$\$
 BEGIN

@@ -74,8 +74,8 @@ CREATE FOREIGN TABLE fv_online (user_id text, event_time timestamptz, clicks big
 CREATE FOREIGN TABLE direct (user_id text, event_time timestamptz, clicks bigint, ctr float8)
   SERVER store OPTIONS (table '$TABLE', key 'user_id');
 SELECT fs_create_online_table('direct');
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('fv', 'fv_online', 'user');
+SELECT FROM fs_register_entity('user', 'user_id');
+SELECT FROM fs_register_feature_view('fv', 'fv_online', 'user');
 SELECT fs_create_staging_table('fv', 'src');
 INSERT INTO src SELECT 'u' || i, '2026-01-01 00:00:00+00', (i * 3)::text, (i / 8.0)::text
   FROM generate_series(1, $N) i;

@@ -169,10 +169,10 @@ check "FDW: a Scan of the N-keyed table" "7:0.5,8:0" \
 # --- (a) serving from the foreign tables ----------------------------------------
 
 serve_skip=""
-out="$(q "SELECT fs_register_entity('iuser', 'user_id');
-          SELECT fs_register_entity('iitem', 'item_id');
-          SELECT fs_register_feature_view('r_users', 'r_users', 'iuser', ttl => '30 days');
-          SELECT fs_register_feature_view('r_items', 'r_items', 'iitem')" | grep -v '^$' || true)"
+out="$(q "SELECT FROM fs_register_entity('iuser', 'user_id');
+          SELECT FROM fs_register_entity('iitem', 'item_id');
+          SELECT FROM fs_register_feature_view('r_users', 'r_users', 'iuser', ttl => '30 days');
+          SELECT FROM fs_register_feature_view('r_items', 'r_items', 'iitem')" | grep -v '^$' || true)"
 if [ "$out" = "ERROR:  0A000" ]; then
     serve_skip="fs_register_feature_view refuses a foreign table of fs_dynamodb (0A000)"
 elif [ -n "$out" ]; then
@@ -232,7 +232,7 @@ else
     check "serving: an embedded-store copy of the foreign table's rows" "" \
         "$(q "CREATE TABLE l_users AS SELECT * FROM r_users;
               ALTER TABLE l_users ADD PRIMARY KEY (user_id);
-              SELECT fs_register_feature_view('l_users', 'l_users', 'iuser', ttl => '30 days')" | grep -v '^$' || true)"
+              SELECT FROM fs_register_feature_view('l_users', 'l_users', 'iuser', ttl => '30 days')" | grep -v '^$' || true)"
     check "serving: a foreign table serves what an embedded-store copy of its rows serves" \
         "$(served_as l_users)" "$(served_as r_users)"
 fi

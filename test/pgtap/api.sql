@@ -89,13 +89,13 @@ SELECT is(pg_get_function_result('fs_get_feature_vectors(text[],text[])'::regpro
 
 -- named notation works with the parameter names docs/reference.md gives
 CREATE TABLE api_t (user_id text PRIMARY KEY, ts timestamptz, x int);
-SELECT lives_ok($$SELECT fs_register_entity(name => 'user', join_key => 'user_id', description => 'd')$$,
+SELECT lives_ok($$SELECT name FROM fs_register_entity(name => 'user', join_key => 'user_id', description => 'd')$$,
                 'fs_register_entity in named notation');
-SELECT lives_ok($$SELECT fs_register_feature_view(name => 'v', relation => 'api_t', entity => 'user',
+SELECT lives_ok($$SELECT name FROM fs_register_feature_view(name => 'v', relation => 'api_t', entity => 'user',
                     ttl => '1 day', event_time_column => 'ts', description => 'd', owner => 'o',
                     tags => '{"k": 1}')$$,
                 'fs_register_feature_view in named notation');
-SELECT lives_ok($$SELECT fs_register_feature_service(name => 's', feature_refs => ARRAY['v:x'], description => 'd')$$,
+SELECT lives_ok($$SELECT name FROM fs_register_feature_service(name => 's', feature_refs => ARRAY['v:x'], description => 'd')$$,
                 'fs_register_feature_service in named notation');
 SELECT is((SELECT count(*)::int FROM fs_get_features(entity_ids => ARRAY['a'], feature_refs => ARRAY['s'])), 1,
           'fs_get_features in named notation');

@@ -14,19 +14,19 @@ CREATE TABLE cat_other (user_id text PRIMARY KEY, updated timestamptz, clicks te
 INSERT INTO cat_stats VALUES ('u1', '2026-01-01 00:00:00+00', 3, 0.5);
 INSERT INTO cat_other VALUES ('u1', '2026-02-01 00:00:00+00', 'three', 4);
 
-SELECT fs_register_entity('user', 'user_id', 'a person');
+SELECT name FROM fs_register_entity('user', 'user_id', 'a person');
 SELECT results_eq($$SELECT name, join_key::text COLLATE "default", description, registered_by::text COLLATE "default" FROM fs_entity$$,
                   $$VALUES ('user', 'user_id', 'a person', current_user::text COLLATE "default")$$,
                   'fs_entity row');
 
 -- defaults: no ttl, event_time, no description or owner, tags '{}'
-SELECT fs_register_feature_view('stats', 'cat_stats', 'user');
+SELECT name FROM fs_register_feature_view('stats', 'cat_stats', 'user');
 SELECT results_eq($$SELECT relation, entity, ttl, event_time_column::text COLLATE "default", description, owner, tags
                       FROM fs_feature_view WHERE name = 'stats'$$,
                   $$VALUES ('cat_stats'::regclass, 'user', NULL::interval, 'event_time', NULL::text,
                             NULL::text, '{}'::jsonb)$$,
                   'fs_feature_view row with the defaults');
-SELECT fs_register_feature_view('other', 'cat_other', 'user', ttl => '2 hours',
+SELECT name FROM fs_register_feature_view('other', 'cat_other', 'user', ttl => '2 hours',
                                 event_time_column => 'updated', description => 'the other one',
                                 owner => 'team-a', tags => '{"tier": 1}');
 SELECT results_eq($$SELECT relation, entity, ttl, event_time_column::text COLLATE "default", description, owner, tags
@@ -39,7 +39,7 @@ SELECT is((SELECT registered_by::text FROM fs_feature_view WHERE name = 'other')
 SELECT ok((SELECT created_at = now() FROM fs_feature_view WHERE name = 'other'),
           'created_at is the transaction time');
 
-SELECT fs_register_feature_service('svc', ARRAY['stats:ctr', 'other:*'], 'ranking');
+SELECT name FROM fs_register_feature_service('svc', ARRAY['stats:ctr', 'other:*'], 'ranking');
 SELECT results_eq($$SELECT name, feature_refs, description FROM fs_feature_service$$,
                   $$VALUES ('svc', ARRAY['stats:ctr', 'other:*'], 'ranking')$$,
                   'fs_feature_service row keeps the references as given');
@@ -84,7 +84,7 @@ SELECT throws_ok($$SELECT fs_drop_entity('user')$$, '2BP01', NULL,
 
 -- drop and re-register in the same transaction: resolution follows
 SELECT fs_drop_feature_view('stats');
-SELECT fs_register_feature_view('stats', 'cat_other', 'user', event_time_column => 'updated');
+SELECT name FROM fs_register_feature_view('stats', 'cat_other', 'user', event_time_column => 'updated');
 SELECT results_eq($$SELECT feature_ref, type FROM fs_resolve_refs(ARRAY['stats:*'])$$,
                   $$VALUES ('stats:clicks', 'text'), ('stats:extra', 'integer')$$,
                   'the re-registered view resolves against its new relation');
@@ -95,7 +95,7 @@ SELECT results_eq($$SELECT feature_ref, value, event_time, status
 SELECT throws_ok($$SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['stats:ctr'])$$, '42704',
                  'feature view "stats" has no feature "ctr"', 'the old relation''s features are gone');
 SELECT fs_drop_feature_view('stats');
-SELECT fs_register_feature_view('stats', 'cat_stats', 'user');
+SELECT name FROM fs_register_feature_view('stats', 'cat_stats', 'user');
 SELECT results_eq($$SELECT feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*'])$$,
                   $$VALUES ('stats:clicks', '3'::jsonb), ('stats:ctr', '0.5'::jsonb)$$,
                   'and back again');

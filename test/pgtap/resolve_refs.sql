@@ -11,14 +11,14 @@ CREATE TABLE rr_stats (user_id text PRIMARY KEY, event_time timestamptz,
 CREATE TABLE rr_profile (user_id text PRIMARY KEY, ts timestamptz, age int, segment text);
 CREATE TABLE rr_items (item_id int PRIMARY KEY, event_time timestamptz, price numeric(8,2));
 CREATE TABLE rr_empty (user_id text PRIMARY KEY, event_time timestamptz);
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_entity('item', 'item_id');
-SELECT fs_register_feature_view('stats', 'rr_stats', 'user');
-SELECT fs_register_feature_view('profile', 'rr_profile', 'user', event_time_column => 'ts');
-SELECT fs_register_feature_view('items', 'rr_items', 'item');
-SELECT fs_register_feature_view('empty', 'rr_empty', 'user');
-SELECT fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr', 'profile:age']);
-SELECT fs_register_feature_service('all_stats', ARRAY['stats:*']);
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_entity('item', 'item_id');
+SELECT name FROM fs_register_feature_view('stats', 'rr_stats', 'user');
+SELECT name FROM fs_register_feature_view('profile', 'rr_profile', 'user', event_time_column => 'ts');
+SELECT name FROM fs_register_feature_view('items', 'rr_items', 'item');
+SELECT name FROM fs_register_feature_view('empty', 'rr_empty', 'user');
+SELECT name FROM fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr', 'profile:age']);
+SELECT name FROM fs_register_feature_service('all_stats', ARRAY['stats:*']);
 
 SELECT results_eq($$SELECT feature_ref, feature_view, feature, type, entity
                       FROM fs_resolve_refs(ARRAY['stats:ctr'])$$,
@@ -76,7 +76,7 @@ SELECT throws_ok($$SELECT * FROM fs_resolve_refs(ARRAY['items:*', 'ranking'])$$,
 
 -- resolution follows the catalog within the transaction
 SELECT fs_drop_feature_service('ranking');
-SELECT fs_register_feature_service('ranking', ARRAY['stats:country']);
+SELECT name FROM fs_register_feature_service('ranking', ARRAY['stats:country']);
 SELECT results_eq($$SELECT feature_ref FROM fs_resolve_refs(ARRAY['ranking'])$$,
                   ARRAY['stats:country'], 'a service re-registered resolves anew');
 ALTER TABLE rr_stats ADD COLUMN score real;

@@ -107,8 +107,8 @@ setup_sql "$DB" <<'EOF'
 SET client_min_messages = warning;
 CREATE TABLE stream_local (user_id text PRIMARY KEY, event_time timestamptz,
                            clicks bigint, score float8, label text, tags text[]);
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('local', 'stream_local', 'user');
+SELECT FROM fs_register_entity('user', 'user_id');
+SELECT FROM fs_register_feature_view('local', 'stream_local', 'user');
 CREATE ROLE regress_fs_producer;
 EOF
 if [ -n "${FS_DYNALITE_ENDPOINT:-}" ]; then
@@ -120,7 +120,7 @@ CREATE FOREIGN TABLE stream_remote (user_id text, event_time timestamptz,
   clicks bigint, score float8, label text, tags text[])
   SERVER stream_srv OPTIONS (table '$TABLE', key 'user_id');
 SELECT fs_create_online_table('stream_remote');
-SELECT fs_register_feature_view('remote', 'stream_remote', 'user');
+SELECT FROM fs_register_feature_view('remote', 'stream_remote', 'user');
 EOF
     REMOTE=1
     VIEWS="local remote"
@@ -257,7 +257,7 @@ if [ "$REMOTE" = 1 ]; then
     setup_sql "a view whose remote table is missing" <<EOF
 CREATE FOREIGN TABLE stream_ghost (user_id text, event_time timestamptz, clicks bigint)
   SERVER stream_srv OPTIONS (table '${PREFIX}_ghost', key 'user_id');
-SELECT fs_register_feature_view('ghost', 'stream_ghost', 'user');
+SELECT FROM fs_register_feature_view('ghost', 'stream_ghost', 'user');
 EOF
     before="$(q "SELECT failed_flushes FROM fs_stream_status")"
     q "SELECT fs_push('ghost', 'g1', '{\"clicks\": 21}')" >/dev/null
@@ -289,7 +289,7 @@ queued="$(q "SELECT queue_depth FROM fs_stream_status")"
 check_true "events are queued before the restart" "$([[ "$queued" =~ ^[0-9]+$ ]] && [ "$queued" -ge 1 ] && echo t || echo f)" "queued: $queued"
 q "ALTER SYSTEM RESET feature_store.stream_flush_interval_ms" >/dev/null
 q "ALTER SYSTEM RESET feature_store.stream_idle_timeout_ms" >/dev/null
-out="$(bash "$REPO/scripts/pgcluster.sh" restart 2>&1)" || not_ok "the cluster restarts" "$out"
+out="$(bash "$REPO/scripts/pgcluster.sh" crash-restart 2>&1)" || not_ok "the cluster restarts" "$out"
 check "after the restart the queued events are drained and served" "21,22" \
     "$(wait_for "SELECT string_agg(coalesce(value::text, status), ',' ORDER BY entity_id) FROM fs_get_features(ARRAY['r1', 'r2'], ARRAY['local:clicks'])" "21,22")"
 
@@ -361,7 +361,7 @@ BEGIN
     RETURN NEW;
 END $f$;
 CREATE TRIGGER plant BEFORE INSERT OR UPDATE ON mallory.t FOR EACH ROW EXECUTE FUNCTION mallory.plant();
-SELECT fs_register_feature_view('mallory', 'mallory.t', 'user');
+SELECT FROM fs_register_feature_view('mallory', 'mallory.t', 'user');
 SELECT fs_push('mallory', 'm1', '{"x": 1}') > 0;
 RESET ROLE;
 EOF
@@ -379,8 +379,8 @@ fi
 setup_sql "a view with a citext key" <<'EOF'
 SET client_min_messages = warning;
 CREATE TABLE stream_ci (name citext PRIMARY KEY, event_time timestamptz, label text);
-SELECT fs_register_entity('person', 'name');
-SELECT fs_register_feature_view('ci', 'stream_ci', 'person');
+SELECT FROM fs_register_entity('person', 'name');
+SELECT FROM fs_register_feature_view('ci', 'stream_ci', 'person');
 EOF
 # Two events at one time in one flush: the later one wins.  Merged per text,
 # 'Bob' and 'bob' would be two writes applied in an order of their own, the
@@ -413,9 +413,9 @@ BEGIN
     RETURN NEW;
 END $f$;
 CREATE TRIGGER poison BEFORE INSERT OR UPDATE ON poison_t FOR EACH ROW EXECUTE FUNCTION poison();
-SELECT fs_register_feature_view('poison', 'poison_t', 'user');
+SELECT FROM fs_register_feature_view('poison', 'poison_t', 'user');
 CREATE TABLE calm_t (user_id text PRIMARY KEY, event_time timestamptz, x bigint);
-SELECT fs_register_feature_view('calm', 'calm_t', 'user');
+SELECT FROM fs_register_feature_view('calm', 'calm_t', 'user');
 CREATE ROLE regress_fs_pusher;
 GRANT SELECT, INSERT, UPDATE ON poison_t, calm_t TO regress_fs_pusher;
 CREATE ROLE regress_fs_reader;
@@ -494,7 +494,7 @@ for d in "$DB_A" "$DB_B"; do
     new_db "$d"
     out="$(q_in "$d" "SET client_min_messages = warning; CREATE EXTENSION feature_store;
         CREATE TABLE t (user_id text PRIMARY KEY, event_time timestamptz, clicks bigint);
-        SELECT fs_register_entity('user', 'user_id'); SELECT fs_register_feature_view('v', 't', 'user')")"
+        SELECT FROM fs_register_entity('user', 'user_id'); SELECT FROM fs_register_feature_view('v', 't', 'user')")"
     [ -z "$(tr -d '\n' <<<"$out")" ] || die "cannot set up $d: $out"
 done
 check "CREATE EXTENSION in new databases calls a worker into each, without a restart" "running|running" \
@@ -580,8 +580,8 @@ if out="$(FS_CLUSTER_ENV="$NOPRELOAD_ENV" FS_PG_EXTRA_CONF= bash "$REPO/scripts/
 SET client_min_messages = warning;
 CREATE EXTENSION feature_store;
 CREATE TABLE t (user_id text PRIMARY KEY, event_time timestamptz, clicks bigint);
-SELECT fs_register_entity('user', 'user_id');
-SELECT fs_register_feature_view('v', 't', 'user');
+SELECT FROM fs_register_entity('user', 'user_id');
+SELECT FROM fs_register_feature_view('v', 't', 'user');
 SELECT fs_push('v', 'u1', '{"clicks": 1}') > 0;
 INSERT INTO fs_stream_queue (feature_view, entity_id, features) VALUES ('v', 'u2', '{"clicks": 2}');
 SELECT queue_depth || '|' || worker_state FROM fs_stream_status;

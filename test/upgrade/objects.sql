@@ -9,7 +9,8 @@
 -- columns in order with types, defaults, nullability, identity and
 -- generation; constraints, indexes, triggers, row-level security and
 -- policies; view definitions; sequences; types; the foreign data wrapper;
--- event triggers; comments; and which tables pg_dump dumps.
+-- event triggers; comments (and members without one); and which tables
+-- pg_dump dumps.
 \pset format unaligned
 \pset tuples_only on
 \pset footer off
@@ -181,6 +182,15 @@ facts(line) AS (
         OR (de.classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass
             AND de.objoid IN (SELECT po.oid FROM pg_catalog.pg_policy po
                                WHERE po.polrelid IN (SELECT oid FROM rels)))
+
+    -- members without a comment, named, so that one missing on either side
+    -- reads as such in the diff
+    UNION ALL
+    SELECT 'no comment on ' || pg_catalog.pg_describe_object(m.classid, m.objid, m.objsubid)
+      FROM members m
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_description de
+                        WHERE de.classoid = m.classid AND de.objoid = m.objid
+                          AND de.objsubid = 0)
 
     -- what pg_dump dumps of the member tables
     UNION ALL

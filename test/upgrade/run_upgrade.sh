@@ -254,10 +254,12 @@ out="$(q_in "$NEW" "CREATE EXTENSION feature_store; SELECT extversion FROM pg_ex
 check "a fresh install is version $CURRENT" "$CURRENT" "$out"
 objects "$OLD" "$WORK/objects.updated"
 objects "$NEW" "$WORK/objects.fresh"
-check_true "the object listing covers functions, columns, policies, triggers, indexes, grants and dumped tables" \
+check_true "the object listing covers functions, columns, policies, triggers, indexes, grants, comments and dumped tables" \
     "$(awk '/^function .*: CREATE OR REPLACE FUNCTION/ {f++} /^column / {c++} /^policy / {p++}
             /^trigger / {t++} /^index / {i++} /^dumped: / {d++} /acl \{/ {g++}
-            END {print (f >= 20 && c >= 30 && p >= 5 && t >= 3 && i >= 5 && d >= 3 && g >= 1) ? "t" : "f"}' \
+            /^comment on function / {cf++} /^comment on table / {ct++} /^comment on trigger / {cg++}
+            END {print (f >= 20 && c >= 30 && p >= 5 && t >= 3 && i >= 5 && d >= 3 && g >= 1 &&
+                        cf >= 20 && ct >= 3 && cg >= 3) ? "t" : "f"}' \
             "$WORK/objects.fresh")" \
     "$(grep -c . "$WORK/objects.fresh") lines" "$(head -n 3 "$WORK/objects.fresh")"
 check_same "the updated database's extension objects equal a fresh install's" \

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# run_cluster.sh — the getting-started path of README.md (Development) and
+# docs/settings.md (Setting them with ALTER SYSTEM), on clusters of their own:
+#
+#   1. scripts/pgcluster.sh start, with FS_PG_EXTRA_CONF unset, preloads the
+#      library; the throwaway cluster runs with fsync and synchronous_commit
+#      off, as the docs say; in a fresh session ALTER SYSTEM SET
+#      feature_store.* works; `restart` is a clean stop (no crash recovery,
+#      same port), `crash-restart` an immediate one (crash recovery);
+#   2. with FS_PG_EXTRA_CONF='' it does not preload; ALTER SYSTEM SET
+#      feature_store.* in a fresh session is 42704; the documented steps
+#      work: LOAD then ALTER SYSTEM, and preloading with ALTER SYSTEM SET
+#      shared_preload_libraries and a restart; a feature_store setting given
+#      in the same session as shared_preload_libraries does not stick.
+#
+# Each cluster is started with a private state file and stopped at the end,
+# one at a time; the suite's own cluster is not touched.  Needs PG_CONFIG
+# (or PostgreSQL 15's default) and `make install` done.
+# Prints "ok - name" / "not ok - name" and, last, "N passed, N failed".
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
+
+make_work fs_cluster FS_CLUSTER_KEEP
+PGCLUSTER="$REPO/scripts/pgcluster.sh"
+CLUSTER_STATE=""
+
+# The scratch cluster's psql: its PG* from its state file, not the suite's.
+cq() {
+    (
+        # shellcheck disable=SC1090
+        . "$CLUSTER_STATE"
+        export PGHOST PGPORT PGUSER PGDATABASE
+        psql -X -q -At -v VERBOSITY=sqlstate "$@" 2>&1
+    ) || true
+}
+
+# start_cluster NAME [EXTRA_CONF]: start a cluster with state file
+# $WORK/NAME.env, FS_PG_EXTRA_CONF unset when no EXTRA_CONF is given.
+start_cluster() {
+    CLUSTER_STATE="$WORK/$1.env"
+    local out
+    if [ "$#" -ge 2 ]; then
+        out="$(FS_CLUSTER_ENV="$CLUSTER_STATE" FS_PG_EXTRA_CONF="$2" bash "$PGCLUSTER" start 2>&1)" ||
+            die "cannot start cluster $1: $out"
+    else
+        out="$(env -u FS_PG_EXTRA_CONF FS_CLUSTER_ENV="$CLUSTER_STATE" bash "$PGCLUSTER" start 2>&1)" ||
+            die "cannot start cluster $1: $out"
+    fi
+}
+stop_cluster() {
+    [ -n "$CLUSTER_STATE" ] || return 0
+    FS_CLUSTER_ENV="$CLUSTER_STATE" bash "$PGCLUSTER" stop >/dev/null 2>&1 || true
+    CLUSTER_STATE=""
+}
+at_exit stop_cluster
+pgcluster() { FS_CLUSTER_ENV="$CLUSTER_STATE" bash "$PGCLUSTER" "$@" 2>&1; }
+cluster_log() { cat "$(sed -n 's/.*FS_CLUSTER_DIR=\([^ ]*\).*/\1/p' "$CLUSTER_STATE")/postgres.log"; }
+recoveries() { cluster_log | grep -c 'automatic recovery in progress' || true; }
+
+command -v psql >/dev/null 2>&1 || die "psql not found"
+
+# --- 1. the default: preloaded ---------------------------------------------------
+
+echo "# 1. scripts/pgcluster.sh start, FS_PG_EXTRA_CONF unset"
+start_cluster preloaded
+check "pgcluster.sh start preloads feature_store by default" \
+    "feature_store" "$(cq -c "SHOW shared_preload_libraries")"
+check "the throwaway cluster runs with fsync, synchronous_commit and full_page_writes off, as documented" \
+    "off|off|off" \
+    "$(cq -c "SELECT current_setting('fsync') || '|' || current_setting('synchronous_commit') || '|' || current_setting('full_page_writes')")"
+check "preloaded: ALTER SYSTEM SET feature_store.* works in a fresh session" \
+    "t" \
+    "$(cq -c "ALTER SYSTEM SET feature_store.on_store_error = 'unavailable'" \
+          -c "ALTER SYSTEM SET feature_store.request_timeout_ms = '5s'" -c "SELECT pg_reload_conf()")"
+check "preloaded: the next session shows the settings" \
+    "unavailable|5s" \
+    "$(cq -c "SELECT current_setting('feature_store.on_store_error') || '|' || current_setting('feature_store.request_timeout_ms')")"
+
+port0="$(cq -c "SHOW port")"
+cq -c "CREATE TABLE kept (n int)" -c "INSERT INTO kept SELECT generate_series(1, 1000)" >/dev/null
+rec0="$(recoveries)"
+out="$(pgcluster restart)" || not_ok "pgcluster.sh restart" "$out"
+check "pgcluster.sh restart is a clean stop: no crash recovery, the same port, every commit kept" \
+    "0|$port0|1000" "$(( $(recoveries) - rec0 ))|$(cq -c "SHOW port")|$(cq -c "SELECT count(*) FROM kept")"
+check "after pgcluster.sh restart the library is still preloaded, the settings kept" \
+    "feature_store|unavailable" \
+    "$(cq -c "SELECT current_setting('shared_preload_libraries') || '|' || current_setting('feature_store.on_store_error')")"
+out="$(pgcluster crash-restart)" || not_ok "pgcluster.sh crash-restart" "$out"
+check "pgcluster.sh crash-restart stops as a crash would: crash recovery, the same port" \
+    "1|$port0" "$(( $(recoveries) - rec0 ))|$(cq -c "SHOW port")"
+stop_cluster
+
+# --- 2. FS_PG_EXTRA_CONF='': no preload; the documented steps -----------------
+
+echo "# 2. FS_PG_EXTRA_CONF='': no preload"
+start_cluster plain ''
+check "FS_PG_EXTRA_CONF='' starts a cluster without the preload" \
+    "" "$(cq -c "SHOW shared_preload_libraries")"
+check "not preloaded: ALTER SYSTEM SET feature_store.* in a fresh session is 42704 (docs/settings.md)" \
+    "ERROR:  42704" "$(cq -c "ALTER SYSTEM SET feature_store.on_store_error = 'unavailable'")"
+check "not preloaded: LOAD and ALTER SYSTEM in one string are refused, as documented" \
+    "ERROR:  25001" \
+    "$(cq -c "LOAD 'feature_store'; ALTER SYSTEM SET feature_store.on_store_error = 'unavailable'")"
+check "not preloaded: LOAD 'feature_store', then ALTER SYSTEM SET, then pg_reload_conf() work" \
+    "t" \
+    "$(cq -c "LOAD 'feature_store'" -c "ALTER SYSTEM SET feature_store.on_store_error = 'unavailable'" \
+          -c "SELECT pg_reload_conf()")"
+check "not preloaded: a new session shows the value set" \
+    "unavailable" "$(cq -c "SHOW feature_store.on_store_error")"
+
+# The preload, as docs/settings.md and README.md give it, with the trap:
+# a feature_store setting in the same session as shared_preload_libraries.
+out="$(cq <<'EOF'
+ALTER SYSTEM SET shared_preload_libraries = 'feature_store';
+ALTER SYSTEM SET feature_store.max_retries = 3;
+EOF
+)"
+check "in the session that sets shared_preload_libraries, ALTER SYSTEM SET feature_store.* fails (42704)" \
+    "ERROR:  42704" "$out"
+out="$(pgcluster restart)" || not_ok "pgcluster.sh restart" "$out"
+check "after ALTER SYSTEM SET shared_preload_libraries and a restart, SHOW shared_preload_libraries shows it" \
+    "feature_store" "$(cq -c "SHOW shared_preload_libraries")"
+check "the setting given in that session did not stick: SHOW after the restart shows the default" \
+    "8" "$(cq -c "SHOW feature_store.max_retries")"
+check "after the restart, ALTER SYSTEM SET feature_store.* works in a fresh session" \
+    "t" \
+    "$(cq -c "ALTER SYSTEM SET feature_store.request_timeout_ms = '5s'" -c "SELECT pg_reload_conf()")"
+check "and the next session shows it, with the value set before" \
+    "5s|unavailable" \
+    "$(cq -c "SELECT current_setting('feature_store.request_timeout_ms') || '|' || current_setting('feature_store.on_store_error')")"
+stop_cluster
+
+finish
