@@ -197,6 +197,10 @@ check "an unchanged rerun on the table made again writes every row, and says why
 check "the store holds the source again; the new creation time is recorded" "$N|t" \
     "$(q "SELECT count(*) FROM again_online a JOIN src_again s ON s.user_id = a.user_id AND s.clicks::bigint = a.clicks")|$(q "SELECT created_at > '$created' FROM ($AGAIN_CREATED) r")"
 check "the next rerun writes nothing again" "$N|$N|0|0|quiet" "$(again_run | tr -d '\n')"
+check "a role that does not own the view's table may not check it, nor write the record" "ERROR:  42501|ERROR:  42501" \
+    "$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "CREATE ROLE regress_fs_stranger_$$" -c "SET ROLE regress_fs_stranger_$$" \
+        -c "SELECT fs_ingest_check_remote('again')" 2>&1)|$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "SET ROLE regress_fs_stranger_$$" \
+        -c "DELETE FROM fs_ingest_remote_table" 2>&1; q "DROP ROLE regress_fs_stranger_$$" >/dev/null)"
 # Items lost with the table kept (deleted by another client): nothing tells
 # fs_ingest; fs_forget_ingest_state makes the next run compare every row.
 q "DELETE FROM again_online" >/dev/null
