@@ -397,7 +397,7 @@ fs_ingest_check_remote(PG_FUNCTION_ARGS)
 							rr.table, rr.view) :
 					 errmsg("feature view \"%s\" is stored in remote table \"%s\", not in the one the last fs_ingest wrote",
 							rr.view, rr.table),
-					 errdetail("The view's ingestion state described the table before, so it was forgotten: "
+					 errdetail("The view's ingestion state says what the last runs wrote, which this table may not hold, so it was forgotten: "
 							   "every row of the source is compared with the table and written where the "
 							   "table lacks it.")));
 	}
