@@ -815,6 +815,8 @@ ALTER TABLE @extschema@.fs_ingest_remote_table ENABLE ROW LEVEL SECURITY;
 CREATE POLICY fs_ingest_remote_table_read ON @extschema@.fs_ingest_remote_table FOR SELECT
     USING (view_id IN (SELECT v.view_id FROM @extschema@.fs_feature_view v
                         WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
+COMMENT ON TABLE @extschema@.fs_ingest_remote_table IS
+    'The remote table fs_ingest last wrote for each view over fs_dynamodb, by its creation time: one created again makes the next run forget the view''s ingestion state';
 
 /*
  * Before fs_ingest's silver step, for a view stored in fs_dynamodb: ask
@@ -826,6 +828,8 @@ CREATE POLICY fs_ingest_remote_table_read ON @extschema@.fs_ingest_remote_table 
 CREATE FUNCTION @extschema@.fs_ingest_check_remote(feature_view text)
 RETURNS boolean LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_check_remote';
+COMMENT ON FUNCTION @extschema@.fs_ingest_check_remote(text) IS
+    'Internal, called by fs_ingest: forget a view''s ingestion state if its remote table was created again since the last run';
 
 /*
  * Create a table to COPY a view's data into: the join key, the event time and
