@@ -249,11 +249,11 @@ raised_by_store(ErrorData *edata)
 /*
  * Whether an error of the store client means that the store is away for
  * now: it cannot be reached, times out or breaks the connection (08006),
- * fails after the retries (HV000 whose hint names max_retries), the HTTP
- * client fails (HV000 TransportError), refuses the credentials or the
- * access, or lacks the table (HV00R: a store that came back empty).  None
- * of these is the events' fault, so none may set them aside.  A request the
- * store refuses (ValidationException, ...) is not an outage.
+ * fails after the retries (HV000 whose hint names max_retries), refuses
+ * the credentials or the access, or lacks the table (HV00R: a store that
+ * came back empty).  None of these is the events' fault, so none may set
+ * them aside.  A request the store refuses (ValidationException, ...) is
+ * not an outage.
  */
 static bool
 store_outage(ErrorData *edata)
@@ -269,9 +269,7 @@ store_outage(ErrorData *edata)
 		code == ERRCODE_INSUFFICIENT_PRIVILEGE ||
 		code == ERRCODE_PROTOCOL_VIOLATION ||
 		(code == ERRCODE_FDW_ERROR && edata->hint != NULL &&
-		 strstr(edata->hint, "max_retries") != NULL) ||
-		(code == ERRCODE_FDW_ERROR && edata->detail != NULL &&
-		 strncmp(edata->detail, "TransportError:", 15) == 0);
+		 strstr(edata->hint, "max_retries") != NULL);
 }
 
 /*
