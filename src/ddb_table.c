@@ -10,20 +10,37 @@
  * FOREIGN TABLE) and syscache invalidations of servers clear, as
  * postgres_fdw's connection cache is cleared.
  *
+ * fs_ingest_check_remote tells fs_ingest whether a view's remote table is
+ * still the one its ingestion state describes: by the table's creation time,
+ * asked afresh of DescribeTable on every run and kept in
+ * fs_ingest_remote_table.  A table created again since (the store lost its
+ * data, or the foreign table now names another) makes it forget the state.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "ddb.h"
 
+#include "access/table.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "ingest_state.h"
+#include "utils.h"
+
+PG_FUNCTION_INFO_V1(fs_ingest_check_remote);
 
 /* Key lookups: one cache entry per foreign table without a 'key' option. */
 typedef struct FsKeyCacheEntry
@@ -220,3 +237,170 @@ fs_ddb_table(Relation rel)
 	return tbl;
 }
 
+
+/*
+ * When a foreign table's remote table was created (DescribeTable's
+ * CreationDateTime), asked afresh: the cached key says nothing about whether
+ * the table is still the same one.
+ */
+static TimestampTz
+remote_created_at(Relation rel, FsDdbTable *tbl)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "fs_dynamodb DescribeTable",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	FsCallContext cc;
+	ErrorContextCallback errcb;
+	FsDdbCall  *call;
+	json_t	   *created;
+	double		secs;
+
+	fs_push_call_context(&errcb, &cc, tbl->table, RelationGetRelationName(rel));
+	created = json_object_get(fs_ddb_describe_table(fs_ddb_endpoint(tbl->serverid, GetUserId()),
+													tbl->table, fs_json_hold_create(cxt), &call),
+							  "CreationDateTime");
+	if (!json_is_number(created))
+		fs_bad_shape(call, tbl->table, "\"Table\".\"CreationDateTime\" is not a number");
+	secs = json_number_value(created);
+	error_context_stack = errcb.previous;
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return DatumGetTimestampTz(DirectFunctionCall1(float8_timestamptz, Float8GetDatum(secs)));
+}
+
+/* What fs_ingest_remote_table says of a view, read as its owner. */
+typedef struct RemoteRecord
+{
+	Oid			schema;
+	const char *view;
+	const char *table;			/* the table now, to record */
+	TimestampTz created_at;		/* its creation time now, to record */
+	bool		found;			/* out: a record exists */
+	bool		same;			/* out: it names this table, created then */
+	bool		same_name;		/* out: it names a table of this name */
+} RemoteRecord;
+
+static FsKeptPlan remote_read_plan;
+static FsKeptPlan remote_write_plan;
+
+/* Read the record of a view, and write the table's identity if it changed. */
+static void
+read_and_record(void *arg)
+{
+	RemoteRecord *rr = (RemoteRecord *) arg;
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[3];
+	int			ret;
+
+	args[0] = CStringGetTextDatum(rr->view);
+	args[1] = CStringGetTextDatum(rr->table);
+	args[2] = TimestampTzGetDatum(rr->created_at);
+	ret = SPI_execute_plan(fs_schema_plan(&remote_read_plan, rr->schema,
+										  "SELECT r.remote_table OPERATOR(pg_catalog.=) $2 "
+										  "       AND r.created_at OPERATOR(pg_catalog.=) $3, "
+										  "       r.remote_table OPERATOR(pg_catalog.=) $2 "
+										  "  FROM @extschema@.fs_feature_view v "
+										  "  JOIN @extschema@.fs_ingest_remote_table r "
+										  "    ON r.view_id OPERATOR(pg_catalog.=) v.view_id "
+										  " WHERE v.name OPERATOR(pg_catalog.=) $1",
+										  3, argtypes),
+						   args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read fs_ingest_remote_table: %s", SPI_result_code_string(ret));
+	rr->found = SPI_processed > 0;
+	if (rr->found)
+	{
+		bool		isnull;
+
+		rr->same = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											  &isnull));
+		rr->same_name = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+												   &isnull));
+	}
+	if (rr->found && rr->same)
+		return;
+	ret = SPI_execute_plan(fs_schema_plan(&remote_write_plan, rr->schema,
+										  "INSERT INTO @extschema@.fs_ingest_remote_table "
+										  "       (view_id, remote_table, created_at) "
+										  "SELECT v.view_id, $2, $3 FROM @extschema@.fs_feature_view v "
+										  " WHERE v.name OPERATOR(pg_catalog.=) $1 "
+										  "ON CONFLICT (view_id) DO UPDATE "
+										  "   SET remote_table = EXCLUDED.remote_table, "
+										  "       created_at = EXCLUDED.created_at",
+										  3, argtypes),
+						   args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not write fs_ingest_remote_table: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * fs_ingest_check_remote(feature_view text) -> boolean
+ *
+ * Called by fs_ingest before its silver step for a view stored in
+ * fs_dynamodb: change detection trusts the view's state only while the
+ * remote table is the one the state describes.  If the table was created
+ * again since the last run (a store that lost its data), forget the state,
+ * so that every row is compared with the table and written where it lacks
+ * it, and say so; record the table's identity either way.  For the owner of
+ * the view's table; returns whether the state was forgotten.
+ */
+Datum
+fs_ingest_check_remote(PG_FUNCTION_ARGS)
+{
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	RemoteRecord rr;
+	Relation	rel;
+	FsDdbTable *tbl;
+	char	   *etc;
+	Oid			relid;
+	Oid			record_relid;
+	bool		forgot = false;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature_view must not be null")));
+	memset(&rr, 0, sizeof(rr));
+	rr.schema = schema;
+	rr.view = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	relid = fs_state_check_owner(schema, rr.view, false);
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
+	{
+		table_close(rel, AccessShareLock);
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	tbl = fs_ddb_table_options(rel, &etc);
+	rr.table = tbl->table;
+	rr.created_at = remote_created_at(rel, tbl);
+	table_close(rel, AccessShareLock);
+
+	record_relid = get_relname_relid("fs_ingest_remote_table", schema);
+	if (!OidIsValid(record_relid))
+		elog(ERROR, "table fs_ingest_remote_table of extension feature_store is missing");
+	fs_run_as_owner(record_relid, read_and_record, &rr);
+	if (rr.found && !rr.same)
+	{
+		uint64		forgotten = fs_state_forget_all(schema, rr.view);
+
+		/* The key may have changed with the table. */
+		fs_ddb_forget_key(relid);
+		forgot = forgotten > 0;
+		if (forgot)
+			ereport(NOTICE,
+					(rr.same_name ?
+					 errmsg("remote table \"%s\" of feature view \"%s\" was created again since the last fs_ingest",
+							rr.table, rr.view) :
+					 errmsg("feature view \"%s\" is stored in remote table \"%s\", not in the one the last fs_ingest wrote",
+							rr.view, rr.table),
+					 errdetail("The view's ingestion state says what the last runs wrote, which this table may not hold, so it was forgotten: "
+							   "every row of the source is compared with the table and written where the "
+							   "table lacks it.")));
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(forgot);
+}

@@ -653,6 +653,19 @@ delete_all(void *arg)
 	da->deleted = SPI_processed;
 }
 
+/* Forget every entity of a view (ingest_state.h); how many rows were. */
+uint64
+fs_state_forget_all(Oid schema, const char *view)
+{
+	DeleteAll	da;
+
+	da.schema = schema;
+	da.view = view;
+	da.deleted = 0;
+	fs_run_as_owner(state_relid(schema), delete_all, &da);
+	return da.deleted;
+}
+
 /*
  * fs_forget_ingest_state(feature_view text, entity_ids text[] DEFAULT NULL)
  *   -> bigint
@@ -679,14 +692,8 @@ fs_forget_ingest_state(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	if (PG_ARGISNULL(1))
 	{
-		DeleteAll	da;
-
 		fs_state_check_owner(schema, view, true);
-		da.schema = schema;
-		da.view = view;
-		da.deleted = 0;
-		fs_run_as_owner(state_relid(schema), delete_all, &da);
-		forgotten = da.deleted;
+		forgotten = fs_state_forget_all(schema, view);
 	}
 	else
 	{

@@ -71,6 +71,13 @@ extern void fs_state_advance_times(Oid schema, const char *view, Datum *entities
 extern uint64 fs_state_delete(Oid schema, const char *view, Datum *entities, Datum *hashes, int n);
 
 /*
+ * Forget every entity of a view, as fs_forget_ingest_state(view) does: the
+ * next run compares every row afresh.  The caller checked that the current
+ * user owns the view (fs_state_check_owner); how many rows were forgotten.
+ */
+extern uint64 fs_state_forget_all(Oid schema, const char *view);
+
+/*
  * Give rows their right entity_hash (new_hashes), where it differs from
  * what they hold (old_hashes); with forget, their digests are emptied too.
  */

@@ -248,10 +248,12 @@ raised_by_store(ErrorData *edata)
 
 /*
  * Whether an error of the store client means that the store is away for
- * now: it cannot be reached, times out or fails after the retries (HV000
- * whose hint names max_retries), refuses the credentials or the access, or
- * lacks the table (HV00R).  A request it refuses (ValidationException,
- * ...) is not an outage.
+ * now: it cannot be reached, times out or breaks the connection (08006),
+ * fails after the retries (HV000 whose hint names max_retries), refuses
+ * the credentials or the access, or lacks the table (HV00R: a store that
+ * came back empty).  None of these is the events' fault, so none may set
+ * them aside.  A request the store refuses (ValidationException, ...) is
+ * not an outage.
  */
 static bool
 store_outage(ErrorData *edata)
@@ -261,6 +263,7 @@ store_outage(ErrorData *edata)
 	if (!raised_by_store(edata))
 		return false;
 	return code == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ||
+		code == ERRCODE_CONNECTION_FAILURE ||
 		code == ERRCODE_FDW_TABLE_NOT_FOUND ||
 		code == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
 		code == ERRCODE_INSUFFICIENT_PRIVILEGE ||

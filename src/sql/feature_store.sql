@@ -799,6 +799,41 @@ RETURNS bigint LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_forget_ingest_state';
 
 /*
+ * The remote table fs_ingest last wrote for a view stored in fs_dynamodb,
+ * told by its creation time (DescribeTable's CreationDateTime): a run that
+ * finds the table created again since (the store lost its data) forgets the
+ * view's ingestion state first (fs_ingest_check_remote, src/ddb_table.c).
+ * Written as its owner by that function; PUBLIC may only read it.
+ */
+CREATE TABLE @extschema@.fs_ingest_remote_table (
+    view_id      bigint PRIMARY KEY
+                 REFERENCES @extschema@.fs_feature_view (view_id) ON DELETE CASCADE,
+    remote_table text NOT NULL,
+    created_at   timestamptz NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_remote_table', '');
+GRANT SELECT ON @extschema@.fs_ingest_remote_table TO PUBLIC;
+ALTER TABLE @extschema@.fs_ingest_remote_table ENABLE ROW LEVEL SECURITY;
+CREATE POLICY fs_ingest_remote_table_read ON @extschema@.fs_ingest_remote_table FOR SELECT
+    USING (view_id IN (SELECT v.view_id FROM @extschema@.fs_feature_view v
+                        WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
+COMMENT ON TABLE @extschema@.fs_ingest_remote_table IS
+    'The remote table fs_ingest last wrote for each view over fs_dynamodb, by its creation time: one created again makes the next run forget the view''s ingestion state';
+
+/*
+ * Before fs_ingest's silver step, for a view stored in fs_dynamodb: ask
+ * DescribeTable afresh whether the remote table is the one the view's state
+ * describes, and forget the state if it was created again since (a NOTICE
+ * says so); record the table either way.  For the owner of the view's
+ * table; returns whether the state was forgotten.
+ */
+CREATE FUNCTION @extschema@.fs_ingest_check_remote(feature_view text)
+RETURNS boolean LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_check_remote';
+COMMENT ON FUNCTION @extschema@.fs_ingest_check_remote(text) IS
+    'Internal: called by fs_ingest; forgets a view''s ingestion state if its remote table was created again since the last run';
+
+/*
  * Create a table to COPY a view's data into, every column text: the join
  * key, the event time and every feature but generated ones, in the order of
  * the view's table; or, with features, the join key, the event time and
@@ -1129,6 +1164,11 @@ BEGIN
      */
     started := clock_timestamp();
     run := @extschema@.fs_ingest_begin_run(vname, source::text, mode, started);
+
+    /* A remote table created again since the last run: its state is forgotten. */
+    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
+        PERFORM @extschema@.fs_ingest_check_remote(vname);
+    END IF;
 
     /* Silver: typed, valid rows, one per entity, classified against the state. */
     IF pg_catalog.to_regclass('pg_temp.fs_ingest_silver_rows') IS NOT NULL THEN

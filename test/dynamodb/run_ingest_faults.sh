@@ -16,6 +16,11 @@
 #       proxy hides stored items from BatchGetItem): the conditional write is
 #       refused, the row counts as stale, the newer value stays and the
 #       state does not claim the write.
+#   (d) the remote table deleted and made again, empty (as by a store that
+#       lost its data): the rerun of an unchanged source writes every row
+#       again, with a NOTICE saying why, and the next one nothing; items
+#       deleted from a table kept are written again after
+#       fs_forget_ingest_state.
 #
 # The proxy points at FS_DYNALITE_ENDPOINT; a second server reaches dynalite
 # directly, to see what the store holds.  Skips (nothing counted) when
@@ -147,5 +152,67 @@ check "race: the newer value of u1 stays; u2 has the new value" \
 check "race: the state claims u2's write, not u1's" "u1|2026-02-01 00:00:00+00,u2|2026-03-01 00:00:00+00" \
     "$(q "SELECT string_agg(entity_id || '|' || event_time, ',' ORDER BY entity_id) FROM fs_ingest_state WHERE entity_id IN ('u1', 'u2')")"
 stop_fault
+
+# --- (d) the remote table made again, empty --------------------------------------
+# A store that lost its data (dynalite restarted in memory, a table deleted
+# and made again) holds nothing of what fs_ingest_state says was written:
+# fs_ingest asks DescribeTable for the table's creation time on every run and,
+# finding another, forgets the view's state; fs_forget_ingest_state does so by
+# hand, for data lost otherwise.
+echo "# (d) the remote table made again: every row written again"
+AGAIN="${PREFIX}_again"
+setup_sql "(d)" <<EOF
+SET client_min_messages = warning;
+CREATE FOREIGN TABLE again_online (user_id text, event_time timestamptz, clicks bigint, ctr float8)
+  SERVER store OPTIONS (table '${AGAIN}_items');
+SELECT fs_create_online_table('again_online');
+SELECT FROM fs_register_feature_view('again', 'again_online', 'user');
+SELECT fs_create_staging_table('again', 'src_again');
+INSERT INTO src_again SELECT 'a' || i, '2026-01-01 00:00:00+00', i::text, (i / 4.0)::text
+  FROM generate_series(1, $N) i;
+EOF
+AGAIN_INGEST="SELECT rows_read, rows_unchanged, rows_inserted, online_writes FROM fs_ingest('again', 'src_again')"
+# again_run: the counts of a run, then "notice" if it said that the table
+# was made again.
+again_run() {
+    local out
+    out="$(psql -X -At -v ON_ERROR_STOP=1 -d "$DB" -c "$AGAIN_INGEST" 2>&1 || true)"
+    grep -v '^NOTICE\|^DETAIL' <<<"$out" | tr '\n' ' ' | sed 's/ $//'
+    grep -q '^NOTICE:  remote table "'"${AGAIN}"'_items" of feature view "again" was created again since the last fs_ingest$' <<<"$out" &&
+        echo "|notice" || echo "|quiet"
+}
+check "a first run writes every row, and records the remote table's creation time" \
+    "$N|0|$N|$N|quiet|1" "$(again_run | tr -d '\n')|$(q "SELECT count(*) FROM fs_ingest_remote_table r JOIN fs_feature_view v USING (view_id) WHERE v.name = 'again' AND r.remote_table = '${AGAIN}_items'")"
+check "an unchanged rerun on the same table writes nothing" "$N|$N|0|0|quiet" "$(again_run | tr -d '\n')"
+AGAIN_CREATED="SELECT r.created_at FROM fs_ingest_remote_table r JOIN fs_feature_view v USING (view_id) WHERE v.name = 'again'"
+created="$(q "$AGAIN_CREATED")"
+node "$INTEROP_JS" cleanup "$AGAIN" >/dev/null 2>&1 || die "cannot delete remote table ${AGAIN}_items"
+made=
+for _ in $(seq 1 100); do
+    out="$(q "SELECT fs_create_online_table('again_online')")"
+    [ -z "$out" ] && { made=1; break; }
+    sleep 0.1
+done
+[ -n "$made" ] || die "cannot make remote table ${AGAIN}_items again: $out"
+check "the table made again, empty, the store holds nothing" "0" "$(q "SELECT count(*) FROM again_online")"
+check "an unchanged rerun on the table made again writes every row, and says why" \
+    "$N|0|$N|$N|notice" "$(again_run | tr -d '\n')"
+check "the store holds the source again; the new creation time is recorded" "$N|t" \
+    "$(q "SELECT count(*) FROM again_online a JOIN src_again s ON s.user_id = a.user_id AND s.clicks::bigint = a.clicks")|$(q "SELECT created_at > '$created' FROM ($AGAIN_CREATED) r")"
+check "the next rerun writes nothing again" "$N|$N|0|0|quiet" "$(again_run | tr -d '\n')"
+check "a role that does not own the view's table may not check it, nor write the record" "ERROR:  42501|ERROR:  42501" \
+    "$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "CREATE ROLE regress_fs_stranger_$$" -c "SET ROLE regress_fs_stranger_$$" \
+        -c "SELECT fs_ingest_check_remote('again')" 2>&1)|$(psql -X -q -At -v VERBOSITY=sqlstate -d "$DB" -c "SET ROLE regress_fs_stranger_$$" \
+        -c "DELETE FROM fs_ingest_remote_table" 2>&1; q "DROP ROLE regress_fs_stranger_$$" >/dev/null)"
+# Items lost with the table kept (deleted by another client): nothing tells
+# fs_ingest; fs_forget_ingest_state makes the next run compare every row.
+q "DELETE FROM again_online" >/dev/null
+check "items deleted by another client: the rerun trusts the state and writes nothing" \
+    "$N|$N|0|0|quiet" "$(again_run | tr -d '\n')"
+check "fs_forget_ingest_state forgets every entity of the view" "$N|0" \
+    "$(q "SELECT fs_forget_ingest_state('again')")|$(q "SELECT count(*) FROM fs_ingest_state WHERE feature_view = 'again'")"
+check "after fs_forget_ingest_state the rerun writes every row again" "$N|0|$N|$N|quiet" "$(again_run | tr -d '\n')"
+check "the state forgotten while the store holds every item: the rerun compares, and writes nothing" \
+    "$N|$N|0|0" "$(q "SELECT fs_forget_ingest_state('again')" >/dev/null; again_run | cut -d'|' -f1-4 | tr -d '\n')"
 
 finish

@@ -115,6 +115,7 @@ SELECT is(array(SELECT pg_describe_object(classid, objid, objsubid)
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'feature_store'$$,
               ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_view_view_id_seq', 'fs_feature_service',
                     'fs_ingest_runs', 'fs_ingest_runs_run_id_seq', 'fs_ingest_rejects', 'fs_ingest_state',
+                    'fs_ingest_remote_table',
                     'fs_stream_queue', 'fs_stream_queue_id_seq', 'fs_stream_flush_seq', 'fs_stream_rejects'],
               'the catalog tables are extension configuration');
 

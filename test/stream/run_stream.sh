@@ -38,6 +38,11 @@
 #       the queue warn that nothing drains it.
 #   (j) events of one entity named differently ('Bob' and 'bob' of a citext
 #       key) are merged into one write: the later event wins.
+#   (k) events pushed while the store hangs (timeouts), then while it is
+#       stopped, and after it came back empty on the same endpoint (the
+#       remote table gone) stay queued past stream_max_attempts, never set
+#       aside; once fs_create_online_table makes the table again, all are
+#       written.
 #
 # Needs the cluster of scripts/pgcluster.sh (FS_CLUSTER_ENV) with feature_store
 # in shared_preload_libraries (scripts/test.sh starts it so); most checks run
@@ -595,5 +600,102 @@ else
 fi
 stop_nopreload
 
-finish
+# --- (k) the store back empty after an outage -----------------------------------------
+# The store of this section is a dynalite of its own, which it hangs, stops
+# and starts again, empty, on the same port (the shared one serves the other
+# sections and scripts).
+OWN_DYN_PID=
+OWN_DYN_PORT=0
+# start_own_dynalite: start an empty dynalite on 127.0.0.1:$OWN_DYN_PORT (0:
+# any free port, which it then keeps); sets OWN_DYN_PID and OWN_DYN_PORT.
+start_own_dynalite() {
+    local log line _
+    NFAULT=$((NFAULT + 1))
+    log="$WORK/own_dynalite.$NFAULT.log"
+    # shellcheck disable=SC2016
+    node -e '
+const [dir, port] = process.argv.slice(1);
+const dynalite = require(dir + "/node_modules/dynalite");
+let tries = 0;
+function attempt() {
+    const s = dynalite({ createTableMs: 100, deleteTableMs: 100, updateTableMs: 100 });
+    s.once("error", (err) => {
+        if (err.code === "EADDRINUSE" && ++tries < 100) { setTimeout(attempt, 100); return; }
+        console.error("cannot listen: " + err.message); process.exit(1);
+    });
+    s.listen(Number(port), "127.0.0.1", () => console.log("listening " + s.address().port));
+}
+for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));
+attempt();' "$REPO" "$OWN_DYN_PORT" >"$log" 2>&1 &
+    OWN_DYN_PID=$!
+    for _ in $(seq 1 200); do
+        line="$(head -n 1 "$log" 2>/dev/null || true)"
+        case "$line" in
+            "listening "[0-9]*) OWN_DYN_PORT="${line#listening }"; return 0 ;;
+        esac
+        kill -0 "$OWN_DYN_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    die "a dynalite of its own did not start: $(head -n 3 "$log" | tr '\n' '|')"
+}
+# stop_own_dynalite: stop it (hung or not) and wait until it is gone.
+stop_own_dynalite() {
+    [ -n "$OWN_DYN_PID" ] || return 0
+    kill -CONT "$OWN_DYN_PID" 2>/dev/null || true
+    kill "$OWN_DYN_PID" 2>/dev/null || true
+    wait "$OWN_DYN_PID" 2>/dev/null || true
+    OWN_DYN_PID=
+}
+# own_stuck N TEXT: queue depth, set-aside events of view "again", and
+# whether the last error matches TEXT, once N more flushes have failed.
+own_stuck() {
+    wait_for "SELECT queue_depth || '|' || (SELECT count(*) FROM fs_stream_rejects WHERE feature_view = 'again') || '|' || (last_error ~ '$2')::int FROM fs_stream_status WHERE failed_flushes >= $before + 4" "$1"
+}
+if [ "$REMOTE" = 1 ]; then
+    echo "# (k) events pushed while the store is away, which comes back empty"
+    at_exit stop_own_dynalite
+    need_node
+    start_own_dynalite
+    # No option key: the worker asks DescribeTable for it, of a table that
+    # will be missing.  Requests time out after 300 ms, and go once only.
+    setup_sql "a view in a dynalite of its own" <<EOF
+SET client_min_messages = warning;
+$(dynamodb_server stream_own "http://127.0.0.1:$OWN_DYN_PORT" "max_retries '0'" "request_timeout_ms '300'")
+CREATE FOREIGN TABLE stream_again (user_id text, event_time timestamptz, clicks bigint)
+  SERVER stream_own OPTIONS (table '${PREFIX}_again');
+SELECT fs_create_online_table('stream_again');
+SELECT FROM fs_register_feature_view('again', 'stream_again', 'user');
+EOF
+    q "ALTER SYSTEM SET feature_store.stream_max_attempts = 2" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    q "SELECT fs_push('again', 'k1', '{\"clicks\": 1}')" >/dev/null
+    check "a pushed event is served from the store" "1" \
+        "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['k1'], ARRAY['again:clicks'])" 1)"
+    # The store hangs: every request times out (08006).
+    kill -STOP "$OWN_DYN_PID"
+    before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+    q "SELECT fs_push('again', 'k2', '{\"clicks\": 2}'), fs_push('again', 'k3', '{\"clicks\": 3}', now(), 'add')" >/dev/null
+    check "while the store does not answer, the events stay queued, tried more often than stream_max_attempts, not set aside" \
+        "2|0|1" "$(own_stuck "2|0|1" 'did not answer')"
+    # The store stops: connections are refused.
+    stop_own_dynalite
+    before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+    q "SELECT fs_push('again', 'k4', '{\"clicks\": 4}'), fs_push('again', 'k3', '{\"clicks\": 30}', now(), 'add')" >/dev/null
+    check "while the store is stopped, they stay queued, not set aside" \
+        "4|0|1" "$(own_stuck "4|0|1" 'could not connect')"
+    # A new store on the same endpoint, empty: the remote table is missing.
+    start_own_dynalite
+    before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+    check "the store back empty (no remote table): they stay queued, tried more often than stream_max_attempts, not set aside" \
+        "4|0|1" "$(own_stuck "4|0|1" 'does not exist')"
+    q "SELECT fs_create_online_table('stream_again')" >/dev/null
+    check "once the remote table is made again, every queued event is written and served (the store lost the one before)" \
+        "k1:NOT_FOUND,k2:2,k3:33,k4:4|0|0" \
+        "$(wait_for "SELECT string_agg(entity_id || ':' || coalesce(value::text, status), ',' ORDER BY entity_id) || '|' || (SELECT queue_depth FROM fs_stream_status) || '|' || (SELECT count(*) FROM fs_stream_rejects WHERE feature_view = 'again') FROM fs_get_features(ARRAY['k1', 'k2', 'k3', 'k4'], ARRAY['again:clicks'])" "k1:NOT_FOUND,k2:2,k3:33,k4:4|0|0")"
+    q "SELECT fs_drop_feature_view('again')" >/dev/null
+    q "ALTER SYSTEM RESET feature_store.stream_max_attempts" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    stop_own_dynalite
+fi
 
+finish
