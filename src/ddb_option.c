@@ -20,6 +20,7 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -251,6 +252,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 							  ObjectIdGetDatum(InvalidOid), ObjectIdGetDatum(serverid)))
 	{
 		UserMapping *um = GetUserMapping(userid, serverid);
+		const char *whose = OidIsValid(um->userid) ? "CURRENT_USER" : "PUBLIC";
 
 		foreach(lc, um->options)
 		{
@@ -270,7 +272,17 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 							server->servername,
 							ep->access_key_id ? "access_key_id" : "secret_access_key",
 							ep->access_key_id ? "secret_access_key" : "access_key_id")));
+		if (ep->access_key_id == NULL)
+			ep->auth_hint = psprintf("The user mapping for %s on server \"%s\" has no access_key_id, so requests go unsigned. "
+									 "Add the keys: ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD access_key_id '...', ADD secret_access_key '...');",
+									 OidIsValid(um->userid) ? quote_identifier(GetUserNameFromId(userid, false)) : "PUBLIC",
+									 server->servername, whose, quote_identifier(server->servername));
 	}
+	else
+		ep->auth_hint = psprintf("There is no user mapping for user \"%s\" (nor for PUBLIC) on server \"%s\", so requests go unsigned. "
+								 "Create one: CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (access_key_id '...', secret_access_key '...');",
+								 GetUserNameFromId(userid, false), server->servername,
+								 quote_identifier(server->servername));
 	return ep;
 }
 
