@@ -111,3 +111,4 @@ SELECT count(*) FROM fs_ingest_runs WHERE feature_view = 'never';
 
 SET client_min_messages = warning;
 DROP EXTENSION feature_store CASCADE;
+DROP TABLE never_src;
