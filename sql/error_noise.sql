@@ -34,7 +34,7 @@ $$;
 -- trigger (whose line stays).
 CREATE TABLE noise_src (user_id text, event_time text, clicks text, ctr text);
 INSERT INTO noise_src VALUES ('u1', '2026-01-01 00:00:00+00', '3', '0.5');
-SELECT * FROM fs_ingest('nope', 'src');
+SELECT * FROM fs_ingest('nope', 'noise_src');
 SELECT * FROM fs_ingest('activity', 'noise_src', 'sometimes');
 SELECT * FROM fs_ingest('activity', NULL);
 DO $$
