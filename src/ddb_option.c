@@ -208,6 +208,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 	ForeignServer *server = GetForeignServer(serverid);
 	FsDdbEndpoint *ep = palloc0(sizeof(FsDdbEndpoint));
 	ListCell   *lc;
+	bool		own;
 
 	ep->region = "us-east-1";
 	ep->connect_timeout_ms = fs_connect_timeout_ms;
@@ -246,13 +247,13 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 						 quote_identifier(server->servername))));
 
 	/* Credentials: the user's mapping, else PUBLIC's, else unsigned requests. */
-	if (SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							  ObjectIdGetDatum(userid), ObjectIdGetDatum(serverid)) ||
+	own = SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+								ObjectIdGetDatum(userid), ObjectIdGetDatum(serverid));
+	if (own ||
 		SearchSysCacheExists2(USERMAPPINGUSERSERVER,
 							  ObjectIdGetDatum(InvalidOid), ObjectIdGetDatum(serverid)))
 	{
 		UserMapping *um = GetUserMapping(userid, serverid);
-		const char *whose = OidIsValid(um->userid) ? "CURRENT_USER" : "PUBLIC";
 
 		foreach(lc, um->options)
 		{
@@ -275,8 +276,9 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 		if (ep->access_key_id == NULL)
 			ep->auth_hint = psprintf("The user mapping for %s on server \"%s\" has no access_key_id, so requests go unsigned. "
 									 "Add the keys: ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD access_key_id '...', ADD secret_access_key '...');",
-									 OidIsValid(um->userid) ? quote_identifier(GetUserNameFromId(userid, false)) : "PUBLIC",
-									 server->servername, whose, quote_identifier(server->servername));
+									 own ? psprintf("user \"%s\"", GetUserNameFromId(userid, false)) : "PUBLIC",
+									 server->servername, own ? "CURRENT_USER" : "PUBLIC",
+									 quote_identifier(server->servername));
 	}
 	else
 		ep->auth_hint = psprintf("There is no user mapping for user \"%s\" (nor for PUBLIC) on server \"%s\", so requests go unsigned. "
