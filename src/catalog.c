@@ -96,6 +96,9 @@ run_write(void *arg)
 	}
 }
 
+static bool call_check_function(Oid schema, const char *name, int nargs, Oid *argtypes,
+								Datum *values, char *nulls);
+
 /* Run a check statement as the caller: whether it allows. */
 static bool
 check_allows(const char *sql, bool missing_ok, int nargs, Oid *types, Datum *values, char *nulls)
@@ -115,11 +118,37 @@ check_allows(const char *sql, bool missing_ok, int nargs, Oid *types, Datum *val
 
 /*
  * Call a registry check, the function name of the extension's schema with
- * the arguments' types, as the caller: directly, so that its errors read as
- * the registry function's own.
+ * the arguments' types, as the caller: directly, and with its errors raised
+ * again without the PL/pgSQL lines of the check, so that they read as the
+ * registry function's own.
  */
 static bool
 call_check(Oid schema, const char *name, int nargs, Oid *argtypes, Datum *values, char *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool allowed = false;
+
+	PG_TRY();
+	{
+		allowed = call_check_function(schema, name, nargs, argtypes, values, nulls);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* Re-raised at once: no state of the check's needs cleaning up here. */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		fs_rethrow_without_internals(edata);
+	}
+	PG_END_TRY();
+	return allowed;
+}
+
+/* Call a registry check as the caller: whether it allows (or it raises). */
+static bool
+call_check_function(Oid schema, const char *name, int nargs, Oid *argtypes, Datum *values, char *nulls)
 {
 	LOCAL_FCINFO(cinfo, FUNC_MAX_ARGS);
 	FmgrInfo	flinfo;

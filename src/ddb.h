@@ -104,6 +104,19 @@ extern char fs_key_kind(Oid typid);
  */
 extern FsDdbTable *fs_ddb_table(Relation rel);
 
+/* fs_ddb_table for serving feature view view: errors name the view. */
+extern FsDdbTable *fs_ddb_table_for_view(Relation rel, const char *view);
+
+/* Whether a failed call is the store refusing a key of the wrong type. */
+extern bool fs_ddb_key_refused(FsDdbCall *call);
+
+/*
+ * After the store refused a key: a hint comparing the remote partition
+ * key's type (DescribeTable) with the key column's (key_typid), or NULL.
+ * Sends a request: never from inside fs_ddb_run's callbacks.
+ */
+extern char *fs_ddb_key_type_hint(FsDdbEndpoint *ep, FsDdbTable *tbl, Oid key_typid);
+
 /* Forget the key learnt for a foreign table (its remote table was recreated). */
 extern void fs_ddb_forget_key(Oid relid);
 
@@ -142,6 +155,17 @@ extern void fs_push_call_context(ErrorContextCallback *errcb, FsCallContext *cc,
 
 /* Raise a failed call; a missing remote table gets its own message. */
 extern void fs_raise_call(FsDdbCall *call, const char *table) pg_attribute_noreturn();
+
+/* The hint for a missing remote table of foreign table relid. */
+extern char *fs_missing_table_hint(Oid relid);
+
+/*
+ * Report at elevel that the remote table of foreign table relid is missing,
+ * as a failed operation found (message: the store's); view: the feature
+ * view served, or NULL.
+ */
+extern void fs_report_missing_table(int elevel, const char *operation, const char *message,
+									const char *table, Oid relid, const char *view);
 
 /* Whether a call failed because its ConditionExpression did not hold. */
 extern bool fs_condition_failed(FsDdbCall *call);

@@ -755,6 +755,7 @@ fs_ddb_run(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls)
 		FsDdbCall  *call = calls[i];
 
 		call->status = FS_DDB_PENDING;
+		call->auth_hint = ep->auth_hint;
 		call->http_status = 0;
 		call->response = NULL;
 		call->response_len = 0;
@@ -855,7 +856,8 @@ fs_ddb_raise(FsDdbCall *call)
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("DynamoDB %s request failed", op),
 				 errdetail("%s: %s", type, message),
-				 errhint("Check the user mapping's access_key_id, secret_access_key and session_token.")));
+				 call->auth_hint ? errhint("%s", call->auth_hint)
+				 : errhint("Check the user mapping's access_key_id, secret_access_key and session_token.")));
 	if (strcmp(type, "AccessDeniedException") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

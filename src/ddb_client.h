@@ -52,6 +52,9 @@ typedef struct FsDdbEndpoint
 	int			max_connections;
 	int			max_response_kb;	/* a larger answer is an error */
 	bool		consistent_read;
+	char	   *auth_hint;		/* the hint for a store that refuses our
+								 * credentials (or their absence); NULL: a
+								 * generic one */
 } FsDdbEndpoint;
 
 typedef enum FsDdbStatus
@@ -91,6 +94,7 @@ typedef struct FsDdbCall
 	char	   *error_message;	/* the store's "message", or a description */
 	bool		transient;		/* throttling, 5xx, broken connection: retries
 								 * ran out */
+	const char *auth_hint;		/* the endpoint's auth_hint */
 	int			attempts;		/* HTTP requests sent for this call */
 	int			throttles;
 } FsDdbCall;

@@ -50,8 +50,16 @@ typedef struct RemoteView
 	int		   *same_as;		/* [key]: the slot asked for instead, or -1 */
 	struct JsonRoots *jr;		/* documents kept until the call ends */
 	bool		failed;
+	FsDdbCall  *deferred;		/* a failure that needs a DescribeTable to
+								 * explain (a copy), handled after the batch */
+	int			table_state;	/* TABLE_UNKNOWN, _MISSING or _PRESENT */
 	FsDdbGet	get;			/* its part of the server's batch read */
 } RemoteView;
+
+/* What DescribeTable said of a view's remote table, after a failure. */
+#define TABLE_UNKNOWN	0
+#define TABLE_MISSING	1
+#define TABLE_PRESENT	2
 
 /* feature_store.on_store_error (store.h) */
 int			fs_on_store_error = FS_ON_STORE_ERROR_ERROR;
@@ -116,7 +124,7 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 	rv->same_as = palloc(sizeof(int) * Max(lk->nkeys, 1));
 	for (int k = 0; k < lk->nkeys; k++)
 		rv->same_as[k] = -1;
-	rv->table = fs_ddb_table(rel);
+	rv->table = fs_ddb_table_for_view(rel, view->name);
 	table_close(rel, NoLock);
 
 	if (rv->table->key_attnum != view->key_attnum)
@@ -342,19 +350,119 @@ lookup_item(FsDdbGet *get, json_t *item)
 
 /*
  * The store could not answer for a view's table: the request failed, the
- * answer was malformed, or keys were left unprocessed (call NULL).
+ * answer was malformed, or keys were left unprocessed (call NULL).  A
+ * missing table or a refused key is explained after the batch (it takes a
+ * DescribeTable, which cannot be sent from inside the batch's callbacks).
  */
 static void
 lookup_failed(FsDdbGet *get, FsDdbCall *call, const char *detail)
 {
 	RemoteView *rv = (RemoteView *) get->arg;
 
-	if (call != NULL && call->status == FS_DDB_FAILED)
+	if (call != NULL && call->status == FS_DDB_FAILED && !rv->failed && rv->deferred == NULL &&
+		((call->error_type && strcmp(call->error_type, "ResourceNotFoundException") == 0) ||
+		 fs_ddb_key_refused(call)))
+	{
+		/* The call goes with the batch's memory: keep a copy. */
+		rv->deferred = palloc(sizeof(FsDdbCall));
+		*rv->deferred = *call;
+		rv->deferred->body = NULL;
+		rv->deferred->response = NULL;
+		rv->deferred->error_type = pstrdup(call->error_type);
+		rv->deferred->error_message = call->error_message ? pstrdup(call->error_message) : NULL;
+		rv->failed = true;
+		rv->lk->unavailable = true;
+	}
+	else if (call != NULL && call->status == FS_DDB_FAILED)
 		view_failed(rv, call, "the request failed");
 	else if (call == NULL)
 		view_failed(rv, NULL, detail);
 	else
 		bad_answer(rv, detail);
+}
+
+/* Whether a view's remote table is missing, by DescribeTable (asked once). */
+static bool
+table_missing(FsDdbEndpoint *ep, RemoteView *rv)
+{
+	if (rv->table_state == TABLE_UNKNOWN)
+	{
+		json_t	   *body = keep_root(rv->jr, fs_json_object());
+		FsDdbCall  *call;
+
+		fs_obj_set_new(body, "TableName", json_string(rv->table->table));
+		call = fs_new_call("DescribeTable", body);
+		fs_ddb_run(ep, &call, 1);
+		rv->table_state = (call->status == FS_DDB_FAILED && call->error_type != NULL &&
+						   strcmp(call->error_type, "ResourceNotFoundException") == 0)
+			? TABLE_MISSING : TABLE_PRESENT;
+	}
+	return rv->table_state == TABLE_MISSING;
+}
+
+/*
+ * Explain a view's deferred failure, now that the batch is over: raise it,
+ * or with on_store_error = 'unavailable' warn.  A missing table: the store
+ * refuses a whole BatchGetItem request when one of its tables is missing,
+ * so the missing one is found among the views whose request failed so.  A
+ * refused key: a hint comparing the key's types.
+ */
+static void
+deferred_failure(FsDdbEndpoint *ep, RemoteView *rv, RemoteView **rvs, int nrv)
+{
+	FsDdbCall  *call = rv->deferred;
+	FsView	   *view = rv->lk->view;
+	bool		raise = (fs_on_store_error == FS_ON_STORE_ERROR_ERROR);
+
+	if (strcmp(call->error_type, "ResourceNotFoundException") == 0)
+	{
+		RemoteView *missing = table_missing(ep, rv) ? rv : NULL;
+
+		for (int v = 0; missing == NULL && v < nrv; v++)
+			if (rvs[v] != rv && rvs[v]->deferred != NULL &&
+				strcmp(rvs[v]->deferred->error_type, "ResourceNotFoundException") == 0 &&
+				table_missing(ep, rvs[v]))
+				missing = rvs[v];
+		if (missing != NULL && raise)
+			fs_report_missing_table(ERROR, call->operation, call->error_message,
+									missing->table->table, missing->table->relid,
+									missing->lk->view->name);
+		if (raise)
+			fs_ddb_raise(call);
+		if (missing == rv)
+			ereport(WARNING,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("feature view \"%s\" is unavailable: its remote table \"%s\" does not exist",
+							view->name, rv->table->table),
+					 errdetail("DynamoDB %s: %s", call->operation,
+							   call->error_message ? call->error_message : call->error_type),
+					 errhint("%s", fs_missing_table_hint(rv->table->relid))));
+		else if (missing != NULL)
+			ereport(WARNING,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("feature view \"%s\" is unavailable: remote table \"%s\" of feature view \"%s\", read in the same request, does not exist",
+							view->name, missing->table->table, missing->lk->view->name),
+					 errdetail("The store refuses a BatchGetItem request as a whole when one of its tables is missing.")));
+		else
+			warn_unavailable(view, call, "the request failed");
+	}
+	else
+	{
+		char	   *hint = fs_ddb_key_type_hint(ep, rv->table, view->key_type);
+
+		if (hint == NULL && raise)
+			fs_ddb_raise(call);
+		if (hint == NULL)
+			warn_unavailable(view, call, "the request failed");
+		else
+			ereport(raise ? ERROR : WARNING,
+					(errcode(ERRCODE_FDW_ERROR),
+					 raise ? errmsg("the store refused the keys of feature view \"%s\"", view->name)
+					 : errmsg("feature view \"%s\" is unavailable: the store refused its keys", view->name),
+					 errdetail("DynamoDB %s: %s: %s", call->operation, call->error_type,
+							   call->error_message),
+					 errhint("%s", hint)));
+	}
 }
 
 /* Error context: which server's answer was being read. */
@@ -424,6 +532,9 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 	}
 
 	fs_ddb_batch_get(ep, gets, nrv);
+	for (int v = 0; v < nrv; v++)
+		if (rvs[v]->deferred != NULL)
+			deferred_failure(ep, rvs[v], rvs, nrv);
 
 	/* Ids that map to one key (e.g. '7' and '007' for an integer key) share its row. */
 	for (int v = 0; v < nrv; v++)

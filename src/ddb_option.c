@@ -20,6 +20,7 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -229,6 +230,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 	ForeignServer *server = GetForeignServer(serverid);
 	FsDdbEndpoint *ep = palloc0(sizeof(FsDdbEndpoint));
 	ListCell   *lc;
+	bool		own;
 
 	ep->region = "us-east-1";
 	ep->connect_timeout_ms = fs_connect_timeout_ms;
@@ -267,8 +269,9 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 						 quote_identifier(server->servername))));
 
 	/* Credentials: the user's mapping, else PUBLIC's, else unsigned requests. */
-	if (SearchSysCacheExists2(USERMAPPINGUSERSERVER,
-							  ObjectIdGetDatum(userid), ObjectIdGetDatum(serverid)) ||
+	own = SearchSysCacheExists2(USERMAPPINGUSERSERVER,
+								ObjectIdGetDatum(userid), ObjectIdGetDatum(serverid));
+	if (own ||
 		SearchSysCacheExists2(USERMAPPINGUSERSERVER,
 							  ObjectIdGetDatum(InvalidOid), ObjectIdGetDatum(serverid)))
 	{
@@ -292,7 +295,18 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 							server->servername,
 							ep->access_key_id ? "access_key_id" : "secret_access_key",
 							ep->access_key_id ? "secret_access_key" : "access_key_id")));
+		if (ep->access_key_id == NULL)
+			ep->auth_hint = psprintf("The user mapping for %s on server \"%s\" has no access_key_id, so requests go unsigned. "
+									 "Add the keys: ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD access_key_id '...', ADD secret_access_key '...');",
+									 own ? psprintf("user \"%s\"", GetUserNameFromId(userid, false)) : "PUBLIC",
+									 server->servername, own ? "CURRENT_USER" : "PUBLIC",
+									 quote_identifier(server->servername));
 	}
+	else
+		ep->auth_hint = psprintf("There is no user mapping for user \"%s\" (nor for PUBLIC) on server \"%s\", so requests go unsigned. "
+								 "Create one: CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (access_key_id '...', secret_access_key '...');",
+								 GetUserNameFromId(userid, false), server->servername,
+								 quote_identifier(server->servername));
 	return ep;
 }
 

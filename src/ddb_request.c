@@ -20,6 +20,7 @@
 
 #include "ddb.h"
 
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 /* A call of operation with body, allocated in the current context. */
@@ -110,8 +111,9 @@ fs_condition_failed(FsDdbCall *call)
 }
 
 /*
- * Raise a failed call.  A missing table gets its own message; everything
- * else is the client's (which carries the store's error type and message).
+ * Raise a failed call.  A missing table gets its own message, and a key
+ * the store refused a hint on key types; everything else is the client's
+ * (which carries the store's error type and message).
  */
 void
 fs_raise_call(FsDdbCall *call, const char *table)
@@ -123,7 +125,45 @@ fs_raise_call(FsDdbCall *call, const char *table)
 				 errdetail("DynamoDB %s: %s", call->operation,
 						   call->error_message ? call->error_message : "ResourceNotFoundException"),
 				 errhint("Create it with fs_create_online_table(), or set the foreign table's option \"table\".")));
+	if (fs_ddb_key_refused(call))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("DynamoDB %s request failed", call->operation),
+				 errdetail("%s: %s", call->error_type, call->error_message),
+				 errhint("The foreign table's key column must have the type of the partition key of remote table \"%s\" "
+						 "(its AttributeDefinitions in DescribeTable): text for S, bigint, integer or numeric for N, bytea for B.",
+						 table)));
 	fs_ddb_raise(call);
+}
+
+/*
+ * The hint for a missing remote table of foreign table relid: how to create
+ * it, or point the foreign table elsewhere.
+ */
+char *
+fs_missing_table_hint(Oid relid)
+{
+	char	   *rel = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+
+	return psprintf("Create it with SELECT fs_create_online_table(%s); or point foreign table %s at an existing table with its option \"table\".",
+					quote_literal_cstr(rel), rel);
+}
+
+/*
+ * Report, at elevel, that the remote table of foreign table relid is
+ * missing, as a failed operation found (message: the store's); view names
+ * the feature view being served, if any.
+ */
+void
+fs_report_missing_table(int elevel, const char *operation, const char *message,
+						const char *table, Oid relid, const char *view)
+{
+	ereport(elevel,
+			(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+			 view ? errmsg("remote table \"%s\" of feature view \"%s\" does not exist", table, view)
+			 : errmsg("remote table \"%s\" does not exist", table),
+			 errdetail("DynamoDB %s: %s", operation, message ? message : "ResourceNotFoundException"),
+			 errhint("%s", fs_missing_table_hint(relid))));
 }
 
 /* Run calls, raising the first failure. */

@@ -123,18 +123,34 @@ fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h, FsDdb
 	return json_object_get(fs_parse_response(h, *call, table), "Table");
 }
 
-/* The partition key of a remote table, from DescribeTable. */
+/*
+ * The partition key of a foreign table's remote table, from DescribeTable;
+ * a missing table is reported naming the foreign table (and the feature
+ * view served, if view is not NULL).
+ */
 static char *
-describe_key(FsDdbEndpoint *ep, const char *table, FsJsonHold *h)
+describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h)
 {
+	json_t	   *body = fs_held_object(h);
 	FsDdbCall  *call;
 	json_t	   *schema;
 	size_t		i;
 	json_t	   *elem;
 
-	schema = json_object_get(fs_ddb_describe_table(ep, table, h, &call), "KeySchema");
+	fs_obj_set_new(body, "TableName", json_string(tbl->table));
+	call = fs_new_call("DescribeTable", body);
+	fs_ddb_run(ep, &call, 1);
+	if (call->status != FS_DDB_OK)
+	{
+		if (call->error_type && strcmp(call->error_type, "ResourceNotFoundException") == 0)
+			fs_report_missing_table(ERROR, call->operation, call->error_message, tbl->table,
+									tbl->relid, view);
+		fs_raise_call(call, tbl->table);
+	}
+	schema = json_object_get(json_object_get(fs_parse_response(h, call, tbl->table), "Table"),
+							 "KeySchema");
 	if (!json_is_array(schema))
-		fs_bad_shape(call, table, "\"Table\".\"KeySchema\" is not an array");
+		fs_bad_shape(call, tbl->table, "\"Table\".\"KeySchema\" is not an array");
 	json_array_foreach(schema, i, elem)
 	{
 		const char *type = json_string_value(json_object_get(elem, "KeyType"));
@@ -143,7 +159,79 @@ describe_key(FsDdbEndpoint *ep, const char *table, FsJsonHold *h)
 		if (type && name && strcmp(type, "HASH") == 0)
 			return pstrdup(name);
 	}
-	fs_bad_shape(call, table, "\"KeySchema\" has no HASH key");
+	fs_bad_shape(call, tbl->table, "\"KeySchema\" has no HASH key");
+}
+
+/*
+ * Whether a failed call is the store refusing a key of the wrong type
+ * (DynamoDB and dynalite say so in a ValidationException).
+ */
+bool
+fs_ddb_key_refused(FsDdbCall *call)
+{
+	return call->status == FS_DDB_FAILED && call->error_type != NULL &&
+		strcmp(call->error_type, "ValidationException") == 0 && call->error_message != NULL &&
+		(strstr(call->error_message, "key element does not match the schema") != NULL ||
+		 strstr(call->error_message, "Type mismatch for key") != NULL);
+}
+
+/* What an attribute type (S, N, B) is, for messages. */
+static const char *
+kind_name(char kind)
+{
+	return kind == 'N' ? "a number (N)" : kind == 'B' ? "binary (B)" : "a string (S)";
+}
+
+/*
+ * After the store refused a key (fs_ddb_key_refused): a hint comparing the
+ * type of the remote table's partition key, from DescribeTable, with that of
+ * the foreign table's key column (key_typid), and saying which column type
+ * to use; NULL if they agree or the store does not say.  Never from inside
+ * fs_ddb_run's callbacks: it sends a request.
+ */
+char *
+fs_ddb_key_type_hint(FsDdbEndpoint *ep, FsDdbTable *tbl, Oid key_typid)
+{
+	FsJsonHold *h = fs_json_hold_create(CurrentMemoryContext);
+	json_t	   *body = fs_held_object(h);
+	FsDdbCall  *call;
+	json_t	   *root;
+	json_t	   *defs;
+	size_t		i;
+	json_t	   *def;
+	char		remote = '\0';
+	char		local = fs_key_kind(getBaseType(key_typid));
+	char	   *rel;
+	const char *column;
+
+	fs_obj_set_new(body, "TableName", json_string(tbl->table));
+	call = fs_new_call("DescribeTable", body);
+	fs_ddb_run(ep, &call, 1);
+	if (call->status != FS_DDB_OK || call->response == NULL)
+		return NULL;
+	root = json_loadb(call->response, call->response_len, 0, NULL);
+	if (root == NULL)
+		return NULL;
+	fs_json_hold(h, root);
+	defs = json_object_get(json_object_get(root, "Table"), "AttributeDefinitions");
+	json_array_foreach(defs, i, def)
+	{
+		const char *name = json_string_value(json_object_get(def, "AttributeName"));
+		const char *type = json_string_value(json_object_get(def, "AttributeType"));
+
+		if (name && type && strcmp(name, tbl->key_attr) == 0 && strlen(type) == 1)
+			remote = type[0];
+	}
+	if (remote == '\0' || remote == local)
+		return NULL;
+	rel = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(tbl->relid)));
+	column = quote_identifier(get_attname(tbl->relid, tbl->key_attnum, false));
+	return psprintf("The partition key \"%s\" of remote table \"%s\" is %s, but key column %s of foreign table %s is of type %s, sent as %s. "
+					"Declare the column %s: ALTER FOREIGN TABLE %s ALTER COLUMN %s TYPE %s;",
+					tbl->key_attr, tbl->table, kind_name(remote), column, rel,
+					format_type_be(key_typid), local ? kind_name(local) : "another type",
+					remote == 'N' ? "a number (bigint, integer or numeric)" : remote == 'B' ? "bytea" : "text",
+					rel, column, remote == 'N' ? "bigint" : remote == 'B' ? "bytea" : "text");
 }
 
 /* Forget the key learnt for a foreign table (its remote table was recreated). */
@@ -184,6 +272,16 @@ event_time_attnum(Relation rel, const char *column)
 FsDdbTable *
 fs_ddb_table(Relation rel)
 {
+	return fs_ddb_table_for_view(rel, NULL);
+}
+
+/*
+ * fs_ddb_table for serving feature view view: a missing remote table is
+ * reported naming the view.
+ */
+FsDdbTable *
+fs_ddb_table_for_view(Relation rel, const char *view)
+{
 	char	   *event_time_column;
 	FsDdbTable *tbl = fs_ddb_table_options(rel, &event_time_column);
 
@@ -205,8 +303,8 @@ fs_ddb_table(Relation rel)
 
 			fs_push_call_context(&errcb, &cc, tbl->table, RelationGetRelationName(rel));
 
-			key = describe_key(fs_ddb_endpoint(tbl->serverid, GetUserId()),
-							   tbl->table, fs_json_hold_create(cxt));
+			key = describe_key(fs_ddb_endpoint(tbl->serverid, GetUserId()), tbl, view,
+							   fs_json_hold_create(cxt));
 
 			error_context_stack = errcb.previous;
 			MemoryContextSwitchTo(old);

@@ -780,6 +780,14 @@ resolve_once(RefBuilder *b, Datum *refs, bool *nulls, int nrefs)
 				malformed_ref(ref);
 			if (strlen(ref) < NAMEDATALEN)
 				svc = hash_search(services_htab, ref, HASH_FIND, NULL);
+			if (svc == NULL && strlen(ref) < NAMEDATALEN &&
+				hash_search(views_htab, ref, HASH_FIND, NULL) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("feature service \"%s\" does not exist", ref),
+						 errdetail("A reference without a colon names a feature service; \"%s\" is a feature view.", ref),
+						 errhint("Refer to every feature of the view as '%s:*', or to one as '%s:feature'.",
+								 ref, ref)));
 			if (svc == NULL)
 			{
 				char	   *known = hint_names(services_htab);

@@ -117,6 +117,14 @@ dedup_ids(FsServe *s)
 	hash_destroy(htab);
 }
 
+/* A relation's schema-qualified, quoted name, for hints to paste. */
+static char *
+qualified_relation_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
 /*
  * The caller must be able to read what a view serves: USAGE on the schema
  * and SELECT on the table, or on each column the call reads.  Row security cannot be applied to index
@@ -138,17 +146,45 @@ check_view_access(FsView *view, FsLookup *lookup)
 
 	if (pg_class_aclcheck(view->relid, userid, ACL_SELECT) != ACLCHECK_OK)
 	{
-		ok = pg_attribute_aclcheck(view->relid, view->key_attnum, userid, ACL_SELECT) == ACLCHECK_OK &&
-			pg_attribute_aclcheck(view->relid, view->ts_attnum, userid, ACL_SELECT) == ACLCHECK_OK;
-		for (int f = 0; ok && f < lookup->nfeat; f++)
-			ok = pg_attribute_aclcheck(view->relid, lookup->feat[f]->attnum, userid,
-									   ACL_SELECT) == ACLCHECK_OK;
+		/* The first column the call reads and the caller may not. */
+		AttrNumber	denied = InvalidAttrNumber;
+
+		if (pg_attribute_aclcheck(view->relid, view->key_attnum, userid, ACL_SELECT) != ACLCHECK_OK)
+			denied = view->key_attnum;
+		else if (pg_attribute_aclcheck(view->relid, view->ts_attnum, userid, ACL_SELECT) != ACLCHECK_OK)
+			denied = view->ts_attnum;
+		for (int f = 0; denied == InvalidAttrNumber && f < lookup->nfeat; f++)
+			if (pg_attribute_aclcheck(view->relid, lookup->feat[f]->attnum, userid,
+									  ACL_SELECT) != ACLCHECK_OK)
+				denied = lookup->feat[f]->attnum;
+		ok = (denied == InvalidAttrNumber);
+		if (!ok && pg_attribute_aclcheck_all(view->relid, userid, ACL_SELECT, ACLMASK_ANY) == ACLCHECK_OK)
+		{
+			char	   *col = get_attname(view->relid, denied, false);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for column \"%s\" of table %s",
+							col, get_rel_name(view->relid)),
+					 denied == view->key_attnum
+					 ? errdetail("Feature view \"%s\" reads it as the join key.", view->name)
+					 : denied == view->ts_attnum
+					 ? errdetail("Feature view \"%s\" reads it as the event time.", view->name)
+					 : errdetail("Feature view \"%s\" serves it as feature \"%s:%s\".",
+								 view->name, view->name, col),
+					 errhint("The table's owner can grant it: GRANT SELECT (%s) ON %s TO %s;",
+							 quote_identifier(col), qualified_relation_name(view->relid),
+							 quote_identifier(GetUserNameFromId(userid, false)))));
+		}
 	}
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", get_rel_name(view->relid)),
-				 errdetail("Feature view \"%s\" reads that table.", view->name)));
+				 errdetail("Feature view \"%s\" reads that table.", view->name),
+				 errhint("The table's owner can grant it: GRANT SELECT ON %s TO %s;",
+						 qualified_relation_name(view->relid),
+						 quote_identifier(GetUserNameFromId(userid, false)))));
 
 	if (check_enable_rls(view->relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,

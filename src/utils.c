@@ -201,3 +201,109 @@ fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg)
 	PG_END_TRY();
 	AtEOXact_GUC(false, nest);
 }
+
+/* Whether a context line is one of the extension's internal PL/pgSQL functions'. */
+static bool
+internal_function_line(const char *line, size_t len)
+{
+	static const char prefix[] = "PL/pgSQL function ";
+	const char *name;
+	const char *paren;
+	const char *dot;
+
+	if (len < sizeof(prefix) - 1 || strncmp(line, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	name = line + sizeof(prefix) - 1;
+	paren = memchr(name, '(', len - (name - line));
+	if (paren == NULL)
+		return false;
+	/* The name after its schema, if qualified. */
+	for (dot = paren; dot > name && dot[-1] != '.'; dot--)
+		;
+	return (paren - dot == 13 && strncmp(dot, "fs_ingest_run", 13) == 0) ||
+		(paren - dot > 9 && strncmp(dot, "fs_check_", 9) == 0);
+}
+
+/*
+ * Whether a context line is worth keeping from inside our implementation: a
+ * line of a function's (the user's own: a trigger, a domain check's), or
+ * the remote table a store failure concerns.  Statements (ours, which may
+ * span several lines) and the rest of ours are not.
+ */
+static bool
+kept_line(const char *line, size_t len)
+{
+	static const char *const prefixes[] = {"PL/", "SQL function ", "remote table \""};
+
+	if (internal_function_line(line, len))
+		return false;
+	for (int i = 0; i < lengthof(prefixes); i++)
+		if (len >= strlen(prefixes[i]) && strncmp(line, prefixes[i], strlen(prefixes[i])) == 0)
+		{
+			const char *space;
+
+			if (i > 0)
+				return true;
+			/* "PL/<language> function ..." */
+			space = memchr(line, ' ', len);
+			return space != NULL && (size_t) (line + len - space) > 10 &&
+				strncmp(space, " function ", 10) == 0;
+		}
+	return false;
+}
+
+/* See utils.h. */
+void
+fs_rethrow_without_internals(ErrorData *edata)
+{
+	const char *ctx = edata->context;
+	const char *last_end = NULL;
+	StringInfoData kept;
+
+	/*
+	 * The context runs from the innermost line out.  Up to the outermost
+	 * line of our internal functions, everything was gathered inside our
+	 * implementation: keep only the lines of the user's functions and the
+	 * remote table a store failure concerns.
+	 * What lies beyond is the caller's, and errfinish recomputes it from the
+	 * callbacks still on the stack, so it is dropped here.
+	 */
+	for (const char *p = ctx; p != NULL && *p != '\0';)
+	{
+		const char *nl = strchr(p, '\n');
+		size_t		len = nl ? (size_t) (nl - p) : strlen(p);
+
+		if (internal_function_line(p, len))
+			last_end = p + len;
+		p = nl ? nl + 1 : NULL;
+	}
+	initStringInfo(&kept);
+	for (const char *p = ctx; p != NULL && p < last_end;)
+	{
+		const char *nl = strchr(p, '\n');
+		size_t		len = nl ? (size_t) (nl - p) : strlen(p);
+
+		if (kept_line(p, len))
+		{
+			if (kept.len > 0)
+				appendStringInfoChar(&kept, '\n');
+			appendBinaryStringInfo(&kept, p, len);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	if (last_end == NULL)
+	{
+		/* Nothing of ours inside: the whole context is the caller's. */
+		edata->context = NULL;
+	}
+	else
+	{
+		edata->context = kept.len > 0 ? kept.data : NULL;
+		edata->internalquery = NULL;
+		edata->internalpos = 0;
+	}
+	edata->elevel = ERROR;
+	ThrowErrorData(edata);
+	/* ThrowErrorData does not return for an ERROR. */
+	pg_unreachable();
+}

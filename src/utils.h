@@ -76,4 +76,15 @@ typedef struct FsKeptPlan
 extern SPIPlanPtr fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, int nargs,
 								 Oid *argtypes);
 
+/*
+ * Raise a caught error (copied with CopyErrorData, after FlushErrorState)
+ * again as the user should see it: without the context lines and internal
+ * query gathered inside the extension's own SQL and PL/pgSQL (the internal
+ * functions named fs_check_* and fs_ingest_run), keeping the lines of the
+ * user's own functions (a trigger, a domain check) and, recomputed, the
+ * context of whoever called us.  Call it at once in PG_CATCH: nothing may
+ * run between the catch and this, as no subtransaction was rolled back.
+ */
+extern void fs_rethrow_without_internals(ErrorData *edata) pg_attribute_noreturn();
+
 #endif							/* FS_UTILS_H */

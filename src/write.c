@@ -502,6 +502,56 @@ forget_state(WriteCall *wc, FsPrepared *ps, int n)
  */
 
 /*
+ * A direct write to the embedded store, with a CHECK constraint's violation
+ * reported for what the caller gave: the view, entity and constraint named,
+ * the features given as the detail.  PostgreSQL's own report shows our
+ * internal upsert, and the row it proposes to insert, where the features
+ * not given are NULL, as if the write would null them (it does not).
+ * Other errors go on as they are.
+ */
+static void
+local_write_direct(WriteCall *wc, FsPrepared *ps, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		fs_local_write(wc->view, wc->rel, ps, n);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		FsPrepared *p = NULL;
+		StringInfoData given;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_CHECK_VIOLATION || edata->constraint_name == NULL)
+			PG_RE_THROW();
+		/* Re-raised at once: the transaction's abort cleans up after the write. */
+		FlushErrorState();
+		for (int i = 0; i < n && p == NULL; i++)
+			if (ps[i].w->status == FS_WRITE_PENDING)
+				p = &ps[i];
+		if (p == NULL)
+			ReThrowError(edata);
+		initStringInfo(&given);
+		for (int c = 0; c < p->ncols; c++)
+			appendStringInfo(&given, "%s%s = %s", c > 0 ? ", " : "",
+							 quote_identifier(wc->view->features[p->cols[c].feat].name),
+							 shown_value(&p->cols[c].json));
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("write of entity \"%s\" to feature view \"%s\" violates check constraint \"%s\"",
+						p->w->entity_id, wc->view->name, edata->constraint_name),
+				 p->ncols > 0 ? errdetail("The write gives %s.", given.data)
+				 : errdetail("The write gives no feature."),
+				 errtableconstraint(wc->rel, edata->constraint_name)));
+	}
+	PG_END_TRY();
+}
+
+/*
  * Check and convert writes to one view, then apply them to its store, in
  * order, each setting its status; store errors are raised.  With
  * check_user, the current user's privileges are checked too (a direct
@@ -544,7 +594,10 @@ write_view(const char *view, FsWrite *writes, int nwrites, bool check_user)
 		switch (wc->view->store)
 		{
 			case FS_STORE_LOCAL:
-				fs_local_write(wc->view, wc->rel, ps, nwrites);
+				if (check_user)
+					local_write_direct(wc, ps, nwrites);
+				else
+					fs_local_write(wc->view, wc->rel, ps, nwrites);
 				break;
 			case FS_STORE_DYNAMODB:
 				fs_ddb_write(wc->view, wc->rel, ps, nwrites);

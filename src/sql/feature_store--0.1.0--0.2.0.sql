@@ -154,8 +154,19 @@ BEGIN
      WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) key
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
+        /* The column the table's one-column primary key is on, if any, is likely the key. */
+        SELECT a.attname INTO known FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+               AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+         WHERE i.indrelid OPERATOR(pg_catalog.=) relation AND i.indisprimary
+           AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 AND i.indkey[0] OPERATOR(pg_catalog.>) 0;
         RAISE EXCEPTION 'table % has no column "%", the join key of entity "%"',
-                        relation, key, entity USING ERRCODE = '42703';
+                        relation, key, entity
+            USING ERRCODE = '42703',
+                  HINT = format('A feature view''s table holds its entity''s join key under that name: rename the key column (%s), or register the view for an entity whose join key the table has.',
+                                format('ALTER %sTABLE %s RENAME COLUMN %s TO %I',
+                                       CASE WHEN rel.relkind OPERATOR(pg_catalog.=) 'f' THEN 'FOREIGN ' ELSE '' END,
+                                       relation, coalesce(quote_ident(known), '...'), key));
     END IF;
 
     SELECT a.atttypid INTO ts_type FROM pg_catalog.pg_attribute a
@@ -170,7 +181,16 @@ BEGIN
     IF ts_type OPERATOR(pg_catalog.<>) 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
         RAISE EXCEPTION 'event-time column "%" of table % is of type %, not timestamp with time zone',
                         event_time_column, relation, ts_type::pg_catalog.regtype
-            USING ERRCODE = '42804';
+            USING ERRCODE = '42804',
+                  HINT = CASE
+                      WHEN rel.relkind OPERATOR(pg_catalog.=) 'f'
+                      THEN format('Declare it timestamptz: ALTER FOREIGN TABLE %s ALTER COLUMN %I TYPE timestamptz.',
+                                  relation, event_time_column)
+                      WHEN ts_type OPERATOR(pg_catalog.=) 'pg_catalog.timestamp'::pg_catalog.regtype
+                      THEN format('Change its type, reading the stored times as UTC (or name their time zone): ALTER TABLE %s ALTER COLUMN %I TYPE timestamptz USING %I AT TIME ZONE ''UTC''.',
+                                  relation, event_time_column, event_time_column)
+                      ELSE format('Change its type: ALTER TABLE %s ALTER COLUMN %I TYPE timestamptz USING ...',
+                                  relation, event_time_column) END;
     END IF;
     IF event_time_column OPERATOR(pg_catalog.=) key THEN
         RAISE EXCEPTION 'the event-time column cannot be the join key' USING ERRCODE = '22023';
@@ -562,7 +582,10 @@ BEGIN
                       AND a.attname OPERATOR(pg_catalog.=) key
                       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
         RAISE EXCEPTION 'source % has no column "%", the join key of feature view "%"',
-                        source, key, vname USING ERRCODE = '42703';
+                        source, key, vname
+            USING ERRCODE = '42703',
+                  HINT = format('Source columns are matched by name: name the source''s entity id column %I (ALTER TABLE %s RENAME COLUMN ... TO %I, or select it AS %I in a view over the source).',
+                                key, source, key, key);
     END IF;
     SELECT string_agg(quote_ident(f), ', ' ORDER BY o) INTO missing
       FROM unnest(feats) WITH ORDINALITY AS u(f, o)
@@ -1253,7 +1276,10 @@ BEGIN
                       AND a.attname OPERATOR(pg_catalog.=) key
                       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
         RAISE EXCEPTION 'source % has no column "%", the join key of feature view "%"',
-                        source, key, vname USING ERRCODE = '42703';
+                        source, key, vname
+            USING ERRCODE = '42703',
+                  HINT = format('Source columns are matched by name: name the source''s entity id column %I (ALTER TABLE %s RENAME COLUMN ... TO %I, or select it AS %I in a view over the source).',
+                                key, source, key, key);
     END IF;
     /*
      * The features the source carries: the run writes and compares only
@@ -1733,3 +1759,23 @@ RETURNS boolean LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_check_remote';
 COMMENT ON FUNCTION @extschema@.fs_ingest_check_remote(text) IS
     'Internal: called by fs_ingest; forgets a view''s ingestion state if its remote table was created again since the last run';
+
+/*
+ * Issue 11, item 8: fs_ingest raises its errors as the user should see
+ * them.  The PL/pgSQL run becomes fs_ingest_run (same arguments and result;
+ * whatever body fs_ingest has at this point of the script), and fs_ingest
+ * is a C function (src/ingest_run.c) that calls it and raises its errors
+ * without our internal SQL and PL/pgSQL lines.  Keep this section after
+ * every other change to fs_ingest's body.
+ */
+ALTER FUNCTION @extschema@.fs_ingest(text, regclass, text) RENAME TO fs_ingest_run;
+CREATE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
+                                      mode text DEFAULT 'upsert')
+RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
+               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
+               rows_deleted bigint, online_writes bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
+    'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
+COMMENT ON FUNCTION @extschema@.fs_ingest_run(text, regclass, text) IS
+    'Internal: the run of fs_ingest (PL/pgSQL); fs_ingest calls it and raises its errors without our internal SQL';

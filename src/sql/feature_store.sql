@@ -344,8 +344,19 @@ BEGIN
      WHERE a.attrelid OPERATOR(pg_catalog.=) relation AND a.attname OPERATOR(pg_catalog.=) key
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
+        /* The column the table's one-column primary key is on, if any, is likely the key. */
+        SELECT a.attname INTO known FROM pg_catalog.pg_index i
+          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+               AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
+         WHERE i.indrelid OPERATOR(pg_catalog.=) relation AND i.indisprimary
+           AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 AND i.indkey[0] OPERATOR(pg_catalog.>) 0;
         RAISE EXCEPTION 'table % has no column "%", the join key of entity "%"',
-                        relation, key, entity USING ERRCODE = '42703';
+                        relation, key, entity
+            USING ERRCODE = '42703',
+                  HINT = format('A feature view''s table holds its entity''s join key under that name: rename the key column (%s), or register the view for an entity whose join key the table has.',
+                                format('ALTER %sTABLE %s RENAME COLUMN %s TO %I',
+                                       CASE WHEN rel.relkind OPERATOR(pg_catalog.=) 'f' THEN 'FOREIGN ' ELSE '' END,
+                                       relation, coalesce(quote_ident(known), '...'), key));
     END IF;
 
     SELECT a.atttypid INTO ts_type FROM pg_catalog.pg_attribute a
@@ -360,7 +371,16 @@ BEGIN
     IF ts_type OPERATOR(pg_catalog.<>) 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
         RAISE EXCEPTION 'event-time column "%" of table % is of type %, not timestamp with time zone',
                         event_time_column, relation, ts_type::pg_catalog.regtype
-            USING ERRCODE = '42804';
+            USING ERRCODE = '42804',
+                  HINT = CASE
+                      WHEN rel.relkind OPERATOR(pg_catalog.=) 'f'
+                      THEN format('Declare it timestamptz: ALTER FOREIGN TABLE %s ALTER COLUMN %I TYPE timestamptz.',
+                                  relation, event_time_column)
+                      WHEN ts_type OPERATOR(pg_catalog.=) 'pg_catalog.timestamp'::pg_catalog.regtype
+                      THEN format('Change its type, reading the stored times as UTC (or name their time zone): ALTER TABLE %s ALTER COLUMN %I TYPE timestamptz USING %I AT TIME ZONE ''UTC''.',
+                                  relation, event_time_column, event_time_column)
+                      ELSE format('Change its type: ALTER TABLE %s ALTER COLUMN %I TYPE timestamptz USING ...',
+                                  relation, event_time_column) END;
     END IF;
     IF event_time_column OPERATOR(pg_catalog.=) key THEN
         RAISE EXCEPTION 'the event-time column cannot be the join key' USING ERRCODE = '22023';
@@ -1031,11 +1051,13 @@ COMMENT ON FUNCTION @extschema@.fs_create_staging_table(text, text, text[], bool
     'Create an all-text table to COPY a feature view''s data into (join key, event time, its features or those named); replace => true re-creates it.';
 
 /*
- * Ingest a batch source into a feature view: cast and validate (silver),
- * then write only the entities whose values changed (gold).  Everything,
- * the run's own record included, happens in the caller's transaction.
+ * The run of fs_ingest: ingest a batch source into a feature view: cast and
+ * validate (silver), then write only the entities whose values changed
+ * (gold).  Everything, the run's own record included, happens in the
+ * caller's transaction.  fs_ingest (below, C) calls it and raises its errors
+ * without our internal SQL and PL/pgSQL lines.
  */
-CREATE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
+CREATE FUNCTION @extschema@.fs_ingest_run(feature_view text, source regclass,
                                       mode text DEFAULT 'upsert')
 RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
                rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
@@ -1134,7 +1156,10 @@ BEGIN
                       AND a.attname OPERATOR(pg_catalog.=) key
                       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
         RAISE EXCEPTION 'source % has no column "%", the join key of feature view "%"',
-                        source, key, vname USING ERRCODE = '42703';
+                        source, key, vname
+            USING ERRCODE = '42703',
+                  HINT = format('Source columns are matched by name: name the source''s entity id column %I (ALTER TABLE %s RENAME COLUMN ... TO %I, or select it AS %I in a view over the source).',
+                                key, source, key, key);
     END IF;
     /*
      * The features the source carries: the run writes and compares only
@@ -1404,6 +1429,17 @@ BEGIN
                         n_ins, n_upd, n_del, n_written;
 END
 $$;
+
+/*
+ * Ingest a batch source into a feature view (fs_ingest_run above does the
+ * run; src/ingest_run.c raises its errors as the user should see them).
+ */
+CREATE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
+                                      mode text DEFAULT 'upsert')
+RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
+               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
+               rows_deleted bigint, online_writes bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest';
 
 /* Direct writes */
 
@@ -1692,6 +1728,8 @@ COMMENT ON FUNCTION @extschema@.fs_get_feature_vectors(text[], text[]) IS
 -- batch ingestion
 COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
     'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
+COMMENT ON FUNCTION @extschema@.fs_ingest_run(text, regclass, text) IS
+    'Internal: the run of fs_ingest (PL/pgSQL); fs_ingest calls it and raises its errors without our internal SQL';
 COMMENT ON FUNCTION @extschema@.fs_forget_ingest_state(text, text[]) IS
     'Forget what fs_ingest wrote to a view (all entities, or those given), so that the next run writes them again; returns the rows forgotten';
 COMMENT ON FUNCTION @extschema@.fs_ingest_begin_run(text, text, text, timestamptz) IS

@@ -524,4 +524,26 @@ stop_fault
 FPID="$THROTTLE_PID"
 stop_fault
 
+# --- (g) credentials refused: with and without a user mapping (issue 11, item 7)
+echo "# (g) credentials refused: the hint says whether there is a user mapping"
+start_fault 'error:MissingAuthenticationTokenException:Request is missing Authentication Token'
+out="$(q "$(point_at_fault 0) DROP USER MAPPING FOR PUBLIC SERVER faults;
+          SELECT state, hint ~ '^There is no user mapping for user \"[^\"]+\" \(nor for PUBLIC\) on server \"faults\"',
+                 strpos(hint, 'CREATE USER MAPPING FOR CURRENT_USER SERVER faults OPTIONS (access_key_id ''...'', secret_access_key ''...'');') > 0
+            FROM fault_try(\$q\$$GET\$q\$)")"
+check "no user mapping: 28000, a hint that says there is none and how to create one" "28000|t|t" "$out"
+check "no user mapping: the request went unsigned" "auth=no" "$(grep -oE 'auth=[a-z]+' "$FLOG" | sort -u)"
+out="$(q "CREATE USER MAPPING FOR PUBLIC SERVER faults;
+          SELECT state, hint ~ '^The user mapping for PUBLIC on server \"faults\" has no access_key_id',
+                 strpos(hint, 'ALTER USER MAPPING FOR PUBLIC SERVER faults OPTIONS (ADD access_key_id') > 0
+            FROM fault_try(\$q\$$SEL\$q\$)")"
+check "a user mapping without keys: 28000, a hint that says so and how to add them" "28000|t|t" "$out"
+out="$(q "DROP USER MAPPING FOR PUBLIC SERVER faults;
+          CREATE USER MAPPING FOR PUBLIC SERVER faults
+            OPTIONS (access_key_id '$TEST_KEY_ID', secret_access_key '$TEST_SECRET');
+          SELECT state, hint FROM fault_try(\$q\$$GET\$q\$)")"
+check "a user mapping with keys: 28000, a hint on checking them" \
+    "28000|Check the user mapping's access_key_id, secret_access_key and session_token." "$out"
+stop_fault
+
 finish

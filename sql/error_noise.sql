@@ -1,0 +1,70 @@
+-- Errors of the registry, fs_ingest and fs_write_features show the error,
+-- its detail and hint, and the user's own context, never our PL/pgSQL
+-- lines or internal SQL (issue 11, item 8).  psql shows CONTEXT lines for
+-- errors by default, as here.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_store CASCADE;
+CREATE EXTENSION feature_store;
+RESET client_min_messages;
+\set VERBOSITY default
+\set SHOW_CONTEXT errors
+
+CREATE TABLE noise_activity (user_id text PRIMARY KEY, event_time timestamptz NOT NULL,
+    clicks bigint CHECK (clicks >= 0), ctr float8);
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('activity', 'noise_activity', 'user');
+
+-- The registry: errors of its checks, called directly and from a DO block
+-- (whose own lines stay).
+SELECT name FROM fs_register_entity('user', 'user_id');
+SELECT name FROM fs_register_feature_view('activity', 'noise_activity', 'user');
+SELECT name FROM fs_register_feature_view('activity2', 'noise_activity', 'user', ttl => '-1 day');
+SELECT name FROM fs_register_feature_service('svc', ARRAY['nope:x']);
+SELECT name FROM fs_alter_feature_view('nope', ttl => '1 day');
+SELECT fs_drop_feature_view('nope');
+SELECT fs_drop_feature_service('nope');
+SELECT fs_drop_entity('nope');
+DO $$
+BEGIN
+    PERFORM fs_register_entity('user', 'user_id');
+END
+$$;
+
+-- fs_ingest: its own errors, an error of the run's SQL, and a user's
+-- trigger (whose line stays).
+CREATE TABLE noise_src (user_id text, event_time text, clicks text, ctr text);
+INSERT INTO noise_src VALUES ('u1', '2026-01-01 00:00:00+00', '3', '0.5');
+SELECT * FROM fs_ingest('nope', 'noise_src');
+SELECT * FROM fs_ingest('activity', 'noise_src', 'sometimes');
+SELECT * FROM fs_ingest('activity', NULL);
+DO $$
+BEGIN
+    PERFORM * FROM fs_ingest('activity', 'noise_src', 'sometimes');
+END
+$$;
+CREATE FUNCTION noise_refuse_u1() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.user_id = 'u1' THEN
+        RAISE EXCEPTION 'u1 is frozen' USING ERRCODE = 'P0001';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER noise_refuse_u1 BEFORE INSERT OR UPDATE ON noise_activity
+    FOR EACH ROW EXECUTE FUNCTION noise_refuse_u1();
+SELECT * FROM fs_ingest('activity', 'noise_src');
+DROP TRIGGER noise_refuse_u1 ON noise_activity;
+-- It still ingests, and returns its counts as before.
+SELECT rows_read, rows_rejected, rows_inserted, online_writes FROM fs_ingest('activity', 'noise_src');
+SELECT (fs_ingest('activity', 'noise_src')).rows_unchanged;
+
+-- fs_write_features: a CHECK violation names the view, the entity and the
+-- constraint, and shows the features given, not the row proposed.
+SELECT fs_write_features('activity', 'u2', '{"clicks": -1}');
+SELECT fs_write_features('activity', 'u1', '{"clicks": -1, "ctr": 0.25}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT user_id, clicks, ctr FROM noise_activity ORDER BY user_id;
+
+DROP EXTENSION feature_store CASCADE;
+DROP TABLE noise_activity, noise_src;
+DROP FUNCTION noise_refuse_u1();
