@@ -411,8 +411,8 @@ deadline_passed(FsDdbEndpoint *ep, Oid serverid, RemoteView *rv)
 			(errcode(ERRCODE_FDW_ERROR),
 			 errmsg("feature view \"%s\" is unavailable: its store did not answer within %s (%d ms)",
 					lk->view->name, limit, ep->store_deadline_ms),
-			 errdetail("%d of %d keys were not answered in time; they are UNAVAILABLE, "
-					   "the others are served.", rv->nunanswered, rv->get.nkeys)));
+			 errdetail("%d of %d keys were not answered in time: their features are UNAVAILABLE.",
+					   rv->nunanswered, rv->get.nkeys)));
 	lk->key_unavailable = rv->unanswered;
 }
 

@@ -595,7 +595,7 @@ check "deadline: fs_get_feature_vectors the same (NULL for the 50 keys cut off, 
 150|50|150" "$(after "$WORK/g1.out" vectors)"
 check "deadline: the WARNING names the view and the setting, and counts the keys cut off" \
     "WARNING:  feature view \"fv\" is unavailable: its store did not answer within feature_store.store_deadline_ms (300 ms)
-DETAIL:  50 of 150 keys were not answered in time; they are UNAVAILABLE, the others are served.
+DETAIL:  50 of 150 keys were not answered in time: their features are UNAVAILABLE.
 150" "$(after "$WORK/g1.out" warning)"
 check "deadline: with on_store_error = 'error', HV000 naming the setting" \
     "HV000|$DEADLINE_MSG|50 of 150 keys were not answered in time.|Raise feature_store.store_deadline_ms, or set feature_store.on_store_error = 'unavailable' to serve the answered keys and mark the others UNAVAILABLE." \
