@@ -39,8 +39,10 @@
 #       safety net; retries of a throttled request and rounds of
 #       UnprocessedKeys stop at the deadline too, whatever max_retries says;
 #       the backend then serves correct values from the same store (the
-#       abandoned connections, answered late, are not reused); a store that
-#       answers within the deadline is served in full.
+#       abandoned connections, answered late, are closed and not reused); a
+#       store that answers within the deadline is served in full; the server
+#       option store_deadline_ms wins over the setting; ids that are one
+#       integer key ('7', '007') are cut off together.
 #
 # Every fault server listens on 127.0.0.1, on a port it picks, and is killed
 # at the end of its check.  Checks compare SQLSTATEs, statuses and request
@@ -685,6 +687,25 @@ check "deadline: the server option store_deadline_ms sets a deadline, named in t
     "$(after "$WORK/g4.out" server)"
 check "deadline: the server option '0' wins over the setting: no deadline for that server" \
     "$FULL" "$(after "$WORK/g4.out" zero)"
+stop_fault
+
+# Ids that are one key ('7' and '007' of an integer key) share its fate.
+start_fault hang-keys:7
+out="$(session <<EOF
+$(point_at_fault 2)
+SET client_min_messages = error;
+CREATE FOREIGN TABLE fault_n (id bigint, event_time timestamptz, clicks bigint)
+  SERVER faults OPTIONS (table 'fault_n', key 'id');
+SELECT fs_register_entity('num', 'id') IS NULL, fs_register_feature_view('fvn', 'fault_n', 'num') IS NULL;
+SET statement_timeout = '5s';
+SET feature_store.store_deadline_ms = '300ms';
+SET feature_store.on_store_error = 'unavailable';
+SELECT string_agg(entity_id || ':' || status, ',') FROM fs_get_features(ARRAY['7', '007', '8'], ARRAY['fvn:clicks']);
+EOF
+)"
+check "deadline: ids that are one integer key ('7', '007') are both UNAVAILABLE when it is cut off" \
+    "f|f
+7:UNAVAILABLE,007:UNAVAILABLE,8:UNAVAILABLE" "$out"
 stop_fault
 
 finish
