@@ -181,7 +181,8 @@ extern void fs_run_calls(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls, const
  * FsDdbGet of one endpoint into BatchGetItem requests of at most
  * FS_DDB_BATCH_GET_MAX keys (several tables per request), sends them in one
  * concurrent wave, and asks again for UnprocessedKeys, after a backoff,
- * until every key is answered or max_retries rounds have passed.
+ * until every key is answered, max_retries rounds have passed, or the
+ * endpoint's deadline (if it has one) has passed.
  */
 typedef struct FsDdbGet
 {
@@ -210,6 +211,14 @@ typedef struct FsDdbGet
 	 * table's items are no longer passed on.
 	 */
 	void		(*on_failure) (struct FsDdbGet *get, FsDdbCall *call, const char *detail);
+
+	/*
+	 * Called with each key of this table left unanswered because the
+	 * endpoint's deadline passed (FsDdbEndpoint.deadline): its request was
+	 * abandoned or never sent, or the key was still unprocessed.  The key is
+	 * borrowed.  NULL: the table fails (on_failure) instead.
+	 */
+	void		(*on_unanswered) (struct FsDdbGet *get, json_t *key);
 	void	   *arg;			/* the caller's */
 
 	/*

@@ -16,6 +16,13 @@
  * frees those buffers, so an error (statement_timeout, cancel) unwinding
  * through fs_ddb_run leaves the multi handle clean for the next query.
  *
+ * An endpoint's deadline (FsDdbEndpoint.deadline, serving's
+ * store_deadline_ms) bounds the wait: no request starts and no slice ends
+ * past it, and when it passes every call without an outcome expires.  A
+ * request abandoned in flight, there or on an error, takes its easy handle
+ * and its connection with it: a half-read answer is never read as the
+ * answer to the next request.
+ *
  * Outcomes and the SQLSTATE fs_ddb_raise gives them:
  *
  *	error_type						retried	SQLSTATE
@@ -46,6 +53,8 @@
  *	  beyond its limit)
  *	TransportError (any other		no		HV000 fdw_error
  *	  libcurl failure)
+ *	DeadlineExceeded (the endpoint's	no		HV000 fdw_error (serving raises
+ *	  deadline passed first)				  its own, naming the setting)
  *	anything else (Validation-		no		HV000 fdw_error
  *	  Exception, ...)
  *
@@ -143,6 +152,8 @@ static void ddb_release_easy(CURL *easy);
 static size_t ddb_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata);
 static void ddb_start(FsDdbRun *run, FsDdbReq *req);
 static void ddb_detach(FsDdbRun *run, FsDdbReq *req);
+static void ddb_abandon(FsDdbRun *run, FsDdbReq *req);
+static void ddb_expire(FsDdbRun *run);
 static void ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result);
 static void ddb_cleanup_run(FsDdbRun *run);
 static void ddb_drive(FsDdbRun *run);
@@ -287,6 +298,13 @@ now_ms(void)
 	return INSTR_TIME_GET_MILLISEC(t);
 }
 
+/* The monotonic clock of deadlines, for callers that set one. */
+double
+fs_ddb_now_ms(void)
+{
+	return now_ms();
+}
+
 /* Full-jitter backoff before retry 'attempt' (1, 2, ...). */
 static double
 backoff_ms(int attempt)
@@ -411,6 +429,25 @@ ddb_detach(FsDdbRun *run, FsDdbReq *req)
 	free(req->buf.data);
 	req->buf.data = NULL;
 	req->buf.len = req->buf.cap = 0;
+}
+
+/*
+ * Detach a request whose answer may be half-read, and close its connection
+ * rather than return it to the cache: the rest of that answer must never be
+ * taken for the answer to a later request.  Never raises.
+ */
+static void
+ddb_abandon(FsDdbRun *run, FsDdbReq *req)
+{
+	if (req->easy != NULL)
+	{
+		curl_easy_setopt(req->easy, CURLOPT_FORBID_REUSE, 1L);
+		curl_multi_remove_handle(ddb_multi, req->easy);
+		curl_easy_cleanup(req->easy);
+		req->easy = NULL;
+		run->in_flight--;
+	}
+	ddb_detach(run, req);
 }
 
 /* Record a failure in the call; the strings go to the result context. */
@@ -610,22 +647,55 @@ ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result)
 	}
 }
 
-/* Detach everything still attached; safe to call more than once. */
+/* Abandon everything still attached; safe to call more than once. */
 static void
 ddb_cleanup_run(FsDdbRun *run)
 {
 	for (int i = 0; i < run->nreqs; i++)
-		ddb_detach(run, &run->reqs[i]);
+		ddb_abandon(run, &run->reqs[i]);
 	run->in_flight = 0;
 	if (active_run == run)
 		active_run = NULL;
 }
 
-/* Send, wait, retry until every request is done. */
+/*
+ * The deadline has passed: abandon what is in flight, and give every call
+ * without an outcome one (expired), then tell each caller.  All are detached
+ * before the first on_done runs, since it may raise.
+ */
+static void
+ddb_expire(FsDdbRun *run)
+{
+	for (int i = 0; i < run->nreqs; i++)
+	{
+		FsDdbReq   *req = &run->reqs[i];
+
+		if (req->state == REQ_DONE)
+			continue;
+		ddb_abandon(run, req);
+		ddb_set_error(run, req->call, "DeadlineExceeded",
+					  "the store did not answer before the deadline.");
+		req->call->status = FS_DDB_FAILED;
+		req->call->expired = true;
+		req->call->transient = false;
+		req->state = REQ_DONE;
+		run->done++;
+	}
+	for (int i = 0; i < run->nreqs; i++)
+	{
+		FsDdbCall  *call = run->reqs[i].call;
+
+		if (call->expired && call->on_done != NULL)
+			call->on_done(call);
+	}
+}
+
+/* Send, wait, retry until every request is done or the deadline passes. */
 static void
 ddb_drive(FsDdbRun *run)
 {
 	int			cap = Max(run->ep->max_connections, 1);
+	double		deadline = run->ep->deadline;
 
 	while (run->done < run->nreqs)
 	{
@@ -637,6 +707,13 @@ ddb_drive(FsDdbRun *run)
 		CURLMsg    *msg;
 		int			left;
 		CURLMcode	mc;
+
+		/* Past the deadline nothing starts, and nothing is waited for. */
+		if (deadline > 0 && now >= deadline)
+		{
+			ddb_expire(run);
+			break;
+		}
 
 		/* Start what is due, up to the cap. */
 		for (int i = 0; i < run->nreqs; i++)
@@ -686,6 +763,13 @@ ddb_drive(FsDdbRun *run)
 		if (next_due >= 0)
 		{
 			double		until = next_due - now_ms();
+
+			if (until < timeout)
+				timeout = until > 0 ? (long) until + 1 : 0;
+		}
+		if (deadline > 0)
+		{
+			double		until = deadline - now_ms();
 
 			if (until < timeout)
 				timeout = until > 0 ? (long) until + 1 : 0;
@@ -762,6 +846,7 @@ fs_ddb_run(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls)
 		call->error_type = NULL;
 		call->error_message = NULL;
 		call->transient = false;
+		call->expired = false;
 		call->attempts = 0;
 		call->throttles = 0;
 		run->reqs[i].call = call;
@@ -878,8 +963,24 @@ fs_ddb_raise(FsDdbCall *call)
 void
 fs_ddb_backoff(int attempt)
 {
+	(void) fs_ddb_backoff_until(attempt, 0);
+}
+
+/*
+ * Sleep before retry round 'attempt', unless the sleep would end past
+ * deadline (0: none): then return false at once, since the round could not
+ * begin in time.
+ */
+bool
+fs_ddb_backoff_until(int attempt, double deadline)
+{
 	double		until = now_ms() + backoff_ms(attempt);
 
+	if (deadline > 0 && until >= deadline)
+	{
+		CHECK_FOR_INTERRUPTS();
+		return false;
+	}
 	for (;;)
 	{
 		double		left = until - now_ms();
@@ -892,4 +993,5 @@ fs_ddb_backoff(int attempt)
 		CHECK_FOR_INTERRUPTS();
 	}
 	CHECK_FOR_INTERRUPTS();
+	return true;
 }

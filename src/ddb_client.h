@@ -13,6 +13,11 @@
  * inside a libcurl callback: failures are recorded in the call and raised
  * by the caller (fs_ddb_raise) after the transfer.
  *
+ * An endpoint may carry a deadline (serving's feature_store.store_deadline_ms):
+ * when it passes, fs_ddb_run abandons what is still in flight, closing those
+ * connections, and gives every call without an outcome the status FAILED
+ * with expired set; no request or backoff starts past it.
+ *
  * fs_ddb_run is not reentrant.  Responses and error strings are allocated
  * in the memory context current when it is called; an error unwinding
  * through it (cancel, statement_timeout) detaches every in-flight request,
@@ -29,14 +34,16 @@
 /*
  * Defaults for every server, which a server's options override: the settings
  * feature_store.connect_timeout_ms, request_timeout_ms, max_retries,
- * max_connections and max_response_size, registered by _PG_init (feature_store.c), read by
- * fs_ddb_endpoint (ddb_option.c), which defines them.
+ * max_connections, max_response_size and store_deadline_ms, registered by
+ * _PG_init (feature_store.c), read by fs_ddb_endpoint (ddb_option.c), which
+ * defines them.
  */
 extern int	fs_connect_timeout_ms;
 extern int	fs_request_timeout_ms;
 extern int	fs_max_retries;
 extern int	fs_max_connections;
 extern int	fs_max_response_size;	/* kB */
+extern int	fs_store_deadline_ms;	/* serving only; 0: none */
 
 /* Where and how to reach one store, as the current user. */
 typedef struct FsDdbEndpoint
@@ -55,6 +62,11 @@ typedef struct FsDdbEndpoint
 	char	   *auth_hint;		/* the hint for a store that refuses our
 								 * credentials (or their absence); NULL: a
 								 * generic one */
+	int			store_deadline_ms;	/* serving's budget for the store; 0: none */
+	bool		store_deadline_from_server; /* the server option set it */
+	double		deadline;		/* fs_ddb_now_ms() after which fs_ddb_run and
+								 * fs_ddb_batch_get give up; 0: none.  Set by
+								 * the caller that wants one (serving). */
 } FsDdbEndpoint;
 
 typedef enum FsDdbStatus
@@ -95,6 +107,10 @@ typedef struct FsDdbCall
 	bool		transient;		/* throttling, 5xx, broken connection: retries
 								 * ran out */
 	const char *auth_hint;		/* the endpoint's auth_hint */
+	bool		expired;		/* FAILED because the endpoint's deadline
+								 * passed first (error_type
+								 * "DeadlineExceeded"): abandoned in flight,
+								 * waiting to retry, or never sent */
 	int			attempts;		/* HTTP requests sent for this call */
 	int			throttles;
 } FsDdbCall;
@@ -122,5 +138,11 @@ extern void fs_ddb_raise(FsDdbCall *call) pg_attribute_noreturn();
 
 /* Sleep before retry round 'attempt' (1, 2, ...): full jitter, interruptible. */
 extern void fs_ddb_backoff(int attempt);
+
+/* The same, unless the sleep would end past deadline (0: none): then false. */
+extern bool fs_ddb_backoff_until(int attempt, double deadline);
+
+/* Milliseconds on a monotonic clock: the scale of FsDdbEndpoint.deadline. */
+extern double fs_ddb_now_ms(void);
 
 #endif							/* FS_DDB_CLIENT_H */

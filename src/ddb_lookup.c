@@ -11,6 +11,11 @@
  * error, or with feature_store.on_store_error = 'unavailable' marks its
  * views UNAVAILABLE with a WARNING.
  *
+ * feature_store.store_deadline_ms (or a server's option store_deadline_ms)
+ * bounds the remote part of the call, counted from its start here: the keys
+ * a store has not answered by then are an error, or UNAVAILABLE one by one
+ * (the keys it did answer are served).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -53,6 +58,8 @@ typedef struct RemoteView
 	FsDdbCall  *deferred;		/* a failure that needs a DescribeTable to
 								 * explain (a copy), handled after the batch */
 	int			table_state;	/* TABLE_UNKNOWN, _MISSING or _PRESENT */
+	bool	   *unanswered;		/* [key]: cut off by the deadline */
+	int			nunanswered;
 	FsDdbGet	get;			/* its part of the server's batch read */
 } RemoteView;
 
@@ -157,6 +164,7 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 
 	rv->slot_of_key = fs_bytes_table("feature_store remote keys", Max(lk->nkeys, 16),
 									 sizeof(KeyEntry), CurrentMemoryContext);
+	rv->unanswered = palloc0(sizeof(bool) * Max(lk->nkeys, 1));
 	return rv;
 }
 
@@ -465,6 +473,57 @@ deferred_failure(FsDdbEndpoint *ep, RemoteView *rv, RemoteView **rvs, int nrv)
 	}
 }
 
+/* A key the store did not answer before the deadline. */
+static void
+lookup_unanswered(FsDdbGet *get, json_t *key)
+{
+	RemoteView *rv = (RemoteView *) get->arg;
+	FsBytesKey	kt;
+	KeyEntry   *entry;
+
+	/* The key as we sent it: its text is the one in slot_of_key. */
+	if (!key_text(json_object_get(key, rv->key_attr), &kt))
+		return;
+	entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
+	if (entry == NULL || rv->lk->found[entry->slot] || rv->unanswered[entry->slot])
+		return;
+	rv->unanswered[entry->slot] = true;
+	rv->nunanswered++;
+}
+
+/*
+ * After the batch read: raise the keys the deadline cut off, or serve them as
+ * UNAVAILABLE (with a WARNING) and the rest as answered.
+ */
+static void
+deadline_passed(FsDdbEndpoint *ep, Oid serverid, RemoteView *rv)
+{
+	FsLookup   *lk = rv->lk;
+	char	   *limit;
+
+	if (rv->nunanswered == 0 || rv->failed)
+		return;
+	limit = ep->store_deadline_from_server
+		? psprintf("the store_deadline_ms of server \"%s\"", GetForeignServer(serverid)->servername)
+		: pstrdup("feature_store.store_deadline_ms");
+	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the store of feature view \"%s\" did not answer within %s (%d ms)",
+						lk->view->name, limit, ep->store_deadline_ms),
+				 errdetail("%d of %d keys were not answered in time.",
+						   rv->nunanswered, rv->get.nkeys),
+				 errhint("Raise %s, or set feature_store.on_store_error = 'unavailable' to serve "
+						 "the answered keys and mark the others UNAVAILABLE.", limit)));
+	ereport(WARNING,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("feature view \"%s\" is unavailable: its store did not answer within %s (%d ms)",
+					lk->view->name, limit, ep->store_deadline_ms),
+			 errdetail("%d of %d keys were not answered in time: their features are UNAVAILABLE.",
+					   rv->nunanswered, rv->get.nkeys)));
+	lk->key_unavailable = rv->unanswered;
+}
+
 /* Error context: which server's answer was being read. */
 static void
 server_context(void *arg)
@@ -502,6 +561,7 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 		get->consistent_read = ep->consistent_read;
 		get->on_item = lookup_item;
 		get->on_failure = lookup_failed;
+		get->on_unanswered = lookup_unanswered;
 		get->arg = rv;
 		for (int k = 0; k < lk->nkeys; k++)
 		{
@@ -533,8 +593,11 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 
 	fs_ddb_batch_get(ep, gets, nrv);
 	for (int v = 0; v < nrv; v++)
+	{
 		if (rvs[v]->deferred != NULL)
 			deferred_failure(ep, rvs[v], rvs, nrv);
+		deadline_passed(ep, serverid, rvs[v]);
+	}
 
 	/* Ids that map to one key (e.g. '7' and '007' for an integer key) share its row. */
 	for (int v = 0; v < nrv; v++)
@@ -546,6 +609,8 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 		{
 			int			src = rv->same_as[k];
 
+			if (src >= 0 && rv->unanswered[src])
+				rv->unanswered[k] = true;
 			if (src < 0 || !lk->found[src])
 				continue;
 			lk->found[k] = true;
@@ -560,10 +625,14 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 	error_context_stack = errcb.previous;
 }
 
-/* Answer every remote lookup of a call, grouped by server. */
+/*
+ * Answer every remote lookup of a call, grouped by server, each server within
+ * its store_deadline_ms of the start.
+ */
 void
 fs_ddb_lookup(FsLookup **lookups, int n)
 {
+	double		start = fs_ddb_now_ms();
 	JsonRoots  *jr = palloc0(sizeof(JsonRoots));
 	MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
 	bool	   *done = palloc0(sizeof(bool) * Max(n, 1));
@@ -577,6 +646,7 @@ fs_ddb_lookup(FsLookup **lookups, int n)
 	{
 		Oid			serverid;
 		int			nrv = 0;
+		FsDdbEndpoint *ep;
 
 		if (done[i])
 			continue;
@@ -588,6 +658,9 @@ fs_ddb_lookup(FsLookup **lookups, int n)
 			rvs[nrv++] = remote_view_init(lookups[j], jr);
 			done[j] = true;
 		}
-		lookup_server(fs_ddb_endpoint(serverid, GetUserId()), serverid, rvs, nrv, jr);
+		ep = fs_ddb_endpoint(serverid, GetUserId());
+		if (ep->store_deadline_ms > 0)
+			ep->deadline = start + ep->store_deadline_ms;
+		lookup_server(ep, serverid, rvs, nrv, jr);
 	}
 }

@@ -33,6 +33,7 @@ int			fs_request_timeout_ms = 2000;
 int			fs_max_retries = 8;
 int			fs_max_connections = 16;
 int			fs_max_response_size = 32 * 1024;	/* kB */
+int			fs_store_deadline_ms = 0;
 
 /* Default name of the event-time column (epoch-seconds encoding). */
 #define DEFAULT_EVENT_TIME_COLUMN "event_time"
@@ -53,6 +54,7 @@ static const FsOption valid_options[] = {
 	{"max_connections", ForeignServerRelationId},
 	{"max_response_size", ForeignServerRelationId},
 	{"consistent_read", ForeignServerRelationId},
+	{"store_deadline_ms", ForeignServerRelationId},
 	{"access_key_id", UserMappingRelationId},
 	{"secret_access_key", UserMappingRelationId},
 	{"session_token", UserMappingRelationId},
@@ -189,7 +191,8 @@ fs_dynamodb_validator(PG_FUNCTION_ARGS)
 						 errmsg("invalid value for option \"endpoint\": \"%s\"", s),
 						 errhint("The endpoint is a URL beginning with http:// or https://.")));
 		}
-		else if (strcmp(def->defname, "max_retries") == 0)
+		else if (strcmp(def->defname, "max_retries") == 0 ||
+				 strcmp(def->defname, "store_deadline_ms") == 0)
 			(void) option_int(def, 0);
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0 ||
 				 strcmp(def->defname, "request_timeout_ms") == 0)
@@ -239,6 +242,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 	ep->max_connections = fs_max_connections;
 	ep->max_response_kb = fs_max_response_size;
 	ep->consistent_read = false;
+	ep->store_deadline_ms = fs_store_deadline_ms;
 
 	foreach(lc, server->options)
 	{
@@ -260,6 +264,11 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 			ep->max_response_kb = option_kb(def, 64);
 		else if (strcmp(def->defname, "consistent_read") == 0)
 			ep->consistent_read = defGetBoolean(def);
+		else if (strcmp(def->defname, "store_deadline_ms") == 0)
+		{
+			ep->store_deadline_ms = option_int(def, 0);
+			ep->store_deadline_from_server = true;
+		}
 	}
 	if (ep->endpoint == NULL)
 		ereport(ERROR,

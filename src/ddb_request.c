@@ -12,7 +12,9 @@
  * store left unprocessed, after a full-jitter backoff, for at most
  * max_retries rounds.  A retry is rebuilt from the keys rather than taken
  * from UnprocessedKeys as sent back: some stores (dynalite) drop the
- * ProjectionExpression there.
+ * ProjectionExpression there.  When the endpoint has a deadline (serving's
+ * store_deadline_ms), no round starts past it, and the keys it leaves
+ * unanswered go to their table's on_unanswered, one by one.
  *
  *-------------------------------------------------------------------------
  */
@@ -267,6 +269,45 @@ call_failed(BatchCall *bc, FsDdbCall *call, const char *detail)
 		get_failed(bc->run, bc->run->gets[bc->parts[p]], call, detail, 0);
 }
 
+/* A key the deadline left unanswered: on_unanswered, else the table fails. */
+static void
+key_unanswered(BatchRun *run, FsDdbGet *get, FsDdbCall *call, json_t *key)
+{
+	MemoryContext old;
+
+	if (get->failed)
+		return;
+	if (get->on_unanswered == NULL)
+	{
+		if (get->on_failure == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("keys of remote table \"%s\" were not answered before the deadline",
+							get->table)));
+		get_failed(run, get, call, "The deadline passed before the store answered.", 1);
+		return;
+	}
+	old = MemoryContextSwitchTo(run->caller_cxt);
+	get->on_unanswered(get, key);
+	MemoryContextSwitchTo(old);
+}
+
+/* Every key of a request the deadline cut off is unanswered. */
+static void
+call_expired(BatchCall *bc, FsDdbCall *call)
+{
+	for (int p = 0; p < bc->nparts; p++)
+	{
+		FsDdbGet   *get = bc->run->gets[bc->parts[p]];
+		json_t	   *keys = json_object_get(json_object_get(bc->request_items, get->table), "Keys");
+		size_t		i;
+		json_t	   *key;
+
+		json_array_foreach(keys, i, key)
+			key_unanswered(bc->run, get, call, key);
+	}
+}
+
 /* Hand the items of one table's response to its read. */
 static void
 take_items(BatchRun *run, FsDdbGet *get, FsDdbCall *call, json_t *items)
@@ -354,7 +395,10 @@ batch_done(FsDdbCall *call)
 	}
 	if (call->status != FS_DDB_OK)
 	{
-		call_failed(bc, call, "The request failed.");
+		if (call->expired)
+			call_expired(bc, call);
+		else
+			call_failed(bc, call, "The request failed.");
 		return;
 	}
 
@@ -538,7 +582,19 @@ fs_ddb_batch_get(FsDdbEndpoint *ep, FsDdbGet **gets, int ngets)
 							   (int) json_array_size(run->pending[g]));
 			break;
 		}
-		fs_ddb_backoff(round);
+		if (!fs_ddb_backoff_until(round, ep->deadline))
+		{
+			/* The next round could not begin before the deadline. */
+			for (int g = 0; g < ngets; g++)
+			{
+				size_t		i;
+				json_t	   *key;
+
+				json_array_foreach(run->pending[g], i, key)
+					key_unanswered(run, gets[g], NULL, key);
+			}
+			break;
+		}
 		for (int g = 0; g < ngets; g++)
 			keys[g] = run->pending[g];
 	}

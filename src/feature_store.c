@@ -99,6 +99,16 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("feature_store.store_deadline_ms",
+							"How long the remote part of one serving call may take; 0 means no limit.",
+							"Keys a DynamoDB-compatible store has not answered by then are UNAVAILABLE "
+							"with on_store_error = 'unavailable', an error otherwise; local features "
+							"are served as usual.",
+							&fs_store_deadline_ms,
+							0, 0, 3600000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	fs_stream_init();
 
 	MarkGUCPrefixReserved("feature_store");

@@ -364,7 +364,7 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
 		s->state[v] = palloc(sizeof(FsRowState) * Max(n, 1));
 		for (int k = 0; k < n; k++)
 		{
-			if (lk->unavailable)
+			if (lk->unavailable || (lk->key_unavailable && lk->key_unavailable[k]))
 				s->state[v][k] = FS_ROW_UNAVAILABLE;
 			else if (!lk->found[k])
 				s->state[v][k] = FS_ROW_NOT_FOUND;

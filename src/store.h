@@ -43,6 +43,8 @@ typedef struct FsLookup
 	Datum	   *values;			/* [key * nfeat + feature] */
 	bool	   *nulls;			/* [key * nfeat + feature] */
 	bool		unavailable;	/* the store could not answer */
+	bool	   *key_unavailable;	/* [key], or NULL: the store did not answer
+									 * these keys in time (store_deadline_ms) */
 } FsLookup;
 
 /*

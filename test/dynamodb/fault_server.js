@@ -29,6 +29,12 @@
 //   unprocessed-then-ok:N BatchGetItem: the first N requests answer every key
 //                         asked for as UnprocessedKeys; later ones answer each
 //                         key with an item holding only its key attributes
+//   hang-keys:PREFIX[:MS] BatchGetItem: a request that asks for a key whose
+//                         value starts with PREFIX is answered after MS ms, or
+//                         never without MS; any other request at once.  Each
+//                         key is answered by an item of its key attributes and
+//                         every other attribute the ProjectionExpression names
+//                         as the number 1.  Other operations: 200 {}.
 //
 // Proxy modes forward to the DynamoDB-compatible server at the URL in the
 // environment variable FS_FAULT_UPSTREAM (e.g. dynalite), and misbehave on cue:
@@ -40,6 +46,9 @@
 //                           UpdateItem) after a delay of MS ms
 //   proxy-hide-items        answer BatchGetItem as if no item were stored;
 //                           forward the rest
+//
+// A request whose connection the client closes before the answer is sent is
+// logged once more, as "closed N before its answer".
 //
 // The server exits by itself after LIFETIME_SECONDS (default and maximum 600).
 // Only node's standard library is used.
@@ -165,6 +174,30 @@ function batchAnswer(body, unprocessed) {
   return JSON.stringify({ Responses: responses, UnprocessedKeys: {} });
 }
 
+// The BatchGetItem answer for hang-keys: every key found, every projected
+// attribute but the key 1; and whether a key asked for starts with prefix.
+function keysAnswer(body, prefix) {
+  let items = {};
+  try { items = JSON.parse(body.toString()).RequestItems || {}; } catch (e) { items = {}; }
+  const responses = {};
+  let hang = false;
+  for (const [table, entry] of Object.entries(items)) {
+    const names = entry.ExpressionAttributeNames || {};
+    const attrs = (entry.ProjectionExpression || '').split(',')
+      .map((a) => a.trim()).filter((a) => a !== '').map((a) => names[a] || a);
+    responses[table] = (entry.Keys || []).map((key) => {
+      const item = { ...key };
+      for (const a of attrs) if (!(a in item)) item[a] = { N: '1' };
+      for (const v of Object.values(key)) {
+        const s = v.S !== undefined ? v.S : v.N;
+        if (typeof s === 'string' && s.startsWith(prefix)) hang = true;
+      }
+      return item;
+    });
+  }
+  return { body: JSON.stringify({ Responses: responses, UnprocessedKeys: {} }), hang };
+}
+
 let batchGets = 0;
 
 function answer(n, req, res, body) {
@@ -276,6 +309,21 @@ function answer(n, req, res, body) {
       }
       send(res, 200, batchAnswer(body, false));
       return 200;
+    case 'hang-keys': {
+      if (op !== 'BatchGetItem') {
+        send(res, 200, '{}');
+        return 200;
+      }
+      const [prefix, ms] = arg.split(':');
+      const out = keysAnswer(body, prefix);
+      if (!out.hang) {
+        send(res, 200, out.body);
+        return 200;
+      }
+      if (ms === undefined) return 'hung';
+      setTimeout(() => send(res, 200, out.body), parseInt(ms, 10));
+      return 'late';
+    }
     case 'error': {
       const i = arg.indexOf(':');
       const type = i < 0 ? arg : arg.slice(0, i);
@@ -305,6 +353,10 @@ const server = http.createServer((req, res) => {
         ` auth=${req.headers['authorization'] ? 'yes' : 'no'} sig=${sig === 'none' ? '-' : sig}` +
         ` token=${req.headers['x-amz-security-token'] ? 'yes' : 'no'} status=${status}`);
     };
+    // A client that gives up on a request closes its connection.
+    res.on('close', () => {
+      if (!res.writableEnded) console.log(`closed ${n} before its answer`);
+    });
     const status = answer(n, req, res, body);
     res.fsLog(status);
   });

@@ -30,6 +30,21 @@
 #   (f) memory: 10,000 calls of fs_get_features for 5 ids against dynalite in
 #       one session, and 2,000 calls on error paths (throttled, garbage)
 #       caught in plpgsql, each growing the backend's RSS by less than 5 MB.
+#   (g) credentials refused: the hint says whether the user mapping is
+#       missing, has no keys, or has keys to check.
+#   (h) the store deadline (feature_store.store_deadline_ms, the server option
+#       store_deadline_ms): against a store that answers some BatchGetItem
+#       requests and hangs on others, a 300 ms deadline serves the local
+#       view and the answered keys, and the rest UNAVAILABLE with a WARNING
+#       (on_store_error = 'unavailable'), or fails with HV000 naming the
+#       setting ('error'), well within a 5 s statement_timeout kept as a
+#       safety net; retries of a throttled request and rounds of
+#       UnprocessedKeys stop at the deadline too, whatever max_retries says;
+#       the backend then serves correct values from the same store (the
+#       abandoned connections, answered late, are closed and not reused); a
+#       store that answers within the deadline is served in full; the server
+#       option store_deadline_ms wins over the setting; ids that are one
+#       integer key ('7', '007') are cut off together.
 #
 # Every fault server listens on 127.0.0.1, on a port it picks, and is killed
 # at the end of its check.  Checks compare SQLSTATEs, statuses and request
@@ -544,6 +559,181 @@ out="$(q "DROP USER MAPPING FOR PUBLIC SERVER faults;
           SELECT state, hint FROM fault_try(\$q\$$GET\$q\$)")"
 check "a user mapping with keys: 28000, a hint on checking them" \
     "28000|Check the user mapping's access_key_id, secret_access_key and session_token." "$out"
+
+# --- (h) the store deadline --------------------------------------------------------
+echo "# (h) the store deadline"
+# 150 ids: u001..u100 go in the first BatchGetItem request (100 keys), slow01..
+# slow50 in the second, on which a hang-keys:slow store hangs.  View lv is
+# local and holds every id.
+q "CREATE TABLE local_t (user_id text PRIMARY KEY, event_time timestamptz, score float8);
+   INSERT INTO local_t SELECT 'u' || lpad(i::text, 3, '0'), now(), 2 FROM generate_series(1, 100) i;
+   INSERT INTO local_t SELECT 'slow' || lpad(i::text, 2, '0'), now(), 2 FROM generate_series(1, 50) i;
+   SELECT FROM fs_register_feature_view('lv', 'local_t', 'user')" >/dev/null
+IDS150="array_cat(ARRAY(SELECT 'u' || lpad(i::text, 3, '0') FROM generate_series(1, 100) i ORDER BY i),
+                  ARRAY(SELECT 'slow' || lpad(i::text, 2, '0') FROM generate_series(1, 50) i ORDER BY i))"
+IDS100="ARRAY(SELECT 'u' || lpad(i::text, 3, '0') FROM generate_series(1, 100) i ORDER BY i)"
+GET150="SELECT * FROM fs_get_features($IDS150, ARRAY['lv:score', 'fv:*'])"
+# Per feature, id kind (u or s) and status: how many rows, and the sum of their values.
+summary() {
+    echo "SELECT string_agg(x, ',' ORDER BY x) FROM (
+            SELECT feature_ref || ':' || left(entity_id, 1) || ':' || status || ':' || count(*)
+                   || ':' || coalesce(sum(value::text::numeric), 0) AS x
+              FROM fs_get_features($1, ARRAY['lv:score', 'fv:*'])
+             GROUP BY feature_ref, left(entity_id, 1), status) s"
+}
+CUT="fv:clicks:s:UNAVAILABLE:50:0,fv:clicks:u:PRESENT:100:100,fv:ctr:s:UNAVAILABLE:50:0,fv:ctr:u:PRESENT:100:100,lv:score:s:PRESENT:50:100,lv:score:u:PRESENT:100:200"
+FULL="fv:clicks:s:PRESENT:50:50,fv:clicks:u:PRESENT:100:100,fv:ctr:s:PRESENT:50:50,fv:ctr:u:PRESENT:100:100,lv:score:s:PRESENT:50:100,lv:score:u:PRESENT:100:200"
+DEADLINE_MSG='the store of feature view "fv" did not answer within feature_store.store_deadline_ms (300 ms)'
+
+start_fault hang-keys:slow
+session >"$WORK/g1.out" <<EOF
+$(point_at_fault 2)
+SET statement_timeout = '5s';
+SET feature_store.on_store_error = 'unavailable';
+\echo @default
+SHOW feature_store.store_deadline_ms;
+SET feature_store.store_deadline_ms = '300ms';
+\echo @show
+SHOW feature_store.store_deadline_ms;
+SELECT clock_timestamp() AS t0 \gset
+\echo @get
+$(summary "$IDS150");
+\echo @get_time
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'), 3);
+\echo @vectors
+SELECT count(*), count(*) FILTER (WHERE features->'fv:clicks' = 'null'),
+       count(*) FILTER (WHERE features->>'lv:score' = '2')
+  FROM fs_get_feature_vectors($IDS150, ARRAY['lv:score', 'fv:clicks']);
+\echo @warning
+\set VERBOSITY default
+SELECT count(*) FROM fs_get_features($IDS150, ARRAY['fv:clicks']);
+\set VERBOSITY sqlstate
+\echo @error
+SET feature_store.on_store_error = 'error';
+SELECT state, msg, detail, hint FROM fault_try(\$q\$$GET150\$q\$);
+EOF
+t_get="$(after "$WORK/g1.out" get_time)"
+echo "# deadline: the call with a 300 ms deadline took $t_get s"
+check "deadline: feature_store.store_deadline_ms is 0 (no deadline) by default, and takes units" \
+    "0
+300ms" "$(after "$WORK/g1.out" default; after "$WORK/g1.out" show)"
+check "deadline: a hung request's keys are UNAVAILABLE with a WARNING (HV000); the answered keys and the local view are served" \
+    "WARNING:  HV000
+$CUT" "$(after "$WORK/g1.out" get)"
+check "deadline: fs_get_feature_vectors the same (NULL for the 50 keys cut off, the local view for all 150)" \
+    "WARNING:  HV000
+150|50|150" "$(after "$WORK/g1.out" vectors)"
+check "deadline: the WARNING names the view and the setting, and counts the keys cut off" \
+    "WARNING:  feature view \"fv\" is unavailable: its store did not answer within feature_store.store_deadline_ms (300 ms)
+DETAIL:  50 of 150 keys were not answered in time: their features are UNAVAILABLE.
+150" "$(after "$WORK/g1.out" warning)"
+check "deadline: with on_store_error = 'error', HV000 naming the setting" \
+    "HV000|$DEADLINE_MSG|50 of 150 keys were not answered in time.|Raise feature_store.store_deadline_ms, or set feature_store.on_store_error = 'unavailable' to serve the answered keys and mark the others UNAVAILABLE." \
+    "$(after "$WORK/g1.out" error)"
+for _ in $(seq 1 40); do     # the server sees the closes a moment later
+    [ "$(grep -c 'before its answer' "$FLOG")" -ge 4 ] && break
+    sleep 0.05
+done
+check "deadline: the client closed the connection of each of the 4 requests it abandoned (never reused)" \
+    "4 hung, 4 closed" "$(grep -c 'status=hung' "$FLOG") hung, $(grep -c 'before its answer' "$FLOG") closed"
+stop_fault
+
+# A store that answers the slow keys late (after 1 s): the requests the
+# deadline abandoned get their answers on connections the client closed.
+start_fault hang-keys:slow:1000
+session >"$WORK/g2.out" <<EOF
+$(point_at_fault 2)
+SELECT pg_backend_pid() AS pid0 \gset
+SET statement_timeout = '5s';
+SET feature_store.on_store_error = 'unavailable';
+SET feature_store.store_deadline_ms = '300ms';
+\echo @cut
+$(summary "$IDS150");
+SELECT pg_sleep(1.5);
+\echo @after
+RESET feature_store.store_deadline_ms;
+$(summary "$IDS100");
+\echo @in_time
+SET feature_store.store_deadline_ms = '4s';
+$(summary "$IDS150");
+\echo @alive
+SELECT pg_backend_pid() = :pid0;
+EOF
+check "deadline: a late store is cut off the same way" "WARNING:  HV000
+$CUT" "$(after "$WORK/g2.out" cut)"
+check "deadline: afterwards the same backend reads correct values from the same store (no warning)" \
+    "fv:clicks:u:PRESENT:100:100,fv:ctr:u:PRESENT:100:100,lv:score:u:PRESENT:100:200" \
+    "$(after "$WORK/g2.out" after)"
+check "deadline: a store that answers within the deadline is served in full (no warning)" \
+    "$FULL" "$(after "$WORK/g2.out" in_time)"
+check "deadline: all in the same backend" "t" "$(after "$WORK/g2.out" alive)"
+stop_fault
+
+# Retries and rounds stop at the deadline: with max_retries '100', a store
+# that always throttles, or always leaves every key unprocessed, would hold
+# the call for about 100 s; the 5 s statement_timeout is only a safety net.
+for mode in throttle-forever unprocessed-then-ok:100000; do
+    start_fault "$mode"
+    session >"$WORK/g3.out" <<EOF
+$(point_at_fault 100)
+SET statement_timeout = '5s';
+SET feature_store.store_deadline_ms = '300ms';
+SET feature_store.on_store_error = 'unavailable';
+\echo @unavailable
+$STATUSES;
+\echo @error
+SET feature_store.on_store_error = 'error';
+SELECT state, msg FROM fault_try(\$q\$$GET\$q\$);
+EOF
+    check "deadline, $mode with max_retries '100': the retries stop at the deadline, UNAVAILABLE rows" \
+        "WARNING:  HV000
+$(all_status UNAVAILABLE)" "$(after "$WORK/g3.out" unavailable)"
+    check "deadline, $mode: with on_store_error = 'error', the deadline's error" \
+        "HV000|$DEADLINE_MSG" "$(after "$WORK/g3.out" error)"
+    stop_fault
+done
+
+# The server option: a per-server deadline, which wins over the setting.
+start_fault hang-keys:slow:1000
+session >"$WORK/g4.out" <<EOF
+$(point_at_fault 2)
+SET statement_timeout = '5s';
+\echo @bad
+ALTER SERVER faults OPTIONS (ADD store_deadline_ms '-1');
+\echo @server
+ALTER SERVER faults OPTIONS (ADD store_deadline_ms '300');
+SELECT state, msg FROM fault_try(\$q\$$GET150\$q\$);
+\echo @zero
+ALTER SERVER faults OPTIONS (SET store_deadline_ms '0');
+SET feature_store.store_deadline_ms = '300ms';
+$(summary "$IDS150");
+ALTER SERVER faults OPTIONS (DROP store_deadline_ms);
+EOF
+check "deadline: a negative server option store_deadline_ms is refused (HV024)" "ERROR:  HV024" "$(after "$WORK/g4.out" bad)"
+check "deadline: the server option store_deadline_ms sets a deadline, named in the error" \
+    "HV000|the store of feature view \"fv\" did not answer within the store_deadline_ms of server \"faults\" (300 ms)" \
+    "$(after "$WORK/g4.out" server)"
+check "deadline: the server option '0' wins over the setting: no deadline for that server" \
+    "$FULL" "$(after "$WORK/g4.out" zero)"
+stop_fault
+
+# Ids that are one key ('7' and '007' of an integer key) share its fate.
+start_fault hang-keys:7
+out="$(session <<EOF
+$(point_at_fault 2)
+SET client_min_messages = error;
+CREATE FOREIGN TABLE fault_n (id bigint, event_time timestamptz, clicks bigint)
+  SERVER faults OPTIONS (table 'fault_n', key 'id');
+SELECT (fs_register_entity('num', 'id')).name IS NULL, (fs_register_feature_view('fvn', 'fault_n', 'num')).name IS NULL;
+SET statement_timeout = '5s';
+SET feature_store.store_deadline_ms = '300ms';
+SET feature_store.on_store_error = 'unavailable';
+SELECT string_agg(entity_id || ':' || status, ',') FROM fs_get_features(ARRAY['7', '007', '8'], ARRAY['fvn:clicks']);
+EOF
+)"
+check "deadline: ids that are one integer key ('7', '007') are both UNAVAILABLE when it is cut off" \
+    "f|f
+7:UNAVAILABLE,007:UNAVAILABLE,8:UNAVAILABLE" "$out"
 stop_fault
 
 finish
