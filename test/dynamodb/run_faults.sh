@@ -701,7 +701,7 @@ SET statement_timeout = '5s';
 \echo @bad
 ALTER SERVER faults OPTIONS (ADD store_deadline_ms '-1');
 \echo @server
-ALTER SERVER faults OPTIONS (ADD store_deadline_ms '300');
+ALTER SERVER faults OPTIONS (ADD store_deadline_ms '0.3s');
 SELECT state, msg FROM fault_try(\$q\$$GET150\$q\$);
 \echo @zero
 ALTER SERVER faults OPTIONS (SET store_deadline_ms '0');
