@@ -92,9 +92,13 @@ fs_state_check_owner(Oid schema, const char *view, bool if_missing)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read feature view \"%s\": %s", view, SPI_result_code_string(ret));
 	if (SPI_processed == 0)
+	{
+		/* Raise it as serving does, with the views that exist. */
+		(void) fs_resolve_view(schema, view);
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("feature view \"%s\" does not exist", view)));
+	}
 	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
