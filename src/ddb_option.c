@@ -191,9 +191,10 @@ fs_dynamodb_validator(PG_FUNCTION_ARGS)
 						 errmsg("invalid value for option \"endpoint\": \"%s\"", s),
 						 errhint("The endpoint is a URL beginning with http:// or https://.")));
 		}
-		else if (strcmp(def->defname, "max_retries") == 0 ||
-				 strcmp(def->defname, "store_deadline_ms") == 0)
+		else if (strcmp(def->defname, "max_retries") == 0)
 			(void) option_int(def, 0);
+		else if (strcmp(def->defname, "store_deadline_ms") == 0)
+			(void) option_ms(def, 0);
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0 ||
 				 strcmp(def->defname, "request_timeout_ms") == 0)
 			(void) option_ms(def, 1);
@@ -266,7 +267,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 			ep->consistent_read = defGetBoolean(def);
 		else if (strcmp(def->defname, "store_deadline_ms") == 0)
 		{
-			ep->store_deadline_ms = option_int(def, 0);
+			ep->store_deadline_ms = option_ms(def, 0);
 			ep->store_deadline_from_server = true;
 		}
 	}
