@@ -23,6 +23,9 @@ CREATE SERVER ddb_units FOREIGN DATA WRAPPER fs_dynamodb
   OPTIONS (request_timeout_ms '5s', connect_timeout_ms '500ms');
 ALTER SERVER ddb_units OPTIONS (SET request_timeout_ms '1min', SET connect_timeout_ms '1500');
 ALTER SERVER ddb_units OPTIONS (SET request_timeout_ms '1.5 s', SET connect_timeout_ms '2500us');
+-- The store deadline too, as its setting takes them.
+ALTER SERVER ddb_units OPTIONS (ADD store_deadline_ms '300ms');
+ALTER SERVER ddb_units OPTIONS (SET store_deadline_ms '1s');
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'ddb_units';
 DROP SERVER ddb_units;
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (consistent_read 'maybe');

@@ -64,7 +64,21 @@ SELECT fs_write_features('activity', 'u2', '{"clicks": -1}');
 SELECT fs_write_features('activity', 'u1', '{"clicks": -1, "ctr": 0.25}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT user_id, clicks, ctr FROM noise_activity ORDER BY user_id;
+-- A CHECK of another table, broken in a user's trigger, is that table's
+-- error with the trigger's context, not one of the view's table.
+CREATE TABLE noise_audit (clicks bigint CONSTRAINT noise_audit_small CHECK (clicks < 100));
+CREATE FUNCTION noise_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO noise_audit VALUES (NEW.clicks);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER noise_audit BEFORE INSERT OR UPDATE ON noise_activity
+    FOR EACH ROW EXECUTE FUNCTION noise_audit();
+SELECT fs_write_features('activity', 'u3', '{"clicks": 500}');
+DROP TRIGGER noise_audit ON noise_activity;
 
 DROP EXTENSION feature_store CASCADE;
-DROP TABLE noise_activity, noise_src;
+DROP TABLE noise_activity, noise_src, noise_audit;
 DROP FUNCTION noise_refuse_u1();
+DROP FUNCTION noise_audit();

@@ -104,8 +104,12 @@ extern char fs_key_kind(Oid typid);
  */
 extern FsDdbTable *fs_ddb_table(Relation rel);
 
-/* fs_ddb_table for serving feature view view: errors name the view. */
-extern FsDdbTable *fs_ddb_table_for_view(Relation rel, const char *view);
+/*
+ * fs_ddb_table for serving feature view view: errors name the view; NULL if
+ * serving's deadline (fs_ddb_now_ms(); 0: none) passed before DescribeTable
+ * told the key.
+ */
+extern FsDdbTable *fs_ddb_table_for_view(Relation rel, const char *view, double deadline);
 
 /* Whether a failed call is the store refusing a key of the wrong type. */
 extern bool fs_ddb_key_refused(FsDdbCall *call);

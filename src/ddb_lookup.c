@@ -117,9 +117,48 @@ key_text(json_t *av, FsBytesKey *kt)
 	return true;
 }
 
-/* Prepare a view: its table, attribute names, projection and key map. */
+/* How a deadline's limit is named: the server's option, or the setting. */
+static char *
+deadline_limit(FsDdbEndpoint *ep, Oid serverid)
+{
+	return ep->store_deadline_from_server
+		? psprintf("the store_deadline_ms of server \"%s\"", GetForeignServer(serverid)->servername)
+		: pstrdup("feature_store.store_deadline_ms");
+}
+
+/*
+ * The deadline passed before the store told a view's partition key
+ * (DescribeTable, asked once per backend when the foreign table has no
+ * option "key"): raise, or mark every key of the view UNAVAILABLE.
+ */
+static void
+describe_cut_off(FsDdbEndpoint *ep, Oid serverid, FsLookup *lk)
+{
+	char	   *limit = deadline_limit(ep, serverid);
+
+	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the store of feature view \"%s\" did not answer within %s (%d ms)",
+						lk->view->name, limit, ep->store_deadline_ms),
+				 errdetail("Its DescribeTable, which tells the remote table's key, was not answered in time."),
+				 errhint("Raise %s, or set feature_store.on_store_error = 'unavailable' to serve the answered keys and mark the others UNAVAILABLE.",
+						 limit)));
+	ereport(WARNING,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("feature view \"%s\" is unavailable: its store did not answer within %s (%d ms)",
+					lk->view->name, limit, ep->store_deadline_ms),
+			 errdetail("Its DescribeTable, which tells the remote table's key, was not answered in time: its features are UNAVAILABLE.")));
+	lk->unavailable = true;
+}
+
+/*
+ * Prepare a view: its table, attribute names, projection and key map.  NULL
+ * if the deadline passed before its table's key was known (the view is then
+ * UNAVAILABLE, or an error was raised).
+ */
 static RemoteView *
-remote_view_init(FsLookup *lk, JsonRoots *jr)
+remote_view_init(FsLookup *lk, JsonRoots *jr, FsDdbEndpoint *ep, Oid serverid)
 {
 	FsView	   *view = lk->view;
 	RemoteView *rv = palloc0(sizeof(RemoteView));
@@ -131,8 +170,13 @@ remote_view_init(FsLookup *lk, JsonRoots *jr)
 	rv->same_as = palloc(sizeof(int) * Max(lk->nkeys, 1));
 	for (int k = 0; k < lk->nkeys; k++)
 		rv->same_as[k] = -1;
-	rv->table = fs_ddb_table_for_view(rel, view->name);
+	rv->table = fs_ddb_table_for_view(rel, view->name, ep->deadline);
 	table_close(rel, NoLock);
+	if (rv->table == NULL)
+	{
+		describe_cut_off(ep, serverid, lk);
+		return NULL;
+	}
 
 	if (rv->table->key_attnum != view->key_attnum)
 		ereport(ERROR,
@@ -503,9 +547,7 @@ deadline_passed(FsDdbEndpoint *ep, Oid serverid, RemoteView *rv)
 
 	if (rv->nunanswered == 0 || rv->failed)
 		return;
-	limit = ep->store_deadline_from_server
-		? psprintf("the store_deadline_ms of server \"%s\"", GetForeignServer(serverid)->servername)
-		: pstrdup("feature_store.store_deadline_ms");
+	limit = deadline_limit(ep, serverid);
 	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -651,16 +693,19 @@ fs_ddb_lookup(FsLookup **lookups, int n)
 		if (done[i])
 			continue;
 		serverid = lookups[i]->view->serverid;
+		ep = fs_ddb_endpoint(serverid, GetUserId());
+		if (ep->store_deadline_ms > 0)
+			ep->deadline = start + ep->store_deadline_ms;
 		for (int j = i; j < n; j++)
 		{
 			if (done[j] || lookups[j]->view->serverid != serverid)
 				continue;
-			rvs[nrv++] = remote_view_init(lookups[j], jr);
+			rvs[nrv] = remote_view_init(lookups[j], jr, ep, serverid);
+			if (rvs[nrv] != NULL)
+				nrv++;
 			done[j] = true;
 		}
-		ep = fs_ddb_endpoint(serverid, GetUserId());
-		if (ep->store_deadline_ms > 0)
-			ep->deadline = start + ep->store_deadline_ms;
-		lookup_server(ep, serverid, rvs, nrv, jr);
+		if (nrv > 0)
+			lookup_server(ep, serverid, rvs, nrv, jr);
 	}
 }

@@ -126,7 +126,8 @@ fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h, FsDdb
 /*
  * The partition key of a foreign table's remote table, from DescribeTable;
  * a missing table is reported naming the foreign table (and the feature
- * view served, if view is not NULL).
+ * view served, if view is not NULL).  NULL if the endpoint's deadline
+ * passed before the store answered.
  */
 static char *
 describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h)
@@ -140,6 +141,8 @@ describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h
 	fs_obj_set_new(body, "TableName", json_string(tbl->table));
 	call = fs_new_call("DescribeTable", body);
 	fs_ddb_run(ep, &call, 1);
+	if (call->expired)
+		return NULL;
 	if (call->status != FS_DDB_OK)
 	{
 		if (call->error_type && strcmp(call->error_type, "ResourceNotFoundException") == 0)
@@ -272,15 +275,17 @@ event_time_attnum(Relation rel, const char *column)
 FsDdbTable *
 fs_ddb_table(Relation rel)
 {
-	return fs_ddb_table_for_view(rel, NULL);
+	return fs_ddb_table_for_view(rel, NULL, 0);
 }
 
 /*
  * fs_ddb_table for serving feature view view: a missing remote table is
- * reported naming the view.
+ * reported naming the view.  A DescribeTable that learns the key waits no
+ * longer than deadline (fs_ddb_now_ms(); 0: none), serving's: NULL if it
+ * passed first.
  */
 FsDdbTable *
-fs_ddb_table_for_view(Relation rel, const char *view)
+fs_ddb_table_for_view(Relation rel, const char *view, double deadline)
 {
 	char	   *event_time_column;
 	FsDdbTable *tbl = fs_ddb_table_options(rel, &event_time_column);
@@ -299,15 +304,22 @@ fs_ddb_table_for_view(Relation rel, const char *view)
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 			FsCallContext cc;
 			ErrorContextCallback errcb;
+			FsDdbEndpoint *ep;
 			char	   *key;
 
 			fs_push_call_context(&errcb, &cc, tbl->table, RelationGetRelationName(rel));
 
-			key = describe_key(fs_ddb_endpoint(tbl->serverid, GetUserId()), tbl, view,
-							   fs_json_hold_create(cxt));
+			ep = fs_ddb_endpoint(tbl->serverid, GetUserId());
+			ep->deadline = deadline;
+			key = describe_key(ep, tbl, view, fs_json_hold_create(cxt));
 
 			error_context_stack = errcb.previous;
 			MemoryContextSwitchTo(old);
+			if (key == NULL)
+			{
+				MemoryContextDelete(cxt);
+				return NULL;
+			}
 
 			/* The entry may have been invalidated meanwhile; we are newer. */
 			if (entry->key_attr)

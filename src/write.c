@@ -507,12 +507,15 @@ forget_state(WriteCall *wc, FsPrepared *ps, int n)
  * the features given as the detail.  PostgreSQL's own report shows our
  * internal upsert, and the row it proposes to insert, where the features
  * not given are NULL, as if the write would null them (it does not).
- * Other errors go on as they are.
+ * Other errors go on as they are, a CHECK violation of another table (in a
+ * user's trigger) included.
  */
 static void
 local_write_direct(WriteCall *wc, FsPrepared *ps, int n)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	const char *relname = RelationGetRelationName(wc->rel);
+	char	   *nspname = get_namespace_name(RelationGetNamespace(wc->rel));
 
 	PG_TRY();
 	{
@@ -526,7 +529,10 @@ local_write_direct(WriteCall *wc, FsPrepared *ps, int n)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_CHECK_VIOLATION || edata->constraint_name == NULL)
+		/* Only a constraint of the view's table: a user's trigger may break another's. */
+		if (edata->sqlerrcode != ERRCODE_CHECK_VIOLATION || edata->constraint_name == NULL ||
+			edata->table_name == NULL || strcmp(edata->table_name, relname) != 0 ||
+			edata->schema_name == NULL || strcmp(edata->schema_name, nspname) != 0)
 			PG_RE_THROW();
 		/* Re-raised at once: the transaction's abort cleans up after the write. */
 		FlushErrorState();

@@ -717,6 +717,37 @@ check "deadline: the server option '0' wins over the setting: no deadline for th
     "$FULL" "$(after "$WORK/g4.out" zero)"
 stop_fault
 
+# A foreign table without the option "key": serving asks DescribeTable for
+# the key first (once per backend), and a hung store must not hold that past
+# the deadline either (request_timeout_ms is 2 s by default).  A fresh
+# session, so that no key is known yet.
+start_fault never
+session >"$WORK/g5.out" <<EOF
+$(point_at_fault 2)
+SET statement_timeout = '5s';
+CREATE FOREIGN TABLE fault_nokey_t (user_id text, event_time timestamptz, clicks bigint)
+  SERVER faults OPTIONS (table 'fault_nokey');
+SELECT FROM fs_register_feature_view('fvd', 'fault_nokey_t', 'user');
+SET feature_store.store_deadline_ms = '300ms';
+SET feature_store.on_store_error = 'unavailable';
+\echo @unavailable
+SELECT string_agg(feature_ref || ':' || status, ',' ORDER BY feature_ref DESC)
+  FROM fs_get_features(ARRAY['u001'], ARRAY['lv:score', 'fvd:clicks']);
+\echo @error
+SET feature_store.on_store_error = 'error';
+SELECT state, msg, secs < 1.5 FROM fault_try(\$q\$SELECT * FROM fs_get_features(ARRAY['u001'], ARRAY['lv:score', 'fvd:clicks'])\$q\$);
+\echo @end
+SELECT fs_drop_feature_view('fvd');
+DROP FOREIGN TABLE fault_nokey_t;
+EOF
+check "deadline: a hung DescribeTable (no option \"key\") is cut off too: UNAVAILABLE with a WARNING, the local view served" \
+    "WARNING:  HV000
+lv:score:PRESENT,fvd:clicks:UNAVAILABLE" "$(after "$WORK/g5.out" unavailable)"
+check "deadline: a hung DescribeTable with on_store_error = 'error': the deadline's error, well before request_timeout_ms" \
+    "HV000|the store of feature view \"fvd\" did not answer within feature_store.store_deadline_ms (300 ms)|t" \
+    "$(after "$WORK/g5.out" error)"
+stop_fault
+
 # Ids that are one key ('7' and '007' of an integer key) share its fate.
 start_fault hang-keys:7
 out="$(session <<EOF
