@@ -1779,3 +1779,23 @@ COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
     'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
 COMMENT ON FUNCTION @extschema@.fs_ingest_run(text, regclass, text) IS
     'Internal: the run of fs_ingest (PL/pgSQL); fs_ingest calls it and raises its errors without our internal SQL';
+
+/*
+ * Issue 11, item 8: fs_create_staging_table raises its errors as the user
+ * should see them, as fs_ingest does (above).  The PL/pgSQL function becomes
+ * fs_create_staging_table_run (same arguments and result), and
+ * fs_create_staging_table is a C function (src/ingest_run.c) that calls it
+ * and raises its errors without our internal SQL and PL/pgSQL lines.
+ */
+ALTER FUNCTION @extschema@.fs_create_staging_table(text, text, text[], boolean)
+    RENAME TO fs_create_staging_table_run;
+CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+                                                    staging_table text DEFAULT NULL,
+                                                    features text[] DEFAULT NULL,
+                                                    replace boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_create_staging_table';
+COMMENT ON FUNCTION @extschema@.fs_create_staging_table_run(text, text, text[], boolean) IS
+    'Internal: the work of fs_create_staging_table (PL/pgSQL); fs_create_staging_table calls it and raises its errors without our internal SQL';
+COMMENT ON FUNCTION @extschema@.fs_create_staging_table(text, text, text[], boolean) IS
+    'Create an all-text table to COPY a feature view''s data into (join key, event time, its features or those named); replace => true re-creates it.';

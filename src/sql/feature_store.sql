@@ -860,8 +860,10 @@ COMMENT ON FUNCTION @extschema@.fs_ingest_check_remote(text) IS
  * those features, in the order given.  Named <view>_staging unless
  * staging_table says otherwise; in the schema of the view's relation unless
  * that name has one.  replace drops a plain table of that name first.
+ * fs_create_staging_table (below, C) calls it and raises its errors without
+ * our internal SQL and PL/pgSQL lines.
  */
-CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+CREATE FUNCTION @extschema@.fs_create_staging_table_run(feature_view text,
                                                     staging_table text DEFAULT NULL,
                                                     features text[] DEFAULT NULL,
                                                     replace boolean DEFAULT false)
@@ -1047,6 +1049,20 @@ BEGIN
     RETURN target::regclass;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.fs_create_staging_table_run(text, text, text[], boolean) IS
+    'Internal: the work of fs_create_staging_table (PL/pgSQL); fs_create_staging_table calls it and raises its errors without our internal SQL';
+
+/*
+ * Create a table to COPY a view's data into (fs_create_staging_table_run
+ * above does it; src/ingest_run.c raises its errors as the user should see
+ * them).
+ */
+CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+                                                    staging_table text DEFAULT NULL,
+                                                    features text[] DEFAULT NULL,
+                                                    replace boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_create_staging_table';
 COMMENT ON FUNCTION @extschema@.fs_create_staging_table(text, text, text[], boolean) IS
     'Create an all-text table to COPY a feature view''s data into (join key, event time, its features or those named); replace => true re-creates it.';
 
