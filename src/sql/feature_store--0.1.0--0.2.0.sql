@@ -1799,3 +1799,397 @@ COMMENT ON FUNCTION @extschema@.fs_create_staging_table_run(text, text, text[], 
     'Internal: the work of fs_create_staging_table (PL/pgSQL); fs_create_staging_table calls it and raises its errors without our internal SQL';
 COMMENT ON FUNCTION @extschema@.fs_create_staging_table(text, text, text[], boolean) IS
     'Create an all-text table to COPY a feature view''s data into (join key, event time, its features or those named); replace => true re-creates it.';
+
+/*
+ * Issue 11, item 8: a row that a constraint of the view's table refuses in
+ * fs_ingest's gold step keeps PostgreSQL's detail in its reject's reason
+ * when it says what to fix (a foreign key's or unique index's "Key (x)=(5)
+ * ..."), not a CHECK's or NOT NULL's "Failing row contains (...)".
+ */
+CREATE OR REPLACE FUNCTION @extschema@.fs_ingest_run(feature_view text, source regclass,
+                                      mode text DEFAULT 'upsert')
+RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
+               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
+               rows_deleted bigint, online_writes bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    vname     text := $1;
+    rel       regclass;
+    relkind   "char";
+    key       name;
+    ts        name;
+    feats     text[];
+    carried   text[];
+    run       bigint;
+    started   timestamptz;
+    t0        timestamptz;
+    t1        timestamptz;
+    t2        timestamptz;
+    silver    record;
+    remote    record;
+    n_requests bigint;
+    n_rejected bigint := 0;
+    n_wait    double precision;
+    n_stale   bigint;
+    n_same    bigint;
+    n_ins     bigint := 0;
+    n_upd     bigint := 0;
+    n_del     bigint := 0;
+    n_written bigint := 0;
+    qkey      text;
+    qts       text;
+    qrel      text;
+    allcols   text;
+    sets      text;
+    silvercols text;
+    gold      text;
+    gold_some text;
+    chunk     bigint[];
+    one       bigint;
+    c_ins     bigint;
+    c_upd     bigint;
+    written   bigint[];
+    keyeq     text;
+    why       text;
+    wstate    text;
+    wdetail   text;
+    cname     text;
+    ccol      name;
+    cgen      "char";
+BEGIN
+    SELECT v.relation, e.join_key, v.event_time_column INTO rel, key, ts
+      FROM @extschema@.fs_feature_view v
+      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
+     WHERE v.name OPERATOR(pg_catalog.=) vname;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', vname USING ERRCODE = '42704';
+    END IF;
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF mode IS NULL OR mode OPERATOR(pg_catalog.<>) ALL (ARRAY['upsert', 'snapshot']) THEN
+        RAISE EXCEPTION 'invalid ingestion mode %', coalesce(quote_literal(mode), 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'The mode is ''upsert'' (write what changed) or ''snapshot'' (also delete entities the source no longer has).';
+    END IF;
+    SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    IF NOT @extschema@.fs_owns_relation(rel, false) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501',
+              DETAIL = format('Ingesting into feature view "%s" writes its table.', vname);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for source %', source USING ERRCODE = '42501';
+    END IF;
+    /*
+     * Generated columns are computed, never ingested.  The table computes
+     * them on the embedded store; fs_ingest_remote writes items itself and
+     * cannot, and an item without them would serve them as NULL.
+     */
+    IF relkind OPERATOR(pg_catalog.=) 'f' AND EXISTS (
+           SELECT FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+              AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.<>) '') THEN
+        RAISE EXCEPTION 'fs_ingest does not support generated columns of foreign table %', rel
+            USING ERRCODE = '0A000',
+                  DETAIL = format('Feature view "%s" has generated columns, which fs_ingest cannot compute for the remote store.', vname),
+                  HINT = 'Make them plain columns computed in the source, or write the rows with INSERT into the foreign table.';
+    END IF;
+
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO feats
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) ''
+       AND a.attname OPERATOR(pg_catalog.<>) key AND a.attname OPERATOR(pg_catalog.<>) ts;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid OPERATOR(pg_catalog.=) source
+                      AND a.attname OPERATOR(pg_catalog.=) key
+                      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'source % has no column "%", the join key of feature view "%"',
+                        source, key, vname
+            USING ERRCODE = '42703',
+                  HINT = format('Source columns are matched by name: name the source''s entity id column %I (ALTER TABLE %s RENAME COLUMN ... TO %I, or select it AS %I in a view over the source).',
+                                key, source, key, key);
+    END IF;
+    /*
+     * The features the source carries: the run writes and compares only
+     * those, and leaves the others, which other lanes may write, as stored.
+     */
+    SELECT array_agg(u.f ORDER BY u.o) INTO carried
+      FROM unnest(feats) WITH ORDINALITY AS u(f, o)
+     WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid OPERATOR(pg_catalog.=) source
+                      AND a.attname OPERATOR(pg_catalog.=) u.f
+                      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
+    IF carried IS NULL AND feats IS NOT NULL THEN
+        RAISE EXCEPTION 'source % has no feature column of feature view "%"', source, vname
+            USING ERRCODE = '42703',
+                  DETAIL = format('Its features: %s%s.', array_to_string(feats[1:20], ', '),
+                                  CASE WHEN cardinality(feats) OPERATOR(pg_catalog.>) 20
+                                       THEN format(', ... (%s in all)', cardinality(feats)) ELSE '' END),
+                  HINT = 'A source has the join key, one or more feature columns and optionally the event time; fs_create_staging_table(view, features => ...) makes one.';
+    END IF;
+    feats := carried;
+
+    /*
+     * One run per view at a time: recording the run locks the view's
+     * catalog row, so a second run waits here until the first commits, then
+     * compares with the state the first wrote.  Only roles that may ingest
+     * into the view can take that lock.
+     */
+    started := clock_timestamp();
+    run := @extschema@.fs_ingest_begin_run(vname, source::text, mode, started);
+
+    /* A remote table created again since the last run: its state is forgotten. */
+    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
+        PERFORM @extschema@.fs_ingest_check_remote(vname);
+    END IF;
+
+    /* Silver: typed, valid rows, one per entity, classified against the state. */
+    IF pg_catalog.to_regclass('pg_temp.fs_ingest_silver_rows') IS NOT NULL THEN
+        DROP TABLE pg_temp.fs_ingest_silver_rows;
+    END IF;
+    IF pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys') IS NOT NULL THEN
+        DROP TABLE pg_temp.fs_ingest_seen_keys;
+    END IF;
+    /*
+     * The view's join key, event time and the features the source carries
+     * (as LIKE copies them: type, collation, NOT NULL); fs_ingest_silver
+     * fills every column from the source's column of that name, and its
+     * digest covers these features, by name and type.
+     */
+    SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                             CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) 0
+                                  THEN ' COLLATE ' OPERATOR(pg_catalog.||) a.attcollation::regcollation::text END,
+                             CASE WHEN a.attnotnull THEN ' NOT NULL' END), ', ' ORDER BY a.attnum)
+      INTO silvercols
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped
+       AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[key, ts]::text[] OPERATOR(pg_catalog.||) feats);
+    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (%s, fs_row bigint, fs_digest bytea, '
+                   'fs_entity text, fs_entity_hash integer) ON COMMIT DROP',
+                   silvercols);
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
+        EXECUTE format('CREATE TEMP TABLE fs_ingest_seen_keys ON COMMIT DROP AS SELECT %I FROM %s WITH NO DATA',
+                       key, rel);
+    END IF;
+    SELECT * INTO silver
+      FROM @extschema@.fs_ingest_silver(run, vname, source, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                        pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'),
+                                        key, ts, started);
+    t0 := clock_timestamp();
+    /*
+     * A snapshot of nothing would delete every entity: far more often an
+     * empty file than an intent.  A source whose rows were all rejected was
+     * read, and its entities are kept, so it goes on.
+     */
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND silver.rows_read OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'snapshot source % has no rows', source
+            USING ERRCODE = '22023',
+                  DETAIL = format('A snapshot deletes every entity its source does not have; this one would empty feature view "%s".', vname),
+                  HINT = 'To empty the view, delete the rows of its table and call fs_forget_ingest_state(view). An upsert of an empty source changes nothing.';
+    END IF;
+
+    qkey := quote_ident(key);
+    qts := quote_ident(ts);
+    qrel := rel::text;
+    SELECT string_agg(quote_ident(f), ', ') INTO allcols FROM unnest(ARRAY[key, ts]::text[] || feats) f;
+    SELECT string_agg(format('%I = EXCLUDED.%I', f, f), ', ') INTO sets
+      FROM unnest(ts::text || feats) f;
+    /*
+     * The key type's own equality, of its default btree operator class (or
+     * its base type's), as the unique index and the silver step have it:
+     * citext's is not pg_catalog's text =.  Types that borrow an operator
+     * class by binary coercion (varchar) compare as pg_catalog's =.
+     */
+    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) INTO keyeq
+      FROM pg_catalog.pg_attribute att
+      JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) att.atttypid
+      JOIN pg_catalog.pg_opclass c
+        ON c.opcintype OPERATOR(pg_catalog.=) ANY (ARRAY[t.oid, t.typbasetype]) AND c.opcdefault
+       AND c.opcmethod OPERATOR(pg_catalog.=) (SELECT am.oid FROM pg_catalog.pg_am am
+                                                WHERE am.amname OPERATOR(pg_catalog.=) 'btree')
+      JOIN pg_catalog.pg_amop a
+        ON a.amopfamily OPERATOR(pg_catalog.=) c.opcfamily
+       AND a.amoplefttype OPERATOR(pg_catalog.=) c.opcintype
+       AND a.amoprighttype OPERATOR(pg_catalog.=) c.opcintype
+       AND a.amopstrategy OPERATOR(pg_catalog.=) 3
+      JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) a.amopopr
+      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+     WHERE att.attrelid OPERATOR(pg_catalog.=) rel AND att.attname OPERATOR(pg_catalog.=) key
+     ORDER BY c.opcintype OPERATOR(pg_catalog.=) t.oid DESC
+     LIMIT 1;
+    keyeq := coalesce(keyeq, 'OPERATOR(pg_catalog.=)');
+
+    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
+        /*
+         * Gold on the remote store (src/ddb_ingest.c): compare with what
+         * it holds, write with a condition on the event time, advance the
+         * state for what it acknowledged; a snapshot's deletes too.
+         */
+        SELECT * INTO remote
+          FROM @extschema@.fs_ingest_remote(run, vname, rel, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                            pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'));
+        n_ins := remote.rows_inserted;
+        n_upd := remote.rows_updated;
+        n_del := remote.rows_deleted;
+        n_stale := silver.rows_stale OPERATOR(pg_catalog.+) remote.rows_stale;
+        n_same := silver.rows_unchanged OPERATOR(pg_catalog.+) remote.rows_unchanged;
+        n_requests := remote.store_requests;
+        n_rejected := remote.rows_rejected;
+        n_wait := remote.store_wait_ms;
+        t1 := clock_timestamp();
+    ELSE
+    /*
+     * Gold: write what changed, never an older value over a newer one, then
+     * the state of what was written (fs_ingest_record_state, which writes it
+     * as its owner).  gold writes every silver row; gold_some only those
+     * whose fs_row is in $2.  Both return the fs_rows written.
+     */
+    gold := $q$
+        WITH w AS (
+            INSERT INTO %1$s AS t (%2$s)
+            SELECT %2$s FROM pg_temp.fs_ingest_silver_rows s%6$s
+            ON CONFLICT (%3$s) DO UPDATE SET %4$s
+             WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
+            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted)
+        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted),
+               pg_catalog.array_agg(s.fs_row)
+          FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s %7$s w.k%6$s$q$;
+    gold_some := format(gold, qrel, allcols, qkey, sets, qts,
+                        ' WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($2)', keyeq);
+    gold := format(gold, qrel, allcols, qkey, sets, qts, '', keyeq);
+    BEGIN
+        EXECUTE gold INTO n_ins, n_upd, written USING vname;
+        PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                                   written);
+    EXCEPTION WHEN integrity_constraint_violation THEN
+        /*
+         * A row breaks a constraint of the table (a CHECK, a foreign key,
+         * another unique index): the statement wrote nothing.  Write a
+         * thousand rows at a time, and the rows of a thousand that fail one
+         * by one, rejecting those that break a constraint.
+         */
+        n_ins := 0;
+        n_upd := 0;
+        CREATE INDEX ON pg_temp.fs_ingest_silver_rows (fs_row);
+        ANALYZE pg_temp.fs_ingest_silver_rows;
+        FOR chunk IN
+            SELECT pg_catalog.array_agg(c.fs_row ORDER BY c.fs_row)
+              FROM (SELECT s.fs_row,
+                           (pg_catalog.row_number() OVER (ORDER BY s.fs_row) OPERATOR(pg_catalog.-) 1)
+                           OPERATOR(pg_catalog./) 1000 AS n
+                      FROM pg_temp.fs_ingest_silver_rows s) c
+             GROUP BY c.n ORDER BY c.n
+        LOOP
+            BEGIN
+                EXECUTE gold_some INTO c_ins, c_upd, written USING vname, chunk;
+                PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                                           written);
+                n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
+                n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
+            EXCEPTION WHEN integrity_constraint_violation THEN
+                FOREACH one IN ARRAY chunk LOOP
+                    BEGIN
+                        EXECUTE gold_some INTO c_ins, c_upd, written USING vname, ARRAY[one];
+                        PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                                                   written);
+                        n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
+                        n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
+                    EXCEPTION WHEN integrity_constraint_violation THEN
+                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, wstate = RETURNED_SQLSTATE,
+                                                wdetail = PG_EXCEPTION_DETAIL, cname = CONSTRAINT_NAME;
+                        /*
+                         * The detail too, as silver gives it, when it says
+                         * what to fix: a key's ("Key (x)=(5) is not present
+                         * in table ..."), not the row proposed ("Failing
+                         * row contains (...)") of a CHECK or NOT NULL,
+                         * which is our internal row, with NULL for every
+                         * feature the source does not carry.
+                         */
+                        IF wdetail OPERATOR(pg_catalog.<>) ''
+                           AND wstate OPERATOR(pg_catalog.<>) ALL (ARRAY['23514', '23502']) THEN
+                            why := why OPERATOR(pg_catalog.||) '. ' OPERATOR(pg_catalog.||) wdetail;
+                        END IF;
+                        /* The constraint's column, and its value, if it has one column. */
+                        ccol := NULL;
+                        cgen := NULL;
+                        SELECT a.attname, a.attgenerated INTO ccol, cgen
+                          FROM pg_catalog.pg_constraint k
+                          JOIN pg_catalog.pg_attribute a
+                            ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
+                           AND a.attnum OPERATOR(pg_catalog.=) k.conkey[1]
+                         WHERE k.conrelid OPERATOR(pg_catalog.=) rel
+                           AND k.conname OPERATOR(pg_catalog.=) cname
+                           AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
+                        EXECUTE format($q$
+                            SELECT @extschema@.fs_ingest_add_reject($1,
+                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3, s.fs_row)
+                              FROM pg_temp.fs_ingest_silver_rows s
+                             WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
+                            qkey,
+                            CASE WHEN cgen OPERATOR(pg_catalog.=) ''
+                                 THEN format('pg_catalog.format(''%%s'', s.%I)', ccol)
+                                 ELSE 'NULL' END)
+                        USING run, ccol, why, one;
+                        n_rejected := n_rejected OPERATOR(pg_catalog.+) 1;
+                    END;
+                END LOOP;
+            END;
+        END LOOP;
+    END;
+    t1 := clock_timestamp();
+    /* Rows the table already held newer (written by another lane) are stale too. */
+    n_stale := silver.rows_stale OPERATOR(pg_catalog.+) silver.rows_changed
+               OPERATOR(pg_catalog.-) n_ins OPERATOR(pg_catalog.-) n_upd
+               OPERATOR(pg_catalog.-) n_rejected;
+    n_same := silver.rows_unchanged;
+    END IF;
+
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND relkind OPERATOR(pg_catalog.<>) 'f' THEN
+        /*
+         * Entities the source no longer has; a rejected row's entity is kept.
+         * Set differences, not anti-joins: the planner's row estimates for
+         * one view's rows of the state can be off by millions, and a nested
+         * loop over a million keys would not end.
+         */
+        EXECUTE format($q$
+            WITH gone AS (
+                SELECT t.%2$s AS k FROM %1$s t
+                EXCEPT
+                SELECT s.%2$s FROM pg_temp.fs_ingest_seen_keys s),
+            d AS (
+                DELETE FROM %1$s t USING gone g
+                 WHERE t.%2$s OPERATOR(pg_catalog.=) g.k
+                   AND NOT EXISTS (SELECT FROM @extschema@.fs_ingest_rejects r
+                                    WHERE r.run_id OPERATOR(pg_catalog.=) $2
+                                      AND r.entity_id OPERATOR(pg_catalog.=) g.k::pg_catalog.text)
+                RETURNING 1)
+            SELECT count(*) FROM d$q$, qrel, qkey)
+        INTO n_del USING vname, run;
+    END IF;
+    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
+        /*
+         * The state of the entities the source no longer names is forgotten
+         * already: by the silver step, or for a remote view with its deletes.
+         */
+        DROP TABLE pg_temp.fs_ingest_seen_keys;
+    END IF;
+    t2 := clock_timestamp();
+    n_written := n_ins + n_upd + n_del;
+
+    PERFORM @extschema@.fs_ingest_end_run(run, silver.rows_read,
+        silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected, n_stale, n_same,
+        n_ins, n_upd, n_del, n_written, n_requests, n_wait,
+        extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
+        extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
+        extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000);
+    DROP TABLE pg_temp.fs_ingest_silver_rows;
+
+    RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
+                        n_stale, n_same,
+                        n_ins, n_upd, n_del, n_written;
+END
+$$;

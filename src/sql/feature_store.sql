@@ -1120,6 +1120,8 @@ DECLARE
     written   bigint[];
     keyeq     text;
     why       text;
+    wstate    text;
+    wdetail   text;
     cname     text;
     ccol      name;
     cgen      "char";
@@ -1364,7 +1366,20 @@ BEGIN
                         n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
                         n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
                     EXCEPTION WHEN integrity_constraint_violation THEN
-                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, cname = CONSTRAINT_NAME;
+                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, wstate = RETURNED_SQLSTATE,
+                                                wdetail = PG_EXCEPTION_DETAIL, cname = CONSTRAINT_NAME;
+                        /*
+                         * The detail too, as silver gives it, when it says
+                         * what to fix: a key's ("Key (x)=(5) is not present
+                         * in table ..."), not the row proposed ("Failing
+                         * row contains (...)") of a CHECK or NOT NULL,
+                         * which is our internal row, with NULL for every
+                         * feature the source does not carry.
+                         */
+                        IF wdetail OPERATOR(pg_catalog.<>) ''
+                           AND wstate OPERATOR(pg_catalog.<>) ALL (ARRAY['23514', '23502']) THEN
+                            why := why OPERATOR(pg_catalog.||) '. ' OPERATOR(pg_catalog.||) wdetail;
+                        END IF;
                         /* The constraint's column, and its value, if it has one column. */
                         ccol := NULL;
                         cgen := NULL;
