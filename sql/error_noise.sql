@@ -1,7 +1,7 @@
--- Errors of the registry, fs_ingest and fs_write_features show the error,
--- its detail and hint, and the user's own context, never our PL/pgSQL
--- lines or internal SQL (issue 11, item 8).  psql shows CONTEXT lines for
--- errors by default, as here.
+-- Errors of the registry, fs_ingest, fs_create_staging_table and
+-- fs_write_features show the error, its detail and hint, and the user's
+-- own context, never our PL/pgSQL lines or internal SQL (issue 11, item 8).
+-- psql shows CONTEXT lines for errors by default, as here.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
 CREATE EXTENSION feature_store;
@@ -58,6 +58,32 @@ DROP TRIGGER noise_refuse_u1 ON noise_activity;
 SELECT rows_read, rows_rejected, rows_inserted, online_writes FROM fs_ingest('activity', 'noise_src');
 SELECT (fs_ingest('activity', 'noise_src')).rows_unchanged;
 
+-- fs_create_staging_table: its own errors (with their hints), from a DO
+-- block (whose own line stays), and those of the DROP TABLE and CREATE
+-- TABLE it runs, without that SQL.
+SELECT fs_create_staging_table('nope');
+SELECT fs_create_staging_table('activity', 'noise_in', features => ARRAY['clicks', 'click']);
+SELECT fs_create_staging_table('activity', 'noise_in') AS staging;
+SELECT fs_create_staging_table('activity', 'noise_in');
+DO $$
+BEGIN
+    PERFORM fs_create_staging_table('activity', 'noise_in');
+END
+$$;
+-- A function over the staging table's row type: DROP TABLE refuses.
+CREATE FUNCTION noise_in_clicks(r noise_in) RETURNS text LANGUAGE sql AS 'SELECT r.clicks';
+SELECT fs_create_staging_table('activity', 'noise_in', replace => true);
+DROP FUNCTION noise_in_clicks(noise_in);
+-- A type of that name: CREATE TABLE refuses.
+CREATE TYPE noise_typed AS ENUM ('x');
+SELECT fs_create_staging_table('activity', 'noise_typed');
+DROP TYPE noise_typed;
+-- It still creates and re-creates, and returns the table.
+SELECT fs_create_staging_table('activity', 'noise_in', replace => true) AS staging;
+SELECT fs_create_staging_table('activity', 'noise_in', ARRAY['ctr'], true) AS staging;
+SELECT string_agg(attname, ', ' ORDER BY attnum) AS columns
+  FROM pg_attribute WHERE attrelid = 'noise_in'::regclass AND attnum > 0;
+
 -- fs_write_features: a CHECK violation names the view, the entity and the
 -- constraint, and shows the features given, not the row proposed.
 SELECT fs_write_features('activity', 'u2', '{"clicks": -1}');
@@ -79,6 +105,6 @@ SELECT fs_write_features('activity', 'u3', '{"clicks": 500}');
 DROP TRIGGER noise_audit ON noise_activity;
 
 DROP EXTENSION feature_store CASCADE;
-DROP TABLE noise_activity, noise_src, noise_audit;
+DROP TABLE noise_activity, noise_src, noise_in, noise_audit;
 DROP FUNCTION noise_refuse_u1();
 DROP FUNCTION noise_audit();

@@ -3,14 +3,15 @@
 -- rows.  Every refused value of a row is a reject of its own; each carries
 -- the row's ordinal in the source (source_row), which for a table filled by
 -- one COPY is the record's place in the file (the line, after the header
--- line when there is one); a reason keeps the error's detail.  The row
+-- line when there is one); a reason keeps the error's detail (but not the
+-- row a CHECK or NOT NULL of the view's table refused).  The row
 -- counts once in rows_rejected.
 --
 \getenv dynalite_endpoint FS_DYNALITE_ENDPOINT
 -- pg_regress may have loaded the extension already; start from scratch.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
-DROP TABLE IF EXISTS acct, acct_staging, pay, pay_src, big_src, big_t, far_src;
+DROP TABLE IF EXISTS acct, acct_staging, pay, pay_src, prof, prof_src, prof_ages, region, big_src, big_t, far_src;
 DROP DOMAIN IF EXISTS small_money;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
@@ -89,6 +90,39 @@ SELECT rows_read, rows_rejected, rows_inserted FROM fs_ingest('pay', 'pay_src');
 SELECT source_row, entity_id, "column", raw_value, reason
   FROM fs_ingest_rejects WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs)
  ORDER BY source_row, "column";
+
+-- A row the view's table refuses when gold writes it keeps PostgreSQL's
+-- detail when that names the key at fault (a second unique index, a foreign
+-- key), not a CHECK's or a NOT NULL's "Failing row contains (...)", which
+-- is the row proposed, with NULL for the features the source lacks.
+CREATE TABLE region (code text PRIMARY KEY);
+INSERT INTO region VALUES ('eu'), ('us');
+CREATE TABLE prof (acct_id int PRIMARY KEY, event_time timestamptz,
+                   email text UNIQUE, region text REFERENCES region, age int CHECK (age >= 0),
+                   tier text NOT NULL);
+INSERT INTO prof VALUES (1, '2025-01-01', 'a@x', 'eu', 30, 'gold'),
+                        (2, '2025-01-01', 'b@x', 'eu', 40, 'gold'),
+                        (3, '2025-01-01', 'c@x', 'us', 50, 'gold'),
+                        (4, '2025-01-01', 'd@x', 'us', 60, 'gold');
+SELECT name FROM fs_register_feature_view('prof', 'prof', 'account');
+CREATE TABLE prof_src (acct_id text, event_time text, email text, region text, age text, tier text);
+INSERT INTO prof_src VALUES ('1', '2026-01-01', 'b@x', 'eu', '31', 'gold'),   -- acct 2's email
+                            ('2', '2026-01-01', 'b@x', 'mars', '41', 'gold'), -- no such region
+                            ('3', '2026-01-01', 'c@x', 'us', '-1', 'gold'),   -- CHECK
+                            ('4', '2026-01-01', 'd@x', 'eu', '61', 'free');
+SELECT rows_read, rows_rejected, rows_updated FROM fs_ingest('prof', 'prof_src');
+SELECT source_row, entity_id, "column", raw_value, reason
+  FROM fs_ingest_rejects WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs)
+ ORDER BY source_row;
+-- A source without tier: a new entity has none.
+CREATE TABLE prof_ages (acct_id text, event_time text, age text);
+INSERT INTO prof_ages VALUES ('6', '2026-01-01', '20');
+SELECT rows_read, rows_rejected, rows_inserted FROM fs_ingest('prof', 'prof_ages');
+SELECT source_row, entity_id, "column", raw_value, reason
+  FROM fs_ingest_rejects WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs);
+SELECT acct_id, email, region, age, tier FROM prof ORDER BY acct_id;
+SELECT fs_drop_feature_view('prof');
+DROP TABLE prof, prof_src, prof_ages, region;
 
 -- fs_ingest_add_reject takes the source row last (NULL when not given);
 -- only a running run of the caller's may record.

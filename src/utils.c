@@ -16,6 +16,8 @@
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -202,6 +204,17 @@ fs_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg)
 	AtEOXact_GUC(false, nest);
 }
 
+/*
+ * The internal PL/pgSQL functions that a C function of the same name without
+ * "_run" calls through fs_call_internal; with the registry's checks
+ * (fs_check_*), the functions whose errors fs_rethrow_without_internals
+ * cleans.
+ */
+static const char *const internal_functions[] = {
+	"fs_ingest_run",
+	"fs_create_staging_table_run",
+};
+
 /* Whether a context line is one of the extension's internal PL/pgSQL functions'. */
 static bool
 internal_function_line(const char *line, size_t len)
@@ -220,8 +233,11 @@ internal_function_line(const char *line, size_t len)
 	/* The name after its schema, if qualified. */
 	for (dot = paren; dot > name && dot[-1] != '.'; dot--)
 		;
-	return (paren - dot == 13 && strncmp(dot, "fs_ingest_run", 13) == 0) ||
-		(paren - dot > 9 && strncmp(dot, "fs_check_", 9) == 0);
+	for (int i = 0; i < lengthof(internal_functions); i++)
+		if ((size_t) (paren - dot) == strlen(internal_functions[i]) &&
+			strncmp(dot, internal_functions[i], paren - dot) == 0)
+			return true;
+	return paren - dot > 9 && strncmp(dot, "fs_check_", 9) == 0;
 }
 
 /*
@@ -306,4 +322,50 @@ fs_rethrow_without_internals(ErrorData *edata)
 	ThrowErrorData(edata);
 	/* ThrowErrorData does not return for an ERROR. */
 	pg_unreachable();
+}
+
+/* See utils.h. */
+Datum
+fs_call_internal(FunctionCallInfo fcinfo, const char *name)
+{
+	Oid			caller = fcinfo->flinfo->fn_oid;
+	Oid		   *argtypes;
+	int			nargs;
+	Oid			fn;
+	FmgrInfo   *flinfo = palloc0(sizeof(FmgrInfo));
+	FunctionCallInfo cinfo;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile Datum result = (Datum) 0;
+
+	get_func_signature(caller, &argtypes, &nargs);
+	Assert(nargs == fcinfo->nargs);
+	fn = LookupFuncName(list_make2(makeString(get_namespace_name(get_func_namespace(caller))),
+								   makeString(pstrdup(name))),
+						nargs, argtypes, false);
+	fmgr_info(fn, flinfo);
+	cinfo = palloc0(SizeForFunctionCallInfo(nargs));
+	InitFunctionCallInfoData(*cinfo, flinfo, nargs, PG_GET_COLLATION(), fcinfo->context,
+							 fcinfo->resultinfo);
+	/* The arguments as given, NULLs included: the callers are not strict. */
+	for (int i = 0; i < nargs; i++)
+		cinfo->args[i] = fcinfo->args[i];
+
+	PG_TRY();
+	{
+		result = FunctionCallInvoke(cinfo);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* Re-raised at once: the transaction's abort cleans up after the call. */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		fs_rethrow_without_internals(edata);
+	}
+	PG_END_TRY();
+
+	fcinfo->isnull = cinfo->isnull;
+	return result;
 }

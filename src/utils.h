@@ -2,8 +2,9 @@
  *
  * utils.h
  *	  Helpers that every part of feature_store shares: hash tables of
- *	  strings, the extension's schema, statements kept across calls, and
- *	  writes as a catalog's owner.
+ *	  strings, the extension's schema, statements kept across calls,
+ *	  writes as a catalog's owner, and errors raised again without the
+ *	  extension's internals.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,6 +14,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "utils/hsearch.h"
 
 /*
@@ -80,11 +82,25 @@ extern SPIPlanPtr fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, in
  * Raise a caught error (copied with CopyErrorData, after FlushErrorState)
  * again as the user should see it: without the context lines and internal
  * query gathered inside the extension's own SQL and PL/pgSQL (the internal
- * functions named fs_check_* and fs_ingest_run), keeping the lines of the
+ * functions named fs_check_*, fs_ingest_run and fs_create_staging_table_run),
+ * keeping the lines of the
  * user's own functions (a trigger, a domain check) and, recomputed, the
  * context of whoever called us.  Call it at once in PG_CATCH: nothing may
  * run between the catch and this, as no subtransaction was rolled back.
  */
 extern void fs_rethrow_without_internals(ErrorData *edata) pg_attribute_noreturn();
+
+/*
+ * Call name, a function of the extension's schema (the schema of the C
+ * function fcinfo calls) with that function's argument types, with the
+ * caller's arguments, collation, context and result info (so a set-returning
+ * function returns its set to the caller's query), and raise its errors
+ * again with fs_rethrow_without_internals.  For a C function of the
+ * interface whose work is an internal PL/pgSQL function of the same
+ * arguments and result (fs_ingest calls fs_ingest_run):
+ *
+ *		PG_RETURN_DATUM(fs_call_internal(fcinfo, "fs_ingest_run"));
+ */
+extern Datum fs_call_internal(FunctionCallInfo fcinfo, const char *name);
 
 #endif							/* FS_UTILS_H */

@@ -478,374 +478,11 @@ CREATE FUNCTION @extschema@.fs_ingest_add_reject(run_id bigint, entity_id text,
 RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest_add_reject';
 
 /*
- * fs_ingest: records its run, its rejects and its end through the functions
+ * fs_ingest records its run, its rejects and its end through the functions
  * above, and the run's catalog row lock replaces the advisory lock any role
- * could take; a comment in its body names the file of the remote gold step,
- * src/ddb_ingest.c since the DynamoDB store's files share the ddb_ prefix.
+ * could take: its 0.2.0 body is created once, at the end of this script
+ * (where the PL/pgSQL run becomes fs_ingest_run).
  */
-CREATE OR REPLACE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
-                                      mode text DEFAULT 'upsert')
-RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
-               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
-               rows_deleted bigint, online_writes bigint)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    vname     text := $1;
-    rel       regclass;
-    relkind   "char";
-    key       name;
-    ts        name;
-    feats     text[];
-    missing   text;
-    run       bigint;
-    started   timestamptz;
-    t0        timestamptz;
-    t1        timestamptz;
-    t2        timestamptz;
-    silver    record;
-    remote    record;
-    n_requests bigint;
-    n_rejected bigint := 0;
-    n_wait    double precision;
-    n_stale   bigint;
-    n_same    bigint;
-    n_ins     bigint := 0;
-    n_upd     bigint := 0;
-    n_del     bigint := 0;
-    n_written bigint := 0;
-    qkey      text;
-    qts       text;
-    qrel      text;
-    allcols   text;
-    sets      text;
-    silvercols text;
-    gold      text;
-    gold_some text;
-    chunk     bigint[];
-    one       bigint;
-    c_ins     bigint;
-    c_upd     bigint;
-    written   bigint[];
-    keyeq     text;
-    why       text;
-    cname     text;
-    ccol      name;
-    cgen      "char";
-BEGIN
-    SELECT v.relation, e.join_key, v.event_time_column INTO rel, key, ts
-      FROM @extschema@.fs_feature_view v
-      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
-     WHERE v.name OPERATOR(pg_catalog.=) vname;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'feature view "%" does not exist', vname USING ERRCODE = '42704';
-    END IF;
-    IF source IS NULL THEN
-        RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF mode IS NULL OR mode OPERATOR(pg_catalog.<>) ALL (ARRAY['upsert', 'snapshot']) THEN
-        RAISE EXCEPTION 'invalid ingestion mode %', coalesce(quote_literal(mode), 'NULL')
-            USING ERRCODE = '22023',
-                  HINT = 'The mode is ''upsert'' (write what changed) or ''snapshot'' (also delete entities the source no longer has).';
-    END IF;
-    SELECT c.relkind INTO relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel;
-    IF NOT @extschema@.fs_owns_relation(rel, false) THEN
-        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501',
-              DETAIL = format('Ingesting into feature view "%s" writes its table.', vname);
-    END IF;
-    IF NOT pg_catalog.has_table_privilege(source, 'SELECT') THEN
-        RAISE EXCEPTION 'permission denied for source %', source USING ERRCODE = '42501';
-    END IF;
-    /*
-     * Generated columns are computed, never ingested.  The table computes
-     * them on the embedded store; fs_ingest_remote writes items itself and
-     * cannot, and an item without them would serve them as NULL.
-     */
-    IF relkind OPERATOR(pg_catalog.=) 'f' AND EXISTS (
-           SELECT FROM pg_catalog.pg_attribute a
-            WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
-              AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.<>) '') THEN
-        RAISE EXCEPTION 'fs_ingest does not support generated columns of foreign table %', rel
-            USING ERRCODE = '0A000',
-                  DETAIL = format('Feature view "%s" has generated columns, which fs_ingest cannot compute for the remote store.', vname),
-                  HINT = 'Make them plain columns computed in the source, or write the rows with INSERT into the foreign table.';
-    END IF;
-
-    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO feats
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
-       AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) ''
-       AND a.attname OPERATOR(pg_catalog.<>) key AND a.attname OPERATOR(pg_catalog.<>) ts;
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                    WHERE a.attrelid OPERATOR(pg_catalog.=) source
-                      AND a.attname OPERATOR(pg_catalog.=) key
-                      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
-        RAISE EXCEPTION 'source % has no column "%", the join key of feature view "%"',
-                        source, key, vname
-            USING ERRCODE = '42703',
-                  HINT = format('Source columns are matched by name: name the source''s entity id column %I (ALTER TABLE %s RENAME COLUMN ... TO %I, or select it AS %I in a view over the source).',
-                                key, source, key, key);
-    END IF;
-    SELECT string_agg(quote_ident(f), ', ' ORDER BY o) INTO missing
-      FROM unnest(feats) WITH ORDINALITY AS u(f, o)
-     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
-                        WHERE a.attrelid OPERATOR(pg_catalog.=) source
-                          AND a.attname OPERATOR(pg_catalog.=) u.f
-                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'source % lacks feature columns of feature view "%": %',
-                        source, vname, missing
-            USING ERRCODE = '42703',
-                  HINT = 'A source has the join key, every feature column and optionally the event time; fs_create_staging_table makes one.';
-    END IF;
-
-    /*
-     * One run per view at a time: recording the run locks the view's
-     * catalog row, so a second run waits here until the first commits, then
-     * compares with the state the first wrote.  Only roles that may ingest
-     * into the view can take that lock.
-     */
-    started := clock_timestamp();
-    run := @extschema@.fs_ingest_begin_run(vname, source::text, mode, started);
-
-    /* A remote table created again since the last run: its state is forgotten. */
-    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
-        PERFORM @extschema@.fs_ingest_check_remote(vname);
-    END IF;
-
-    /* Silver: typed, valid rows, one per entity, classified against the state. */
-    IF pg_catalog.to_regclass('pg_temp.fs_ingest_silver_rows') IS NOT NULL THEN
-        DROP TABLE pg_temp.fs_ingest_silver_rows;
-    END IF;
-    IF pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys') IS NOT NULL THEN
-        DROP TABLE pg_temp.fs_ingest_seen_keys;
-    END IF;
-    /*
-     * The view's columns (as LIKE copies them: type, collation, NOT NULL)
-     * but the generated ones, which the table computes; fs_ingest_silver
-     * fills every column from the source's column of that name.
-     */
-    SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-                             CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) 0
-                                  THEN ' COLLATE ' OPERATOR(pg_catalog.||) a.attcollation::regcollation::text END,
-                             CASE WHEN a.attnotnull THEN ' NOT NULL' END), ', ' ORDER BY a.attnum)
-      INTO silvercols
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0
-       AND NOT a.attisdropped AND a.attgenerated OPERATOR(pg_catalog.=) '';
-    EXECUTE format('CREATE TEMP TABLE fs_ingest_silver_rows (%s, fs_row bigint, fs_digest bytea, '
-                   'fs_entity text, fs_entity_hash integer) ON COMMIT DROP',
-                   silvercols);
-    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
-        EXECUTE format('CREATE TEMP TABLE fs_ingest_seen_keys ON COMMIT DROP AS SELECT %I FROM %s WITH NO DATA',
-                       key, rel);
-    END IF;
-    SELECT * INTO silver
-      FROM @extschema@.fs_ingest_silver(run, vname, source, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                        pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'),
-                                        key, ts, started);
-    t0 := clock_timestamp();
-    /*
-     * A snapshot of nothing would delete every entity: far more often an
-     * empty file than an intent.  A source whose rows were all rejected was
-     * read, and its entities are kept, so it goes on.
-     */
-    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND silver.rows_read OPERATOR(pg_catalog.=) 0 THEN
-        RAISE EXCEPTION 'snapshot source % has no rows', source
-            USING ERRCODE = '22023',
-                  DETAIL = format('A snapshot deletes every entity its source does not have; this one would empty feature view "%s".', vname),
-                  HINT = 'To empty the view, delete the rows of its table and call fs_forget_ingest_state(view). An upsert of an empty source changes nothing.';
-    END IF;
-
-    qkey := quote_ident(key);
-    qts := quote_ident(ts);
-    qrel := rel::text;
-    SELECT string_agg(quote_ident(f), ', ') INTO allcols FROM unnest(ARRAY[key, ts]::text[] || feats) f;
-    SELECT string_agg(format('%I = EXCLUDED.%I', f, f), ', ') INTO sets
-      FROM unnest(ts::text || feats) f;
-    /*
-     * The key type's own equality, of its default btree operator class (or
-     * its base type's), as the unique index and the silver step have it:
-     * citext's is not pg_catalog's text =.  Types that borrow an operator
-     * class by binary coercion (varchar) compare as pg_catalog's =.
-     */
-    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) INTO keyeq
-      FROM pg_catalog.pg_attribute att
-      JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) att.atttypid
-      JOIN pg_catalog.pg_opclass c
-        ON c.opcintype OPERATOR(pg_catalog.=) ANY (ARRAY[t.oid, t.typbasetype]) AND c.opcdefault
-       AND c.opcmethod OPERATOR(pg_catalog.=) (SELECT am.oid FROM pg_catalog.pg_am am
-                                                WHERE am.amname OPERATOR(pg_catalog.=) 'btree')
-      JOIN pg_catalog.pg_amop a
-        ON a.amopfamily OPERATOR(pg_catalog.=) c.opcfamily
-       AND a.amoplefttype OPERATOR(pg_catalog.=) c.opcintype
-       AND a.amoprighttype OPERATOR(pg_catalog.=) c.opcintype
-       AND a.amopstrategy OPERATOR(pg_catalog.=) 3
-      JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) a.amopopr
-      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
-     WHERE att.attrelid OPERATOR(pg_catalog.=) rel AND att.attname OPERATOR(pg_catalog.=) key
-     ORDER BY c.opcintype OPERATOR(pg_catalog.=) t.oid DESC
-     LIMIT 1;
-    keyeq := coalesce(keyeq, 'OPERATOR(pg_catalog.=)');
-
-    IF relkind OPERATOR(pg_catalog.=) 'f' THEN
-        /*
-         * Gold on the remote store (src/ddb_ingest.c): compare with what
-         * it holds, write with a condition on the event time, advance the
-         * state for what it acknowledged; a snapshot's deletes too.
-         */
-        SELECT * INTO remote
-          FROM @extschema@.fs_ingest_remote(run, vname, rel, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                            pg_catalog.to_regclass('pg_temp.fs_ingest_seen_keys'));
-        n_ins := remote.rows_inserted;
-        n_upd := remote.rows_updated;
-        n_del := remote.rows_deleted;
-        n_stale := silver.rows_stale OPERATOR(pg_catalog.+) remote.rows_stale;
-        n_same := silver.rows_unchanged OPERATOR(pg_catalog.+) remote.rows_unchanged;
-        n_requests := remote.store_requests;
-        n_rejected := remote.rows_rejected;
-        n_wait := remote.store_wait_ms;
-        t1 := clock_timestamp();
-    ELSE
-    /*
-     * Gold: write what changed, never an older value over a newer one, then
-     * the state of what was written (fs_ingest_record_state, which writes it
-     * as its owner).  gold writes every silver row; gold_some only those
-     * whose fs_row is in $2.  Both return the fs_rows written.
-     */
-    gold := $q$
-        WITH w AS (
-            INSERT INTO %1$s AS t (%2$s)
-            SELECT %2$s FROM pg_temp.fs_ingest_silver_rows s%6$s
-            ON CONFLICT (%3$s) DO UPDATE SET %4$s
-             WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
-            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted)
-        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted),
-               pg_catalog.array_agg(s.fs_row)
-          FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s %7$s w.k%6$s$q$;
-    gold_some := format(gold, qrel, allcols, qkey, sets, qts,
-                        ' WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($2)', keyeq);
-    gold := format(gold, qrel, allcols, qkey, sets, qts, '', keyeq);
-    BEGIN
-        EXECUTE gold INTO n_ins, n_upd, written USING vname;
-        PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                                   written);
-    EXCEPTION WHEN integrity_constraint_violation THEN
-        /*
-         * A row breaks a constraint of the table (a CHECK, a foreign key,
-         * another unique index): the statement wrote nothing.  Write a
-         * thousand rows at a time, and the rows of a thousand that fail one
-         * by one, rejecting those that break a constraint.
-         */
-        n_ins := 0;
-        n_upd := 0;
-        CREATE INDEX ON pg_temp.fs_ingest_silver_rows (fs_row);
-        ANALYZE pg_temp.fs_ingest_silver_rows;
-        FOR chunk IN
-            SELECT pg_catalog.array_agg(c.fs_row ORDER BY c.fs_row)
-              FROM (SELECT s.fs_row,
-                           (pg_catalog.row_number() OVER (ORDER BY s.fs_row) OPERATOR(pg_catalog.-) 1)
-                           OPERATOR(pg_catalog./) 1000 AS n
-                      FROM pg_temp.fs_ingest_silver_rows s) c
-             GROUP BY c.n ORDER BY c.n
-        LOOP
-            BEGIN
-                EXECUTE gold_some INTO c_ins, c_upd, written USING vname, chunk;
-                PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                                           written);
-                n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
-                n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
-            EXCEPTION WHEN integrity_constraint_violation THEN
-                FOREACH one IN ARRAY chunk LOOP
-                    BEGIN
-                        EXECUTE gold_some INTO c_ins, c_upd, written USING vname, ARRAY[one];
-                        PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                                                   written);
-                        n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
-                        n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
-                    EXCEPTION WHEN integrity_constraint_violation THEN
-                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, cname = CONSTRAINT_NAME;
-                        /* The constraint's column, and its value, if it has one column. */
-                        ccol := NULL;
-                        cgen := NULL;
-                        SELECT a.attname, a.attgenerated INTO ccol, cgen
-                          FROM pg_catalog.pg_constraint k
-                          JOIN pg_catalog.pg_attribute a
-                            ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid
-                           AND a.attnum OPERATOR(pg_catalog.=) k.conkey[1]
-                         WHERE k.conrelid OPERATOR(pg_catalog.=) rel
-                           AND k.conname OPERATOR(pg_catalog.=) cname
-                           AND pg_catalog.cardinality(k.conkey) OPERATOR(pg_catalog.=) 1;
-                        EXECUTE format($q$
-                            SELECT @extschema@.fs_ingest_add_reject($1,
-                                       pg_catalog.format('%%s', s.%1$s), $2, %2$s, $3, s.fs_row)
-                              FROM pg_temp.fs_ingest_silver_rows s
-                             WHERE s.fs_row OPERATOR(pg_catalog.=) $4$q$,
-                            qkey,
-                            CASE WHEN cgen OPERATOR(pg_catalog.=) ''
-                                 THEN format('pg_catalog.format(''%%s'', s.%I)', ccol)
-                                 ELSE 'NULL' END)
-                        USING run, ccol, why, one;
-                        n_rejected := n_rejected OPERATOR(pg_catalog.+) 1;
-                    END;
-                END LOOP;
-            END;
-        END LOOP;
-    END;
-    t1 := clock_timestamp();
-    /* Rows the table already held newer (written by another lane) are stale too. */
-    n_stale := silver.rows_stale OPERATOR(pg_catalog.+) silver.rows_changed
-               OPERATOR(pg_catalog.-) n_ins OPERATOR(pg_catalog.-) n_upd
-               OPERATOR(pg_catalog.-) n_rejected;
-    n_same := silver.rows_unchanged;
-    END IF;
-
-    IF mode OPERATOR(pg_catalog.=) 'snapshot' AND relkind OPERATOR(pg_catalog.<>) 'f' THEN
-        /*
-         * Entities the source no longer has; a rejected row's entity is kept.
-         * Set differences, not anti-joins: the planner's row estimates for
-         * one view's rows of the state can be off by millions, and a nested
-         * loop over a million keys would not end.
-         */
-        EXECUTE format($q$
-            WITH gone AS (
-                SELECT t.%2$s AS k FROM %1$s t
-                EXCEPT
-                SELECT s.%2$s FROM pg_temp.fs_ingest_seen_keys s),
-            d AS (
-                DELETE FROM %1$s t USING gone g
-                 WHERE t.%2$s OPERATOR(pg_catalog.=) g.k
-                   AND NOT EXISTS (SELECT FROM @extschema@.fs_ingest_rejects r
-                                    WHERE r.run_id OPERATOR(pg_catalog.=) $2
-                                      AND r.entity_id OPERATOR(pg_catalog.=) g.k::pg_catalog.text)
-                RETURNING 1)
-            SELECT count(*) FROM d$q$, qrel, qkey)
-        INTO n_del USING vname, run;
-    END IF;
-    IF mode OPERATOR(pg_catalog.=) 'snapshot' THEN
-        /*
-         * The state of the entities the source no longer names is forgotten
-         * already: by the silver step, or for a remote view with its deletes.
-         */
-        DROP TABLE pg_temp.fs_ingest_seen_keys;
-    END IF;
-    t2 := clock_timestamp();
-    n_written := n_ins + n_upd + n_del;
-
-    PERFORM @extschema@.fs_ingest_end_run(run, silver.rows_read,
-        silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected, n_stale, n_same,
-        n_ins, n_upd, n_del, n_written, n_requests, n_wait,
-        extract(epoch FROM t0 OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000,
-        extract(epoch FROM t1 OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000,
-        extract(epoch FROM t2 OPERATOR(pg_catalog.-) t1) OPERATOR(pg_catalog.*) 1000);
-    DROP TABLE pg_temp.fs_ingest_silver_rows;
-
-    RETURN QUERY SELECT run, silver.rows_read, silver.rows_rejected OPERATOR(pg_catalog.+) n_rejected,
-                        n_stale, n_same,
-                        n_ins, n_upd, n_del, n_written;
-END
-$$;
 
 /*
  * The stream worker: the launcher starts one in every database with the
@@ -1173,11 +810,269 @@ COMMENT ON FUNCTION @extschema@.fs_create_staging_table(text, text, text[], bool
     'Create an all-text table to COPY a feature view''s data into (join key, event time, its features or those named); replace => true re-creates it.';
 
 /*
- * Ingest a batch source into a feature view: cast and validate (silver),
- * then write only the entities whose values changed (gold).  Everything,
- * the run's own record included, happens in the caller's transaction.
+ * fs_ingest takes sources that carry a subset of the view's features: its
+ * 0.2.0 body is created once, at the end of this script.
  */
-CREATE OR REPLACE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
+
+/*
+ * ==========================================================================
+ * Issue 11, item 11 (psql habits): the registry functions return the
+ * catalog row they wrote (a return type cannot be replaced: drop and create
+ * again), and every object of the extension has a comment (at the end).
+ * ==========================================================================
+ */
+DROP FUNCTION @extschema@.fs_register_entity(text, text, text);
+CREATE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
+                                               description text DEFAULT NULL)
+RETURNS @extschema@.fs_entity LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_entity';
+DROP FUNCTION @extschema@.fs_register_feature_view(text, regclass, text, interval, name,
+                                                   text, text, jsonb);
+CREATE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
+    entity text, ttl interval DEFAULT NULL,
+    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
+    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS @extschema@.fs_feature_view LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_view';
+DROP FUNCTION @extschema@.fs_alter_feature_view(text, interval, text, text, jsonb, text[]);
+CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
+    reset text[] DEFAULT '{}')
+RETURNS @extschema@.fs_feature_view LANGUAGE c AS 'MODULE_PATHNAME', 'fs_alter_feature_view';
+DROP FUNCTION @extschema@.fs_register_feature_service(text, text[], text);
+CREATE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
+                                                        description text DEFAULT NULL)
+RETURNS @extschema@.fs_feature_service LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_service';
+
+/*
+ * Comments: what \dd, \df+, \dt+ and \dv+ say about every object of the
+ * extension.  Internal objects say so, and who calls them.  Keep one per
+ * object (test/pgtap/comments.sql checks every member has one), and the
+ * same block in the upgrade script.
+ */
+COMMENT ON TABLE @extschema@.fs_entity IS
+    'Registered entities (what features describe) and their join keys; written by fs_register_entity and fs_drop_entity';
+COMMENT ON TABLE @extschema@.fs_feature_view IS
+    'Registered feature views: a relation holding one row of latest values per entity; written by fs_register_feature_view, fs_alter_feature_view and fs_drop_feature_view';
+COMMENT ON TABLE @extschema@.fs_feature_service IS
+    'Registered feature services: named, ordered lists of feature references; written by fs_register_feature_service and fs_drop_feature_service';
+COMMENT ON TABLE @extschema@.fs_ingest_runs IS
+    'One row per fs_ingest run: its counts, timings and status';
+COMMENT ON TABLE @extschema@.fs_ingest_rejects IS
+    'Source rows fs_ingest set aside, with the column, raw value and reason';
+COMMENT ON TABLE @extschema@.fs_ingest_state IS
+    'Internal: per view and entity, a digest of what fs_ingest last wrote (change detection); fs_forget_ingest_state clears it';
+COMMENT ON TABLE @extschema@.fs_stream_queue IS
+    'Streamed events waiting for the stream worker: fs_push (or INSERT) appends, the worker drains';
+COMMENT ON TABLE @extschema@.fs_stream_rejects IS
+    'Streamed events the stream worker could not write, and why; see fs_stream_requeue_rejects and fs_stream_discard_rejects';
+COMMENT ON SEQUENCE @extschema@.fs_feature_view_view_id_seq IS
+    'Internal: numbers feature views (fs_feature_view.view_id)';
+COMMENT ON SEQUENCE @extschema@.fs_ingest_runs_run_id_seq IS
+    'Internal: numbers ingestion runs (fs_ingest_runs.run_id)';
+COMMENT ON SEQUENCE @extschema@.fs_stream_queue_id_seq IS
+    'Internal: numbers streamed events (fs_stream_queue.id), used by fs_stream_queue_stamp';
+COMMENT ON SEQUENCE @extschema@.fs_stream_flush_seq IS
+    'Internal: numbers the stream worker''s flushes (fs_stream_queue.flush_id)';
+COMMENT ON VIEW @extschema@.feature_registry IS
+    'One row per registered feature: its view, type, entity, join key, store, relation, ttl, description, owner and tags';
+COMMENT ON VIEW @extschema@.fs_stream_status IS
+    'The streaming lane at a glance: queue depth, oldest event age, this database''s stream worker and its figures';
+COMMENT ON FOREIGN DATA WRAPPER fs_dynamodb IS
+    'Foreign data wrapper for DynamoDB-compatible stores (DynamoDB, ScyllaDB Alternator, dynalite) over HTTP';
+COMMENT ON EVENT TRIGGER fs_on_sql_drop IS
+    'Drops the registration of a feature view whose relation is dropped';
+COMMENT ON TRIGGER fs_entity_changed ON @extschema@.fs_entity IS
+    'Invalidates every backend''s cache of resolved references when entities change';
+COMMENT ON TRIGGER fs_feature_view_changed ON @extschema@.fs_feature_view IS
+    'Invalidates every backend''s cache of resolved references when feature views change';
+COMMENT ON TRIGGER fs_feature_service_changed ON @extschema@.fs_feature_service IS
+    'Invalidates every backend''s cache of resolved references when feature services change';
+COMMENT ON TRIGGER fs_stream_queue_stamp ON @extschema@.fs_stream_queue IS
+    'Numbers each queued event and records who queued it and when';
+COMMENT ON TRIGGER fs_stream_queue_wake ON @extschema@.fs_stream_queue IS
+    'Calls the database''s stream worker when the inserting transaction commits';
+
+-- the registry
+COMMENT ON FUNCTION @extschema@.fs_register_entity(text, text, text) IS
+    'Register an entity and its join key column; returns the fs_entity row';
+COMMENT ON FUNCTION @extschema@.fs_register_feature_view(text, regclass, text, interval, name, text, text, jsonb) IS
+    'Register a feature view over a table with a unique index on the join key, or a foreign table of fs_dynamodb; returns the fs_feature_view row';
+COMMENT ON FUNCTION @extschema@.fs_alter_feature_view(text, interval, text, text, jsonb, text[]) IS
+    'Change a feature view''s ttl, description, owner or tags (only what is given; reset clears); returns the altered fs_feature_view row';
+COMMENT ON FUNCTION @extschema@.fs_register_feature_service(text, text[], text) IS
+    'Register a feature service: a named, ordered list of feature references; returns the fs_feature_service row';
+COMMENT ON FUNCTION @extschema@.fs_drop_feature_view(text) IS
+    'Drop a feature view''s registration (not its relation); refused while a feature service uses it';
+COMMENT ON FUNCTION @extschema@.fs_drop_feature_service(text) IS
+    'Drop a feature service';
+COMMENT ON FUNCTION @extschema@.fs_drop_entity(text) IS
+    'Drop an entity; refused while feature views use it';
+COMMENT ON FUNCTION @extschema@.fs_resolve_refs(text[]) IS
+    'Expand feature references (view:feature, view:*, service names) to features, in order, with the errors serving gives';
+COMMENT ON FUNCTION @extschema@.fs_check_register_entity(text, text, text) IS
+    'Internal: the checks of fs_register_entity, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_register_feature_view(text, regclass, text, interval, name, text, text, jsonb) IS
+    'Internal: the checks of fs_register_feature_view, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_alter_feature_view(text, interval, text, text, jsonb, text[]) IS
+    'Internal: the checks of fs_alter_feature_view, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_register_feature_service(text, text[], text) IS
+    'Internal: the checks of fs_register_feature_service, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_drop_feature_view(text) IS
+    'Internal: the checks of fs_drop_feature_view, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_drop_feature_service(text) IS
+    'Internal: the checks of fs_drop_feature_service, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_check_drop_entity(text) IS
+    'Internal: the checks of fs_drop_entity, run as the caller; raises its errors';
+COMMENT ON FUNCTION @extschema@.fs_owns_relation(oid, boolean) IS
+    'Internal: whether the current role acts for the owner of a relation; used by the registry''s checks and fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_acts_for(name) IS
+    'Internal: whether the current role acts for a role; used by the registry''s checks and the row-level security policies';
+COMMENT ON FUNCTION @extschema@.fs_owns_view(text) IS
+    'Internal: whether the current role owns a feature view''s relation; used by the policies of fs_ingest_state';
+COMMENT ON FUNCTION @extschema@.fs_registry_changed() IS
+    'Internal: trigger on the registry tables; invalidates every backend''s cache of resolved references at commit';
+COMMENT ON FUNCTION @extschema@.fs_on_sql_drop() IS
+    'Internal: function of event trigger fs_on_sql_drop; drops the registration of a feature view whose relation is dropped';
+
+-- serving
+COMMENT ON FUNCTION @extschema@.fs_get_features(text[], text[]) IS
+    'Serve features: one row per entity and feature, entity-major in input order, features in reference order, with value, event time and status';
+COMMENT ON FUNCTION @extschema@.fs_get_feature_vectors(text[], text[]) IS
+    'Serve features: one row per entity, in input order, with a jsonb object {"view:feature": value} (keys in jsonb''s order)';
+
+-- batch ingestion
+COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
+    'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
+COMMENT ON FUNCTION @extschema@.fs_forget_ingest_state(text, text[]) IS
+    'Forget what fs_ingest wrote to a view (all entities, or those given), so that the next run writes them again; returns the rows forgotten';
+COMMENT ON FUNCTION @extschema@.fs_ingest_begin_run(text, text, text, timestamptz) IS
+    'Internal: records the start of a run in fs_ingest_runs; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_end_run(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, double precision, double precision, double precision, double precision) IS
+    'Internal: records a run''s counts and timings in fs_ingest_runs; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_add_reject(bigint, text, text, text, text, bigint) IS
+    'Internal: records a rejected row in fs_ingest_rejects; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_silver(bigint, text, regclass, regclass, regclass, text, text, timestamptz) IS
+    'Internal: the silver step of fs_ingest (cast, validate, deduplicate, detect changes); called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_remote(bigint, text, regclass, regclass, regclass) IS
+    'Internal: the gold step of fs_ingest for a view stored in fs_dynamodb; called by fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest_record_state(text, regclass, bigint[]) IS
+    'Internal: records in fs_ingest_state what the gold step wrote to an embedded view; called by fs_ingest';
+
+-- direct writes and the DynamoDB-compatible store
+COMMENT ON FUNCTION @extschema@.fs_write_features(text, text, jsonb, timestamptz) IS
+    'Write some features of one entity to the online store before returning: WRITTEN, or STALE when a newer event time is stored';
+COMMENT ON FUNCTION @extschema@.fs_dynamodb_handler() IS
+    'Internal: handler of foreign data wrapper fs_dynamodb';
+COMMENT ON FUNCTION @extschema@.fs_dynamodb_validator(text[], oid) IS
+    'Internal: option validator of foreign data wrapper fs_dynamodb';
+COMMENT ON FUNCTION @extschema@.fs_create_online_table(regclass) IS
+    'Create a foreign table''s remote table in its DynamoDB-compatible store (CreateTable) and wait until it is ACTIVE';
+
+-- streaming
+COMMENT ON FUNCTION @extschema@.fs_push(text, text, jsonb, timestamptz, text) IS
+    'Queue an event for the stream worker (mode set, or add for counters), checked as fs_write_features would; returns its id';
+COMMENT ON FUNCTION @extschema@.fs_stream_requeue_rejects(text, bigint[]) IS
+    'Put the caller''s events of fs_stream_rejects back in the queue (of a view, among ids; NULL: all); returns how many';
+COMMENT ON FUNCTION @extschema@.fs_stream_discard_rejects(text, bigint[]) IS
+    'Discard the caller''s events of fs_stream_rejects (of a view, among ids; NULL: all); returns how many';
+COMMENT ON FUNCTION @extschema@.fs_stream_worker_status() IS
+    'Internal: this database''s stream worker and its figures, from shared memory; read through view fs_stream_status';
+COMMENT ON FUNCTION @extschema@.fs_stream_queue_depth() IS
+    'Internal: the queue''s depth and the age of its oldest event; read through view fs_stream_status';
+COMMENT ON FUNCTION @extschema@.fs_stream_queue_stamp() IS
+    'Internal: trigger on fs_stream_queue; numbers each event and records who queued it and when';
+COMMENT ON FUNCTION @extschema@.fs_stream_queue_wake() IS
+    'Internal: trigger on fs_stream_queue; calls the database''s stream worker at commit';
+COMMENT ON FUNCTION @extschema@.fs_stream_wake_workers() IS
+    'Internal: calls the database''s stream worker at commit; called by the extension''s install and upgrade scripts';
+
+/*
+ * Issue 11, item 3: a rerun after the remote store lost its data.
+ */
+
+/*
+ * The remote table fs_ingest last wrote for a view stored in fs_dynamodb,
+ * told by its creation time (DescribeTable's CreationDateTime): a run that
+ * finds the table created again since (the store lost its data) forgets the
+ * view's ingestion state first (fs_ingest_check_remote, src/ddb_table.c).
+ * Written as its owner by that function; PUBLIC may only read it.
+ */
+CREATE TABLE @extschema@.fs_ingest_remote_table (
+    view_id      bigint PRIMARY KEY
+                 REFERENCES @extschema@.fs_feature_view (view_id) ON DELETE CASCADE,
+    remote_table text NOT NULL,
+    created_at   timestamptz NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_remote_table', '');
+GRANT SELECT ON @extschema@.fs_ingest_remote_table TO PUBLIC;
+ALTER TABLE @extschema@.fs_ingest_remote_table ENABLE ROW LEVEL SECURITY;
+CREATE POLICY fs_ingest_remote_table_read ON @extschema@.fs_ingest_remote_table FOR SELECT
+    USING (view_id IN (SELECT v.view_id FROM @extschema@.fs_feature_view v
+                        WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
+COMMENT ON TABLE @extschema@.fs_ingest_remote_table IS
+    'The remote table fs_ingest last wrote for each view over fs_dynamodb, by its creation time: one created again makes the next run forget the view''s ingestion state';
+
+/*
+ * Before fs_ingest's silver step, for a view stored in fs_dynamodb: ask
+ * DescribeTable afresh whether the remote table is the one the view's state
+ * describes, and forget the state if it was created again since (a NOTICE
+ * says so); record the table either way.  For the owner of the view's
+ * table; returns whether the state was forgotten.
+ */
+CREATE FUNCTION @extschema@.fs_ingest_check_remote(feature_view text)
+RETURNS boolean LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_ingest_check_remote';
+COMMENT ON FUNCTION @extschema@.fs_ingest_check_remote(text) IS
+    'Internal: called by fs_ingest; forgets a view''s ingestion state if its remote table was created again since the last run';
+
+/*
+ * Issue 11, item 8: fs_ingest raises its errors as the user should see
+ * them.  The PL/pgSQL run becomes fs_ingest_run (same arguments and result;
+ * whatever body fs_ingest has at this point of the script), and fs_ingest
+ * is a C function (src/ingest_run.c) that calls it and raises its errors
+ * without our internal SQL and PL/pgSQL lines.  Keep this section after
+ * every other change to fs_ingest's body.
+ */
+ALTER FUNCTION @extschema@.fs_ingest(text, regclass, text) RENAME TO fs_ingest_run;
+CREATE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
+                                      mode text DEFAULT 'upsert')
+RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
+               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
+               rows_deleted bigint, online_writes bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
+    'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
+COMMENT ON FUNCTION @extschema@.fs_ingest_run(text, regclass, text) IS
+    'Internal: the run of fs_ingest (PL/pgSQL); fs_ingest calls it and raises its errors without our internal SQL';
+
+/*
+ * Issue 11, item 8: fs_create_staging_table raises its errors as the user
+ * should see them, as fs_ingest does (above).  The PL/pgSQL function becomes
+ * fs_create_staging_table_run (same arguments and result), and
+ * fs_create_staging_table is a C function (src/ingest_run.c) that calls it
+ * and raises its errors without our internal SQL and PL/pgSQL lines.
+ */
+ALTER FUNCTION @extschema@.fs_create_staging_table(text, text, text[], boolean)
+    RENAME TO fs_create_staging_table_run;
+CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+                                                    staging_table text DEFAULT NULL,
+                                                    features text[] DEFAULT NULL,
+                                                    replace boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_create_staging_table';
+COMMENT ON FUNCTION @extschema@.fs_create_staging_table_run(text, text, text[], boolean) IS
+    'Internal: the work of fs_create_staging_table (PL/pgSQL); fs_create_staging_table calls it and raises its errors without our internal SQL';
+COMMENT ON FUNCTION @extschema@.fs_create_staging_table(text, text, text[], boolean) IS
+    'Create an all-text table to COPY a feature view''s data into (join key, event time, its features or those named); replace => true re-creates it.';
+
+/*
+ * fs_ingest_run, the run of fs_ingest, as 0.2.0 has it: the one copy of its
+ * body in this script (issue 11, item 8: a row that a constraint of the
+ * view's table refuses in fs_ingest's gold step keeps PostgreSQL's detail
+ * in its reject's reason when it says what to fix, a foreign key's or
+ * unique index's "Key (x)=(5) ...", not a CHECK's or NOT NULL's "Failing
+ * row contains (...)").
+ */
+CREATE OR REPLACE FUNCTION @extschema@.fs_ingest_run(feature_view text, source regclass,
                                       mode text DEFAULT 'upsert')
 RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
                rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
@@ -1224,6 +1119,8 @@ DECLARE
     written   bigint[];
     keyeq     text;
     why       text;
+    wstate    text;
+    wdetail   text;
     cname     text;
     ccol      name;
     cgen      "char";
@@ -1468,7 +1365,20 @@ BEGIN
                         n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
                         n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
                     EXCEPTION WHEN integrity_constraint_violation THEN
-                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, cname = CONSTRAINT_NAME;
+                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, wstate = RETURNED_SQLSTATE,
+                                                wdetail = PG_EXCEPTION_DETAIL, cname = CONSTRAINT_NAME;
+                        /*
+                         * The detail too, as silver gives it, when it says
+                         * what to fix: a key's ("Key (x)=(5) is not present
+                         * in table ..."), not the row proposed ("Failing
+                         * row contains (...)") of a CHECK or NOT NULL,
+                         * which is our internal row, with NULL for every
+                         * feature the source does not carry.
+                         */
+                        IF wdetail OPERATOR(pg_catalog.<>) ''
+                           AND wstate OPERATOR(pg_catalog.<>) ALL (ARRAY['23514', '23502']) THEN
+                            why := why OPERATOR(pg_catalog.||) '. ' OPERATOR(pg_catalog.||) wdetail;
+                        END IF;
                         /* The constraint's column, and its value, if it has one column. */
                         ccol := NULL;
                         cgen := NULL;
@@ -1549,233 +1459,3 @@ BEGIN
                         n_ins, n_upd, n_del, n_written;
 END
 $$;
-
-/*
- * ==========================================================================
- * Issue 11, item 11 (psql habits): the registry functions return the
- * catalog row they wrote (a return type cannot be replaced: drop and create
- * again), and every object of the extension has a comment (at the end).
- * ==========================================================================
- */
-DROP FUNCTION @extschema@.fs_register_entity(text, text, text);
-CREATE FUNCTION @extschema@.fs_register_entity(name text, join_key text,
-                                               description text DEFAULT NULL)
-RETURNS @extschema@.fs_entity LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_entity';
-DROP FUNCTION @extschema@.fs_register_feature_view(text, regclass, text, interval, name,
-                                                   text, text, jsonb);
-CREATE FUNCTION @extschema@.fs_register_feature_view(name text, relation regclass,
-    entity text, ttl interval DEFAULT NULL,
-    event_time_column name DEFAULT 'event_time', description text DEFAULT NULL,
-    owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
-RETURNS @extschema@.fs_feature_view LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_view';
-DROP FUNCTION @extschema@.fs_alter_feature_view(text, interval, text, text, jsonb, text[]);
-CREATE FUNCTION @extschema@.fs_alter_feature_view(name text, ttl interval DEFAULT NULL,
-    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT NULL,
-    reset text[] DEFAULT '{}')
-RETURNS @extschema@.fs_feature_view LANGUAGE c AS 'MODULE_PATHNAME', 'fs_alter_feature_view';
-DROP FUNCTION @extschema@.fs_register_feature_service(text, text[], text);
-CREATE FUNCTION @extschema@.fs_register_feature_service(name text, feature_refs text[],
-                                                        description text DEFAULT NULL)
-RETURNS @extschema@.fs_feature_service LANGUAGE c AS 'MODULE_PATHNAME', 'fs_register_feature_service';
-
-/*
- * Comments: what \dd, \df+, \dt+ and \dv+ say about every object of the
- * extension.  Internal objects say so, and who calls them.  Keep one per
- * object (test/pgtap/comments.sql checks every member has one), and the
- * same block in the upgrade script.
- */
-COMMENT ON TABLE @extschema@.fs_entity IS
-    'Registered entities (what features describe) and their join keys; written by fs_register_entity and fs_drop_entity';
-COMMENT ON TABLE @extschema@.fs_feature_view IS
-    'Registered feature views: a relation holding one row of latest values per entity; written by fs_register_feature_view, fs_alter_feature_view and fs_drop_feature_view';
-COMMENT ON TABLE @extschema@.fs_feature_service IS
-    'Registered feature services: named, ordered lists of feature references; written by fs_register_feature_service and fs_drop_feature_service';
-COMMENT ON TABLE @extschema@.fs_ingest_runs IS
-    'One row per fs_ingest run: its counts, timings and status';
-COMMENT ON TABLE @extschema@.fs_ingest_rejects IS
-    'Source rows fs_ingest set aside, with the column, raw value and reason';
-COMMENT ON TABLE @extschema@.fs_ingest_state IS
-    'Internal: per view and entity, a digest of what fs_ingest last wrote (change detection); fs_forget_ingest_state clears it';
-COMMENT ON TABLE @extschema@.fs_stream_queue IS
-    'Streamed events waiting for the stream worker: fs_push (or INSERT) appends, the worker drains';
-COMMENT ON TABLE @extschema@.fs_stream_rejects IS
-    'Streamed events the stream worker could not write, and why; see fs_stream_requeue_rejects and fs_stream_discard_rejects';
-COMMENT ON SEQUENCE @extschema@.fs_feature_view_view_id_seq IS
-    'Internal: numbers feature views (fs_feature_view.view_id)';
-COMMENT ON SEQUENCE @extschema@.fs_ingest_runs_run_id_seq IS
-    'Internal: numbers ingestion runs (fs_ingest_runs.run_id)';
-COMMENT ON SEQUENCE @extschema@.fs_stream_queue_id_seq IS
-    'Internal: numbers streamed events (fs_stream_queue.id), used by fs_stream_queue_stamp';
-COMMENT ON SEQUENCE @extschema@.fs_stream_flush_seq IS
-    'Internal: numbers the stream worker''s flushes (fs_stream_queue.flush_id)';
-COMMENT ON VIEW @extschema@.feature_registry IS
-    'One row per registered feature: its view, type, entity, join key, store, relation, ttl, description, owner and tags';
-COMMENT ON VIEW @extschema@.fs_stream_status IS
-    'The streaming lane at a glance: queue depth, oldest event age, this database''s stream worker and its figures';
-COMMENT ON FOREIGN DATA WRAPPER fs_dynamodb IS
-    'Foreign data wrapper for DynamoDB-compatible stores (DynamoDB, ScyllaDB Alternator, dynalite) over HTTP';
-COMMENT ON EVENT TRIGGER fs_on_sql_drop IS
-    'Drops the registration of a feature view whose relation is dropped';
-COMMENT ON TRIGGER fs_entity_changed ON @extschema@.fs_entity IS
-    'Invalidates every backend''s cache of resolved references when entities change';
-COMMENT ON TRIGGER fs_feature_view_changed ON @extschema@.fs_feature_view IS
-    'Invalidates every backend''s cache of resolved references when feature views change';
-COMMENT ON TRIGGER fs_feature_service_changed ON @extschema@.fs_feature_service IS
-    'Invalidates every backend''s cache of resolved references when feature services change';
-COMMENT ON TRIGGER fs_stream_queue_stamp ON @extschema@.fs_stream_queue IS
-    'Numbers each queued event and records who queued it and when';
-COMMENT ON TRIGGER fs_stream_queue_wake ON @extschema@.fs_stream_queue IS
-    'Calls the database''s stream worker when the inserting transaction commits';
-
--- the registry
-COMMENT ON FUNCTION @extschema@.fs_register_entity(text, text, text) IS
-    'Register an entity and its join key column; returns the fs_entity row';
-COMMENT ON FUNCTION @extschema@.fs_register_feature_view(text, regclass, text, interval, name, text, text, jsonb) IS
-    'Register a feature view over a table with a unique index on the join key, or a foreign table of fs_dynamodb; returns the fs_feature_view row';
-COMMENT ON FUNCTION @extschema@.fs_alter_feature_view(text, interval, text, text, jsonb, text[]) IS
-    'Change a feature view''s ttl, description, owner or tags (only what is given; reset clears); returns the altered fs_feature_view row';
-COMMENT ON FUNCTION @extschema@.fs_register_feature_service(text, text[], text) IS
-    'Register a feature service: a named, ordered list of feature references; returns the fs_feature_service row';
-COMMENT ON FUNCTION @extschema@.fs_drop_feature_view(text) IS
-    'Drop a feature view''s registration (not its relation); refused while a feature service uses it';
-COMMENT ON FUNCTION @extschema@.fs_drop_feature_service(text) IS
-    'Drop a feature service';
-COMMENT ON FUNCTION @extschema@.fs_drop_entity(text) IS
-    'Drop an entity; refused while feature views use it';
-COMMENT ON FUNCTION @extschema@.fs_resolve_refs(text[]) IS
-    'Expand feature references (view:feature, view:*, service names) to features, in order, with the errors serving gives';
-COMMENT ON FUNCTION @extschema@.fs_check_register_entity(text, text, text) IS
-    'Internal: the checks of fs_register_entity, run as the caller; raises its errors';
-COMMENT ON FUNCTION @extschema@.fs_check_register_feature_view(text, regclass, text, interval, name, text, text, jsonb) IS
-    'Internal: the checks of fs_register_feature_view, run as the caller; raises its errors';
-COMMENT ON FUNCTION @extschema@.fs_check_alter_feature_view(text, interval, text, text, jsonb, text[]) IS
-    'Internal: the checks of fs_alter_feature_view, run as the caller; raises its errors';
-COMMENT ON FUNCTION @extschema@.fs_check_register_feature_service(text, text[], text) IS
-    'Internal: the checks of fs_register_feature_service, run as the caller; raises its errors';
-COMMENT ON FUNCTION @extschema@.fs_check_drop_feature_view(text) IS
-    'Internal: the checks of fs_drop_feature_view, run as the caller; raises its errors';
-COMMENT ON FUNCTION @extschema@.fs_check_drop_feature_service(text) IS
-    'Internal: the checks of fs_drop_feature_service, run as the caller; raises its errors';
-COMMENT ON FUNCTION @extschema@.fs_check_drop_entity(text) IS
-    'Internal: the checks of fs_drop_entity, run as the caller; raises its errors';
-COMMENT ON FUNCTION @extschema@.fs_owns_relation(oid, boolean) IS
-    'Internal: whether the current role acts for the owner of a relation; used by the registry''s checks and fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_acts_for(name) IS
-    'Internal: whether the current role acts for a role; used by the registry''s checks and the row-level security policies';
-COMMENT ON FUNCTION @extschema@.fs_owns_view(text) IS
-    'Internal: whether the current role owns a feature view''s relation; used by the policies of fs_ingest_state';
-COMMENT ON FUNCTION @extschema@.fs_registry_changed() IS
-    'Internal: trigger on the registry tables; invalidates every backend''s cache of resolved references at commit';
-COMMENT ON FUNCTION @extschema@.fs_on_sql_drop() IS
-    'Internal: function of event trigger fs_on_sql_drop; drops the registration of a feature view whose relation is dropped';
-
--- serving
-COMMENT ON FUNCTION @extschema@.fs_get_features(text[], text[]) IS
-    'Serve features: one row per entity and feature, entity-major in input order, features in reference order, with value, event time and status';
-COMMENT ON FUNCTION @extschema@.fs_get_feature_vectors(text[], text[]) IS
-    'Serve features: one row per entity, in input order, with a jsonb object {"view:feature": value} (keys in jsonb''s order)';
-
--- batch ingestion
-COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
-    'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
-COMMENT ON FUNCTION @extschema@.fs_forget_ingest_state(text, text[]) IS
-    'Forget what fs_ingest wrote to a view (all entities, or those given), so that the next run writes them again; returns the rows forgotten';
-COMMENT ON FUNCTION @extschema@.fs_ingest_begin_run(text, text, text, timestamptz) IS
-    'Internal: records the start of a run in fs_ingest_runs; called by fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_ingest_end_run(bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint, double precision, double precision, double precision, double precision) IS
-    'Internal: records a run''s counts and timings in fs_ingest_runs; called by fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_ingest_add_reject(bigint, text, text, text, text, bigint) IS
-    'Internal: records a rejected row in fs_ingest_rejects; called by fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_ingest_silver(bigint, text, regclass, regclass, regclass, text, text, timestamptz) IS
-    'Internal: the silver step of fs_ingest (cast, validate, deduplicate, detect changes); called by fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_ingest_remote(bigint, text, regclass, regclass, regclass) IS
-    'Internal: the gold step of fs_ingest for a view stored in fs_dynamodb; called by fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_ingest_record_state(text, regclass, bigint[]) IS
-    'Internal: records in fs_ingest_state what the gold step wrote to an embedded view; called by fs_ingest';
-
--- direct writes and the DynamoDB-compatible store
-COMMENT ON FUNCTION @extschema@.fs_write_features(text, text, jsonb, timestamptz) IS
-    'Write some features of one entity to the online store before returning: WRITTEN, or STALE when a newer event time is stored';
-COMMENT ON FUNCTION @extschema@.fs_dynamodb_handler() IS
-    'Internal: handler of foreign data wrapper fs_dynamodb';
-COMMENT ON FUNCTION @extschema@.fs_dynamodb_validator(text[], oid) IS
-    'Internal: option validator of foreign data wrapper fs_dynamodb';
-COMMENT ON FUNCTION @extschema@.fs_create_online_table(regclass) IS
-    'Create a foreign table''s remote table in its DynamoDB-compatible store (CreateTable) and wait until it is ACTIVE';
-
--- streaming
-COMMENT ON FUNCTION @extschema@.fs_push(text, text, jsonb, timestamptz, text) IS
-    'Queue an event for the stream worker (mode set, or add for counters), checked as fs_write_features would; returns its id';
-COMMENT ON FUNCTION @extschema@.fs_stream_requeue_rejects(text, bigint[]) IS
-    'Put the caller''s events of fs_stream_rejects back in the queue (of a view, among ids; NULL: all); returns how many';
-COMMENT ON FUNCTION @extschema@.fs_stream_discard_rejects(text, bigint[]) IS
-    'Discard the caller''s events of fs_stream_rejects (of a view, among ids; NULL: all); returns how many';
-COMMENT ON FUNCTION @extschema@.fs_stream_worker_status() IS
-    'Internal: this database''s stream worker and its figures, from shared memory; read through view fs_stream_status';
-COMMENT ON FUNCTION @extschema@.fs_stream_queue_depth() IS
-    'Internal: the queue''s depth and the age of its oldest event; read through view fs_stream_status';
-COMMENT ON FUNCTION @extschema@.fs_stream_queue_stamp() IS
-    'Internal: trigger on fs_stream_queue; numbers each event and records who queued it and when';
-COMMENT ON FUNCTION @extschema@.fs_stream_queue_wake() IS
-    'Internal: trigger on fs_stream_queue; calls the database''s stream worker at commit';
-COMMENT ON FUNCTION @extschema@.fs_stream_wake_workers() IS
-    'Internal: calls the database''s stream worker at commit; called by the extension''s install and upgrade scripts';
-
-/*
- * Issue 11, item 3: a rerun after the remote store lost its data.
- */
-
-/*
- * The remote table fs_ingest last wrote for a view stored in fs_dynamodb,
- * told by its creation time (DescribeTable's CreationDateTime): a run that
- * finds the table created again since (the store lost its data) forgets the
- * view's ingestion state first (fs_ingest_check_remote, src/ddb_table.c).
- * Written as its owner by that function; PUBLIC may only read it.
- */
-CREATE TABLE @extschema@.fs_ingest_remote_table (
-    view_id      bigint PRIMARY KEY
-                 REFERENCES @extschema@.fs_feature_view (view_id) ON DELETE CASCADE,
-    remote_table text NOT NULL,
-    created_at   timestamptz NOT NULL
-);
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_ingest_remote_table', '');
-GRANT SELECT ON @extschema@.fs_ingest_remote_table TO PUBLIC;
-ALTER TABLE @extschema@.fs_ingest_remote_table ENABLE ROW LEVEL SECURITY;
-CREATE POLICY fs_ingest_remote_table_read ON @extschema@.fs_ingest_remote_table FOR SELECT
-    USING (view_id IN (SELECT v.view_id FROM @extschema@.fs_feature_view v
-                        WHERE pg_catalog.has_table_privilege(v.relation, 'SELECT')));
-COMMENT ON TABLE @extschema@.fs_ingest_remote_table IS
-    'The remote table fs_ingest last wrote for each view over fs_dynamodb, by its creation time: one created again makes the next run forget the view''s ingestion state';
-
-/*
- * Before fs_ingest's silver step, for a view stored in fs_dynamodb: ask
- * DescribeTable afresh whether the remote table is the one the view's state
- * describes, and forget the state if it was created again since (a NOTICE
- * says so); record the table either way.  For the owner of the view's
- * table; returns whether the state was forgotten.
- */
-CREATE FUNCTION @extschema@.fs_ingest_check_remote(feature_view text)
-RETURNS boolean LANGUAGE c
-AS 'MODULE_PATHNAME', 'fs_ingest_check_remote';
-COMMENT ON FUNCTION @extschema@.fs_ingest_check_remote(text) IS
-    'Internal: called by fs_ingest; forgets a view''s ingestion state if its remote table was created again since the last run';
-
-/*
- * Issue 11, item 8: fs_ingest raises its errors as the user should see
- * them.  The PL/pgSQL run becomes fs_ingest_run (same arguments and result;
- * whatever body fs_ingest has at this point of the script), and fs_ingest
- * is a C function (src/ingest_run.c) that calls it and raises its errors
- * without our internal SQL and PL/pgSQL lines.  Keep this section after
- * every other change to fs_ingest's body.
- */
-ALTER FUNCTION @extschema@.fs_ingest(text, regclass, text) RENAME TO fs_ingest_run;
-CREATE FUNCTION @extschema@.fs_ingest(feature_view text, source regclass,
-                                      mode text DEFAULT 'upsert')
-RETURNS TABLE (run_id bigint, rows_read bigint, rows_rejected bigint, rows_stale bigint,
-               rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
-               rows_deleted bigint, online_writes bigint)
-LANGUAGE c AS 'MODULE_PATHNAME', 'fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS
-    'Ingest a batch source into a feature view: cast and validate (rejects to fs_ingest_rejects), then write only what changed; mode upsert or snapshot';
-COMMENT ON FUNCTION @extschema@.fs_ingest_run(text, regclass, text) IS
-    'Internal: the run of fs_ingest (PL/pgSQL); fs_ingest calls it and raises its errors without our internal SQL';

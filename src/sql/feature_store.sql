@@ -860,8 +860,10 @@ COMMENT ON FUNCTION @extschema@.fs_ingest_check_remote(text) IS
  * those features, in the order given.  Named <view>_staging unless
  * staging_table says otherwise; in the schema of the view's relation unless
  * that name has one.  replace drops a plain table of that name first.
+ * fs_create_staging_table (below, C) calls it and raises its errors without
+ * our internal SQL and PL/pgSQL lines.
  */
-CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+CREATE FUNCTION @extschema@.fs_create_staging_table_run(feature_view text,
                                                     staging_table text DEFAULT NULL,
                                                     features text[] DEFAULT NULL,
                                                     replace boolean DEFAULT false)
@@ -1047,6 +1049,20 @@ BEGIN
     RETURN target::regclass;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.fs_create_staging_table_run(text, text, text[], boolean) IS
+    'Internal: the work of fs_create_staging_table (PL/pgSQL); fs_create_staging_table calls it and raises its errors without our internal SQL';
+
+/*
+ * Create a table to COPY a view's data into (fs_create_staging_table_run
+ * above does it; src/ingest_run.c raises its errors as the user should see
+ * them).
+ */
+CREATE FUNCTION @extschema@.fs_create_staging_table(feature_view text,
+                                                    staging_table text DEFAULT NULL,
+                                                    features text[] DEFAULT NULL,
+                                                    replace boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_create_staging_table';
 COMMENT ON FUNCTION @extschema@.fs_create_staging_table(text, text, text[], boolean) IS
     'Create an all-text table to COPY a feature view''s data into (join key, event time, its features or those named); replace => true re-creates it.';
 
@@ -1104,6 +1120,8 @@ DECLARE
     written   bigint[];
     keyeq     text;
     why       text;
+    wstate    text;
+    wdetail   text;
     cname     text;
     ccol      name;
     cgen      "char";
@@ -1348,7 +1366,20 @@ BEGIN
                         n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
                         n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
                     EXCEPTION WHEN integrity_constraint_violation THEN
-                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, cname = CONSTRAINT_NAME;
+                        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, wstate = RETURNED_SQLSTATE,
+                                                wdetail = PG_EXCEPTION_DETAIL, cname = CONSTRAINT_NAME;
+                        /*
+                         * The detail too, as silver gives it, when it says
+                         * what to fix: a key's ("Key (x)=(5) is not present
+                         * in table ..."), not the row proposed ("Failing
+                         * row contains (...)") of a CHECK or NOT NULL,
+                         * which is our internal row, with NULL for every
+                         * feature the source does not carry.
+                         */
+                        IF wdetail OPERATOR(pg_catalog.<>) ''
+                           AND wstate OPERATOR(pg_catalog.<>) ALL (ARRAY['23514', '23502']) THEN
+                            why := why OPERATOR(pg_catalog.||) '. ' OPERATOR(pg_catalog.||) wdetail;
+                        END IF;
                         /* The constraint's column, and its value, if it has one column. */
                         ccol := NULL;
                         cgen := NULL;
