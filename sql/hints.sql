@@ -73,8 +73,14 @@ SET ROLE regress_fs_hints_reader;
 SELECT entity_id, feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['keyed:*']);
 RESET ROLE;
 
--- Forgetting the state of a view that does not exist lists those that do.
+-- Forgetting the state of a view that does not exist lists those that do,
+-- and so does ingesting into one; a NULL view is 22004.
 SELECT fs_forget_ingest_state('keyd');
+SELECT * FROM fs_ingest('keyd', 'hint_src');
+SELECT * FROM fs_ingest(NULL, 'hint_src');
+\echo :LAST_ERROR_SQLSTATE
+SELECT fs_create_staging_table(NULL);
+\echo :LAST_ERROR_SQLSTATE
 
 DROP EXTENSION feature_store CASCADE;
 DROP TABLE hint_naive, hint_dated, hint_keyed_by_id, hint_no_pk, hint_src;

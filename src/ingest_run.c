@@ -18,11 +18,30 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
+#include "registry.h"
 #include "utils.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest);
 PG_FUNCTION_INFO_V1(fs_create_staging_table);
+
+/*
+ * Check the feature view argument as the other entry points do: NULL is
+ * 22004, and a view that does not exist is 42704 with the registered views
+ * in the hint, as serving says it.
+ */
+static void
+check_view_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature_view must not be null")));
+	(void) fs_resolve_view(get_func_namespace(fcinfo->flinfo->fn_oid),
+						   text_to_cstring(PG_GETARG_TEXT_PP(0)));
+}
 
 /*
  * fs_ingest(feature_view text, source regclass, mode text): run
@@ -32,6 +51,7 @@ PG_FUNCTION_INFO_V1(fs_create_staging_table);
 Datum
 fs_ingest(PG_FUNCTION_ARGS)
 {
+	check_view_arg(fcinfo);
 	PG_RETURN_DATUM(fs_call_internal(fcinfo, "fs_ingest_run"));
 }
 
@@ -44,5 +64,6 @@ fs_ingest(PG_FUNCTION_ARGS)
 Datum
 fs_create_staging_table(PG_FUNCTION_ARGS)
 {
+	check_view_arg(fcinfo);
 	PG_RETURN_DATUM(fs_call_internal(fcinfo, "fs_create_staging_table_run"));
 }
