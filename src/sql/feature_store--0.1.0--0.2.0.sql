@@ -877,7 +877,7 @@ COMMENT ON VIEW @extschema@.feature_registry IS
 COMMENT ON VIEW @extschema@.fs_stream_status IS
     'The streaming lane at a glance: queue depth, oldest event age, this database''s stream worker and its figures';
 COMMENT ON FOREIGN DATA WRAPPER fs_dynamodb IS
-    'Foreign data wrapper for DynamoDB-compatible stores (DynamoDB, ScyllaDB Alternator, dynalite) over HTTP';
+    'Foreign data wrapper for DynamoDB-compatible stores over HTTP (DynamoDB JSON 1.0 API, SigV4); tested against dynalite only';
 COMMENT ON EVENT TRIGGER fs_on_sql_drop IS
     'Drops the registration of a feature view whose relation is dropped';
 COMMENT ON TRIGGER fs_entity_changed ON @extschema@.fs_entity IS
