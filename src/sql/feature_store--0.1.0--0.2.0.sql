@@ -1459,3 +1459,49 @@ BEGIN
                         n_ins, n_upd, n_del, n_written;
 END
 $$;
+
+/*
+ * fs_on_sql_drop's warning reads alike for one feature service or several
+ * that refer to a view dropped with its table.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.fs_on_sql_drop()
+RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER    -- any role's DROP must work, whatever it may see of this schema
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped record;
+    users   text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() d
+                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                      AND d.objsubid OPERATOR(pg_catalog.=) 0) THEN
+        RETURN;
+    END IF;
+    /* The catalog itself may be going away (DROP EXTENSION, DROP SCHEMA). */
+    IF to_regclass('@extschema@.fs_feature_view') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR dropped IN
+        DELETE FROM @extschema@.fs_feature_view v
+         USING pg_catalog.pg_event_trigger_dropped_objects() d
+         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objsubid OPERATOR(pg_catalog.=) 0
+           AND d.objid OPERATOR(pg_catalog.=) v.relation::pg_catalog.oid
+        RETURNING v.name
+    LOOP
+        RAISE NOTICE 'feature view "%" was dropped with its table', dropped.name;
+        DELETE FROM @extschema@.fs_ingest_state st
+         WHERE st.feature_view OPERATOR(pg_catalog.=) dropped.name;
+        users := (SELECT string_agg(s.name, ', ' ORDER BY s.name)
+                    FROM @extschema@.fs_feature_service s
+                   WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
+                                  WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) dropped.name));
+        IF users IS NOT NULL THEN
+            RAISE WARNING 'feature view "%" no longer exists, and feature services refer to it: %',
+                          dropped.name, users
+                USING HINT = 'Drop or re-register them.';
+        END IF;
+    END LOOP;
+END
+$$;

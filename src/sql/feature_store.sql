@@ -160,8 +160,8 @@ BEGIN
                    WHERE EXISTS (SELECT FROM unnest(s.feature_refs) r
                                   WHERE split_part(r, ':', 1) OPERATOR(pg_catalog.=) dropped.name));
         IF users IS NOT NULL THEN
-            RAISE WARNING 'feature services % refer to feature view "%", which no longer exists',
-                          users, dropped.name
+            RAISE WARNING 'feature view "%" no longer exists, and feature services refer to it: %',
+                          dropped.name, users
                 USING HINT = 'Drop or re-register them.';
         END IF;
     END LOOP;
