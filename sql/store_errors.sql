@@ -75,6 +75,21 @@ RESET feature_store.on_store_error;
 -- As psql shows the error.
 SELECT feature_ref, status FROM fs_get_features(ARRAY['u1'], ARRAY['present:*', 'never:*']);
 
+-- A view whose key comes from DescribeTable, over a missing table: under
+-- 'unavailable' the same warning and hint, and the other views of the call
+-- (remote and local) are served; under 'error' the error, as before.
+CREATE FOREIGN TABLE never_nokey_online (user_id text, event_time timestamptz, clicks bigint)
+    SERVER store OPTIONS (table 'fs_regress_never_created');
+SELECT name FROM fs_register_feature_view('never_nokey', 'never_nokey_online', 'user');
+CREATE TABLE local_levels (user_id text PRIMARY KEY, event_time timestamptz, level int);
+INSERT INTO local_levels VALUES ('u1', now(), 7);
+SELECT name FROM fs_register_feature_view('local_levels', 'local_levels', 'user');
+SET feature_store.on_store_error = 'unavailable';
+SELECT feature_ref, status, value
+  FROM fs_get_features(ARRAY['u1'], ARRAY['local_levels:*', 'present:*', 'never_nokey:*']);
+RESET feature_store.on_store_error;
+SELECT feature_ref, status FROM fs_get_features(ARRAY['u1'], ARRAY['local_levels:*', 'never_nokey:*']);
+
 -- The hint works as written: the view serves once its table exists.
 SELECT fs_create_online_table('stats_online');
 SELECT feature_ref, status FROM fs_get_features(ARRAY['u1'], ARRAY['stats:*']);

@@ -104,12 +104,23 @@ extern char fs_key_kind(Oid typid);
  */
 extern FsDdbTable *fs_ddb_table(Relation rel);
 
+/* Why serving's DescribeTable of a key told none (fs_ddb_table_for_view). */
+typedef struct FsDescribeFailure
+{
+	FsDdbCall  *call;			/* the failed call (a copy; expired if the
+								 * deadline cut it off), or NULL */
+	const char *invalid;		/* or what was wrong with its answer */
+	const char *table;			/* the remote table asked about */
+} FsDescribeFailure;
+
 /*
  * fs_ddb_table for serving feature view view: errors name the view; NULL if
  * serving's deadline (fs_ddb_now_ms(); 0: none) passed before DescribeTable
- * told the key.
+ * told the key.  With failure not NULL, a DescribeTable the store could not
+ * answer (failed or malformed) raises nothing either: NULL, failure says why.
  */
-extern FsDdbTable *fs_ddb_table_for_view(Relation rel, const char *view, double deadline);
+extern FsDdbTable *fs_ddb_table_for_view(Relation rel, const char *view, double deadline,
+										 FsDescribeFailure *failure);
 
 /* Whether a failed call is the store refusing a key of the wrong type. */
 extern bool fs_ddb_key_refused(FsDdbCall *call);

@@ -152,10 +152,13 @@ describe_cut_off(FsDdbEndpoint *ep, Oid serverid, FsLookup *lk)
 	lk->unavailable = true;
 }
 
+static void describe_failed(FsLookup *lk, FsDescribeFailure *failure);
+
 /*
  * Prepare a view: its table, attribute names, projection and key map.  NULL
- * if the deadline passed before its table's key was known (the view is then
- * UNAVAILABLE, or an error was raised).
+ * if its table's key could not be known (the deadline passed, or under
+ * on_store_error = 'unavailable' the store could not answer DescribeTable):
+ * the view is then UNAVAILABLE, or an error was raised.
  */
 static RemoteView *
 remote_view_init(FsLookup *lk, JsonRoots *jr, FsDdbEndpoint *ep, Oid serverid)
@@ -163,6 +166,7 @@ remote_view_init(FsLookup *lk, JsonRoots *jr, FsDdbEndpoint *ep, Oid serverid)
 	FsView	   *view = lk->view;
 	RemoteView *rv = palloc0(sizeof(RemoteView));
 	Relation	rel = table_open(view->relid, AccessShareLock);
+	FsDescribeFailure failure = {0};
 	StringInfoData proj;
 
 	rv->lk = lk;
@@ -170,11 +174,17 @@ remote_view_init(FsLookup *lk, JsonRoots *jr, FsDdbEndpoint *ep, Oid serverid)
 	rv->same_as = palloc(sizeof(int) * Max(lk->nkeys, 1));
 	for (int k = 0; k < lk->nkeys; k++)
 		rv->same_as[k] = -1;
-	rv->table = fs_ddb_table_for_view(rel, view->name, ep->deadline);
+	/* Under 'unavailable' a DescribeTable that failed is told, not raised. */
+	rv->table = fs_ddb_table_for_view(rel, view->name, ep->deadline,
+									  fs_on_store_error == FS_ON_STORE_ERROR_ERROR
+									  ? NULL : &failure);
 	table_close(rel, NoLock);
 	if (rv->table == NULL)
 	{
-		describe_cut_off(ep, serverid, lk);
+		if (failure.table != NULL && !(failure.call != NULL && failure.call->expired))
+			describe_failed(lk, &failure);
+		else
+			describe_cut_off(ep, serverid, lk);
 		return NULL;
 	}
 
@@ -250,6 +260,71 @@ warn_unavailable(FsView *view, FsDdbCall *call, const char *why)
 				 errmsg("feature view \"%s\" is unavailable: its store did not answer",
 						view->name),
 				 errdetail("%s", why)));
+}
+
+/* Warn that a view is unavailable because its remote table does not exist. */
+static void
+warn_missing_table(FsView *view, FsDdbCall *call, const char *table, Oid relid)
+{
+	ereport(WARNING,
+			(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+			 errmsg("feature view \"%s\" is unavailable: its remote table \"%s\" does not exist",
+					view->name, table),
+			 errdetail("DynamoDB %s: %s", call->operation,
+					   call->error_message ? call->error_message : call->error_type),
+			 errhint("%s", fs_missing_table_hint(relid))));
+}
+
+/*
+ * Under on_store_error = 'unavailable', the store could not answer the
+ * DescribeTable that tells a view's partition key (asked when its foreign
+ * table has no option "key"): mark the view UNAVAILABLE, and warn naming the
+ * view, its remote table and the cause, in the words (and SQLSTATE) of the
+ * error 'error' raises.
+ */
+static void
+describe_failed(FsLookup *lk, FsDescribeFailure *failure)
+{
+	FsView	   *view = lk->view;
+	FsDdbCall  *call = failure->call;
+	const char *table = failure->table;
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *edata = NULL;
+
+	lk->unavailable = true;
+	if (call == NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("feature view \"%s\" is unavailable: invalid DescribeTable response from its store for remote table \"%s\"",
+						view->name, table),
+				 errdetail("%s", failure->invalid)));
+		return;
+	}
+	if (call->error_type && strcmp(call->error_type, "ResourceNotFoundException") == 0)
+	{
+		warn_missing_table(view, call, table, view->relid);
+		return;
+	}
+
+	/* fs_ddb_raise only reports: nothing to clean up when caught. */
+	PG_TRY();
+	{
+		fs_ddb_raise(call);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("feature view \"%s\" is unavailable: %s for remote table \"%s\"",
+					view->name, edata->message, table),
+			 edata->detail ? errdetail("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0));
 }
 
 /* Give up on a view: raise, or mark it UNAVAILABLE. */
@@ -482,13 +557,7 @@ deferred_failure(FsDdbEndpoint *ep, RemoteView *rv, RemoteView **rvs, int nrv)
 		if (raise)
 			fs_ddb_raise(call);
 		if (missing == rv)
-			ereport(WARNING,
-					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
-					 errmsg("feature view \"%s\" is unavailable: its remote table \"%s\" does not exist",
-							view->name, rv->table->table),
-					 errdetail("DynamoDB %s: %s", call->operation,
-							   call->error_message ? call->error_message : call->error_type),
-					 errhint("%s", fs_missing_table_hint(rv->table->relid))));
+			warn_missing_table(view, call, rv->table->table, rv->table->relid);
 		else if (missing != NULL)
 			ereport(WARNING,
 					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),

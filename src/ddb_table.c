@@ -127,10 +127,13 @@ fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h, FsDdb
  * The partition key of a foreign table's remote table, from DescribeTable;
  * a missing table is reported naming the foreign table (and the feature
  * view served, if view is not NULL).  NULL if the endpoint's deadline
- * passed before the store answered.
+ * passed before the store answered.  With failure not NULL nothing is
+ * raised: a store that could not answer gives NULL, the failed call in
+ * failure->call (or what was wrong with its answer in failure->invalid).
  */
 static char *
-describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h)
+describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h,
+			 FsDescribeFailure *failure)
 {
 	json_t	   *body = fs_held_object(h);
 	FsDdbCall  *call;
@@ -141,8 +144,12 @@ describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h
 	fs_obj_set_new(body, "TableName", json_string(tbl->table));
 	call = fs_new_call("DescribeTable", body);
 	fs_ddb_run(ep, &call, 1);
-	if (call->expired)
+	if (call->status != FS_DDB_OK && (failure != NULL || call->expired))
+	{
+		if (failure != NULL)
+			failure->call = call;
 		return NULL;
+	}
 	if (call->status != FS_DDB_OK)
 	{
 		if (call->error_type && strcmp(call->error_type, "ResourceNotFoundException") == 0)
@@ -150,10 +157,26 @@ describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h
 									tbl->relid, view);
 		fs_raise_call(call, tbl->table);
 	}
-	schema = json_object_get(json_object_get(fs_parse_response(h, call, tbl->table), "Table"),
-							 "KeySchema");
+	if (failure == NULL)
+		schema = json_object_get(json_object_get(fs_parse_response(h, call, tbl->table), "Table"),
+								 "KeySchema");
+	else
+	{
+		/* Parse without raising: a malformed answer is one the store could not give. */
+		json_t	   *root = call->response
+			? json_loadb(call->response, call->response_len, 0, NULL) : NULL;
+
+		if (root != NULL)
+			fs_json_hold(h, root);
+		schema = json_object_get(json_object_get(root, "Table"), "KeySchema");
+	}
 	if (!json_is_array(schema))
-		fs_bad_shape(call, tbl->table, "\"Table\".\"KeySchema\" is not an array");
+	{
+		if (failure == NULL)
+			fs_bad_shape(call, tbl->table, "\"Table\".\"KeySchema\" is not an array");
+		failure->invalid = "\"Table\".\"KeySchema\" is not an array";
+		return NULL;
+	}
 	json_array_foreach(schema, i, elem)
 	{
 		const char *type = json_string_value(json_object_get(elem, "KeyType"));
@@ -162,7 +185,26 @@ describe_key(FsDdbEndpoint *ep, FsDdbTable *tbl, const char *view, FsJsonHold *h
 		if (type && name && strcmp(type, "HASH") == 0)
 			return pstrdup(name);
 	}
-	fs_bad_shape(call, tbl->table, "\"KeySchema\" has no HASH key");
+	if (failure == NULL)
+		fs_bad_shape(call, tbl->table, "\"KeySchema\" has no HASH key");
+	failure->invalid = "\"KeySchema\" has no HASH key";
+	return NULL;
+}
+
+/* A failed call's outcome, copied into the current memory context. */
+static FsDdbCall *
+copy_failed_call(FsDdbCall *call)
+{
+	FsDdbCall  *copy = palloc(sizeof(FsDdbCall));
+
+	*copy = *call;
+	copy->body = NULL;
+	copy->body_len = 0;
+	copy->response = NULL;
+	copy->response_len = 0;
+	copy->error_type = call->error_type ? pstrdup(call->error_type) : NULL;
+	copy->error_message = call->error_message ? pstrdup(call->error_message) : NULL;
+	return copy;
 }
 
 /*
@@ -275,17 +317,20 @@ event_time_attnum(Relation rel, const char *column)
 FsDdbTable *
 fs_ddb_table(Relation rel)
 {
-	return fs_ddb_table_for_view(rel, NULL, 0);
+	return fs_ddb_table_for_view(rel, NULL, 0, NULL);
 }
 
 /*
  * fs_ddb_table for serving feature view view: a missing remote table is
  * reported naming the view.  A DescribeTable that learns the key waits no
  * longer than deadline (fs_ddb_now_ms(); 0: none), serving's: NULL if it
- * passed first.
+ * passed first.  With failure not NULL (on_store_error = 'unavailable'),
+ * a DescribeTable the store could not answer raises nothing: NULL, and
+ * failure says why.  A failed DescribeTable is not cached.
  */
 FsDdbTable *
-fs_ddb_table_for_view(Relation rel, const char *view, double deadline)
+fs_ddb_table_for_view(Relation rel, const char *view, double deadline,
+					  FsDescribeFailure *failure)
 {
 	char	   *event_time_column;
 	FsDdbTable *tbl = fs_ddb_table_options(rel, &event_time_column);
@@ -311,12 +356,21 @@ fs_ddb_table_for_view(Relation rel, const char *view, double deadline)
 
 			ep = fs_ddb_endpoint(tbl->serverid, GetUserId());
 			ep->deadline = deadline;
-			key = describe_key(ep, tbl, view, fs_json_hold_create(cxt));
+			if (failure != NULL)
+				memset(failure, 0, sizeof(FsDescribeFailure));
+			key = describe_key(ep, tbl, view, fs_json_hold_create(cxt), failure);
 
 			error_context_stack = errcb.previous;
 			MemoryContextSwitchTo(old);
 			if (key == NULL)
 			{
+				/* What failed outlives the DescribeTable's memory. */
+				if (failure != NULL)
+				{
+					if (failure->call != NULL)
+						failure->call = copy_failed_call(failure->call);
+					failure->table = tbl->table;
+				}
 				MemoryContextDelete(cxt);
 				return NULL;
 			}

@@ -45,6 +45,14 @@
 #       store that answers within the deadline is served in full; the server
 #       option store_deadline_ms wins over the setting; ids that are one
 #       integer key ('7', '007') are cut off together.
+#   (i) a foreign table without the option "key", whose DescribeTable (which
+#       tells serving the key) fails: a refused connection, a store answering
+#       500 until max_retries runs out, a 200 answer without a KeySchema.
+#       With on_store_error = 'unavailable' the view is UNAVAILABLE with one
+#       WARNING naming the view, the remote table and the cause, and a local
+#       view of the same call is served; with 'error' the call fails as
+#       before (HV00N; HV000 naming max_retries; HV004); a failed
+#       DescribeTable is not cached (each call asks again).
 #
 # Every fault server listens on 127.0.0.1, on a port it picks, and is killed
 # at the end of its check.  Checks compare SQLSTATEs, statuses and request
@@ -765,6 +773,83 @@ EOF
 check "deadline: ids that are one integer key ('7', '007') are both UNAVAILABLE when it is cut off" \
     "f|f
 7:UNAVAILABLE,007:UNAVAILABLE,8:UNAVAILABLE" "$out"
+stop_fault
+
+# --- (i) a failed DescribeTable of a key ------------------------------------------
+echo "# (i) a failed DescribeTable of a key (no option \"key\")"
+# Each session is a fresh backend: no key is known yet, so serving asks
+# DescribeTable of fault_nokey first.  describe_session MAX_RETRIES runs the
+# call under 'unavailable' (statuses, then the WARNING in full), then under
+# 'error'.
+NOKEY_GET="SELECT * FROM fs_get_features(ARRAY['u001', 'u002'], ARRAY['lv:score', 'fvd:clicks'])"
+NOKEY_STATUSES="SELECT string_agg(entity_id || ':' || feature_ref || ':' || status, ',' ORDER BY entity_id, feature_ref DESC)
+  FROM fs_get_features(ARRAY['u001', 'u002'], ARRAY['lv:score', 'fvd:clicks'])"
+NOKEY_ALL_UNAVAILABLE="u001:lv:score:PRESENT,u001:fvd:clicks:UNAVAILABLE,u002:lv:score:PRESENT,u002:fvd:clicks:UNAVAILABLE"
+q "CREATE FOREIGN TABLE fault_nokey_t (user_id text, event_time timestamptz, clicks bigint)
+     SERVER faults OPTIONS (table 'fault_nokey');
+   SELECT FROM fs_register_feature_view('fvd', 'fault_nokey_t', 'user')" >/dev/null
+describe_session() {
+    session <<EOF
+$(point_at_fault "$1")
+SET statement_timeout = '5s';
+SET feature_store.on_store_error = 'unavailable';
+\echo @unavailable
+$NOKEY_STATUSES;
+\echo @warning
+\set VERBOSITY default
+SELECT count(*) FROM fs_get_features(ARRAY['u001'], ARRAY['lv:score', 'fvd:clicks']);
+\set VERBOSITY sqlstate
+\echo @error
+SET feature_store.on_store_error = 'error';
+SELECT state, msg, detail, hint FROM fault_try(\$q\$$NOKEY_GET\$q\$);
+EOF
+}
+
+start_fault ok
+stop_fault                      # its port is free again: nothing listens there
+describe_session 2 >"$WORK/i1.out"
+check "describe, refused: UNAVAILABLE with one WARNING (HV00N), the local view PRESENT" \
+    "WARNING:  HV00N
+$NOKEY_ALL_UNAVAILABLE" "$(after "$WORK/i1.out" unavailable)"
+check "describe, refused: the WARNING names the view, the remote table and the cause" \
+    "WARNING:  feature view \"fvd\" is unavailable: DynamoDB DescribeTable request failed for remote table \"fault_nokey\"
+DETAIL:  ConnectionFailed: could not connect to the store.
+HINT:  Check the server's endpoint option and that the store is running.
+2" "$(after "$WORK/i1.out" warning)"
+check "describe, refused: with on_store_error = 'error', HV00N as before" \
+    "HV00N|DynamoDB DescribeTable request failed|ConnectionFailed: could not connect to the store.|Check the server's endpoint option and that the store is running." \
+    "$(after "$WORK/i1.out" error)"
+
+start_fault 5xx-then-ok:1000000
+describe_session 1 >"$WORK/i2.out"
+check "describe, 500 forever (max_retries '1'): UNAVAILABLE with one WARNING (HV000), the local view PRESENT" \
+    "WARNING:  HV000
+$NOKEY_ALL_UNAVAILABLE" "$(after "$WORK/i2.out" unavailable)"
+check "describe, 500 forever: the WARNING names the view, the remote table, the store's error and max_retries" \
+    "WARNING:  feature view \"fvd\" is unavailable: DynamoDB DescribeTable request failed for remote table \"fault_nokey\"
+DETAIL:  InternalServerError: Internal server error
+HINT:  The request was retried 1 times; raise the server option max_retries or feature_store.max_retries, or the table's capacity.
+2" "$(after "$WORK/i2.out" warning)"
+check "describe, 500 forever: with on_store_error = 'error', HV000 naming max_retries as before" \
+    "HV000|DynamoDB DescribeTable request failed|InternalServerError: Internal server error|The request was retried 1 times; raise the server option max_retries or feature_store.max_retries, or the table's capacity." \
+    "$(after "$WORK/i2.out" error)"
+check "describe, 500 forever: each call asked again (a failed DescribeTable is not cached): 3 calls, 2 attempts each" \
+    "6" "$(requests)"
+stop_fault
+
+# A 200 answer that is no DescribeTable answer ('{}'): the store could not tell the key.
+start_fault ok
+describe_session 2 >"$WORK/i3.out"
+check "describe, an answer without a KeySchema: UNAVAILABLE with one WARNING (HV004), the local view PRESENT" \
+    "WARNING:  HV004
+$NOKEY_ALL_UNAVAILABLE" "$(after "$WORK/i3.out" unavailable)"
+check "describe, an answer without a KeySchema: the WARNING names the view, the remote table and what is wrong" \
+    "WARNING:  feature view \"fvd\" is unavailable: invalid DescribeTable response from its store for remote table \"fault_nokey\"
+DETAIL:  \"Table\".\"KeySchema\" is not an array
+2" "$(after "$WORK/i3.out" warning)"
+check "describe, an answer without a KeySchema: with on_store_error = 'error', HV004 as before" \
+    "HV004|invalid DescribeTable response from DynamoDB for table \"fault_nokey\": \"Table\".\"KeySchema\" is not an array||" \
+    "$(after "$WORK/i3.out" error)"
 stop_fault
 
 finish
