@@ -73,6 +73,43 @@ SET ROLE regress_fs_hints_reader;
 SELECT entity_id, feature_ref, value FROM fs_get_features(ARRAY['u1'], ARRAY['keyed:*']);
 RESET ROLE;
 
+-- Writing, by fs_write_features or fs_push, without the privileges a write
+-- needs: the GRANT that allows it, on the table, and the hint works as
+-- written.
+CREATE ROLE regress_fs_hints_writer;
+GRANT SELECT ON hint_keyed_by_id TO regress_fs_hints_writer;
+SET ROLE regress_fs_hints_writer;
+SELECT fs_write_features('keyed', 'u2', '{"clicks": 1}', '2026-01-02 00:00:00+00');
+\echo :LAST_ERROR_SQLSTATE
+SELECT fs_push('keyed', 'u2', '{"clicks": 1}', '2026-01-02 00:00:00+00', 'add');
+RESET ROLE;
+GRANT INSERT, UPDATE ON public.hint_keyed_by_id TO regress_fs_hints_writer;
+SET ROLE regress_fs_hints_writer;
+SELECT fs_write_features('keyed', 'u2', '{"clicks": 1}', '2026-01-02 00:00:00+00');
+BEGIN;
+SELECT fs_push('keyed', 'u2', '{"clicks": 1}', '2026-01-03 00:00:00+00', 'add') > 0 AS queued;
+ROLLBACK;
+RESET ROLE;
+-- A role granted columns one by one: the columns still missing, for each
+-- privilege (an added feature is read, as SELECT).
+CREATE ROLE regress_fs_hints_columns;
+GRANT INSERT (user_id, event_time, clicks), UPDATE (event_time, clicks),
+      SELECT (user_id, event_time) ON hint_keyed_by_id TO regress_fs_hints_columns;
+SET ROLE regress_fs_hints_columns;
+SELECT fs_write_features('keyed', 'u3', '{"clicks": 3}', '2026-01-02 00:00:00+00');
+SELECT fs_write_features('keyed', 'u3', '{"clicks": 3, "secret_score": 0.5}', '2026-01-03 00:00:00+00');
+SELECT fs_push('keyed', 'u3', '{"clicks": 1}', '2026-01-04 00:00:00+00', 'add');
+RESET ROLE;
+GRANT INSERT (secret_score), UPDATE (secret_score) ON public.hint_keyed_by_id TO regress_fs_hints_columns;
+GRANT SELECT (clicks) ON public.hint_keyed_by_id TO regress_fs_hints_columns;
+SET ROLE regress_fs_hints_columns;
+SELECT fs_write_features('keyed', 'u3', '{"clicks": 3, "secret_score": 0.5}', '2026-01-03 00:00:00+00');
+BEGIN;
+SELECT fs_push('keyed', 'u3', '{"clicks": 1}', '2026-01-04 00:00:00+00', 'add') > 0 AS queued;
+ROLLBACK;
+RESET ROLE;
+SELECT user_id, event_time, clicks, secret_score FROM hint_keyed_by_id ORDER BY user_id;
+
 -- Forgetting the state of a view that does not exist lists those that do,
 -- and so does ingesting into one; a NULL view is 22004.
 SELECT fs_forget_ingest_state('keyd');
@@ -84,5 +121,5 @@ SELECT fs_create_staging_table(NULL);
 
 DROP EXTENSION feature_store CASCADE;
 DROP TABLE hint_naive, hint_dated, hint_keyed_by_id, hint_no_pk, hint_src;
-DROP OWNED BY regress_fs_hints_reader;
-DROP ROLE regress_fs_hints_reader;
+DROP OWNED BY regress_fs_hints_reader, regress_fs_hints_writer, regress_fs_hints_columns;
+DROP ROLE regress_fs_hints_reader, regress_fs_hints_writer, regress_fs_hints_columns;

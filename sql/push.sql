@@ -36,6 +36,52 @@ SELECT :id = (SELECT max(id) FROM fs_stream_queue) AS same_id;
 SELECT entity_id, features, mode FROM fs_stream_queue ORDER BY id;
 ROLLBACK;
 
+-- Producers' own INSERT and COPY into the queue (docs/streaming.md).  A
+-- row the queue's constraints would refuse is refused first, by its
+-- trigger: the column and the value, what an event needs, no context line
+-- and none of the queue's internal columns.
+\set VERBOSITY default
+\set SHOW_CONTEXT errors
+INSERT INTO fs_stream_queue (feature_view, entity_id, features, mode)
+VALUES ('pushed', 'u1', '{"clicks": 1}', 'bogus');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO fs_stream_queue (feature_view, entity_id, features)
+VALUES ('pushed', NULL, '{"clicks": 1}');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO fs_stream_queue (feature_view, entity_id, features)
+VALUES (NULL, 'u1', '{"clicks": 1}');
+INSERT INTO fs_stream_queue (feature_view, entity_id, features)
+VALUES ('pushed', 'u1', NULL);
+INSERT INTO fs_stream_queue (feature_view, entity_id, features, event_time)
+VALUES ('pushed', 'u1', '{"clicks": 1}', NULL);
+INSERT INTO fs_stream_queue (feature_view, entity_id, features, mode)
+VALUES ('pushed', 'u1', '{"clicks": 1}', NULL);
+\echo :LAST_ERROR_SQLSTATE
+-- a role's good row is numbered and stamped, whatever it says of id,
+-- pushed_by, enqueued_at and flush_id; a superuser's values are kept (a
+-- restore of a dump), but for flush_id
+CREATE ROLE regress_fs_producer;
+BEGIN;
+SET LOCAL ROLE regress_fs_producer;
+INSERT INTO fs_stream_queue (id, feature_view, entity_id, features, mode, enqueued_at, pushed_by, flush_id)
+VALUES (-1, 'pushed', 'u4', '{"clicks": 4}', 'add', '2000-01-01 00:00:00+00', 'postgres', 7);
+RESET ROLE;
+SELECT id = currval('fs_stream_queue_id_seq') AS numbered, pushed_by,
+       enqueued_at > '2000-01-01 00:00:00+00' AS stamped, flush_id, entity_id, features, mode
+  FROM fs_stream_queue;
+INSERT INTO fs_stream_queue (id, feature_view, entity_id, features, enqueued_at, pushed_by, flush_id)
+VALUES (-1, 'pushed', 'u5', '{"clicks": 5}', '2000-01-01 00:00:00+00', 'regress_fs_producer', 7);
+SELECT id, pushed_by, enqueued_at, flush_id, entity_id FROM fs_stream_queue WHERE id < 0;
+-- COPY is stamped too
+COPY fs_stream_queue (feature_view, entity_id, features, mode) FROM stdin;
+pushed	u6	{"clicks": 6}	set
+pushed	u7	{"clicks": 7}	add
+\.
+SELECT entity_id, features, mode, pushed_by, id > 0 AS numbered, enqueued_at IS NOT NULL AS stamped
+  FROM fs_stream_queue ORDER BY entity_id;
+ROLLBACK;
+DROP ROLE regress_fs_producer;
+
 SET client_min_messages = warning;
 DROP EXTENSION feature_store CASCADE;
 RESET client_min_messages;

@@ -20,6 +20,11 @@ SET datestyle = 'ISO, YMD';
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN EXECUTE q; RETURN 'no error'; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
 GRANT EXECUTE ON FUNCTION pg_temp.err(text) TO PUBLIC;
+CREATE FUNCTION pg_temp.hint(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE h text;
+BEGIN EXECUTE q; RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT; RETURN h; END $$;
+GRANT EXECUTE ON FUNCTION pg_temp.hint(text) TO PUBLIC;
 
 -- What serving returns for an entity of a view: its event time and every
 -- feature, keys without the view's name, so that both views compare.
@@ -222,14 +227,23 @@ SELECT feature_view, entity_id, length(digest) AS digest_bytes FROM fs_ingest_st
 SET ROLE regress_fs_inserter;
 SELECT v, pg_temp.err(format('SELECT fs_write_features(%L, %L, %L)', v, '10', '{"clicks": 1}')) AS error
   FROM views ORDER BY v;
+-- the hint names the GRANT, on either store, for fs_write_features and fs_push
+SELECT v, pg_temp.hint(format('SELECT fs_write_features(%L, %L, %L)', v, '10', '{"clicks": 1}')) AS hint
+  FROM views ORDER BY v;
+SELECT v, pg_temp.hint(format('SELECT fs_push(%L, %L, %L, now(), %L)', v, '10', '{"clicks": 1}', 'add')) AS hint
+  FROM views ORDER BY v;
 SET ROLE regress_fs_columns;
 SELECT v, pg_temp.err(format('SELECT fs_write_features(%L, %L, %L, %L)', v, '10', f, '2026-02-02')) AS result
   FROM views, (VALUES (1, '{"clicks": 1}'), (2, '{"clicks": 2, "segment": "no"}')) c(n, f)
  ORDER BY n, v;
+SELECT v, pg_temp.hint(format('SELECT fs_write_features(%L, %L, %L, %L)', v, '10', '{"clicks": 2, "segment": "no"}', '2026-02-02')) AS hint
+  FROM views ORDER BY v;
 -- INSERT and UPDATE on the table and SELECT on the key only: the event time
 -- cannot be read, so a write is refused on both stores (nothing is written)
 SET ROLE regress_fs_keyonly;
 SELECT v, pg_temp.err(format('SELECT fs_write_features(%L, %L, %L, %L)', v, '777', '{"clicks": 5}', '2026-02-03')) AS error
+  FROM views ORDER BY v;
+SELECT v, pg_temp.hint(format('SELECT fs_write_features(%L, %L, %L, %L)', v, '777', '{"clicks": 5}', '2026-02-03')) AS hint
   FROM views ORDER BY v;
 RESET ROLE;
 SELECT v, s.event_time, s.features FROM views, pg_temp.served(v, '777') s ORDER BY v;

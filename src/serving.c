@@ -117,14 +117,6 @@ dedup_ids(FsServe *s)
 	hash_destroy(htab);
 }
 
-/* A relation's schema-qualified, quoted name, for hints to paste. */
-static char *
-qualified_relation_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /*
  * The caller must be able to read what a view serves: USAGE on the schema
  * and SELECT on the table, or on each column the call reads.  Row security cannot be applied to index
@@ -173,7 +165,7 @@ check_view_access(FsView *view, FsLookup *lookup)
 					 : errdetail("Feature view \"%s\" serves it as feature \"%s:%s\".",
 								 view->name, view->name, col),
 					 errhint("The table's owner can grant it: GRANT SELECT (%s) ON %s TO %s;",
-							 quote_identifier(col), qualified_relation_name(view->relid),
+							 quote_identifier(col), fs_qualified_relation_name(view->relid),
 							 quote_identifier(GetUserNameFromId(userid, false)))));
 		}
 	}
@@ -183,7 +175,7 @@ check_view_access(FsView *view, FsLookup *lookup)
 				 errmsg("permission denied for table %s", get_rel_name(view->relid)),
 				 errdetail("Feature view \"%s\" reads that table.", view->name),
 				 errhint("The table's owner can grant it: GRANT SELECT ON %s TO %s;",
-						 qualified_relation_name(view->relid),
+						 fs_qualified_relation_name(view->relid),
 						 quote_identifier(GetUserNameFromId(userid, false)))));
 
 	if (check_enable_rls(view->relid, InvalidOid, false) == RLS_ENABLED)

@@ -8,7 +8,8 @@
  * fs_push checks an event (view, features, values, mode) as its producer
  * (fs_check_write) and appends it to the queue table fs_stream_queue;
  * producers may also INSERT or COPY into the queue themselves.  Either way
- * the queue's statement trigger marks the transaction, and its commit wakes
+ * the queue's row trigger (fs_stream_queue_stamp) refuses a bad row and
+ * stamps a good one, and its statement trigger marks the transaction, and its commit wakes
  * the database's stream worker, or has the launcher (stream_launcher.c)
  * start one: a worker comes only where events wait, and leaves a queue
  * that stays empty (stream_worker.c).  Each database's worker reports its
@@ -24,6 +25,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -56,6 +58,7 @@ int			fs_stream_idle_timeout_ms = 10000;
 int			fs_stream_max_attempts = 5;
 
 PG_FUNCTION_INFO_V1(fs_push);
+PG_FUNCTION_INFO_V1(fs_stream_queue_stamp);
 PG_FUNCTION_INFO_V1(fs_stream_queue_wake);
 PG_FUNCTION_INFO_V1(fs_stream_wake_workers);
 PG_FUNCTION_INFO_V1(fs_stream_worker_status);
@@ -329,6 +332,102 @@ queue_events(bool warn)
 				 errdetail("feature_store is not in shared_preload_libraries: the events wait in fs_stream_queue."),
 				 errhint("Add feature_store to shared_preload_libraries and restart the server.")));
 	}
+}
+
+/* A column of the queue, by name. */
+static int
+queue_column(TupleDesc tupdesc, const char *name)
+{
+	int			attnum = SPI_fnumber(tupdesc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "column \"%s\" of fs_stream_queue is missing", name);
+	return attnum;
+}
+
+/*
+ * The queue's row trigger (before INSERT or COPY, whoever queues): refuse a
+ * row the table's constraints would refuse, saying what an event needs and
+ * without the internal columns a constraint's detail would show (those
+ * constraints stay, behind this); then number the event and record who
+ * queued it and when, whatever the insert says, except a superuser's values
+ * (a restore of a dump).
+ */
+Datum
+fs_stream_queue_stamp(PG_FUNCTION_ARGS)
+{
+	static const char *const required[] = {"feature_view", "entity_id", "features",
+	"event_time", "mode"};
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	int			cols[4];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	bool		isnull;
+	int			mode_att;
+	char	   *mode;
+	int			id_att;
+	int			pushed_by_att;
+	int			enqueued_at_att;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fs_stream_queue_stamp() must be called as a trigger before INSERT for each row")));
+	rel = trigdata->tg_relation;
+	tupdesc = RelationGetDescr(rel);
+	tuple = trigdata->tg_trigtuple;
+
+	for (int i = 0; i < lengthof(required); i++)
+	{
+		(void) heap_getattr(tuple, queue_column(tupdesc, required[i]), tupdesc, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value in column \"%s\" of fs_stream_queue",
+							required[i]),
+					 i < 3 ? errhint("Every event needs feature_view, entity_id and features.") :
+					 i == 3 ? errhint("Leave event_time out to queue the event at now().") :
+					 errhint("Leave mode out to replace the features (mode 'set').")));
+	}
+	mode_att = queue_column(tupdesc, "mode");
+	mode = TextDatumGetCString(heap_getattr(tuple, mode_att, tupdesc, &isnull));
+	if (strcmp(mode, "set") != 0 && strcmp(mode, "add") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid value \"%s\" in column \"mode\" of fs_stream_queue",
+						mode),
+				 errhint("The mode is 'set' (replace the features' values) or 'add' (add to numeric features).")));
+
+	id_att = queue_column(tupdesc, "id");
+	pushed_by_att = queue_column(tupdesc, "pushed_by");
+	enqueued_at_att = queue_column(tupdesc, "enqueued_at");
+	cols[0] = queue_column(tupdesc, "flush_id");
+	nulls[0] = true;
+	values[0] = (Datum) 0;
+	if (!superuser() ||
+		heap_attisnull(tuple, id_att, tupdesc) ||
+		heap_attisnull(tuple, pushed_by_att, tupdesc) ||
+		heap_attisnull(tuple, enqueued_at_att, tupdesc))
+	{
+		Oid			seqid = get_relname_relid("fs_stream_queue_id_seq", RelationGetNamespace(rel));
+		Name		pushed_by = palloc0(NAMEDATALEN);
+
+		if (!OidIsValid(seqid))
+			elog(ERROR, "sequence fs_stream_queue_id_seq of extension feature_store is missing");
+		namestrcpy(pushed_by, GetUserNameFromId(GetUserId(), false));
+		cols[1] = id_att;
+		values[1] = Int64GetDatum(nextval_internal(seqid, true));
+		cols[2] = pushed_by_att;
+		values[2] = NameGetDatum(pushed_by);
+		cols[3] = enqueued_at_att;
+		values[3] = TimestampTzGetDatum(GetCurrentTimestamp());
+		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 4, cols, values, nulls));
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, 1, cols, values, nulls));
 }
 
 /*

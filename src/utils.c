@@ -117,6 +117,14 @@ fs_extension_schema(bool missing_ok)
 	return schema;
 }
 
+/* A relation's schema-qualified, quoted name, for hints to paste. */
+char *
+fs_qualified_relation_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
 /* sql with every @extschema@ replaced by the schema's quoted name. */
 char *
 fs_schema_sql(Oid schema, const char *sql)

@@ -42,6 +42,9 @@ extern HTAB *fs_bytes_table(const char *name, long size, Size entrysize, MemoryC
  */
 extern Oid	fs_extension_schema(bool missing_ok);
 
+/* A relation's schema-qualified, quoted name, for hints to paste. */
+extern char *fs_qualified_relation_name(Oid relid);
+
 /* sql with every @extschema@ replaced by the schema's quoted name (palloc'd). */
 extern char *fs_schema_sql(Oid schema, const char *sql);
 

@@ -284,6 +284,75 @@ take_entity(WriteCall *wc, FsPrepared *p)
 }
 
 /*
+ * Add to buf a privilege the current user lacks on some of the columns p
+ * writes, given the privileges held on the whole table: on the table, or on
+ * those columns if the user holds it on some column of the table already.
+ */
+static void
+missing_grant(StringInfo buf, WriteCall *wc, FsPrepared *p, AclMode table,
+			  AclMode priv, const char *name)
+{
+	FsView	   *view = wc->view;
+	Oid			userid = GetUserId();
+	AttrNumber *attnums = palloc(sizeof(AttrNumber) * (p->ncols + 2));
+	AclMode    *needs = palloc(sizeof(AclMode) * (p->ncols + 2));
+	int			n = 0;
+	bool		some = false;
+
+	if (priv & table)
+		return;
+	attnums[n] = view->key_attnum;
+	needs[n++] = ACL_INSERT | ACL_SELECT;
+	attnums[n] = view->ts_attnum;
+	needs[n++] = ACL_INSERT | ACL_UPDATE | ACL_SELECT;
+	for (int c = 0; c < p->ncols; c++)
+	{
+		attnums[n] = view->features[p->cols[c].feat].attnum;
+		needs[n++] = ACL_INSERT | ACL_UPDATE | (p->cols[c].add ? ACL_SELECT : 0);
+	}
+
+	/* Columns granted one by one get the column form; else the table's. */
+	if (pg_attribute_aclcheck_all(view->relid, userid, priv, ACLMASK_ANY) == ACLCHECK_OK)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			bool		dup = false;
+
+			if (!(needs[i] & priv) ||
+				pg_attribute_aclcheck(view->relid, attnums[i], userid, priv) == ACLCHECK_OK)
+				continue;
+			for (int j = 0; j < i; j++)
+				dup |= attnums[j] == attnums[i] && (needs[j] & priv);
+			if (dup)
+				continue;
+			if (some)
+				appendStringInfoString(buf, ", ");
+			else
+				appendStringInfo(buf, "%s%s (", buf->len > 0 ? ", " : "", name);
+			appendStringInfoString(buf, quote_identifier(get_attname(view->relid, attnums[i], false)));
+			some = true;
+		}
+		if (some)
+			appendStringInfoChar(buf, ')');
+	}
+	else
+		appendStringInfo(buf, "%s%s", buf->len > 0 ? ", " : "", name);
+}
+
+/* The privileges GRANT must give the current user for p to be written. */
+static char *
+missing_grants(WriteCall *wc, FsPrepared *p, AclMode table)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	missing_grant(&buf, wc, p, table, ACL_INSERT, "INSERT");
+	missing_grant(&buf, wc, p, table, ACL_UPDATE, "UPDATE");
+	missing_grant(&buf, wc, p, table, ACL_SELECT, "SELECT");
+	return buf.data;
+}
+
+/*
  * Whether the current user may write the columns p writes: INSERT and UPDATE
  * on them, SELECT on those the statement reads (the join key, the event
  * time, the features added to), as INSERT ... ON CONFLICT DO UPDATE needs;
@@ -330,7 +399,10 @@ check_privileges(WriteCall *wc, FsPrepared *p)
 						RelationGetRelationName(wc->rel)),
 				 errdetail("Writing feature view \"%s\" needs INSERT and UPDATE on that table, "
 						   "and SELECT on its join key and event time (and on features added to).",
-						   view->name)));
+						   view->name),
+				 errhint("The table's owner can grant it: GRANT %s ON %s TO %s;",
+						 missing_grants(wc, p, table), fs_qualified_relation_name(relid),
+						 quote_identifier(GetUserNameFromId(userid, false)))));
 
 	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,

@@ -1505,3 +1505,13 @@ BEGIN
     END LOOP;
 END
 $$;
+
+/*
+ * Issue 11, item 10: a bad row inserted into the queue is refused by the
+ * stamping trigger, now in C (src/stream.c), with an error that names the
+ * column and the value and says what an event needs, before the table's
+ * constraints would show its internal columns.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.fs_stream_queue_stamp()
+RETURNS trigger LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_queue_stamp';

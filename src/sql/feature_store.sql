@@ -1530,24 +1530,13 @@ CREATE INDEX fs_stream_queue_flush_idx ON @extschema@.fs_stream_queue (flush_id)
 /*
  * Whoever inserts, the queue numbers the event and records who queued it
  * and when: an insert cannot take another role's name, or an id ahead of
- * the sequence.  A superuser's values are kept (a restore of a dump).
+ * the sequence.  A superuser's values are kept (a restore of a dump).  A
+ * row the constraints would refuse is refused first, with an error that
+ * says what an event needs (src/stream.c); the constraints stay behind it.
  */
 CREATE FUNCTION @extschema@.fs_stream_queue_stamp()
-RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog
-AS $$
-BEGIN
-    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r
-             WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
-       OR NEW.id IS NULL OR NEW.pushed_by IS NULL OR NEW.enqueued_at IS NULL THEN
-        NEW.id := pg_catalog.nextval('@extschema@.fs_stream_queue_id_seq'::pg_catalog.regclass);
-        NEW.pushed_by := CURRENT_USER;
-        NEW.enqueued_at := pg_catalog.clock_timestamp();
-    END IF;
-    NEW.flush_id := NULL;
-    RETURN NEW;
-END
-$$;
+RETURNS trigger LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stream_queue_stamp';
 CREATE TRIGGER fs_stream_queue_stamp BEFORE INSERT ON @extschema@.fs_stream_queue
     FOR EACH ROW EXECUTE FUNCTION @extschema@.fs_stream_queue_stamp();
 
