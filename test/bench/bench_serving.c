@@ -27,6 +27,18 @@
  *			   requests at once (Promise.all) and unmarshalling the items,
  *			   driven through a helper process (--sdk-helper, ddb_sdk.mjs
  *			   serve) over pipes and timed inside it
+ *	 plain	   plain Node.js (keep-alive HTTP + JSON.parse, no SDK, unsigned)
+ *			   sending the same requests at once, through the same helper
+ *			   (its command "plain"); for the canned responder only
+ *	 ddb-scan  SELECT count(*) FROM <view's foreign table>
+ *			   WHERE user_id = ANY($1::text[]): the FDW's own scan path (it
+ *			   asks the store for the key alone)
+ *	 ddb-scan-all SELECT count(t) FROM <that table> t WHERE user_id = ANY(...):
+ *			   the same scan needing every column (the whole-row reference)
+ *
+ * The view (and foreign table) of these methods is --ddb-view (default
+ * bench_ddb; the canned part, test/bench/run_canned.sh, uses bench_canned,
+ * served by the canned responder, a benchmark fixture).
  *
  * With the helper, each ddb/sdk call is followed (untimed) by a query of
  * the store's window (dynalite_bench.js): when its first request arrived,
@@ -55,6 +67,8 @@
  *										   ddb, ddb-count, sdk)
  *	 --absent-percent N BENCH_ABSENT_PCT 1	 ids per call absent from the tables
  *	 --sdk-helper CMD BENCH_SDK_HELPER	 (none) shell command of the SDK helper
+ *	 --ddb-view NAME BENCH_DDB_VIEW	   bench_ddb  view (= foreign table) of the
+ *										   ddb, ddb-count, ddb-scan methods
  *	 --conninfo STR	 (none)				 libpq connection string
  *
  * The process exits 0 whether or not the targets are met; it exits 1 on a
@@ -81,7 +95,6 @@
 #define NUM_VIEWS			2
 #define FEATURES_PER_CALL	(FEATURES_PER_VIEW * NUM_VIEWS)
 #define FEATURE_REFS		"{bench_a:*,bench_b:*}"
-#define DDB_REFS			"{bench_ddb:*}"
 
 #define TARGET_P95_MS		3.0
 #define TARGET_RATIO		1.3
@@ -97,12 +110,15 @@ enum method
 	M_DDB,
 	M_DDB_COUNT,
 	M_SDK,
+	M_PLAIN,
+	M_DDB_SCAN,
+	M_DDB_SCAN_ALL,
 	NUM_METHODS
 };
 
 static const char *const method_name[NUM_METHODS] = {
 	"features", "hand", "vectors", "features-count", "hand-count",
-	"ddb", "ddb-count", "sdk"
+	"ddb", "ddb-count", "sdk", "plain", "ddb-scan", "ddb-scan-all"
 };
 
 static const char *const method_label[NUM_METHODS] = {
@@ -113,7 +129,10 @@ static const char *const method_label[NUM_METHODS] = {
 	"hand-written, count(f10)",
 	"fs_get_features (DynamoDB)",
 	"fs_get_features (DDB), count",
-	"AWS SDK v3, Promise.all"
+	"AWS SDK v3, Promise.all",
+	"plain Node.js http+JSON",
+	"FDW scan = ANY, count",
+	"FDW scan, all cols, count"
 };
 
 typedef struct options
@@ -127,7 +146,11 @@ typedef struct options
 	const char *conninfo;
 	int			absent_pct;
 	const char *sdk_helper;
+	const char *ddb_view;
 } options;
+
+/* '{<ddb_view>:*}', the feature refs of the ddb methods. */
+static char ddb_refs[200];
 
 /* Per-method measurements. */
 typedef struct series
@@ -236,7 +259,7 @@ parse_methods(options *o, const char *list)
 				break;
 		if (m == NUM_METHODS)
 			die("unknown method \"%s\" (features, hand, vectors,"
-				" features-count, hand-count, ddb, ddb-count, sdk)", tok);
+				" features-count, hand-count, ddb, ddb-count, sdk, plain, ddb-scan, ddb-scan-all)", tok);
 		o->enabled[m] = true;
 	}
 	free(copy);
@@ -247,13 +270,14 @@ usage(void)
 {
 	printf("usage: bench_serving [--iterations N] [--warmup N] [--entities N]\n"
 		   "                     [--rows N] [--seed N] [--methods LIST] [--conninfo STR]\n"
-		   "                     [--absent-percent N] [--sdk-helper CMD]\n"
+		   "                     [--absent-percent N] [--sdk-helper CMD] [--ddb-view NAME]\n"
 		   "LIST is a comma-separated subset of features,hand,vectors,\n"
-		   "features-count,hand-count,ddb,ddb-count,sdk (default: features,hand,vectors).\n"
-		   "sdk needs --sdk-helper (e.g. 'node test/bench/ddb_sdk.mjs serve').\n"
+		   "features-count,hand-count,ddb,ddb-count,sdk,plain,ddb-scan,ddb-scan-all\n"
+		   "(default: features,hand,vectors).\n"
+		   "sdk and plain need --sdk-helper (e.g. 'node test/bench/ddb_sdk.mjs serve').\n"
 		   "Each option may also come from BENCH_ITERATIONS, BENCH_WARMUP,\n"
 		   "BENCH_ENTITIES, BENCH_ROWS, BENCH_SEED, BENCH_METHODS,\n"
-		   "BENCH_ABSENT_PCT, BENCH_SDK_HELPER.\n"
+		   "BENCH_ABSENT_PCT, BENCH_SDK_HELPER, BENCH_DDB_VIEW.\n"
 		   "Connection: the PG* environment variables, or --conninfo.\n");
 }
 
@@ -272,6 +296,7 @@ parse_options(options *o, int argc, char **argv)
 	o->conninfo = "";
 	o->absent_pct = 1;
 	o->sdk_helper = NULL;
+	o->ddb_view = "bench_ddb";
 	parse_methods(o, "features,hand,vectors");
 
 	if ((env = getenv("BENCH_ITERATIONS")) && *env)
@@ -290,6 +315,8 @@ parse_options(options *o, int argc, char **argv)
 		o->absent_pct = (int) parse_long("BENCH_ABSENT_PCT", env, 0);
 	if ((env = getenv("BENCH_SDK_HELPER")) && *env)
 		o->sdk_helper = env;
+	if ((env = getenv("BENCH_DDB_VIEW")) && *env)
+		o->ddb_view = env;
 
 	for (i = 1; i < argc; i++)
 	{
@@ -333,6 +360,8 @@ parse_options(options *o, int argc, char **argv)
 			o->absent_pct = (int) parse_long("--absent-percent", val, 0);
 		else if (OPT("--sdk-helper"))
 			o->sdk_helper = val;
+		else if (OPT("--ddb-view"))
+			o->ddb_view = val;
 		else
 			die("unknown option \"%s\" (see --help)", arg);
 #undef OPT
@@ -342,8 +371,12 @@ parse_options(options *o, int argc, char **argv)
 		die("--entities (%d) exceeds --rows (%ld)", o->entities, o->rows);
 	if (o->absent_pct > 100)
 		die("--absent-percent (%d) exceeds 100", o->absent_pct);
-	if (o->enabled[M_SDK] && o->sdk_helper == NULL)
-		die("method sdk needs --sdk-helper (or BENCH_SDK_HELPER)");
+	if ((o->enabled[M_SDK] || o->enabled[M_PLAIN]) && o->sdk_helper == NULL)
+		die("methods sdk and plain need --sdk-helper (or BENCH_SDK_HELPER)");
+	if (strspn(o->ddb_view, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(o->ddb_view) ||
+		strlen(o->ddb_view) == 0 || strlen(o->ddb_view) > 63)
+		die("--ddb-view must be a lower-case SQL identifier, not \"%s\"", o->ddb_view);
+	snprintf(ddb_refs, sizeof(ddb_refs), "{%s:*}", o->ddb_view);
 }
 
 /* Run a utility statement or die. */
@@ -414,6 +447,7 @@ typedef struct id_batch
 	int			npresent;
 	char	   *literal;		/* {u12,u7,...} */
 	char	   *csv;			/* get u12,u7,... (present ids only), for the helper */
+	char	   *plain;			/* plain u12,u7,...: the same, for the plain client */
 } id_batch;
 
 /* Draw a fresh batch: partial Fisher-Yates over the id pool, then shuffle. */
@@ -490,6 +524,7 @@ draw_batch(id_batch *b, const options *o, uint32_t *pool, uint64_t *rng,
 	}
 	*p++ = '\n';
 	*p = '\0';
+	sprintf(b->plain, "plain %s", b->csv + 4);
 }
 
 /* Start the SDK helper: sh -c CMD, its stdin and stdout on pipes. */
@@ -583,8 +618,8 @@ record_window(series *s, int k, double t0, double t1)
 	double		first,
 				last;
 
-	if (k < 0)
-		return;
+	if (k < 0 || strcmp(w, "{}") == 0)
+		return;					/* warm-up, or a store without a window */
 	first = json_number(w, "first_ns") / 1e6;
 	last = json_number(w, "last_ns") / 1e6;
 	s->have_window = true;
@@ -673,7 +708,7 @@ static double
 time_method(int m, const id_batch *b, const options *o, series *s, int k)
 {
 	const char *params[2] = {b->literal, FEATURE_REFS};
-	const char *ddb_params[2] = {b->literal, DDB_REFS};
+	const char *ddb_params[2] = {b->literal, ddb_refs};
 	PGresult   *res;
 	PGresult   *res2;
 	double		t0,
@@ -761,9 +796,34 @@ time_method(int m, const id_batch *b, const options *o, series *s, int k)
 			PQclear(res);
 			break;
 
+		case M_DDB_SCAN:
+			t0 = now_ms();
+			res = run_prepared("ddb_scan", 1, ddb_params);
+			t1 = now_ms();
+			if (o->sdk_helper)
+				record_window(s, k, t0, t1);
+			check_count(res, b->npresent, "the FDW scan");
+			s->rows_per_call = 1;
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
+		case M_DDB_SCAN_ALL:
+			t0 = now_ms();
+			res = run_prepared("ddb_scan_all", 1, ddb_params);
+			t1 = now_ms();
+			if (o->sdk_helper)
+				record_window(s, k, t0, t1);
+			check_count(res, b->npresent, "the FDW scan of all columns");
+			s->rows_per_call = 1;
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
 		case M_SDK:
+		case M_PLAIN:
 			{
-				const char *reply = helper_ask(b->csv);
+				const char *reply = helper_ask(m == M_SDK ? b->csv : b->plain);
 				unsigned long long start_ns,
 							end_ns;
 				long		items,
@@ -905,7 +965,25 @@ main(int argc, char **argv)
 		prepare("ddb", "SELECT * FROM fs_get_features($1::text[], $2::text[])", 2);
 	if (o.enabled[M_DDB_COUNT])
 		prepare("ddb_count", "SELECT count(*) FROM fs_get_features($1::text[], $2::text[])", 2);
-	if (o.sdk_helper && (o.enabled[M_SDK] || o.enabled[M_DDB] || o.enabled[M_DDB_COUNT]))
+	if (o.enabled[M_DDB_SCAN])
+	{
+		char		sql[256];
+
+		snprintf(sql, sizeof(sql),
+				 "SELECT count(*) FROM %s WHERE user_id = ANY($1::text[])", o.ddb_view);
+		prepare("ddb_scan", sql, 1);
+	}
+	if (o.enabled[M_DDB_SCAN_ALL])
+	{
+		char		sql[256];
+
+		snprintf(sql, sizeof(sql),
+				 "SELECT count(t) FROM %s t WHERE user_id = ANY($1::text[])", o.ddb_view);
+		prepare("ddb_scan_all", sql, 1);
+	}
+	if (o.sdk_helper && (o.enabled[M_SDK] || o.enabled[M_PLAIN] || o.enabled[M_DDB] ||
+						 o.enabled[M_DDB_COUNT] || o.enabled[M_DDB_SCAN] ||
+						 o.enabled[M_DDB_SCAN_ALL]))
 	{
 		helper_start(o.sdk_helper);
 		helper_ask("window\n");	/* it answers; and a fresh window */
@@ -922,6 +1000,7 @@ main(int argc, char **argv)
 	idtext = xmalloc((size_t) o.entities * 24);
 	b.literal = xmalloc((size_t) o.entities * 24 + 3);
 	b.csv = xmalloc((size_t) o.entities * 24 + 8);
+	b.plain = xmalloc((size_t) o.entities * 24 + 10);
 
 	memset(s, 0, sizeof(s));
 	for (m = 0; m < NUM_METHODS; m++)
@@ -963,9 +1042,9 @@ main(int argc, char **argv)
 			   NUM_VIEWS, o.rows, o.seed);
 	else
 		printf("  per call: %d entity ids (%d present, %d absent), %d features of one view"
-			   " (bench_ddb, remote table of %ld items), seed %" PRIu64 "\n",
+			   " (%s, remote table of %ld items), seed %" PRIu64 "\n",
 			   o.entities, b.npresent, o.entities - b.npresent, FEATURES_PER_CALL,
-			   o.rows, o.seed);
+			   o.ddb_view, o.rows, o.seed);
 	printf("\n  %-26s %9s %9s %9s %9s %9s %9s %9s\n",
 		   "method", "rows/call", "KB/call", "p50 ms", "p95 ms", "p99 ms",
 		   "mean ms", "max ms");
@@ -974,7 +1053,7 @@ main(int argc, char **argv)
 		if (!o.enabled[m])
 			continue;
 		sum[m] = summarise(s[m].ms, o.iterations);
-		if (m == M_SDK)
+		if (m == M_SDK || m == M_PLAIN)
 			printf("  %-26s %9ld %9s %9.3f %9.3f %9.3f %9.3f %9.3f\n",
 				   method_label[m], s[m].rows_per_call, "-",
 				   sum[m].p50, sum[m].p95, sum[m].p99, sum[m].mean, sum[m].max);
@@ -1061,6 +1140,25 @@ main(int argc, char **argv)
 		printf("  ratio fs_get_features (DDB), count / AWS SDK: p50 %.2fx  p95 %.2fx\n",
 			   sum[M_DDB_COUNT].p50 / sum[M_SDK].p50,
 			   sum[M_DDB_COUNT].p95 / sum[M_SDK].p95);
+	if (o.enabled[M_DDB_COUNT] && o.enabled[M_PLAIN])
+		printf("  ratio fs_get_features (DDB), count / plain:   p50 %.2fx  p95 %.2fx\n",
+			   sum[M_DDB_COUNT].p50 / sum[M_PLAIN].p50,
+			   sum[M_DDB_COUNT].p95 / sum[M_PLAIN].p95);
+	if (o.enabled[M_DDB_SCAN] && o.enabled[M_DDB_COUNT])
+		printf("  ratio FDW scan count / fs_get_features count: p50 %.2fx  p95 %.2fx\n",
+			   sum[M_DDB_SCAN].p50 / sum[M_DDB_COUNT].p50,
+			   sum[M_DDB_SCAN].p95 / sum[M_DDB_COUNT].p95);
+	if (o.enabled[M_DDB_SCAN_ALL] && o.enabled[M_DDB_COUNT])
+		printf("  ratio FDW scan, all cols / fs_get_features:   p50 %.2fx  p95 %.2fx\n",
+			   sum[M_DDB_SCAN_ALL].p50 / sum[M_DDB_COUNT].p50,
+			   sum[M_DDB_SCAN_ALL].p95 / sum[M_DDB_COUNT].p95);
+	if (o.enabled[M_SDK] || o.enabled[M_PLAIN] || o.enabled[M_DDB] ||
+		o.enabled[M_DDB_COUNT] || o.enabled[M_DDB_SCAN] || o.enabled[M_DDB_SCAN_ALL])
+		printf("  protocols: the SQL methods are libpq, extended protocol (prepared),\n"
+			   "  results in text format, fetched whole; the backend speaks HTTP/1.1 +\n"
+			   "  JSON (SigV4-signed, libcurl) to the store; sdk: AWS SDK v3 over\n"
+			   "  HTTP/1.1 + JSON, signed; plain: Node.js http keep-alive + JSON.parse,\n"
+			   "  unsigned; sdk and plain timed inside the helper, the SQL methods here\n");
 	printf("  (targets are informational; see docs/benchmarks.md)\n");
 
 	helper_stop();

@@ -11,6 +11,11 @@
 //                         until answered, every item unmarshalled to JS values;
 //                         replies "ok START_NS END_NS ITEMS REQUESTS" (the
 //                         clock: process.hrtime, i.e. CLOCK_MONOTONIC)
+//       plain ID,ID,...   the same requests without the SDK: plain Node.js,
+//                         an http.Agent with keep-alive, POST of the same JSON
+//                         body, JSON.parse of each answer (no unmarshalling,
+//                         no signature: for the canned responder only,
+//                         test/bench/canned_responder.js); same reply
 //       window            the store's window since the last one (dynalite_bench.js's
 //                         GET /window on BENCH_DDB_CONTROL), as one JSON line
 //
@@ -181,6 +186,60 @@ async function get(ids) {
     return `ok ${start} ${end} ${items} ${requests}`;
 }
 
+// Plain Node.js: keep-alive HTTP/1.1 + JSON.parse, the same BatchGetItem
+// bodies, unsigned (the canned responder never checks signatures).
+const plainAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const plainUrl = new URL(endpoint);
+function plainBatchGet(ids) {
+    const body = JSON.stringify({
+        RequestItems: {
+            [TABLE]: { Keys: ids.map((id) => ({ user_id: { S: id } })),
+                       ProjectionExpression: PROJECTION, ExpressionAttributeNames: NAMES },
+        },
+    });
+    return new Promise((resolve, reject) => {
+        const req = http.request({
+            agent: plainAgent, host: plainUrl.hostname, port: plainUrl.port, path: '/',
+            method: 'POST',
+            headers: {
+                'Content-Type': 'application/x-amz-json-1.0',
+                'X-Amz-Target': 'DynamoDB_20120810.BatchGetItem',
+                'Content-Length': Buffer.byteLength(body),
+            },
+        }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                if (res.statusCode !== 200) {
+                    reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+                    return;
+                }
+                const out = JSON.parse(text);
+                const un = out.UnprocessedKeys?.[TABLE]?.Keys || [];
+                if (un.length) {
+                    reject(new Error('UnprocessedKeys (the plain client does not retry)'));
+                    return;
+                }
+                resolve({ rows: out.Responses?.[TABLE] || [], requests: 1 });
+            });
+        });
+        req.on('error', reject);
+        req.end(body);
+    });
+}
+
+async function plain(ids) {
+    const start = process.hrtime.bigint();
+    const chunks = [];
+    for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
+    const parts = await Promise.all(chunks.map(plainBatchGet));
+    const end = process.hrtime.bigint();
+    let items = 0;
+    for (const p of parts) items += p.rows.length;
+    return `ok ${start} ${end} ${items} ${parts.length}`;
+}
+
 function window() {
     const ctl = process.env.BENCH_DDB_CONTROL;
     if (!ctl) return Promise.resolve('{}');
@@ -200,6 +259,7 @@ async function serve() {
         let reply;
         try {
             if (line.startsWith('get ')) reply = await get(line.slice(4).split(','));
+            else if (line.startsWith('plain ')) reply = await plain(line.slice(6).split(','));
             else if (line === 'window') reply = await window();
             else reply = `error unknown command`;
         } catch (e) {

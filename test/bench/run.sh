@@ -3,7 +3,7 @@
 #
 # Builds and installs the extension (scripts/setup.sh), starts the throwaway
 # cluster (scripts/pgcluster.sh) unless one is already running, compiles
-# bench_serving.c, and runs two benchmarks:
+# bench_serving.c, and runs these benchmarks:
 #
 #   embedded  loads the benchmark tables (test/bench/setup.sql: two views of
 #             1,000,000 rows, kept across runs while the cluster lives) and
@@ -25,6 +25,15 @@
 #             its own (scripts/dynalite.sh, stopped afterwards; about a quarter
 #             of an hour, most of it the first load).  The dynamodb store is
 #             skipped, with a message, like the dynamodb part.
+#   canned    issue 12's baseline: a canned responder (test/bench/canned_responder.js,
+#             a benchmark fixture that answers BatchGetItem from pre-serialized
+#             items, so the store costs almost nothing) behind the foreign
+#             table bench_canned (1,000 ids x 20 float features); after a check
+#             that fs_get_features returns exactly what it serves, times,
+#             alternating, count(*) of fs_get_features, count(*) of the FDW
+#             scan key = ANY($1), the AWS SDK v3 and plain Node.js sending the
+#             same 10 BatchGetItem requests at once (test/bench/run_canned.sh).
+#             Skipped, with a message, like the dynamodb part.
 #   stream    the streaming lane (test/bench/run_stream.sh): fs_push at
 #             5,000 events/s for 60 s from 4 connections into an embedded
 #             view and into a view in dynalite, with 100,000 and with 1,000
@@ -41,7 +50,7 @@
 #   BENCH_ROWS (1000000)    BENCH_SEED (42)
 #   BENCH_METHODS (features,hand,vectors,features-count,hand-count)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
-#   BENCH_ONLY              embedded | dynamodb | ingest | stream: run only that part (default: all)
+#   BENCH_ONLY              embedded | dynamodb | canned | ingest | stream: run only that part (default: all)
 #   BENCH_INGEST_ROWS (1000000)  entities of the ingestion benchmark
 #   BENCH_INGEST_STORE (both)    embedded | dynamodb | both: the ingestion
 #                           benchmark's stores
@@ -49,6 +58,7 @@
 #   BENCH_DDB_METHODS (ddb,sdk,ddb-count)
 #   BENCH_PERF (1)          0 skips the perf profile of the DynamoDB part
 #   BENCH_PERF_CALLS (30)   fs_get_features calls profiled
+#   BENCH_CANNED_*          see test/bench/run_canned.sh
 #   BENCH_STREAM_*          see test/bench/run_stream.sh
 #   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)
 #   BENCH_DYNALITE_ENV      the benchmark dynalite's state file
@@ -65,8 +75,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|dynamodb|ingest|stream) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, dynamodb, ingest or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|dynamodb|canned|ingest|stream) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, dynamodb, canned, ingest or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -230,4 +240,5 @@ run_ingest() {
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = embedded ]; then run_embedded; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH/run_dynamodb.sh"; fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = canned ]; then echo; bash "$BENCH/run_canned.sh"; fi
 if [ -z "$BENCH_ONLY" ]; then echo; bash "$BENCH/run_stream.sh"; fi
