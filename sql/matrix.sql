@@ -198,5 +198,7 @@ SELECT fs_get_feature_matrix(ARRAY['u1', 'u2'], ARRAY['profile:age', 'dead:click
 RESET feature_store.on_store_error;
 
 DROP EXTENSION feature_store CASCADE;
+DROP TABLE stats_t, profile_t, huge_t, wide_t, big_t;
+DROP DOMAIN score;
 DROP OWNED BY regress_fs_matrix;
 DROP ROLE regress_fs_matrix;
