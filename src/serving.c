@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * serving.c
- *	  fs_get_features and fs_get_feature_vectors.
+ *	  fs_get_features, fs_get_feature_vectors and fs_get_feature_matrix.
  *
  * A call flows: references -> resolved features (registry.c) -> access
  * checks as the calling user -> distinct entity ids -> one lookup per view,
@@ -20,6 +20,8 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/numeric.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -35,6 +37,7 @@
 
 PG_FUNCTION_INFO_V1(fs_get_features);
 PG_FUNCTION_INFO_V1(fs_get_feature_vectors);
+PG_FUNCTION_INFO_V1(fs_get_feature_matrix);
 
 /* What a (view, entity) pair yields, before per-feature NULL checks. */
 typedef enum FsRowState
@@ -254,7 +257,8 @@ ttl_cutoff(TimestampTz now, Interval *ttl)
 
 /* Gather ids, check access, look every view up, and judge each row. */
 static FsServe *
-serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
+serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr,
+			  void (*check_refs) (FsResolved *res))
 {
 	FsServe    *s = palloc0(sizeof(FsServe));
 	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -270,6 +274,8 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr)
 	deconstruct_array(refs_arr, TEXTOID, -1, false, TYPALIGN_INT, &refs, &refnulls, &nrefs);
 	res = fs_resolve(schema, refs, refnulls, nrefs);
 	s->resolved = res;
+	if (check_refs != NULL)
+		check_refs(res);
 	nviews = res->nviews;
 
 	deconstruct_array(ids_arr, TEXTOID, -1, false, TYPALIGN_INT, &s->ids, &s->idnulls, &s->nids);
@@ -461,7 +467,7 @@ fs_get_features(PG_FUNCTION_ARGS)
 	rowcxt = AllocSetContextCreate(callcxt, "fs_get_features row", ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
 
-	s = serve_prepare(fcinfo, ids_arr, refs_arr);
+	s = serve_prepare(fcinfo, ids_arr, refs_arr, NULL);
 
 	for (int i = 0; i < FS_NUM_STATUSES; i++)
 		statuses[i] = CStringGetTextDatum(status_names[i]);
@@ -549,7 +555,7 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
 
-	s = serve_prepare(fcinfo, ids_arr, refs_arr);
+	s = serve_prepare(fcinfo, ids_arr, refs_arr, NULL);
 
 	/* Push keys in the order jsonb keeps them, so its sort finds them sorted. */
 	key_order = palloc(sizeof(int) * Max(s->resolved->nrefs, 1));
@@ -610,4 +616,157 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
 	return (Datum) 0;
+}
+
+/* Refuse, before any lookup, a feature the matrix cannot hold as float8. */
+static void
+matrix_check_refs(FsResolved *res)
+{
+	for (int r = 0; r < res->nrefs; r++)
+	{
+		FsFeature  *feat = res->refs[r].feature;
+
+		switch (feat->codec.kind)
+		{
+			case FS_VALUE_INT2:
+			case FS_VALUE_INT4:
+			case FS_VALUE_INT8:
+			case FS_VALUE_FLOAT4:
+			case FS_VALUE_FLOAT8:
+			case FS_VALUE_NUMERIC:
+			case FS_VALUE_BOOL:
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("feature \"%s\" is of type %s, not a number or boolean",
+								res->refs[r].ref, format_type_be(feat->typid)),
+						 errdetail("fs_get_feature_matrix returns double precision values only."),
+						 errhint("Use fs_get_features or fs_get_feature_vectors to read it.")));
+		}
+	}
+}
+
+/*
+ * One present value as float8: numbers converted, booleans 0 or 1.  A
+ * numeric beyond double precision's range is an error naming the cell; one
+ * too small to tell from zero is 0.
+ */
+static float8
+matrix_cell(FsRef *ref, Datum value, Datum entity)
+{
+	switch (ref->feature->codec.kind)
+	{
+		case FS_VALUE_INT2:
+			return (float8) DatumGetInt16(value);
+		case FS_VALUE_INT4:
+			return (float8) DatumGetInt32(value);
+		case FS_VALUE_INT8:
+			return (float8) DatumGetInt64(value);
+		case FS_VALUE_FLOAT4:
+			return (float8) DatumGetFloat4(value);
+		case FS_VALUE_FLOAT8:
+			return DatumGetFloat8(value);
+		case FS_VALUE_BOOL:
+			return DatumGetBool(value) ? 1.0 : 0.0;
+		case FS_VALUE_NUMERIC:
+			{
+				Numeric		num = DatumGetNumeric(value);
+				float8		result;
+
+				result = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+															NumericGetDatum(num)));
+				if (isinf(result) && !numeric_is_inf(num))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("value of feature \"%s\" for entity \"%s\" is out of range for type double precision",
+									ref->ref, text_to_cstring(DatumGetTextPP(entity))),
+							 errhint("Use fs_get_features to read it as a JSON number.")));
+				return result;
+			}
+		default:
+			/* matrix_check_refs let no other kind through */
+			elog(ERROR, "unexpected value kind %d", (int) ref->feature->codec.kind);
+	}
+	return 0.0;					/* keep the compiler quiet */
+}
+
+/*
+ * fs_get_feature_matrix(entity_ids text[], feature_refs text[]): one float8
+ * array [entity][feature], rows in input order, columns in expanded ref
+ * order; every cell but a PRESENT one is NULL.  Values go from the stores'
+ * Datums straight to float8, with no jsonb on the way.
+ */
+Datum
+fs_get_feature_matrix(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ids_arr = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *refs_arr = PG_GETARG_ARRAYTYPE_P(1);
+	MemoryContext callcxt;
+	MemoryContext oldcxt;
+	FsServe    *s;
+	int			nrefs;
+	Size		ncells;
+	Datum	   *cells;
+	bool	   *nulls;
+	int			dims[2];
+	int			lbs[2] = {1, 1};
+	ArrayType  *result;
+
+	callcxt = AllocSetContextCreate(CurrentMemoryContext, "fs_get_feature_matrix",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(callcxt);
+
+	s = serve_prepare(fcinfo, ids_arr, refs_arr, matrix_check_refs);
+	nrefs = s->resolved->nrefs;
+
+	/* No entity or no feature: no cell, and an array has no empty dimension. */
+	if (s->nids == 0 || nrefs == 0)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(callcxt);
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
+	}
+
+	ncells = (Size) s->nids * nrefs;
+	if (ncells > MaxArraySize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("feature matrix of %d entities by %d features exceeds the maximum array size (%d)",
+						s->nids, nrefs, (int) MaxArraySize)));
+	cells = palloc_extended(sizeof(Datum) * ncells, MCXT_ALLOC_HUGE);
+	nulls = palloc_extended(sizeof(bool) * ncells, MCXT_ALLOC_HUGE);
+
+	for (int i = 0; i < s->nids; i++)
+	{
+		int			slot = s->slot_of[i];
+
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < nrefs; r++)
+		{
+			Size		c = (Size) i * nrefs + r;
+			Datum		value = (Datum) 0;
+			Datum		ts;
+			bool		tsnull;
+
+			if (judge(s, r, slot, &value, &ts, &tsnull) == FS_STATUS_PRESENT)
+			{
+				cells[c] = Float8GetDatum(matrix_cell(&s->resolved->refs[r], value, s->ids[i]));
+				nulls[c] = false;
+			}
+			else
+			{
+				cells[c] = (Datum) 0;
+				nulls[c] = true;
+			}
+		}
+	}
+
+	dims[0] = s->nids;
+	dims[1] = nrefs;
+	MemoryContextSwitchTo(oldcxt);
+	result = construct_md_array(cells, nulls, 2, dims, lbs, FLOAT8OID,
+								sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	MemoryContextDelete(callcxt);
+	PG_RETURN_ARRAYTYPE_P(result);
 }

@@ -1515,3 +1515,15 @@ $$;
 CREATE OR REPLACE FUNCTION @extschema@.fs_stream_queue_stamp()
 RETURNS trigger LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_stream_queue_stamp';
+
+/*
+ * Issue 12, item 4: fs_get_feature_matrix serves numeric and boolean
+ * features as one float8 array [entity][feature], with no jsonb on its path.
+ */
+CREATE FUNCTION @extschema@.fs_get_feature_matrix(entity_ids text[], feature_refs text[])
+RETURNS float8[]
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'fs_get_feature_matrix';
+
+COMMENT ON FUNCTION @extschema@.fs_get_feature_matrix(text[], text[]) IS
+    'Serve numeric and boolean features as one float8 array [entity][feature], rows in input order, columns in reference order; NULL where a value is not PRESENT';

@@ -639,6 +639,11 @@ RETURNS TABLE (entity_id text, features jsonb)
 LANGUAGE c STABLE STRICT PARALLEL RESTRICTED ROWS 100
 AS 'MODULE_PATHNAME', 'fs_get_feature_vectors';
 
+CREATE FUNCTION @extschema@.fs_get_feature_matrix(entity_ids text[], feature_refs text[])
+RETURNS float8[]
+LANGUAGE c STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'fs_get_feature_matrix';
+
 /* Batch ingestion */
 
 /*
@@ -1744,6 +1749,8 @@ COMMENT ON FUNCTION @extschema@.fs_get_features(text[], text[]) IS
     'Serve features: one row per entity and feature, entity-major in input order, features in reference order, with value, event time and status';
 COMMENT ON FUNCTION @extschema@.fs_get_feature_vectors(text[], text[]) IS
     'Serve features: one row per entity, in input order, with a jsonb object {"view:feature": value} (keys in jsonb''s order)';
+COMMENT ON FUNCTION @extschema@.fs_get_feature_matrix(text[], text[]) IS
+    'Serve numeric and boolean features as one float8 array [entity][feature], rows in input order, columns in reference order; NULL where a value is not PRESENT';
 
 -- batch ingestion
 COMMENT ON FUNCTION @extschema@.fs_ingest(text, regclass, text) IS

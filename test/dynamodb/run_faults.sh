@@ -481,7 +481,84 @@ EOF
     check_rss "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
         "$WORK/f.out" "1,000 calls" "10,000 calls"
     check "dynalite: no crash, the same backend serves after 10,000 calls" "t|9" "$(after "$WORK/f.out" alive)"
+
+    session >"$WORK/fm.out" <<EOF
+SET client_min_messages = warning;
+\echo @served
+SELECT fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
+DO \$\$ BEGIN
+    FOR i IN 1..1000 LOOP
+        PERFORM fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss1 \gset
+DO \$\$ BEGIN
+    FOR i IN 1001..10000 LOOP
+        PERFORM fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss2 \gset
+\echo @rss
+\echo :rss1 :rss2
+EOF
+    check "dynalite: fs_get_feature_matrix serves the view" "{{1,0.5},{2,NULL},{3,0.25},{NULL,NULL},{NULL,NULL}}" \
+        "$(after "$WORK/fm.out" served)"
+    check_rss "dynalite: 10,000 calls of fs_get_feature_matrix (5 ids) in one session grow RSS by < 5 MB" \
+        "$WORK/fm.out" "1,000 calls" "10,000 calls"
 fi
+
+# The embedded store: 10,000 small calls of fs_get_feature_matrix, then 30
+# calls of 10,000 entities by 50 features (a 4 MB result each).
+session >"$WORK/fe.out" <<EOF
+SET client_min_messages = warning;
+CREATE TABLE mat_t (user_id text PRIMARY KEY, event_time timestamptz,
+                    a float8, b bigint, c numeric, d boolean, e int);
+INSERT INTO mat_t SELECT 'm' || g, '2026-01-01', g, g, g / 10.0, g % 2 = 0, g FROM generate_series(1, 10000) g;
+SELECT FROM fs_register_feature_view('mat', 'mat_t', 'user');
+CREATE TEMP TABLE mat_ids AS SELECT ARRAY(SELECT 'm' || g FROM generate_series(1, 10000) g) AS ids;
+DO \$\$ BEGIN
+    FOR i IN 1..1000 LOOP
+        PERFORM fs_get_feature_matrix(ARRAY['m1', 'm2', 'm3', 'x'], ARRAY['mat:*']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss1 \gset
+DO \$\$ BEGIN
+    FOR i IN 1001..10000 LOOP
+        PERFORM fs_get_feature_matrix(ARRAY['m1', 'm2', 'm3', 'x'], ARRAY['mat:*']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss2 \gset
+\echo @rss
+\echo :rss1 :rss2
+\echo @big
+SELECT array_dims(m), (SELECT round(sum(x)) FROM unnest(m) x)
+  FROM (SELECT fs_get_feature_matrix(ids, ARRAY['mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*',
+                                                'mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*']) AS m
+          FROM mat_ids) s;
+DO \$\$ DECLARE ids text[] := (SELECT ids FROM mat_ids); BEGIN
+    FOR i IN 1..5 LOOP
+        PERFORM fs_get_feature_matrix(ids, ARRAY['mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*',
+                                                 'mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss1 \gset
+DO \$\$ DECLARE ids text[] := (SELECT ids FROM mat_ids); BEGIN
+    FOR i IN 1..25 LOOP
+        PERFORM fs_get_feature_matrix(ids, ARRAY['mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*',
+                                                 'mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*']);
+    END LOOP;
+END \$\$;
+SELECT backend_rss_kb() AS rss2 \gset
+\echo @rss_big
+\echo :rss1 :rss2
+EOF
+check_rss "embedded: 10,000 calls of fs_get_feature_matrix (4 ids) in one session grow RSS by < 5 MB" \
+    "$WORK/fe.out" "1,000 calls" "10,000 calls"
+check "embedded: fs_get_feature_matrix of 10,000 entities by 50 features" \
+    "[1:10000][1:50]|1550205000" "$(after "$WORK/fe.out" big)"
+sed -i 's/^@rss$/@rss_small/; s/^@rss_big$/@rss/' "$WORK/fe.out"
+check_rss "embedded: 25 more calls of 10,000 x 50 after 5 grow RSS by < 5 MB" \
+    "$WORK/fe.out" "5 big calls" "30"
 
 # Error paths: 1,100 calls throttled (max_retries 0: one request, then the
 # error) and 1,100 calls answered with garbage, every error caught in
@@ -648,6 +725,9 @@ stop_fault
 
 # A store that answers the slow keys late (after 1 s): the requests the
 # deadline abandoned get their answers on connections the client closed.
+# fs_get_feature_matrix: NULL cells, non-NULL cells and their sum.
+MATRIX150="SELECT count(*) FILTER (WHERE x IS NULL), count(x), sum(x)
+             FROM unnest(fs_get_feature_matrix($IDS150, ARRAY['lv:score', 'fv:clicks'])) x"
 start_fault hang-keys:slow:1000
 session >"$WORK/g2.out" <<EOF
 $(point_at_fault 2)
@@ -657,6 +737,8 @@ SET feature_store.on_store_error = 'unavailable';
 SET feature_store.store_deadline_ms = '300ms';
 \echo @cut
 $(summary "$IDS150");
+\echo @matrix_cut
+$MATRIX150;
 SELECT pg_sleep(1.5);
 \echo @after
 RESET feature_store.store_deadline_ms;
@@ -664,6 +746,8 @@ $(summary "$IDS100");
 \echo @in_time
 SET feature_store.store_deadline_ms = '4s';
 $(summary "$IDS150");
+\echo @matrix_in_time
+$MATRIX150;
 \echo @alive
 SELECT pg_backend_pid() = :pid0;
 EOF
@@ -674,6 +758,10 @@ check "deadline: afterwards the same backend reads correct values from the same 
     "$(after "$WORK/g2.out" after)"
 check "deadline: a store that answers within the deadline is served in full (no warning)" \
     "$FULL" "$(after "$WORK/g2.out" in_time)"
+check "deadline: fs_get_feature_matrix is cut off the same way (50 NULL cells, a WARNING)" "WARNING:  HV000
+50|250|400" "$(after "$WORK/g2.out" matrix_cut)"
+check "deadline: fs_get_feature_matrix with a store that answers within the deadline: every cell" \
+    "0|300|450" "$(after "$WORK/g2.out" matrix_in_time)"
 check "deadline: all in the same backend" "t" "$(after "$WORK/g2.out" alive)"
 stop_fault
 
@@ -702,6 +790,9 @@ $(all_status UNAVAILABLE)" "$(after "$WORK/g3.out" unavailable)"
 done
 
 # The server option: a per-server deadline, which wins over the setting.
+# fs_get_feature_matrix: NULL cells, non-NULL cells and their sum.
+MATRIX150="SELECT count(*) FILTER (WHERE x IS NULL), count(x), sum(x)
+             FROM unnest(fs_get_feature_matrix($IDS150, ARRAY['lv:score', 'fv:clicks'])) x"
 start_fault hang-keys:slow:1000
 session >"$WORK/g4.out" <<EOF
 $(point_at_fault 2)

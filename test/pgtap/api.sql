@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_store;
-SELECT plan(44);
+SELECT plan(47);
 
 -- catalog tables and the view
 SELECT has_table('fs_entity');
@@ -86,6 +86,11 @@ SELECT is(pg_get_function_arguments('fs_get_feature_vectors(text[],text[])'::reg
 SELECT is(pg_get_function_result('fs_get_feature_vectors(text[],text[])'::regprocedure),
           'TABLE(entity_id text, features jsonb)',
           'fs_get_feature_vectors result columns');
+SELECT has_function('fs_get_feature_matrix', ARRAY['text[]', 'text[]']);
+SELECT is(pg_get_function_arguments('fs_get_feature_matrix(text[],text[])'::regprocedure),
+          'entity_ids text[], feature_refs text[]', 'fs_get_feature_matrix parameters');
+SELECT is(pg_get_function_result('fs_get_feature_matrix(text[],text[])'::regprocedure),
+          'double precision[]', 'fs_get_feature_matrix returns double precision[]');
 
 -- named notation works with the parameter names docs/reference.md gives
 CREATE TABLE api_t (user_id text PRIMARY KEY, ts timestamptz, x int);

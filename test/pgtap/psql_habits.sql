@@ -45,6 +45,7 @@ SELECT set_eq($$
     ARRAY['fs_register_entity', 'fs_register_feature_view', 'fs_register_feature_service',
           'fs_alter_feature_view', 'fs_drop_feature_view', 'fs_drop_feature_service',
           'fs_drop_entity', 'fs_resolve_refs', 'fs_get_features', 'fs_get_feature_vectors',
+          'fs_get_feature_matrix',
           'fs_ingest', 'fs_create_staging_table', 'fs_forget_ingest_state',
           'fs_write_features', 'fs_push', 'fs_stream_requeue_rejects',
           'fs_stream_discard_rejects', 'fs_create_online_table'],
