@@ -7,7 +7,10 @@
 #
 #   embedded  loads the benchmark tables (test/bench/setup.sql: two views of
 #             1,000,000 rows, kept across runs while the cluster lives) and
-#             times fs_get_features against the hand-written SQL;
+#             times fs_get_features against the hand-written SQL, and
+#             fs_get_feature_matrix (14 numeric features, result in binary
+#             format) against the hand-written unnest LEFT JOIN of the same
+#             cells (methods matrix and hand-join);
 #   dynamodb  starts an instrumented dynalite (test/bench/dynalite_bench.js),
 #             loads a remote table of BENCH_DDB_ROWS items with the AWS SDK
 #             (test/bench/ddb_sdk.mjs load), registers it as the feature view
@@ -48,7 +51,7 @@
 # Environment (all optional):
 #   BENCH_ITERATIONS (300)  BENCH_WARMUP (20)  BENCH_ENTITIES (1000)
 #   BENCH_ROWS (1000000)    BENCH_SEED (42)
-#   BENCH_METHODS (features,hand,vectors,features-count,hand-count)
+#   BENCH_METHODS (features,hand,vectors,features-count,hand-count,matrix,hand-join)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
 #   BENCH_ONLY              embedded | dynamodb | canned | ingest | stream: run only that part (default: all)
 #   BENCH_INGEST_ROWS (1000000)  entities of the ingestion benchmark
@@ -150,7 +153,7 @@ psql -X -q -v ON_ERROR_STOP=1 -v rows="$BENCH_ROWS" -f "$BENCH/setup.sql"
 # 5. The run.
 CMD=(env "BENCH_ITERATIONS=${BENCH_ITERATIONS:-300}" "BENCH_WARMUP=${BENCH_WARMUP:-20}"
      "BENCH_ENTITIES=${BENCH_ENTITIES:-1000}" "BENCH_ROWS=$BENCH_ROWS"
-     "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_METHODS=${BENCH_METHODS:-features,hand,vectors,features-count,hand-count}"
+     "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_METHODS=${BENCH_METHODS:-features,hand,vectors,features-count,hand-count,matrix,hand-join}"
      "$BUILD/bench_serving")
 say "running the benchmark"
 echo

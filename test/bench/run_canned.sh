@@ -20,7 +20,9 @@
 #      fs_get_features), ddb-scan (SELECT count(*) FROM bench_canned WHERE
 #      user_id = ANY($1); the FDW asks the store for the key alone),
 #      ddb-scan-all (SELECT count(t) FROM bench_canned t WHERE ...: the same
-#      scan needing all 22 attributes), sdk (the AWS SDK v3) and plain (plain Node.js
+#      scan needing all 22 attributes), ddb-matrix (SELECT fs_get_feature_matrix
+#      of the 20 features, its float8[] fetched in binary format and checked
+#      once for its 1,000 x 20 shape before timing), sdk (the AWS SDK v3) and plain (plain Node.js
 #      keep-alive HTTP + JSON.parse), alternating in each iteration, the two
 #      Node.js clients through ddb_sdk.mjs serve, the same 10 BatchGetItem
 #      requests of 100 keys each.
@@ -29,7 +31,7 @@
 #   BENCH_CANNED_ITERATIONS (200)  BENCH_CANNED_WARMUP (10)
 #   BENCH_CANNED_ENTITIES (1000)   entities in the table, and ids per call
 #   BENCH_CANNED_LATENCY_MS (0)    the responder's service latency
-#   BENCH_CANNED_METHODS (ddb-count,ddb-scan,ddb-scan-all,sdk,plain)
+#   BENCH_CANNED_METHODS (ddb-count,ddb-scan,ddb-scan-all,ddb-matrix,sdk,plain)
 #   BENCH_SEED (42)
 set -euo pipefail
 
@@ -97,7 +99,7 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$BENCH/check_canned.sql" <"$TMP/cells.csv" ||
 CMD=(env "BENCH_ITERATIONS=${BENCH_CANNED_ITERATIONS:-200}" "BENCH_WARMUP=${BENCH_CANNED_WARMUP:-10}"
      "BENCH_ENTITIES=$ENTITIES" "BENCH_ROWS=$ENTITIES" "BENCH_ABSENT_PCT=0"
      "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_DDB_VIEW=bench_canned"
-     "BENCH_METHODS=${BENCH_CANNED_METHODS:-ddb-count,ddb-scan,ddb-scan-all,sdk,plain}"
+     "BENCH_METHODS=${BENCH_CANNED_METHODS:-ddb-count,ddb-scan,ddb-scan-all,ddb-matrix,sdk,plain}"
      "BENCH_SDK_HELPER=BENCH_DDB_TABLE=$TABLE $NODE test/bench/ddb_sdk.mjs serve"
      "$BUILD/bench_serving")
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
