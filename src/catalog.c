@@ -134,13 +134,8 @@ call_check(Oid schema, const char *name, int nargs, Oid *argtypes, Datum *values
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		/* Re-raised at once: no state of the check's needs cleaning up here. */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		fs_rethrow_without_internals(edata);
+		fs_rethrow_without_internals(cxt);
 	}
 	PG_END_TRY();
 	return allowed;

@@ -626,24 +626,13 @@ matrix_check_refs(FsResolved *res)
 	{
 		FsFeature  *feat = res->refs[r].feature;
 
-		switch (feat->codec.kind)
-		{
-			case FS_VALUE_INT2:
-			case FS_VALUE_INT4:
-			case FS_VALUE_INT8:
-			case FS_VALUE_FLOAT4:
-			case FS_VALUE_FLOAT8:
-			case FS_VALUE_NUMERIC:
-			case FS_VALUE_BOOL:
-				break;
-			default:
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("feature \"%s\" is of type %s, not a number or boolean",
-								res->refs[r].ref, format_type_be(feat->typid)),
-						 errdetail("fs_get_feature_matrix returns double precision values only."),
-						 errhint("Use fs_get_features or fs_get_feature_vectors to read it.")));
-		}
+		if (!FS_VALUE_KIND_IS_NUMBER(feat->codec.kind) && feat->codec.kind != FS_VALUE_BOOL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("feature \"%s\" is of type %s, not a number or boolean",
+							res->refs[r].ref, format_type_be(feat->typid)),
+					 errdetail("fs_get_feature_matrix returns double precision values only."),
+					 errhint("Use fs_get_features or fs_get_feature_vectors to read it.")));
 	}
 }
 

@@ -278,11 +278,17 @@ kept_line(const char *line, size_t len)
 
 /* See utils.h. */
 void
-fs_rethrow_without_internals(ErrorData *edata)
+fs_rethrow_without_internals(MemoryContext cxt)
 {
-	const char *ctx = edata->context;
+	ErrorData  *edata;
+	const char *ctx;
 	const char *last_end = NULL;
 	StringInfoData kept;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	ctx = edata->context;
 
 	/*
 	 * The context runs from the innermost line out.  Up to the outermost
@@ -364,13 +370,8 @@ fs_call_internal(FunctionCallInfo fcinfo, const char *name)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		/* Re-raised at once: the transaction's abort cleans up after the call. */
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		fs_rethrow_without_internals(edata);
+		fs_rethrow_without_internals(cxt);
 	}
 	PG_END_TRY();
 

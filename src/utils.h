@@ -82,8 +82,8 @@ extern SPIPlanPtr fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, in
 								 Oid *argtypes);
 
 /*
- * Raise a caught error (copied with CopyErrorData, after FlushErrorState)
- * again as the user should see it: without the context lines and internal
+ * In PG_CATCH, raise the error being handled again (copied into cxt, the
+ * memory context of the PG_TRY) as the user should see it: without the context lines and internal
  * query gathered inside the extension's own SQL and PL/pgSQL (the internal
  * functions named fs_check_*, fs_ingest_run and fs_create_staging_table_run),
  * keeping the lines of the
@@ -91,7 +91,7 @@ extern SPIPlanPtr fs_schema_plan(FsKeptPlan *kp, Oid schema, const char *sql, in
  * context of whoever called us.  Call it at once in PG_CATCH: nothing may
  * run between the catch and this, as no subtransaction was rolled back.
  */
-extern void fs_rethrow_without_internals(ErrorData *edata) pg_attribute_noreturn();
+extern void fs_rethrow_without_internals(MemoryContext cxt) pg_attribute_noreturn();
 
 /*
  * Call name, a function of the extension's schema (the schema of the C

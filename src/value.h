@@ -20,7 +20,7 @@
 
 typedef enum FsValueKind
 {
-	FS_VALUE_INT2,
+	FS_VALUE_INT2,				/* the numeric kinds come first (FS_VALUE_KIND_IS_NUMBER) */
 	FS_VALUE_INT4,
 	FS_VALUE_INT8,
 	FS_VALUE_FLOAT4,
@@ -35,6 +35,9 @@ typedef enum FsValueKind
 	FS_VALUE_ARRAY,
 	FS_VALUE_OTHER				/* through the type's output function */
 } FsValueKind;
+
+/* Whether a kind holds numbers (what mode 'add' adds, what a matrix takes). */
+#define FS_VALUE_KIND_IS_NUMBER(kind) ((kind) <= FS_VALUE_NUMERIC)
 
 /* How to turn Datums of one type into jsonb; built once per feature. */
 typedef struct FsValueCodec

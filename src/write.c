@@ -103,24 +103,6 @@ shown_value(JsonbValue *jv)
 	return s;
 }
 
-/* Whether values of a codec's kind can be added to. */
-static bool
-is_numeric_kind(FsValueKind kind)
-{
-	switch (kind)
-	{
-		case FS_VALUE_INT2:
-		case FS_VALUE_INT4:
-		case FS_VALUE_INT8:
-		case FS_VALUE_FLOAT4:
-		case FS_VALUE_FLOAT8:
-		case FS_VALUE_NUMERIC:
-			return true;
-		default:
-			return false;
-	}
-}
-
 /* Take the features of one object of a write (set, or add) into p->cols. */
 static void
 take_features(WriteCall *wc, FsPrepared *p, Jsonb *obj, bool add)
@@ -187,7 +169,7 @@ take_features(WriteCall *wc, FsPrepared *p, Jsonb *obj, bool add)
 					 errmsg("feature \"%s\" of feature view \"%s\" is a generated column",
 							name, view->name),
 					 errdetail("Its table computes it from the other columns.")));
-		if (add && !is_numeric_kind(view->features[f].codec.kind))
+		if (add && !FS_VALUE_KIND_IS_NUMBER(view->features[f].codec.kind))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("cannot add to feature \"%s\" of type %s",
