@@ -76,9 +76,8 @@ SELECT pg_temp.err($$SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['stats:doc'
 SELECT pg_temp.err($$SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['stats:seen'])$$);
 -- ... even with no entity, and 'view:*' of a view with text columns too.
 SELECT pg_temp.err($$SELECT fs_get_feature_matrix('{}', ARRAY['stats:*'])$$);
-\set VERBOSITY verbose
 SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['stats:doc']);
-\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
 -- Unknown references fail as in fs_get_features.
 SELECT pg_temp.err($$SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['stats:nope'])$$)
      = pg_temp.err($$SELECT * FROM fs_get_features(ARRAY['u1'], ARRAY['stats:nope'])$$) AS same_error;
