@@ -4,7 +4,8 @@ MODULE_big  = feature_store
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 
 SRCS        = $(wildcard src/*.c)
-OBJS        = $(SRCS:.c=.o)
+# json_doc.cpp wraps simdjson (C++17) behind the C interface of json_doc.h.
+OBJS        = $(SRCS:.c=.o) src/json_doc.o
 
 # Extension scripts (src/sql/): the current version's install script is built
 # from feature_store.sql; released install scripts that upgrades start from
@@ -24,7 +25,8 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -Isrc
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers $(if $(WERROR),-Werror)
-SHLIB_LINK  = -lcurl -ljansson
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra $(if $(WERROR),-Werror)
+SHLIB_LINK  = -lcurl -ljansson -lsimdjson -lstdc++
 
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
@@ -32,6 +34,9 @@ include $(PGXS)
 
 src/sql/$(EXTENSION)--$(EXTVERSION).sql: src/sql/$(EXTENSION).sql
 	cp $< $@
+
+# The JIT's bitcode of the C++ file needs the same language level.
+src/json_doc.bc: BITCODE_CXXFLAGS += -std=c++17
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
 $(OBJS): $(wildcard src/*.h)

@@ -21,6 +21,7 @@ PACKAGES=(
     libpq-dev
     libcurl4-openssl-dev
     libjansson-dev
+    libsimdjson-dev
     postgresql-15-pgtap
     libtap-parser-sourcehandler-pgtap-perl
     ca-certificates

@@ -6,7 +6,8 @@
  * Every file of the store carries the ddb_ prefix:
  *
  *	ddb_client.c	HTTP client: libcurl multi, SigV4, retries (ddb_client.h)
- *	ddb_json.c		jansson inside a backend: holders, builders (ddb_json.h)
+ *	ddb_json.c		jansson inside a backend: holders, builders; parsed
+ *					answers (ddb_json.h, over json_doc.h: simdjson)
  *	ddb_codec.c		the item layout: types and numbers, shared by
  *	ddb_encode.c	Datums -> AttributeValues and
  *	ddb_decode.c	AttributeValues -> Datums (ddb_codec.h; between the
@@ -142,8 +143,36 @@ extern void fs_ddb_forget_key(Oid relid);
 extern json_t *fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h,
 									 FsDdbCall **call);
 
-/* A column's value in an item (a response's object of attributes). */
-extern Datum fs_decode_column(FsDdbTable *tbl, json_t *item, Form_pg_attribute att,
+/*
+ * The attributes to read from items: each item's members are matched to
+ * them in one pass, guessing that items list their attributes in the same
+ * order (stores answer so), at the cost of a string comparison per member.
+ */
+typedef struct FsItemAttrs
+{
+	int			n;
+	const char **names;			/* [n] */
+	size_t	   *lens;			/* [n] */
+	int		   *guess;			/* [member position]: the index it had, or -1 */
+	int			nguess;
+} FsItemAttrs;
+
+/* Attributes names[0..n) (kept, not copied), in the current memory context. */
+extern FsItemAttrs *fs_item_attrs_create(const char **names, int n);
+
+/*
+ * The values of an item's attributes: vals[i] for names[i], or NULL when the
+ * item lacks it (a repeated attribute: its last value, as a JSON object
+ * holds).  vals and slots have n entries; vals[i] points into slots.
+ */
+extern void fs_item_attrs_find(FsItemAttrs *ia, const FsJv *item, FsJv *slots,
+							   const FsJv **vals);
+
+/*
+ * A column's value in an item (an object of attributes in a parsed answer;
+ * NULL: no item, the column is NULL).
+ */
+extern Datum fs_decode_column(FsDdbTable *tbl, const FsJv *item, Form_pg_attribute att,
 							  bool *isnull);
 
 /* ddb_request.c: single calls */
@@ -160,6 +189,13 @@ extern FsDdbCall *fs_new_call(const char *operation, json_t *body);
 
 /* Parse a successful call's response as a JSON object, held by h. */
 extern json_t *fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *table);
+
+/*
+ * Parse a successful call's response that carries items (read, never sent
+ * again) into a document of the current memory context; its root object in
+ * *root.
+ */
+extern FsJsonDoc *fs_parse_answer(FsDdbCall *call, const char *table, FsJv *root);
 
 /* A malformed response: name what is wrong (ERRCODE_FDW_INVALID_DATA_TYPE). */
 extern void fs_bad_shape(FsDdbCall *call, const char *table, const char *what) pg_attribute_noreturn();
@@ -212,11 +248,12 @@ typedef struct FsDdbGet
 	bool		consistent_read;
 
 	/*
-	 * Called with every item answered, as each answer arrives (from the
-	 * client's waiting loop, while other requests are still in flight).  The
-	 * item is borrowed: take a reference to keep it.
+	 * Called with every item answered (an object), as each answer arrives
+	 * (from the client's waiting loop, while other requests are still in
+	 * flight).  The item lives in the answer's document, which goes when
+	 * the callback returns: decode what to keep.
 	 */
-	void		(*on_item) (struct FsDdbGet *get, json_t *item);
+	void		(*on_item) (struct FsDdbGet *get, const FsJv *item);
 
 	/*
 	 * Called once when this table's keys cannot all be answered: the request

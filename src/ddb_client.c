@@ -498,10 +498,11 @@ ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result)
 	call->response_len = 0;
 	if (result == CURLE_OK)
 	{
-		call->response = palloc(req->buf.len + 1);
+		/* NUL-terminated, and padded for the parser (json_doc.h). */
+		call->response = palloc(req->buf.len + FS_JSON_PADDING);
 		if (req->buf.len > 0)
 			memcpy(call->response, req->buf.data, req->buf.len);
-		call->response[req->buf.len] = '\0';
+		memset(call->response + req->buf.len, 0, FS_JSON_PADDING);
 		call->response_len = req->buf.len;
 	}
 	MemoryContextSwitchTo(old);

@@ -96,7 +96,9 @@ typedef struct FsDdbCall
 	/* Filled by fs_ddb_run. */
 	FsDdbStatus status;
 	long		http_status;	/* 0 when no HTTP answer was received */
-	char	   *response;		/* palloc'd body, NUL-terminated (also for 4xx/5xx) */
+	char	   *response;		/* palloc'd body, NUL-terminated and padded with
+								 * FS_JSON_PADDING zeros for the parser (also
+								 * for 4xx/5xx) */
 	size_t		response_len;
 	char	   *error_type;		/* the store's "__type" after '#', or
 								 * "ConnectionFailed" (refused, unreachable, or

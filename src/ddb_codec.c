@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * ddb_codec.c
- *	  Between DynamoDB AttributeValues (jansson) and PostgreSQL Datums.
+ *	  Between DynamoDB AttributeValues and PostgreSQL Datums.
  *
  * The layout, value by value (docs/dynamodb.md is the long form):
  *
@@ -45,12 +45,18 @@
  * without a text round trip.  Only numeric, other timestamp text and
  * "other" types go through input functions.
  *
- * jansson allocates with malloc.  Pointing it at palloc (json_set_alloc_funcs)
- * would be process-wide, would also catch other libraries' jansson objects in
- * this backend, and would tie each object to whatever memory context was
- * current at its creation; instead every value is checked before its
- * json_t is made, and a container being filled is released in PG_CATCH when
- * an element fails.
+ * Encoding builds jansson values (requests are sent as jansson serialises
+ * them).  jansson allocates with malloc.  Pointing it at palloc
+ * (json_set_alloc_funcs) would be process-wide, would also catch other
+ * libraries' jansson objects in this backend, and would tie each object to
+ * whatever memory context was current at its creation; instead every value
+ * is checked before its json_t is made, and a container being filled is
+ * released in PG_CATCH when an element fails.
+ *
+ * Decoding reads answers parsed by simdjson (json_doc.h): a value is a
+ * position in the document's tape, its strings already unescaped and
+ * NUL-terminated in the parser's buffer, so a value costs no allocation
+ * before it becomes a Datum.
  *
  *-------------------------------------------------------------------------
  */

@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * ddb_codec.h
- *	  Between DynamoDB AttributeValues (jansson) and PostgreSQL Datums.
+ *	  Between DynamoDB AttributeValues and PostgreSQL Datums: encoded as
+ *	  jansson values for requests, decoded from answers parsed by simdjson
+ *	  (json_doc.h).
  *
  * The item layout (docs/dynamodb.md) is the contract other clients share:
  *
@@ -28,6 +30,7 @@
 #define FS_DDB_CODEC_H
 
 #include "ddb_json.h"
+#include "json_doc.h"
 
 /*
  * A Datum as an AttributeValue (a new reference).  SQL NULL is written by
@@ -42,15 +45,15 @@ extern json_t *fs_ddb_encode(Datum value, Oid typid, bool is_event_time,
 							 const char *column, const char *entity);
 
 /*
- * An AttributeValue (NULL when the attribute is absent) as a Datum of
- * typid/typmod, allocated in the current memory context.  Absent and
- * NULL:true give *isnull.  An AttributeValue of the wrong kind for the
- * column is an error (ERRCODE_FDW_INVALID_DATA_TYPE) naming the attribute;
- * a number beyond the column's range is ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
- * (ERRCODE_DATETIME_VALUE_OUT_OF_RANGE for times).  typmod and domain
- * constraints are applied.
+ * An AttributeValue of a parsed answer (NULL when the attribute is absent)
+ * as a Datum of typid/typmod, allocated in the current memory context.
+ * Absent and NULL:true give *isnull.  An AttributeValue of the wrong kind
+ * for the column is an error (ERRCODE_FDW_INVALID_DATA_TYPE) naming the
+ * attribute; a number beyond the column's range is
+ * ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE (ERRCODE_DATETIME_VALUE_OUT_OF_RANGE for
+ * times).  typmod and domain constraints are applied.
  */
-extern Datum fs_ddb_decode(json_t *av, Oid typid, int32 typmod, bool is_event_time,
+extern Datum fs_ddb_decode(const FsJv *av, Oid typid, int32 typmod, bool is_event_time,
 						   const char *attr, bool *isnull);
 
 #endif							/* FS_DDB_CODEC_H */

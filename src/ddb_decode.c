@@ -20,6 +20,7 @@
 #include "common/shortest_dec.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -30,7 +31,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
-static Datum decode_value(AvKind kind, json_t *val, DdbType *t, const char *attr);
+static Datum decode_value(AvKind kind, const FsJv *val, DdbType *t, const char *attr);
 
 static const char *const av_kind_names[] = {
 	[AV_S] = "S",[AV_N] = "N",[AV_B] = "B",[AV_BOOL] = "BOOL",[AV_NULL] = "NULL",
@@ -101,18 +102,19 @@ out_of_range(const char *attr, const char *s, DdbType *t, int sqlstate)
 
 /* The kind and value of an AttributeValue. */
 static AvKind
-av_split(json_t *av, json_t **val, const char *attr)
+av_split(const FsJv *av, FsJv *val, const char *attr)
 {
-	void	   *it;
+	FsJIter		it;
 	const char *k;
+	size_t		klen;
 	AvKind		kind;
-	int			jtype;
+	FsJType		jtype;
 
-	if (!json_is_object(av) || json_object_size(av) != 1)
+	if (fs_jtype(av) != FSJ_OBJECT || fs_jsize(av) != 1)
 		not_an_av(attr);
-	it = json_object_iter(av);
-	k = json_object_iter_key(it);
-	*val = json_object_iter_value(it);
+	fs_jiter(av, &it);
+	if (!fs_jnext_member(&it, &k, &klen, val) || strlen(k) != klen)
+		not_an_av(attr);
 
 	switch (k[0])
 	{
@@ -155,37 +157,35 @@ av_split(json_t *av, json_t **val, const char *attr)
 			not_an_av(attr);
 	}
 
-	jtype = json_typeof(*val);
+	jtype = fs_jtype(val);
 	switch (kind)
 	{
 		case AV_S:
 		case AV_N:
 		case AV_B:
-			if (jtype != JSON_STRING)
+			if (jtype != FSJ_STRING)
 				not_an_av(attr);
 			break;
 		case AV_BOOL:
-			if (jtype != JSON_TRUE && jtype != JSON_FALSE)
+			if (jtype != FSJ_TRUE && jtype != FSJ_FALSE)
 				not_an_av(attr);
 			break;
 		case AV_M:
-			if (jtype != JSON_OBJECT)
+			if (jtype != FSJ_OBJECT)
 				not_an_av(attr);
 			break;
 		default:
-			if (jtype != JSON_ARRAY)
+			if (jtype != FSJ_ARRAY)
 				not_an_av(attr);
 			break;
 	}
 	return kind;
 }
 
-/* A JSON string as server-encoded text without NULs; sets *len. */
+/* UTF-8 text as server-encoded text without NULs; sets *len. */
 static char *
-server_string(json_t *str, int *len, const char *attr)
+server_text(const char *s, size_t n, int *len, const char *attr)
 {
-	const char *s = json_string_value(str);
-	size_t		n = json_string_length(str);
 	char	   *conv;
 
 	if (memchr(s, '\0', n) != NULL)
@@ -202,15 +202,26 @@ server_string(json_t *str, int *len, const char *attr)
 	return conv;
 }
 
+/* A JSON string as server-encoded text without NULs; sets *len. */
+static char *
+server_string(const FsJv *str, int *len, const char *attr)
+{
+	size_t		n;
+	const char *s = fs_jstr(str, &n);
+
+	return server_text(s, n, len, attr);
+}
+
 /* An N as an int64 for an integer column of type t. */
 static int64
-decode_int(json_t *val, DdbType *t, int64 min, int64 max, const char *attr)
+decode_int(const FsJv *val, DdbType *t, int64 min, int64 max, const char *attr)
 {
-	const char *s = json_string_value(val);
+	size_t		slen;
+	const char *s = fs_jstr(val, &slen);
 	DecimalScan d;
 	int64		result;
 
-	if (!ddb_codec_scan_decimal(s, json_string_length(val), &d))
+	if (!ddb_codec_scan_decimal(s, slen, &d))
 		bad_value(attr, AV_N, s, t, NULL);
 	switch (ddb_codec_decimal_to_int64(&d, 0, &result))
 	{
@@ -260,13 +271,14 @@ decimal_fast_double(const DecimalScan *d, double *result)
 
 /* An N as a float, refusing what float8in/float4in refuse. */
 static double
-decode_float(json_t *val, DdbType *t, bool is_float4, const char *attr)
+decode_float(const FsJv *val, DdbType *t, bool is_float4, const char *attr)
 {
-	const char *s = json_string_value(val);
+	size_t		slen;
+	const char *s = fs_jstr(val, &slen);
 	DecimalScan d;
 	double		result;
 
-	if (!ddb_codec_scan_decimal(s, json_string_length(val), &d))
+	if (!ddb_codec_scan_decimal(s, slen, &d))
 		bad_value(attr, AV_N, s, t, NULL);
 	/*
 	 * A double rounded once more to float is still correctly rounded
@@ -283,15 +295,16 @@ decode_float(json_t *val, DdbType *t, bool is_float4, const char *attr)
 
 /* An N as a numeric of the column's typmod. */
 static Datum
-decode_numeric(json_t *val, DdbType *t, const char *attr)
+decode_numeric(const FsJv *val, DdbType *t, const char *attr)
 {
-	const char *s = json_string_value(val);
+	size_t		slen;
+	const char *s = fs_jstr(val, &slen);
 	DecimalScan d;
 	ErrorContextCallback cb;
 	Datum		result;
 
 	/* numeric_in would also take "NaN" and "Infinity". */
-	if (!ddb_codec_scan_decimal(s, json_string_length(val), &d))
+	if (!ddb_codec_scan_decimal(s, slen, &d))
 		bad_value(attr, AV_N, s, t, NULL);
 	PUSH_ATTR_CONTEXT(cb, attr);
 	result = DirectFunctionCall3(numeric_in, CStringGetDatum(s),
@@ -303,14 +316,15 @@ decode_numeric(json_t *val, DdbType *t, const char *attr)
 
 /* An N (seconds since the Unix epoch) as a timestamp, exact to the microsecond. */
 static Timestamp
-decode_epoch(json_t *val, DdbType *t, const char *attr)
+decode_epoch(const FsJv *val, DdbType *t, const char *attr)
 {
-	const char *s = json_string_value(val);
+	size_t		slen;
+	const char *s = fs_jstr(val, &slen);
 	DecimalScan d;
 	int64		us;
 	Timestamp	ts;
 
-	if (!ddb_codec_scan_decimal(s, json_string_length(val), &d))
+	if (!ddb_codec_scan_decimal(s, slen, &d))
 		bad_value(attr, AV_N, s, t, NULL);
 	if (ddb_codec_decimal_to_int64(&d, 6, &us) != DEC_OK ||
 		pg_sub_s64_overflow(us, UNIX_TO_PG_USECS, &ts) ||
@@ -389,7 +403,7 @@ check_domain(Datum value, bool isnull, Oid domain, const char *attr)
 
 /* A string value as a jsonb string. */
 static void
-jbv_string(JsonbValue *jv, json_t *str, const char *attr)
+jbv_string(JsonbValue *jv, const FsJv *str, const char *attr)
 {
 	int			len;
 
@@ -400,12 +414,13 @@ jbv_string(JsonbValue *jv, json_t *str, const char *attr)
 
 /* A jsonb number from an N. */
 static void
-jbv_number(JsonbValue *jv, json_t *str, DdbType *t, const char *attr)
+jbv_number(JsonbValue *jv, const FsJv *str, DdbType *t, const char *attr)
 {
-	const char *s = json_string_value(str);
+	size_t		slen;
+	const char *s = fs_jstr(str, &slen);
 	DecimalScan d;
 
-	if (!ddb_codec_scan_decimal(s, json_string_length(str), &d))
+	if (!ddb_codec_scan_decimal(s, slen, &d))
 		bad_value(attr, AV_N, s, t, NULL);
 	jv->type = jbvNumeric;
 	jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
@@ -415,7 +430,7 @@ jbv_number(JsonbValue *jv, json_t *str, DdbType *t, const char *attr)
 
 /* A scalar AttributeValue as a jsonb scalar. */
 static void
-jbv_scalar(JsonbValue *jv, AvKind kind, json_t *val, DdbType *t, const char *attr)
+jbv_scalar(JsonbValue *jv, AvKind kind, const FsJv *val, DdbType *t, const char *attr)
 {
 	switch (kind)
 	{
@@ -424,7 +439,7 @@ jbv_scalar(JsonbValue *jv, AvKind kind, json_t *val, DdbType *t, const char *att
 			break;
 		case AV_BOOL:
 			jv->type = jbvBool;
-			jv->val.boolean = json_is_true(val);
+			jv->val.boolean = (fs_jtype(val) == FSJ_TRUE);
 			break;
 		case AV_NULL:
 			jv->type = jbvNull;
@@ -437,57 +452,56 @@ jbv_scalar(JsonbValue *jv, AvKind kind, json_t *val, DdbType *t, const char *att
 
 /* Push an AttributeValue's kind and value into a jsonb under construction. */
 static JsonbValue *
-push_av(JsonbParseState **state, JsonbIteratorToken tok, AvKind kind, json_t *val,
+push_av(JsonbParseState **state, JsonbIteratorToken tok, AvKind kind, const FsJv *val,
 		DdbType *t, const char *attr)
 {
 	JsonbValue	jv;
-	size_t		i;
-	json_t	   *child;
-	json_t	   *cval;
+	FsJIter		it;
+	FsJv		child;
+	FsJv		cval;
 	AvKind		ckind;
 
+	check_stack_depth();
+	fs_jiter(val, &it);
 	switch (kind)
 	{
 		case AV_M:
 			{
 				const char *key;
+				size_t		keylen;
 
 				pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-				json_object_foreach(val, key, child)
+				while (fs_jnext_member(&it, &key, &keylen, &child))
 				{
 					JsonbValue	k;
+					int			len;
 
 					k.type = jbvString;
-					k.val.string.val = (char *) key;
-					k.val.string.len = strlen(key);
-					if (GetDatabaseEncoding() != PG_UTF8)
-					{
-						k.val.string.val = pg_any_to_server(key, k.val.string.len, PG_UTF8);
-						k.val.string.len = strlen(k.val.string.val);
-					}
+					k.val.string.val = server_text(key, keylen, &len, attr);
+					k.val.string.len = len;
 					pushJsonbValue(state, WJB_KEY, &k);
-					ckind = av_split(child, &cval, attr);
-					push_av(state, WJB_VALUE, ckind, cval, t, attr);
+					ckind = av_split(&child, &cval, attr);
+					push_av(state, WJB_VALUE, ckind, &cval, t, attr);
 				}
 				return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 			}
 		case AV_L:
 			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-			json_array_foreach(val, i, child)
+			while (fs_jnext(&it, &child))
 			{
-				ckind = av_split(child, &cval, attr);
-				push_av(state, WJB_ELEM, ckind, cval, t, attr);
+				ckind = av_split(&child, &cval, attr);
+				push_av(state, WJB_ELEM, ckind, &cval, t, attr);
 			}
 			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
 		case AV_SS:
 		case AV_NS:
 		case AV_BS:
 			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-			json_array_foreach(val, i, child)
+			while (fs_jnext(&it, &child))
 			{
-				if (!json_is_string(child))
+				if (fs_jtype(&child) != FSJ_STRING)
 					not_an_av(attr);
-				jbv_scalar(&jv, kind == AV_NS ? AV_N : AV_S, child, t, attr);
+				jbv_scalar(&jv, kind == AV_NS ? AV_N : AV_S, &child, t, attr);
 				pushJsonbValue(state, WJB_ELEM, &jv);
 			}
 			return pushJsonbValue(state, WJB_END_ARRAY, NULL);
@@ -499,7 +513,7 @@ push_av(JsonbParseState **state, JsonbIteratorToken tok, AvKind kind, json_t *va
 
 /* Any AttributeValue as a jsonb document (a NULL one only inside containers). */
 static Jsonb *
-decode_jsonb(AvKind kind, json_t *val, DdbType *t, const char *attr)
+decode_jsonb(AvKind kind, const FsJv *val, DdbType *t, const char *attr)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue	jv;
@@ -520,7 +534,7 @@ decode_jsonb(AvKind kind, json_t *val, DdbType *t, const char *attr)
 
 /* An L as a one-dimensional array of t's element type. */
 static ArrayType *
-decode_array(AvKind kind, json_t *val, DdbType *t, const char *attr)
+decode_array(AvKind kind, const FsJv *val, DdbType *t, const char *attr)
 {
 	DdbType		elem;
 	int16		typlen;
@@ -532,6 +546,8 @@ decode_array(AvKind kind, json_t *val, DdbType *t, const char *attr)
 	bool		hasnull = false;
 	int			dims[1];
 	int			lbs[1] = {1};
+	FsJIter		it;
+	FsJv		el;
 
 	if (kind != AV_L)
 		wrong_kind(attr, kind, t);
@@ -540,19 +556,20 @@ decode_array(AvKind kind, json_t *val, DdbType *t, const char *attr)
 	ddb_codec_resolve_type(t->elemtype, t->typmod, &elem);
 	get_typlenbyvalalign(t->elemtype, &typlen, &typbyval, &typalign);
 
-	n = json_array_size(val);
+	n = fs_jsize(val);
 	if (n == 0)
 		return construct_empty_array(t->elemtype);
 	elems = palloc(n * sizeof(Datum));
 	nulls = palloc(n * sizeof(bool));
-	for (int i = 0; i < n; i++)
+	fs_jiter(val, &it);
+	for (int i = 0; i < n && fs_jnext(&it, &el); i++)
 	{
-		json_t	   *ev;
-		AvKind		ekind = av_split(json_array_get(val, i), &ev, attr);
+		FsJv		ev;
+		AvKind		ekind = av_split(&el, &ev, attr);
 
 		nulls[i] = (ekind == AV_NULL);
 		hasnull |= nulls[i];
-		elems[i] = nulls[i] ? (Datum) 0 : decode_value(ekind, ev, &elem, attr);
+		elems[i] = nulls[i] ? (Datum) 0 : decode_value(ekind, &ev, &elem, attr);
 		if (OidIsValid(elem.domain))
 			check_domain(elems[i], nulls[i], elem.domain, attr);
 	}
@@ -563,7 +580,7 @@ decode_array(AvKind kind, json_t *val, DdbType *t, const char *attr)
 
 /* A non-NULL AttributeValue as a Datum of the resolved type t. */
 static Datum
-decode_value(AvKind kind, json_t *val, DdbType *t, const char *attr)
+decode_value(AvKind kind, const FsJv *val, DdbType *t, const char *attr)
 {
 	switch (t->kind)
 	{
@@ -594,7 +611,7 @@ decode_value(AvKind kind, json_t *val, DdbType *t, const char *attr)
 		case DDB_BOOL:
 			if (kind != AV_BOOL)
 				break;
-			return BoolGetDatum(json_is_true(val));
+			return BoolGetDatum(fs_jtype(val) == FSJ_TRUE);
 		case DDB_TEXT:
 			{
 				char	   *s;
@@ -619,14 +636,15 @@ decode_value(AvKind kind, json_t *val, DdbType *t, const char *attr)
 		case DDB_BYTEA:
 			{
 				const char *s;
+				size_t		n;
 				int			srclen;
 				bytea	   *result;
 				int			len;
 
 				if (kind != AV_B)
 					break;
-				s = json_string_value(val);
-				srclen = json_string_length(val);
+				s = fs_jstr(val, &n);
+				srclen = n;
 				result = palloc(VARHDRSZ + pg_b64_dec_len(srclen));
 				len = pg_b64_decode(s, srclen, VARDATA(result), pg_b64_dec_len(srclen));
 				if (len < 0)
@@ -645,9 +663,11 @@ decode_value(AvKind kind, json_t *val, DdbType *t, const char *attr)
 
 				if (kind == AV_S)
 				{
-					if (!parse_our_timestamptz(json_string_value(val),
-											   json_string_length(val), &ts))
-						return decode_input(json_string_value(val), t, attr);
+					size_t		n;
+					const char *s = fs_jstr(val, &n);
+
+					if (!parse_our_timestamptz(s, n, &ts))
+						return decode_input(s, t, attr);
 				}
 				else if (kind == AV_N)
 					ts = decode_epoch(val, t, attr);
@@ -665,7 +685,11 @@ decode_value(AvKind kind, json_t *val, DdbType *t, const char *attr)
 		case DDB_UNKNOWN:
 			if (kind != AV_S)
 				break;
-			return decode_input(json_string_value(val), t, attr);
+			{
+				size_t		n;
+
+				return decode_input(fs_jstr(val, &n), t, attr);
+			}
 	}
 	wrong_kind(attr, kind, t);
 }
@@ -675,11 +699,11 @@ decode_value(AvKind kind, json_t *val, DdbType *t, const char *attr)
  * typid/typmod, allocated in the current memory context.
  */
 Datum
-fs_ddb_decode(json_t *av, Oid typid, int32 typmod, bool is_event_time,
+fs_ddb_decode(const FsJv *av, Oid typid, int32 typmod, bool is_event_time,
 			  const char *attr, bool *isnull)
 {
 	DdbType		t;
-	json_t	   *val;
+	FsJv		val;
 	AvKind		kind;
 	Datum		result;
 
@@ -701,13 +725,13 @@ fs_ddb_decode(json_t *av, Oid typid, int32 typmod, bool is_event_time,
 	{
 		if (kind != AV_N)
 			wrong_kind(attr, kind, &t);
-		result = TimestampGetDatum(decode_epoch(val, &t, attr));
+		result = TimestampGetDatum(decode_epoch(&val, &t, attr));
 		if (t.typmod >= 0)
 			result = DirectFunctionCall2(timestamptz_scale, result,
 										 Int32GetDatum(t.typmod));
 	}
 	else
-		result = decode_value(kind, val, &t, attr);
+		result = decode_value(kind, &val, &t, attr);
 
 	if (OidIsValid(t.domain))
 		check_domain(result, false, t.domain, attr);

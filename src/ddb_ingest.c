@@ -185,10 +185,10 @@ same_value(RemoteRun *rr, int i, Datum stored, bool stored_null, Datum value, bo
 
 /* Compare a stored item with the silver row of its entity. */
 static void
-take_item(RemoteRun *rr, json_t *item)
+take_item(RemoteRun *rr, const FsJv *item)
 {
 	TupleDesc	fdesc = RelationGetDescr(rr->rel);
-	json_t	   *key_av = json_object_get(item, rr->tbl->key_attr);
+	FsJv		key_av;
 	char	   *keytext;
 	KeyEntry   *e;
 	RemoteRow  *row;
@@ -197,12 +197,13 @@ take_item(RemoteRun *rr, json_t *item)
 	TimestampTz stored_ts = 0;
 	bool		ts_null = true;
 
-	if (key_av == NULL)
+	if (!fs_jget(item, rr->tbl->key_attr, strlen(rr->tbl->key_attr), &key_av))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid BatchGetItem response from DynamoDB for table \"%s\": an item lacks the key attribute \"%s\"",
 						rr->tbl->table, rr->tbl->key_attr)));
-	keytext = fs_json_to_cstring(key_av, JSON_SORT_KEYS);
+	/* As the key was asked for: its canonical JSON. */
+	keytext = fs_json_to_cstring(fs_json_hold(rr->hold, fs_jv_to_json(&key_av)), JSON_SORT_KEYS);
 	e = hash_search(rr->keys, &keytext, HASH_FIND, NULL);
 	if (e == NULL)
 		ereport(ERROR,
@@ -245,7 +246,7 @@ take_item(RemoteRun *rr, json_t *item)
 
 /* A stored item of the chunk's entities: compare it with its silver row. */
 static void
-stored_item(FsDdbGet *get, json_t *item)
+stored_item(FsDdbGet *get, const FsJv *item)
 {
 	take_item((RemoteRun *) get->arg, item);
 }

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 /*
@@ -157,3 +158,115 @@ fs_json_to_cstring(json_t *j, size_t flags)
 	return result;
 }
 
+
+/* Reset callback: give the document's parser back. */
+static void
+json_doc_release_cb(void *arg)
+{
+	fs_json_doc_release((FsJsonDoc *) arg);
+}
+
+/* Parse an answer into a document of the current memory context. */
+FsJsonDoc *
+fs_json_doc_parse(const char *buf, size_t len, const char **error)
+{
+	FsJsonDoc  *doc = palloc0(sizeof(FsJsonDoc));
+	bool		oom;
+
+	doc->parser = fs_jparser_acquire();
+	if (doc->parser == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory reading a DynamoDB answer")));
+	doc->cb.func = json_doc_release_cb;
+	doc->cb.arg = doc;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &doc->cb);
+	if (fs_jparse(doc->parser, buf, len, &doc->root, error, &oom))
+		return doc;
+	fs_json_doc_release(doc);
+	if (oom)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory reading a DynamoDB answer of %zu bytes", len)));
+	return NULL;
+}
+
+/* Release a document now; its memory context's callback then does nothing. */
+void
+fs_json_doc_release(FsJsonDoc *doc)
+{
+	if (doc->parser != NULL)
+		fs_jparser_release(doc->parser);
+	doc->parser = NULL;
+}
+
+/* A parsed value as a new jansson value, or NULL when jansson runs out of memory. */
+static json_t *
+jv_to_json(const FsJv *v)
+{
+	FsJIter		it;
+	FsJv		child;
+	json_t	   *result = NULL;
+	const char *s;
+	size_t		len;
+	long long	i;
+	double		d;
+
+	check_stack_depth();
+	switch (fs_jtype(v))
+	{
+		case FSJ_NULL:
+			return json_null();
+		case FSJ_TRUE:
+			return json_true();
+		case FSJ_FALSE:
+			return json_false();
+		case FSJ_STRING:
+			s = fs_jstr(v, &len);
+			return json_stringn(s, len);
+		case FSJ_NUMBER:
+			if (fs_jint64(v, &i))
+				return json_integer(i);
+			return fs_jdouble(v, &d) ? json_real(d) : NULL;
+		case FSJ_ARRAY:
+			result = json_array();
+			fs_jiter(v, &it);
+			while (result != NULL && fs_jnext(&it, &child))
+			{
+				json_t	   *elem = jv_to_json(&child);
+
+				if (elem == NULL || json_array_append_new(result, elem) != 0)
+				{
+					json_decref(result);
+					result = NULL;
+				}
+			}
+			return result;
+		case FSJ_OBJECT:
+			result = fs_json_object();
+			fs_jiter(v, &it);
+			while (result != NULL && fs_jnext_member(&it, &s, &len, &child))
+			{
+				json_t	   *member = jv_to_json(&child);
+
+				if (member == NULL || json_object_setn_new(result, s, len, member) != 0)
+				{
+					json_decref(result);
+					result = NULL;
+				}
+			}
+			return result;
+	}
+	return NULL;
+}
+
+/* A parsed value as a new jansson value, failing loudly. */
+json_t *
+fs_jv_to_json(const FsJv *v)
+{
+	json_t	   *j = jv_to_json(v);
+
+	if (j == NULL)
+		request_oom();
+	return j;
+}

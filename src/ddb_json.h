@@ -36,6 +36,8 @@
 
 #include <jansson.h>
 
+#include "json_doc.h"
+
 /* References to jansson values, dropped when a memory context is reset. */
 typedef struct FsJsonHold
 {
@@ -68,5 +70,34 @@ extern void fs_arr_append_new(json_t *arr, json_t *value);
 
 /* A JSON value as a palloc'd compact string; flags add to JSON_COMPACT. */
 extern char *fs_json_to_cstring(json_t *j, size_t flags);
+
+/*
+ * An answer parsed by simdjson (json_doc.h): its values are valid until the
+ * document is released, explicitly or when the memory context it was parsed
+ * in is reset or deleted.
+ */
+typedef struct FsJsonDoc
+{
+	MemoryContextCallback cb;
+	FsJParser  *parser;
+	FsJv		root;
+} FsJsonDoc;
+
+/*
+ * Parse len bytes at buf, which must be readable for FS_JSON_PADDING bytes
+ * more (FsDdbCall.response is), into a document of the current memory
+ * context.  NULL, with simdjson's reason in *error, if it is not JSON; out
+ * of memory is an error.
+ */
+extern FsJsonDoc *fs_json_doc_parse(const char *buf, size_t len, const char **error);
+
+/* Release a document now rather than with its memory context. */
+extern void fs_json_doc_release(FsJsonDoc *doc);
+
+/*
+ * A value of a parsed answer as a new jansson value, for the few that go
+ * back into requests (UnprocessedKeys, LastEvaluatedKey).  Failing loudly.
+ */
+extern json_t *fs_jv_to_json(const FsJv *v);
 
 #endif							/* FS_DDB_JSON_H */

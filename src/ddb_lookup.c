@@ -49,6 +49,9 @@ typedef struct RemoteView
 	const char *ts_attr;
 	bool		ts_is_event_time;	/* stored as epoch seconds (N) */
 	const char **feat_attrs;	/* [nfeat] */
+	FsItemAttrs *item_attrs;	/* key, event time, then the features */
+	FsJv	   *item_slots;		/* [nfeat + 2]: an item's values */
+	const FsJv **item_vals;		/* [nfeat + 2] */
 	json_t	   *names;			/* ExpressionAttributeNames */
 	char	   *projection;		/* ProjectionExpression */
 	HTAB	   *slot_of_key;
@@ -114,6 +117,26 @@ key_text(json_t *av, FsBytesKey *kt)
 		return false;
 	kt->ptr = json_string_value(s);
 	kt->len = json_string_length(s);
+	return true;
+}
+
+/* The S, N or B string of a key AttributeValue in an answer; *is_n for N. */
+static bool
+answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n)
+{
+	FsJv		s;
+	size_t		len;
+
+	if (av == NULL || fs_jtype(av) != FSJ_OBJECT)
+		return false;
+	*is_n = false;
+	if (!fs_jget(av, "S", 1, &s) && !(*is_n = fs_jget(av, "N", 1, &s)) &&
+		!fs_jget(av, "B", 1, &s))
+		return false;
+	if (fs_jtype(&s) != FSJ_STRING)
+		return false;
+	kt->ptr = fs_jstr(&s, &len);
+	kt->len = len;
 	return true;
 }
 
@@ -215,6 +238,16 @@ remote_view_init(FsLookup *lk, JsonRoots *jr, FsDdbEndpoint *ep, Oid serverid)
 		appendStringInfo(&proj, ", %s", alias);
 	}
 	rv->projection = proj.data;
+	{
+		const char **attrs = palloc(sizeof(char *) * (lk->nfeat + 2));
+
+		attrs[0] = rv->key_attr;
+		attrs[1] = rv->ts_attr;
+		memcpy(attrs + 2, rv->feat_attrs, sizeof(char *) * lk->nfeat);
+		rv->item_attrs = fs_item_attrs_create(attrs, lk->nfeat + 2);
+		rv->item_slots = palloc(sizeof(FsJv) * (lk->nfeat + 2));
+		rv->item_vals = palloc(sizeof(FsJv *) * (lk->nfeat + 2));
+	}
 
 	rv->slot_of_key = fs_bytes_table("feature_store remote keys", Max(lk->nkeys, 16),
 									 sizeof(KeyEntry), CurrentMemoryContext);
@@ -393,16 +426,17 @@ canonical_integer(const FsBytesKey *kt)
  * form we send goes through the key type and back.
  */
 static bool
-item_key_text(RemoteView *rv, json_t *av, FsBytesKey *kt)
+item_key_text(RemoteView *rv, const FsJv *av, FsBytesKey *kt)
 {
 	FsView	   *view = rv->lk->view;
 	json_t	   *again;
 	bool		isnull;
+	bool		is_n;
 	Datum		key;
 
-	if (!key_text(av, kt))
+	if (!answer_key_text(av, kt, &is_n))
 		return false;
-	if (json_object_get(av, "N") == NULL || canonical_integer(kt))
+	if (!is_n || canonical_integer(kt))
 		return true;
 	key = fs_ddb_decode(av, view->key_type, view->key_typmod, false, rv->key_attr, &isnull);
 	if (isnull)
@@ -431,7 +465,7 @@ item_context(void *arg)
 
 /* An item of a view's table: store its values in the view's lookup. */
 static void
-lookup_item(FsDdbGet *get, json_t *item)
+lookup_item(FsDdbGet *get, const FsJv *item)
 {
 	RemoteView *rv = (RemoteView *) get->arg;
 	FsLookup   *lk = rv->lk;
@@ -440,8 +474,10 @@ lookup_item(FsDdbGet *get, json_t *item)
 	FsBytesKey		kt;
 	KeyEntry   *entry;
 	int			slot;
+	const FsJv **vals = rv->item_vals;
 
-	if (!item_key_text(rv, json_object_get(item, rv->key_attr), &kt))
+	fs_item_attrs_find(rv->item_attrs, item, rv->item_slots, vals);
+	if (!item_key_text(rv, vals[0], &kt))
 	{
 		bad_answer(rv, psprintf("An item of table \"%s\" has no usable key attribute \"%s\".",
 								rv->table->table, rv->key_attr));
@@ -460,7 +496,7 @@ lookup_item(FsDdbGet *get, json_t *item)
 	error_context_stack = &errcb;
 
 	lk->found[slot] = true;
-	lk->event_time[slot] = fs_ddb_decode(json_object_get(item, rv->ts_attr),
+	lk->event_time[slot] = fs_ddb_decode(vals[1],
 										 TIMESTAMPTZOID, -1, rv->ts_is_event_time,
 										 rv->ts_attr, &lk->event_time_null[slot]);
 	for (int f = 0; f < lk->nfeat; f++)
@@ -468,7 +504,7 @@ lookup_item(FsDdbGet *get, json_t *item)
 		FsFeature  *feat = lk->feat[f];
 		int			v = slot * lk->nfeat + f;
 
-		lk->values[v] = fs_ddb_decode(json_object_get(item, rv->feat_attrs[f]),
+		lk->values[v] = fs_ddb_decode(vals[f + 2],
 									  feat->typid, feat->typmod, false,
 									  rv->feat_attrs[f], &lk->nulls[v]);
 	}

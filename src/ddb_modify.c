@@ -546,11 +546,13 @@ fsExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	if (returning)
 	{
 		/* The old row, decoded into temp_cxt: it lives until the next row. */
-		json_t	   *root = fs_parse_response(ms->hold, call, ms->tbl->table);
-		json_t	   *attrs = json_object_get(root, "Attributes");
+		FsJv		root;
+		FsJv		attrs;
+		FsJsonDoc  *doc = fs_parse_answer(call, ms->tbl->table, &root);
+		bool		present = fs_jget(&root, "Attributes", 10, &attrs);
 		TupleDesc	desc = slot->tts_tupleDescriptor;
 
-		if (attrs != NULL && !json_is_object(attrs))
+		if (present && fs_jtype(&attrs) != FSJ_OBJECT)
 			fs_bad_shape(call, ms->tbl->table, "\"Attributes\" is not an object");
 		ExecClearTuple(slot);
 		for (int i = 0; i < desc->natts; i++)
@@ -560,9 +562,11 @@ fsExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 			slot->tts_isnull[i] = true;
 			if (att->attisdropped || ms->tbl->attr_names[i] == NULL)
 				continue;
-			slot->tts_values[i] = fs_decode_column(ms->tbl, attrs, att, &slot->tts_isnull[i]);
+			slot->tts_values[i] = fs_decode_column(ms->tbl, present ? &attrs : NULL, att,
+												   &slot->tts_isnull[i]);
 		}
 		ExecStoreVirtualTuple(slot);
+		fs_json_doc_release(doc);
 	}
 	MemoryContextSwitchTo(old);
 	return slot;

@@ -65,6 +65,37 @@ fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *table)
 	return root;
 }
 
+/*
+ * Parse a successful call's response that carries items into a document of
+ * the current memory context; its root object in *root.
+ */
+FsJsonDoc *
+fs_parse_answer(FsDdbCall *call, const char *table, FsJv *root)
+{
+	const char *error;
+	FsJsonDoc  *doc;
+
+	if (call->response == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid %s response from DynamoDB for table \"%s\": empty body",
+						call->operation, table)));
+	doc = fs_json_doc_parse(call->response, call->response_len, &error);
+	if (doc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid %s response from DynamoDB for table \"%s\": not JSON",
+						call->operation, table),
+				 errdetail_log("%s", error)));
+	if (fs_jtype(&doc->root) != FSJ_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("invalid %s response from DynamoDB for table \"%s\": not an object",
+						call->operation, table)));
+	*root = doc->root;
+	return doc;
+}
+
 /* A malformed response: name what is wrong. */
 void
 fs_bad_shape(FsDdbCall *call, const char *table, const char *what)
@@ -189,11 +220,10 @@ typedef struct BatchRun
 	FsDdbEndpoint *ep;
 	FsDdbGet  **gets;
 	int			ngets;
+	MemoryContext cxt;			/* the run's own, answers parsed here */
 	MemoryContext caller_cxt;	/* where callbacks run */
 	FsJsonHold *hold;			/* request bodies, pending keys */
 	json_t	  **pending;		/* [get]: keys left unprocessed (arrays) */
-	json_t	   *current;		/* the answer being read, released on error */
-	MemoryContextCallback cb;
 } BatchRun;
 
 /* One BatchGetItem request: the reads of its tables. */
@@ -206,24 +236,17 @@ typedef struct BatchCall
 	int			nkeys;
 } BatchCall;
 
-/* Reset callback: drop the answer that was being read when an error came. */
-static void
-release_current(void *arg)
-{
-	BatchRun   *run = (BatchRun *) arg;
-
-	if (run->current != NULL)
-		json_decref(run->current);
-	run->current = NULL;
-}
-
 /* The index of the read of table within a request, or -1. */
 static int
-call_part(BatchCall *bc, const char *table)
+call_part(BatchCall *bc, const char *table, size_t len)
 {
 	for (int p = 0; p < bc->nparts; p++)
-		if (strcmp(bc->run->gets[bc->parts[p]]->table, table) == 0)
+	{
+		const char *t = bc->run->gets[bc->parts[p]]->table;
+
+		if (strlen(t) == len && memcmp(t, table, len) == 0)
 			return bc->parts[p];
+	}
 	return -1;
 }
 
@@ -310,28 +333,29 @@ call_expired(BatchCall *bc, FsDdbCall *call)
 
 /* Hand the items of one table's response to its read. */
 static void
-take_items(BatchRun *run, FsDdbGet *get, FsDdbCall *call, json_t *items)
+take_items(BatchRun *run, FsDdbGet *get, FsDdbCall *call, const FsJv *items)
 {
-	size_t		i;
-	json_t	   *item;
+	FsJIter		it;
+	FsJv		item;
 	MemoryContext old;
 
-	if (!json_is_array(items))
+	if (fs_jtype(items) != FSJ_ARRAY)
 	{
 		get_failed(run, get, call,
 				   psprintf("The items of table \"%s\" are not an array.", get->table), 0);
 		return;
 	}
 	old = MemoryContextSwitchTo(run->caller_cxt);
-	json_array_foreach(items, i, item)
+	fs_jiter(items, &it);
+	while (fs_jnext(&it, &item))
 	{
-		if (!json_is_object(item))
+		if (fs_jtype(&item) != FSJ_OBJECT)
 		{
 			get_failed(run, get, call,
 					   psprintf("An item of table \"%s\" is not an object.", get->table), 0);
 			break;
 		}
-		get->on_item(get, item);
+		get->on_item(get, &item);
 		if (get->failed)
 			break;
 	}
@@ -340,36 +364,41 @@ take_items(BatchRun *run, FsDdbGet *get, FsDdbCall *call, json_t *items)
 
 /* Keep the keys an answer left unprocessed, for the next round. */
 static void
-keep_unprocessed(BatchCall *bc, FsDdbCall *call, json_t *unprocessed)
+keep_unprocessed(BatchCall *bc, FsDdbCall *call, const FsJv *unprocessed, bool present)
 {
 	BatchRun   *run = bc->run;
+	FsJIter		it;
 	const char *table;
-	json_t	   *entry;
+	size_t		tablelen;
+	FsJv		entry;
 
-	if (unprocessed == NULL || json_is_null(unprocessed))
+	if (!present || fs_jtype(unprocessed) == FSJ_NULL)
 		return;
-	if (!json_is_object(unprocessed))
+	if (fs_jtype(unprocessed) != FSJ_OBJECT)
 	{
 		/* Keys the store may have left unanswered cannot be asked again. */
 		call_failed(bc, call, "\"UnprocessedKeys\" is not an object.");
 		return;
 	}
-	json_object_foreach(unprocessed, table, entry)
+	fs_jiter(unprocessed, &it);
+	while (fs_jnext_member(&it, &table, &tablelen, &entry))
 	{
-		int			g = call_part(bc, table);
-		json_t	   *keys = json_object_get(entry, "Keys");
-		size_t		i;
-		json_t	   *key;
+		int			g = call_part(bc, table, tablelen);
+		FsJv		keys;
+		FsJIter		kit;
+		FsJv		key;
 
 		if (g < 0 || run->gets[g]->failed)
 			continue;
-		if (!json_is_array(keys))
+		if (!fs_jget(&entry, "Keys", 4, &keys) || fs_jtype(&keys) != FSJ_ARRAY)
 		{
 			get_failed(run, run->gets[g], call, "\"UnprocessedKeys\" has no \"Keys\" array.", 0);
 			continue;
 		}
-		json_array_foreach(keys, i, key)
-			fs_arr_append_new(run->pending[g], json_incref(key));
+		/* Few, and sent again: as jansson values. */
+		fs_jiter(&keys, &kit);
+		while (fs_jnext(&kit, &key))
+			fs_arr_append_new(run->pending[g], fs_jv_to_json(&key));
 	}
 }
 
@@ -379,11 +408,10 @@ batch_done(FsDdbCall *call)
 {
 	BatchCall  *bc = (BatchCall *) call->arg;
 	BatchRun   *run = bc->run;
-	json_error_t jerr;
-	json_t	   *root;
-	json_t	   *responses;
-	const char *table;
-	json_t	   *items;
+	FsJsonDoc  *doc;
+	const char *error;
+	FsJv		responses;
+	MemoryContext old;
 
 	for (int p = 0; p < bc->nparts; p++)
 	{
@@ -402,35 +430,41 @@ batch_done(FsDdbCall *call)
 		return;
 	}
 
-	root = json_loadb(call->response, call->response_len, 0, &jerr);
-	run->current = root;
-	if (root == NULL || !json_is_object(root))
+	/* Parsed in the run's context: released below, or with it on error. */
+	old = MemoryContextSwitchTo(run->cxt);
+	doc = fs_json_doc_parse(call->response, call->response_len, &error);
+	MemoryContextSwitchTo(old);
+	if (doc == NULL || fs_jtype(&doc->root) != FSJ_OBJECT)
 		call_failed(bc, call, "The answer is not a JSON object.");
+	else if (!fs_jget(&doc->root, "Responses", 9, &responses))
+		/* A store always sends Responses: without it, keys would look absent. */
+		call_failed(bc, call, "The answer has no \"Responses\".");
+	else if (fs_jtype(&responses) != FSJ_OBJECT)
+		call_failed(bc, call, "\"Responses\" is not an object.");
 	else
 	{
-		/* A store always sends Responses: without it, keys would look absent. */
-		responses = json_object_get(root, "Responses");
-		if (!json_is_object(responses))
-			call_failed(bc, call, responses == NULL
-						? "The answer has no \"Responses\"."
-						: "\"Responses\" is not an object.");
-		else
-		{
-			json_object_foreach(responses, table, items)
-			{
-				int			g = call_part(bc, table);
+		FsJIter		it;
+		const char *table;
+		size_t		tablelen;
+		FsJv		items;
+		FsJv		unprocessed;
+		bool		present;
 
-				if (g >= 0 && !run->gets[g]->failed)
-					take_items(run, run->gets[g], call, items);
-			}
-			keep_unprocessed(bc, call, json_object_get(root, "UnprocessedKeys"));
+		fs_jiter(&responses, &it);
+		while (fs_jnext_member(&it, &table, &tablelen, &items))
+		{
+			int			g = call_part(bc, table, tablelen);
+
+			if (g >= 0 && !run->gets[g]->failed)
+				take_items(run, run->gets[g], call, &items);
 		}
+		present = fs_jget(&doc->root, "UnprocessedKeys", 15, &unprocessed);
+		keep_unprocessed(bc, call, &unprocessed, present);
 	}
 
-	/* Callbacks copied what they keep: the document can go now. */
-	run->current = NULL;
-	if (root != NULL)
-		json_decref(root);
+	/* Callbacks decoded what they keep: the document can go now. */
+	if (doc != NULL)
+		fs_json_doc_release(doc);
 	pfree(call->response);
 	call->response = NULL;
 }
@@ -482,7 +516,7 @@ pack_calls(BatchRun *run, json_t **keys, int *ncalls)
 			/* A new request when full, or when the table is there for another read. */
 			if (cur == NULL || cur->nkeys == FS_DDB_BATCH_GET_MAX ||
 				(json_object_get(cur->request_items, run->gets[g]->table) != NULL &&
-				 call_part(cur, run->gets[g]->table) != g))
+				 call_part(cur, run->gets[g]->table, strlen(run->gets[g]->table)) != g))
 			{
 				cur = palloc0(sizeof(BatchCall));
 				cur->run = run;
@@ -528,12 +562,10 @@ fs_ddb_batch_get(FsDdbEndpoint *ep, FsDdbGet **gets, int ngets)
 	run->ep = ep;
 	run->gets = gets;
 	run->ngets = ngets;
+	run->cxt = cxt;
 	run->caller_cxt = caller_cxt;
 	run->hold = fs_json_hold_create(cxt);
 	run->pending = palloc(sizeof(json_t *) * Max(ngets, 1));
-	run->cb.func = release_current;
-	run->cb.arg = run;
-	MemoryContextRegisterResetCallback(cxt, &run->cb);
 
 	for (int g = 0; g < ngets; g++)
 	{

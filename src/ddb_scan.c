@@ -66,6 +66,13 @@ enum FsScanPrivate
 	FS_PRIV_KEY_ARRAY			/* Integer: 1 if the key expression is an array */
 };
 
+/* An item decoded: the projected columns' values, in proj order. */
+typedef struct FsScanRow
+{
+	Datum	   *values;
+	bool	   *nulls;
+} FsScanRow;
+
 typedef struct FsScanState
 {
 	FsDdbTable *tbl;
@@ -80,15 +87,20 @@ typedef struct FsScanState
 	char	   *projection;		/* ProjectionExpression */
 	FsJsonHold *keep;			/* holds 'names' for the scan's lifetime */
 
-	MemoryContext batch_cxt;	/* the current fetch: responses, items */
-	FsJsonHold *hold;			/* parsed responses of the current fetch */
-	json_t	  **items;			/* borrowed from the held responses */
-	int			nitems;
-	int			maxitems;
+	TupleDesc	desc;
+	FsItemAttrs *item_attrs;	/* the projected columns' attributes */
+	FsJv	   *item_slots;		/* [nproj]: an item's values */
+	const FsJv **item_vals;		/* [nproj] */
+
+	MemoryContext batch_cxt;	/* the current fetch: keys, decoded rows */
+	FsJsonHold *hold;			/* requests of the current fetch */
+	FsScanRow  *rows;			/* items decoded as they arrive */
+	int			nrows;
+	int			maxrows;
 	int			next;
 	bool		fetched;		/* the keys were fetched / the Scan began */
 	bool		scan_done;		/* Scan: no LastEvaluatedKey on the last page */
-	json_t	   *start_key;		/* Scan: LastEvaluatedKey (in 'hold') */
+	json_t	   *start_key;		/* Scan: LastEvaluatedKey (in 'keep') */
 
 	int64		requests;		/* for EXPLAIN ANALYZE */
 	int64		retries;
@@ -462,6 +474,16 @@ fsBeginForeignScan(ForeignScanState *node, int eflags)
 		i++;
 	}
 	st->projection = proj.data;
+	st->desc = RelationGetDescr(rel);
+	{
+		const char **attrs = palloc(sizeof(char *) * Max(st->nproj, 1));
+
+		for (i = 0; i < st->nproj; i++)
+			attrs[i] = st->tbl->attr_names[st->proj[i] - 1];
+		st->item_attrs = fs_item_attrs_create(attrs, st->nproj);
+		st->item_slots = palloc(sizeof(FsJv) * Max(st->nproj, 1));
+		st->item_vals = palloc(sizeof(FsJv *) * Max(st->nproj, 1));
+	}
 
 	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										  "fs_dynamodb scan",
@@ -474,39 +496,58 @@ scan_reset_batch(FsScanState *st)
 {
 	MemoryContextReset(st->batch_cxt);
 	st->hold = fs_json_hold_create(st->batch_cxt);
-	st->maxitems = 64;
-	st->items = MemoryContextAlloc(st->batch_cxt, sizeof(json_t *) * st->maxitems);
-	st->nitems = 0;
+	st->maxrows = 64;
+	st->rows = MemoryContextAlloc(st->batch_cxt, sizeof(FsScanRow) * st->maxrows);
+	st->nrows = 0;
 	st->next = 0;
 	st->start_key = NULL;
 }
 
-/* Append an item (borrowed from a held response) to the scan's items. */
+/*
+ * Decode an item of an answer into the scan's rows (in the current memory
+ * context, the fetch's): the answer goes as soon as its items are read.
+ */
 static void
-scan_keep_item(FsScanState *st, json_t *item)
+scan_keep_item(FsScanState *st, const FsJv *item)
 {
-	if (st->nitems == st->maxitems)
+	FsScanRow  *row;
+	const FsJv **vals = st->item_vals;
+
+	if (st->nrows == st->maxrows)
 	{
-		st->maxitems *= 2;
-		st->items = repalloc(st->items, sizeof(json_t *) * st->maxitems);
+		st->maxrows *= 2;
+		st->rows = repalloc(st->rows, sizeof(FsScanRow) * st->maxrows);
 	}
-	st->items[st->nitems++] = item;
+	row = &st->rows[st->nrows];
+	row->values = palloc(sizeof(Datum) * Max(st->nproj, 1));
+	row->nulls = palloc(sizeof(bool) * Max(st->nproj, 1));
+	fs_item_attrs_find(st->item_attrs, item, st->item_slots, vals);
+	for (int i = 0; i < st->nproj; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(st->desc, st->proj[i] - 1);
+
+		row->values[i] = fs_ddb_decode(vals[i], att->atttypid, att->atttypmod,
+									   att->attnum == st->tbl->event_time_attnum,
+									   st->item_attrs->names[i], &row->nulls[i]);
+	}
+	st->nrows++;
 }
 
-/* Add the items of a Scan page (an array of objects) to the scan's items. */
+/* Add the items of a Scan page (an array of objects) to the scan's rows. */
 static void
-scan_add_items(FsScanState *st, FsDdbCall *call, json_t *items)
+scan_add_items(FsScanState *st, FsDdbCall *call, const FsJv *items)
 {
-	size_t		i;
-	json_t	   *item;
+	FsJIter		it;
+	FsJv		item;
 
-	if (!json_is_array(items))
+	if (fs_jtype(items) != FSJ_ARRAY)
 		fs_bad_shape(call, st->tbl->table, "\"Items\" is not an array");
-	json_array_foreach(items, i, item)
+	fs_jiter(items, &it);
+	while (fs_jnext(&it, &item))
 	{
-		if (!json_is_object(item))
+		if (fs_jtype(&item) != FSJ_OBJECT)
 			fs_bad_shape(call, st->tbl->table, "an item of \"Items\" is not an object");
-		scan_keep_item(st, item);
+		scan_keep_item(st, &item);
 	}
 }
 
@@ -610,13 +651,11 @@ scan_eval_keys(ForeignScanState *node, FsScanState *st, int *nkeys)
 	return keys;
 }
 
-/* An item of a key lookup: keep it for the scan to return. */
+/* An item of a key lookup: decode it for the scan to return. */
 static void
-scan_take_item(FsDdbGet *get, json_t *item)
+scan_take_item(FsDdbGet *get, const FsJv *item)
 {
-	FsScanState *st = (FsScanState *) get->arg;
-
-	scan_keep_item(st, fs_json_hold(st->hold, json_incref(item)));
+	scan_keep_item((FsScanState *) get->arg, item);
 }
 
 /* Fetch every key, in one batch read (fs_ddb_batch_get). */
@@ -664,8 +703,10 @@ scan_next_page(FsScanState *st)
 	json_t	   *body = fs_held_object(st->hold);
 	char	   *text;
 	FsDdbCall  *call;
-	json_t	   *root;
-	json_t	   *lek;
+	FsJsonDoc  *doc;
+	FsJv		root;
+	FsJv		items;
+	FsJv		lek;
 
 	/* Serialise before the reset drops the previous page's LastEvaluatedKey. */
 	fs_obj_set_new(body, "TableName", json_string(st->tbl->table));
@@ -685,17 +726,18 @@ scan_next_page(FsScanState *st)
 	pfree(text);
 	call->body = NULL;
 
-	root = fs_parse_response(st->hold, call, st->tbl->table);
-	if (json_object_get(root, "Items") == NULL)
+	doc = fs_parse_answer(call, st->tbl->table, &root);
+	if (!fs_jget(&root, "Items", 5, &items))
 		fs_bad_shape(call, st->tbl->table, "no \"Items\"");
-	scan_add_items(st, call, json_object_get(root, "Items"));
-	lek = json_object_get(root, "LastEvaluatedKey");
-	if (lek == NULL || json_is_null(lek))
+	scan_add_items(st, call, &items);
+	st->start_key = NULL;
+	if (!fs_jget(&root, "LastEvaluatedKey", 16, &lek) || fs_jtype(&lek) == FSJ_NULL)
 		st->scan_done = true;
-	else if (!json_is_object(lek))
+	else if (fs_jtype(&lek) != FSJ_OBJECT)
 		fs_bad_shape(call, st->tbl->table, "\"LastEvaluatedKey\" is not an object");
 	else
-		st->start_key = lek;	/* borrowed from the held response */
+		st->start_key = fs_json_hold(st->keep, fs_jv_to_json(&lek));	/* for the next page */
+	fs_json_doc_release(doc);
 	MemoryContextSwitchTo(old);
 }
 
@@ -706,8 +748,7 @@ fsIterateForeignScan(ForeignScanState *node)
 	FsScanState *st = (FsScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	TupleDesc	desc = slot->tts_tupleDescriptor;
-	MemoryContext old;
-	json_t	   *item;
+	FsScanRow  *row;
 	FsCallContext cc;
 	ErrorContextCallback errcb;
 
@@ -726,29 +767,24 @@ fsIterateForeignScan(ForeignScanState *node)
 			scan_next_page(st);
 		}
 	}
-	while (st->access == FS_ACCESS_SCAN && st->next >= st->nitems && !st->scan_done)
+	while (st->access == FS_ACCESS_SCAN && st->next >= st->nrows && !st->scan_done)
 		scan_next_page(st);
 
 	ExecClearTuple(slot);
-	if (st->next >= st->nitems)
+	if (st->next >= st->nrows)
 	{
 		error_context_stack = errcb.previous;
 		return slot;
 	}
-	item = st->items[st->next++];
+	row = &st->rows[st->next++];
 
-	/* Decode into the per-tuple context, which the executor resets per row. */
-	old = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	/* The values stay in the fetch's memory until the next fetch. */
 	memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
 	for (int i = 0; i < st->nproj; i++)
 	{
-		AttrNumber	attnum = st->proj[i];
-
-		slot->tts_values[attnum - 1] =
-			fs_decode_column(st->tbl, item, TupleDescAttr(desc, attnum - 1),
-							 &slot->tts_isnull[attnum - 1]);
+		slot->tts_values[st->proj[i] - 1] = row->values[i];
+		slot->tts_isnull[st->proj[i] - 1] = row->nulls[i];
 	}
-	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);
 
 	error_context_stack = errcb.previous;
@@ -771,8 +807,8 @@ fsReScanForeignScan(ForeignScanState *node)
 	st->start_key = NULL;
 	MemoryContextReset(st->batch_cxt);
 	st->hold = NULL;
-	st->items = NULL;
-	st->nitems = st->next = 0;
+	st->rows = NULL;
+	st->nrows = st->next = 0;
 }
 
 /* Release the responses now rather than at the end of the query. */

@@ -288,12 +288,71 @@ fs_ddb_forget_key(Oid relid)
 
 /* A column's value in an item (absent or NULL:true is SQL NULL), per the item layout. */
 Datum
-fs_decode_column(FsDdbTable *tbl, json_t *item, Form_pg_attribute att, bool *isnull)
+fs_decode_column(FsDdbTable *tbl, const FsJv *item, Form_pg_attribute att, bool *isnull)
 {
 	const char *attr = tbl->attr_names[att->attnum - 1];
+	FsJv		av;
+	bool		found = item != NULL && fs_jget(item, attr, strlen(attr), &av);
 
-	return fs_ddb_decode(json_object_get(item, attr), att->atttypid, att->atttypmod,
+	return fs_ddb_decode(found ? &av : NULL, att->atttypid, att->atttypmod,
 						 att->attnum == tbl->event_time_attnum, attr, isnull);
+}
+
+/* Attributes names[0..n) to read from items. */
+FsItemAttrs *
+fs_item_attrs_create(const char **names, int n)
+{
+	FsItemAttrs *ia = palloc0(sizeof(FsItemAttrs));
+
+	ia->n = n;
+	ia->names = names;
+	ia->lens = palloc(sizeof(size_t) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		ia->lens[i] = names[i] ? strlen(names[i]) : 0;
+	ia->nguess = Max(n, 1) * 2;
+	ia->guess = palloc(sizeof(int) * ia->nguess);
+	for (int m = 0; m < ia->nguess; m++)
+		ia->guess[m] = -1;
+	return ia;
+}
+
+/* Whether attribute i is named key. */
+static inline bool
+attr_is(FsItemAttrs *ia, int i, const char *key, size_t keylen)
+{
+	return ia->names[i] != NULL && ia->lens[i] == keylen &&
+		memcmp(ia->names[i], key, keylen) == 0;
+}
+
+/* The values of an item's attributes, in one pass over its members. */
+void
+fs_item_attrs_find(FsItemAttrs *ia, const FsJv *item, FsJv *slots, const FsJv **vals)
+{
+	FsJIter		it;
+	const char *key;
+	size_t		keylen;
+	FsJv		val;
+	int			m = 0;
+
+	for (int i = 0; i < ia->n; i++)
+		vals[i] = NULL;
+	fs_jiter(item, &it);
+	for (; fs_jnext_member(&it, &key, &keylen, &val); m++)
+	{
+		int			i = (m < ia->nguess) ? ia->guess[m] : -1;
+
+		if (i < 0 || !attr_is(ia, i, key, keylen))
+		{
+			for (i = 0; i < ia->n && !attr_is(ia, i, key, keylen); i++)
+				;
+			if (i == ia->n)
+				continue;		/* not asked for */
+			if (m < ia->nguess)
+				ia->guess[m] = i;
+		}
+		slots[i] = val;
+		vals[i] = &slots[i];
+	}
 }
 
 /* The event-time column of a table: a timestamptz column named so. */
