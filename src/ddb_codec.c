@@ -210,13 +210,6 @@ ddb_codec_scan_decimal(const char *s, size_t len, DecimalScan *d)
 	return p == end;
 }
 
-/* The k-th mantissa digit of d. */
-int
-ddb_codec_decimal_digit(const DecimalScan *d, int k)
-{
-	return (k < d->intlen ? d->intpart[k] : d->frac[k - d->intlen]) - '0';
-}
-
 /*
  * d times 10^scale as an int64.  With scale 0 a nonzero fraction is
  * DEC_FRACTION; with a positive scale the rest is rounded half away from zero.

@@ -103,7 +103,11 @@ extern void ddb_codec_resolve_type(Oid typid, int32 typmod, DdbType *t);
 extern bool ddb_codec_scan_decimal(const char *s, size_t len, DecimalScan *d);
 
 /* The k-th mantissa digit of d. */
-extern int	ddb_codec_decimal_digit(const DecimalScan *d, int k);
+static inline int
+ddb_codec_decimal_digit(const DecimalScan *d, int k)
+{
+	return (k < d->intlen ? d->intpart[k] : d->frac[k - d->intlen]) - '0';
+}
 
 /*
  * d times 10^scale as an int64.  With scale 0 a nonzero fraction is

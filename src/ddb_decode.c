@@ -104,16 +104,13 @@ out_of_range(const char *attr, const char *s, DdbType *t, int sqlstate)
 static AvKind
 av_split(const FsJv *av, FsJv *val, const char *attr)
 {
-	FsJIter		it;
 	const char *k;
 	size_t		klen;
 	AvKind		kind;
 	FsJType		jtype;
 
-	if (fs_jtype(av) != FSJ_OBJECT || fs_jsize(av) != 1)
-		not_an_av(attr);
-	fs_jiter(av, &it);
-	if (!fs_jnext_member(&it, &k, &klen, val) || strlen(k) != klen)
+	/* One member, whose name holds no NUL. */
+	if (!fs_jsingle(av, &k, &klen, val, &jtype) || strlen(k) != klen)
 		not_an_av(attr);
 
 	switch (k[0])
@@ -157,7 +154,6 @@ av_split(const FsJv *av, FsJv *val, const char *attr)
 			not_an_av(attr);
 	}
 
-	jtype = fs_jtype(val);
 	switch (kind)
 	{
 		case AV_S:

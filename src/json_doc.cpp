@@ -118,11 +118,10 @@ fs_jparse(FsJParser *p, const char *buf, size_t len, FsJv *root,
 	return true;
 }
 
-FsJType
-fs_jtype(const FsJv *v)
+/* The type of an element. */
+static inline FsJType
+type_of(const element &e)
 {
-	element		e = from_jv<element>(v);
-
 	switch (e.type())
 	{
 		case element_type::ARRAY:
@@ -138,6 +137,32 @@ fs_jtype(const FsJv *v)
 		default:
 			return FSJ_NUMBER;
 	}
+}
+
+FsJType
+fs_jtype(const FsJv *v)
+{
+	return type_of(from_jv<element>(v));
+}
+
+bool
+fs_jsingle(const FsJv *obj, const char **key, size_t *keylen, FsJv *val, FsJType *valtype)
+{
+	object		o;
+	object::iterator it;
+	std::string_view k;
+	element		e;
+
+	if (from_jv<element>(obj).get_object().get(o) != simdjson::SUCCESS || o.size() != 1)
+		return false;
+	it = o.begin();
+	k = it.key();
+	*key = k.data();
+	*keylen = k.size();
+	e = it.value();
+	*valtype = type_of(e);
+	to_jv(e, val);
+	return true;
 }
 
 const char *

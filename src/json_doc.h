@@ -87,6 +87,14 @@ extern const char *fs_jstr(const FsJv *v, size_t *len);
 /* The number of elements or members of an array or object, else 0. */
 extern size_t fs_jsize(const FsJv *v);
 
+/*
+ * The one member of an object that has exactly one (a DynamoDB
+ * AttributeValue): its key, the key's length, its value and the value's
+ * type.  False for anything else.
+ */
+extern bool fs_jsingle(const FsJv *obj, const char **key, size_t *keylen, FsJv *val,
+					   FsJType *valtype);
+
 /* The first member of an object named key (keylen bytes); false if none. */
 extern bool fs_jget(const FsJv *obj, const char *key, size_t keylen, FsJv *out);
 

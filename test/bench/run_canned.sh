@@ -25,7 +25,10 @@
 #      once for its 1,000 x 20 shape before timing), sdk (the AWS SDK v3) and plain (plain Node.js
 #      keep-alive HTTP + JSON.parse), alternating in each iteration, the two
 #      Node.js clients through ddb_sdk.mjs serve, the same 10 BatchGetItem
-#      requests of 100 keys each.
+#      requests of 100 keys each;
+#   5. with perf (and BENCH_PERF != 0), profiles the backend over
+#      BENCH_PERF_CALLS count(*) of fs_get_features calls: its CPU per call,
+#      where it goes, and the time spent parsing and decoding per answer.
 #
 # Environment (all optional):
 #   BENCH_CANNED_ITERATIONS (200)  BENCH_CANNED_WARMUP (10)
@@ -107,7 +110,21 @@ say "running the benchmark (load average before: $LOAD_BEFORE)"
 echo
 FS_DYNALITE_ENDPOINT="$ENDPOINT" "${CMD[@]}"
 echo
-echo "load:     $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after (1, 5, 15 min)"
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# 5. Where the backend's CPU goes, and what parsing and decoding cost per answer.
+if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null 2>&1; then
+    say "profiling the backend over ${BENCH_PERF_CALLS:-30} count(*) of fs_get_features calls (perf)"
+    # shellcheck source=perf_backend.sh
+    . "$BENCH/perf_backend.sh"
+    perf_backend "${BENCH_PERF_CALLS:-30}" $(( (ENTITIES + 99) / 100 )) \
+        "fs_get_features:the function (everything below)|fs_ddb_lookup:  remote lookup (requests, parsing, decoding)|fs_ddb_run:    fs_ddb_run: sending, waiting, receiving (libcurl)|fs_jparse:    fs_jparse: parsing the answers (simdjson)|json_loadb:    json_loadb: parsing the answers (jansson, before issue 12)|json_delete:    json_delete: freeing them (jansson, before issue 12)|lookup_item:    lookup_item: AttributeValue -> Datum|fs_ddb_decode:      of which fs_ddb_decode|fs_value_to_jsonb:  Datum -> jsonb value|tuplestore_putvalues:  rows into the tuplestore" \
+        -- "BENCH_ENTITIES=$ENTITIES" "BENCH_ROWS=$ENTITIES" BENCH_ABSENT_PCT=0 "BENCH_SEED=${BENCH_SEED:-42}" \
+        BENCH_DDB_VIEW=bench_canned BENCH_METHODS=ddb-count "FS_DYNALITE_ENDPOINT=$ENDPOINT" "$BUILD/bench_serving"
+    echo
+fi
+
+echo "load:     $LOAD_BEFORE before, $LOAD_AFTER after (1, 5, 15 min)"
 echo "machine:  $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
      "$(uname -sr), $(. /etc/os-release && echo "$PRETTY_NAME")"
 echo "server:   $(psql -X -At -c 'SELECT version()'); node $("$NODE" --version)," \

@@ -100,57 +100,11 @@ echo
 # 5. Where the backend's CPU goes.
 if [ "${BENCH_PERF:-1}" != 0 ] && command -v perf >/dev/null 2>&1; then
     say "profiling the backend over ${BENCH_PERF_CALLS:-30} fs_get_features calls (perf)"
-    PERF_DATA="$(mktemp /tmp/feature_store_bench_perf.XXXXXX)"
-    PERF_STAT="$PERF_DATA.stat"
-    PGAPPNAME=fs_bench_perf BENCH_ITERATIONS="${BENCH_PERF_CALLS:-30}" BENCH_WARMUP=3 \
-        BENCH_ROWS="$DDB_ROWS" BENCH_ABSENT_PCT=0 BENCH_SEED=7 BENCH_METHODS=ddb \
-        "$BUILD/bench_serving" >"$PERF_DATA.out" 2>&1 &
-    BPID=$!
-    pid=""
-    for _ in $(seq 1 100); do
-        pid="$(psql -X -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'fs_bench_perf' LIMIT 1")"
-        [ -n "$pid" ] && break
-        sleep 0.05
-    done
-    if [ -z "$pid" ]; then
-        wait "$BPID" || true
-        echo "  (no backend to profile)"
-    else
-        # Both end when the backend does, i.e. when the client disconnects.
-        perf stat -e task-clock -x, -o "$PERF_STAT" -p "$pid" >/dev/null 2>&1 &
-        SPID=$!
-        perf record -q -F 499 --call-graph dwarf,16384 -o "$PERF_DATA" -p "$pid" >/dev/null 2>&1 || true
-        wait "$SPID" || true
-        wait "$BPID" || { cat "$PERF_DATA.out" >&2; exit 1; }
-        calls=$(( ${BENCH_PERF_CALLS:-30} + 3 ))
-        cpu_ms="$(awk -F, '/task-clock/ {printf "%.0f", $1}' "$PERF_STAT")"
-        perf report -i "$PERF_DATA" --children --sort symbol -g none --stdio 2>/dev/null |
-        awk -v calls="$calls" -v cpu="${cpu_ms:-0}" '
-            # children percentages (a frame and all it calls) of the backend samples
-            /%/ && $3 == "[.]" { pct = $1; sub("%", "", pct); sym = $4;
-                                 if (!(sym in p) || pct + 0 > p[sym] + 0) p[sym] = pct }
-            END {
-                printf "  backend CPU: %.1f ms per fs_get_features call (%d calls, perf stat task-clock)\n", cpu / calls, calls
-                printf "  share of the backend CPU samples, each with what it calls:\n"
-                n = split("fs_get_features:the function (everything below)|" \
-                          "fs_ddb_lookup:  remote lookup (requests, parsing, decoding)|" \
-                          "fs_ddb_run:    fs_ddb_run: sending, waiting, receiving (libcurl)|" \
-                          "json_loadb:    json_loadb: parsing the responses (jansson)|" \
-                          "lookup_item:    lookup_item: AttributeValue -> Datum|" \
-                          "fs_ddb_decode:      of which fs_ddb_decode|" \
-                          "json_delete:    freeing the parsed JSON (json_delete)|" \
-                          "fs_value_to_jsonb:  Datum -> jsonb value|" \
-                          "tuplestore_putvalues:  rows into the tuplestore|" \
-                          "OutputFunctionCall:output functions (rows to text)|" \
-                          "secure_write:sending rows to the client", item, "|")
-                for (i = 1; i <= n; i++) {
-                    split(item[i], kv, ":")
-                    printf "    %-60s %6.1f%%\n", kv[2] ":" (kv[3] != "" ? kv[3] : ""), p[kv[1]] + 0
-                }
-            }'
-        echo "  (perf record -F 499 --call-graph dwarf -p BACKEND; perf report --children --sort symbol)"
-    fi
-    rm -f -- "$PERF_DATA" "$PERF_DATA.old" "$PERF_STAT" "$PERF_DATA.out"
+    # shellcheck source=perf_backend.sh
+    . "$BENCH/perf_backend.sh"
+    perf_backend "${BENCH_PERF_CALLS:-30}" 0 \
+        "fs_get_features:the function (everything below)|fs_ddb_lookup:  remote lookup (requests, parsing, decoding)|fs_ddb_run:    fs_ddb_run: sending, waiting, receiving (libcurl)|fs_jparse:    fs_jparse: parsing the responses (simdjson)|lookup_item:    lookup_item: AttributeValue -> Datum|fs_ddb_decode:      of which fs_ddb_decode|fs_value_to_jsonb:  Datum -> jsonb value|tuplestore_putvalues:  rows into the tuplestore|OutputFunctionCall:output functions (rows to text)|secure_write:sending rows to the client" \
+        -- BENCH_ROWS="$DDB_ROWS" BENCH_ABSENT_PCT=0 BENCH_SEED=7 BENCH_METHODS=ddb "$BUILD/bench_serving"
     echo
 fi
 
