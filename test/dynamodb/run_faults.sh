@@ -45,9 +45,16 @@
 #   (e4) explicit UnprocessedKeys: asked again until answered, within
 #       max_retries; beyond it, an error from the foreign table and from
 #       serving (or UNAVAILABLE rows).
-#   (f) memory: 10,000 calls of fs_get_features for 5 ids against dynalite in
-#       one session, and 2,000 calls on error paths (throttled, garbage)
-#       caught in plpgsql, each growing the backend's RSS by less than 5 MB.
+#   (f) memory: 10,000 calls in one session, for a few ids, of each reader:
+#       fs_get_features, fs_get_feature_vectors, fs_get_feature_matrix and
+#       the foreign table's key = ANY ($1) against dynalite, and the three
+#       functions on the embedded store; each grows the backend's RSS by
+#       less than 5 MB (from call 1,000 to 10,000) and its memory contexts
+#       (pg_backend_memory_contexts' total) by less than 1 MB (from call 200
+#       to 10,000), and serves correctly after.  Then 30 calls of
+#       fs_get_feature_matrix of 10,000 x 50 on the embedded store, and
+#       2,000 calls on error paths (throttled, garbage) caught in plpgsql,
+#       each growing RSS by less than 5 MB.
 #   (g) credentials refused: the hint says whether the user mapping is
 #       missing, has no keys, or has keys to check.
 #   (h) the store deadline (feature_store.store_deadline_ms, the server option
@@ -693,7 +700,64 @@ stop_fault
 
 # --- (f) memory ----------------------------------------------------------------------
 echo "# (f) memory over many calls"
-LIMIT_KB=5120
+LIMIT_KB=5120                   # RSS growth allowed over 9,000 calls
+LIMIT_CTX=1048576               # memory contexts' growth allowed over 9,800 calls
+
+# mem_loop CALL IDS CHECK: SQL running the plpgsql statement CALL (over ids,
+# a text[] variable holding IDS) 10,000 times in one session: 200 calls,
+# then the memory contexts' total; 800 more, then the RSS; 9,000 more, then
+# both again ("@rss" and "@ctx" lines: before after); "@alive" says whether
+# the same backend did it all, then what the query CHECK says.
+mem_loop() {
+    cat <<EOF
+SET client_min_messages = warning;
+SELECT pg_backend_pid() AS pid0 \gset
+CREATE FUNCTION pg_temp.calls(n int) RETURNS void LANGUAGE plpgsql AS \$\$
+DECLARE
+    ids text[] := $2;
+BEGIN
+    FOR i IN 1..n LOOP
+        $1;
+    END LOOP;
+END \$\$;
+SELECT pg_temp.calls(200);
+SELECT backend_ctx_bytes() AS ctx1 \gset
+SELECT pg_temp.calls(800);
+SELECT backend_rss_kb() AS rss1 \gset
+SELECT pg_temp.calls(9000);
+SELECT backend_rss_kb() AS rss2 \gset
+SELECT backend_ctx_bytes() AS ctx2 \gset
+\echo @rss
+\echo :rss1 :rss2
+\echo @ctx
+\echo :ctx1 :ctx2
+\echo @alive
+SELECT pg_backend_pid() = :pid0;
+$3;
+EOF
+}
+
+# check_mem WHAT FILE SAYS: mem_loop's checks of FILE: RSS, memory contexts,
+# the same backend, and its query CHECK saying SAYS.
+check_mem() {
+    local what="$1" file="$2" says="$3" ctx1 ctx2
+    check_rss "$what: 10,000 calls in one session grow RSS by < 5 MB" "$file" "1,000 calls" "10,000 calls"
+    read -r ctx1 ctx2 <<<"$(after "$file" ctx)"
+    if [[ "${ctx1:-}" =~ ^[0-9]+$ && "${ctx2:-}" =~ ^[0-9]+$ ]]; then
+        echo "# memory: memory contexts after 200 calls ${ctx1} bytes, after 10,000 calls ${ctx2} bytes, growth $((ctx2 - ctx1)) bytes"
+        check_true "$what: 9,800 calls after 200 grow the backend's memory contexts by < 1 MB" \
+            "$([ $((ctx2 - ctx1)) -lt "$LIMIT_CTX" ] && echo t || echo f)" "growth $((ctx2 - ctx1)) bytes"
+    else
+        not_ok "$what: 9,800 calls after 200 grow the backend's memory contexts by < 1 MB" \
+            "$(grep -E 'ERROR|FATAL|server closed' "$file" | head -n 5)"
+    fi
+    check "$what: no crash, the same backend did all 10,000 calls, then serves" "t
+$says" "$(after "$file" alive)"
+}
+
+q "CREATE FUNCTION backend_ctx_bytes() RETURNS bigint LANGUAGE sql AS
+     'SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts'" >/dev/null
+IDS5="ARRAY['u1', 'u2', 'u3', 'u4', 'u5']"
 if ! have_dynalite; then
     echo "# skipped: 10,000 calls against dynalite (FS_DYNALITE_ENDPOINT is not set)"
 else
@@ -712,81 +776,70 @@ INSERT INTO dyn_t VALUES
 SELECT FROM fs_register_feature_view('dv', 'dyn_t', 'user');
 \echo @served
 SELECT string_agg(entity_id || ':' || status, ',')
-  FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks']);
-SELECT pg_backend_pid() AS pid0 \gset
-DO \$\$ BEGIN
-    FOR i IN 1..1000 LOOP
-        PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss1 \gset
-DO \$\$ BEGIN
-    FOR i IN 1001..10000 LOOP
-        PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss
-\echo :rss1 :rss2
-\echo @alive
--- 3 rows of 4 features, 3 of them NULL: 9 PRESENT.
-SELECT pg_backend_pid() = :pid0, count(*) FILTER (WHERE status = 'PRESENT')
-  FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
+  FROM fs_get_features($IDS5, ARRAY['dv:clicks']);
+\echo @vectors
+SELECT string_agg(entity_id || ':' || features::text, ',')
+  FROM fs_get_feature_vectors($IDS5, ARRAY['dv:clicks', 'dv:tags']);
+\echo @scan
+SELECT string_agg(user_id || ':' || clicks, ',' ORDER BY user_id) FROM dyn_t WHERE user_id = ANY ($IDS5);
+\echo @matrix
+SELECT fs_get_feature_matrix($IDS5, ARRAY['dv:clicks', 'dv:ctr']);
 EOF
     check "dynalite: the view serves 3 of 5 ids" \
         "u1:PRESENT,u2:PRESENT,u3:PRESENT,u4:NOT_FOUND,u5:NOT_FOUND" "$(after "$WORK/f.out" served)"
-    check_rss "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
-        "$WORK/f.out" "1,000 calls" "10,000 calls"
-    check "dynalite: no crash, the same backend serves after 10,000 calls" "t|9" "$(after "$WORK/f.out" alive)"
-
-    session >"$WORK/fm.out" <<EOF
-SET client_min_messages = warning;
-\echo @served
-SELECT fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
-DO \$\$ BEGIN
-    FOR i IN 1..1000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss1 \gset
-DO \$\$ BEGIN
-    FOR i IN 1001..10000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss
-\echo :rss1 :rss2
-EOF
+    check "dynalite: fs_get_feature_vectors serves the view" \
+        'u1:{"dv:tags": ["a"], "dv:clicks": 1},u2:{"dv:tags": ["b", "c"], "dv:clicks": 2},u3:{"dv:tags": null, "dv:clicks": 3},u4:{"dv:tags": null, "dv:clicks": null},u5:{"dv:tags": null, "dv:clicks": null}' \
+        "$(after "$WORK/f.out" vectors)"
+    check "dynalite: the foreign table serves key = ANY (...)" "u1:1,u2:2,u3:3" "$(after "$WORK/f.out" scan)"
     check "dynalite: fs_get_feature_matrix serves the view" "{{1,0.5},{2,NULL},{3,0.25},{NULL,NULL},{NULL,NULL}}" \
-        "$(after "$WORK/fm.out" served)"
-    check_rss "dynalite: 10,000 calls of fs_get_feature_matrix (5 ids) in one session grow RSS by < 5 MB" \
-        "$WORK/fm.out" "1,000 calls" "10,000 calls"
+        "$(after "$WORK/f.out" matrix)"
+
+    # 3 rows of 4 features, 3 of them NULL: 9 PRESENT.
+    mem_loop "PERFORM * FROM fs_get_features(ids, ARRAY['dv:*'])" "$IDS5" \
+        "SELECT count(*) FILTER (WHERE status = 'PRESENT') FROM fs_get_features($IDS5, ARRAY['dv:*'])" \
+        | session >"$WORK/f1.out"
+    check_mem "dynalite, fs_get_features (5 ids, 4 features)" "$WORK/f1.out" 9
+    mem_loop "PERFORM * FROM fs_get_feature_vectors(ids, ARRAY['dv:*'])" "$IDS5" \
+        "SELECT string_agg(features->>'dv:clicks', ',') FROM fs_get_feature_vectors($IDS5, ARRAY['dv:*'])" \
+        | session >"$WORK/f2.out"
+    check_mem "dynalite, fs_get_feature_vectors (5 ids, 4 features)" "$WORK/f2.out" "1,2,3"
+    mem_loop "PERFORM fs_get_feature_matrix(ids, ARRAY['dv:clicks', 'dv:ctr'])" "$IDS5" \
+        "SELECT fs_get_feature_matrix($IDS5, ARRAY['dv:clicks', 'dv:ctr'])" | session >"$WORK/f3.out"
+    check_mem "dynalite, fs_get_feature_matrix (5 ids, 2 features)" "$WORK/f3.out" \
+        "{{1,0.5},{2,NULL},{3,0.25},{NULL,NULL},{NULL,NULL}}"
+    mem_loop "PERFORM * FROM dyn_t WHERE user_id = ANY (ids)" "$IDS5" \
+        "SELECT string_agg(user_id || ':' || clicks, ',' ORDER BY user_id) FROM dyn_t WHERE user_id = ANY ($IDS5)" \
+        | session >"$WORK/f4.out"
+    check_mem "dynalite, the foreign table's key = ANY (\$1) (5 ids)" "$WORK/f4.out" "u1:1,u2:2,u3:3"
 fi
 
-# The embedded store: 10,000 small calls of fs_get_feature_matrix, then 30
-# calls of 10,000 entities by 50 features (a 4 MB result each).
-session >"$WORK/fe.out" <<EOF
+# The embedded store: 10,000 small calls of each serving function, then 30
+# calls of fs_get_feature_matrix of 10,000 entities by 50 features (a 4 MB
+# result each).
+IDS4="ARRAY['m1', 'm2', 'm3', 'x']"
+setup_sql "the embedded view" <<EOF
 SET client_min_messages = warning;
 CREATE TABLE mat_t (user_id text PRIMARY KEY, event_time timestamptz,
                     a float8, b bigint, c numeric, d boolean, e int);
 INSERT INTO mat_t SELECT 'm' || g, '2026-01-01', g, g, g / 10.0, g % 2 = 0, g FROM generate_series(1, 10000) g;
 SELECT FROM fs_register_feature_view('mat', 'mat_t', 'user');
+EOF
+mem_loop "PERFORM * FROM fs_get_features(ids, ARRAY['mat:*'])" "$IDS4" \
+    "SELECT string_agg(status, ',') FROM fs_get_features($IDS4, ARRAY['mat:a'])" | session >"$WORK/fe1.out"
+check_mem "embedded, fs_get_features (4 ids, 5 features)" "$WORK/fe1.out" "PRESENT,PRESENT,PRESENT,NOT_FOUND"
+mem_loop "PERFORM * FROM fs_get_feature_vectors(ids, ARRAY['mat:*'])" "$IDS4" \
+    "SELECT string_agg(features::text, ',') FROM fs_get_feature_vectors($IDS4, ARRAY['mat:b', 'mat:d'])" \
+    | session >"$WORK/fe2.out"
+check_mem "embedded, fs_get_feature_vectors (4 ids, 5 features)" "$WORK/fe2.out" \
+    '{"mat:b": 1, "mat:d": false},{"mat:b": 2, "mat:d": true},{"mat:b": 3, "mat:d": false},{"mat:b": null, "mat:d": null}'
+mem_loop "PERFORM fs_get_feature_matrix(ids, ARRAY['mat:*'])" "$IDS4" \
+    "SELECT fs_get_feature_matrix($IDS4, ARRAY['mat:*'])" | session >"$WORK/fe3.out"
+check_mem "embedded, fs_get_feature_matrix (4 ids, 5 features)" "$WORK/fe3.out" \
+    "{{1,1,0.1,0,1},{2,2,0.2,1,2},{3,3,0.3,0,3},{NULL,NULL,NULL,NULL,NULL}}"
+
+session >"$WORK/fe.out" <<EOF
+SET client_min_messages = warning;
 CREATE TEMP TABLE mat_ids AS SELECT ARRAY(SELECT 'm' || g FROM generate_series(1, 10000) g) AS ids;
-DO \$\$ BEGIN
-    FOR i IN 1..1000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['m1', 'm2', 'm3', 'x'], ARRAY['mat:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss1 \gset
-DO \$\$ BEGIN
-    FOR i IN 1001..10000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['m1', 'm2', 'm3', 'x'], ARRAY['mat:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss
-\echo :rss1 :rss2
 \echo @big
 SELECT array_dims(m), (SELECT round(sum(x)) FROM unnest(m) x)
   FROM (SELECT fs_get_feature_matrix(ids, ARRAY['mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*',
@@ -806,14 +859,11 @@ DO \$\$ DECLARE ids text[] := (SELECT ids FROM mat_ids); BEGIN
     END LOOP;
 END \$\$;
 SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss_big
+\echo @rss
 \echo :rss1 :rss2
 EOF
-check_rss "embedded: 10,000 calls of fs_get_feature_matrix (4 ids) in one session grow RSS by < 5 MB" \
-    "$WORK/fe.out" "1,000 calls" "10,000 calls"
 check "embedded: fs_get_feature_matrix of 10,000 entities by 50 features" \
     "[1:10000][1:50]|1550205000" "$(after "$WORK/fe.out" big)"
-sed -i 's/^@rss$/@rss_small/; s/^@rss_big$/@rss/' "$WORK/fe.out"
 check_rss "embedded: 25 more calls of 10,000 x 50 after 5 grow RSS by < 5 MB" \
     "$WORK/fe.out" "5 big calls" "30"
 
