@@ -35,6 +35,11 @@
 //                         key is answered by an item of its key attributes and
 //                         every other attribute the ProjectionExpression names
 //                         as the number 1.  Other operations: 200 {}.
+//   canned:DIR            BatchGetItem: 200 with the bytes of file DIR/ID.json,
+//                         read at each request, where ID is the S (or N) of
+//                         the first key asked for (letters, digits, _ and -
+//                         only); the empty answer when there is no such
+//                         file.  Other operations: 200 {}.
 //
 // Proxy modes forward to the DynamoDB-compatible server at the URL in the
 // environment variable FS_FAULT_UPSTREAM (e.g. dynalite), and misbehave on cue:
@@ -56,6 +61,8 @@
 
 const http = require('http');
 const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
 
 const port = parseInt(process.argv[2] || '0', 10);
 const mode = process.argv[3] || 'ok';
@@ -323,6 +330,28 @@ function answer(n, req, res, body) {
       if (ms === undefined) return 'hung';
       setTimeout(() => send(res, 200, out.body), parseInt(ms, 10));
       return 'late';
+    }
+    case 'canned': {
+      if (op !== 'BatchGetItem') {
+        send(res, 200, '{}');
+        return 200;
+      }
+      let id = null;
+      try {
+        for (const entry of Object.values(JSON.parse(body.toString()).RequestItems || {})) {
+          const v = Object.values((entry.Keys || [])[0] || {})[0] || {};
+          id = v.S !== undefined ? v.S : v.N;
+          break;
+        }
+      } catch (e) { id = null; }
+      const file = typeof id === 'string' && /^[A-Za-z0-9_-]+$/.test(id)
+        ? path.join(arg, id + '.json') : null;
+      if (file === null || !fs.existsSync(file)) {
+        send(res, 200, BATCH_OK);
+        return 200;
+      }
+      send(res, 200, fs.readFileSync(file));
+      return 'canned';
     }
     case 'error': {
       const i = arg.indexOf(':');

@@ -18,6 +18,24 @@
 #   (d) 200 answers that are garbage, truncated or of the wrong shape: an
 #       error naming what is wrong (HV004 from serving and the foreign table), and
 #       the backend survives.
+#   (d2) the decoder, against a canned store (fault_server.js canned:DIR,
+#       whose answer the entity id picks): 200 BatchGetItem answers that are
+#       garbage, cut mid-item or mid-string, items whose attributes have the
+#       wrong AttributeValue for the column (S for float8, N for text, BOOL
+#       for bigint, L for a scalar, {"S":1}, N "abc", two keys), numbers
+#       beyond float8, bigint, integer, numeric(5,2) and numeric, JSON
+#       numbers beyond a double, a jsonb nested 5,000 levels, invalid UTF-8,
+#       a lone surrogate, "\u0000" in text and jsonb: each the SQLSTATE it
+#       gives today (HV004 or 22003) from fs_get_features, the foreign table
+#       and fs_get_feature_matrix (or the matrix served when the fault is in
+#       an attribute it does not ask for), the message naming the attribute
+#       (or the view and table when the whole answer is refused), and the
+#       same backend then serves a good item by each path.  Served exactly:
+#       a jsonb nested 50 levels, 16 kB text and jsonb strings, "é😀" raw
+#       and escaped, every JSON escape; an attribute named twice reads as
+#       the last.  Known failures (FS_FAULTS_KNOWN_FAILURES=1 runs them;
+#       not run otherwise): "\u0000" should be 22P05 naming the attribute,
+#       and a jsonb N beyond numeric should name the attribute.
 #   (e) an error answer (ValidationException): the store's message in the
 #       error detail.
 #   (e3) answers too large: a body beyond max_response_size is 54000 naming
@@ -27,9 +45,16 @@
 #   (e4) explicit UnprocessedKeys: asked again until answered, within
 #       max_retries; beyond it, an error from the foreign table and from
 #       serving (or UNAVAILABLE rows).
-#   (f) memory: 10,000 calls of fs_get_features for 5 ids against dynalite in
-#       one session, and 2,000 calls on error paths (throttled, garbage)
-#       caught in plpgsql, each growing the backend's RSS by less than 5 MB.
+#   (f) memory: 10,000 calls in one session, for a few ids, of each reader:
+#       fs_get_features, fs_get_feature_vectors, fs_get_feature_matrix and
+#       the foreign table's key = ANY ($1) against dynalite, and the three
+#       functions on the embedded store; each grows the backend's RSS by
+#       less than 5 MB (from call 1,000 to 10,000) and its memory contexts
+#       (pg_backend_memory_contexts' total) by less than 1 MB (from call 200
+#       to 10,000), and serves correctly after.  Then 30 calls of
+#       fs_get_feature_matrix of 10,000 x 50 on the embedded store, and
+#       2,000 calls on error paths (throttled, garbage) caught in plpgsql,
+#       each growing RSS by less than 5 MB.
 #   (g) credentials refused: the hint says whether the user mapping is
 #       missing, has no keys, or has keys to check.
 #   (h) the store deadline (feature_store.store_deadline_ms, the server option
@@ -351,6 +376,245 @@ $(all_status UNAVAILABLE)" "$(after "$WORK/d.$mode.out" unavailable)"
     stop_fault
 done
 
+# --- (d2) the decoder: bad and awkward items in 200 answers -------------------------
+echo "# (d2) the decoder: 200 BatchGetItem answers with bad or awkward items"
+# A canned store (fault_server.js mode canned:DIR) answers a BatchGetItem
+# with the file DIR/ID.json, ID being the key asked for: so the entity id
+# picks the answer, and one session goes from a bad answer to a good one.
+# View "dec" (foreign table dec_t, remote table dec_items) has a feature of
+# each kind the decoder reads differently.  Each answer holds one item: its
+# key, its event time and the attributes named below.
+mkdir "$WORK/bodies"
+node - "$WORK/bodies" <<'JS'
+const fs = require('fs');
+const dir = process.argv[2];
+const head = (id) => '{"Responses":{"dec_items":[{"user_id":{"S":"' + id + '"},"event_time":{"N":"1767225600"}';
+const tail = '}]},"UnprocessedKeys":{}}';
+const item = (id, attrs) => head(id) + ',' + attrs + tail;
+const put = (id, body) => fs.writeFileSync(dir + '/' + id + '.json', body);
+// n levels of AttributeValue nesting, M and L in turn, around leaf.
+const nest = (n, leaf) => { let s = leaf; for (let k = 0; k < n; k++) s = k % 2 ? '{"L":[' + s + ']}' : '{"M":{"a":' + s + '}}'; return s; };
+const ESC = '"\\"\\\\\\/\\b\\f\\n\\r\\t"';      // the JSON text "\"\\\/\b\f\n\r\t"
+
+put('good', item('good', '"f":{"N":"0.5"},"t":{"S":"hello"},"b":{"N":"9007199254740993"},"n":{"N":"123.45"},' +
+    '"j":{"M":{"a":{"N":"1"},"b":{"L":[{"S":"x"},{"BOOL":true},{"NULL":true}]}}},"ok":{"BOOL":true},"i":{"N":"7"}'));
+// Not JSON, or cut short.
+put('garbage', Buffer.from([0x00, 0xff, 0xfe, 0x7b, 0x22, 0x01, 0x02, 0x80, 0x0a, 0x67, 0x61, 0x72, 0x62, 0x61, 0x67, 0x65]));
+put('trunc_item', head('trunc_item') + ',"f":{"N":"1.5"},');
+put('trunc_string', head('trunc_string') + ',"t":{"S":"abc');
+// The wrong AttributeValue for the column, or no AttributeValue at all.
+put('s_for_float', item('s_for_float', '"f":{"S":"1.5"}'));
+put('n_for_text', item('n_for_text', '"t":{"N":"1"}'));
+put('bool_for_number', item('bool_for_number', '"b":{"BOOL":true}'));
+put('l_for_scalar', item('l_for_scalar', '"f":{"L":[{"N":"1"}]}'));
+put('s_json_number', item('s_json_number', '"t":{"S":1}'));
+put('n_abc', item('n_abc', '"f":{"N":"abc"}'));
+put('two_keys', item('two_keys', '"f":{"N":"1","S":"x"}'));
+// Numbers beyond the column's type, and JSON numbers beyond a double.
+put('float_1e400', item('float_1e400', '"f":{"N":"1e400"}'));
+put('json_1e400', '{"Responses":{"dec_items":[{"user_id":{"S":"json_1e400"},"f":{"N":"1"}}]},"UnprocessedKeys":{},' +
+    '"ConsumedCapacity":[{"TableName":"dec_items","CapacityUnits":1e400}]}');
+put('json_1e400_item', item('json_1e400_item', '"f":{"N":1e400}'));
+put('bigint_big', item('bigint_big', '"b":{"N":"99999999999999999999"}'));
+put('numeric_big', item('numeric_big', '"n":{"N":"123456"}'));
+put('int_big', item('int_big', '"i":{"N":"2147483648"}'));
+put('jsonb_n_huge', item('jsonb_n_huge', '"j":{"N":"1e200000"}'));
+// Nesting, size, encodings, escapes, duplicates.
+put('deep5000', item('deep5000', '"j":' + nest(5000, '{"N":"1"}')));
+put('deep50', item('deep50', '"j":' + nest(50, '{"N":"1"}')));
+put('big16k', item('big16k', '"t":{"S":"' + 'abcdefghij'.repeat(1600) + '"},"j":{"S":"' + 'klmnopqrst'.repeat(1600) + '"}'));
+put('bad_utf8', Buffer.concat([Buffer.from(head('bad_utf8') + ',"t":{"S":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"}' + tail)]));
+put('lone_surrogate', item('lone_surrogate', '"t":{"S":"a\\ud800b"}'));
+put('unicode', item('unicode', '"t":{"S":"é😀"},"j":{"M":{"é😀":{"S":"é😀"}}}'));
+put('unicode_escaped', item('unicode_escaped', '"t":{"S":"\\u00e9\\ud83d\\ude00"}'));
+put('escapes', item('escapes', '"t":{"S":' + ESC + '},"j":{"S":' + ESC + '}'));
+put('nul_text', item('nul_text', '"t":{"S":"a\\u0000b"}'));
+put('nul_jsonb', item('nul_jsonb', '"j":{"S":"a\\u0000b"}'));
+put('dup_keys', item('dup_keys', '"f":{"N":"1"},"f":{"N":"2"}'));
+JS
+start_fault "canned:$WORK/bodies"
+setup_sql "the decoder's view" <<EOF
+SET client_min_messages = warning;
+$(dynamodb_server canned "http://127.0.0.1:$FPORT" "max_retries '0'")
+CREATE FOREIGN TABLE dec_t (user_id text, event_time timestamptz, f float8, t text, b bigint,
+                            n numeric(5,2), j jsonb, ok boolean, i int)
+  SERVER canned OPTIONS (table 'dec_items', key 'user_id');
+SELECT FROM fs_register_feature_view('dec', 'dec_t', 'user');
+
+-- A query's SQLSTATE ('ok' when it succeeds), and its message and context;
+-- every column of every row is output, so decoded.
+CREATE FUNCTION dec_try(q text, OUT state text, OUT said text)
+LANGUAGE plpgsql AS \$\$
+DECLARE
+    msg text;
+    ctx text;
+BEGIN
+    EXECUTE 'SELECT count(*) FROM (' || q || ') s WHERE s::text IS NOT NULL';
+    state := 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, ctx = PG_EXCEPTION_CONTEXT;
+    said := msg || E'\n' || ctx;
+END \$\$;
+EOF
+dget() { echo "SELECT * FROM fs_get_features(ARRAY['$1'], ARRAY['dec:*'])"; }
+dsel() { echo "SELECT * FROM dec_t WHERE user_id = ANY (ARRAY['$1'])"; }
+dmat() { echo "SELECT fs_get_feature_matrix(ARRAY['$1'], ARRAY['dec:f', 'dec:b', 'dec:n', 'dec:ok', 'dec:i'])"; }
+# The good item by each path: serving, the foreign table, the matrix.
+DEC_GOOD="SELECT (SELECT string_agg(feature_ref || '=' || value::text, ',' ORDER BY feature_ref)
+                    FROM fs_get_features(ARRAY['good'], ARRAY['dec:*'])),
+                 (SELECT row(f, t, b, n, j, ok, i)::text FROM dec_t WHERE user_id = ANY (ARRAY['good'])),
+                 fs_get_feature_matrix(ARRAY['good'], ARRAY['dec:f', 'dec:b', 'dec:n', 'dec:ok', 'dec:i'])"
+DEC_GOOD_OUT='dec:b=9007199254740993,dec:f=0.5,dec:i=7,dec:j={"a": 1, "b": ["x", true, null]},dec:n=123.45,dec:ok=true,dec:t="hello"|(0.5,hello,9007199254740993,123.45,"{""a"": 1, ""b"": [""x"", true, null]}",t,7)|{{0.5,9.007199254740992e+15,123.45,1,7}}'
+DEC_NULLS='{{NULL,NULL,NULL,NULL,NULL}}'
+# The errors a whole answer gets: from serving, then from the foreign table.
+ANSWER_GET='invalid BatchGetItem response from the store of feature view "dec"'
+ANSWER_SEL='invalid BatchGetItem response from DynamoDB for table "dec_items"'
+
+# id|SQLSTATE from fs_get_features and the foreign table|what their message
+# or context names ('answer': the errors above)|the matrix's SQLSTATE, or
+# its value when the fault is in an attribute it does not ask for.
+DEC_ERRORS=(
+    'garbage|HV004|answer|HV004'
+    'trunc_item|HV004|answer|HV004'
+    'trunc_string|HV004|answer|HV004'
+    's_for_float|HV004|attribute "f" has DynamoDB type S, which cannot be read as double precision|HV004'
+    'n_for_text|HV004|attribute "t" has DynamoDB type N, which cannot be read as text|'"$DEC_NULLS"
+    'bool_for_number|HV004|attribute "b" has DynamoDB type BOOL, which cannot be read as bigint|HV004'
+    'l_for_scalar|HV004|attribute "f" has DynamoDB type L, which cannot be read as double precision|HV004'
+    's_json_number|HV004|attribute "t" is not a valid DynamoDB AttributeValue|'"$DEC_NULLS"
+    'n_abc|HV004|attribute "f" has DynamoDB N value "abc", which cannot be read as double precision|HV004'
+    'two_keys|HV004|attribute "f" is not a valid DynamoDB AttributeValue|HV004'
+    'float_1e400|22003|attribute "f" has DynamoDB number "1e400", which is out of range for type double precision|22003'
+    'json_1e400|HV004|answer|HV004'
+    'json_1e400_item|HV004|answer|HV004'
+    'bigint_big|22003|attribute "b" has DynamoDB number "99999999999999999999", which is out of range for type bigint|22003'
+    'numeric_big|22003|DynamoDB attribute "n"|22003'
+    'int_big|22003|attribute "i" has DynamoDB number "2147483648", which is out of range for type integer|22003'
+    'jsonb_n_huge|22003|value overflows numeric format|'"$DEC_NULLS"
+    'deep5000|HV004|answer|HV004'
+    'bad_utf8|HV004|answer|HV004'
+    'lone_surrogate|HV004|answer|HV004'
+    'nul_text|HV004|answer|HV004'
+    'nul_jsonb|HV004|answer|HV004'
+)
+{
+    echo "SELECT pg_backend_pid() AS pid0 \\gset"
+    for entry in "${DEC_ERRORS[@]}"; do
+        IFS='|' read -r id state names _ <<<"$entry"
+        get_says="$names" sel_says="$names"
+        [ "$names" != answer ] || { get_says="$ANSWER_GET"; sel_says="$ANSWER_SEL"; }
+        cat <<EOF
+\\echo @get_$id
+$(dget "$id");
+\\echo @sel_$id
+$(dsel "$id");
+\\echo @mat_$id
+$(dmat "$id");
+\\echo @names_$id
+SELECT (SELECT strpos(said, \$s\$$get_says\$s\$) > 0 FROM dec_try(\$q\$$(dget "$id")\$q\$)),
+       (SELECT strpos(said, \$s\$$sel_says\$s\$) > 0 FROM dec_try(\$q\$$(dsel "$id")\$q\$));
+\\echo @good_$id
+$DEC_GOOD;
+SELECT pg_backend_pid() = :pid0;
+EOF
+    done
+} >"$WORK/d2.sql"
+session <"$WORK/d2.sql" >"$WORK/d2.out"
+for entry in "${DEC_ERRORS[@]}"; do
+    IFS='|' read -r id state names mat <<<"$entry"
+    [[ "$mat" == \{* ]] || mat="ERROR:  $mat"
+    check "decoder, $id: fs_get_features fails with $state" "ERROR:  $state" "$(after "$WORK/d2.out" "get_$id")"
+    check "decoder, $id: a SELECT on the foreign table fails with $state" "ERROR:  $state" "$(after "$WORK/d2.out" "sel_$id")"
+    check "decoder, $id: fs_get_feature_matrix gives $mat" "$mat" "$(after "$WORK/d2.out" "mat_$id")"
+    check "decoder, $id: both errors name what is wrong ($names)" "t|t" "$(after "$WORK/d2.out" "names_$id")"
+    check "decoder, $id: then the same backend serves a good answer by each path" "$DEC_GOOD_OUT
+t" "$(after "$WORK/d2.out" "good_$id")"
+done
+
+# Answers served exactly, by each path.  deep50's jsonb: 50 levels, L outermost.
+DEEP50="(repeat('[{\"a\": ', 25) || '1' || repeat('}]', 25))::jsonb"
+TEXT16K="repeat('abcdefghij', 1600)"
+ESCAPED="E'\"\\\\/\\b\\f\\n\\r\\t'::text"
+session >"$WORK/d2s.out" <<EOF
+SELECT pg_backend_pid() AS pid0 \gset
+\echo @deep50
+SELECT value = $DEEP50, status FROM fs_get_features(ARRAY['deep50'], ARRAY['dec:j']);
+SELECT j = $DEEP50 FROM dec_t WHERE user_id = ANY (ARRAY['deep50']);
+\echo @big16k
+SELECT string_agg(feature_ref || ':' || (value = CASE feature_ref WHEN 'dec:t' THEN to_jsonb($TEXT16K)
+                                                   ELSE to_jsonb(repeat('klmnopqrst', 1600)) END), ',' ORDER BY feature_ref)
+  FROM fs_get_features(ARRAY['big16k'], ARRAY['dec:t', 'dec:j']);
+SELECT octet_length(t), t = $TEXT16K, j = to_jsonb(repeat('klmnopqrst', 1600))
+  FROM dec_t WHERE user_id = ANY (ARRAY['big16k']);
+\echo @unicode
+SELECT string_agg(feature_ref || ':' || value::text, ',' ORDER BY feature_ref)
+  FROM fs_get_features(ARRAY['unicode'], ARRAY['dec:t', 'dec:j']);
+SELECT t = U&'\00E9\+01F600', octet_length(t), j = jsonb_build_object(U&'\00E9\+01F600', U&'\00E9\+01F600')
+  FROM dec_t WHERE user_id = ANY (ARRAY['unicode']);
+\echo @unicode_escaped
+SELECT value = to_jsonb(U&'\00E9\+01F600'::text) FROM fs_get_features(ARRAY['unicode_escaped'], ARRAY['dec:t']);
+SELECT t = U&'\00E9\+01F600' FROM dec_t WHERE user_id = ANY (ARRAY['unicode_escaped']);
+\echo @escapes
+SELECT string_agg(feature_ref || ':' || (value = to_jsonb($ESCAPED)), ',' ORDER BY feature_ref)
+  FROM fs_get_features(ARRAY['escapes'], ARRAY['dec:t', 'dec:j']);
+SELECT t = $ESCAPED, length(t), j = to_jsonb($ESCAPED) FROM dec_t WHERE user_id = ANY (ARRAY['escapes']);
+\echo @dup_keys
+SELECT value, status FROM fs_get_features(ARRAY['dup_keys'], ARRAY['dec:f']);
+SELECT f FROM dec_t WHERE user_id = ANY (ARRAY['dup_keys']);
+$(dmat dup_keys);
+\echo @good
+$DEC_GOOD;
+SELECT pg_backend_pid() = :pid0;
+EOF
+check "decoder, deep50: a jsonb feature nested 50 levels (M and L) is served exactly, by serving and the foreign table" \
+    "t|PRESENT
+t" "$(after "$WORK/d2s.out" deep50)"
+check "decoder, big16k: a 16,000-byte text and a jsonb string of 16,000 bytes are served exactly" \
+    "dec:j:true,dec:t:true
+16000|t|t" "$(after "$WORK/d2s.out" big16k)"
+check "decoder, unicode: 'é😀' in a text feature and as a jsonb key and value is served exactly" \
+    'dec:j:{"é😀": "é😀"},dec:t:"é😀"
+t|6|t' "$(after "$WORK/d2s.out" unicode)"
+check "decoder, unicode_escaped: '\\u00e9\\ud83d\\ude00' is served as 'é😀'" "t
+t" "$(after "$WORK/d2s.out" unicode_escaped)"
+check "decoder, escapes: \\\" \\\\ \\/ \\b \\f \\n \\r \\t in a text and a jsonb string are served exactly" \
+    "dec:j:true,dec:t:true
+t|8|t" "$(after "$WORK/d2s.out" escapes)"
+check "decoder, dup_keys: an item naming an attribute twice is read with the last one, by every path" \
+    "2|PRESENT
+2
+{{2,NULL,NULL,NULL,NULL}}" "$(after "$WORK/d2s.out" dup_keys)"
+check "decoder: after all that, the same backend serves the good item by each path" "$DEC_GOOD_OUT
+t" "$(after "$WORK/d2s.out" good)"
+
+# Known failures: what a PostgreSQL user would expect, which today's code
+# does not do.  They do not run in the suite; FS_FAULTS_KNOWN_FAILURES=1
+# runs them (and they fail today).
+#   nul_text, nul_jsonb: "\u0000" in a string is valid JSON that text and
+#     jsonb cannot hold; today the whole answer is refused as "The answer is
+#     not a JSON object." (HV004, naming neither the attribute nor the
+#     reason), while the decoder has an error for exactly this (22P05,
+#     naming the attribute) that jansson's default flags never let it reach.
+#   jsonb_n_huge: an N of "1e200000" in a jsonb feature is 22003 "value
+#     overflows numeric format" naming no attribute, where numeric columns'
+#     overflows name it ('DynamoDB attribute "n"' in the context).
+if [ -n "${FS_FAULTS_KNOWN_FAILURES:-}" ]; then
+    out="$(q "SELECT state, strpos(said, 'attribute \"t\"') > 0 FROM dec_try(\$q\$$(dget nul_text)\$q\$);
+              SELECT state, strpos(said, 'attribute \"t\"') > 0 FROM dec_try(\$q\$$(dsel nul_text)\$q\$);
+              SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dget nul_jsonb)\$q\$);
+              SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dsel nul_jsonb)\$q\$)")"
+    check "KNOWN FAILURE decoder, nul_text and nul_jsonb: 22P05 naming the attribute, by serving and the foreign table" \
+        "22P05|t
+22P05|t
+22P05|t
+22P05|t" "$out"
+    out="$(q "SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dget jsonb_n_huge)\$q\$);
+              SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dsel jsonb_n_huge)\$q\$)")"
+    check "KNOWN FAILURE decoder, jsonb_n_huge: 22003 naming the attribute" "22003|t
+22003|t" "$out"
+fi
+stop_fault
+
 # --- (e) an error answer ----------------------------------------------------------
 echo "# (e) an error answer from the store"
 start_fault 'error:ValidationException:bad key'
@@ -436,7 +700,64 @@ stop_fault
 
 # --- (f) memory ----------------------------------------------------------------------
 echo "# (f) memory over many calls"
-LIMIT_KB=5120
+LIMIT_KB=5120                   # RSS growth allowed over 9,000 calls
+LIMIT_CTX=1048576               # memory contexts' growth allowed over 9,800 calls
+
+# mem_loop CALL IDS CHECK: SQL running the plpgsql statement CALL (over ids,
+# a text[] variable holding IDS) 10,000 times in one session: 200 calls,
+# then the memory contexts' total; 800 more, then the RSS; 9,000 more, then
+# both again ("@rss" and "@ctx" lines: before after); "@alive" says whether
+# the same backend did it all, then what the query CHECK says.
+mem_loop() {
+    cat <<EOF
+SET client_min_messages = warning;
+SELECT pg_backend_pid() AS pid0 \gset
+CREATE FUNCTION pg_temp.calls(n int) RETURNS void LANGUAGE plpgsql AS \$\$
+DECLARE
+    ids text[] := $2;
+BEGIN
+    FOR i IN 1..n LOOP
+        $1;
+    END LOOP;
+END \$\$;
+SELECT pg_temp.calls(200);
+SELECT backend_ctx_bytes() AS ctx1 \gset
+SELECT pg_temp.calls(800);
+SELECT backend_rss_kb() AS rss1 \gset
+SELECT pg_temp.calls(9000);
+SELECT backend_rss_kb() AS rss2 \gset
+SELECT backend_ctx_bytes() AS ctx2 \gset
+\echo @rss
+\echo :rss1 :rss2
+\echo @ctx
+\echo :ctx1 :ctx2
+\echo @alive
+SELECT pg_backend_pid() = :pid0;
+$3;
+EOF
+}
+
+# check_mem WHAT FILE SAYS: mem_loop's checks of FILE: RSS, memory contexts,
+# the same backend, and its query CHECK saying SAYS.
+check_mem() {
+    local what="$1" file="$2" says="$3" ctx1 ctx2
+    check_rss "$what: 10,000 calls in one session grow RSS by < 5 MB" "$file" "1,000 calls" "10,000 calls"
+    read -r ctx1 ctx2 <<<"$(after "$file" ctx)"
+    if [[ "${ctx1:-}" =~ ^[0-9]+$ && "${ctx2:-}" =~ ^[0-9]+$ ]]; then
+        echo "# memory: memory contexts after 200 calls ${ctx1} bytes, after 10,000 calls ${ctx2} bytes, growth $((ctx2 - ctx1)) bytes"
+        check_true "$what: 9,800 calls after 200 grow the backend's memory contexts by < 1 MB" \
+            "$([ $((ctx2 - ctx1)) -lt "$LIMIT_CTX" ] && echo t || echo f)" "growth $((ctx2 - ctx1)) bytes"
+    else
+        not_ok "$what: 9,800 calls after 200 grow the backend's memory contexts by < 1 MB" \
+            "$(grep -E 'ERROR|FATAL|server closed' "$file" | head -n 5)"
+    fi
+    check "$what: no crash, the same backend did all 10,000 calls, then serves" "t
+$says" "$(after "$file" alive)"
+}
+
+q "CREATE FUNCTION backend_ctx_bytes() RETURNS bigint LANGUAGE sql AS
+     'SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts'" >/dev/null
+IDS5="ARRAY['u1', 'u2', 'u3', 'u4', 'u5']"
 if ! have_dynalite; then
     echo "# skipped: 10,000 calls against dynalite (FS_DYNALITE_ENDPOINT is not set)"
 else
@@ -455,81 +776,70 @@ INSERT INTO dyn_t VALUES
 SELECT FROM fs_register_feature_view('dv', 'dyn_t', 'user');
 \echo @served
 SELECT string_agg(entity_id || ':' || status, ',')
-  FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks']);
-SELECT pg_backend_pid() AS pid0 \gset
-DO \$\$ BEGIN
-    FOR i IN 1..1000 LOOP
-        PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss1 \gset
-DO \$\$ BEGIN
-    FOR i IN 1001..10000 LOOP
-        PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss
-\echo :rss1 :rss2
-\echo @alive
--- 3 rows of 4 features, 3 of them NULL: 9 PRESENT.
-SELECT pg_backend_pid() = :pid0, count(*) FILTER (WHERE status = 'PRESENT')
-  FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:*']);
+  FROM fs_get_features($IDS5, ARRAY['dv:clicks']);
+\echo @vectors
+SELECT string_agg(entity_id || ':' || features::text, ',')
+  FROM fs_get_feature_vectors($IDS5, ARRAY['dv:clicks', 'dv:tags']);
+\echo @scan
+SELECT string_agg(user_id || ':' || clicks, ',' ORDER BY user_id) FROM dyn_t WHERE user_id = ANY ($IDS5);
+\echo @matrix
+SELECT fs_get_feature_matrix($IDS5, ARRAY['dv:clicks', 'dv:ctr']);
 EOF
     check "dynalite: the view serves 3 of 5 ids" \
         "u1:PRESENT,u2:PRESENT,u3:PRESENT,u4:NOT_FOUND,u5:NOT_FOUND" "$(after "$WORK/f.out" served)"
-    check_rss "dynalite: 10,000 calls of fs_get_features (5 ids) in one session grow RSS by < 5 MB" \
-        "$WORK/f.out" "1,000 calls" "10,000 calls"
-    check "dynalite: no crash, the same backend serves after 10,000 calls" "t|9" "$(after "$WORK/f.out" alive)"
-
-    session >"$WORK/fm.out" <<EOF
-SET client_min_messages = warning;
-\echo @served
-SELECT fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
-DO \$\$ BEGIN
-    FOR i IN 1..1000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss1 \gset
-DO \$\$ BEGIN
-    FOR i IN 1001..10000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['dv:clicks', 'dv:ctr']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss
-\echo :rss1 :rss2
-EOF
+    check "dynalite: fs_get_feature_vectors serves the view" \
+        'u1:{"dv:tags": ["a"], "dv:clicks": 1},u2:{"dv:tags": ["b", "c"], "dv:clicks": 2},u3:{"dv:tags": null, "dv:clicks": 3},u4:{"dv:tags": null, "dv:clicks": null},u5:{"dv:tags": null, "dv:clicks": null}' \
+        "$(after "$WORK/f.out" vectors)"
+    check "dynalite: the foreign table serves key = ANY (...)" "u1:1,u2:2,u3:3" "$(after "$WORK/f.out" scan)"
     check "dynalite: fs_get_feature_matrix serves the view" "{{1,0.5},{2,NULL},{3,0.25},{NULL,NULL},{NULL,NULL}}" \
-        "$(after "$WORK/fm.out" served)"
-    check_rss "dynalite: 10,000 calls of fs_get_feature_matrix (5 ids) in one session grow RSS by < 5 MB" \
-        "$WORK/fm.out" "1,000 calls" "10,000 calls"
+        "$(after "$WORK/f.out" matrix)"
+
+    # 3 rows of 4 features, 3 of them NULL: 9 PRESENT.
+    mem_loop "PERFORM * FROM fs_get_features(ids, ARRAY['dv:*'])" "$IDS5" \
+        "SELECT count(*) FILTER (WHERE status = 'PRESENT') FROM fs_get_features($IDS5, ARRAY['dv:*'])" \
+        | session >"$WORK/f1.out"
+    check_mem "dynalite, fs_get_features (5 ids, 4 features)" "$WORK/f1.out" 9
+    mem_loop "PERFORM * FROM fs_get_feature_vectors(ids, ARRAY['dv:*'])" "$IDS5" \
+        "SELECT string_agg(features->>'dv:clicks', ',') FROM fs_get_feature_vectors($IDS5, ARRAY['dv:*'])" \
+        | session >"$WORK/f2.out"
+    check_mem "dynalite, fs_get_feature_vectors (5 ids, 4 features)" "$WORK/f2.out" "1,2,3"
+    mem_loop "PERFORM fs_get_feature_matrix(ids, ARRAY['dv:clicks', 'dv:ctr'])" "$IDS5" \
+        "SELECT fs_get_feature_matrix($IDS5, ARRAY['dv:clicks', 'dv:ctr'])" | session >"$WORK/f3.out"
+    check_mem "dynalite, fs_get_feature_matrix (5 ids, 2 features)" "$WORK/f3.out" \
+        "{{1,0.5},{2,NULL},{3,0.25},{NULL,NULL},{NULL,NULL}}"
+    mem_loop "PERFORM * FROM dyn_t WHERE user_id = ANY (ids)" "$IDS5" \
+        "SELECT string_agg(user_id || ':' || clicks, ',' ORDER BY user_id) FROM dyn_t WHERE user_id = ANY ($IDS5)" \
+        | session >"$WORK/f4.out"
+    check_mem "dynalite, the foreign table's key = ANY (\$1) (5 ids)" "$WORK/f4.out" "u1:1,u2:2,u3:3"
 fi
 
-# The embedded store: 10,000 small calls of fs_get_feature_matrix, then 30
-# calls of 10,000 entities by 50 features (a 4 MB result each).
-session >"$WORK/fe.out" <<EOF
+# The embedded store: 10,000 small calls of each serving function, then 30
+# calls of fs_get_feature_matrix of 10,000 entities by 50 features (a 4 MB
+# result each).
+IDS4="ARRAY['m1', 'm2', 'm3', 'x']"
+setup_sql "the embedded view" <<EOF
 SET client_min_messages = warning;
 CREATE TABLE mat_t (user_id text PRIMARY KEY, event_time timestamptz,
                     a float8, b bigint, c numeric, d boolean, e int);
 INSERT INTO mat_t SELECT 'm' || g, '2026-01-01', g, g, g / 10.0, g % 2 = 0, g FROM generate_series(1, 10000) g;
 SELECT FROM fs_register_feature_view('mat', 'mat_t', 'user');
+EOF
+mem_loop "PERFORM * FROM fs_get_features(ids, ARRAY['mat:*'])" "$IDS4" \
+    "SELECT string_agg(status, ',') FROM fs_get_features($IDS4, ARRAY['mat:a'])" | session >"$WORK/fe1.out"
+check_mem "embedded, fs_get_features (4 ids, 5 features)" "$WORK/fe1.out" "PRESENT,PRESENT,PRESENT,NOT_FOUND"
+mem_loop "PERFORM * FROM fs_get_feature_vectors(ids, ARRAY['mat:*'])" "$IDS4" \
+    "SELECT string_agg(features::text, ',') FROM fs_get_feature_vectors($IDS4, ARRAY['mat:b', 'mat:d'])" \
+    | session >"$WORK/fe2.out"
+check_mem "embedded, fs_get_feature_vectors (4 ids, 5 features)" "$WORK/fe2.out" \
+    '{"mat:b": 1, "mat:d": false},{"mat:b": 2, "mat:d": true},{"mat:b": 3, "mat:d": false},{"mat:b": null, "mat:d": null}'
+mem_loop "PERFORM fs_get_feature_matrix(ids, ARRAY['mat:*'])" "$IDS4" \
+    "SELECT fs_get_feature_matrix($IDS4, ARRAY['mat:*'])" | session >"$WORK/fe3.out"
+check_mem "embedded, fs_get_feature_matrix (4 ids, 5 features)" "$WORK/fe3.out" \
+    "{{1,1,0.1,0,1},{2,2,0.2,1,2},{3,3,0.3,0,3},{NULL,NULL,NULL,NULL,NULL}}"
+
+session >"$WORK/fe.out" <<EOF
+SET client_min_messages = warning;
 CREATE TEMP TABLE mat_ids AS SELECT ARRAY(SELECT 'm' || g FROM generate_series(1, 10000) g) AS ids;
-DO \$\$ BEGIN
-    FOR i IN 1..1000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['m1', 'm2', 'm3', 'x'], ARRAY['mat:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss1 \gset
-DO \$\$ BEGIN
-    FOR i IN 1001..10000 LOOP
-        PERFORM fs_get_feature_matrix(ARRAY['m1', 'm2', 'm3', 'x'], ARRAY['mat:*']);
-    END LOOP;
-END \$\$;
-SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss
-\echo :rss1 :rss2
 \echo @big
 SELECT array_dims(m), (SELECT round(sum(x)) FROM unnest(m) x)
   FROM (SELECT fs_get_feature_matrix(ids, ARRAY['mat:*', 'mat:*', 'mat:*', 'mat:*', 'mat:*',
@@ -549,14 +859,11 @@ DO \$\$ DECLARE ids text[] := (SELECT ids FROM mat_ids); BEGIN
     END LOOP;
 END \$\$;
 SELECT backend_rss_kb() AS rss2 \gset
-\echo @rss_big
+\echo @rss
 \echo :rss1 :rss2
 EOF
-check_rss "embedded: 10,000 calls of fs_get_feature_matrix (4 ids) in one session grow RSS by < 5 MB" \
-    "$WORK/fe.out" "1,000 calls" "10,000 calls"
 check "embedded: fs_get_feature_matrix of 10,000 entities by 50 features" \
     "[1:10000][1:50]|1550205000" "$(after "$WORK/fe.out" big)"
-sed -i 's/^@rss$/@rss_small/; s/^@rss_big$/@rss/' "$WORK/fe.out"
 check_rss "embedded: 25 more calls of 10,000 x 50 after 5 grow RSS by < 5 MB" \
     "$WORK/fe.out" "5 big calls" "30"
 
