@@ -415,13 +415,16 @@ jbv_number(JsonbValue *jv, const FsJv *str, DdbType *t, const char *attr)
 	size_t		slen;
 	const char *s = fs_jstr(str, &slen);
 	DecimalScan d;
+	ErrorContextCallback cb;
 
 	if (!ddb_codec_scan_decimal(s, slen, &d))
 		bad_value(attr, AV_N, s, t, NULL);
 	jv->type = jbvNumeric;
+	PUSH_ATTR_CONTEXT(cb, attr);
 	jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
 														  ObjectIdGetDatum(InvalidOid),
 														  Int32GetDatum(-1)));
+	POP_ATTR_CONTEXT(cb);
 }
 
 /* A scalar AttributeValue as a jsonb scalar. */

@@ -25,17 +25,16 @@
 #       for bigint, L for a scalar, {"S":1}, N "abc", two keys), numbers
 #       beyond float8, bigint, integer, numeric(5,2) and numeric, JSON
 #       numbers beyond a double, a jsonb nested 5,000 levels, invalid UTF-8,
-#       a lone surrogate, "\u0000" in text and jsonb: each the SQLSTATE it
-#       gives today (HV004 or 22003) from fs_get_features, the foreign table
+#       a lone surrogate, "\u0000" in text and jsonb: each its SQLSTATE
+#       (HV004, 22003, or 22P05 for a NUL, which text and jsonb cannot
+#       hold) from fs_get_features, the foreign table
 #       and fs_get_feature_matrix (or the matrix served when the fault is in
 #       an attribute it does not ask for), the message naming the attribute
 #       (or the view and table when the whole answer is refused), and the
 #       same backend then serves a good item by each path.  Served exactly:
 #       a jsonb nested 50 levels, 16 kB text and jsonb strings, "é😀" raw
 #       and escaped, every JSON escape; an attribute named twice reads as
-#       the last.  Known failures (FS_FAULTS_KNOWN_FAILURES=1 runs them;
-#       not run otherwise): "\u0000" should be 22P05 naming the attribute,
-#       and a jsonb N beyond numeric should name the attribute.
+#       the last.
 #   (e) an error answer (ValidationException): the store's message in the
 #       error detail.
 #   (e3) answers too large: a body beyond max_response_size is 54000 naming
@@ -490,12 +489,12 @@ DEC_ERRORS=(
     'bigint_big|22003|attribute "b" has DynamoDB number "99999999999999999999", which is out of range for type bigint|22003'
     'numeric_big|22003|DynamoDB attribute "n"|22003'
     'int_big|22003|attribute "i" has DynamoDB number "2147483648", which is out of range for type integer|22003'
-    'jsonb_n_huge|22003|value overflows numeric format|'"$DEC_NULLS"
+    'jsonb_n_huge|22003|DynamoDB attribute "j"|'"$DEC_NULLS"
     'deep5000|HV004|answer|HV004'
     'bad_utf8|HV004|answer|HV004'
     'lone_surrogate|HV004|answer|HV004'
-    'nul_text|HV004|answer|HV004'
-    'nul_jsonb|HV004|answer|HV004'
+    'nul_text|22P05|attribute "t" holds a string with a NUL character|'"$DEC_NULLS"
+    'nul_jsonb|22P05|attribute "j" holds a string with a NUL character|'"$DEC_NULLS"
 )
 {
     echo "SELECT pg_backend_pid() AS pid0 \\gset"
@@ -587,32 +586,6 @@ check "decoder, dup_keys: an item naming an attribute twice is read with the las
 check "decoder: after all that, the same backend serves the good item by each path" "$DEC_GOOD_OUT
 t" "$(after "$WORK/d2s.out" good)"
 
-# Known failures: what a PostgreSQL user would expect, which today's code
-# does not do.  They do not run in the suite; FS_FAULTS_KNOWN_FAILURES=1
-# runs them (and they fail today).
-#   nul_text, nul_jsonb: "\u0000" in a string is valid JSON that text and
-#     jsonb cannot hold; today the whole answer is refused as "The answer is
-#     not a JSON object." (HV004, naming neither the attribute nor the
-#     reason), while the decoder has an error for exactly this (22P05,
-#     naming the attribute) that jansson's default flags never let it reach.
-#   jsonb_n_huge: an N of "1e200000" in a jsonb feature is 22003 "value
-#     overflows numeric format" naming no attribute, where numeric columns'
-#     overflows name it ('DynamoDB attribute "n"' in the context).
-if [ -n "${FS_FAULTS_KNOWN_FAILURES:-}" ]; then
-    out="$(q "SELECT state, strpos(said, 'attribute \"t\"') > 0 FROM dec_try(\$q\$$(dget nul_text)\$q\$);
-              SELECT state, strpos(said, 'attribute \"t\"') > 0 FROM dec_try(\$q\$$(dsel nul_text)\$q\$);
-              SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dget nul_jsonb)\$q\$);
-              SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dsel nul_jsonb)\$q\$)")"
-    check "KNOWN FAILURE decoder, nul_text and nul_jsonb: 22P05 naming the attribute, by serving and the foreign table" \
-        "22P05|t
-22P05|t
-22P05|t
-22P05|t" "$out"
-    out="$(q "SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dget jsonb_n_huge)\$q\$);
-              SELECT state, strpos(said, 'attribute \"j\"') > 0 FROM dec_try(\$q\$$(dsel jsonb_n_huge)\$q\$)")"
-    check "KNOWN FAILURE decoder, jsonb_n_huge: 22003 naming the attribute" "22003|t
-22003|t" "$out"
-fi
 stop_fault
 
 # --- (e) an error answer ----------------------------------------------------------
