@@ -22,7 +22,9 @@
 
 #include "ddb.h"
 
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 
 /* A call of operation with body, allocated in the current context. */
@@ -232,8 +234,9 @@ typedef struct BatchCall
 	BatchRun   *run;
 	int			nparts;
 	int			parts[FS_DDB_BATCH_GET_MAX];	/* indexes into run->gets */
-	json_t	   *request_items;	/* RequestItems (held) */
 	int			nkeys;
+	json_t	   *keys[FS_DDB_BATCH_GET_MAX]; /* borrowed from the run's arrays */
+	int			key_part[FS_DDB_BATCH_GET_MAX]; /* [key]: its index in parts */
 } BatchCall;
 
 /* The index of the read of table within a request, or -1. */
@@ -319,16 +322,8 @@ key_unanswered(BatchRun *run, FsDdbGet *get, FsDdbCall *call, json_t *key)
 static void
 call_expired(BatchCall *bc, FsDdbCall *call)
 {
-	for (int p = 0; p < bc->nparts; p++)
-	{
-		FsDdbGet   *get = bc->run->gets[bc->parts[p]];
-		json_t	   *keys = json_object_get(json_object_get(bc->request_items, get->table), "Keys");
-		size_t		i;
-		json_t	   *key;
-
-		json_array_foreach(keys, i, key)
-			key_unanswered(bc->run, get, call, key);
-	}
+	for (int k = 0; k < bc->nkeys; k++)
+		key_unanswered(bc->run, bc->run->gets[bc->parts[bc->key_part[k]]], call, bc->keys[k]);
 }
 
 /* Hand the items of one table's response to its read. */
@@ -469,26 +464,102 @@ batch_done(FsDdbCall *call)
 	call->response = NULL;
 }
 
-/* The RequestItems entry of a table in a request, created on first use. */
-static json_t *
-request_entry(BatchCall *bc, int g)
+/* A JSON string, from text in the server's encoding. */
+static void
+append_json_string(StringInfo buf, const char *s)
 {
-	FsDdbGet   *get = bc->run->gets[g];
-	json_t	   *entry = json_object_get(bc->request_items, get->table);
+	if (GetDatabaseEncoding() != PG_UTF8)
+		s = pg_server_to_any(s, strlen(s), PG_UTF8);
+	escape_json(buf, s);
+}
 
-	if (entry != NULL)
-		return entry;
-	entry = fs_json_object();
-	fs_obj_set_new(bc->request_items, get->table, entry);
-	fs_obj_set_new(entry, "Keys", json_array());
-	if (get->projection != NULL)
+/*
+ * A key object: {"attr":{"S"|"N"|"B":"..."}}, as fs_ddb_encode makes them
+ * (UTF-8 already), written directly; any other shape through jansson.
+ */
+static void
+append_key(StringInfo buf, json_t *key)
+{
+	void	   *it = json_object_iter(key);
+	json_t	   *av = it ? json_object_iter_value(it) : NULL;
+	void	   *avit = json_is_object(av) ? json_object_iter(av) : NULL;
+	json_t	   *s = avit ? json_object_iter_value(avit) : NULL;
+
+	if (json_object_size(key) != 1 || json_object_size(av) != 1 || !json_is_string(s) ||
+		strlen(json_string_value(s)) != json_string_length(s))
 	{
-		fs_obj_set_new(entry, "ProjectionExpression", json_string(get->projection));
-		fs_obj_set(entry, "ExpressionAttributeNames", get->names);
+		appendStringInfoString(buf, fs_json_to_cstring(key, 0));
+		return;
 	}
-	fs_obj_set_new(entry, "ConsistentRead", json_boolean(get->consistent_read));
-	bc->parts[bc->nparts++] = g;
-	return entry;
+	appendStringInfoChar(buf, '{');
+	escape_json(buf, json_object_iter_key(it));
+	appendStringInfoString(buf, ":{");
+	escape_json(buf, json_object_iter_key(avit));
+	appendStringInfoChar(buf, ':');
+	escape_json(buf, json_string_value(s));
+	appendStringInfoString(buf, "}}");
+}
+
+/*
+ * A request's body, written as text: it is all keys and names, and
+ * building it as a jansson tree to serialise cost more than the rest of
+ * the request.
+ */
+static FsDdbCall *
+request_call(BatchCall *bc)
+{
+	StringInfoData buf;
+	FsDdbCall  *call = palloc0(sizeof(FsDdbCall));
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"RequestItems\":{");
+	for (int p = 0; p < bc->nparts; p++)
+	{
+		FsDdbGet   *get = bc->run->gets[bc->parts[p]];
+		bool		first = true;
+
+		if (p > 0)
+			appendStringInfoChar(&buf, ',');
+		append_json_string(&buf, get->table);
+		appendStringInfoString(&buf, ":{\"Keys\":[");
+		for (int k = 0; k < bc->nkeys; k++)
+		{
+			if (bc->key_part[k] != p)
+				continue;
+			if (!first)
+				appendStringInfoChar(&buf, ',');
+			append_key(&buf, bc->keys[k]);
+			first = false;
+		}
+		appendStringInfoChar(&buf, ']');
+		if (get->projection != NULL)
+		{
+			appendStringInfoString(&buf, ",\"ProjectionExpression\":");
+			append_json_string(&buf, get->projection);
+			appendStringInfoString(&buf, ",\"ExpressionAttributeNames\":");
+			appendStringInfoString(&buf, fs_json_to_cstring(get->names, 0));
+		}
+		appendStringInfoString(&buf, get->consistent_read
+							   ? ",\"ConsistentRead\":true}" : ",\"ConsistentRead\":false}");
+	}
+	appendStringInfoString(&buf, "}}");
+	call->operation = "BatchGetItem";
+	call->body = buf.data;
+	call->body_len = buf.len;
+	call->arg = bc;
+	call->on_done = batch_done;
+	return call;
+}
+
+/* The index of read g in a request, added on first use. */
+static int
+request_part(BatchCall *bc, int g)
+{
+	for (int p = 0; p < bc->nparts; p++)
+		if (bc->parts[p] == g)
+			return p;
+	bc->parts[bc->nparts] = g;
+	return bc->nparts++;
 }
 
 /*
@@ -506,6 +577,7 @@ pack_calls(BatchRun *run, json_t **keys, int *ncalls)
 
 	for (int g = 0; g < run->ngets; g++)
 	{
+		const char *table = run->gets[g]->table;
 		size_t		i;
 		json_t	   *key;
 
@@ -513,34 +585,24 @@ pack_calls(BatchRun *run, json_t **keys, int *ncalls)
 			continue;
 		json_array_foreach(keys[g], i, key)
 		{
+			int			other;
+
 			/* A new request when full, or when the table is there for another read. */
 			if (cur == NULL || cur->nkeys == FS_DDB_BATCH_GET_MAX ||
-				(json_object_get(cur->request_items, run->gets[g]->table) != NULL &&
-				 call_part(cur, run->gets[g]->table, strlen(run->gets[g]->table)) != g))
+				((other = call_part(cur, table, strlen(table))) >= 0 && other != g))
 			{
 				cur = palloc0(sizeof(BatchCall));
 				cur->run = run;
-				cur->request_items = fs_held_object(run->hold);
 				batches = lappend(batches, cur);
 			}
-			fs_arr_append_new(json_object_get(request_entry(cur, g), "Keys"), json_incref(key));
-			cur->nkeys++;
+			cur->key_part[cur->nkeys] = request_part(cur, g);
+			cur->keys[cur->nkeys++] = key;
 		}
 	}
 
 	calls = palloc(sizeof(FsDdbCall *) * Max(list_length(batches), 1));
 	foreach(lc, batches)
-	{
-		BatchCall  *bc = lfirst(lc);
-		json_t	   *body = fs_held_object(run->hold);
-		FsDdbCall  *call;
-
-		fs_obj_set(body, "RequestItems", bc->request_items);
-		call = fs_new_call("BatchGetItem", body);
-		call->arg = bc;
-		call->on_done = batch_done;
-		calls[n++] = call;
-	}
+		calls[n++] = request_call((BatchCall *) lfirst(lc));
 	*ncalls = n;
 	return calls;
 }
