@@ -197,18 +197,20 @@ bool
 fs_jget(const FsJv *obj, const char *key, size_t keylen, FsJv *out)
 {
 	object		o;
+	bool		found = false;
 
 	if (from_jv<element>(obj).get_object().get(o) != simdjson::SUCCESS)
 		return false;
+	/* The last of a repeated name, as jansson and JSON.parse keep it. */
 	for (auto field : o)
 	{
 		if (field.key.size() == keylen && std::memcmp(field.key.data(), key, keylen) == 0)
 		{
 			to_jv(field.value, out);
-			return true;
+			found = true;
 		}
 	}
-	return false;
+	return found;
 }
 
 void

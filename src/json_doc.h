@@ -95,7 +95,10 @@ extern size_t fs_jsize(const FsJv *v);
 extern bool fs_jsingle(const FsJv *obj, const char **key, size_t *keylen, FsJv *val,
 					   FsJType *valtype);
 
-/* The first member of an object named key (keylen bytes); false if none. */
+/*
+ * The member of an object named key (keylen bytes), the last one if the name
+ * repeats; false if none.
+ */
 extern bool fs_jget(const FsJv *obj, const char *key, size_t keylen, FsJv *out);
 
 /* Start iterating an array or an object (nothing for other values). */
