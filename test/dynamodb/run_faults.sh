@@ -34,7 +34,8 @@
 #       same backend then serves a good item by each path.  Served exactly:
 #       a jsonb nested 50 levels, 16 kB text and jsonb strings, "é😀" raw
 #       and escaped, every JSON escape; an attribute named twice reads as
-#       the last.
+#       the last; items of one answer that list their attributes in
+#       different orders (and one not asked for) are each read right.
 #   (e) an error answer (ValidationException): the store's message in the
 #       error detail.
 #   (e3) answers too large: a body beyond max_response_size is 54000 naming
@@ -430,6 +431,13 @@ put('escapes', item('escapes', '"t":{"S":' + ESC + '},"j":{"S":' + ESC + '}'));
 put('nul_text', item('nul_text', '"t":{"S":"a\\u0000b"}'));
 put('nul_jsonb', item('nul_jsonb', '"j":{"S":"a\\u0000b"}'));
 put('dup_keys', item('dup_keys', '"f":{"N":"1"},"f":{"N":"2"}'));
+// Three items of one answer, listing their attributes in different orders
+// (the reader guesses each item's order from the one before).
+put('orders', '{"Responses":{"dec_items":[' +
+    '{"user_id":{"S":"orders"},"event_time":{"N":"1767225600"},"f":{"N":"1.5"},"t":{"S":"one"},"i":{"N":"1"}},' +
+    '{"i":{"N":"2"},"t":{"S":"two"},"f":{"N":"2.5"},"event_time":{"N":"1767225600"},"user_id":{"S":"orders2"}},' +
+    '{"t":{"S":"three"},"zz":{"S":"not asked for"},"user_id":{"S":"orders3"},"i":{"N":"3"},"event_time":{"N":"1767225600"},"f":{"N":"3.5"}}' +
+    ']},"UnprocessedKeys":{}}');
 JS
 start_fault "canned:$WORK/bodies"
 setup_sql "the decoder's view" <<EOF
@@ -561,10 +569,18 @@ SELECT t = $ESCAPED, length(t), j = to_jsonb($ESCAPED) FROM dec_t WHERE user_id 
 SELECT value, status FROM fs_get_features(ARRAY['dup_keys'], ARRAY['dec:f']);
 SELECT f FROM dec_t WHERE user_id = ANY (ARRAY['dup_keys']);
 $(dmat dup_keys);
+\echo @orders
+SELECT string_agg(entity_id || ':' || feature_ref || '=' || value::text, ',' ORDER BY entity_id, feature_ref)
+  FROM fs_get_features(ARRAY['orders', 'orders2', 'orders3'], ARRAY['dec:f', 'dec:t', 'dec:i']);
+SELECT string_agg(user_id || ':' || f || ',' || t || ',' || i, ';' ORDER BY user_id)
+  FROM dec_t WHERE user_id = ANY (ARRAY['orders', 'orders2', 'orders3']);
 \echo @good
 $DEC_GOOD;
 SELECT pg_backend_pid() = :pid0;
 EOF
+check "decoder, orders: items of one answer listing their attributes in different orders are each read right, by serving and the foreign table" \
+    'orders:dec:f=1.5,orders:dec:i=1,orders:dec:t="one",orders2:dec:f=2.5,orders2:dec:i=2,orders2:dec:t="two",orders3:dec:f=3.5,orders3:dec:i=3,orders3:dec:t="three"
+orders:1.5,one,1;orders2:2.5,two,2;orders3:3.5,three,3' "$(after "$WORK/d2s.out" orders)"
 check "decoder, deep50: a jsonb feature nested 50 levels (M and L) is served exactly, by serving and the foreign table" \
     "t|PRESENT
 t" "$(after "$WORK/d2s.out" deep50)"
