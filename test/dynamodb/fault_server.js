@@ -6,7 +6,10 @@
 // Listens on 127.0.0.1:PORT (0: any free port) and prints "listening PORT" once
 // ready.  Every request is logged to stdout as one line:
 //
-//   request N target=<X-Amz-Target> auth=yes|no sig=ok|bad|unchecked token=yes|no status=<answer>
+//   request N target=<X-Amz-Target> auth=yes|no sig=ok|bad|unchecked token=yes|no [consistent=yes|no|mixed] status=<answer>
+//
+// consistent= is logged for BatchGetItem: whether its tables' reads ask for
+// ConsistentRead (all of them, none, or some).
 //
 // sig is checked (AWS SigV4, host header included) when the environment
 // variable FS_FAULT_SECRET holds the secret access key the client signs with.
@@ -373,6 +376,16 @@ const server = http.createServer((req, res) => {
     const body = Buffer.concat(chunks);
     const n = ++count;
     const sig = checkSignature(req, body);
+    let consistent = '';
+    if ((req.headers['x-amz-target'] || '').endsWith('.BatchGetItem')) {
+      try {
+        const reads = Object.values(JSON.parse(body.toString()).RequestItems || {});
+        const n = reads.filter((r) => r.ConsistentRead === true).length;
+        consistent = ` consistent=${n === reads.length ? 'yes' : n === 0 ? 'no' : 'mixed'}`;
+      } catch (e) {
+        consistent = ' consistent=unreadable';
+      }
+    }
     let logged = false;
     res.fsLog = (status) => {
       if (logged) return;
@@ -380,7 +393,7 @@ const server = http.createServer((req, res) => {
       console.log(
         `request ${n} target=${req.headers['x-amz-target'] || '-'}` +
         ` auth=${req.headers['authorization'] ? 'yes' : 'no'} sig=${sig === 'none' ? '-' : sig}` +
-        ` token=${req.headers['x-amz-security-token'] ? 'yes' : 'no'} status=${status}`);
+        ` token=${req.headers['x-amz-security-token'] ? 'yes' : 'no'}${consistent} status=${status}`);
     };
     // A client that gives up on a request closes its connection.
     res.on('close', () => {

@@ -8,7 +8,10 @@
 #       exactly the 350 missing ones (counted once: 350 UpdateItem requests
 #       reach the store, and no PutItem, which would replace whole items),
 #       counts the 250 as unchanged, and the store then holds the source
-#       exactly; a third run writes nothing.
+#       exactly; a third run writes nothing.  Every BatchGetItem of those
+#       runs asks for ConsistentRead (what is stored decides what is
+#       written); serving's reads do so only under the server option
+#       consistent_read 'true' (the foreign table's too).
 #   (b) the statement is cancelled (statement_timeout) while writes are slow:
 #       57014; the rerun writes exactly the entities the store does not hold
 #       yet, and the store then holds the new values exactly.
@@ -49,6 +52,9 @@ point() {
 # by the status it gave them; and its PutItem requests alone.
 puts() { grep -E 'target=DynamoDB_20120810.(UpdateItem|PutItem)' "$FLOG" | grep -c "status=$1" || true; }
 putitems() { grep -c 'target=DynamoDB_20120810.PutItem' "$FLOG" || true; }
+# The ConsistentRead of the current fault server's BatchGetItem requests
+# (yes, no, mixed), each value once.
+consistent() { grep -oE 'consistent=[a-z]+' "$FLOG" | sort -u | sed 's/consistent=//' | tr '\n' ' ' | sed 's/ $//'; }
 
 # The store's items equal to the source (by the direct foreign table), and
 # the store's item count.
@@ -111,6 +117,19 @@ check "outage, rerun: the store holds the source exactly" "$N|$N" "$(q "$STORED"
 check "outage, rerun: one succeeded run, and a state row per entity" "1|succeeded|$N" \
     "$(q "SELECT count(*), min(status), (SELECT count(*) FROM fs_ingest_state) FROM fs_ingest_runs")"
 check "outage, third run: nothing to write" "$N|0|$N|0|0|0" "$(q "$INGEST")"
+check "fs_ingest reads what is stored with ConsistentRead, in every BatchGetItem" "yes" "$(consistent)"
+stop_fault
+start_fault proxy
+point 1 16
+check "serving reads eventually consistent by default" "$N|no" \
+    "$(q "SELECT count(*) FROM fs_get_features(ARRAY(SELECT user_id FROM src), ARRAY['fv:clicks']) WHERE status = 'PRESENT'")|$(consistent)"
+stop_fault
+start_fault proxy
+point 1 16
+q "ALTER SERVER faulty OPTIONS (ADD consistent_read 'true')" >/dev/null
+check "serving and the foreign table read with ConsistentRead under the server option consistent_read 'true'" "$N|$N|yes" \
+    "$(q "SELECT count(*) FROM fs_get_features(ARRAY(SELECT user_id FROM src), ARRAY['fv:clicks']) WHERE status = 'PRESENT'")|$(q "SELECT count(*) FROM fv_online WHERE user_id = ANY (ARRAY(SELECT user_id FROM src))")|$(consistent)"
+q "ALTER SERVER faulty OPTIONS (DROP consistent_read)" >/dev/null
 stop_fault
 
 # --- (b) cancelled mid-run --------------------------------------------------
