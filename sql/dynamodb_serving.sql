@@ -40,6 +40,17 @@ SELECT entity_id, feature_ref, value, event_time, status
 SELECT entity_id, features
   FROM fs_get_feature_vectors(ARRAY['u1', 'u3', 'u4'], ARRAY['profile:age', 'activity:clicks', 'activity:emb']);
 
+-- Keys holding what a request's JSON must escape, asked for and read back.
+INSERT INTO activity_online (user_id, event_time, clicks) VALUES
+    ('q"uote', '2026-01-01 00:00:00+00', 1), ('back\slash', '2026-01-01 00:00:00+00', 2),
+    (E'new\nline\ttab', '2026-01-01 00:00:00+00', 3), ('é😀', '2026-01-01 00:00:00+00', 4);
+SELECT entity_id, value, status
+  FROM fs_get_features(ARRAY['q"uote', 'back\slash', E'new\nline\ttab', 'é😀'], ARRAY['activity:clicks']);
+SELECT CASE WHEN user_id = E'new\nline\ttab' THEN '(new line, tab)' ELSE user_id END, clicks
+  FROM activity_online WHERE user_id = ANY (ARRAY['q"uote', 'back\slash', E'new\nline\ttab', 'é😀'])
+ ORDER BY clicks;
+DELETE FROM activity_online WHERE clicks <= 4;
+
 -- More keys than one BatchGetItem takes (100), with 16 kB items: 1.6 MB per
 -- request, past what the store answers at once, so it leaves keys unprocessed
 -- and they are asked again; every key is still answered.
