@@ -23,6 +23,7 @@
 #include "common/base64.h"
 #include "common/int.h"
 #include "common/shortest_dec.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -309,76 +310,6 @@ json_to_jsonb(Datum value)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 }
 
-/* Push one dimension of an array (and the ones below it); returns the last push. */
-static JsonbValue *
-push_array_dim(JsonbParseState **state, FsValueCodec *elem, int ndim, int *dims,
-			   Datum *elems, bool *nulls, int *pos, int dim)
-{
-	JsonbValue *res;
-
-	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-	for (int i = 0; i < dims[dim]; i++)
-	{
-		if (dim < ndim - 1)
-			push_array_dim(state, elem, ndim, dims, elems, nulls, pos, dim + 1);
-		else
-		{
-			if (nulls[*pos])
-			{
-				JsonbValue	null = {.type = jbvNull};
-
-				pushJsonbValue(state, WJB_ELEM, &null);
-			}
-			else
-				fs_value_push(state, WJB_ELEM, elem, elems[*pos]);
-			(*pos)++;
-		}
-	}
-	res = pushJsonbValue(state, WJB_END_ARRAY, NULL);
-	return res;
-}
-
-/* Push an array value; returns the last push (the result at top level). */
-static JsonbValue *
-push_array(JsonbParseState **state, FsValueCodec *codec, Datum value)
-{
-	ArrayType  *arr = DatumGetArrayTypeP(value);
-	FsValueCodec *elem = codec->elem;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			pos = 0;
-
-	if (ARR_NDIM(arr) == 0)
-	{
-		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
-	}
-
-	deconstruct_array(arr, elem->typid, elem->typlen, elem->typbyval, elem->typalign,
-					  &elems, &nulls, &n);
-	return push_array_dim(state, elem, ARR_NDIM(arr), ARR_DIMS(arr), elems, nulls,
-						  &pos, 0);
-}
-
-/* Push a jsonb document as an element or object value. */
-static void
-push_jsonb(JsonbParseState **state, JsonbIteratorToken token, Jsonb *jb)
-{
-	JsonbValue	jv;
-
-	if (JB_ROOT_IS_SCALAR(jb))
-	{
-		JsonbExtractScalar(&jb->root, &jv);
-		pushJsonbValue(state, token, &jv);
-		return;
-	}
-	jv.type = jbvBinary;
-	jv.val.binary.data = &jb->root;
-	jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-	pushJsonbValue(state, token, &jv);
-}
-
 /*
  * A scalar as a jsonb document, laid out directly: the same bytes that
  * JsonbValueToJsonb produces for a raw scalar (a one-element array flagged
@@ -425,12 +356,13 @@ scalar_to_jsonb(const JsonbValue *jv)
 	return jb;
 }
 
+static JEntry write_array(StringInfo buf, FsValueCodec *codec, Datum value);
+
 /* One feature value as a jsonb document. */
 Jsonb *
 fs_value_to_jsonb(FsValueCodec *codec, Datum value)
 {
 	JsonbValue	jv;
-	JsonbParseState *state = NULL;
 
 	switch (codec->kind)
 	{
@@ -439,36 +371,289 @@ fs_value_to_jsonb(FsValueCodec *codec, Datum value)
 		case FS_VALUE_JSON:
 			return json_to_jsonb(value);
 		case FS_VALUE_ARRAY:
-			return JsonbValueToJsonb(push_array(&state, codec, value));
+			{
+				StringInfoData buf;
+
+				/* The array is the root container, right after the header. */
+				initStringInfo(&buf);
+				buf.len = VARHDRSZ;
+				write_array(&buf, codec, value);
+				SET_VARSIZE(buf.data, buf.len);
+				return (Jsonb *) buf.data;
+			}
 		default:
 			set_scalar(&jv, codec, value);
 			return scalar_to_jsonb(&jv);
 	}
 }
 
-/* Push one feature value into a document under construction. */
-void
-fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
-			  FsValueCodec *codec, Datum value)
+/*-------------------------------------------------------------------------
+ * Feature values laid out as jsonb stores them
+ *
+ * pushJsonbValue builds a tree of JsonbValues, sorts each object's keys and
+ * converts the tree to jsonb's on-disk form, for every value of every row.
+ * Serving knows the layout in advance (an object's keys are the same for
+ * every row, and arrays are arrays), so it writes the on-disk form directly:
+ * the same bytes convertToJsonb writes (jsonb_util.c), and so the same
+ * values, equality and text output.  Alignment is relative to the start of
+ * the whole datum, varlena header included, as there.
+ *-------------------------------------------------------------------------
+ */
+
+/* Pad buf with zeros to a 4-byte boundary; returns the padding's length. */
+static int
+pad_to_int(StringInfo buf)
+{
+	int			padlen = INTALIGN(buf->len) - buf->len;
+
+	if (padlen > 0)
+	{
+		enlargeStringInfo(buf, padlen);
+		memset(buf->data + buf->len, 0, padlen);
+		buf->len += padlen;
+	}
+	return padlen;
+}
+
+/* Append a scalar's data; returns its JEntry (with its length). */
+static JEntry
+write_scalar(StringInfo buf, const JsonbValue *jv)
+{
+	switch (jv->type)
+	{
+		case jbvNull:
+			return JENTRY_ISNULL;
+		case jbvString:
+			appendBinaryStringInfo(buf, jv->val.string.val, jv->val.string.len);
+			return JENTRY_ISSTRING | jv->val.string.len;
+		case jbvNumeric:
+			{
+				int			numlen = VARSIZE_ANY(jv->val.numeric);
+				int			padlen = pad_to_int(buf);
+
+				appendBinaryStringInfo(buf, (const char *) jv->val.numeric, numlen);
+				return JENTRY_ISNUMERIC | (padlen + numlen);
+			}
+		case jbvBool:
+			return jv->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+		default:
+			elog(ERROR, "unexpected jsonb scalar type %d", (int) jv->type);
+	}
+	return 0;					/* keep the compiler quiet */
+}
+
+/* Raise jsonb's own error for a container too big for a JEntry. */
+static void
+check_container_size(int totallen, bool object)
+{
+	if (totallen > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 object
+				 ? errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
+						  JENTRY_OFFLENMASK)
+				 : errmsg("total size of jsonb array elements exceeds the maximum of %u bytes",
+						  JENTRY_OFFLENMASK)));
+}
+
+/*
+ * Store the JEntry of child i (of a container whose JEntries start at
+ * jentries) given the running total of its children's lengths: every
+ * JB_OFFSET_STRIDE'th one holds the end offset instead of the length.
+ */
+static inline void
+set_jentry(StringInfo buf, int jentries, int i, JEntry meta, int *totallen, bool object)
+{
+	*totallen += JBE_OFFLENFLD(meta);
+	check_container_size(*totallen, object);
+	if ((i % JB_OFFSET_STRIDE) == 0)
+		meta = (meta & JENTRY_TYPEMASK) | *totallen | JENTRY_HAS_OFF;
+	memcpy(buf->data + jentries + i * sizeof(JEntry), &meta, sizeof(JEntry));
+}
+
+/* Begin a container of n children: returns where its JEntries start. */
+static int
+begin_container(StringInfo buf, uint32 header, int n)
+{
+	int			jentries;
+
+	pad_to_int(buf);
+	appendBinaryStringInfo(buf, (const char *) &header, sizeof(uint32));
+	jentries = buf->len;
+	enlargeStringInfo(buf, sizeof(JEntry) * n);
+	buf->len += sizeof(JEntry) * n;
+	return jentries;
+}
+
+static JEntry write_value(StringInfo buf, FsValueCodec *codec, Datum value);
+
+/* Write one dimension of an array (and the ones below it) as a container. */
+static JEntry
+write_array_dim(StringInfo buf, FsValueCodec *elem, int ndim, int *dims,
+				Datum *elems, bool *nulls, int *pos, int dim)
+{
+	int			base = buf->len;
+	int			n = dims[dim];
+	int			jentries = begin_container(buf, n | JB_FARRAY, n);
+	int			totallen = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		if (dim < ndim - 1)
+			meta = write_array_dim(buf, elem, ndim, dims, elems, nulls, pos, dim + 1);
+		else
+		{
+			meta = nulls[*pos] ? JENTRY_ISNULL : write_value(buf, elem, elems[*pos]);
+			(*pos)++;
+		}
+		set_jentry(buf, jentries, i, meta, &totallen, false);
+	}
+	check_container_size(buf->len - base, false);
+	return JENTRY_ISCONTAINER | (buf->len - base);
+}
+
+/* Write an array value as a JSON array (nested for several dimensions). */
+static JEntry
+write_array(StringInfo buf, FsValueCodec *codec, Datum value)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+	FsValueCodec *elem = codec->elem;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			pos = 0;
+	int			zero = 0;
+
+	if (ARR_NDIM(arr) == 0)
+		return write_array_dim(buf, elem, 1, &zero, NULL, NULL, &pos, 0);
+
+	deconstruct_array(arr, elem->typid, elem->typlen, elem->typbyval, elem->typalign,
+					  &elems, &nulls, &n);
+	return write_array_dim(buf, elem, ARR_NDIM(arr), ARR_DIMS(arr), elems, nulls, &pos, 0);
+}
+
+/*
+ * Write a jsonb document as a child: a scalar as itself, a container as its
+ * bytes (a container's layout does not depend on where it sits, once
+ * int-aligned).
+ */
+static JEntry
+write_jsonb(StringInfo buf, Jsonb *jb)
+{
+	int			base;
+	int			len;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbValue	jv;
+
+		JsonbExtractScalar(&jb->root, &jv);
+		return write_scalar(buf, &jv);
+	}
+	base = buf->len;
+	pad_to_int(buf);
+	len = VARSIZE(jb) - VARHDRSZ;
+	appendBinaryStringInfo(buf, (const char *) &jb->root, len);
+	check_container_size(buf->len - base, false);
+	return JENTRY_ISCONTAINER | (buf->len - base);
+}
+
+/* Append one non-null feature value as a child of a container; its JEntry. */
+static JEntry
+write_value(StringInfo buf, FsValueCodec *codec, Datum value)
 {
 	JsonbValue	jv;
 
 	switch (codec->kind)
 	{
 		case FS_VALUE_JSONB:
-			push_jsonb(state, token, DatumGetJsonbP(value));
-			return;
+			return write_jsonb(buf, DatumGetJsonbP(value));
 		case FS_VALUE_JSON:
-			push_jsonb(state, token, json_to_jsonb(value));
-			return;
+			return write_jsonb(buf, json_to_jsonb(value));
 		case FS_VALUE_ARRAY:
-			push_array(state, codec, value);
-			return;
+			return write_array(buf, codec, value);
 		default:
 			set_scalar(&jv, codec, value);
-			pushJsonbValue(state, token, &jv);
-			return;
+			return write_scalar(buf, &jv);
 	}
+}
+
+/* See value.h. */
+FsJsonbObject *
+fs_jsonb_object_begin(int nkeys, const char *const *keys, MemoryContext mcxt)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(mcxt);
+	FsJsonbObject *obj = palloc0(sizeof(FsJsonbObject));
+	int			totallen = 0;
+
+	obj->nkeys = nkeys;
+	obj->key_entries = palloc(sizeof(JEntry) * Max(nkeys, 1));
+	initStringInfo(&obj->key_data);
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			len = strlen(keys[i]);
+		JEntry		meta = JENTRY_ISSTRING | len;
+
+		if (i > 0 && (len < (int) strlen(keys[i - 1]) ||
+					  (len == (int) strlen(keys[i - 1]) &&
+					   memcmp(keys[i - 1], keys[i], len) >= 0)))
+			elog(ERROR, "jsonb object keys out of order or repeated");
+		appendBinaryStringInfo(&obj->key_data, keys[i], len);
+		totallen += len;
+		check_container_size(totallen, true);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta = (meta & JENTRY_TYPEMASK) | totallen | JENTRY_HAS_OFF;
+		obj->key_entries[i] = meta;
+	}
+	obj->key_total = totallen;
+	initStringInfo(&obj->buf);
+	MemoryContextSwitchTo(oldcxt);
+	return obj;
+}
+
+/* See value.h. */
+void
+fs_jsonb_object_reset(FsJsonbObject *obj)
+{
+	StringInfo	buf = &obj->buf;
+	uint32		header = obj->nkeys | JB_FOBJECT;
+	Size		size = VARHDRSZ + sizeof(uint32) + sizeof(JEntry) * 2 * (Size) obj->nkeys +
+		obj->key_data.len;
+
+	/* The varlena header, set at the end; the object starts int-aligned. */
+	resetStringInfo(buf);
+	enlargeStringInfo(buf, size);
+	memcpy(buf->data + VARHDRSZ, &header, sizeof(uint32));
+	obj->jentries = VARHDRSZ + sizeof(uint32);
+	memcpy(buf->data + obj->jentries, obj->key_entries, sizeof(JEntry) * obj->nkeys);
+	memcpy(buf->data + obj->jentries + sizeof(JEntry) * 2 * obj->nkeys,
+		   obj->key_data.data, obj->key_data.len);
+	buf->len = size;
+	obj->totallen = obj->key_total;
+	obj->next = 0;
+}
+
+/* See value.h. */
+void
+fs_jsonb_object_value(FsJsonbObject *obj, FsValueCodec *codec, Datum value, bool isnull)
+{
+	JEntry		meta = isnull ? JENTRY_ISNULL : write_value(&obj->buf, codec, value);
+
+	Assert(obj->next < obj->nkeys);
+	set_jentry(&obj->buf, obj->jentries, obj->nkeys + obj->next, meta, &obj->totallen, true);
+	obj->next++;
+}
+
+/* See value.h. */
+Jsonb *
+fs_jsonb_object_end(FsJsonbObject *obj)
+{
+	Assert(obj->next == obj->nkeys);
+	check_container_size(obj->buf.len - VARHDRSZ, true);
+	SET_VARSIZE(obj->buf.data, obj->buf.len);
+	return (Jsonb *) obj->buf.data;
 }
 
 /*-------------------------------------------------------------------------
