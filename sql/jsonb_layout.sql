@@ -126,3 +126,37 @@ SELECT feature_ref, value = (value::text)::jsonb AS equal,
                        ARRAY['lay:f_real_arr', 'lay:f_int_2d', 'lay:f_text_arr', 'lay:f_jsonb_arr']);
 SELECT value FROM fs_get_features(ARRAY['a'], ARRAY['lay:f_real_arr', 'lay:f_int_2d', 'lay:f_jsonb_arr']);
 SELECT features FROM fs_get_feature_vectors(ARRAY['a', 'empty', 'nulls'], ARRAY['lay:*']);
+
+-- floats: the numeric written for each is the one PostgreSQL reads from the
+-- float's text (to_jsonb goes through float8out and numeric_in): the same
+-- value, text and size, over many magnitudes, both float widths
+SET extra_float_digits = 1;
+SELECT setseed(0.5);
+CREATE TABLE floats (id text PRIMARY KEY, event_time timestamptz, d double precision, r real);
+INSERT INTO floats
+  SELECT 'x' || i, '2026-01-01',
+         CASE i % 5
+           WHEN 0 THEN (random() - 0.5) * 10 ^ (random() * 600 - 300)
+           WHEN 1 THEN round((random() - 0.5) * 10 ^ (random() * 22))
+           WHEN 2 THEN round(random() * 100000) / 10 ^ (i % 9)
+           WHEN 3 THEN 10 ^ ((i / 5) % 40 - 20)
+           ELSE (random() - 0.5) * 10 ^ (random() * 40 - 20)
+         END,
+         ((random() - 0.5) * 10 ^ (random() * 70 - 35))::real
+    FROM generate_series(1, 5000) i;
+INSERT INTO floats VALUES ('edge', '2026-01-01', 1.7976931348623157e308, 3.4028235e38),
+                          ('tiny', '2026-01-01', 5e-324, 1e-45),
+                          ('zero', '2026-01-01', '-0', '-0'),
+                          ('mid', '2026-01-01', 123456789012345680000, 0.0001234);
+SELECT name FROM fs_register_feature_view('floats', 'floats', 'thing');
+SELECT count(*) AS values_checked,
+       count(*) FILTER (WHERE f.value IS DISTINCT FROM j.canon) AS not_equal,
+       count(*) FILTER (WHERE f.value::text IS DISTINCT FROM j.canon::text) AS other_text,
+       count(*) FILTER (WHERE pg_column_size(ARRAY[f.value]) IS DISTINCT FROM
+                              pg_column_size(ARRAY[j.canon])) AS other_size
+  FROM floats t, fs_get_features(ARRAY[t.id], ARRAY['floats:d', 'floats:r']) f,
+       LATERAL (SELECT CASE f.feature_ref WHEN 'floats:d' THEN to_jsonb(t.d)
+                                          ELSE to_jsonb(t.r) END AS canon) j;
+SELECT id, features FROM floats t, fs_get_feature_vectors(ARRAY[t.id], ARRAY['floats:*'])
+ WHERE id IN ('edge', 'tiny', 'zero', 'mid') ORDER BY id;
+RESET extra_float_digits;

@@ -140,55 +140,160 @@ set_string(JsonbValue *jv, char *str, int len)
 }
 
 /*
+ * numeric's on-disk layout (numeric.c keeps its macros to itself): after the
+ * varlena header, either a short header (sign, display scale and weight in
+ * 16 bits) or a long one (sign and display scale, then the weight), then the
+ * base-10000 digits, most significant first, with no leading or trailing
+ * zero digit.  The layout is fixed by pg_upgrade's promise to read old data.
+ */
+#define FS_NBASE				10000
+#define FS_DEC_DIGITS			4
+#define FS_NUMERIC_NEG			0x4000
+#define FS_NUMERIC_SHORT		0x8000
+#define FS_NUMERIC_SHORT_SIGN	0x2000
+#define FS_NUMERIC_SHORT_DSCALE_SHIFT 7
+#define FS_NUMERIC_SHORT_DSCALE_MAX 0x3F
+#define FS_NUMERIC_SHORT_WEIGHT_SIGN 0x0040
+#define FS_NUMERIC_SHORT_WEIGHT_MASK 0x003F
+#define FS_NUMERIC_DSCALE_MASK	0x3FFF
+
+/* Decimal digits a float's shortest form can have, zeros of alignment included. */
+#define FS_MAX_FLOAT_DIGITS		40
+
+/* Room for the numeric of any float: headers and (40 + 3) / 4 digits. */
+typedef union FsFloatNumeric
+{
+	char		data[VARHDRSZ + 2 * sizeof(uint16) + sizeof(int16) * 12];
+	int32		align;
+} FsFloatNumeric;
+
+/*
  * The numeric value of a float's shortest exact decimal form ("-1.25",
- * "1e-07"), built from an integer and a power of ten instead of parsing it
- * with numeric_in, which dominated float-heavy calls.
+ * "1e-07"), laid out in out: the bytes numeric_in makes of that text (the
+ * same digits, weight and display scale), without its parsing, its
+ * arithmetic or a palloc.  Float-heavy calls spent most of their time here.
  */
 static Numeric
-decimal_to_numeric(const char *buf)
+decimal_to_numeric(const char *buf, FsFloatNumeric *out)
 {
 	const char *p = buf;
 	bool		neg = false;
-	int64		mantissa = 0;
+	char		digits[FS_MAX_FLOAT_DIGITS + FS_DEC_DIGITS];
+	int			nd = 0;
 	int			scale = 0;		/* digits after the point */
-	int			exp = 0;
+	int			first;
+	int			exp10;
+	int			weight;
+	int			dscale;
+	int			ngroups;
+	int16		groups[(FS_MAX_FLOAT_DIGITS + 2 * FS_DEC_DIGITS) / FS_DEC_DIGITS];
+	Numeric		num = (Numeric) out->data;
+	char	   *dst;
 
 	if (*p == '-')
 	{
 		neg = true;
 		p++;
 	}
-	for (; isdigit((unsigned char) *p); p++)
-		mantissa = mantissa * 10 + (*p - '0');
+	for (; isdigit((unsigned char) *p) && nd < FS_MAX_FLOAT_DIGITS; p++)
+		digits[nd++] = *p - '0';
 	if (*p == '.')
 	{
-		for (p++; isdigit((unsigned char) *p); p++, scale++)
-			mantissa = mantissa * 10 + (*p - '0');
+		for (p++; isdigit((unsigned char) *p) && nd < FS_MAX_FLOAT_DIGITS; p++, scale++)
+			digits[nd++] = *p - '0';
 	}
+	if (isdigit((unsigned char) *p))
+		elog(ERROR, "unexpected shortest decimal form \"%s\"", buf);
 	if (*p == 'e' || *p == 'E')
-		exp = (int) strtol(p + 1, NULL, 10);
-	if (neg)
-		mantissa = -mantissa;
+		scale -= (int) strtol(p + 1, NULL, 10);
 
-	/* At most 17 significant digits: the mantissa always fits an int64. */
-	scale -= exp;
-	if (scale >= 0)
-		return int64_div_fast_to_numeric(mantissa, scale);
-	while (scale < 0)
+	/* The value is digits * 10^-scale; its display scale is numeric_in's. */
+	dscale = Max(scale, 0);
+
+	/* Leading zeros ("0.001") are no digits of the numeric. */
+	for (first = 0; first < nd && digits[first] == 0; first++)
+		;
+	if (first == nd)
 	{
-		if (pg_mul_s64_overflow(mantissa, 10, &mantissa))
-			return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-													   ObjectIdGetDatum(InvalidOid),
-													   Int32GetDatum(-1)));
-		scale++;
+		/* Zero: no digit, weight 0, never negative (as make_result does). */
+		neg = false;
+		weight = 0;
+		ngroups = 0;
 	}
-	return int64_to_numeric(mantissa);
+	else
+	{
+		int			ndig;
+		int			lead;
+		int			pos;
+
+		/*
+		 * Append zeros until the exponent is a multiple of 4, so that the
+		 * decimal point falls between base-10000 digits; group from there.
+		 */
+		exp10 = -scale;
+		while (((exp10 % FS_DEC_DIGITS) + FS_DEC_DIGITS) % FS_DEC_DIGITS != 0)
+		{
+			digits[nd++] = 0;
+			exp10--;
+		}
+		ndig = nd - first;
+		ngroups = (ndig + FS_DEC_DIGITS - 1) / FS_DEC_DIGITS;
+		weight = exp10 / FS_DEC_DIGITS + ngroups - 1;
+		lead = ndig - (ngroups - 1) * FS_DEC_DIGITS;	/* digits of the first group */
+		pos = first;
+		for (int g = 0; g < ngroups; g++)
+		{
+			int			n = (g == 0) ? lead : FS_DEC_DIGITS;
+			int			v = 0;
+
+			for (int i = 0; i < n; i++)
+				v = v * 10 + digits[pos++];
+			groups[g] = (int16) v;
+		}
+		/* Trailing zero digits are dropped; the weight stays. */
+		while (ngroups > 0 && groups[ngroups - 1] == 0)
+			ngroups--;
+	}
+
+	if (dscale <= FS_NUMERIC_SHORT_DSCALE_MAX &&
+		weight <= FS_NUMERIC_SHORT_WEIGHT_MASK && weight >= -(FS_NUMERIC_SHORT_WEIGHT_MASK + 1))
+	{
+		uint16		header = FS_NUMERIC_SHORT |
+			(neg ? FS_NUMERIC_SHORT_SIGN : 0) |
+			(dscale << FS_NUMERIC_SHORT_DSCALE_SHIFT) |
+			(weight < 0 ? FS_NUMERIC_SHORT_WEIGHT_SIGN : 0) |
+			(weight & FS_NUMERIC_SHORT_WEIGHT_MASK);
+
+		dst = out->data + VARHDRSZ;
+		memcpy(dst, &header, sizeof(uint16));
+		dst += sizeof(uint16);
+	}
+	else
+	{
+		uint16		sign_dscale = (neg ? FS_NUMERIC_NEG : 0) | (dscale & FS_NUMERIC_DSCALE_MASK);
+		int16		w = (int16) weight;
+
+		dst = out->data + VARHDRSZ;
+		memcpy(dst, &sign_dscale, sizeof(uint16));
+		dst += sizeof(uint16);
+		memcpy(dst, &w, sizeof(int16));
+		dst += sizeof(int16);
+	}
+	memcpy(dst, groups, sizeof(int16) * ngroups);
+	dst += sizeof(int16) * ngroups;
+	SET_VARSIZE(num, dst - out->data);
+	return num;
 }
 
-/* A JSON number from a float, or a string for what JSON cannot hold. */
+/*
+ * A JSON number from a float, or a string for what JSON cannot hold.  The
+ * number lives in a static buffer, valid until the next call: every caller
+ * copies it into the document it writes before converting another value.
+ */
 static void
 set_float(JsonbValue *jv, double d, bool is_float4)
 {
+	static FsFloatNumeric numbuf;
 	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
 	if (isnan(d))
@@ -211,7 +316,7 @@ set_float(JsonbValue *jv, double d, bool is_float4)
 		double_to_shortest_decimal_buf(d, buf);
 
 	jv->type = jbvNumeric;
-	jv->val.numeric = decimal_to_numeric(buf);
+	jv->val.numeric = decimal_to_numeric(buf, &numbuf);
 }
 
 /*
