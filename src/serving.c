@@ -544,6 +544,9 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt;
 	FsServe    *s;
 	int		   *key_order;
+	const char **keys;
+	int			nkeys = 0;
+	FsJsonbObject *obj;
 	ErrorContextCallback errcb;
 	ValueContext vc;
 
@@ -557,57 +560,53 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 
 	s = serve_prepare(fcinfo, ids_arr, refs_arr, NULL);
 
-	/* Push keys in the order jsonb keeps them, so its sort finds them sorted. */
+	/*
+	 * The object's keys in jsonb's order, each once: a ref named twice (or
+	 * by a service and by name) is one key, with one value.
+	 */
 	key_order = palloc(sizeof(int) * Max(s->resolved->nrefs, 1));
 	for (int r = 0; r < s->resolved->nrefs; r++)
 		key_order[r] = r;
 	qsort_arg(key_order, s->resolved->nrefs, sizeof(int), jsonb_key_cmp, s->resolved);
+	keys = palloc(sizeof(char *) * Max(s->resolved->nrefs, 1));
+	for (int o = 0; o < s->resolved->nrefs; o++)
+	{
+		if (nkeys > 0 && jsonb_key_cmp(&key_order[nkeys - 1], &key_order[o], s->resolved) == 0)
+			continue;
+		key_order[nkeys] = key_order[o];
+		keys[nkeys++] = s->resolved->refs[key_order[o]].ref;
+	}
+	obj = fs_jsonb_object_begin(nkeys, keys, callcxt);
 
 	push_value_context(&errcb, &vc);
 	for (int i = 0; i < s->nids; i++)
 	{
 		int			slot = s->slot_of[i];
-		JsonbParseState *state = NULL;
-		JsonbValue *obj = NULL;
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(rowcxt);
 
-		obj = pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		for (int o = 0; o < s->resolved->nrefs; o++)
+		fs_jsonb_object_reset(obj);
+		vc.entity = s->ids[i];
+		for (int o = 0; o < nkeys; o++)
 		{
 			int			r = key_order[o];
 			FsRef	   *ref = &s->resolved->refs[r];
-			JsonbValue	key;
 			Datum		value = (Datum) 0;
 			Datum		ts;
 			bool		tsnull;
+			bool		present = (judge(s, r, slot, &value, &ts, &tsnull) == FS_STATUS_PRESENT);
 
-			key.type = jbvString;
-			key.val.string.val = ref->ref;
-			key.val.string.len = strlen(ref->ref);
-			pushJsonbValue(&state, WJB_KEY, &key);
-			if (judge(s, r, slot, &value, &ts, &tsnull) == FS_STATUS_PRESENT)
-			{
-				vc.entity = s->ids[i];
-				vc.ref = ref->ref;
-				fs_value_push(&state, WJB_VALUE, &ref->feature->codec, value);
-				vc.ref = NULL;
-			}
-			else
-			{
-				JsonbValue	null = {.type = jbvNull};
-
-				pushJsonbValue(&state, WJB_VALUE, &null);
-			}
+			vc.ref = present ? ref->ref : NULL;
+			fs_jsonb_object_value(obj, &ref->feature->codec, value, !present);
+			vc.ref = NULL;
 		}
-		obj = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 
 		values[0] = s->ids[i];
 		nulls[0] = s->idnulls[i];
-		values[1] = JsonbPGetDatum(JsonbValueToJsonb(obj));
+		values[1] = JsonbPGetDatum(fs_jsonb_object_end(obj));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextReset(rowcxt);
 	}

@@ -23,6 +23,7 @@
 #include "common/base64.h"
 #include "common/int.h"
 #include "common/shortest_dec.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -139,55 +140,160 @@ set_string(JsonbValue *jv, char *str, int len)
 }
 
 /*
+ * numeric's on-disk layout (numeric.c keeps its macros to itself): after the
+ * varlena header, either a short header (sign, display scale and weight in
+ * 16 bits) or a long one (sign and display scale, then the weight), then the
+ * base-10000 digits, most significant first, with no leading or trailing
+ * zero digit.  The layout is fixed by pg_upgrade's promise to read old data.
+ */
+#define FS_NBASE				10000
+#define FS_DEC_DIGITS			4
+#define FS_NUMERIC_NEG			0x4000
+#define FS_NUMERIC_SHORT		0x8000
+#define FS_NUMERIC_SHORT_SIGN	0x2000
+#define FS_NUMERIC_SHORT_DSCALE_SHIFT 7
+#define FS_NUMERIC_SHORT_DSCALE_MAX 0x3F
+#define FS_NUMERIC_SHORT_WEIGHT_SIGN 0x0040
+#define FS_NUMERIC_SHORT_WEIGHT_MASK 0x003F
+#define FS_NUMERIC_DSCALE_MASK	0x3FFF
+
+/* Decimal digits a float's shortest form can have, zeros of alignment included. */
+#define FS_MAX_FLOAT_DIGITS		40
+
+/* Room for the numeric of any float: headers and (40 + 3) / 4 digits. */
+typedef union FsFloatNumeric
+{
+	char		data[VARHDRSZ + 2 * sizeof(uint16) + sizeof(int16) * 12];
+	int32		align;
+} FsFloatNumeric;
+
+/*
  * The numeric value of a float's shortest exact decimal form ("-1.25",
- * "1e-07"), built from an integer and a power of ten instead of parsing it
- * with numeric_in, which dominated float-heavy calls.
+ * "1e-07"), laid out in out: the bytes numeric_in makes of that text (the
+ * same digits, weight and display scale), without its parsing, its
+ * arithmetic or a palloc.  Float-heavy calls spent most of their time here.
  */
 static Numeric
-decimal_to_numeric(const char *buf)
+decimal_to_numeric(const char *buf, FsFloatNumeric *out)
 {
 	const char *p = buf;
 	bool		neg = false;
-	int64		mantissa = 0;
+	char		digits[FS_MAX_FLOAT_DIGITS + FS_DEC_DIGITS];
+	int			nd = 0;
 	int			scale = 0;		/* digits after the point */
-	int			exp = 0;
+	int			first;
+	int			exp10;
+	int			weight;
+	int			dscale;
+	int			ngroups;
+	int16		groups[(FS_MAX_FLOAT_DIGITS + 2 * FS_DEC_DIGITS) / FS_DEC_DIGITS];
+	Numeric		num = (Numeric) out->data;
+	char	   *dst;
 
 	if (*p == '-')
 	{
 		neg = true;
 		p++;
 	}
-	for (; isdigit((unsigned char) *p); p++)
-		mantissa = mantissa * 10 + (*p - '0');
+	for (; isdigit((unsigned char) *p) && nd < FS_MAX_FLOAT_DIGITS; p++)
+		digits[nd++] = *p - '0';
 	if (*p == '.')
 	{
-		for (p++; isdigit((unsigned char) *p); p++, scale++)
-			mantissa = mantissa * 10 + (*p - '0');
+		for (p++; isdigit((unsigned char) *p) && nd < FS_MAX_FLOAT_DIGITS; p++, scale++)
+			digits[nd++] = *p - '0';
 	}
+	if (isdigit((unsigned char) *p))
+		elog(ERROR, "unexpected shortest decimal form \"%s\"", buf);
 	if (*p == 'e' || *p == 'E')
-		exp = (int) strtol(p + 1, NULL, 10);
-	if (neg)
-		mantissa = -mantissa;
+		scale -= (int) strtol(p + 1, NULL, 10);
 
-	/* At most 17 significant digits: the mantissa always fits an int64. */
-	scale -= exp;
-	if (scale >= 0)
-		return int64_div_fast_to_numeric(mantissa, scale);
-	while (scale < 0)
+	/* The value is digits * 10^-scale; its display scale is numeric_in's. */
+	dscale = Max(scale, 0);
+
+	/* Leading zeros ("0.001") are no digits of the numeric. */
+	for (first = 0; first < nd && digits[first] == 0; first++)
+		;
+	if (first == nd)
 	{
-		if (pg_mul_s64_overflow(mantissa, 10, &mantissa))
-			return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-													   ObjectIdGetDatum(InvalidOid),
-													   Int32GetDatum(-1)));
-		scale++;
+		/* Zero: no digit, weight 0, never negative (as make_result does). */
+		neg = false;
+		weight = 0;
+		ngroups = 0;
 	}
-	return int64_to_numeric(mantissa);
+	else
+	{
+		int			ndig;
+		int			lead;
+		int			pos;
+
+		/*
+		 * Append zeros until the exponent is a multiple of 4, so that the
+		 * decimal point falls between base-10000 digits; group from there.
+		 */
+		exp10 = -scale;
+		while (((exp10 % FS_DEC_DIGITS) + FS_DEC_DIGITS) % FS_DEC_DIGITS != 0)
+		{
+			digits[nd++] = 0;
+			exp10--;
+		}
+		ndig = nd - first;
+		ngroups = (ndig + FS_DEC_DIGITS - 1) / FS_DEC_DIGITS;
+		weight = exp10 / FS_DEC_DIGITS + ngroups - 1;
+		lead = ndig - (ngroups - 1) * FS_DEC_DIGITS;	/* digits of the first group */
+		pos = first;
+		for (int g = 0; g < ngroups; g++)
+		{
+			int			n = (g == 0) ? lead : FS_DEC_DIGITS;
+			int			v = 0;
+
+			for (int i = 0; i < n; i++)
+				v = v * 10 + digits[pos++];
+			groups[g] = (int16) v;
+		}
+		/* Trailing zero digits are dropped; the weight stays. */
+		while (ngroups > 0 && groups[ngroups - 1] == 0)
+			ngroups--;
+	}
+
+	if (dscale <= FS_NUMERIC_SHORT_DSCALE_MAX &&
+		weight <= FS_NUMERIC_SHORT_WEIGHT_MASK && weight >= -(FS_NUMERIC_SHORT_WEIGHT_MASK + 1))
+	{
+		uint16		header = FS_NUMERIC_SHORT |
+			(neg ? FS_NUMERIC_SHORT_SIGN : 0) |
+			(dscale << FS_NUMERIC_SHORT_DSCALE_SHIFT) |
+			(weight < 0 ? FS_NUMERIC_SHORT_WEIGHT_SIGN : 0) |
+			(weight & FS_NUMERIC_SHORT_WEIGHT_MASK);
+
+		dst = out->data + VARHDRSZ;
+		memcpy(dst, &header, sizeof(uint16));
+		dst += sizeof(uint16);
+	}
+	else
+	{
+		uint16		sign_dscale = (neg ? FS_NUMERIC_NEG : 0) | (dscale & FS_NUMERIC_DSCALE_MASK);
+		int16		w = (int16) weight;
+
+		dst = out->data + VARHDRSZ;
+		memcpy(dst, &sign_dscale, sizeof(uint16));
+		dst += sizeof(uint16);
+		memcpy(dst, &w, sizeof(int16));
+		dst += sizeof(int16);
+	}
+	memcpy(dst, groups, sizeof(int16) * ngroups);
+	dst += sizeof(int16) * ngroups;
+	SET_VARSIZE(num, dst - out->data);
+	return num;
 }
 
-/* A JSON number from a float, or a string for what JSON cannot hold. */
+/*
+ * A JSON number from a float, or a string for what JSON cannot hold.  The
+ * number lives in a static buffer, valid until the next call: every caller
+ * copies it into the document it writes before converting another value.
+ */
 static void
 set_float(JsonbValue *jv, double d, bool is_float4)
 {
+	static FsFloatNumeric numbuf;
 	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
 
 	if (isnan(d))
@@ -210,7 +316,7 @@ set_float(JsonbValue *jv, double d, bool is_float4)
 		double_to_shortest_decimal_buf(d, buf);
 
 	jv->type = jbvNumeric;
-	jv->val.numeric = decimal_to_numeric(buf);
+	jv->val.numeric = decimal_to_numeric(buf, &numbuf);
 }
 
 /*
@@ -309,76 +415,6 @@ json_to_jsonb(Datum value)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
 }
 
-/* Push one dimension of an array (and the ones below it); returns the last push. */
-static JsonbValue *
-push_array_dim(JsonbParseState **state, FsValueCodec *elem, int ndim, int *dims,
-			   Datum *elems, bool *nulls, int *pos, int dim)
-{
-	JsonbValue *res;
-
-	pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-	for (int i = 0; i < dims[dim]; i++)
-	{
-		if (dim < ndim - 1)
-			push_array_dim(state, elem, ndim, dims, elems, nulls, pos, dim + 1);
-		else
-		{
-			if (nulls[*pos])
-			{
-				JsonbValue	null = {.type = jbvNull};
-
-				pushJsonbValue(state, WJB_ELEM, &null);
-			}
-			else
-				fs_value_push(state, WJB_ELEM, elem, elems[*pos]);
-			(*pos)++;
-		}
-	}
-	res = pushJsonbValue(state, WJB_END_ARRAY, NULL);
-	return res;
-}
-
-/* Push an array value; returns the last push (the result at top level). */
-static JsonbValue *
-push_array(JsonbParseState **state, FsValueCodec *codec, Datum value)
-{
-	ArrayType  *arr = DatumGetArrayTypeP(value);
-	FsValueCodec *elem = codec->elem;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			pos = 0;
-
-	if (ARR_NDIM(arr) == 0)
-	{
-		pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
-		return pushJsonbValue(state, WJB_END_ARRAY, NULL);
-	}
-
-	deconstruct_array(arr, elem->typid, elem->typlen, elem->typbyval, elem->typalign,
-					  &elems, &nulls, &n);
-	return push_array_dim(state, elem, ARR_NDIM(arr), ARR_DIMS(arr), elems, nulls,
-						  &pos, 0);
-}
-
-/* Push a jsonb document as an element or object value. */
-static void
-push_jsonb(JsonbParseState **state, JsonbIteratorToken token, Jsonb *jb)
-{
-	JsonbValue	jv;
-
-	if (JB_ROOT_IS_SCALAR(jb))
-	{
-		JsonbExtractScalar(&jb->root, &jv);
-		pushJsonbValue(state, token, &jv);
-		return;
-	}
-	jv.type = jbvBinary;
-	jv.val.binary.data = &jb->root;
-	jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-	pushJsonbValue(state, token, &jv);
-}
-
 /*
  * A scalar as a jsonb document, laid out directly: the same bytes that
  * JsonbValueToJsonb produces for a raw scalar (a one-element array flagged
@@ -425,12 +461,13 @@ scalar_to_jsonb(const JsonbValue *jv)
 	return jb;
 }
 
+static JEntry write_array(StringInfo buf, FsValueCodec *codec, Datum value);
+
 /* One feature value as a jsonb document. */
 Jsonb *
 fs_value_to_jsonb(FsValueCodec *codec, Datum value)
 {
 	JsonbValue	jv;
-	JsonbParseState *state = NULL;
 
 	switch (codec->kind)
 	{
@@ -439,36 +476,289 @@ fs_value_to_jsonb(FsValueCodec *codec, Datum value)
 		case FS_VALUE_JSON:
 			return json_to_jsonb(value);
 		case FS_VALUE_ARRAY:
-			return JsonbValueToJsonb(push_array(&state, codec, value));
+			{
+				StringInfoData buf;
+
+				/* The array is the root container, right after the header. */
+				initStringInfo(&buf);
+				buf.len = VARHDRSZ;
+				write_array(&buf, codec, value);
+				SET_VARSIZE(buf.data, buf.len);
+				return (Jsonb *) buf.data;
+			}
 		default:
 			set_scalar(&jv, codec, value);
 			return scalar_to_jsonb(&jv);
 	}
 }
 
-/* Push one feature value into a document under construction. */
-void
-fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
-			  FsValueCodec *codec, Datum value)
+/*-------------------------------------------------------------------------
+ * Feature values laid out as jsonb stores them
+ *
+ * pushJsonbValue builds a tree of JsonbValues, sorts each object's keys and
+ * converts the tree to jsonb's on-disk form, for every value of every row.
+ * Serving knows the layout in advance (an object's keys are the same for
+ * every row, and arrays are arrays), so it writes the on-disk form directly:
+ * the same bytes convertToJsonb writes (jsonb_util.c), and so the same
+ * values, equality and text output.  Alignment is relative to the start of
+ * the whole datum, varlena header included, as there.
+ *-------------------------------------------------------------------------
+ */
+
+/* Pad buf with zeros to a 4-byte boundary; returns the padding's length. */
+static int
+pad_to_int(StringInfo buf)
+{
+	int			padlen = INTALIGN(buf->len) - buf->len;
+
+	if (padlen > 0)
+	{
+		enlargeStringInfo(buf, padlen);
+		memset(buf->data + buf->len, 0, padlen);
+		buf->len += padlen;
+	}
+	return padlen;
+}
+
+/* Append a scalar's data; returns its JEntry (with its length). */
+static JEntry
+write_scalar(StringInfo buf, const JsonbValue *jv)
+{
+	switch (jv->type)
+	{
+		case jbvNull:
+			return JENTRY_ISNULL;
+		case jbvString:
+			appendBinaryStringInfo(buf, jv->val.string.val, jv->val.string.len);
+			return JENTRY_ISSTRING | jv->val.string.len;
+		case jbvNumeric:
+			{
+				int			numlen = VARSIZE_ANY(jv->val.numeric);
+				int			padlen = pad_to_int(buf);
+
+				appendBinaryStringInfo(buf, (const char *) jv->val.numeric, numlen);
+				return JENTRY_ISNUMERIC | (padlen + numlen);
+			}
+		case jbvBool:
+			return jv->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+		default:
+			elog(ERROR, "unexpected jsonb scalar type %d", (int) jv->type);
+	}
+	return 0;					/* keep the compiler quiet */
+}
+
+/* Raise jsonb's own error for a container too big for a JEntry. */
+static void
+check_container_size(int totallen, bool object)
+{
+	if (totallen > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 object
+				 ? errmsg("total size of jsonb object elements exceeds the maximum of %u bytes",
+						  JENTRY_OFFLENMASK)
+				 : errmsg("total size of jsonb array elements exceeds the maximum of %u bytes",
+						  JENTRY_OFFLENMASK)));
+}
+
+/*
+ * Store the JEntry of child i (of a container whose JEntries start at
+ * jentries) given the running total of its children's lengths: every
+ * JB_OFFSET_STRIDE'th one holds the end offset instead of the length.
+ */
+static inline void
+set_jentry(StringInfo buf, int jentries, int i, JEntry meta, int *totallen, bool object)
+{
+	*totallen += JBE_OFFLENFLD(meta);
+	check_container_size(*totallen, object);
+	if ((i % JB_OFFSET_STRIDE) == 0)
+		meta = (meta & JENTRY_TYPEMASK) | *totallen | JENTRY_HAS_OFF;
+	memcpy(buf->data + jentries + i * sizeof(JEntry), &meta, sizeof(JEntry));
+}
+
+/* Begin a container of n children: returns where its JEntries start. */
+static int
+begin_container(StringInfo buf, uint32 header, int n)
+{
+	int			jentries;
+
+	pad_to_int(buf);
+	appendBinaryStringInfo(buf, (const char *) &header, sizeof(uint32));
+	jentries = buf->len;
+	enlargeStringInfo(buf, sizeof(JEntry) * n);
+	buf->len += sizeof(JEntry) * n;
+	return jentries;
+}
+
+static JEntry write_value(StringInfo buf, FsValueCodec *codec, Datum value);
+
+/* Write one dimension of an array (and the ones below it) as a container. */
+static JEntry
+write_array_dim(StringInfo buf, FsValueCodec *elem, int ndim, int *dims,
+				Datum *elems, bool *nulls, int *pos, int dim)
+{
+	int			base = buf->len;
+	int			n = dims[dim];
+	int			jentries = begin_container(buf, n | JB_FARRAY, n);
+	int			totallen = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		if (dim < ndim - 1)
+			meta = write_array_dim(buf, elem, ndim, dims, elems, nulls, pos, dim + 1);
+		else
+		{
+			meta = nulls[*pos] ? JENTRY_ISNULL : write_value(buf, elem, elems[*pos]);
+			(*pos)++;
+		}
+		set_jentry(buf, jentries, i, meta, &totallen, false);
+	}
+	check_container_size(buf->len - base, false);
+	return JENTRY_ISCONTAINER | (buf->len - base);
+}
+
+/* Write an array value as a JSON array (nested for several dimensions). */
+static JEntry
+write_array(StringInfo buf, FsValueCodec *codec, Datum value)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+	FsValueCodec *elem = codec->elem;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			pos = 0;
+	int			zero = 0;
+
+	if (ARR_NDIM(arr) == 0)
+		return write_array_dim(buf, elem, 1, &zero, NULL, NULL, &pos, 0);
+
+	deconstruct_array(arr, elem->typid, elem->typlen, elem->typbyval, elem->typalign,
+					  &elems, &nulls, &n);
+	return write_array_dim(buf, elem, ARR_NDIM(arr), ARR_DIMS(arr), elems, nulls, &pos, 0);
+}
+
+/*
+ * Write a jsonb document as a child: a scalar as itself, a container as its
+ * bytes (a container's layout does not depend on where it sits, once
+ * int-aligned).
+ */
+static JEntry
+write_jsonb(StringInfo buf, Jsonb *jb)
+{
+	int			base;
+	int			len;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		JsonbValue	jv;
+
+		JsonbExtractScalar(&jb->root, &jv);
+		return write_scalar(buf, &jv);
+	}
+	base = buf->len;
+	pad_to_int(buf);
+	len = VARSIZE(jb) - VARHDRSZ;
+	appendBinaryStringInfo(buf, (const char *) &jb->root, len);
+	check_container_size(buf->len - base, false);
+	return JENTRY_ISCONTAINER | (buf->len - base);
+}
+
+/* Append one non-null feature value as a child of a container; its JEntry. */
+static JEntry
+write_value(StringInfo buf, FsValueCodec *codec, Datum value)
 {
 	JsonbValue	jv;
 
 	switch (codec->kind)
 	{
 		case FS_VALUE_JSONB:
-			push_jsonb(state, token, DatumGetJsonbP(value));
-			return;
+			return write_jsonb(buf, DatumGetJsonbP(value));
 		case FS_VALUE_JSON:
-			push_jsonb(state, token, json_to_jsonb(value));
-			return;
+			return write_jsonb(buf, json_to_jsonb(value));
 		case FS_VALUE_ARRAY:
-			push_array(state, codec, value);
-			return;
+			return write_array(buf, codec, value);
 		default:
 			set_scalar(&jv, codec, value);
-			pushJsonbValue(state, token, &jv);
-			return;
+			return write_scalar(buf, &jv);
 	}
+}
+
+/* See value.h. */
+FsJsonbObject *
+fs_jsonb_object_begin(int nkeys, const char *const *keys, MemoryContext mcxt)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(mcxt);
+	FsJsonbObject *obj = palloc0(sizeof(FsJsonbObject));
+	int			totallen = 0;
+
+	obj->nkeys = nkeys;
+	obj->key_entries = palloc(sizeof(JEntry) * Max(nkeys, 1));
+	initStringInfo(&obj->key_data);
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			len = strlen(keys[i]);
+		JEntry		meta = JENTRY_ISSTRING | len;
+
+		if (i > 0 && (len < (int) strlen(keys[i - 1]) ||
+					  (len == (int) strlen(keys[i - 1]) &&
+					   memcmp(keys[i - 1], keys[i], len) >= 0)))
+			elog(ERROR, "jsonb object keys out of order or repeated");
+		appendBinaryStringInfo(&obj->key_data, keys[i], len);
+		totallen += len;
+		check_container_size(totallen, true);
+		if ((i % JB_OFFSET_STRIDE) == 0)
+			meta = (meta & JENTRY_TYPEMASK) | totallen | JENTRY_HAS_OFF;
+		obj->key_entries[i] = meta;
+	}
+	obj->key_total = totallen;
+	initStringInfo(&obj->buf);
+	MemoryContextSwitchTo(oldcxt);
+	return obj;
+}
+
+/* See value.h. */
+void
+fs_jsonb_object_reset(FsJsonbObject *obj)
+{
+	StringInfo	buf = &obj->buf;
+	uint32		header = obj->nkeys | JB_FOBJECT;
+	Size		size = VARHDRSZ + sizeof(uint32) + sizeof(JEntry) * 2 * (Size) obj->nkeys +
+		obj->key_data.len;
+
+	/* The varlena header, set at the end; the object starts int-aligned. */
+	resetStringInfo(buf);
+	enlargeStringInfo(buf, size);
+	memcpy(buf->data + VARHDRSZ, &header, sizeof(uint32));
+	obj->jentries = VARHDRSZ + sizeof(uint32);
+	memcpy(buf->data + obj->jentries, obj->key_entries, sizeof(JEntry) * obj->nkeys);
+	memcpy(buf->data + obj->jentries + sizeof(JEntry) * 2 * obj->nkeys,
+		   obj->key_data.data, obj->key_data.len);
+	buf->len = size;
+	obj->totallen = obj->key_total;
+	obj->next = 0;
+}
+
+/* See value.h. */
+void
+fs_jsonb_object_value(FsJsonbObject *obj, FsValueCodec *codec, Datum value, bool isnull)
+{
+	JEntry		meta = isnull ? JENTRY_ISNULL : write_value(&obj->buf, codec, value);
+
+	Assert(obj->next < obj->nkeys);
+	set_jentry(&obj->buf, obj->jentries, obj->nkeys + obj->next, meta, &obj->totallen, true);
+	obj->next++;
+}
+
+/* See value.h. */
+Jsonb *
+fs_jsonb_object_end(FsJsonbObject *obj)
+{
+	Assert(obj->next == obj->nkeys);
+	check_container_size(obj->buf.len - VARHDRSZ, true);
+	SET_VARSIZE(obj->buf.data, obj->buf.len);
+	return (Jsonb *) obj->buf.data;
 }
 
 /*-------------------------------------------------------------------------

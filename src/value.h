@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 typedef enum FsValueKind
@@ -68,8 +69,37 @@ extern char *fs_bytea_to_base64(bytea *b, int *len);
 
 extern void fs_value_codec_init(FsValueCodec *codec, Oid typid, MemoryContext mcxt);
 extern Jsonb *fs_value_to_jsonb(FsValueCodec *codec, Datum value);
-extern void fs_value_push(JsonbParseState **state, JsonbIteratorToken token,
-						  FsValueCodec *codec, Datum value);
+
+/*
+ * A jsonb object whose keys are the same for every row (serving's feature
+ * vectors), written directly in jsonb's on-disk form rather than through
+ * pushJsonbValue: keys are laid out once, each row appends its values.
+ */
+typedef struct FsJsonbObject
+{
+	int			nkeys;
+	JEntry	   *key_entries;	/* the keys' JEntries, laid out once */
+	StringInfoData key_data;	/* the keys' bytes, back to back */
+	int			key_total;		/* their length */
+	StringInfoData buf;			/* the row's document */
+	int			jentries;		/* where its JEntries start in buf */
+	int			totallen;		/* its children's lengths so far */
+	int			next;			/* the next value's key */
+} FsJsonbObject;
+
+/*
+ * Lay out the keys, which must be distinct and in jsonb's order (shorter
+ * first, then bytewise), in mcxt.
+ */
+extern FsJsonbObject *fs_jsonb_object_begin(int nkeys, const char *const *keys,
+											MemoryContext mcxt);
+/* Start a row's document (the previous one is overwritten). */
+extern void fs_jsonb_object_reset(FsJsonbObject *obj);
+/* The next key's value (a feature value, or JSON null when isnull). */
+extern void fs_jsonb_object_value(FsJsonbObject *obj, FsValueCodec *codec, Datum value,
+								  bool isnull);
+/* The row's document, valid until the next reset. */
+extern Jsonb *fs_jsonb_object_end(FsJsonbObject *obj);
 /*
  * A non-null JSON value as a Datum of codec's type with typmod (writes):
  * numbers, strings and booleans through the type's input function, JSON

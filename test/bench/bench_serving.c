@@ -20,6 +20,20 @@
  *			   cells, SELECT i.id, a.<those 7>, b.<those 7> FROM
  *			   unnest($1) WITH ORDINALITY i LEFT JOIN bench_a a ... LEFT JOIN
  *			   bench_b b ... ORDER BY i.n (text format, like the others)
+ *	 hand-join-all the same join over all 20 features (f1..f10 of bench_a,
+ *			   then of bench_b): the hand-written form of fs_get_feature_vectors
+ *	 table	   SELECT * FROM fs_bench_floor, a temporary table holding exactly
+ *			   the rows fs_get_features returns for this iteration's ids
+ *			   (refilled, untimed, before each timed read): the floor of
+ *			   that row shape, PostgreSQL's own output of 20,000 jsonb and
+ *			   timestamptz values
+ *
+ * With --clients N (N > 1), a throughput phase follows: N connections at
+ * once, each sending fs_get_feature_vectors (vectors), or the hand-written
+ * join of all 20 features (hand-join-all), back to back, for --rounds
+ * rounds of --seconds seconds per method, the two methods alternating
+ * (which one goes first alternates too); calls/s per method is the median
+ * over the rounds.
  *
  * and, on request, the same work with one row sent back instead of all
  * (features-count: SELECT count(*) FROM fs_get_features(...); hand-count:
@@ -102,6 +116,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/select.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -123,6 +138,16 @@
 #define MATRIX_JOIN_COLS	"a.f1, a.f2, a.f3, a.f7, a.f8, a.f9, a.f10," \
 	" b.f1, b.f2, b.f3, b.f7, b.f8, b.f9, b.f10"
 #define FLOAT8OID			701
+#define HAND_JOIN_ALL_SQL \
+	"SELECT i.id, a.f1, a.f2, a.f3, a.f4, a.f5, a.f6, a.f7, a.f8, a.f9, a.f10," \
+	" b.f1, b.f2, b.f3, b.f4, b.f5, b.f6, b.f7, b.f8, b.f9, b.f10" \
+	" FROM unnest($1::text[]) WITH ORDINALITY AS i(id, n)" \
+	" LEFT JOIN bench_a a ON a.user_id = i.id" \
+	" LEFT JOIN bench_b b ON b.user_id = i.id" \
+	" ORDER BY i.n"
+#define TARGET_VECTORS_JOIN	1.0
+#define TARGET_FEATURES_TABLE	1.2
+#define TARGET_THROUGHPUT	0.95
 #define TARGET_MATRIX_SDK	0.6
 #define TARGET_MATRIX_JOIN	0.8
 
@@ -146,13 +171,15 @@ enum method
 	M_MATRIX,
 	M_HAND_JOIN,
 	M_DDB_MATRIX,
+	M_HAND_JOIN_ALL,
+	M_TABLE,
 	NUM_METHODS
 };
 
 static const char *const method_name[NUM_METHODS] = {
 	"features", "hand", "vectors", "features-count", "hand-count",
 	"ddb", "ddb-count", "sdk", "plain", "ddb-scan", "ddb-scan-all",
-	"matrix", "hand-join", "ddb-matrix"
+	"matrix", "hand-join", "ddb-matrix", "hand-join-all", "table"
 };
 
 static const char *const method_label[NUM_METHODS] = {
@@ -169,7 +196,9 @@ static const char *const method_label[NUM_METHODS] = {
 	"FDW scan, all cols, count",
 	"fs_get_feature_matrix, bin",
 	"hand-written join (14 cols)",
-	"fs_get_feature_matrix (DDB)"
+	"fs_get_feature_matrix (DDB)",
+	"hand-written join (20 cols)",
+	"SELECT * of the same rows"
 };
 
 typedef struct options
@@ -184,6 +213,9 @@ typedef struct options
 	int			absent_pct;
 	const char *sdk_helper;
 	const char *ddb_view;
+	int			clients;		/* > 1: the throughput phase's connections */
+	int			rounds;
+	int			seconds;
 } options;
 
 /* '{<ddb_view>:*}', the feature refs of the ddb methods. */
@@ -297,7 +329,7 @@ parse_methods(options *o, const char *list)
 		if (m == NUM_METHODS)
 			die("unknown method \"%s\" (features, hand, vectors,"
 				" features-count, hand-count, matrix, hand-join, ddb, ddb-count, ddb-matrix,"
-				" sdk, plain, ddb-scan, ddb-scan-all)", tok);
+				" sdk, plain, ddb-scan, ddb-scan-all, hand-join-all, table)", tok);
 		o->enabled[m] = true;
 	}
 	free(copy);
@@ -311,7 +343,10 @@ usage(void)
 		   "                     [--absent-percent N] [--sdk-helper CMD] [--ddb-view NAME]\n"
 		   "LIST is a comma-separated subset of features,hand,vectors,\n"
 		   "features-count,hand-count,matrix,hand-join,ddb,ddb-count,ddb-matrix,\n"
-		   "sdk,plain,ddb-scan,ddb-scan-all\n"
+		   "sdk,plain,ddb-scan,ddb-scan-all,hand-join-all,table\n"
+		   "[--clients N] [--rounds N] [--seconds N]: with N > 1 clients, a throughput\n"
+		   "phase of vectors against hand-join-all (BENCH_CLIENTS, BENCH_ROUNDS,\n"
+		   "BENCH_SECONDS).\n"
 		   "(default: features,hand,vectors).\n"
 		   "sdk and plain need --sdk-helper (e.g. 'node test/bench/ddb_sdk.mjs serve').\n"
 		   "Each option may also come from BENCH_ITERATIONS, BENCH_WARMUP,\n"
@@ -336,6 +371,9 @@ parse_options(options *o, int argc, char **argv)
 	o->absent_pct = 1;
 	o->sdk_helper = NULL;
 	o->ddb_view = "bench_ddb";
+	o->clients = 1;
+	o->rounds = 6;
+	o->seconds = 5;
 	parse_methods(o, "features,hand,vectors");
 
 	if ((env = getenv("BENCH_ITERATIONS")) && *env)
@@ -356,6 +394,12 @@ parse_options(options *o, int argc, char **argv)
 		o->sdk_helper = env;
 	if ((env = getenv("BENCH_DDB_VIEW")) && *env)
 		o->ddb_view = env;
+	if ((env = getenv("BENCH_CLIENTS")) && *env)
+		o->clients = (int) parse_long("BENCH_CLIENTS", env, 1);
+	if ((env = getenv("BENCH_ROUNDS")) && *env)
+		o->rounds = (int) parse_long("BENCH_ROUNDS", env, 1);
+	if ((env = getenv("BENCH_SECONDS")) && *env)
+		o->seconds = (int) parse_long("BENCH_SECONDS", env, 1);
 
 	for (i = 1; i < argc; i++)
 	{
@@ -401,6 +445,12 @@ parse_options(options *o, int argc, char **argv)
 			o->sdk_helper = val;
 		else if (OPT("--ddb-view"))
 			o->ddb_view = val;
+		else if (OPT("--clients"))
+			o->clients = (int) parse_long("--clients", val, 1);
+		else if (OPT("--rounds"))
+			o->rounds = (int) parse_long("--rounds", val, 1);
+		else if (OPT("--seconds"))
+			o->seconds = (int) parse_long("--seconds", val, 1);
 		else
 			die("unknown option \"%s\" (see --help)", arg);
 #undef OPT
@@ -461,7 +511,8 @@ run_prepared(const char *name, int nparams, const char *const *values)
 {
 	PGresult   *res = PQexecPrepared(conn, name, nparams, values, NULL, NULL, 0);
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+		PQresultStatus(res) != PGRES_COMMAND_OK)
 		die("%s failed: %s", name, PQerrorMessage(conn));
 	return res;
 }
@@ -819,6 +870,21 @@ check_hand_join(const PGresult *res, const id_batch *b, const options *o)
 				r + 1, PQgetvalue(res, r, 0), b->ids[r]);
 }
 
+/* Check the hand-written join of all 20 features: one row per id, in order. */
+static void
+check_hand_join_all(const PGresult *res, const id_batch *b, const options *o)
+{
+	int			r;
+
+	if (PQntuples(res) != o->entities || PQnfields(res) != 1 + FEATURES_PER_CALL)
+		die("hand-written join of all features returned %d rows of %d columns, expected %d of %d",
+			PQntuples(res), PQnfields(res), o->entities, 1 + FEATURES_PER_CALL);
+	for (r = 0; r < PQntuples(res); r++)
+		if (strcmp(PQgetvalue(res, r, 0), b->ids[r]) != 0)
+			die("hand-written join of all features row %d: id %s, expected %s",
+				r + 1, PQgetvalue(res, r, 0), b->ids[r]);
+}
+
 /* Check a count(*) result. */
 static void
 check_count(const PGresult *res, long expect, const char *what)
@@ -978,6 +1044,34 @@ time_method(int m, const id_batch *b, const options *o, series *s, int k)
 			PQclear(res);
 			break;
 
+		case M_HAND_JOIN_ALL:
+			t0 = now_ms();
+			res = run_prepared("hand_join_all", 1, params);
+			t1 = now_ms();
+			check_hand_join_all(res, b, o);
+			s->rows_per_call = PQntuples(res);
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
+		case M_TABLE:
+			/* Untimed: the table gets exactly this batch's rows. */
+			exec_simple("TRUNCATE fs_bench_floor");
+			res = run_prepared("fill_floor", 2, params);
+			if (atol(PQcmdTuples(res)) != (long) o->entities * FEATURES_PER_CALL)
+				die("filling fs_bench_floor: %s rows", PQcmdTuples(res));
+			PQclear(res);
+			t0 = now_ms();
+			res = run_prepared("floor", 0, NULL);
+			t1 = now_ms();
+			if (PQntuples(res) != o->entities * FEATURES_PER_CALL || PQnfields(res) != 5)
+				die("SELECT * FROM fs_bench_floor returned %d rows of %d columns",
+					PQntuples(res), PQnfields(res));
+			s->rows_per_call = PQntuples(res);
+			s->bytes_per_call = result_bytes(res);
+			PQclear(res);
+			break;
+
 		case M_SDK:
 		case M_PLAIN:
 			{
@@ -1005,6 +1099,87 @@ time_method(int m, const id_batch *b, const options *o, series *s, int k)
 			return 0;			/* keep the compiler quiet */
 	}
 	return t1 - t0;
+}
+
+/*
+ * The throughput phase: nclients connections each send the statement
+ * back to back (a fresh batch of ids per call, from batches drawn before)
+ * for seconds seconds; returns the calls completed per second.
+ */
+static double
+run_throughput(PGconn **conns, int nclients, const char *stmt,
+			   const char *const *batches, int nbatches, int seconds)
+{
+	double		end = now_ms() + seconds * 1000.0;
+	double		t0 = now_ms();
+	double		t1;
+	long		done = 0;
+	int			next = 0;
+	int			busy = 0;
+	int			c;
+
+	for (c = 0; c < nclients; c++)
+	{
+		const char *params[2] = {batches[next++ % nbatches], FEATURE_REFS};
+
+		if (!PQsendQueryPrepared(conns[c], stmt, strcmp(stmt, "vectors") == 0 ? 2 : 1,
+								 params, NULL, NULL, 0))
+			die("%s: %s", stmt, PQerrorMessage(conns[c]));
+		busy++;
+	}
+	while (busy > 0)
+	{
+		fd_set		rfds;
+		int			maxfd = -1;
+
+		FD_ZERO(&rfds);
+		for (c = 0; c < nclients; c++)
+		{
+			int			fd = PQsocket(conns[c]);
+
+			FD_SET(fd, &rfds);
+			if (fd > maxfd)
+				maxfd = fd;
+		}
+		if (select(maxfd + 1, &rfds, NULL, NULL, NULL) < 0 && errno != EINTR)
+			die("select: %s", strerror(errno));
+		for (c = 0; c < nclients; c++)
+		{
+			PGresult   *res;
+			bool		finished = false;
+
+			if (!FD_ISSET(PQsocket(conns[c]), &rfds))
+				continue;
+			if (!PQconsumeInput(conns[c]))
+				die("%s: %s", stmt, PQerrorMessage(conns[c]));
+			while (!PQisBusy(conns[c]) && (res = PQgetResult(conns[c])) != NULL)
+			{
+				if (PQresultStatus(res) != PGRES_TUPLES_OK)
+					die("%s failed: %s", stmt, PQerrorMessage(conns[c]));
+				if (PQntuples(res) < 1)
+					die("%s returned no row", stmt);
+				PQclear(res);
+				finished = true;
+			}
+			if (!finished || PQisBusy(conns[c]))
+				continue;
+			/* The call is complete (PQgetResult returned NULL). */
+			done++;
+			busy--;
+			if (now_ms() < end)
+			{
+				const char *params[2] = {batches[next++ % nbatches], FEATURE_REFS};
+
+				if (!PQsendQueryPrepared(conns[c], stmt,
+										 strcmp(stmt, "vectors") == 0 ? 2 : 1,
+										 params, NULL, NULL, 0))
+					die("%s: %s", stmt, PQerrorMessage(conns[c]));
+				busy++;
+			}
+		}
+	}
+	t1 = now_ms();
+	return done / ((t1 - t0) / 1000.0);
 }
 
 static int
@@ -1148,6 +1323,17 @@ main(int argc, char **argv)
 				" LEFT JOIN bench_a a ON a.user_id = i.id"
 				" LEFT JOIN bench_b b ON b.user_id = i.id"
 				" ORDER BY i.n", 1);
+	if (o.enabled[M_HAND_JOIN_ALL])
+		prepare("hand_join_all", HAND_JOIN_ALL_SQL, 1);
+	if (o.enabled[M_TABLE])
+	{
+		exec_simple("CREATE TEMPORARY TABLE fs_bench_floor AS"
+					" SELECT * FROM fs_get_features('{}'::text[], '" FEATURE_REFS "')");
+		prepare("fill_floor",
+				"INSERT INTO fs_bench_floor"
+				" SELECT * FROM fs_get_features($1::text[], $2::text[])", 2);
+		prepare("floor", "SELECT * FROM fs_bench_floor", 0);
+	}
 	if (o.enabled[M_DDB_MATRIX])
 		prepare("ddb_matrix", "SELECT fs_get_feature_matrix($1::text[], $2::text[])", 2);
 	if (o.sdk_helper && (o.enabled[M_SDK] || o.enabled[M_PLAIN] || o.enabled[M_DDB] ||
@@ -1388,6 +1574,96 @@ main(int argc, char **argv)
 	else if (o.enabled[M_MATRIX] || o.enabled[M_HAND_JOIN])
 		printf("  protocols: libpq, extended protocol (prepared), fetched whole;\n"
 			   "  matrix in binary format (resultFormat = 1), the others in text\n");
+	if (o.enabled[M_VECTORS] && o.enabled[M_HAND_JOIN_ALL])
+	{
+		double		r95 = sum[M_VECTORS].p95 / sum[M_HAND_JOIN_ALL].p95;
+
+		printf("  ratio fs_get_feature_vectors / join (20 cols): p50 %.2fx  p95 %.2fx\n",
+			   sum[M_VECTORS].p50 / sum[M_HAND_JOIN_ALL].p50, r95);
+		printf("  target vectors p95 <= %.1fx the join (issue 12): %s\n",
+			   TARGET_VECTORS_JOIN, r95 <= TARGET_VECTORS_JOIN ? "PASS" : "MISS");
+	}
+	if (o.enabled[M_FEATURES] && o.enabled[M_TABLE])
+	{
+		double		r95 = sum[M_FEATURES].p95 / sum[M_TABLE].p95;
+
+		printf("  ratio fs_get_features / SELECT * of its rows: p50 %.2fx  p95 %.2fx\n",
+			   sum[M_FEATURES].p50 / sum[M_TABLE].p50, r95);
+		printf("  target features p95 <= %.1fx that (issue 12):  %s\n",
+			   TARGET_FEATURES_TABLE, r95 <= TARGET_FEATURES_TABLE ? "PASS" : "MISS");
+	}
+
+	/* The throughput phase: vectors against the hand-written join. */
+	if (o.clients > 1)
+	{
+		PGconn	  **conns = xmalloc(sizeof(PGconn *) * o.clients);
+		int			nbatches = 64;
+		char	  **batches = xmalloc(sizeof(char *) * nbatches);
+		double	   *vec = xmalloc(sizeof(double) * o.rounds);
+		double	   *join = xmalloc(sizeof(double) * o.rounds);
+		summary		sv,
+					sj;
+		int			c,
+					r;
+
+		for (r = 0; r < nbatches; r++)
+		{
+			draw_batch(&b, &o, pool, &rng, idtext);
+			batches[r] = strdup(b.literal);
+		}
+		for (c = 0; c < o.clients; c++)
+		{
+			PGconn	   *saved = conn;
+			PGresult   *res;
+
+			conns[c] = PQconnectdb(o.conninfo);
+			if (PQstatus(conns[c]) != CONNECTION_OK)
+				die("connection failed: %s", PQerrorMessage(conns[c]));
+			conn = conns[c];
+			exec_simple("SET statement_timeout = 0");
+			exec_simple("SET jit = off");
+			prepare("vectors",
+					"SELECT * FROM fs_get_feature_vectors($1::text[], $2::text[])", 2);
+			prepare("hand_join_all", HAND_JOIN_ALL_SQL, 1);
+			/* Warm each connection's caches. */
+			res = run_prepared("vectors", 2, (const char *const[]) {batches[0], FEATURE_REFS});
+			PQclear(res);
+			res = run_prepared("hand_join_all", 1, (const char *const[]) {batches[0]});
+			PQclear(res);
+			conn = saved;
+		}
+		for (r = 0; r < o.rounds; r++)
+		{
+			if (r % 2 == 0)
+			{
+				vec[r] = run_throughput(conns, o.clients, "vectors",
+										(const char *const *) batches, nbatches, o.seconds);
+				join[r] = run_throughput(conns, o.clients, "hand_join_all",
+										 (const char *const *) batches, nbatches, o.seconds);
+			}
+			else
+			{
+				join[r] = run_throughput(conns, o.clients, "hand_join_all",
+										 (const char *const *) batches, nbatches, o.seconds);
+				vec[r] = run_throughput(conns, o.clients, "vectors",
+										(const char *const *) batches, nbatches, o.seconds);
+			}
+		}
+		sv = summarise(vec, o.rounds);
+		sj = summarise(join, o.rounds);
+		printf("\n  throughput, %d clients at once, %d rounds of %d s per method, alternating\n"
+			   "  (text format, extended protocol, each call a fresh batch of %d ids):\n",
+			   o.clients, o.rounds, o.seconds, o.entities);
+		printf("  %-28s median %7.1f calls/s (min %.1f, max %.1f)\n",
+			   method_label[M_VECTORS], sv.p50, sv.min, sv.max);
+		printf("  %-28s median %7.1f calls/s (min %.1f, max %.1f)\n",
+			   method_label[M_HAND_JOIN_ALL], sj.p50, sj.min, sj.max);
+		printf("  ratio vectors / join, calls/s: %.2fx; target >= %.2fx (issue 12): %s\n",
+			   sv.p50 / sj.p50, TARGET_THROUGHPUT,
+			   sv.p50 / sj.p50 >= TARGET_THROUGHPUT ? "PASS" : "MISS");
+		for (c = 0; c < o.clients; c++)
+			PQfinish(conns[c]);
+	}
 	printf("  (targets are informational; see docs/benchmarks.md)\n");
 
 	helper_stop();

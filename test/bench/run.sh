@@ -10,7 +10,11 @@
 #             times fs_get_features against the hand-written SQL, and
 #             fs_get_feature_matrix (14 numeric features, result in binary
 #             format) against the hand-written unnest LEFT JOIN of the same
-#             cells (methods matrix and hand-join);
+#             cells (methods matrix and hand-join), fs_get_feature_vectors
+#             against the hand-written join of all 20 features (hand-join-all),
+#             fs_get_features against SELECT * of a table holding exactly its
+#             rows (table), and the calls/s of vectors and hand-join-all from
+#             4 clients at once;
 #   dynamodb  starts an instrumented dynalite (test/bench/dynalite_bench.js),
 #             loads a remote table of BENCH_DDB_ROWS items with the AWS SDK
 #             (test/bench/ddb_sdk.mjs load), registers it as the feature view
@@ -51,7 +55,11 @@
 # Environment (all optional):
 #   BENCH_ITERATIONS (300)  BENCH_WARMUP (20)  BENCH_ENTITIES (1000)
 #   BENCH_ROWS (1000000)    BENCH_SEED (42)
-#   BENCH_METHODS (features,hand,vectors,features-count,hand-count,matrix,hand-join)
+#   BENCH_METHODS (features,hand,vectors,features-count,hand-count,matrix,hand-join,
+#                  hand-join-all,table)
+#   BENCH_CLIENTS (4) BENCH_ROUNDS (6) BENCH_SECONDS (5)  the embedded part's
+#                           throughput phase: vectors against hand-join-all from
+#                           BENCH_CLIENTS connections at once (1 skips it)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
 #   BENCH_ONLY              embedded | dynamodb | canned | ingest | stream: run only that part (default: all)
 #   BENCH_INGEST_ROWS (1000000)  entities of the ingestion benchmark
@@ -153,7 +161,8 @@ psql -X -q -v ON_ERROR_STOP=1 -v rows="$BENCH_ROWS" -f "$BENCH/setup.sql"
 # 5. The run.
 CMD=(env "BENCH_ITERATIONS=${BENCH_ITERATIONS:-300}" "BENCH_WARMUP=${BENCH_WARMUP:-20}"
      "BENCH_ENTITIES=${BENCH_ENTITIES:-1000}" "BENCH_ROWS=$BENCH_ROWS"
-     "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_METHODS=${BENCH_METHODS:-features,hand,vectors,features-count,hand-count,matrix,hand-join}"
+     "BENCH_SEED=${BENCH_SEED:-42}" "BENCH_METHODS=${BENCH_METHODS:-features,hand,vectors,features-count,hand-count,matrix,hand-join,hand-join-all,table}"
+     "BENCH_CLIENTS=${BENCH_CLIENTS:-4}" "BENCH_ROUNDS=${BENCH_ROUNDS:-6}" "BENCH_SECONDS=${BENCH_SECONDS:-5}"
      "$BUILD/bench_serving")
 say "running the benchmark"
 echo
