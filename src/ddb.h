@@ -55,6 +55,7 @@
 
 #include "ddb_client.h"
 #include "ddb_codec.h"
+#include "utils.h"
 
 /* BatchGetItem takes at most this many keys per request. */
 #define FS_DDB_BATCH_GET_MAX	100
@@ -142,6 +143,12 @@ extern void fs_ddb_forget_key(Oid relid);
  */
 extern json_t *fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJsonHold *h,
 									 FsDdbCall **call);
+
+/* The S, N or B string of a key AttributeValue of a request (jansson). */
+extern bool fs_request_key_text(json_t *av, FsBytesKey *kt);
+
+/* The S, N or B string of a key AttributeValue of an answer; *is_n for N. */
+extern bool fs_answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n);
 
 /*
  * The attributes to read from items: each item's members are matched to

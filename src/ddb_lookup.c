@@ -100,46 +100,6 @@ keep_root(JsonRoots *jr, json_t *root)
 	return root;
 }
 
-/* The S or N string of a key AttributeValue. */
-static bool
-key_text(json_t *av, FsBytesKey *kt)
-{
-	json_t	   *s;
-
-	if (!json_is_object(av))
-		return false;
-	s = json_object_get(av, "S");
-	if (s == NULL)
-		s = json_object_get(av, "N");
-	if (s == NULL)
-		s = json_object_get(av, "B");
-	if (!json_is_string(s))
-		return false;
-	kt->ptr = json_string_value(s);
-	kt->len = json_string_length(s);
-	return true;
-}
-
-/* The S, N or B string of a key AttributeValue in an answer; *is_n for N. */
-static bool
-answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n)
-{
-	FsJv		s;
-	size_t		len;
-
-	if (av == NULL || fs_jtype(av) != FSJ_OBJECT)
-		return false;
-	*is_n = false;
-	if (!fs_jget(av, "S", 1, &s) && !(*is_n = fs_jget(av, "N", 1, &s)) &&
-		!fs_jget(av, "B", 1, &s))
-		return false;
-	if (fs_jtype(&s) != FSJ_STRING)
-		return false;
-	kt->ptr = fs_jstr(&s, &len);
-	kt->len = len;
-	return true;
-}
-
 /* How a deadline's limit is named: the server's option, or the setting. */
 static char *
 deadline_limit(FsDdbEndpoint *ep, Oid serverid)
@@ -434,7 +394,7 @@ item_key_text(RemoteView *rv, const FsJv *av, FsBytesKey *kt)
 	bool		is_n;
 	Datum		key;
 
-	if (!answer_key_text(av, kt, &is_n))
+	if (!fs_answer_key_text(av, kt, &is_n))
 		return false;
 	if (!is_n || canonical_integer(kt))
 		return true;
@@ -442,7 +402,7 @@ item_key_text(RemoteView *rv, const FsJv *av, FsBytesKey *kt)
 	if (isnull)
 		return false;
 	again = keep_root(rv->jr, fs_ddb_encode(key, view->key_type, false, view->join_key, NULL));
-	return key_text(again, kt);
+	return fs_request_key_text(again, kt);
 }
 
 /* Error context: the item being decoded. */
@@ -631,7 +591,7 @@ lookup_unanswered(FsDdbGet *get, json_t *key)
 	KeyEntry   *entry;
 
 	/* The key as we sent it: its text is the one in slot_of_key. */
-	if (!key_text(json_object_get(key, rv->key_attr), &kt))
+	if (!fs_request_key_text(json_object_get(key, rv->key_attr), &kt))
 		return;
 	entry = hash_search(rv->slot_of_key, &kt, HASH_FIND, NULL);
 	if (entry == NULL || rv->lk->found[entry->slot] || rv->unanswered[entry->slot])
@@ -722,7 +682,7 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 				continue;
 			av = keep_root(jr, fs_ddb_encode(lk->keys[k], view->key_type, false,
 											 view->join_key, NULL));
-			if (!key_text(av, &kt))
+			if (!fs_request_key_text(av, &kt))
 				elog(ERROR, "join key of feature view \"%s\" is not S, N or B", view->name);
 			entry = hash_search(rv->slot_of_key, &kt, HASH_ENTER, &found);
 			if (found)

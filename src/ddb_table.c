@@ -298,6 +298,46 @@ fs_decode_column(FsDdbTable *tbl, const FsJv *item, Form_pg_attribute att, bool 
 						 att->attnum == tbl->event_time_attnum, attr, isnull);
 }
 
+/* The S, N or B string of a key AttributeValue of a request (jansson). */
+bool
+fs_request_key_text(json_t *av, FsBytesKey *kt)
+{
+	json_t	   *s;
+
+	if (!json_is_object(av))
+		return false;
+	s = json_object_get(av, "S");
+	if (s == NULL)
+		s = json_object_get(av, "N");
+	if (s == NULL)
+		s = json_object_get(av, "B");
+	if (!json_is_string(s))
+		return false;
+	kt->ptr = json_string_value(s);
+	kt->len = json_string_length(s);
+	return true;
+}
+
+/* The S, N or B string of a key AttributeValue of an answer; *is_n for N. */
+bool
+fs_answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n)
+{
+	const char *kind;
+	size_t		kindlen;
+	FsJv		s;
+	FsJType		type;
+	size_t		len;
+
+	if (av == NULL || !fs_jsingle(av, &kind, &kindlen, &s, &type) ||
+		type != FSJ_STRING || kindlen != 1 ||
+		(kind[0] != 'S' && kind[0] != 'N' && kind[0] != 'B'))
+		return false;
+	*is_n = (kind[0] == 'N');
+	kt->ptr = fs_jstr(&s, &len);
+	kt->len = len;
+	return true;
+}
+
 /* Attributes names[0..n) to read from items. */
 FsItemAttrs *
 fs_item_attrs_create(const char **names, int n)

@@ -67,8 +67,8 @@
 #                           benchmark's stores
 #   BENCH_DDB_ITERATIONS (100)  BENCH_DDB_WARMUP (5)  BENCH_DDB_ROWS (20000)
 #   BENCH_DDB_METHODS (ddb,sdk,ddb-count)
-#   BENCH_PERF (1)          0 skips the perf profile of the DynamoDB part
-#   BENCH_PERF_CALLS (30)   fs_get_features calls profiled
+#   BENCH_PERF (1)          0 skips the perf profiles of the DynamoDB and canned parts
+#   BENCH_PERF_CALLS (30)   calls profiled (fs_get_features; its count(*) in the canned part)
 #   BENCH_CANNED_*          see test/bench/run_canned.sh
 #   BENCH_STREAM_*          see test/bench/run_stream.sh
 #   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)

@@ -35,7 +35,10 @@
 #       a jsonb nested 50 levels, 16 kB text and jsonb strings, "é😀" raw
 #       and escaped, every JSON escape; an attribute named twice reads as
 #       the last; items of one answer that list their attributes in
-#       different orders (and one not asked for) are each read right.
+#       different orders (and one not asked for) are each read right; an
+#       item the store sends that was not asked for is dropped (the foreign
+#       table does not check its key clause again), and a number key the
+#       store writes in another form ("1E+2") is the key asked for (100).
 #   (e) an error answer (ValidationException): the store's message in the
 #       error detail.
 #   (e3) answers too large: a body beyond max_response_size is 54000 naming
@@ -438,6 +441,14 @@ put('orders', '{"Responses":{"dec_items":[' +
     '{"i":{"N":"2"},"t":{"S":"two"},"f":{"N":"2.5"},"event_time":{"N":"1767225600"},"user_id":{"S":"orders2"}},' +
     '{"t":{"S":"three"},"zz":{"S":"not asked for"},"user_id":{"S":"orders3"},"i":{"N":"3"},"event_time":{"N":"1767225600"},"f":{"N":"3.5"}}' +
     ']},"UnprocessedKeys":{}}');
+// An item not asked for among those that were (the foreign table does not
+// check its key clause again, so it must drop it), and a number key written
+// in another form than ours ("1E+2" for 100).
+put('extra', '{"Responses":{"dec_items":[' +
+    '{"user_id":{"S":"extra"},"event_time":{"N":"1767225600"},"f":{"N":"1"}},' +
+    '{"user_id":{"S":"intruder"},"event_time":{"N":"1767225600"},"f":{"N":"2"}}]},"UnprocessedKeys":{}}');
+put('100', '{"Responses":{"dec_items":[{"id":{"N":"1E+2"},"event_time":{"N":"1767225600"},"f":{"N":"3"}}]},' +
+    '"UnprocessedKeys":{}}');
 JS
 start_fault "canned:$WORK/bodies"
 setup_sql "the decoder's view" <<EOF
@@ -447,6 +458,8 @@ CREATE FOREIGN TABLE dec_t (user_id text, event_time timestamptz, f float8, t te
                             n numeric(5,2), j jsonb, ok boolean, i int)
   SERVER canned OPTIONS (table 'dec_items', key 'user_id');
 SELECT FROM fs_register_feature_view('dec', 'dec_t', 'user');
+CREATE FOREIGN TABLE dec_n (id int, event_time timestamptz, f float8)
+  SERVER canned OPTIONS (table 'dec_items', key 'id');
 
 -- A query's SQLSTATE ('ok' when it succeeds), and its message and context;
 -- every column of every row is output, so decoded.
@@ -574,10 +587,20 @@ SELECT string_agg(entity_id || ':' || feature_ref || '=' || value::text, ',' ORD
   FROM fs_get_features(ARRAY['orders', 'orders2', 'orders3'], ARRAY['dec:f', 'dec:t', 'dec:i']);
 SELECT string_agg(user_id || ':' || f || ',' || t || ',' || i, ';' ORDER BY user_id)
   FROM dec_t WHERE user_id = ANY (ARRAY['orders', 'orders2', 'orders3']);
+\echo @extra
+SELECT string_agg(user_id || ':' || f, ',') FROM dec_t WHERE user_id = ANY (ARRAY['extra']);
+SELECT string_agg(entity_id || ':' || value::text, ',') FROM fs_get_features(ARRAY['extra'], ARRAY['dec:f']);
+SELECT id, f FROM dec_n WHERE id = ANY (ARRAY[100]);
+SELECT id, f FROM dec_n WHERE id = 100;
 \echo @good
 $DEC_GOOD;
 SELECT pg_backend_pid() = :pid0;
 EOF
+check "decoder, extra: an item not asked for is dropped by the foreign table and by serving; a number key written \"1E+2\" is the key 100" \
+    "extra:1
+extra:1
+100|3
+100|3" "$(after "$WORK/d2s.out" extra)"
 check "decoder, orders: items of one answer listing their attributes in different orders are each read right, by serving and the foreign table" \
     'orders:dec:f=1.5,orders:dec:i=1,orders:dec:t="one",orders2:dec:f=2.5,orders2:dec:i=2,orders2:dec:t="two",orders3:dec:f=3.5,orders3:dec:i=3,orders3:dec:t="three"
 orders:1.5,one,1;orders2:2.5,two,2;orders3:3.5,three,3' "$(after "$WORK/d2s.out" orders)"
