@@ -88,12 +88,14 @@ typedef struct FsScanState
 	FsJsonHold *keep;			/* holds 'names' for the scan's lifetime */
 
 	TupleDesc	desc;
+	int			key_index;		/* the key column's index in proj */
 	FsItemAttrs *item_attrs;	/* the projected columns' attributes */
 	FsJv	   *item_slots;		/* [nproj]: an item's values */
 	const FsJv **item_vals;		/* [nproj] */
 
 	MemoryContext batch_cxt;	/* the current fetch: keys, decoded rows */
 	FsJsonHold *hold;			/* requests of the current fetch */
+	HTAB	   *asked;			/* BatchGetItem: the keys asked for (FsBytesKey) */
 	FsScanRow  *rows;			/* items decoded as they arrive */
 	int			nrows;
 	int			maxrows;
@@ -206,10 +208,10 @@ key_clause_value(PlannerInfo *root, RelOptInfo *baserel, FsPlanInfo *pi,
 	return value;
 }
 
-/* Find the first key clause among restrictinfos. */
+/* Find the first key clause among restrictinfos (and its RestrictInfo). */
 static Expr *
 find_key_clause(PlannerInfo *root, RelOptInfo *baserel, FsPlanInfo *pi,
-				List *rinfos, bool *is_array)
+				List *rinfos, bool *is_array, RestrictInfo **rinfo)
 {
 	ListCell   *lc;
 
@@ -222,7 +224,11 @@ find_key_clause(PlannerInfo *root, RelOptInfo *baserel, FsPlanInfo *pi,
 			continue;
 		value = key_clause_value(root, baserel, pi, ri->clause, is_array);
 		if (value)
+		{
+			if (rinfo)
+				*rinfo = ri;
 			return value;
+		}
 	}
 	return NULL;
 }
@@ -287,7 +293,7 @@ fsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	table_close(rel, NoLock);
 	baserel->fdw_private = pi;
 
-	value = find_key_clause(root, baserel, pi, baserel->baserestrictinfo, &is_array);
+	value = find_key_clause(root, baserel, pi, baserel->baserestrictinfo, &is_array, NULL);
 	if (value)
 	{
 		int			n = known_keys(value, is_array);
@@ -314,7 +320,7 @@ fsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *candidates = NIL;
 	ListCell   *lc;
 
-	value = find_key_clause(root, baserel, pi, baserel->baserestrictinfo, &is_array);
+	value = find_key_clause(root, baserel, pi, baserel->baserestrictinfo, &is_array, NULL);
 	if (value)
 		total = DDB_REQUEST_COST + baserel->rows * DDB_ROW_COST;
 	else
@@ -370,7 +376,8 @@ fsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 {
 	FsPlanInfo *pi = (FsPlanInfo *) baserel->fdw_private;
 	FsDdbTable *tbl = pi->tbl;
-	List	   *local_quals = extract_actual_clauses(scan_clauses, false);
+	List	   *local_quals;
+	RestrictInfo *key_rinfo = NULL;
 	Bitmapset  *attrs = NULL;
 	List	   *attnums = NIL;
 	List	   *fdw_exprs = NIL;
@@ -381,13 +388,22 @@ fsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	ListCell   *lc;
 	bool		whole_row;
 
-	value = find_key_clause(root, baserel, pi, scan_clauses, &is_array);
+	value = find_key_clause(root, baserel, pi, scan_clauses, &is_array, &key_rinfo);
 	if (value)
 	{
 		access = FS_ACCESS_BATCHGET;
 		nkeys = known_keys(value, is_array);
 		fdw_exprs = list_make1(value);
 	}
+
+	/*
+	 * The key clause is not checked again here: the store answers exactly
+	 * the keys asked for (the scan drops any other item), and the key's
+	 * equality is the store's (is_key_equality).  Checking "key = ANY($1)"
+	 * on every row costs as many comparisons as rows times keys.
+	 */
+	local_quals = extract_actual_clauses(key_rinfo ? list_delete_ptr(list_copy(scan_clauses), key_rinfo)
+										 : scan_clauses, false);
 
 	/* Columns needed above the scan and by the local quals; the key always. */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
@@ -479,7 +495,11 @@ fsBeginForeignScan(ForeignScanState *node, int eflags)
 		const char **attrs = palloc(sizeof(char *) * Max(st->nproj, 1));
 
 		for (i = 0; i < st->nproj; i++)
+		{
 			attrs[i] = st->tbl->attr_names[st->proj[i] - 1];
+			if (st->proj[i] == st->tbl->key_attnum)
+				st->key_index = i;
+		}
 		st->item_attrs = fs_item_attrs_create(attrs, st->nproj);
 		st->item_slots = palloc(sizeof(FsJv) * Max(st->nproj, 1));
 		st->item_vals = palloc(sizeof(FsJv *) * Max(st->nproj, 1));
@@ -501,6 +521,33 @@ scan_reset_batch(FsScanState *st)
 	st->nrows = 0;
 	st->next = 0;
 	st->start_key = NULL;
+	st->asked = NULL;
+}
+
+/*
+ * Whether a BatchGetItem item's key is one asked for: the plan does not
+ * check the key clause again.  A number the store writes in another form
+ * ("1E+2") is compared as the key column's value encoded as we send it.
+ */
+static bool
+scan_asked_for(FsScanState *st, const FsJv *key_av, Datum key, bool key_null)
+{
+	FsBytesKey	kt;
+	bool		is_n;
+	Form_pg_attribute att;
+	json_t	   *again;
+
+	if (!fs_answer_key_text(key_av, &kt, &is_n))
+		return false;
+	if (hash_search(st->asked, &kt, HASH_FIND, NULL) != NULL)
+		return true;
+	if (!is_n || key_null)
+		return false;
+	att = TupleDescAttr(st->desc, st->tbl->key_attnum - 1);
+	again = fs_json_hold(st->hold, fs_ddb_encode(key, att->atttypid, false,
+												 NameStr(att->attname), NULL));
+	return fs_request_key_text(again, &kt) &&
+		hash_search(st->asked, &kt, HASH_FIND, NULL) != NULL;
 }
 
 /*
@@ -530,6 +577,10 @@ scan_keep_item(FsScanState *st, const FsJv *item)
 									   att->attnum == st->tbl->event_time_attnum,
 									   st->item_attrs->names[i], &row->nulls[i]);
 	}
+	if (st->asked != NULL &&
+		!scan_asked_for(st, vals[st->key_index], row->values[st->key_index],
+						row->nulls[st->key_index]))
+		return;					/* not a key asked for */
 	st->nrows++;
 }
 
@@ -677,10 +728,16 @@ scan_batch_get(ForeignScanState *node, FsScanState *st)
 	memset(&get, 0, sizeof(get));
 	get.table = st->tbl->table;
 	get.keys = palloc(sizeof(json_t *) * nkeys);
+	st->asked = fs_bytes_table("fs_dynamodb scan keys", nkeys, sizeof(FsBytesKey), st->batch_cxt);
 	for (int i = 0; i < nkeys; i++)
 	{
+		FsBytesKey	kt;
+
 		get.keys[i] = fs_held_object(st->hold);
 		fs_obj_set(get.keys[i], st->tbl->key_attr, keys[i].av);
+		if (!fs_request_key_text(keys[i].av, &kt))
+			elog(ERROR, "key of foreign table \"%s\" is not S, N or B", st->tbl->table);
+		hash_search(st->asked, &kt, HASH_ENTER, NULL);
 	}
 	get.nkeys = nkeys;
 	get.projection = st->projection;
