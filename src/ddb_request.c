@@ -47,10 +47,7 @@ fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *table)
 	json_t	   *root;
 
 	if (call->response == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid %s response from DynamoDB for table \"%s\": empty body",
-						call->operation, table)));
+		fs_bad_shape(call, table, "empty body");
 	root = json_loadb(call->response, call->response_len, 0, &err);
 	if (root == NULL)
 		ereport(ERROR,
@@ -60,10 +57,7 @@ fs_parse_response(FsJsonHold *h, FsDdbCall *call, const char *table)
 				 errdetail_log("%s at byte %d.", err.text, err.position)));
 	fs_json_hold(h, root);
 	if (!json_is_object(root))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid %s response from DynamoDB for table \"%s\": not an object",
-						call->operation, table)));
+		fs_bad_shape(call, table, "not an object");
 	return root;
 }
 
@@ -78,10 +72,7 @@ fs_parse_answer(FsDdbCall *call, const char *table, FsJv *root)
 	FsJsonDoc  *doc;
 
 	if (call->response == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid %s response from DynamoDB for table \"%s\": empty body",
-						call->operation, table)));
+		fs_bad_shape(call, table, "empty body");
 	doc = fs_json_doc_parse(call->response, call->response_len, &error);
 	if (doc == NULL)
 		ereport(ERROR,
@@ -90,10 +81,7 @@ fs_parse_answer(FsDdbCall *call, const char *table, FsJv *root)
 						call->operation, table),
 				 errdetail_log("%s", error)));
 	if (fs_jtype(&doc->root) != FSJ_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("invalid %s response from DynamoDB for table \"%s\": not an object",
-						call->operation, table)));
+		fs_bad_shape(call, table, "not an object");
 	*root = doc->root;
 	return doc;
 }

@@ -855,34 +855,20 @@ check_matrix_once(const PGresult *res, int rows, int cols, bool some_absent,
 		   what, rows, cols, len);
 }
 
-/* Check the hand-written join: one row per id, in input order. */
+/* Check a hand-written join of cols features: one row per id, in input order. */
 static void
-check_hand_join(const PGresult *res, const id_batch *b, const options *o)
+check_hand_join(const PGresult *res, const id_batch *b, const options *o, int cols,
+				const char *what)
 {
 	int			r;
 
-	if (PQntuples(res) != o->entities || PQnfields(res) != 1 + MATRIX_COLS)
-		die("hand-written join returned %d rows of %d columns, expected %d of %d",
-			PQntuples(res), PQnfields(res), o->entities, 1 + MATRIX_COLS);
+	if (PQntuples(res) != o->entities || PQnfields(res) != 1 + cols)
+		die("%s returned %d rows of %d columns, expected %d of %d",
+			what, PQntuples(res), PQnfields(res), o->entities, 1 + cols);
 	for (r = 0; r < PQntuples(res); r++)
 		if (strcmp(PQgetvalue(res, r, 0), b->ids[r]) != 0)
-			die("hand-written join row %d: id %s, expected %s",
-				r + 1, PQgetvalue(res, r, 0), b->ids[r]);
-}
-
-/* Check the hand-written join of all 20 features: one row per id, in order. */
-static void
-check_hand_join_all(const PGresult *res, const id_batch *b, const options *o)
-{
-	int			r;
-
-	if (PQntuples(res) != o->entities || PQnfields(res) != 1 + FEATURES_PER_CALL)
-		die("hand-written join of all features returned %d rows of %d columns, expected %d of %d",
-			PQntuples(res), PQnfields(res), o->entities, 1 + FEATURES_PER_CALL);
-	for (r = 0; r < PQntuples(res); r++)
-		if (strcmp(PQgetvalue(res, r, 0), b->ids[r]) != 0)
-			die("hand-written join of all features row %d: id %s, expected %s",
-				r + 1, PQgetvalue(res, r, 0), b->ids[r]);
+			die("%s row %d: id %s, expected %s",
+				what, r + 1, PQgetvalue(res, r, 0), b->ids[r]);
 }
 
 /* Check a count(*) result. */
@@ -1026,7 +1012,7 @@ time_method(int m, const id_batch *b, const options *o, series *s, int k)
 			t0 = now_ms();
 			res = run_prepared("hand_join", 1, params);
 			t1 = now_ms();
-			check_hand_join(res, b, o);
+			check_hand_join(res, b, o, MATRIX_COLS, "hand-written join");
 			s->rows_per_call = PQntuples(res);
 			s->bytes_per_call = result_bytes(res);
 			PQclear(res);
@@ -1048,7 +1034,7 @@ time_method(int m, const id_batch *b, const options *o, series *s, int k)
 			t0 = now_ms();
 			res = run_prepared("hand_join_all", 1, params);
 			t1 = now_ms();
-			check_hand_join_all(res, b, o);
+			check_hand_join(res, b, o, FEATURES_PER_CALL, "hand-written join of all features");
 			s->rows_per_call = PQntuples(res);
 			s->bytes_per_call = result_bytes(res);
 			PQclear(res);
