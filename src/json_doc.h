@@ -81,7 +81,11 @@ extern bool fs_jparse(FsJParser *p, const char *buf, size_t len, FsJv *root,
 
 extern FsJType fs_jtype(const FsJv *v);
 
-/* A string's bytes (not NUL-terminated; may hold NULs) and length. */
+/*
+ * A string's bytes and length.  NUL-terminated, as every string and key of
+ * the document is (simdjson's DOM keeps a NUL after each), but it may also
+ * hold NULs ("\u0000"): the length is the string's.
+ */
 extern const char *fs_jstr(const FsJv *v, size_t *len);
 
 /* The number of elements or members of an array or object, else 0. */
