@@ -56,7 +56,8 @@
 #       (pg_backend_memory_contexts' total) by less than 1 MB (from call 200
 #       to 10,000), and serves correctly after.  Then 30 calls of
 #       fs_get_feature_matrix of 10,000 x 50 on the embedded store, and
-#       2,000 calls on error paths (throttled, garbage) caught in plpgsql,
+#       3,000 calls on error paths (throttled, garbage, an answer of the
+#       wrong shape raised while it is held) caught in plpgsql,
 #       each growing RSS by less than 5 MB.
 #   (g) credentials refused: the hint says whether the user mapping is
 #       missing, has no keys, or has keys to check.
@@ -880,13 +881,19 @@ check_rss "embedded: 25 more calls of 10,000 x 50 after 5 grow RSS by < 5 MB" \
     "$WORK/fe.out" "5 big calls" "30"
 
 # Error paths: 1,100 calls throttled (max_retries 0: one request, then the
-# error) and 1,100 calls answered with garbage, every error caught in
-# plpgsql; RSS after the first 100 of each, then after all.  Server "faults"
-# is throttled, server "faults2" answers garbage.
+# error), 1,100 calls answered with garbage (the parse fails) and 1,100
+# answered with JSON of the wrong shape (the error is raised while the
+# parsed answer is held: its parser must go back to the pool as the error
+# unwinds), every error caught in plpgsql; RSS after the first 100 of each,
+# then after all.  Server "faults" is throttled, "faults2" answers garbage,
+# "faults3" the wrong shape.
 start_fault throttle-forever
 THROTTLE_LOG="$FLOG"
 THROTTLE_PID="$FPID"
 throttle_sql="$(point_at_fault 0)"
+start_fault wrong-types
+SHAPE_PID="$FPID"
+SHAPE_PORT="$FPORT"
 start_fault garbage
 session >"$WORK/g.out" <<EOF
 SET client_min_messages = warning;
@@ -895,10 +902,14 @@ $(dynamodb_server faults2 "http://127.0.0.1:$FPORT" "max_retries '0'")
 CREATE FOREIGN TABLE fault_t2 (user_id text, event_time timestamptz, clicks bigint)
   SERVER faults2 OPTIONS (table 'fault_items', key 'user_id');
 SELECT FROM fs_register_feature_view('fv2', 'fault_t2', 'user');
-CREATE FUNCTION pg_temp.errors(n int, OUT throttled int, OUT garbage int, OUT other text)
+$(dynamodb_server faults3 "http://127.0.0.1:$SHAPE_PORT" "max_retries '0'")
+CREATE FOREIGN TABLE fault_t3 (user_id text, event_time timestamptz, clicks bigint)
+  SERVER faults3 OPTIONS (table 'fault_items', key 'user_id');
+SELECT FROM fs_register_feature_view('fv3', 'fault_t3', 'user');
+CREATE FUNCTION pg_temp.errors(n int, OUT throttled int, OUT garbage int, OUT shape int, OUT other text)
 LANGUAGE plpgsql AS \$\$
 BEGIN
-    throttled := 0; garbage := 0; other := '';
+    throttled := 0; garbage := 0; shape := 0; other := '';
     FOR i IN 1..n LOOP
         BEGIN
             PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv:*']);
@@ -918,6 +929,15 @@ BEGIN
                 other := SQLSTATE || ' ' || SQLERRM;
             END IF;
         END;
+        BEGIN
+            PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv3:*']);
+        EXCEPTION WHEN OTHERS THEN
+            IF SQLSTATE = 'HV004' AND SQLERRM = 'invalid BatchGetItem response from the store of feature view "fv3"' THEN
+                shape := shape + 1;
+            ELSE
+                other := SQLSTATE || ' ' || SQLERRM;
+            END IF;
+        END;
     END LOOP;
 END \$\$;
 SELECT pg_backend_pid() AS pid0 \gset
@@ -932,13 +952,16 @@ SELECT backend_rss_kb() AS rss2 \gset
 \echo @alive
 SELECT 1, pg_backend_pid() = :pid0;
 EOF
-check "error paths: 100 + 100 warm-up calls all fail as expected" "100|100|" "$(after "$WORK/g.out" warm)"
-check "error paths: 1,000 throttled and 1,000 garbage calls all fail as expected" "1000|1000|" "$(after "$WORK/g.out" loop)"
+check "error paths: 100 + 100 + 100 warm-up calls all fail as expected" "100|100|100|" "$(after "$WORK/g.out" warm)"
+check "error paths: 1,000 throttled, 1,000 garbage and 1,000 wrong-shape calls all fail as expected" \
+    "1000|1000|1000|" "$(after "$WORK/g.out" loop)"
 check "error paths: the throttled store saw one request per call (max_retries 0)" \
     1100 "$(FLOG="$THROTTLE_LOG" requests)"
-check_rss "error paths: 2,000 failing calls caught in plpgsql grow RSS by < 5 MB" \
-    "$WORK/g.out" "200 failing calls" "2,200"
+check_rss "error paths: 3,000 failing calls caught in plpgsql grow RSS by < 5 MB" \
+    "$WORK/g.out" "300 failing calls" "3,300"
 check "error paths: no crash, the same backend answers after" "1|t" "$(after "$WORK/g.out" alive)"
+stop_fault
+FPID="$SHAPE_PID"
 stop_fault
 FPID="$THROTTLE_PID"
 stop_fault
