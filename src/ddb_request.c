@@ -214,6 +214,7 @@ typedef struct BatchRun
 	MemoryContext caller_cxt;	/* where callbacks run */
 	FsJsonHold *hold;			/* request bodies, pending keys */
 	json_t	  **pending;		/* [get]: keys left unprocessed (arrays) */
+	char	  **names_text;		/* [get]: its ExpressionAttributeNames, as JSON */
 } BatchRun;
 
 /* One BatchGetItem request: the reads of its tables. */
@@ -525,7 +526,7 @@ request_call(BatchCall *bc)
 			appendStringInfoString(&buf, ",\"ProjectionExpression\":");
 			append_json_string(&buf, get->projection);
 			appendStringInfoString(&buf, ",\"ExpressionAttributeNames\":");
-			appendStringInfoString(&buf, fs_json_to_cstring(get->names, 0));
+			appendStringInfoString(&buf, bc->run->names_text[bc->parts[p]]);
 		}
 		appendStringInfoString(&buf, get->consistent_read
 							   ? ",\"ConsistentRead\":true}" : ",\"ConsistentRead\":false}");
@@ -617,8 +618,11 @@ fs_ddb_batch_get(FsDdbEndpoint *ep, FsDdbGet **gets, int ngets)
 	run->hold = fs_json_hold_create(cxt);
 	run->pending = palloc(sizeof(json_t *) * Max(ngets, 1));
 
+	run->names_text = palloc0(sizeof(char *) * Max(ngets, 1));
 	for (int g = 0; g < ngets; g++)
 	{
+		if (gets[g]->projection != NULL)
+			run->names_text[g] = fs_json_to_cstring(gets[g]->names, 0);
 		keys[g] = fs_json_hold(run->hold, json_array());
 		for (int k = 0; k < gets[g]->nkeys; k++)
 			fs_arr_append_new(keys[g], json_incref(gets[g]->keys[k]));

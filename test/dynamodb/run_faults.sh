@@ -906,38 +906,28 @@ $(dynamodb_server faults3 "http://127.0.0.1:$SHAPE_PORT" "max_retries '0'")
 CREATE FOREIGN TABLE fault_t3 (user_id text, event_time timestamptz, clicks bigint)
   SERVER faults3 OPTIONS (table 'fault_items', key 'user_id');
 SELECT FROM fs_register_feature_view('fv3', 'fault_t3', 'user');
+-- NULL when serving view v fails with state and msg; else what happened.
+CREATE FUNCTION pg_temp.fails(v text, state text, msg text) RETURNS text
+LANGUAGE plpgsql AS \$\$
+BEGIN
+    PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY[v || ':*']);
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN CASE WHEN SQLSTATE = state AND SQLERRM = msg THEN NULL ELSE SQLSTATE || ' ' || SQLERRM END;
+END \$\$;
 CREATE FUNCTION pg_temp.errors(n int, OUT throttled int, OUT garbage int, OUT shape int, OUT other text)
 LANGUAGE plpgsql AS \$\$
+DECLARE
+    r text;
 BEGIN
     throttled := 0; garbage := 0; shape := 0; other := '';
     FOR i IN 1..n LOOP
-        BEGIN
-            PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv:*']);
-        EXCEPTION WHEN OTHERS THEN
-            IF SQLSTATE = 'HV000' AND SQLERRM = 'DynamoDB BatchGetItem request failed' THEN
-                throttled := throttled + 1;
-            ELSE
-                other := SQLSTATE || ' ' || SQLERRM;
-            END IF;
-        END;
-        BEGIN
-            PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv2:*']);
-        EXCEPTION WHEN OTHERS THEN
-            IF SQLSTATE = 'HV004' AND SQLERRM = 'invalid BatchGetItem response from the store of feature view "fv2"' THEN
-                garbage := garbage + 1;
-            ELSE
-                other := SQLSTATE || ' ' || SQLERRM;
-            END IF;
-        END;
-        BEGIN
-            PERFORM * FROM fs_get_features(ARRAY['u1', 'u2', 'u3', 'u4', 'u5'], ARRAY['fv3:*']);
-        EXCEPTION WHEN OTHERS THEN
-            IF SQLSTATE = 'HV004' AND SQLERRM = 'invalid BatchGetItem response from the store of feature view "fv3"' THEN
-                shape := shape + 1;
-            ELSE
-                other := SQLSTATE || ' ' || SQLERRM;
-            END IF;
-        END;
+        r := pg_temp.fails('fv', 'HV000', 'DynamoDB BatchGetItem request failed');
+        IF r IS NULL THEN throttled := throttled + 1; ELSE other := r; END IF;
+        r := pg_temp.fails('fv2', 'HV004', 'invalid BatchGetItem response from the store of feature view "fv2"');
+        IF r IS NULL THEN garbage := garbage + 1; ELSE other := r; END IF;
+        r := pg_temp.fails('fv3', 'HV004', 'invalid BatchGetItem response from the store of feature view "fv3"');
+        IF r IS NULL THEN shape := shape + 1; ELSE other := r; END IF;
     END LOOP;
 END \$\$;
 SELECT pg_backend_pid() AS pid0 \gset
