@@ -119,6 +119,7 @@ describe_cut_off(FsDdbEndpoint *ep, Oid serverid, FsLookup *lk)
 {
 	char	   *limit = deadline_limit(ep, serverid);
 
+	lk->store_failed = true;
 	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -157,10 +158,15 @@ remote_view_init(FsLookup *lk, JsonRoots *jr, FsDdbEndpoint *ep, Oid serverid)
 	rv->same_as = palloc(sizeof(int) * Max(lk->nkeys, 1));
 	for (int k = 0; k < lk->nkeys; k++)
 		rv->same_as[k] = -1;
-	/* Under 'unavailable' a DescribeTable that failed is told, not raised. */
+	/*
+	 * Under 'unavailable' a DescribeTable that failed is told, not raised.
+	 * Raised, it is the store's failure (for the statistics).
+	 */
+	lk->store_failed = true;
 	rv->table = fs_ddb_table_for_view(rel, view->name, ep->deadline,
 									  fs_on_store_error == FS_ON_STORE_ERROR_ERROR
 									  ? NULL : &failure);
+	lk->store_failed = false;
 	table_close(rel, NoLock);
 	if (rv->table == NULL)
 	{
@@ -326,6 +332,7 @@ view_failed(RemoteView *rv, FsDdbCall *call, const char *why)
 {
 	if (rv->failed)
 		return;
+	rv->lk->store_failed = true;
 	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
 	{
 		if (call != NULL && call->status == FS_DDB_FAILED)
@@ -349,6 +356,7 @@ bad_answer(RemoteView *rv, const char *detail)
 {
 	if (rv->failed)
 		return;
+	rv->lk->store_failed = true;
 	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -612,6 +620,7 @@ deadline_passed(FsDdbEndpoint *ep, Oid serverid, RemoteView *rv)
 
 	if (rv->nunanswered == 0 || rv->failed)
 		return;
+	lk->store_failed = true;
 	limit = deadline_limit(ep, serverid);
 	if (fs_on_store_error == FS_ON_STORE_ERROR_ERROR)
 		ereport(ERROR,
@@ -636,6 +645,35 @@ static void
 server_context(void *arg)
 {
 	errcontext("serving from foreign server \"%s\"", (const char *) arg);
+}
+
+/* Leave each lookup its store figures, for the statistics. */
+static void
+count_requests(RemoteView **rvs, int nrv)
+{
+	for (int v = 0; v < nrv; v++)
+	{
+		rvs[v]->lk->store_requests = rvs[v]->get.requests;
+		rvs[v]->lk->store_retries = rvs[v]->get.retries;
+		rvs[v]->lk->store_throttles = rvs[v]->get.throttles;
+	}
+}
+
+/* Read the batch of one server's lookups, counted even when it raises. */
+static void
+batch_get_counted(FsDdbEndpoint *ep, FsDdbGet **gets, RemoteView **rvs, int nrv)
+{
+	PG_TRY();
+	{
+		fs_ddb_batch_get(ep, gets, nrv);
+	}
+	PG_CATCH();
+	{
+		count_requests(rvs, nrv);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	count_requests(rvs, nrv);
 }
 
 /*
@@ -698,7 +736,7 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 		gets[v] = get;
 	}
 
-	fs_ddb_batch_get(ep, gets, nrv);
+	batch_get_counted(ep, gets, rvs, nrv);
 	for (int v = 0; v < nrv; v++)
 	{
 		if (rvs[v]->deferred != NULL)

@@ -4,7 +4,8 @@
  *	  Module entry point: _PG_init and the general settings.
  *
  * _PG_init registers the settings below, has the streaming lane register its
- * own and its launcher (stream.c), reserves the prefix, and sets up the
+ * own and its launcher (stream.c) and the statistics theirs (stats.c),
+ * reserves the prefix, and sets up the
  * catalog cache's invalidation (registry.c) and libcurl (ddb_client.c).  As
  * in PostgreSQL's guc_tables.c, the general settings' variables live with
  * the code that reads them and are declared in its header (store.h,
@@ -12,7 +13,8 @@
  * file per responsibility; docs/architecture.md lists them by layer:
  *
  *	registry.c		the catalog cache and reference resolution
- *	serving.c		fs_get_features, fs_get_feature_vectors
+ *	serving.c		fs_get_features, fs_get_feature_vectors, fs_get_feature_matrix
+ *	stats.c			serving statistics in shared memory (fs_stats, fs_metrics)
  *	write.c			fs_write_features: checked writes, handed to a store
  *	stream.c		fs_push, the stream settings, wake-ups and figures
  *	stream_launcher.c	the launcher starting a worker per database
@@ -34,6 +36,7 @@
 #include "ddb_client.h"
 #include "registry.h"
 #include "store.h"
+#include "stats.h"
 #include "stream.h"
 
 PG_MODULE_MAGIC;
@@ -110,6 +113,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	fs_stream_init();
+	fs_stats_init();
 
 	MarkGUCPrefixReserved("feature_store");
 

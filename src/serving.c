@@ -29,8 +29,10 @@
 #include "utils/rls.h"
 #include "utils/timestamp.h"
 #include "access/xact.h"
+#include "portability/instr_time.h"
 
 #include "registry.h"
+#include "stats.h"
 #include "store.h"
 #include "utils.h"
 #include "value.h"
@@ -57,6 +59,8 @@ typedef enum FsStatus
 	FS_STATUS_UNAVAILABLE,
 	FS_NUM_STATUSES
 } FsStatus;
+
+StaticAssertDecl(FS_NUM_STATUSES == FS_STATS_NSTATUS, "statistics count every status");
 
 static const char *const status_names[FS_NUM_STATUSES] = {
 	"PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE", "UNAVAILABLE"
@@ -255,6 +259,20 @@ ttl_cutoff(TimestampTz now, Interval *ttl)
 	return cutoff;
 }
 
+/* A remote lookup's store figures, for the statistics. */
+static FsViewCallStats *
+store_stats(FsLookup *lk)
+{
+	static FsViewCallStats vs;
+
+	memset(&vs, 0, sizeof(vs));
+	vs.store_requests = lk->store_requests;
+	vs.retries = lk->store_retries;
+	vs.throttles = lk->store_throttles;
+	vs.store_errors = (lk->store_failed || lk->unavailable || lk->key_unavailable != NULL) ? 1 : 0;
+	return &vs;
+}
+
 /* Gather ids, check access, look every view up, and judge each row. */
 static FsServe *
 serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr,
@@ -347,7 +365,20 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr,
 		}
 	}
 	if (nremote > 0)
-		fs_ddb_lookup(remote, nremote);
+	{
+		PG_TRY();
+		{
+			fs_ddb_lookup(remote, nremote);
+		}
+		PG_CATCH();
+		{
+			/* The call raised: what it asked of its stores still counts. */
+			for (int i = 0; i < nremote; i++)
+				fs_stats_add(remote[i]->view->name, store_stats(remote[i]), false, 0);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
 
 	s->state = palloc(sizeof(FsRowState *) * Max(nviews, 1));
 	for (int v = 0; v < nviews; v++)
@@ -375,6 +406,76 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr,
 		}
 	}
 	return s;
+}
+
+/*
+ * Count a call that returned, per view: its values by status (one per
+ * input position and reference, as served), its store figures and its whole
+ * time, from start; then add them to the statistics.
+ */
+static void
+serve_stats(FsServe *s, instr_time start)
+{
+	FsResolved *res = s->resolved;
+	instr_time	elapsed;
+	int		   *mult;
+	int			nnull = 0;
+
+	if (!fs_stats_enabled())
+		return;
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+
+	/* How many input positions each distinct id stands for. */
+	mult = palloc0(sizeof(int) * Max(s->nslots, 1));
+	for (int i = 0; i < s->nids; i++)
+	{
+		if (s->slot_of[i] < 0)
+			nnull++;
+		else
+			mult[s->slot_of[i]]++;
+	}
+
+	for (int v = 0; v < res->nviews; v++)
+	{
+		FsLookup   *lk = &s->lookups[v];
+		FsViewCallStats vs = *store_stats(lk);
+		int		   *refs_of_feat = palloc0(sizeof(int) * Max(lk->nfeat, 1));
+		int			nrefs = 0;
+
+		for (int r = 0; r < res->nrefs; r++)
+			if (s->view_of_ref[r] == v)
+			{
+				refs_of_feat[s->pos_of_ref[r]]++;
+				nrefs++;
+			}
+		vs.entities = s->nids;
+		vs.values[FS_STATUS_NOT_FOUND] += (int64) nnull * nrefs;
+		for (int k = 0; k < s->nslots; k++)
+		{
+			int64		m = mult[k];
+
+			switch (s->state[v][k])
+			{
+				case FS_ROW_NOT_FOUND:
+					vs.values[FS_STATUS_NOT_FOUND] += m * nrefs;
+					break;
+				case FS_ROW_UNAVAILABLE:
+					vs.values[FS_STATUS_UNAVAILABLE] += m * nrefs;
+					break;
+				case FS_ROW_OUTSIDE_MAX_AGE:
+					vs.values[FS_STATUS_OUTSIDE_MAX_AGE] += m * nrefs;
+					break;
+				case FS_ROW_OK:
+					for (int f = 0; f < lk->nfeat; f++)
+						vs.values[lk->nulls[k * lk->nfeat + f]
+								  ? FS_STATUS_NULL_VALUE : FS_STATUS_PRESENT] += m * refs_of_feat[f];
+					break;
+			}
+		}
+		fs_stats_add(lk->view->name, &vs, true, INSTR_TIME_GET_MILLISEC(elapsed));
+	}
+	fs_stats_flush();
 }
 
 /* The status, value and event time of one reference for one entity slot. */
@@ -459,7 +560,9 @@ fs_get_features(PG_FUNCTION_ARGS)
 	Datum	   *ref_names;
 	ErrorContextCallback errcb;
 	ValueContext vc;
+	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	InitMaterializedSRF(fcinfo, 0);
 
 	callcxt = AllocSetContextCreate(CurrentMemoryContext, "fs_get_features",
@@ -509,6 +612,8 @@ fs_get_features(PG_FUNCTION_ARGS)
 	}
 	error_context_stack = errcb.previous;
 
+	MemoryContextSwitchTo(callcxt);
+	serve_stats(s, start);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
 	return (Datum) 0;
@@ -549,7 +654,9 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 	FsJsonbObject *obj;
 	ErrorContextCallback errcb;
 	ValueContext vc;
+	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	InitMaterializedSRF(fcinfo, 0);
 
 	callcxt = AllocSetContextCreate(CurrentMemoryContext, "fs_get_feature_vectors",
@@ -612,6 +719,8 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 	}
 	error_context_stack = errcb.previous;
 
+	MemoryContextSwitchTo(callcxt);
+	serve_stats(s, start);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
 	return (Datum) 0;
@@ -700,7 +809,9 @@ fs_get_feature_matrix(PG_FUNCTION_ARGS)
 	int			dims[2];
 	int			lbs[2] = {1, 1};
 	ArrayType  *result;
+	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	callcxt = AllocSetContextCreate(CurrentMemoryContext, "fs_get_feature_matrix",
 									ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
@@ -711,6 +822,7 @@ fs_get_feature_matrix(PG_FUNCTION_ARGS)
 	/* No entity or no feature: no cell, and an array has no empty dimension. */
 	if (s->nids == 0 || nrefs == 0)
 	{
+		serve_stats(s, start);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextDelete(callcxt);
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
@@ -755,6 +867,9 @@ fs_get_feature_matrix(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	result = construct_md_array(cells, nulls, 2, dims, lbs, FLOAT8OID,
 								sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	MemoryContextSwitchTo(callcxt);
+	serve_stats(s, start);
+	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
 	PG_RETURN_ARRAYTYPE_P(result);
 }

@@ -45,6 +45,12 @@ typedef struct FsLookup
 	bool		unavailable;	/* the store could not answer */
 	bool	   *key_unavailable;	/* [key], or NULL: the store did not answer
 									 * these keys in time (store_deadline_ms) */
+
+	/* Filled by a remote store, for the statistics, even when it raises. */
+	int64		store_requests; /* HTTP requests, retries included */
+	int64		store_retries;
+	int64		store_throttles;
+	bool		store_failed;	/* the store failed: raised, or UNAVAILABLE */
 } FsLookup;
 
 /*

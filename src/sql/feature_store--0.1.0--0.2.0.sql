@@ -1527,3 +1527,177 @@ AS 'MODULE_PATHNAME', 'fs_get_feature_matrix';
 
 COMMENT ON FUNCTION @extschema@.fs_get_feature_matrix(text[], text[]) IS
     'Serve numeric and boolean features as one float8 array [entity][feature], rows in input order, columns in reference order; NULL where a value is not PRESENT';
+
+/*
+ * Issue 13: serving statistics in shared memory (fs_stats, fs_stats_reset)
+ * and fs_metrics for a Prometheus scraper.
+ */
+CREATE FUNCTION @extschema@.fs_stats_internal(
+    OUT feature_view text, OUT calls bigint, OUT entities bigint,
+    OUT present bigint, OUT null_value bigint, OUT not_found bigint,
+    OUT outside_max_age bigint, OUT unavailable bigint,
+    OUT store_requests bigint, OUT retries bigint, OUT throttles bigint,
+    OUT store_errors bigint, OUT total_ms double precision,
+    OUT p50_ms double precision, OUT p95_ms double precision,
+    OUT p99_ms double precision, OUT call_time_buckets bigint[],
+    OUT stats_reset timestamptz)
+RETURNS SETOF record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stats_internal';
+
+CREATE FUNCTION @extschema@.fs_stats_untracked() RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stats_untracked';
+
+CREATE FUNCTION @extschema@.fs_stats_reset() RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_stats_reset';
+REVOKE ALL ON FUNCTION @extschema@.fs_stats_reset() FROM PUBLIC;
+
+/* One row per registered feature view that has been served. */
+CREATE VIEW @extschema@.fs_stats AS
+SELECT s.feature_view, s.calls, s.entities, s.present, s.null_value, s.not_found,
+       s.outside_max_age, s.unavailable, s.store_requests, s.retries, s.throttles,
+       s.store_errors, s.total_ms, s.p50_ms, s.p95_ms, s.p99_ms, s.stats_reset
+  FROM @extschema@.fs_stats_internal() s
+ WHERE EXISTS (SELECT FROM @extschema@.fs_feature_view v
+                WHERE v.name OPERATOR(pg_catalog.=) s.feature_view);
+GRANT SELECT ON @extschema@.fs_stats TO PUBLIC;
+
+/*
+ * The figures of serving, the stream worker and ingestion in the Prometheus
+ * text exposition format (0.0.4), for a scraper: names and counts only,
+ * never a feature value, an entity id or an error text.  Families in a
+ * fixed order, each HELP and TYPE line first, its samples by view.
+ */
+CREATE FUNCTION @extschema@.fs_metrics() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH s AS (
+    SELECT i.*,
+           'view="' || replace(replace(replace(i.feature_view, '\', '\\'), '"', '\"'), E'\n', '\n')
+               || '"' AS l
+      FROM @extschema@.fs_stats_internal() i
+     WHERE EXISTS (SELECT FROM @extschema@.fs_feature_view v WHERE v.name = i.feature_view)
+), ing AS (
+    SELECT 'view="' || replace(replace(replace(r.feature_view, '\', '\\'), '"', '\"'), E'\n', '\n')
+               || '"' AS l,
+           r.feature_view,
+           count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE r.status = 'failed') AS failed,
+           count(*) FILTER (WHERE r.status = 'running') AS running,
+           coalesce(sum(r.rows_read), 0) AS rows_read,
+           coalesce(sum(r.rows_rejected), 0) AS rows_rejected,
+           coalesce(sum(r.online_writes), 0) AS online_writes,
+           extract(epoch FROM max(r.finished_at) FILTER (WHERE r.status = 'succeeded')) AS last_success
+      FROM @extschema@.fs_ingest_runs r
+     GROUP BY r.feature_view
+), st AS (
+    SELECT * FROM @extschema@.fs_stream_status
+), fam(f, name, type, help) AS (VALUES
+    (1, 'feature_store_serving_calls_total', 'counter', 'Serving calls that returned, per feature view (a call serving several views counts for each).'),
+    (2, 'feature_store_serving_entities_total', 'counter', 'Entity ids asked of each feature view by the calls that returned.'),
+    (3, 'feature_store_serving_values_total', 'counter', 'Values served per feature view and status (one per entity id and feature reference).'),
+    (4, 'feature_store_serving_call_duration_seconds', 'histogram', 'Time of the serving calls that returned, per feature view.'),
+    (5, 'feature_store_store_requests_total', 'counter', 'HTTP requests to DynamoDB-compatible stores per feature view, retries included.'),
+    (6, 'feature_store_store_retries_total', 'counter', 'Requests to DynamoDB-compatible stores sent again, per feature view.'),
+    (7, 'feature_store_store_throttles_total', 'counter', 'Throttling answers from DynamoDB-compatible stores, per feature view.'),
+    (8, 'feature_store_store_errors_total', 'counter', 'Serving calls whose store failed for a feature view (raised, or served UNAVAILABLE).'),
+    (9, 'feature_store_serving_untracked_calls_total', 'counter', 'Serving calls of every database not counted: feature_store.stats_max_views entries were in use.'),
+    (10, 'feature_store_stream_queue_depth', 'gauge', 'Events in this database''s stream queue.'),
+    (11, 'feature_store_stream_oldest_event_age_seconds', 'gauge', 'Age of the oldest queued event (0 when the queue is empty).'),
+    (12, 'feature_store_stream_worker_up', 'gauge', 'Whether this database''s stream worker is running.'),
+    (13, 'feature_store_stream_events_flushed_total', 'counter', 'Events the stream worker wrote since it started.'),
+    (14, 'feature_store_stream_events_stale_total', 'counter', 'Events the stream worker found older than the stored value, since it started.'),
+    (15, 'feature_store_stream_events_rejected_total', 'counter', 'Events the stream worker set aside in fs_stream_rejects, since it started.'),
+    (16, 'feature_store_stream_failed_flushes_total', 'counter', 'Flushes of the stream worker that failed and were retried, since it started.'),
+    (17, 'feature_store_ingest_runs_total', 'counter', 'Finished fs_ingest runs recorded in fs_ingest_runs, per feature view and status.'),
+    (18, 'feature_store_ingest_runs_running', 'gauge', 'fs_ingest runs in progress, per feature view.'),
+    (19, 'feature_store_ingest_rows_read_total', 'counter', 'Source rows read by the fs_ingest runs recorded, per feature view.'),
+    (20, 'feature_store_ingest_rows_rejected_total', 'counter', 'Source rows rejected by the fs_ingest runs recorded, per feature view.'),
+    (21, 'feature_store_ingest_online_writes_total', 'counter', 'Rows written to the online store by the fs_ingest runs recorded, per feature view.'),
+    (22, 'feature_store_ingest_last_success_timestamp_seconds', 'gauge', 'When the last successful fs_ingest run of a feature view finished (Unix time).')
+), sample(f, v, n, line) AS (
+    SELECT 1, s.feature_view, 0, 'feature_store_serving_calls_total{' || s.l || '} ' || s.calls FROM s
+    UNION ALL
+    SELECT 2, s.feature_view, 0, 'feature_store_serving_entities_total{' || s.l || '} ' || s.entities FROM s
+    UNION ALL
+    SELECT 3, s.feature_view, x.n,
+           'feature_store_serving_values_total{' || s.l || ',status="' || x.status || '"} ' || x.val
+      FROM s CROSS JOIN LATERAL (VALUES (1, 'present', s.present), (2, 'null_value', s.null_value),
+                                        (3, 'not_found', s.not_found),
+                                        (4, 'outside_max_age', s.outside_max_age),
+                                        (5, 'unavailable', s.unavailable)) x(n, status, val)
+    UNION ALL
+    SELECT 4, s.feature_view, b.k,
+           'feature_store_serving_call_duration_seconds_bucket{' || s.l || ',le="'
+               || trim_scale(2::numeric ^ (b.k - 3) / 1000) || '"} ' || b.calls
+      FROM s CROSS JOIN LATERAL unnest(s.call_time_buckets) WITH ORDINALITY b(calls, k)
+    UNION ALL
+    SELECT 4, s.feature_view, 100, 'feature_store_serving_call_duration_seconds_bucket{' || s.l || ',le="+Inf"} ' || s.calls FROM s
+    UNION ALL
+    SELECT 4, s.feature_view, 101, 'feature_store_serving_call_duration_seconds_sum{' || s.l || '} ' || (s.total_ms / 1000) FROM s
+    UNION ALL
+    SELECT 4, s.feature_view, 102, 'feature_store_serving_call_duration_seconds_count{' || s.l || '} ' || s.calls FROM s
+    UNION ALL
+    SELECT 5, s.feature_view, 0, 'feature_store_store_requests_total{' || s.l || '} ' || s.store_requests FROM s
+    UNION ALL
+    SELECT 6, s.feature_view, 0, 'feature_store_store_retries_total{' || s.l || '} ' || s.retries FROM s
+    UNION ALL
+    SELECT 7, s.feature_view, 0, 'feature_store_store_throttles_total{' || s.l || '} ' || s.throttles FROM s
+    UNION ALL
+    SELECT 8, s.feature_view, 0, 'feature_store_store_errors_total{' || s.l || '} ' || s.store_errors FROM s
+    UNION ALL
+    SELECT 9, '', 0, 'feature_store_serving_untracked_calls_total ' || u.n
+      FROM @extschema@.fs_stats_untracked() u(n) WHERE u.n IS NOT NULL
+    UNION ALL
+    SELECT 10, '', 0, 'feature_store_stream_queue_depth ' || st.queue_depth FROM st
+    UNION ALL
+    SELECT 11, '', 0, 'feature_store_stream_oldest_event_age_seconds '
+               || coalesce(extract(epoch FROM st.oldest_event_age), 0) FROM st
+    UNION ALL
+    SELECT 12, '', 0, 'feature_store_stream_worker_up ' || (st.worker_pid IS NOT NULL)::int FROM st
+    UNION ALL
+    SELECT 13, '', 0, 'feature_store_stream_events_flushed_total ' || st.events_flushed
+      FROM st WHERE st.events_flushed IS NOT NULL
+    UNION ALL
+    SELECT 14, '', 0, 'feature_store_stream_events_stale_total ' || st.events_stale
+      FROM st WHERE st.events_stale IS NOT NULL
+    UNION ALL
+    SELECT 15, '', 0, 'feature_store_stream_events_rejected_total ' || st.events_rejected
+      FROM st WHERE st.events_rejected IS NOT NULL
+    UNION ALL
+    SELECT 16, '', 0, 'feature_store_stream_failed_flushes_total ' || st.failed_flushes
+      FROM st WHERE st.failed_flushes IS NOT NULL
+    UNION ALL
+    SELECT 17, ing.feature_view, 1, 'feature_store_ingest_runs_total{' || ing.l || ',status="succeeded"} ' || ing.succeeded FROM ing
+    UNION ALL
+    SELECT 17, ing.feature_view, 2, 'feature_store_ingest_runs_total{' || ing.l || ',status="failed"} ' || ing.failed FROM ing
+    UNION ALL
+    SELECT 18, ing.feature_view, 0, 'feature_store_ingest_runs_running{' || ing.l || '} ' || ing.running FROM ing
+    UNION ALL
+    SELECT 19, ing.feature_view, 0, 'feature_store_ingest_rows_read_total{' || ing.l || '} ' || ing.rows_read FROM ing
+    UNION ALL
+    SELECT 20, ing.feature_view, 0, 'feature_store_ingest_rows_rejected_total{' || ing.l || '} ' || ing.rows_rejected FROM ing
+    UNION ALL
+    SELECT 21, ing.feature_view, 0, 'feature_store_ingest_online_writes_total{' || ing.l || '} ' || ing.online_writes FROM ing
+    UNION ALL
+    SELECT 22, ing.feature_view, 0, 'feature_store_ingest_last_success_timestamp_seconds{' || ing.l || '} ' || ing.last_success
+      FROM ing WHERE ing.last_success IS NOT NULL
+)
+SELECT string_agg(x.line, E'\n' ORDER BY x.f, x.part, x.v COLLATE "C", x.n) || E'\n'
+  FROM (SELECT fam.f, 0 AS part, '' AS v, 0 AS n,
+               '# HELP ' || fam.name || ' ' || fam.help || E'\n# TYPE ' || fam.name || ' ' || fam.type AS line
+          FROM fam
+        UNION ALL
+        SELECT sample.f, 1, sample.v, sample.n, sample.line FROM sample) x
+$$;
+
+COMMENT ON FUNCTION @extschema@.fs_stats_internal() IS
+    'Internal: the serving statistics of this database''s feature views, from shared memory; read through view fs_stats and by fs_metrics';
+COMMENT ON FUNCTION @extschema@.fs_stats_untracked() IS
+    'Internal: serving calls (of every database) not counted because feature_store.stats_max_views entries were in use; read by fs_metrics';
+COMMENT ON FUNCTION @extschema@.fs_stats_reset() IS
+    'Forget this database''s serving statistics (fs_stats); returns how many feature views'' figures were removed; not granted to PUBLIC';
+COMMENT ON VIEW @extschema@.fs_stats IS
+    'Serving statistics per feature view of this database: calls, entities, values per status, store requests, retries, throttles and errors, call time total and percentiles';
+COMMENT ON FUNCTION @extschema@.fs_metrics() IS
+    'Serving, stream worker and ingestion figures in the Prometheus text exposition format, for a scraper such as postgres_exporter';
