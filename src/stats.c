@@ -145,6 +145,9 @@ stats_shmem_startup(void)
 void
 fs_stats_init(void)
 {
+	/* A postmaster setting can only be defined while preloading. */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomIntVariable("feature_store.stats_max_views",
 							"How many feature views (of all databases) serving statistics are kept for.",
 							"Each takes about 1 kB of shared memory; calls of views beyond it are not "
@@ -154,8 +157,6 @@ fs_stats_init(void)
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = stats_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
@@ -421,8 +422,10 @@ fs_stats_internal(PG_FUNCTION_ARGS)
 		{
 			static const double qs[3] = {0.50, 0.95, 0.99};
 
+			/* To the microsecond: the bucket's 9.1% says no more. */
 			if (c->calls > 0)
-				values[col] = Float8GetDatum(stats_percentile(c->hist, c->calls, qs[q]));
+				values[col] = Float8GetDatum(round(stats_percentile(c->hist, c->calls, qs[q]) * 1000.0) /
+											 1000.0);
 			else
 				nulls[col] = true;
 			col++;

@@ -11,7 +11,10 @@
 #      feature_store.* in a fresh session is 42704; the documented steps
 #      work: LOAD then ALTER SYSTEM, and preloading with ALTER SYSTEM SET
 #      shared_preload_libraries and a restart; a feature_store setting given
-#      in the same session as shared_preload_libraries does not stick.
+#      in the same session as shared_preload_libraries does not stick;
+#      serving works without the preload, the statistics (fs_stats,
+#      fs_metrics, fs_stats_reset) are empty with a NOTICE, and count once
+#      preloaded.
 #
 # Each cluster is started with a private state file and stopped at the end,
 # one at a time; the suite's own cluster is not touched.  Needs PG_CONFIG
@@ -111,6 +114,26 @@ check "not preloaded: LOAD 'feature_store', then ALTER SYSTEM SET, then pg_reloa
 check "not preloaded: a new session shows the value set" \
     "unavailable" "$(cq -c "SHOW feature_store.on_store_error")"
 
+# Serving works without the preload; the statistics are off, and say why.
+cq -c "CREATE EXTENSION feature_store" \
+   -c "CREATE TABLE u (user_id text PRIMARY KEY, event_time timestamptz, x int)" \
+   -c "INSERT INTO u VALUES ('a', now(), 1)" \
+   -c "SELECT fs_register_entity('user', 'user_id')" \
+   -c "SELECT fs_register_feature_view('u', 'u', 'user')" >/dev/null
+check "not preloaded: serving works; fs_stats is empty, with a NOTICE that says why" \
+    "PRESENT
+NOTICE:  feature_store keeps no serving statistics: it is not in shared_preload_libraries
+0" \
+    "$(cq -v VERBOSITY=terse -c "SELECT status FROM fs_get_features(ARRAY['a'], ARRAY['u:x'])" \
+          -c "SELECT count(*) FROM fs_stats")"
+check "not preloaded: fs_metrics and fs_stats_reset say the same, and show no view" \
+    "NOTICE:  feature_store keeps no serving statistics: it is not in shared_preload_libraries
+0
+NOTICE:  feature_store keeps no serving statistics: it is not in shared_preload_libraries
+0" \
+    "$(cq -v VERBOSITY=terse -c "SELECT count(*) FROM regexp_split_to_table(fs_metrics(), E'\\n') l WHERE l LIKE '%view=%'" \
+          -c "SELECT fs_stats_reset()")"
+
 # The preload, as docs/settings.md and README.md give it, with the trap:
 # a feature_store setting in the same session as shared_preload_libraries.
 out="$(cq <<'EOF'
@@ -131,6 +154,11 @@ check "after the restart, ALTER SYSTEM SET feature_store.* works in a fresh sess
 check "and the next session shows it, with the value set before" \
     "5s|unavailable" \
     "$(cq -c "SELECT current_setting('feature_store.request_timeout_ms') || '|' || current_setting('feature_store.on_store_error')")"
+check "preloaded after the restart: a serving call is counted in fs_stats" \
+    "1
+1|1" \
+    "$(cq -c "SELECT count(*) FROM fs_get_features(ARRAY['a'], ARRAY['u:x'])" \
+          -c "SELECT calls || '|' || present FROM fs_stats WHERE feature_view = 'u'")"
 stop_cluster
 
 finish

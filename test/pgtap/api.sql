@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_store;
-SELECT plan(47);
+SELECT plan(52);
 
 -- catalog tables and the view
 SELECT has_table('fs_entity');
@@ -52,6 +52,20 @@ SELECT columns_are('fs_stream_status',
           'last_error_at', 'worker_pid', 'events_flushed', 'events_stale', 'events_rejected',
           'failed_flushes', 'worker_state'],
     'fs_stream_status shows queue depth, oldest age, events per second, last flush, last error, worker state');
+
+-- the serving statistics of docs/operations.md
+SELECT has_view('fs_stats');
+SELECT columns_are('fs_stats',
+    ARRAY['feature_view', 'calls', 'entities', 'present', 'null_value', 'not_found',
+          'outside_max_age', 'unavailable', 'store_requests', 'retries', 'throttles',
+          'store_errors', 'total_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'stats_reset'],
+    'fs_stats has the columns docs/reference.md lists');
+SELECT is(pg_get_function_result('fs_metrics()'::regprocedure), 'text', 'fs_metrics returns text');
+SELECT is(pg_get_function_result('fs_stats_reset()'::regprocedure), 'bigint', 'fs_stats_reset returns bigint');
+SELECT ok(NOT has_function_privilege('public', 'fs_stats_reset()', 'EXECUTE')
+          AND has_function_privilege('public', 'fs_metrics()', 'EXECUTE')
+          AND has_table_privilege('public', 'fs_stats', 'SELECT'),
+          'everyone may read the statistics; only whom a superuser grants it may reset them');
 
 -- parameter names and defaults: callers use named notation
 SELECT is(pg_get_function_arguments('fs_register_entity(text,text,text)'::regprocedure),
