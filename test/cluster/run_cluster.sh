@@ -14,7 +14,7 @@
 #      in the same session as shared_preload_libraries does not stick;
 #      serving works without the preload, the statistics (fs_stats,
 #      fs_metrics, fs_stats_reset) are empty with a NOTICE, and count once
-#      preloaded.
+#      preloaded; feature_store.stats_max_views bounds the views counted.
 #
 # Each cluster is started with a private state file and stopped at the end,
 # one at a time; the suite's own cluster is not touched.  Needs PG_CONFIG
@@ -159,6 +159,25 @@ check "preloaded after the restart: a serving call is counted in fs_stats" \
 1|1" \
     "$(cq -c "SELECT count(*) FROM fs_get_features(ARRAY['a'], ARRAY['u:x'])" \
           -c "SELECT calls || '|' || present FROM fs_stats WHERE feature_view = 'u'")"
+
+# feature_store.stats_max_views bounds the views counted, of all databases:
+# the calls of the others are untracked, until a reset frees entries.
+cq -c "ALTER SYSTEM SET feature_store.stats_max_views = 10" >/dev/null
+out="$(pgcluster restart)" || not_ok "pgcluster.sh restart" "$out"
+cq -c "SELECT fs_register_feature_view('v' || i, 'u', 'user') FROM generate_series(1, 11) i" >/dev/null
+check "stats_max_views = 10: 12 views served, 10 counted, the calls of the other 2 untracked" \
+    "12
+10|2" \
+    "$(cq -c "SELECT count(*) FROM unnest(array(SELECT name FROM fs_feature_view ORDER BY name)) v,
+                                 LATERAL (SELECT count(*) FROM fs_get_features(ARRAY['a'], ARRAY[v || ':x'])) c" \
+          -c "SELECT (SELECT count(*) FROM fs_stats) || '|'
+                     || substring(fs_metrics() FROM 'feature_store_serving_untracked_calls_total (\\d+)')")"
+check "after fs_stats_reset() the views are counted again" \
+    "10" \
+    "$(cq -c "SELECT fs_stats_reset()" >/dev/null;
+       cq -c "SELECT count(*) FROM unnest(array(SELECT name FROM fs_feature_view ORDER BY name DESC)) v,
+                                  LATERAL (SELECT count(*) FROM fs_get_features(ARRAY['a'], ARRAY[v || ':x'])) c" >/dev/null;
+       cq -c "SELECT count(*) FROM fs_stats")"
 stop_cluster
 
 finish
