@@ -1743,9 +1743,15 @@ WITH s AS (
     (21, 'feature_store_ingest_online_writes_total', 'counter', 'Rows written to the online store by the fs_ingest runs recorded, per feature view.'),
     (22, 'feature_store_ingest_last_success_timestamp_seconds', 'gauge', 'When the last successful fs_ingest run of a feature view finished (Unix time).')
 ), sample(f, v, n, line) AS (
-    SELECT 1, s.feature_view, 0, 'feature_store_serving_calls_total{' || s.l || '} ' || s.calls FROM s
-    UNION ALL
-    SELECT 2, s.feature_view, 0, 'feature_store_serving_entities_total{' || s.l || '} ' || s.entities FROM s
+    -- one sample per view: the counters of fs_stats
+    SELECT x.f, s.feature_view, 0, x.name || '{' || s.l || '} ' || x.val
+      FROM s CROSS JOIN LATERAL (VALUES
+               (1, 'feature_store_serving_calls_total', s.calls),
+               (2, 'feature_store_serving_entities_total', s.entities),
+               (5, 'feature_store_store_requests_total', s.store_requests),
+               (6, 'feature_store_store_retries_total', s.retries),
+               (7, 'feature_store_store_throttles_total', s.throttles),
+               (8, 'feature_store_store_errors_total', s.store_errors)) x(f, name, val)
     UNION ALL
     SELECT 3, s.feature_view, x.n,
            'feature_store_serving_values_total{' || s.l || ',status="' || x.status || '"} ' || x.val
@@ -1754,61 +1760,46 @@ WITH s AS (
                                         (4, 'outside_max_age', s.outside_max_age),
                                         (5, 'unavailable', s.unavailable)) x(n, status, val)
     UNION ALL
+    -- the histogram: buckets under 2^k ms, k = -2 .. 14, then +Inf, sum, count
     SELECT 4, s.feature_view, b.k,
            'feature_store_serving_call_duration_seconds_bucket{' || s.l || ',le="'
                || trim_scale(2::numeric ^ (b.k - 3) / 1000) || '"} ' || b.calls
       FROM s CROSS JOIN LATERAL unnest(s.call_time_buckets) WITH ORDINALITY b(calls, k)
     UNION ALL
-    SELECT 4, s.feature_view, 100, 'feature_store_serving_call_duration_seconds_bucket{' || s.l || ',le="+Inf"} ' || s.calls FROM s
-    UNION ALL
-    SELECT 4, s.feature_view, 101, 'feature_store_serving_call_duration_seconds_sum{' || s.l || '} ' || (s.total_ms / 1000) FROM s
-    UNION ALL
-    SELECT 4, s.feature_view, 102, 'feature_store_serving_call_duration_seconds_count{' || s.l || '} ' || s.calls FROM s
-    UNION ALL
-    SELECT 5, s.feature_view, 0, 'feature_store_store_requests_total{' || s.l || '} ' || s.store_requests FROM s
-    UNION ALL
-    SELECT 6, s.feature_view, 0, 'feature_store_store_retries_total{' || s.l || '} ' || s.retries FROM s
-    UNION ALL
-    SELECT 7, s.feature_view, 0, 'feature_store_store_throttles_total{' || s.l || '} ' || s.throttles FROM s
-    UNION ALL
-    SELECT 8, s.feature_view, 0, 'feature_store_store_errors_total{' || s.l || '} ' || s.store_errors FROM s
+    SELECT 4, s.feature_view, 100 + x.n, 'feature_store_serving_call_duration_seconds_' || x.line
+      FROM s CROSS JOIN LATERAL (VALUES
+               (0, 'bucket{' || s.l || ',le="+Inf"} ' || s.calls),
+               (1, 'sum{' || s.l || '} ' || (s.total_ms / 1000)),
+               (2, 'count{' || s.l || '} ' || s.calls)) x(n, line)
     UNION ALL
     SELECT 9, '', 0, 'feature_store_serving_untracked_calls_total ' || u.n
       FROM @extschema@.fs_stats_untracked() u(n) WHERE u.n IS NOT NULL
     UNION ALL
-    SELECT 10, '', 0, 'feature_store_stream_queue_depth ' || st.queue_depth FROM st
+    -- this database's stream worker: its counters only while it runs
+    SELECT x.f, '', 0, x.name || ' ' || x.val
+      FROM st CROSS JOIN LATERAL (VALUES
+               (10, 'feature_store_stream_queue_depth', st.queue_depth::numeric),
+               (11, 'feature_store_stream_oldest_event_age_seconds',
+                coalesce(extract(epoch FROM st.oldest_event_age), 0)),
+               (12, 'feature_store_stream_worker_up', (st.worker_pid IS NOT NULL)::int::numeric),
+               (13, 'feature_store_stream_events_flushed_total', st.events_flushed),
+               (14, 'feature_store_stream_events_stale_total', st.events_stale),
+               (15, 'feature_store_stream_events_rejected_total', st.events_rejected),
+               (16, 'feature_store_stream_failed_flushes_total', st.failed_flushes)) x(f, name, val)
+     WHERE x.val IS NOT NULL
     UNION ALL
-    SELECT 11, '', 0, 'feature_store_stream_oldest_event_age_seconds '
-               || coalesce(extract(epoch FROM st.oldest_event_age), 0) FROM st
-    UNION ALL
-    SELECT 12, '', 0, 'feature_store_stream_worker_up ' || (st.worker_pid IS NOT NULL)::int FROM st
-    UNION ALL
-    SELECT 13, '', 0, 'feature_store_stream_events_flushed_total ' || st.events_flushed
-      FROM st WHERE st.events_flushed IS NOT NULL
-    UNION ALL
-    SELECT 14, '', 0, 'feature_store_stream_events_stale_total ' || st.events_stale
-      FROM st WHERE st.events_stale IS NOT NULL
-    UNION ALL
-    SELECT 15, '', 0, 'feature_store_stream_events_rejected_total ' || st.events_rejected
-      FROM st WHERE st.events_rejected IS NOT NULL
-    UNION ALL
-    SELECT 16, '', 0, 'feature_store_stream_failed_flushes_total ' || st.failed_flushes
-      FROM st WHERE st.failed_flushes IS NOT NULL
-    UNION ALL
-    SELECT 17, ing.feature_view, 1, 'feature_store_ingest_runs_total{' || ing.l || ',status="succeeded"} ' || ing.succeeded FROM ing
-    UNION ALL
-    SELECT 17, ing.feature_view, 2, 'feature_store_ingest_runs_total{' || ing.l || ',status="failed"} ' || ing.failed FROM ing
-    UNION ALL
-    SELECT 18, ing.feature_view, 0, 'feature_store_ingest_runs_running{' || ing.l || '} ' || ing.running FROM ing
-    UNION ALL
-    SELECT 19, ing.feature_view, 0, 'feature_store_ingest_rows_read_total{' || ing.l || '} ' || ing.rows_read FROM ing
-    UNION ALL
-    SELECT 20, ing.feature_view, 0, 'feature_store_ingest_rows_rejected_total{' || ing.l || '} ' || ing.rows_rejected FROM ing
-    UNION ALL
-    SELECT 21, ing.feature_view, 0, 'feature_store_ingest_online_writes_total{' || ing.l || '} ' || ing.online_writes FROM ing
-    UNION ALL
-    SELECT 22, ing.feature_view, 0, 'feature_store_ingest_last_success_timestamp_seconds{' || ing.l || '} ' || ing.last_success
-      FROM ing WHERE ing.last_success IS NOT NULL
+    -- ingestion, per view, from the runs recorded
+    SELECT x.f, ing.feature_view, x.n, x.name || '{' || ing.l || x.status || '} ' || x.val
+      FROM ing CROSS JOIN LATERAL (VALUES
+               (17, 1, 'feature_store_ingest_runs_total', ',status="succeeded"', ing.succeeded::numeric),
+               (17, 2, 'feature_store_ingest_runs_total', ',status="failed"', ing.failed),
+               (18, 0, 'feature_store_ingest_runs_running', '', ing.running),
+               (19, 0, 'feature_store_ingest_rows_read_total', '', ing.rows_read),
+               (20, 0, 'feature_store_ingest_rows_rejected_total', '', ing.rows_rejected),
+               (21, 0, 'feature_store_ingest_online_writes_total', '', ing.online_writes),
+               (22, 0, 'feature_store_ingest_last_success_timestamp_seconds', '', ing.last_success))
+             x(f, n, name, status, val)
+     WHERE x.val IS NOT NULL
 )
 SELECT string_agg(x.line, E'\n' ORDER BY x.f, x.part, x.v COLLATE "C", x.n) || E'\n'
   FROM (SELECT fam.f, 0 AS part, '' AS v, 0 AS n,
