@@ -16,6 +16,8 @@
 #     name escaped (view="we\"ird\\view\nx");
 #   - per view, the figures the package parsed (calls, entities, values per
 #     status, the histogram's count) equal fs_stats' (calls for the count);
+#   - fs_metrics() gives the same text under standard_conforming_strings =
+#     off (its escapes of label values do not depend on it);
 #   - the checker rejects broken variants of that text, each for its reason:
 #     a sample before its family's # TYPE, an unescaped quote in a label
 #     value, a _bucket count that decreases, a +Inf bucket that is not the
@@ -105,6 +107,12 @@ else
 fi
 check_same "the figures parse-prometheus-text-format reads equal fs_stats', per view (calls, entities, values per status, histogram count)" \
     "$WORK/stats.txt" "$WORK/summary.txt"
+
+# The escapes of a label value must not depend on the session's settings.
+printf '%s\n' "$(q "SET standard_conforming_strings = off; SET escape_string_warning = off; SELECT fs_metrics()")" \
+    >"$WORK/metrics_nonstandard.txt"
+check_same "fs_metrics gives the same text under standard_conforming_strings = off" \
+    "$WORK/metrics.txt" "$WORK/metrics_nonstandard.txt"
 
 # broken NAME REASON: check_metrics.mjs must reject $WORK/broken.txt (exit 1)
 # with a problem matching the extended regex REASON.
