@@ -7,9 +7,9 @@
 #      view's table in a third schema.
 #   3. the scripts of test/dynamodb/: interoperability with the AWS SDK,
 #      faults of the store, and batch ingestion through a failing store;
-#      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0;
 #      test/stats/run_metrics.sh, fs_metrics' text checked against the
 #      Prometheus exposition format and fs_stats;
+#      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0;
 #      test/stream/run_stream.sh, the streaming lane; and
 #      test/cluster/run_cluster.sh, scripts/pgcluster.sh and ALTER SYSTEM
 #      on clusters of its own.
