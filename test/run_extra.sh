@@ -7,6 +7,8 @@
 #      view's table in a third schema.
 #   3. the scripts of test/dynamodb/: interoperability with the AWS SDK,
 #      faults of the store, and batch ingestion through a failing store;
+#      test/stats/run_metrics.sh, fs_metrics' text checked against the
+#      Prometheus exposition format and fs_stats;
 #      test/upgrade/run_upgrade.sh, the upgrade from 0.1.0;
 #      test/stream/run_stream.sh, the streaming lane; and
 #      test/cluster/run_cluster.sh, scripts/pgcluster.sh and ALTER SYSTEM
@@ -219,6 +221,17 @@ run_part faults test/dynamodb/run_faults.sh
 # Its own count line is shown as "# ingest_faults: ...".
 # ===========================================================================
 run_part ingest_faults test/dynamodb/run_ingest_faults.sh
+
+# ===========================================================================
+# Serving statistics in the Prometheus text format (test/stats/run_metrics.sh:
+# in a database of its own, fs_metrics() after known calls passes
+# test/stats/check_metrics.mjs — the npm package parse-prometheus-text-format
+# and a line-by-line check of the format's rules — and its figures equal
+# fs_stats'; the checker rejects broken variants).  Needs the preloaded
+# library; skips by itself, counting nothing, without it.  Its own count
+# line is shown as "# metrics: ...".
+# ===========================================================================
+run_part metrics test/stats/run_metrics.sh
 
 # ===========================================================================
 # The upgrade from 0.1.0 (test/upgrade/run_upgrade.sh: a database in use on

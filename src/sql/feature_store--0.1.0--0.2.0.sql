@@ -1573,12 +1573,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 WITH s AS (
     SELECT i.*,
-           'view="' || replace(replace(replace(i.feature_view, '\', '\\'), '"', '\"'), E'\n', '\n')
+           'view="' || replace(replace(replace(i.feature_view, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n')
                || '"' AS l
       FROM @extschema@.fs_stats_internal() i
      WHERE EXISTS (SELECT FROM @extschema@.fs_feature_view v WHERE v.name = i.feature_view)
 ), ing AS (
-    SELECT 'view="' || replace(replace(replace(r.feature_view, '\', '\\'), '"', '\"'), E'\n', '\n')
+    SELECT 'view="' || replace(replace(replace(r.feature_view, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n')
                || '"' AS l,
            r.feature_view,
            count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,

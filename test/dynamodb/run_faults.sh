@@ -82,6 +82,16 @@
 #       view of the same call is served; with 'error' the call fails as
 #       before (HV00N; HV000 naming max_retries; HV004); a failed
 #       DescribeTable is not cached (each call asks again).
+#   (j) serving statistics (fs_stats, after fs_stats_reset()) of one call
+#       for 3 ids and 2 features: throttled 3 times then answered (max_retries
+#       '5'): 1 call, 3 throttles, 3 retries, 4 requests, no store error;
+#       throttled forever (max_retries '2') under on_store_error = 'error'
+#       (HV000): no call, 3 requests, 2 retries, 3 throttles, 1 store error
+#       (counted though the call raised), as many requests as the store saw;
+#       the same under 'unavailable': 1 call, 6 values UNAVAILABLE (ids x
+#       refs), 1 store error; a refused connection under 'error' (HV00N): no
+#       call, 1 request (not retried), 1 store error.  Skipped, with a
+#       comment line, when feature_store is not preloaded (no statistics).
 #
 # Every fault server listens on 127.0.0.1, on a port it picks, and is killed
 # at the end of its check.  Checks compare SQLSTATEs, statuses and request
@@ -1274,5 +1284,66 @@ check "describe, an answer without a KeySchema: with on_store_error = 'error', H
     "HV004|invalid DescribeTable response from DynamoDB for table \"fault_nokey\": \"Table\".\"KeySchema\" is not an array||" \
     "$(after "$WORK/i3.out" error)"
 stop_fault
+
+# --- (j) serving statistics of a failing store ---------------------------------------
+echo "# (j) serving statistics: what a failing store adds to fs_stats"
+# After fs_stats_reset(), one call of fs_get_features for 3 ids and 'fv:*'
+# (2 features) against a fault server; then view fv's row of fs_stats.  A
+# call that raises adds only its store figures (at the end of its
+# transaction); one that returns adds calls, entities and values too.
+FV_STATS="SELECT format('calls=%s entities=%s not_found=%s unavailable=%s store_requests=%s retries=%s throttles=%s store_errors=%s',
+                 calls, entities, not_found, unavailable, store_requests, retries, throttles, store_errors)
+            FROM fs_stats WHERE feature_view = 'fv'"
+# stats_session MAX_RETRIES ON_STORE_ERROR: the call's outcome (statuses, or
+# its error and warnings) after "@call", fv's figures after "@stats".
+stats_session() {
+    session <<EOF
+$(point_at_fault "$1")
+SET feature_store.on_store_error = '$2';
+SELECT fs_stats_reset() AS removed \gset
+\echo @call
+$STATUSES;
+\echo @stats
+$FV_STATS;
+EOF
+}
+if [ "$(q "SELECT fs_stats_untracked() IS NOT NULL")" != t ]; then
+    echo "# skipped (j): feature_store is not in shared_preload_libraries, so no statistics are kept"
+else
+    start_fault throttle-then-ok:3
+    stats_session 5 error >"$WORK/j1.out"
+    check "stats, throttle-then-ok:3: the call returns NOT_FOUND rows" "$(all_status NOT_FOUND)" "$(after "$WORK/j1.out" call)"
+    check "stats, throttle-then-ok:3: fs_stats counts 1 call, 3 throttles, 3 retries, 4 requests, no store error" \
+        "calls=1 entities=3 not_found=6 unavailable=0 store_requests=4 retries=3 throttles=3 store_errors=0" \
+        "$(after "$WORK/j1.out" stats)"
+    stop_fault
+
+    start_fault throttle-forever
+    stats_session 2 error >"$WORK/j2.out"
+    check "stats, throttle-forever under 'error': the call raises HV000" "ERROR:  HV000" "$(after "$WORK/j2.out" call)"
+    check "stats, throttle-forever under 'error': no call counted, but 3 requests (max_retries '2'), 2 retries, 3 throttles, 1 store error" \
+        "calls=0 entities=0 not_found=0 unavailable=0 store_requests=3 retries=2 throttles=3 store_errors=1" \
+        "$(after "$WORK/j2.out" stats)"
+    check "stats, throttle-forever under 'error': the store saw the 3 requests counted" "400 400 400" "$(answered)"
+    stop_fault
+
+    start_fault throttle-forever
+    stats_session 2 unavailable >"$WORK/j3.out"
+    check "stats, throttle-forever under 'unavailable': a WARNING (HV000) and UNAVAILABLE rows" \
+        "WARNING:  HV000
+$(all_status UNAVAILABLE)" "$(after "$WORK/j3.out" call)"
+    check "stats, throttle-forever under 'unavailable': 1 call, 6 values UNAVAILABLE (3 ids x 2 refs), 1 store error, 3 requests" \
+        "calls=1 entities=3 not_found=0 unavailable=6 store_requests=3 retries=2 throttles=3 store_errors=1" \
+        "$(after "$WORK/j3.out" stats)"
+    stop_fault
+
+    start_fault ok
+    stop_fault                  # its port is free again: nothing listens there
+    stats_session 2 error >"$WORK/j4.out"
+    check "stats, refused under 'error': the call raises HV00N" "ERROR:  HV00N" "$(after "$WORK/j4.out" call)"
+    check "stats, refused under 'error': no call counted, 1 request (a refused connection is not retried), 1 store error" \
+        "calls=0 entities=0 not_found=0 unavailable=0 store_requests=1 retries=0 throttles=0 store_errors=1" \
+        "$(after "$WORK/j4.out" stats)"
+fi
 
 finish
