@@ -23,7 +23,11 @@
 #     value, a _bucket count that decreases, a +Inf bucket that is not the
 #     _count, a counter not ending in _total, a second # TYPE, a family's
 #     samples split by another family, a value that is not a float, and an
-#     invalid escape in a label value.
+#     invalid escape in a label value;
+#   - neither fs_metrics() nor fs_stats shows a feature value or an entity
+#     id, only names and counts;
+#   - 4 backends serving 100 calls each at once: fs_stats counts every call
+#     and value (no update lost between backends).
 #
 # Needs PGHOST/PGPORT/PGUSER of a cluster with feature_store installed and in
 # shared_preload_libraries (without it no statistics are kept: it skips, "#
@@ -158,5 +162,41 @@ broken "a value that is not a float" "is not a float"
 
 sed 's/we\\"ird\\\\view/we\\"ird\\tview/' "$M" >"$WORK/broken.txt"
 broken "an invalid escape (\\t) in a label value" "invalid escape"
+
+# Names and counts only: no feature value and no entity id reaches the text.
+setup_sql "a view serving a distinctive value" <<EOF
+CREATE TABLE secret_t (user_id text PRIMARY KEY, event_time timestamptz, note text);
+INSERT INTO secret_t VALUES ('entity-7f3a9c', now(), 'value-5e81b2');
+SELECT FROM fs_register_feature_view('secret_view', 'secret_t', 'user');
+SELECT count(*) FROM fs_get_features(ARRAY['entity-7f3a9c', 'entity-absent-44d0'], ARRAY['secret_view:note']);
+EOF
+check "fs_metrics and fs_stats show the view, never its values or entity ids" \
+    "true|0" \
+    "$(q "SELECT (fs_metrics() LIKE '%view=\"secret_view\"%') || '|'
+                 || (SELECT count(*)
+                       FROM regexp_split_to_table(fs_metrics() || (SELECT string_agg(s::text, ' ') FROM fs_stats s),
+                                                  E'\\s+') w
+                      WHERE w ~ '7f3a9c|5e81b2|44d0')")"
+
+# Counting from 4 backends at once loses nothing: 4 x 100 calls of 2 ids
+# and 2 refs each (3 values present, 1 NULL), all in flight together.
+q "SELECT fs_stats_reset()" >/dev/null
+pids=()
+for c in 1 2 3 4; do
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" >"$WORK/client$c.out" 2>&1 \
+         -c "DO \$\$ BEGIN
+                 FOR i IN 1 .. 100 LOOP
+                     PERFORM count(*) FROM fs_get_features(ARRAY['u1', 'u2'], ARRAY['plain:clicks', 'plain:ctr']);
+                 END LOOP;
+             END \$\$" &
+    pids+=("$!")
+done
+rcs=""
+for p in "${pids[@]}"; do
+    if wait "$p"; then rcs="${rcs}0"; else rcs="${rcs}1"; fi
+done
+check "4 backends serving 100 calls each at once: every call and value counted" \
+    "0000|400|800|1200|400" \
+    "$rcs|$(q "SELECT calls || '|' || entities || '|' || present || '|' || null_value FROM fs_stats WHERE feature_view = 'plain'")"
 
 finish
