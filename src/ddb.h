@@ -74,6 +74,7 @@ typedef struct FsDdbTable
 	AttrNumber	event_time_attnum;	/* the event-time column, or InvalidAttrNumber */
 	int			natts;
 	char	  **attr_names;		/* [attnum - 1]: attribute name; NULL if dropped */
+	int			cache_ttl_ms;	/* the table's option cache_ttl_ms; -1: the server's */
 } FsDdbTable;
 
 /* ddb_option.c */
@@ -146,6 +147,12 @@ extern json_t *fs_ddb_describe_table(FsDdbEndpoint *ep, const char *table, FsJso
 
 /* The S, N or B string of a key AttributeValue of a request (jansson). */
 extern bool fs_request_key_text(json_t *av, FsBytesKey *kt);
+
+/*
+ * Have the cache forget, once call has its outcome, the key av (a key
+ * AttributeValue) of remote table table, which call writes.
+ */
+extern void fs_call_forget(FsDdbCall *call, const char *table, json_t *av);
 
 /* The S, N or B string of a key AttributeValue of an answer; *is_n for N. */
 extern bool fs_answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n);

@@ -80,7 +80,9 @@
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
+#include "cache.h"
 #include "ddb_client.h"
+#include "utils.h"
 
 #ifndef CURL_WRITEFUNC_ERROR
 #define CURL_WRITEFUNC_ERROR 0
@@ -797,6 +799,29 @@ ddb_drive(FsDdbRun *run)
 	}
 }
 
+
+/*
+ * The cache forgets the keys the calls wrote (or may have written: a call
+ * that failed or timed out may have reached the store).
+ */
+static void
+forget_written(FsDdbEndpoint *ep, FsDdbCall **calls, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		ListCell   *lc;
+
+		if (calls[i]->forget_table == NULL)
+			continue;
+		foreach(lc, calls[i]->forget_keys)
+		{
+			FsBytesKey *k = lfirst(lc);
+
+			fs_cache_invalidate(ep->serverid, calls[i]->forget_table, k->ptr, k->len);
+		}
+	}
+}
+
 /*
  * Send calls concurrently and wait until each has an outcome.  Responses and
  * error strings are allocated in the caller's memory context.
@@ -863,6 +888,7 @@ fs_ddb_run(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls)
 	{
 		ddb_cleanup_run(run);
 		fs_ddb_stats.wait_ms += now_ms() - start;
+		forget_written(ep, calls, ncalls);
 	}
 	PG_END_TRY();
 

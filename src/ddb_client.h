@@ -31,6 +31,8 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
+
 /*
  * Defaults for every server, which a server's options override: the settings
  * feature_store.connect_timeout_ms, request_timeout_ms, max_retries,
@@ -64,6 +66,9 @@ typedef struct FsDdbEndpoint
 								 * generic one */
 	int			store_deadline_ms;	/* serving's budget for the store; 0: none */
 	bool		store_deadline_from_server; /* the server option set it */
+	Oid			serverid;
+	int			cache_ttl_ms;	/* the server's option cache_ttl_ms; 0: not cached */
+	Oid			umid;			/* the user mapping used; InvalidOid: none */
 	double		deadline;		/* fs_ddb_now_ms() after which fs_ddb_run and
 								 * fs_ddb_batch_get give up; 0: none.  Set by
 								 * the caller that wants one (serving). */
@@ -115,6 +120,13 @@ typedef struct FsDdbCall
 								 * waiting to retry, or never sent */
 	int			attempts;		/* HTTP requests sent for this call */
 	int			throttles;
+
+	/*
+	 * Keys this call writes (fs_call_forget): the cache forgets them once
+	 * the call has its outcome, whatever it is, before fs_ddb_run returns.
+	 */
+	const char *forget_table;
+	List	   *forget_keys;	/* of FsBytesKey *: S, N or B strings */
 } FsDdbCall;
 
 /* Counters for EXPLAIN ANALYZE and benchmarks; the caller resets them. */

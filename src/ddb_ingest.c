@@ -462,6 +462,7 @@ write_pending(RemoteRun *rr)
 		args[ncalls].rr = rr;
 		args[ncalls].row = r;
 		calls[ncalls] = fs_new_call("UpdateItem", update_body(rr, row));
+		fs_call_forget(calls[ncalls], rr->tbl->table, row->key_av);
 		calls[ncalls]->arg = &args[ncalls];
 		calls[ncalls]->on_done = write_done;
 		ncalls++;
@@ -651,6 +652,8 @@ delete_chunk(void *arg, FsStateRow *rows, int n)
 		args[ncalls].row = row;
 		args[ncalls].acked = false;
 		calls[ncalls] = fs_new_call("DeleteItem", body);
+		fs_call_forget(calls[ncalls], rr->tbl->table,
+					   json_object_get(json_object_get(body, "Key"), rr->tbl->key_attr));
 		calls[ncalls]->arg = &args[ncalls];
 		calls[ncalls]->on_done = delete_done;
 		ncalls++;

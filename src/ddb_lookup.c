@@ -31,6 +31,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "cache.h"
+#include "json_doc.h"
 #include "store.h"
 #include "utils.h"
 
@@ -64,6 +66,18 @@ typedef struct RemoteView
 	bool	   *unanswered;		/* [key]: cut off by the deadline */
 	int			nunanswered;
 	FsDdbGet	get;			/* its part of the server's batch read */
+
+	/* The cache (cache.h), when the table has a cache_ttl_ms. */
+	bool		cached;
+	FsCacheScope scope;
+	uint64		cache_seq;		/* fs_cache_seq before the read was sent */
+	StringInfoData hits;		/* "[item,...]": the items the cache answered */
+	int			nhits;
+	FsBytesKey *key_text;		/* [key]: as asked */
+	bool	   *asked;			/* [key]: asked of the store */
+	FsBytesKey *answer;			/* [key]: the item the store answered, as
+								 * JSON text, for the cache (NULL ptr: none) */
+	bool		from_cache;		/* lookup_item reads the cache's items */
 } RemoteView;
 
 /* What DescribeTable said of a view's remote table, after a failure. */
@@ -137,6 +151,86 @@ describe_cut_off(FsDdbEndpoint *ep, Oid serverid, FsLookup *lk)
 }
 
 static void describe_failed(FsLookup *lk, FsDescribeFailure *failure);
+
+/* qsort comparator of C strings, by pointer. */
+static int
+cstring_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * Whether a view reads through the cache (its table's cache_ttl_ms, else its
+ * server's), and if so what its entries belong to: the server, the user
+ * mapping, the remote table and the attribute names it asks for.
+ */
+static void
+view_cache_init(RemoteView *rv, FsDdbEndpoint *ep)
+{
+	FsLookup   *lk = rv->lk;
+	int			ttl = rv->table->cache_ttl_ms >= 0 ? rv->table->cache_ttl_ms : ep->cache_ttl_ms;
+	const char **names;
+	int			n = 0;
+	StringInfoData attrs;
+
+	rv->cached = (ttl > 0 && fs_cache_enabled());
+	if (!rv->cached)
+		return;
+	names = palloc(sizeof(char *) * (lk->nfeat + 2));
+	names[n++] = rv->key_attr;
+	names[n++] = rv->ts_attr;
+	for (int f = 0; f < lk->nfeat; f++)
+		names[n++] = rv->feat_attrs[f];
+	qsort(names, n, sizeof(char *), cstring_cmp);
+	initStringInfo(&attrs);
+	for (int i = 0; i < n; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			appendBinaryStringInfo(&attrs, names[i], strlen(names[i]) + 1);
+
+	rv->scope.serverid = ep->serverid;
+	rv->scope.umid = ep->umid;
+	rv->scope.table = rv->table->table;
+	rv->scope.ttl_ms = ttl;
+	rv->scope.now = GetCurrentTimestamp();
+	rv->scope.attrs = attrs.data;
+	rv->scope.attrs_len = attrs.len;
+	initStringInfo(&rv->hits);
+	appendStringInfoChar(&rv->hits, '[');
+	rv->key_text = palloc0(sizeof(FsBytesKey) * Max(lk->nkeys, 1));
+	rv->asked = palloc0(sizeof(bool) * Max(lk->nkeys, 1));
+	rv->answer = palloc0(sizeof(FsBytesKey) * Max(lk->nkeys, 1));
+}
+
+/*
+ * Ask the cache for key k: true if it answered (an item, kept in rv->hits,
+ * or that there is none), false if the store must be asked.
+ */
+static bool
+cache_answers(RemoteView *rv, int k, const FsBytesKey *kt)
+{
+	int			mark = rv->hits.len;
+	FsCacheResult r;
+
+	rv->key_text[k] = *kt;
+	if (rv->nhits > 0)
+		appendStringInfoChar(&rv->hits, ',');
+	r = fs_cache_get(&rv->scope, kt->ptr, kt->len, &rv->hits);
+	if (r == FS_CACHE_ITEM)
+		rv->nhits++;
+	else
+	{
+		rv->hits.len = mark;
+		rv->hits.data[mark] = '\0';
+	}
+	if (r == FS_CACHE_MISS)
+	{
+		rv->asked[k] = true;
+		rv->lk->cache_misses++;
+		return false;
+	}
+	rv->lk->cache_hits++;
+	return true;
+}
 
 /*
  * Prepare a view: its table, attribute names, projection and key map.  NULL
@@ -218,6 +312,7 @@ remote_view_init(FsLookup *lk, JsonRoots *jr, FsDdbEndpoint *ep, Oid serverid)
 	rv->slot_of_key = fs_bytes_table("feature_store remote keys", Max(lk->nkeys, 16),
 									 sizeof(KeyEntry), CurrentMemoryContext);
 	rv->unanswered = palloc0(sizeof(bool) * Max(lk->nkeys, 1));
+	view_cache_init(rv, ep);
 	return rv;
 }
 
@@ -431,6 +526,20 @@ item_context(void *arg)
 				   (int) ic->key.len, ic->key.ptr, ic->view->name);
 }
 
+/* Keep the store's answer for a key as JSON text, for the cache. */
+static void
+keep_answer(RemoteView *rv, int slot, const FsJv *item)
+{
+	char		buf[FS_CACHE_ENTRY_BYTES];
+	size_t		len = fs_jminify(item, buf, sizeof(buf));
+
+	/* An item too large for an entry is not cached. */
+	if (len == 0 || len > sizeof(buf))
+		return;
+	rv->answer[slot].ptr = pnstrdup(buf, len);
+	rv->answer[slot].len = len;
+}
+
 /* An item of a view's table: store its values in the view's lookup. */
 static void
 lookup_item(FsDdbGet *get, const FsJv *item)
@@ -456,6 +565,8 @@ lookup_item(FsDdbGet *get, const FsJv *item)
 	if (entry == NULL)
 		return;					/* not a key we asked for */
 	slot = entry->slot;
+	if (rv->cached && !rv->from_cache)
+		keep_answer(rv, slot, item);
 
 	ic.key = kt;
 	errcb.callback = item_context;
@@ -640,6 +751,53 @@ deadline_passed(FsDdbEndpoint *ep, Oid serverid, RemoteView *rv)
 	lk->key_unavailable = rv->unanswered;
 }
 
+/*
+ * After a view's batch read: read the items the cache answered as the
+ * store's are read, then put what the store answered (an item, or that
+ * there is none) for the next calls.  Nothing is put for a view that
+ * failed or keys the deadline cut off.
+ */
+static void
+cache_finish(RemoteView *rv)
+{
+	FsLookup   *lk = rv->lk;
+
+	if (rv->failed || lk->unavailable)
+		return;
+	if (rv->nhits > 0)
+	{
+		FsJsonDoc  *doc;
+		const char *error = NULL;
+		FsJIter		it;
+		FsJv		item;
+
+		appendStringInfoChar(&rv->hits, ']');
+		enlargeStringInfo(&rv->hits, FS_JSON_PADDING);
+		memset(rv->hits.data + rv->hits.len, 0, FS_JSON_PADDING);
+		doc = fs_json_doc_parse(rv->hits.data, rv->hits.len, &error);
+		if (doc == NULL)
+			elog(ERROR, "the cached items of feature view \"%s\" are not JSON: %s",
+				 lk->view->name, error ? error : "?");
+		rv->from_cache = true;
+		fs_jiter(&doc->root, &it);
+		while (fs_jnext(&it, &item))
+			lookup_item(&rv->get, &item);
+		rv->from_cache = false;
+		fs_json_doc_release(doc);
+	}
+	for (int k = 0; k < lk->nkeys; k++)
+	{
+		if (!rv->asked[k] || rv->unanswered[k])
+			continue;
+		if (rv->answer[k].ptr != NULL)
+			fs_cache_put(&rv->scope, rv->cache_seq, rv->key_text[k].ptr, rv->key_text[k].len,
+						 rv->answer[k].ptr, rv->answer[k].len);
+		else if (!lk->found[k])
+			fs_cache_put(&rv->scope, rv->cache_seq, rv->key_text[k].ptr, rv->key_text[k].len,
+						 NULL, 0);
+	}
+}
+
 /* Error context: which server's answer was being read. */
 static void
 server_context(void *arg)
@@ -729,6 +887,8 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 				continue;
 			}
 			entry->slot = k;
+			if (rv->cached && cache_answers(rv, k, &kt))
+				continue;
 			keyobj = keep_root(jr, fs_json_object());
 			fs_obj_set(keyobj, rv->key_attr, av);
 			get->keys[get->nkeys++] = keyobj;
@@ -736,12 +896,17 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 		gets[v] = get;
 	}
 
+	for (int v = 0; v < nrv; v++)
+		if (rvs[v]->cached)
+			rvs[v]->cache_seq = fs_cache_seq();
 	batch_get_counted(ep, gets, rvs, nrv);
 	for (int v = 0; v < nrv; v++)
 	{
 		if (rvs[v]->deferred != NULL)
 			deferred_failure(ep, rvs[v], rvs, nrv);
 		deadline_passed(ep, serverid, rvs[v]);
+		if (rvs[v]->cached)
+			cache_finish(rvs[v]);
 	}
 
 	/* Ids that map to one key (e.g. '7' and '007' for an integer key) share its row. */

@@ -268,9 +268,24 @@ fsExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	fs_obj_set_new(body, "TableName", json_string(ms->tbl->table));
 	fs_obj_set(body, "Item", row_item(ms, slot, NULL));
 	call = fs_new_call("PutItem", body);
+	fs_call_forget(call, ms->tbl->table,
+				   json_object_get(json_object_get(body, "Item"), ms->tbl->key_attr));
 	modify_run(ms, &call, 1, true);
 	MemoryContextSwitchTo(old);
 	return slot;
+}
+
+/* The cache forgets the keys of the PutRequests of list, which call writes. */
+static void
+forget_puts(FsModifyState *ms, FsDdbCall *call, json_t *list)
+{
+	size_t		i;
+	json_t	   *put;
+
+	json_array_foreach(list, i, put)
+		fs_call_forget(call, ms->tbl->table,
+					   json_object_get(json_object_get(json_object_get(put, "PutRequest"), "Item"),
+									   ms->tbl->key_attr));
 }
 
 /* A BatchWriteItem call for the given RequestItems. */
@@ -308,6 +323,7 @@ batch_write(FsModifyState *ms, json_t **items, int n)
 			fs_obj_set_new(put, "PutRequest", json_pack("{sO}", "Item", items[i]));
 		}
 		calls[c] = batch_write_call(ms, req);
+		forget_puts(ms, calls[c], list);
 	}
 
 	while (ncalls > 0)
@@ -334,7 +350,8 @@ batch_write(FsModifyState *ms, json_t **items, int n)
 				fs_bad_shape(call, ms->tbl->table, "\"UnprocessedItems\" is not an array per table");
 			left += (int) json_array_size(mine);
 			/* Calls before c are done with: their slots can be reused. */
-			calls[nnext++] = batch_write_call(ms, unprocessed);
+			calls[nnext] = batch_write_call(ms, unprocessed);
+			forget_puts(ms, calls[nnext++], mine);
 		}
 		if (nnext > 0)
 		{
@@ -506,6 +523,8 @@ fsExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
 									 set.len > 0 && remove.len > 0 ? " " : "",
 									 remove.data)));
 	call = fs_new_call("UpdateItem", body);
+	fs_call_forget(call, ms->tbl->table,
+				   json_object_get(json_object_get(body, "Key"), ms->tbl->key_attr));
 	modify_run(ms, &call, 1, false);
 	MemoryContextSwitchTo(old);
 	if (condition_failed(call))
@@ -534,6 +553,8 @@ fsExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 	if (returning)
 		fs_obj_set_new(body, "ReturnValues", json_string("ALL_OLD"));
 	call = fs_new_call("DeleteItem", body);
+	fs_call_forget(call, ms->tbl->table,
+				   json_object_get(json_object_get(body, "Key"), ms->tbl->key_attr));
 	modify_run(ms, &call, 1, false);
 	if (condition_failed(call))
 	{

@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "cache.h"
 #include "ddb.h"
 
 #include "access/reloptions.h"
@@ -55,12 +56,14 @@ static const FsOption valid_options[] = {
 	{"max_response_size", ForeignServerRelationId},
 	{"consistent_read", ForeignServerRelationId},
 	{"store_deadline_ms", ForeignServerRelationId},
+	{"cache_ttl_ms", ForeignServerRelationId},
 	{"access_key_id", UserMappingRelationId},
 	{"secret_access_key", UserMappingRelationId},
 	{"session_token", UserMappingRelationId},
 	{"table", ForeignTableRelationId},
 	{"key", ForeignTableRelationId},
 	{"event_time_column", ForeignTableRelationId},
+	{"cache_ttl_ms", ForeignTableRelationId},
 	{"attribute", AttributeRelationId},
 	{NULL, InvalidOid}
 };
@@ -195,6 +198,13 @@ fs_dynamodb_validator(PG_FUNCTION_ARGS)
 			(void) option_int(def, 0);
 		else if (strcmp(def->defname, "store_deadline_ms") == 0)
 			(void) option_ms(def, 0);
+		else if (strcmp(def->defname, "cache_ttl_ms") == 0)
+		{
+			if (option_ms(def, 0) > 0 && !fs_cache_enabled())
+				ereport(NOTICE,
+						(errmsg("feature_store's cache is off: option \"cache_ttl_ms\" has no effect until it is on"),
+						 errhint("The cache needs feature_store in shared_preload_libraries and feature_store.cache_size above 0.")));
+		}
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0 ||
 				 strcmp(def->defname, "request_timeout_ms") == 0)
 			(void) option_ms(def, 1);
@@ -236,6 +246,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 	ListCell   *lc;
 	bool		own;
 
+	ep->serverid = serverid;
 	ep->region = "us-east-1";
 	ep->connect_timeout_ms = fs_connect_timeout_ms;
 	ep->request_timeout_ms = fs_request_timeout_ms;
@@ -270,6 +281,8 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 			ep->store_deadline_ms = option_ms(def, 0);
 			ep->store_deadline_from_server = true;
 		}
+		else if (strcmp(def->defname, "cache_ttl_ms") == 0)
+			ep->cache_ttl_ms = option_ms(def, 0);
 	}
 	if (ep->endpoint == NULL)
 		ereport(ERROR,
@@ -287,6 +300,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 	{
 		UserMapping *um = GetUserMapping(userid, serverid);
 
+		ep->umid = um->umid;
 		foreach(lc, um->options)
 		{
 			DefElem    *def = (DefElem *) lfirst(lc);
@@ -332,6 +346,7 @@ fs_ddb_table_options(Relation rel, char **event_time_column)
 	tbl->relid = RelationGetRelid(rel);
 	tbl->serverid = ft->serverid;
 	tbl->table = pstrdup(RelationGetRelationName(rel));
+	tbl->cache_ttl_ms = -1;
 	*event_time_column = DEFAULT_EVENT_TIME_COLUMN;
 	foreach(lc, ft->options)
 	{
@@ -343,6 +358,8 @@ fs_ddb_table_options(Relation rel, char **event_time_column)
 			tbl->key_attr = defGetString(def);
 		else if (strcmp(def->defname, "event_time_column") == 0)
 			*event_time_column = defGetString(def);
+		else if (strcmp(def->defname, "cache_ttl_ms") == 0)
+			tbl->cache_ttl_ms = option_ms(def, 0);
 	}
 
 	tbl->natts = desc->natts;

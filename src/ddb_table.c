@@ -318,6 +318,22 @@ fs_request_key_text(json_t *av, FsBytesKey *kt)
 	return true;
 }
 
+/* See ddb.h. */
+void
+fs_call_forget(FsDdbCall *call, const char *table, json_t *av)
+{
+	FsBytesKey	kt;
+	FsBytesKey *copy;
+
+	if (!fs_request_key_text(av, &kt))
+		return;
+	copy = palloc(sizeof(FsBytesKey));
+	copy->ptr = pnstrdup(kt.ptr, kt.len);
+	copy->len = kt.len;
+	call->forget_table = table;
+	call->forget_keys = lappend(call->forget_keys, copy);
+}
+
 /* The S, N or B string of a key AttributeValue of an answer; *is_n for N. */
 bool
 fs_answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n)

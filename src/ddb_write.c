@@ -213,6 +213,7 @@ update_call(RemoteCall *rc, RemoteWrite *rw, bool again)
 	call = fs_new_call("UpdateItem", body);
 	call->arg = rw;
 	call->on_done = update_done;
+	fs_call_forget(call, rc->tbl->table, json_object_get(rw->key, rc->tbl->key_attr));
 	return call;
 }
 

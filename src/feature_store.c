@@ -33,6 +33,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "cache.h"
 #include "ddb_client.h"
 #include "registry.h"
 #include "store.h"
@@ -114,6 +115,7 @@ _PG_init(void)
 
 	fs_stream_init();
 	fs_stats_init();
+	fs_cache_init();
 
 	MarkGUCPrefixReserved("feature_store");
 

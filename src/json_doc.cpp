@@ -19,6 +19,7 @@
 
 #include <cstring>
 #include <new>
+#include <string>
 #include <type_traits>
 
 #include <simdjson.h>
@@ -279,4 +280,22 @@ fs_jint64(const FsJv *v, long long *out)
 		return false;
 	*out = i;
 	return true;
+}
+
+/* See json_doc.h. */
+size_t
+fs_jminify(const FsJv *v, char *buf, size_t cap)
+{
+	try
+	{
+		std::string text = simdjson::minify(from_jv<element>(v));
+
+		if (text.size() <= cap)
+			memcpy(buf, text.data(), text.size());
+		return text.size();
+	}
+	catch (...)
+	{
+		return 0;
+	}
 }

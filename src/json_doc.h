@@ -117,6 +117,13 @@ extern bool fs_jnext_member(FsJIter *it, const char **key, size_t *keylen, FsJv 
 /* A number as a double (integers converted); false if not a number. */
 extern bool fs_jdouble(const FsJv *v, double *out);
 
+/*
+ * The value as minified JSON text, written to buf if it fits in cap bytes:
+ * returns its length (which may exceed cap: nothing is written then), or 0
+ * when it could not be written.
+ */
+extern size_t fs_jminify(const FsJv *v, char *buf, size_t cap);
+
 /* A number as an int64; false if it is not one that fits. */
 extern bool fs_jint64(const FsJv *v, long long *out);
 

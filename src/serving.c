@@ -270,6 +270,8 @@ store_stats(FsLookup *lk)
 	vs.retries = lk->store_retries;
 	vs.throttles = lk->store_throttles;
 	vs.store_errors = (lk->store_failed || lk->unavailable || lk->key_unavailable != NULL) ? 1 : 0;
+	vs.cache_hits = lk->cache_hits;
+	vs.cache_misses = lk->cache_misses;
 	return &vs;
 }
 

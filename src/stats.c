@@ -198,6 +198,8 @@ sums_add(FsViewCallStats *dst, const FsViewCallStats *src)
 	dst->retries += src->retries;
 	dst->throttles += src->throttles;
 	dst->store_errors += src->store_errors;
+	dst->cache_hits += src->cache_hits;
+	dst->cache_misses += src->cache_misses;
 }
 
 static void
@@ -266,6 +268,8 @@ fs_stats_add(const char *view, const FsViewCallStats *vs, bool counted_call, dou
 		store.retries = vs->retries;
 		store.throttles = vs->throttles;
 		store.store_errors = vs->store_errors;
+		store.cache_hits = vs->cache_hits;
+		store.cache_misses = vs->cache_misses;
 		sums_add(&p->c.sums, &store);
 	}
 }
@@ -401,8 +405,8 @@ fs_stats_internal(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		FsStatsCounters *c = &copies[i].c;
-		Datum		values[18];
-		bool		nulls[18] = {0};
+		Datum		values[20];
+		bool		nulls[20] = {0};
 		Datum		buckets[FS_STATS_EXPOSED_N];
 		int64		cum = 0;
 		int			b = 0;
@@ -417,6 +421,8 @@ fs_stats_internal(PG_FUNCTION_ARGS)
 		values[col++] = Int64GetDatum(c->sums.retries);
 		values[col++] = Int64GetDatum(c->sums.throttles);
 		values[col++] = Int64GetDatum(c->sums.store_errors);
+		values[col++] = Int64GetDatum(c->sums.cache_hits);
+		values[col++] = Int64GetDatum(c->sums.cache_misses);
 		values[col++] = Float8GetDatum(c->total_ms);
 		for (int q = 0; q < 3; q++)
 		{
@@ -442,7 +448,7 @@ fs_stats_internal(PG_FUNCTION_ARGS)
 		values[col++] = PointerGetDatum(construct_array(buckets, FS_STATS_EXPOSED_N, INT8OID,
 														8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		values[col++] = TimestampTzGetDatum(copies[i].stats_reset);
-		Assert(col == 18);
+		Assert(col == 20);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -40,6 +40,8 @@ typedef struct FsViewCallStats
 	int64		retries;
 	int64		throttles;
 	int64		store_errors;	/* 1 when the view's store failed this call */
+	int64		cache_hits;		/* keys the cache answered */
+	int64		cache_misses;	/* keys it did not (when the view is cached) */
 } FsViewCallStats;
 
 extern int	fs_stats_max_views;

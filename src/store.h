@@ -51,6 +51,8 @@ typedef struct FsLookup
 	int64		store_retries;
 	int64		store_throttles;
 	bool		store_failed;	/* the store failed: raised, or UNAVAILABLE */
+	int64		cache_hits;		/* keys the cache answered */
+	int64		cache_misses;	/* keys it did not, asked of the store */
 } FsLookup;
 
 /*

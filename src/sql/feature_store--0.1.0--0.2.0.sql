@@ -1532,12 +1532,29 @@ COMMENT ON FUNCTION @extschema@.fs_get_feature_matrix(text[], text[]) IS
  * Issue 13: serving statistics in shared memory (fs_stats, fs_stats_reset)
  * and fs_metrics for a Prometheus scraper.
  */
+CREATE FUNCTION @extschema@.fs_cache_status_internal(
+    OUT size_bytes bigint, OUT used_bytes bigint, OUT entries bigint, OUT hits bigint,
+    OUT misses bigint, OUT evictions bigint, OUT invalidations bigint)
+RETURNS SETOF record LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_cache_status_internal';
+
+CREATE FUNCTION @extschema@.fs_cache_reset() RETURNS bigint LANGUAGE c
+AS 'MODULE_PATHNAME', 'fs_cache_reset';
+REVOKE ALL ON FUNCTION @extschema@.fs_cache_reset() FROM PUBLIC;
+
+/* The cache of items read from DynamoDB-compatible stores: one row, when on. */
+CREATE VIEW @extschema@.fs_cache_status AS
+SELECT c.size_bytes, c.used_bytes, c.entries, c.hits, c.misses, c.evictions, c.invalidations
+  FROM @extschema@.fs_cache_status_internal() c;
+GRANT SELECT ON @extschema@.fs_cache_status TO PUBLIC;
+
 CREATE FUNCTION @extschema@.fs_stats_internal(
     OUT feature_view text, OUT calls bigint, OUT entities bigint,
     OUT present bigint, OUT null_value bigint, OUT not_found bigint,
     OUT outside_max_age bigint, OUT unavailable bigint,
     OUT store_requests bigint, OUT retries bigint, OUT throttles bigint,
-    OUT store_errors bigint, OUT total_ms double precision,
+    OUT store_errors bigint, OUT cache_hits bigint, OUT cache_misses bigint,
+    OUT total_ms double precision,
     OUT p50_ms double precision, OUT p95_ms double precision,
     OUT p99_ms double precision, OUT call_time_buckets bigint[],
     OUT stats_reset timestamptz)
@@ -1555,7 +1572,8 @@ REVOKE ALL ON FUNCTION @extschema@.fs_stats_reset() FROM PUBLIC;
 CREATE VIEW @extschema@.fs_stats AS
 SELECT s.feature_view, s.calls, s.entities, s.present, s.null_value, s.not_found,
        s.outside_max_age, s.unavailable, s.store_requests, s.retries, s.throttles,
-       s.store_errors, s.total_ms, s.p50_ms, s.p95_ms, s.p99_ms, s.stats_reset
+       s.store_errors, s.cache_hits, s.cache_misses, s.total_ms, s.p50_ms, s.p95_ms, s.p99_ms,
+       s.stats_reset
   FROM @extschema@.fs_stats_internal() s
  WHERE EXISTS (SELECT FROM @extschema@.fs_feature_view v
                 WHERE v.name OPERATOR(pg_catalog.=) s.feature_view);
@@ -1592,6 +1610,10 @@ WITH s AS (
      GROUP BY r.feature_view
 ), st AS (
     SELECT * FROM @extschema@.fs_stream_status
+), cs AS (
+    -- the cache, when it is on (no NOTICE at every scrape when it is off)
+    SELECT c.* FROM @extschema@.fs_cache_status_internal() c
+     WHERE coalesce(current_setting('feature_store.cache_size', true), '0') NOT IN ('0', '0kB')
 ), fam(f, name, type, help) AS (VALUES
     (1, 'feature_store_serving_calls_total', 'counter', 'Serving calls that returned, per feature view (a call serving several views counts for each).'),
     (2, 'feature_store_serving_entities_total', 'counter', 'Entity ids asked of each feature view by the calls that returned.'),
@@ -1614,7 +1636,14 @@ WITH s AS (
     (19, 'feature_store_ingest_rows_read_total', 'counter', 'Source rows read by the fs_ingest runs recorded, per feature view.'),
     (20, 'feature_store_ingest_rows_rejected_total', 'counter', 'Source rows rejected by the fs_ingest runs recorded, per feature view.'),
     (21, 'feature_store_ingest_online_writes_total', 'counter', 'Rows written to the online store by the fs_ingest runs recorded, per feature view.'),
-    (22, 'feature_store_ingest_last_success_timestamp_seconds', 'gauge', 'When the last successful fs_ingest run of a feature view finished (Unix time).')
+    (22, 'feature_store_ingest_last_success_timestamp_seconds', 'gauge', 'When the last successful fs_ingest run of a feature view finished (Unix time).'),
+    (23, 'feature_store_cache_hits_total', 'counter', 'Keys of a feature view the cache answered.'),
+    (24, 'feature_store_cache_misses_total', 'counter', 'Keys of a cached feature view asked of the store.'),
+    (25, 'feature_store_cache_size_bytes', 'gauge', 'Room for entries in the cache (feature_store.cache_size).'),
+    (26, 'feature_store_cache_used_bytes', 'gauge', 'Bytes of the cache''s entries in use.'),
+    (27, 'feature_store_cache_entries', 'gauge', 'Entries in the cache (of every database).'),
+    (28, 'feature_store_cache_evictions_total', 'counter', 'Entries evicted to make room (of every database).'),
+    (29, 'feature_store_cache_invalidations_total', 'counter', 'Entries dropped because a write through the extension changed their item (of every database).')
 ), sample(f, v, n, line) AS (
     -- one sample per view: the counters of fs_stats
     SELECT x.f, s.feature_view, 0, x.name || '{' || s.l || '} ' || x.val
@@ -1624,7 +1653,9 @@ WITH s AS (
                (5, 'feature_store_store_requests_total', s.store_requests),
                (6, 'feature_store_store_retries_total', s.retries),
                (7, 'feature_store_store_throttles_total', s.throttles),
-               (8, 'feature_store_store_errors_total', s.store_errors)) x(f, name, val)
+               (8, 'feature_store_store_errors_total', s.store_errors),
+               (23, 'feature_store_cache_hits_total', s.cache_hits),
+               (24, 'feature_store_cache_misses_total', s.cache_misses)) x(f, name, val)
     UNION ALL
     SELECT 3, s.feature_view, x.n,
            'feature_store_serving_values_total{' || s.l || ',status="' || x.status || '"} ' || x.val
@@ -1673,6 +1704,15 @@ WITH s AS (
                (22, 0, 'feature_store_ingest_last_success_timestamp_seconds', '', ing.last_success))
              x(f, n, name, status, val)
      WHERE x.val IS NOT NULL
+    UNION ALL
+    -- the cache, of every database
+    SELECT x.f, '', 0, x.name || ' ' || x.val
+      FROM cs CROSS JOIN LATERAL (VALUES
+               (25, 'feature_store_cache_size_bytes', cs.size_bytes),
+               (26, 'feature_store_cache_used_bytes', cs.used_bytes),
+               (27, 'feature_store_cache_entries', cs.entries),
+               (28, 'feature_store_cache_evictions_total', cs.evictions),
+               (29, 'feature_store_cache_invalidations_total', cs.invalidations)) x(f, name, val)
 )
 SELECT string_agg(x.line, E'\n' ORDER BY x.f, x.part, x.v COLLATE "C", x.n) || E'\n'
   FROM (SELECT fam.f, 0 AS part, '' AS v, 0 AS n,
@@ -1692,3 +1732,9 @@ COMMENT ON VIEW @extschema@.fs_stats IS
     'Serving statistics per feature view of this database: calls, entities, values per status, store requests, retries, throttles and errors, call time total and percentiles';
 COMMENT ON FUNCTION @extschema@.fs_metrics() IS
     'Serving, stream worker and ingestion figures in the Prometheus text exposition format, for a scraper such as postgres_exporter';
+COMMENT ON FUNCTION @extschema@.fs_cache_status_internal() IS
+    'Internal: the figures of the cache of items read from DynamoDB-compatible stores, from shared memory; read through view fs_cache_status and by fs_metrics';
+COMMENT ON FUNCTION @extschema@.fs_cache_reset() IS
+    'Forget this database''s entries of the cache of items read from DynamoDB-compatible stores; returns how many; not granted to PUBLIC';
+COMMENT ON VIEW @extschema@.fs_cache_status IS
+    'The cache of items read from DynamoDB-compatible stores (all databases): its size, bytes and entries in use, hits, misses, evictions and invalidations';

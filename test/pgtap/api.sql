@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_store;
-SELECT plan(52);
+SELECT plan(55);
 
 -- catalog tables and the view
 SELECT has_table('fs_entity');
@@ -58,9 +58,17 @@ SELECT has_view('fs_stats');
 SELECT columns_are('fs_stats',
     ARRAY['feature_view', 'calls', 'entities', 'present', 'null_value', 'not_found',
           'outside_max_age', 'unavailable', 'store_requests', 'retries', 'throttles',
-          'store_errors', 'total_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'stats_reset'],
+          'store_errors', 'cache_hits', 'cache_misses', 'total_ms', 'p50_ms', 'p95_ms', 'p99_ms',
+          'stats_reset'],
     'fs_stats has the columns docs/reference.md lists');
 SELECT is(pg_get_function_result('fs_metrics()'::regprocedure), 'text', 'fs_metrics returns text');
+SELECT has_view('fs_cache_status');
+SELECT columns_are('fs_cache_status',
+    ARRAY['size_bytes', 'used_bytes', 'entries', 'hits', 'misses', 'evictions', 'invalidations'],
+    'fs_cache_status has the columns docs/dynamodb.md lists');
+SELECT ok(NOT has_function_privilege('public', 'fs_cache_reset()', 'EXECUTE')
+          AND has_table_privilege('public', 'fs_cache_status', 'SELECT'),
+          'everyone may read the cache''s figures; only whom a superuser grants it may reset it');
 SELECT is(pg_get_function_result('fs_stats_reset()'::regprocedure), 'bigint', 'fs_stats_reset returns bigint');
 SELECT ok(NOT has_function_privilege('public', 'fs_stats_reset()', 'EXECUTE')
           AND has_function_privilege('public', 'fs_metrics()', 'EXECUTE')
