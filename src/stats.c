@@ -145,6 +145,15 @@ stats_shmem_startup(void)
 void
 fs_stats_init(void)
 {
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while preloading: later,
+	 * DefineCustomIntVariable raises FATAL, which would end every backend
+	 * that loads the library without the preload.  Without it nothing is
+	 * kept, so the setting would mean nothing anyway.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomIntVariable("feature_store.stats_max_views",
 							"How many feature views (of all databases) serving statistics are kept for.",
 							"Each takes about 1 kB of shared memory; calls of views beyond it are not "
@@ -154,8 +163,6 @@ fs_stats_init(void)
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = stats_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
