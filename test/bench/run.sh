@@ -15,6 +15,17 @@
 #             fs_get_features against SELECT * of a table holding exactly its
 #             rows (table), and the calls/s of vectors and hand-join-all from
 #             4 clients at once;
+#   stats     issue 13, the cost of the serving statistics: fs_get_features
+#             (methods features-count and features) on the embedded store
+#             with feature_store in shared_preload_libraries and without it,
+#             BENCH_STATS_ROUNDS rounds of both states, each after a restart
+#             of the cluster (ALTER SYSTEM, scripts/pgcluster.sh restart) and
+#             a prewarm; checks in each state that fs_stats counted the calls
+#             (or, without the preload, that it is empty with its NOTICE);
+#             prints the medians and the ratio preloaded / not (target:
+#             within 2%) (test/bench/run_stats.sh).  It restarts the cluster,
+#             even a reused one, and sets shared_preload_libraries back at
+#             the end, whatever happens; about 4 minutes;
 #   dynamodb  starts an instrumented dynalite (test/bench/dynalite_bench.js),
 #             loads a remote table of BENCH_DDB_ROWS items with the AWS SDK
 #             (test/bench/ddb_sdk.mjs load), registers it as the feature view
@@ -61,7 +72,11 @@
 #                           throughput phase: vectors against hand-join-all from
 #                           BENCH_CLIENTS connections at once (1 skips it)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
-#   BENCH_ONLY              embedded | dynamodb | canned | ingest | stream: run only that part (default: all)
+#   BENCH_ONLY              embedded | stats | dynamodb | canned | ingest | stream: run only
+#                           that part (default: all)
+#   BENCH_STATS_ROUNDS (4)  BENCH_STATS_ITERATIONS (400)  BENCH_STATS_WARMUP (40)
+#                           the stats part's rounds, and its timed and untimed
+#                           iterations per state and round
 #   BENCH_INGEST_ROWS (1000000)  entities of the ingestion benchmark
 #   BENCH_INGEST_STORE (both)    embedded | dynamodb | both: the ingestion
 #                           benchmark's stores
@@ -86,8 +101,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|dynamodb|canned|ingest|stream) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, dynamodb, canned, ingest or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|stats|dynamodb|canned|ingest|stream) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -250,6 +265,7 @@ run_ingest() {
 }
 
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = embedded ]; then run_embedded; fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = stats ]; then echo; bash "$BENCH/run_stats.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH/run_dynamodb.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = canned ]; then echo; bash "$BENCH/run_canned.sh"; fi
