@@ -223,6 +223,16 @@ run_part faults test/dynamodb/run_faults.sh
 run_part ingest_faults test/dynamodb/run_ingest_faults.sh
 
 # ===========================================================================
+# The hot-entity cache across backends and under pressure
+# (test/dynamodb/run_cache.sh, on a cluster of its own with a 1MB cache:
+# writes seen from other backends, bounded with 10x the keys, the hot set
+# kept under a cold scan, backends terminated and cancelled mid-call while
+# others serve, a crashed backend).  Skips by itself without
+# FS_DYNALITE_ENDPOINT.  Its own count line is shown as "# cache: ...".
+# ===========================================================================
+run_part cache test/dynamodb/run_cache.sh
+
+# ===========================================================================
 # Serving statistics in the Prometheus text format (test/stats/run_metrics.sh:
 # in a database of its own, fs_metrics() after known calls passes
 # test/stats/check_metrics.mjs — the npm package parse-prometheus-text-format

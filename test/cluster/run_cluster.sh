@@ -13,7 +13,8 @@
 #      shared_preload_libraries and a restart; a feature_store setting given
 #      in the same session as shared_preload_libraries does not stick;
 #      serving works without the preload, the statistics (fs_stats,
-#      fs_metrics, fs_stats_reset) are empty with a NOTICE, and count once
+#      fs_metrics, fs_stats_reset, and the cache's fs_cache_status) are
+#      empty with a NOTICE (as is setting cache_ttl_ms), and count once
 #      preloaded; feature_store.stats_max_views bounds the views counted.
 #
 # Each cluster is started with a private state file and stopped at the end,
@@ -126,6 +127,12 @@ NOTICE:  feature_store keeps no serving statistics: it is not in shared_preload_
 0" \
     "$(cq -v VERBOSITY=terse -c "SELECT status FROM fs_get_features(ARRAY['a'], ARRAY['u:x'])" \
           -c "SELECT count(*) FROM fs_stats")"
+check "not preloaded: fs_cache_status is empty and says why; asking a table for cache_ttl_ms says the cache is off" \
+    "NOTICE:  feature_store's cache is off: it is not in shared_preload_libraries
+0
+NOTICE:  feature_store's cache is off: option \"cache_ttl_ms\" has no effect until it is on" \
+    "$(cq -v VERBOSITY=terse -c "SELECT count(*) FROM fs_cache_status" \
+          -c "CREATE SERVER nocache FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (endpoint 'http://127.0.0.1:1', cache_ttl_ms '1s')")"
 check "not preloaded: fs_metrics and fs_stats_reset say the same, and show no view" \
     "NOTICE:  feature_store keeps no serving statistics: it is not in shared_preload_libraries
 0
