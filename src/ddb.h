@@ -53,6 +53,7 @@
 #include "catalog/pg_attribute.h"
 #include "utils/relcache.h"
 
+#include "cache.h"
 #include "ddb_client.h"
 #include "ddb_codec.h"
 #include "utils.h"
@@ -153,6 +154,14 @@ extern bool fs_request_key_text(json_t *av, FsBytesKey *kt);
  * AttributeValue) of remote table table, which call writes.
  */
 extern void fs_call_forget(FsDdbCall *call, const char *table, json_t *av);
+
+/*
+ * Whether reads of tbl go through the cache (its option cache_ttl_ms, else
+ * its server's, and the cache on); if so, fill scope for reads of the
+ * attributes attrs[0..nattrs) by the endpoint's user mapping.
+ */
+extern bool fs_ddb_cache_scope(FsCacheScope *scope, FsDdbEndpoint *ep, FsDdbTable *tbl,
+							   const char **attrs, int nattrs);
 
 /* The S, N or B string of a key AttributeValue of an answer; *is_n for N. */
 extern bool fs_answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n);

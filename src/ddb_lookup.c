@@ -152,48 +152,24 @@ describe_cut_off(FsDdbEndpoint *ep, Oid serverid, FsLookup *lk)
 
 static void describe_failed(FsLookup *lk, FsDescribeFailure *failure);
 
-/* qsort comparator of C strings, by pointer. */
-static int
-cstring_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 /*
- * Whether a view reads through the cache (its table's cache_ttl_ms, else its
- * server's), and if so what its entries belong to: the server, the user
- * mapping, the remote table and the attribute names it asks for.
+ * Whether a view reads through the cache; if so, its scope (the attribute
+ * names it asks for) and what the call keeps for it.
  */
 static void
 view_cache_init(RemoteView *rv, FsDdbEndpoint *ep)
 {
 	FsLookup   *lk = rv->lk;
-	int			ttl = rv->table->cache_ttl_ms >= 0 ? rv->table->cache_ttl_ms : ep->cache_ttl_ms;
-	const char **names;
+	const char **names = palloc(sizeof(char *) * (lk->nfeat + 2));
 	int			n = 0;
-	StringInfoData attrs;
 
-	rv->cached = (ttl > 0 && fs_cache_enabled());
-	if (!rv->cached)
-		return;
-	names = palloc(sizeof(char *) * (lk->nfeat + 2));
 	names[n++] = rv->key_attr;
 	names[n++] = rv->ts_attr;
 	for (int f = 0; f < lk->nfeat; f++)
 		names[n++] = rv->feat_attrs[f];
-	qsort(names, n, sizeof(char *), cstring_cmp);
-	initStringInfo(&attrs);
-	for (int i = 0; i < n; i++)
-		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
-			appendBinaryStringInfo(&attrs, names[i], strlen(names[i]) + 1);
-
-	rv->scope.serverid = ep->serverid;
-	rv->scope.umid = ep->umid;
-	rv->scope.table = rv->table->table;
-	rv->scope.ttl_ms = ttl;
-	rv->scope.now = GetCurrentTimestamp();
-	rv->scope.attrs = attrs.data;
-	rv->scope.attrs_len = attrs.len;
+	rv->cached = fs_ddb_cache_scope(&rv->scope, ep, rv->table, names, n);
+	if (!rv->cached)
+		return;
 	initStringInfo(&rv->hits);
 	appendStringInfoChar(&rv->hits, '[');
 	rv->key_text = palloc0(sizeof(FsBytesKey) * Max(lk->nkeys, 1));

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "ddb.h"
+#include "json_doc.h"
 
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -107,7 +108,24 @@ typedef struct FsScanState
 	int64		requests;		/* for EXPLAIN ANALYZE */
 	int64		retries;
 	int64		throttles;
+
+	/* The cache (cache.h), for key lookups of a table with cache_ttl_ms. */
+	bool		cached;
+	FsCacheScope scope;
+	HTAB	   *answers;		/* the current fetch: key text -> the item the
+								 * store answered, as JSON text */
+	bool		from_cache;		/* scan_keep_item reads the cache's items */
+	int64		cache_hits;		/* for EXPLAIN ANALYZE */
+	int64		cache_misses;
 } FsScanState;
+
+/* An item the store answered for a key, kept for the cache. */
+typedef struct FsAnswer
+{
+	FsBytesKey	key;			/* hash key: the key's text as asked */
+	char	   *item;
+	int			len;
+} FsAnswer;
 
 /*-------------------------------------------------------------------------
  * Planning
@@ -503,6 +521,8 @@ fsBeginForeignScan(ForeignScanState *node, int eflags)
 		st->item_attrs = fs_item_attrs_create(attrs, st->nproj);
 		st->item_slots = palloc(sizeof(FsJv) * Max(st->nproj, 1));
 		st->item_vals = palloc(sizeof(FsJv *) * Max(st->nproj, 1));
+		if (st->access == FS_ACCESS_BATCHGET)
+			st->cached = fs_ddb_cache_scope(&st->scope, st->ep, st->tbl, attrs, st->nproj);
 	}
 
 	st->batch_cxt = AllocSetContextCreate(estate->es_query_cxt,
@@ -529,25 +549,40 @@ scan_reset_batch(FsScanState *st)
  * check the key clause again.  A number the store writes in another form
  * ("1E+2") is compared as the key column's value encoded as we send it.
  */
-static bool
+static FsBytesKey *
 scan_asked_for(FsScanState *st, const FsJv *key_av, Datum key, bool key_null)
 {
 	FsBytesKey	kt;
+	FsBytesKey *asked;
 	bool		is_n;
 	Form_pg_attribute att;
 	json_t	   *again;
 
 	if (!fs_answer_key_text(key_av, &kt, &is_n))
-		return false;
-	if (hash_search(st->asked, &kt, HASH_FIND, NULL) != NULL)
-		return true;
-	if (!is_n || key_null)
-		return false;
+		return NULL;
+	asked = hash_search(st->asked, &kt, HASH_FIND, NULL);
+	if (asked != NULL || !is_n || key_null)
+		return asked;
 	att = TupleDescAttr(st->desc, st->tbl->key_attnum - 1);
 	again = fs_json_hold(st->hold, fs_ddb_encode(key, att->atttypid, false,
 												 NameStr(att->attname), NULL));
-	return fs_request_key_text(again, &kt) &&
-		hash_search(st->asked, &kt, HASH_FIND, NULL) != NULL;
+	return fs_request_key_text(again, &kt) ? hash_search(st->asked, &kt, HASH_FIND, NULL) : NULL;
+}
+
+/* Keep the store's answer for an asked key as JSON text, for the cache. */
+static void
+keep_answer(FsScanState *st, const FsBytesKey *asked, const FsJv *item)
+{
+	char		buf[FS_CACHE_ENTRY_BYTES];
+	size_t		len = fs_jminify(item, buf, sizeof(buf));
+	FsAnswer   *a;
+
+	/* An item too large for an entry is not cached. */
+	if (len == 0 || len > sizeof(buf))
+		return;
+	a = hash_search(st->answers, asked, HASH_ENTER, NULL);
+	a->item = pnstrdup(buf, len);
+	a->len = len;
 }
 
 /*
@@ -577,10 +612,16 @@ scan_keep_item(FsScanState *st, const FsJv *item)
 									   att->attnum == st->tbl->event_time_attnum,
 									   st->item_attrs->names[i], &row->nulls[i]);
 	}
-	if (st->asked != NULL &&
-		!scan_asked_for(st, vals[st->key_index], row->values[st->key_index],
-						row->nulls[st->key_index]))
-		return;					/* not a key asked for */
+	if (st->asked != NULL)
+	{
+		FsBytesKey *asked = scan_asked_for(st, vals[st->key_index], row->values[st->key_index],
+										   row->nulls[st->key_index]);
+
+		if (asked == NULL)
+			return;				/* not a key asked for */
+		if (st->cached && !st->from_cache)
+			keep_answer(st, asked, item);
+	}
 	st->nrows++;
 }
 
@@ -709,7 +750,46 @@ scan_take_item(FsDdbGet *get, const FsJv *item)
 	scan_keep_item((FsScanState *) get->arg, item);
 }
 
-/* Fetch every key, in one batch read (fs_ddb_batch_get). */
+/*
+ * After a key lookup through the cache: read the items it answered as the
+ * store's are read, then put what the store answered for the keys it was
+ * asked (an item, or that there is none).
+ */
+static void
+scan_cache_finish(FsScanState *st, StringInfo hits, int nhits, FsBytesKey *missed, int nmissed,
+				  uint64 seq)
+{
+	if (nhits > 0)
+	{
+		FsJsonDoc  *doc;
+		const char *error = NULL;
+		FsJIter		it;
+		FsJv		item;
+
+		appendStringInfoChar(hits, ']');
+		enlargeStringInfo(hits, FS_JSON_PADDING);
+		memset(hits->data + hits->len, 0, FS_JSON_PADDING);
+		doc = fs_json_doc_parse(hits->data, hits->len, &error);
+		if (doc == NULL)
+			elog(ERROR, "the cached items of foreign table \"%s\" are not JSON: %s",
+				 st->tbl->table, error ? error : "?");
+		st->from_cache = true;
+		fs_jiter(&doc->root, &it);
+		while (fs_jnext(&it, &item))
+			scan_keep_item(st, &item);
+		st->from_cache = false;
+		fs_json_doc_release(doc);
+	}
+	for (int i = 0; i < nmissed; i++)
+	{
+		FsAnswer   *a = hash_search(st->answers, &missed[i], HASH_FIND, NULL);
+
+		fs_cache_put(&st->scope, seq, missed[i].ptr, missed[i].len,
+					 a ? a->item : NULL, a ? a->len : 0);
+	}
+}
+
+/* Fetch every key, in one batch read (fs_ddb_batch_get), through the cache if it has one. */
 static void
 scan_batch_get(ForeignScanState *node, FsScanState *st)
 {
@@ -718,6 +798,11 @@ scan_batch_get(ForeignScanState *node, FsScanState *st)
 	int			nkeys;
 	FsDdbGet	get;
 	FsDdbGet   *gets[1] = {&get};
+	StringInfoData hits;
+	int			nhits = 0;
+	FsBytesKey *missed = NULL;
+	int			nmissed = 0;
+	uint64		seq;
 
 	scan_reset_batch(st);
 	keys = scan_eval_keys(node, st, &nkeys);
@@ -729,26 +814,60 @@ scan_batch_get(ForeignScanState *node, FsScanState *st)
 	get.table = st->tbl->table;
 	get.keys = palloc(sizeof(json_t *) * nkeys);
 	st->asked = fs_bytes_table("fs_dynamodb scan keys", nkeys, sizeof(FsBytesKey), st->batch_cxt);
+	if (st->cached)
+	{
+		st->answers = fs_bytes_table("fs_dynamodb scan answers", nkeys, sizeof(FsAnswer),
+									 st->batch_cxt);
+		missed = palloc(sizeof(FsBytesKey) * nkeys);
+		initStringInfo(&hits);
+		appendStringInfoChar(&hits, '[');
+	}
 	for (int i = 0; i < nkeys; i++)
 	{
 		FsBytesKey	kt;
 
-		get.keys[i] = fs_held_object(st->hold);
-		fs_obj_set(get.keys[i], st->tbl->key_attr, keys[i].av);
 		if (!fs_request_key_text(keys[i].av, &kt))
 			elog(ERROR, "key of foreign table \"%s\" is not S, N or B", st->tbl->table);
 		hash_search(st->asked, &kt, HASH_ENTER, NULL);
+		if (st->cached)
+		{
+			int			mark = hits.len;
+			FsCacheResult r;
+
+			if (nhits > 0)
+				appendStringInfoChar(&hits, ',');
+			r = fs_cache_get(&st->scope, kt.ptr, kt.len, &hits);
+			if (r == FS_CACHE_ITEM)
+				nhits++;
+			else
+			{
+				hits.len = mark;
+				hits.data[mark] = '\0';
+			}
+			if (r != FS_CACHE_MISS)
+			{
+				st->cache_hits++;
+				continue;
+			}
+			st->cache_misses++;
+			missed[nmissed++] = kt;
+		}
+		get.keys[get.nkeys] = fs_held_object(st->hold);
+		fs_obj_set(get.keys[get.nkeys++], st->tbl->key_attr, keys[i].av);
 	}
-	get.nkeys = nkeys;
 	get.projection = st->projection;
 	get.names = st->names;
 	get.consistent_read = st->ep->consistent_read;
 	get.on_item = scan_take_item;
 	get.arg = st;
-	fs_ddb_batch_get(st->ep, gets, 1);
+	seq = st->cached ? fs_cache_seq() : 0;
+	if (get.nkeys > 0)
+		fs_ddb_batch_get(st->ep, gets, 1);
 	st->requests += get.requests;
 	st->retries += get.retries;
 	st->throttles += get.throttles;
+	if (st->cached)
+		scan_cache_finish(st, &hits, nhits, missed, nmissed, seq);
 	MemoryContextSwitchTo(old);
 }
 
@@ -923,14 +1042,23 @@ fsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		{
 			appendStringInfoSpaces(es->str, es->indent * 2);
 			appendStringInfo(es->str, "Requests: " INT64_FORMAT "  Retries: " INT64_FORMAT
-							 "  Throttles: " INT64_FORMAT "\n",
+							 "  Throttles: " INT64_FORMAT,
 							 st->requests, st->retries, st->throttles);
+			if (st->cached)
+				appendStringInfo(es->str, "  Cache Hits: " INT64_FORMAT "  Cache Misses: " INT64_FORMAT,
+								 st->cache_hits, st->cache_misses);
+			appendStringInfoChar(es->str, '\n');
 		}
 		else
 		{
 			ExplainPropertyInteger("Requests", NULL, st->requests, es);
 			ExplainPropertyInteger("Retries", NULL, st->retries, es);
 			ExplainPropertyInteger("Throttles", NULL, st->throttles, es);
+			if (st->cached)
+			{
+				ExplainPropertyInteger("Cache Hits", NULL, st->cache_hits, es);
+				ExplainPropertyInteger("Cache Misses", NULL, st->cache_misses, es);
+			}
 		}
 	}
 }

@@ -334,6 +334,43 @@ fs_call_forget(FsDdbCall *call, const char *table, json_t *av)
 	call->forget_keys = lappend(call->forget_keys, copy);
 }
 
+/* qsort comparator of C strings, by pointer. */
+static int
+cstring_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* See ddb.h. */
+bool
+fs_ddb_cache_scope(FsCacheScope *scope, FsDdbEndpoint *ep, FsDdbTable *tbl,
+				   const char **attrs, int nattrs)
+{
+	int			ttl = tbl->cache_ttl_ms >= 0 ? tbl->cache_ttl_ms : ep->cache_ttl_ms;
+	const char **names;
+	StringInfoData buf;
+
+	if (ttl <= 0 || !fs_cache_enabled())
+		return false;
+	/* The attribute names, sorted, each once: what an entry holds. */
+	names = palloc(sizeof(char *) * Max(nattrs, 1));
+	memcpy(names, attrs, sizeof(char *) * nattrs);
+	qsort(names, nattrs, sizeof(char *), cstring_cmp);
+	initStringInfo(&buf);
+	for (int i = 0; i < nattrs; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			appendBinaryStringInfo(&buf, names[i], strlen(names[i]) + 1);
+
+	scope->serverid = ep->serverid;
+	scope->umid = ep->umid;
+	scope->table = tbl->table;
+	scope->ttl_ms = ttl;
+	scope->now = GetCurrentTimestamp();
+	scope->attrs = buf.data;
+	scope->attrs_len = buf.len;
+	return true;
+}
+
 /* The S, N or B string of a key AttributeValue of an answer; *is_n for N. */
 bool
 fs_answer_key_text(const FsJv *av, FsBytesKey *kt, bool *is_n)
