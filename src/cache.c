@@ -94,6 +94,7 @@ typedef struct FsCacheShared
 	FsCacheSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } FsCacheShared;
 
+static bool cache_preloaded = false;	/* _PG_init ran while preloading */
 static FsCacheShared *cache = NULL;
 static char *cache_data = NULL;		/* nslots x FS_CACHE_ENTRY_BYTES */
 static HTAB *cache_index = NULL;
@@ -183,6 +184,7 @@ fs_cache_init(void)
 	/* A postmaster setting can only be defined while preloading. */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
+	cache_preloaded = true;
 	DefineCustomIntVariable("feature_store.cache_size",
 							"Shared memory for the cache of items read from DynamoDB-compatible stores; 0 turns it off.",
 							"Items are cached for foreign tables or servers with the option cache_ttl_ms. "
@@ -450,7 +452,7 @@ cache_available(void)
 {
 	if (cache_index != NULL)
 		return true;
-	if (!process_shared_preload_libraries_done)
+	if (!cache_preloaded)
 		ereport(NOTICE,
 				(errmsg("feature_store's cache is off: it is not in shared_preload_libraries"),
 				 errhint("Add feature_store to shared_preload_libraries and restart the server.")));
