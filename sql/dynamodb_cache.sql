@@ -16,7 +16,10 @@ SET timezone = 'UTC';
 
 SELECT 'cache_' || substr(md5(random()::text), 1, 12) AS remote_table \gset
 
-CREATE SERVER cache_srv FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (endpoint :'dynalite_endpoint');
+-- Strongly consistent reads: what a read answers after a write is the
+-- write's (eventually consistent reads are below).
+CREATE SERVER cache_srv FOREIGN DATA WRAPPER fs_dynamodb
+    OPTIONS (endpoint :'dynalite_endpoint', consistent_read 'true');
 CREATE USER MAPPING FOR PUBLIC SERVER cache_srv OPTIONS (access_key_id 'test', secret_access_key 'test');
 CREATE FOREIGN TABLE cached_online (user_id text, event_time timestamptz, clicks bigint, note text)
     SERVER cache_srv OPTIONS (table :'remote_table', key 'user_id', cache_ttl_ms '10min');
@@ -138,6 +141,23 @@ SELECT user_id, clicks FROM cached_online WHERE user_id = ANY (ARRAY['u4', 'u5',
 SELECT fs_get_feature_matrix(ARRAY['u4', 'u5', 'nobody'], ARRAY['cached:clicks']);
 SELECT pg_temp.figures();
 SELECT pg_temp.explain('SELECT count(*) FROM cached_online');
+
+-- Eventually consistent reads (consistent_read off, the default) may answer
+-- the old value for about a second after a write: what they answer is not
+-- cached for 2 s after the key was written.
+CREATE SERVER eventual_srv FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (endpoint :'dynalite_endpoint');
+CREATE USER MAPPING FOR PUBLIC SERVER eventual_srv OPTIONS (access_key_id 'test', secret_access_key 'test');
+CREATE FOREIGN TABLE eventual_online (user_id text, event_time timestamptz, clicks bigint, note text)
+    SERVER eventual_srv OPTIONS (table :'remote_table', key 'user_id', cache_ttl_ms '10min');
+SELECT name FROM fs_register_feature_view('eventual', 'eventual_online', 'user');
+UPDATE eventual_online SET clicks = 7 WHERE user_id = 'u1';
+SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['eventual:clicks']);
+SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['eventual:clicks']);
+SELECT cache_hits, cache_misses FROM fs_stats WHERE feature_view = 'eventual';
+SELECT pg_sleep(2.1);
+SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['eventual:clicks']);
+SELECT fs_get_feature_matrix(ARRAY['u1'], ARRAY['eventual:clicks']);
+SELECT cache_hits, cache_misses FROM fs_stats WHERE feature_view = 'eventual';
 
 -- A table without cache_ttl_ms (nor its server) is not cached.
 SELECT name FROM fs_register_feature_view('other', 'other_online', 'user');

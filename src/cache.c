@@ -21,7 +21,9 @@
  * key's bucket of inval_at with a new sequence number; a put is dropped when
  * the bucket's stamp is newer than the reader's fs_cache_seq taken before it
  * sent the read.  (Buckets are shared by many keys: a collision only drops
- * a put.)
+ * a put.)  An eventually consistent read sent after the stamp may still
+ * answer the old value, for about a second on DynamoDB: its put is dropped
+ * for FS_CACHE_EVENTUAL_MS after the stamp.
  *
  *-------------------------------------------------------------------------
  */
@@ -87,6 +89,7 @@ typedef struct FsCacheShared
 	int32		nused;
 	uint64		inval_seq;
 	uint64		inval_at[FS_CACHE_INVAL_BUCKETS];
+	TimestampTz inval_time[FS_CACHE_INVAL_BUCKETS];	/* when inval_at was stamped */
 	pg_atomic_uint64 hits;
 	pg_atomic_uint64 misses;
 	pg_atomic_uint64 evictions;
@@ -157,6 +160,7 @@ cache_shmem_startup(void)
 		cache->nused = 0;
 		cache->inval_seq = 0;
 		memset(cache->inval_at, 0, sizeof(cache->inval_at));
+		memset(cache->inval_time, 0, sizeof(cache->inval_time));
 		pg_atomic_init_u64(&cache->hits, 0);
 		pg_atomic_init_u64(&cache->misses, 0);
 		pg_atomic_init_u64(&cache->evictions, 0);
@@ -323,6 +327,8 @@ fs_cache_get(const FsCacheScope *scope, const char *key, int keylen, StringInfo 
 	if (cache_index == NULL || scope->ttl_ms <= 0)
 		return FS_CACHE_MISS;
 	k = entry_key(scope->serverid, scope->table, key, keylen);
+	/* Room for any item first: nothing under the lock may raise. */
+	enlargeStringInfo(item, FS_CACHE_ENTRY_BYTES);
 
 	LWLockAcquire(cache->lock, LW_SHARED);
 	e = hash_search(cache_index, &k, HASH_FIND, NULL);
@@ -368,6 +374,8 @@ fs_cache_put(const FsCacheScope *scope, uint64 seq, const char *key, int keylen,
 	int			tablelen = strlen(scope->table);
 	int			attrslen = item != NULL ? scope->attrs_len : 0;
 	bool		found;
+	TimestampTz now;
+	uint32		bucket;
 
 	if (cache_index == NULL || scope->ttl_ms <= 0)
 		return;
@@ -377,8 +385,13 @@ fs_cache_put(const FsCacheScope *scope, uint64 seq, const char *key, int keylen,
 		return;
 	k = entry_key(scope->serverid, scope->table, key, keylen);
 
+	now = GetCurrentTimestamp();
+
 	LWLockAcquire(cache->lock, LW_EXCLUSIVE);
-	if (cache->inval_at[k.hash % FS_CACHE_INVAL_BUCKETS] > seq)
+	bucket = k.hash % FS_CACHE_INVAL_BUCKETS;
+	if (cache->inval_at[bucket] > seq ||
+		(!scope->consistent && cache->inval_time[bucket] != 0 &&
+		 now - cache->inval_time[bucket] < (TimestampTz) FS_CACHE_EVENTUAL_MS * 1000))
 	{
 		LWLockRelease(cache->lock);
 		return;
@@ -426,12 +439,15 @@ fs_cache_invalidate(Oid serverid, const char *table, const char *key, int keylen
 {
 	FsCacheKey	k;
 	FsCacheIndexEntry *e;
+	TimestampTz now;
 
 	if (cache_index == NULL)
 		return;
 	k = entry_key(serverid, table, key, keylen);
+	now = GetCurrentTimestamp();
 	LWLockAcquire(cache->lock, LW_EXCLUSIVE);
 	cache->inval_at[k.hash % FS_CACHE_INVAL_BUCKETS] = ++cache->inval_seq;
+	cache->inval_time[k.hash % FS_CACHE_INVAL_BUCKETS] = now;
 	e = hash_search(cache_index, &k, HASH_FIND, NULL);
 	if (e != NULL)
 	{

@@ -27,6 +27,13 @@
 /* An entry (table name, key, attribute names and item) fits in this. */
 #define FS_CACHE_ENTRY_BYTES 2048
 
+/*
+ * An eventually consistent read may return the value a write replaced for
+ * about a second after the write: what such reads of a key answer is not
+ * put for this long after the key was invalidated.
+ */
+#define FS_CACHE_EVENTUAL_MS 2000
+
 extern int	fs_cache_size_kb;
 
 /* What a read belongs to and accepts. */
@@ -36,6 +43,7 @@ typedef struct FsCacheScope
 	Oid			umid;			/* the user mapping used; InvalidOid: none */
 	const char *table;			/* the remote table */
 	int			ttl_ms;			/* how old an entry it accepts; 0: none */
+	bool		consistent;		/* reads are strongly consistent (ConsistentRead) */
 	TimestampTz now;			/* when the call began */
 	const char *attrs;			/* the attribute names asked for: sorted, */
 	int			attrs_len;		/* each NUL-terminated */
@@ -63,7 +71,8 @@ extern FsCacheResult fs_cache_get(const FsCacheScope *scope, const char *key, in
 
 /*
  * Put what the store answered for a key (item NULL: no item), unless the key
- * was invalidated since seq (fs_cache_seq before the read was sent).  An
+ * was invalidated since seq (fs_cache_seq before the read was sent), or, for
+ * an eventually consistent read, less than FS_CACHE_EVENTUAL_MS ago.  An
  * entry too large for FS_CACHE_ENTRY_BYTES is not kept.
  */
 extern void fs_cache_put(const FsCacheScope *scope, uint64 seq, const char *key, int keylen,

@@ -833,6 +833,10 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 		FsView	   *view = lk->view;
 		FsDdbGet   *get = &rv->get;
 
+		/* Entries' age from now, after any DescribeTable of the views. */
+		if (rv->cached)
+			rv->scope.now = GetCurrentTimestamp();
+
 		get->table = rv->table->table;
 		get->keys = palloc(sizeof(json_t *) * Max(lk->nkeys, 1));
 		get->projection = rv->projection;

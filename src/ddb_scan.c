@@ -521,7 +521,14 @@ fsBeginForeignScan(ForeignScanState *node, int eflags)
 		st->item_attrs = fs_item_attrs_create(attrs, st->nproj);
 		st->item_slots = palloc(sizeof(FsJv) * Max(st->nproj, 1));
 		st->item_vals = palloc(sizeof(FsJv *) * Max(st->nproj, 1));
-		if (st->access == FS_ACCESS_BATCHGET)
+		/*
+		 * Only a plain SELECT reads through the cache: an UPDATE or DELETE
+		 * (or SELECT ... FOR UPDATE) computes its writes from what it reads,
+		 * which must be the store's.
+		 */
+		if (st->access == FS_ACCESS_BATCHGET &&
+			estate->es_plannedstmt->commandType == CMD_SELECT &&
+			estate->es_plannedstmt->rowMarks == NIL)
 			st->cached = fs_ddb_cache_scope(&st->scope, st->ep, st->tbl, attrs, st->nproj);
 	}
 
@@ -575,12 +582,15 @@ keep_answer(FsScanState *st, const FsBytesKey *asked, const FsJv *item)
 {
 	char		buf[FS_CACHE_ENTRY_BYTES];
 	size_t		len = fs_jminify(item, buf, sizeof(buf));
-	FsAnswer   *a;
+	FsAnswer   *a = hash_search(st->answers, asked, HASH_ENTER, NULL);
 
-	/* An item too large for an entry is not cached. */
+	/* An item too large for an entry is not cached (len -1), nor taken for none. */
 	if (len == 0 || len > sizeof(buf))
+	{
+		a->item = NULL;
+		a->len = -1;
 		return;
-	a = hash_search(st->answers, asked, HASH_ENTER, NULL);
+	}
 	a->item = pnstrdup(buf, len);
 	a->len = len;
 }
@@ -784,8 +794,10 @@ scan_cache_finish(FsScanState *st, StringInfo hits, int nhits, FsBytesKey *misse
 	{
 		FsAnswer   *a = hash_search(st->answers, &missed[i], HASH_FIND, NULL);
 
-		fs_cache_put(&st->scope, seq, missed[i].ptr, missed[i].len,
-					 a ? a->item : NULL, a ? a->len : 0);
+		if (a == NULL)
+			fs_cache_put(&st->scope, seq, missed[i].ptr, missed[i].len, NULL, 0);
+		else if (a->len >= 0)
+			fs_cache_put(&st->scope, seq, missed[i].ptr, missed[i].len, a->item, a->len);
 	}
 }
 
@@ -816,6 +828,8 @@ scan_batch_get(ForeignScanState *node, FsScanState *st)
 	st->asked = fs_bytes_table("fs_dynamodb scan keys", nkeys, sizeof(FsBytesKey), st->batch_cxt);
 	if (st->cached)
 	{
+		/* A rescan, or a cursor's fetch, is a new read: entries' age from now. */
+		st->scope.now = GetCurrentTimestamp();
 		st->answers = fs_bytes_table("fs_dynamodb scan answers", nkeys, sizeof(FsAnswer),
 									 st->batch_cxt);
 		missed = palloc(sizeof(FsBytesKey) * nkeys);

@@ -365,6 +365,7 @@ fs_ddb_cache_scope(FsCacheScope *scope, FsDdbEndpoint *ep, FsDdbTable *tbl,
 	scope->umid = ep->umid;
 	scope->table = tbl->table;
 	scope->ttl_ms = ttl;
+	scope->consistent = ep->consistent_read;
 	scope->now = GetCurrentTimestamp();
 	scope->attrs = buf.data;
 	scope->attrs_len = buf.len;

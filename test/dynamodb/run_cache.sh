@@ -20,6 +20,10 @@
 #   (e) a backend killed with SIGKILL: the postmaster re-initialises shared
 #       memory; serving resumes, with an empty cache.
 #
+# The server reads with consistent_read on, so that what a call puts right
+# after a write is kept; eventually consistent reads, whose puts wait 2 s
+# after a write, are checked in sql/dynamodb_cache.sql.
+#
 # Needs FS_DYNALITE_ENDPOINT (on loopback), PG_CONFIG (or PostgreSQL 15's
 # default) and `make install` done; the suite's cluster is not touched.
 # Prints "ok - name" / "not ok - name" and, last, "N passed, N failed".
@@ -52,7 +56,7 @@ REMOTE="fs_cache_$$_$RANDOM"
 drop_remote_on_exit "fs_cache_$$"
 
 setup_sql "the cached view" <<EOF
-$(dynamodb_server cache_srv "$FS_DYNALITE_ENDPOINT")
+$(dynamodb_server cache_srv "$FS_DYNALITE_ENDPOINT" "consistent_read 'true'")
 CREATE FOREIGN TABLE items (user_id text, event_time timestamptz, v bigint, w float8)
     SERVER cache_srv OPTIONS (table '$REMOTE', key 'user_id', cache_ttl_ms '10min');
 SELECT fs_create_online_table('items');
