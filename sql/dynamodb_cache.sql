@@ -121,6 +121,28 @@ SELECT length(value #>> '{}') FROM fs_get_features(ARRAY['u6'], ARRAY['cached:no
 SELECT length(value #>> '{}') FROM fs_get_features(ARRAY['u6'], ARRAY['cached:note']);
 SELECT pg_temp.figures();
 
+-- ... nor taken for no item by the foreign table's key lookups.
+SELECT user_id, length(note) FROM cached_online WHERE user_id = 'u6';
+SELECT user_id, length(note) FROM cached_online WHERE user_id = 'u6';
+
+-- UPDATE computes its writes from the store's values, never the cache's.
+SELECT user_id, clicks, note FROM cached_online WHERE user_id = 'u5' AND event_time IS NOT NULL;
+UPDATE other_online SET clicks = 60 WHERE user_id = 'u5';
+UPDATE cached_online SET clicks = clicks + 1 WHERE user_id = 'u5';
+SELECT user_id, clicks FROM other_online WHERE user_id = 'u5';
+
+-- A cursor's read is as old as its fetch, not its DECLARE: an entry past
+-- the ttl by then is read again.
+ALTER FOREIGN TABLE cached_online OPTIONS (SET cache_ttl_ms '300ms');
+SELECT user_id, clicks FROM cached_online WHERE user_id = 'u4';
+UPDATE other_online SET clicks = 98 WHERE user_id = 'u4';
+BEGIN;
+DECLARE c CURSOR FOR SELECT user_id, clicks FROM cached_online WHERE user_id = 'u4';
+SELECT pg_sleep(0.4);
+FETCH ALL FROM c;
+COMMIT;
+ALTER FOREIGN TABLE cached_online OPTIONS (SET cache_ttl_ms '10min');
+
 -- The foreign table's own key lookups go through the cache too (EXPLAIN
 -- ANALYZE counts hits and misses next to the requests); a Scan never does.
 SELECT fs_cache_reset() >= 0 AS reset;
