@@ -8,10 +8,11 @@
  *                        is busy, as soon as one frees up), whether or not
  *                        the previous calls have finished; its latency runs
  *                        from when it was due, so queueing counts.  With
- *                        BENCH_CACHE_WRITES > 0, a writer thread alongside
- *                        (its own two connections) writes hot entities with
- *                        fs_write_features at that rate and checks each
- *                        write (see writer()).
+ *                        BENCH_CACHE_WRITES > 0, BENCH_CACHE_WRITERS writer
+ *                        threads alongside (two connections each) write the
+ *                        BENCH_CACHE_HOT hottest entities with
+ *                        fs_write_features at that rate in all and check
+ *                        each write (see writer()).
  *   bench_cache closed   BENCH_CACHE_CLIENTS connections each calling as fast
  *                        as they can, and a sampler on one more connection
  *                        that reads the wait event of those backends from
@@ -40,7 +41,7 @@
 
 #define MAX_POOL 64
 
-static int	rows, ids_per_call, seconds, clients, pool_size, hot, sample_ms;
+static int	rows, ids_per_call, seconds, clients, pool_size, hot, sample_ms, nwriters;
 static double rate, write_rate, zipf_s;
 static const char *view;
 static double *zipf_cdf;
@@ -209,7 +210,9 @@ quantile(const double *v, int n, double q)
 
 typedef struct Writer
 {
-	double		end;			/* when to stop */
+	int			index;			/* of nwriters: writes ids 1 + index + nwriters * j */
+	double		start, end;		/* when to start and stop */
+	int			due;			/* writes that fell due before the end */
 	int			writes, checks, violations;
 	double		max_lag;		/* ms a write started after it was due */
 	double	   *write_ms, *check_ms;
@@ -217,8 +220,11 @@ typedef struct Writer
 } Writer;
 
 /*
- * Write entity u<1 + k % hot> (the hot ranks) with fs_write_features on one
- * connection, the write due at start + k / write_rate; once it has returned,
+ * One of nwriters threads, each writing its own share of the hot ranks
+ * (u<1 + index + nwriters * j>, so no two threads write one entity) at
+ * write_rate / nwriters: write k is due at start + k * nwriters / write_rate
+ * and is made then (or at once when late), with fs_write_features on one
+ * connection; it stops at the end, however many are left.  Once a write has returned,
  * read the entity's 20 features from another connection (all of them, so
  * that the check's cache entry is as full as a serving call's) and compare
  * f1 with what was written, a value never written before.  A difference is
@@ -230,8 +236,9 @@ writer(void *arg)
 	Writer	   *w = arg;
 	PGconn	   *wconn = connect_db();
 	PGconn	   *cconn = connect_db();
-	double		start = now_s();
-	int			cap = (int) (write_rate * seconds * 1.2) + 16;
+	double		start = w->start,
+				my_rate = write_rate / nwriters;
+	int			cap = (int) (my_rate * seconds * 1.2) + 16;
 	char		feat_sql[128];
 	PGresult   *res;
 
@@ -251,7 +258,7 @@ writer(void *arg)
 
 	for (int k = 0; k < cap; k++)
 	{
-		double		due = start + k / write_rate,
+		double		due = start + k / my_rate,
 					t0, t1, t2;
 		char		id[32], doc[1024], want[64];
 		const char *params[3];
@@ -260,11 +267,14 @@ writer(void *arg)
 
 		if (due >= w->end)
 			break;
+		w->due++;
+		if (now_s() >= w->end)
+			continue;			/* too late: counted as due, not made */
 		if (now_s() < due)
 			sleep_until(due);
 		else if ((now_s() - due) * 1000 > w->max_lag)
 			w->max_lag = (now_s() - due) * 1000;
-		snprintf(id, sizeof(id), "u%d", 1 + k % hot);
+		snprintf(id, sizeof(id), "u%d", 1 + w->index + nwriters * (k % (hot / nwriters)));
 		snprintf(want, sizeof(want), "%llu", (unsigned long long) value);
 		n = snprintf(doc, sizeof(doc), "{\"f1\": %s", want);
 		for (int f = 2; f <= 20; f++)
@@ -345,8 +355,12 @@ run_open(void)
 	char	   *buf = malloc(buflen);
 	uint64_t	state = (uint64_t) env_num("BENCH_CACHE_SEED", 42);
 	double		start, sum = 0;
-	Writer		w;
-	pthread_t	wt;
+	Writer		w[MAX_POOL];
+	pthread_t	wt[MAX_POOL];
+	int			writes = 0,
+				wdue = 0,
+				violations = 0;
+	double		max_lag = 0;
 
 	for (int i = 0; i < pool_size; i++)
 	{
@@ -361,10 +375,15 @@ run_open(void)
 	}
 
 	start = now_s() + 0.05;
-	memset(&w, 0, sizeof(w));
-	w.end = start + seconds;
-	if (write_rate > 0 && pthread_create(&wt, NULL, writer, &w) != 0)
-		die("cannot start the writer");
+	memset(w, 0, sizeof(w));
+	for (int i = 0; write_rate > 0 && i < nwriters; i++)
+	{
+		w[i].index = i;
+		w[i].start = start;
+		w[i].end = start + seconds;
+		if (pthread_create(&wt[i], NULL, writer, &w[i]) != 0)
+			die("cannot start a writer");
+	}
 
 	while (done < total)
 	{
@@ -434,18 +453,39 @@ run_open(void)
 		   quantile(lat, done, 0.99), lat[done - 1], sum / done, max_queue, max_busy);
 	if (write_rate > 0)
 	{
-		pthread_join(wt, NULL);
-		qsort(w.write_ms, w.writes, sizeof(double), cmp_double);
-		qsort(w.check_ms, w.checks, sizeof(double), cmp_double);
-		printf(" writes %d writes_per_s %.1f write_p50 %.2f write_p95 %.2f"
-			   " checks %d check_p50 %.2f violations %d max_write_lag %.1f",
-			   w.writes, w.writes / (double) seconds,
-			   quantile(w.write_ms, w.writes, 0.5), quantile(w.write_ms, w.writes, 0.95),
-			   w.checks, quantile(w.check_ms, w.checks, 0.5), w.violations, w.max_lag);
+		double	   *wms,
+				   *cms;
+		int			n = 0;
+
+		for (int i = 0; i < nwriters; i++)
+		{
+			pthread_join(wt[i], NULL);
+			writes += w[i].writes;
+			wdue += w[i].due;
+			violations += w[i].violations;
+			max_lag = fmax(max_lag, w[i].max_lag);
+		}
+		wms = malloc(sizeof(double) * (writes + 1));
+		cms = malloc(sizeof(double) * (writes + 1));
+		for (int i = 0; i < nwriters; i++)
+		{
+			memcpy(wms + n, w[i].write_ms, sizeof(double) * w[i].writes);
+			memcpy(cms + n, w[i].check_ms, sizeof(double) * w[i].writes);
+			n += w[i].writes;
+		}
+		qsort(wms, writes, sizeof(double), cmp_double);
+		qsort(cms, writes, sizeof(double), cmp_double);
+		printf(" writes %d writes_per_s %.1f writes_due %d write_p50 %.2f write_p95 %.2f"
+			   " checks %d check_p50 %.2f check_p95 %.2f violations %d max_write_lag %.1f",
+			   writes, writes / (double) seconds, wdue,
+			   quantile(wms, writes, 0.5), quantile(wms, writes, 0.95),
+			   writes, quantile(cms, writes, 0.5), quantile(cms, writes, 0.95),
+			   violations, max_lag);
 	}
 	printf("\n");
-	if (w.violations > 0)
-		fprintf(stderr, "bench_cache: first violation: %s\n", w.first_violation);
+	for (int i = 0; write_rate > 0 && i < nwriters; i++)
+		if (w[i].violations > 0)
+			fprintf(stderr, "bench_cache: first violation: %s\n", w[i].first_violation);
 	for (int i = 0; i < pool_size; i++)
 		PQfinish(slots[i].conn);
 	return 0;
@@ -607,13 +647,14 @@ main(int argc, char **argv)
 	rate = env_num("BENCH_CACHE_RATE", 10);
 	write_rate = env_num("BENCH_CACHE_WRITES", 0);
 	hot = (int) env_num("BENCH_CACHE_HOT", 20);
+	nwriters = (int) env_num("BENCH_CACHE_WRITERS", 2);
 	clients = (int) env_num("BENCH_CACHE_CLIENTS", 8);
 	pool_size = (int) env_num("BENCH_CACHE_POOL", 16);
 	sample_ms = (int) env_num("BENCH_CACHE_SAMPLE_MS", 10);
 	zipf_s = env_num("BENCH_CACHE_ZIPF_S", 1.0);
 	view = getenv("BENCH_CACHE_VIEW") ? getenv("BENCH_CACHE_VIEW") : "bench_cache";
 	if (rows < 1 || ids_per_call < 1 || seconds < 1 || rate <= 0 || hot < 1 || hot > rows ||
-		clients < 1 || clients > MAX_POOL || pool_size < 1 || pool_size > MAX_POOL || sample_ms < 1)
+		clients < 1 || clients > MAX_POOL || nwriters < 1 || nwriters > hot || nwriters > MAX_POOL || pool_size < 1 || pool_size > MAX_POOL || sample_ms < 1)
 		die("a BENCH_CACHE_* setting is out of range");
 	snprintf(call_sql, sizeof(call_sql),
 			 "SELECT fs_get_feature_matrix($1::text[], '{%s:*}')", view);

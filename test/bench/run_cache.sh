@@ -19,10 +19,11 @@
 #      cache_ttl_ms 0 and BENCH_CACHE_TTL_MS, the order alternating by round,
 #      fs_cache_reset() before each cached phase: p50/p95 per phase (from
 #      when each call was due) and the hit ratio (fs_stats deltas);
-#   4. the same with a writer alongside: fs_write_features to the
-#      BENCH_CACHE_HOT most frequent ids at BENCH_CACHE_WRITES/s, each write
-#      checked by a read from another connection right after it returned
-#      (violations must be 0);
+#   4. the same with writers alongside: fs_write_features to the
+#      BENCH_CACHE_HOT most frequent ids at BENCH_CACHE_WRITES/s in all, from
+#      BENCH_CACHE_WRITERS threads (each its own ids and two connections),
+#      each write checked by a read from another connection right after it
+#      returned (violations must be 0);
 #   5. closed loop, BENCH_CACHE_CLIENTS clients as fast as they can,
 #      BENCH_CACHE_CLOSED_SECONDS per state and round: calls/s, and the
 #      clients' wait events sampled every BENCH_CACHE_SAMPLE_MS ms (LWLock
@@ -44,6 +45,7 @@ SECS="${BENCH_CACHE_SECONDS:-30}"
 ROUNDS="${BENCH_CACHE_ROUNDS:-2}"
 TTL="${BENCH_CACHE_TTL_MS:-1000}"
 WRITES="${BENCH_CACHE_WRITES:-200}"
+WRITERS="${BENCH_CACHE_WRITERS:-2}"
 HOT="${BENCH_CACHE_HOT:-20}"
 CLIENTS="${BENCH_CACHE_CLIENTS:-8}"
 CSECS="${BENCH_CACHE_CLOSED_SECONDS:-15}"
@@ -129,7 +131,7 @@ open_rounds() {
             if [ "$state" = on ]; then ttl="$TTL"; else ttl=0; fi
             phase "round $round $([ "$state" = on ] && echo cached || echo uncached)" "$ttl" \
                 BENCH_CACHE_RATE="$RATE" BENCH_CACHE_SECONDS="$SECS" BENCH_CACHE_WRITES="$writes" \
-                BENCH_CACHE_HOT="$HOT" "$BUILD/bench_cache" open
+                BENCH_CACHE_WRITERS="$WRITERS" BENCH_CACHE_HOT="$HOT" "$BUILD/bench_cache" open
             if [ "$state" = on ]; then
                 P50_ON+=("$(field p50 "$LINE")") P95_ON+=("$(field p95 "$LINE")")
                 HIT_ON+=("$(sed 's/.*hit_ratio=\([0-9.]*\).*/\1/' <<<"$LAST")")
@@ -157,7 +159,7 @@ open_rounds 0
 open_summary 0.25
 
 echo
-say "2. open loop with $WRITES writes/s (fs_write_features) to the $HOT hottest ids, each checked right after"
+say "2. open loop with $WRITES writes/s (fs_write_features, $WRITERS writers) to the $HOT hottest ids, each checked right after"
 open_rounds "$WRITES"
 open_summary 0.35
 echo "  violations (a checked read that did not serve the value just written): $VIOL" \
@@ -196,5 +198,5 @@ echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "command:  BENCH_ONLY=cache make bench  (that is: psql -f test/bench/setup_cache.sql," \
      "then for each phase ALTER FOREIGN TABLE bench_cache OPTIONS (SET cache_ttl_ms ...) [SELECT fs_cache_reset()];" \
      "PGHOST=$PGHOST PGPORT=$PGPORT ${COMMON[*]} BENCH_CACHE_RATE=$RATE BENCH_CACHE_SECONDS=$SECS" \
-     "BENCH_CACHE_WRITES=0|$WRITES BENCH_CACHE_HOT=$HOT test/bench/build/bench_cache open;" \
+     "BENCH_CACHE_WRITES=0|$WRITES BENCH_CACHE_WRITERS=$WRITERS BENCH_CACHE_HOT=$HOT test/bench/build/bench_cache open;" \
      "BENCH_CACHE_CLIENTS=$CLIENTS BENCH_CACHE_SECONDS=$CSECS BENCH_CACHE_SAMPLE_MS=$SAMPLE_MS test/bench/build/bench_cache closed)"
