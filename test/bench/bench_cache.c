@@ -160,6 +160,7 @@ draw_ids(uint64_t *state, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/* A connection from the PG* variables, with jit off as in bench_serving. */
 static PGconn *
 connect_db(void)
 {
@@ -183,6 +184,7 @@ check_call(PGresult *res, PGconn *conn)
 		die("call returned %d rows", PQntuples(res));
 }
 
+/* qsort order of doubles. */
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -340,6 +342,7 @@ send_call(Slot *s, double due, uint64_t *state, char *buf, size_t len)
 	s->due = due;
 }
 
+/* The open loop: calls due at a fixed rate, and the writers; prints one line. */
 static int
 run_open(void)
 {
@@ -527,6 +530,7 @@ client(void *arg)
 	return NULL;
 }
 
+/* The closed loop and the wait-event sampler; prints one line. */
 static int
 run_closed(void)
 {
@@ -636,6 +640,7 @@ run_closed(void)
 	return 0;
 }
 
+/* Read the settings and run one mode. */
 int
 main(int argc, char **argv)
 {
