@@ -162,12 +162,16 @@ if [ "$BENCH_ONLY" = stream ]; then
 fi
 
 # 2. A cluster: reuse a running one (and leave it running), else start one
-#    with room for both tables and their indexes in shared_buffers.
+#    with room for both tables and their indexes in shared_buffers, and
+#    feature_store preloaded.
 if bash scripts/pgcluster.sh status >/dev/null 2>&1; then
     say "reusing the running cluster"
 else
     say "starting a cluster"
-    FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_buffers = 1GB}" bash scripts/pgcluster.sh start >/dev/null
+    # The preload too (pgcluster.sh's default, which this line replaces):
+    # the cache part needs it, and the stats part sets it as it needs.
+    FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_buffers = 1GB
+shared_preload_libraries = 'feature_store'}" bash scripts/pgcluster.sh start >/dev/null
     CLEANUPS+=('bash "$ROOT/scripts/pgcluster.sh" stop >/dev/null')
 fi
 # shellcheck disable=SC1090

@@ -107,7 +107,7 @@ set_ttl() {
 # Prints its line and leaves it in LAST, the client's line in LINE.
 LAST="" LINE=""
 phase() {
-    local label="$1" ttl="$2" before after h m r e i hit
+    local label="$1" ttl="$2" before h m r e i hit
     shift 2
     set_ttl "$ttl"
     read -r h m r e i <<<"$(figures)"
