@@ -52,6 +52,17 @@
 #             scan key = ANY($1), the AWS SDK v3 and plain Node.js sending the
 #             same 10 BatchGetItem requests at once (test/bench/run_canned.sh).
 #             Skipped, with a message, like the dynamodb part.
+#   cache     issue 13, the hot-entity cache (test/bench/run_cache.sh): a
+#             dynalite of its own with 20,000 items of 20 float8 features
+#             (test/bench/setup_cache.sql), 1,000 Zipf ids (s = 1) a call;
+#             open loop at 10 calls/s, phases of cache_ttl_ms 0 and 1000
+#             alternating (2 rounds, 30 s each): p50/p95 from when each call
+#             was due, the hit ratio; the same with 200 writes/s to the hot
+#             ids, each checked right after it returned (violations must be
+#             0); then 8 clients in a closed loop, calls/s and the clients'
+#             waits on the cache's LWLock (test/bench/bench_cache.c).  Needs
+#             feature_store preloaded; skipped, with a message, like the
+#             dynamodb part; about 6 minutes;
 #   stream    the streaming lane (test/bench/run_stream.sh): fs_push at
 #             5,000 events/s for 60 s from 4 connections into an embedded
 #             view and into a view in dynalite, with 100,000 and with 1,000
@@ -72,7 +83,7 @@
 #                           throughput phase: vectors against hand-join-all from
 #                           BENCH_CLIENTS connections at once (1 skips it)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
-#   BENCH_ONLY              embedded | stats | dynamodb | canned | ingest | stream: run only
+#   BENCH_ONLY              embedded | stats | dynamodb | canned | ingest | cache | stream: run only
 #                           that part (default: all)
 #   BENCH_STATS_ROUNDS (4)  BENCH_STATS_ITERATIONS (400)  BENCH_STATS_WARMUP (40)
 #                           the stats part's rounds, and its timed and untimed
@@ -85,6 +96,7 @@
 #   BENCH_PERF (1)          0 skips the perf profiles of the DynamoDB and canned parts
 #   BENCH_PERF_CALLS (30)   calls profiled (fs_get_features; its count(*) in the canned part)
 #   BENCH_CANNED_*          see test/bench/run_canned.sh
+#   BENCH_CACHE_*           see test/bench/run_cache.sh
 #   BENCH_STREAM_*          see test/bench/run_stream.sh
 #   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)
 #   BENCH_DYNALITE_ENV      the benchmark dynalite's state file
@@ -101,8 +113,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|stats|dynamodb|canned|ingest|stream) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|stats|dynamodb|canned|ingest|cache|stream) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, cache or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -150,12 +162,16 @@ if [ "$BENCH_ONLY" = stream ]; then
 fi
 
 # 2. A cluster: reuse a running one (and leave it running), else start one
-#    with room for both tables and their indexes in shared_buffers.
+#    with room for both tables and their indexes in shared_buffers, and
+#    feature_store preloaded.
 if bash scripts/pgcluster.sh status >/dev/null 2>&1; then
     say "reusing the running cluster"
 else
     say "starting a cluster"
-    FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_buffers = 1GB}" bash scripts/pgcluster.sh start >/dev/null
+    # The preload too (pgcluster.sh's default, which this line replaces):
+    # the cache part needs it, and the stats part sets it as it needs.
+    FS_PG_EXTRA_CONF="${FS_PG_EXTRA_CONF:-shared_buffers = 1GB
+shared_preload_libraries = 'feature_store'}" bash scripts/pgcluster.sh start >/dev/null
     CLEANUPS+=('bash "$ROOT/scripts/pgcluster.sh" stop >/dev/null')
 fi
 # shellcheck disable=SC1090
@@ -167,6 +183,8 @@ PG_INC="$(pg_config --includedir)"
 PG_LIB="$(pg_config --libdir)"
 cc -O2 -Wall -Wextra -I"$PG_INC" -o "$BUILD/bench_serving" "$BENCH/bench_serving.c" \
    -L"$PG_LIB" -lpq
+cc -O2 -Wall -Wextra -I"$PG_INC" -o "$BUILD/bench_cache" "$BENCH/bench_cache.c" \
+   -L"$PG_LIB" -lpq -lpthread -lm
 
 run_embedded() {
 # 4. The data.
@@ -269,4 +287,5 @@ if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = stats ]; then echo; bash "$BENCH/ru
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH/run_dynamodb.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = canned ]; then echo; bash "$BENCH/run_canned.sh"; fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = cache ]; then echo; bash "$BENCH/run_cache.sh"; fi
 if [ -z "$BENCH_ONLY" ]; then echo; bash "$BENCH/run_stream.sh"; fi
