@@ -270,3 +270,25 @@ fs_jv_to_json(const FsJv *v)
 		request_oom();
 	return j;
 }
+
+/* See ddb_json.h. */
+void
+fs_json_each_cached(StringInfo buf, void (*fn) (void *arg, const FsJv *item), void *arg,
+					const char *what)
+{
+	FsJsonDoc  *doc;
+	const char *error = NULL;
+	FsJIter		it;
+	FsJv		item;
+
+	appendStringInfoChar(buf, ']');
+	enlargeStringInfo(buf, FS_JSON_PADDING);
+	memset(buf->data + buf->len, 0, FS_JSON_PADDING);
+	doc = fs_json_doc_parse(buf->data, buf->len, &error);
+	if (doc == NULL)
+		elog(ERROR, "the cached items of %s are not JSON: %s", what, error ? error : "?");
+	fs_jiter(&doc->root, &it);
+	while (fs_jnext(&it, &item))
+		fn(arg, &item);
+	fs_json_doc_release(doc);
+}

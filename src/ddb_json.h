@@ -36,6 +36,8 @@
 
 #include <jansson.h>
 
+#include "lib/stringinfo.h"
+
 #include "json_doc.h"
 
 /* References to jansson values, dropped when a memory context is reset. */
@@ -93,6 +95,14 @@ extern FsJsonDoc *fs_json_doc_parse(const char *buf, size_t len, const char **er
 
 /* Release a document now rather than with its memory context. */
 extern void fs_json_doc_release(FsJsonDoc *doc);
+
+/*
+ * The items the cache answered, as the JSON array "[item,...]" whose text
+ * buf holds (without its closing bracket, added here): hand each to fn.
+ * what names the items in the error should the text not be JSON.
+ */
+extern void fs_json_each_cached(StringInfo buf, void (*fn) (void *arg, const FsJv *item),
+								void *arg, const char *what);
 
 /*
  * A value of a parsed answer as a new jansson value, for the few that go

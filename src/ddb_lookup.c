@@ -727,6 +727,13 @@ deadline_passed(FsDdbEndpoint *ep, Oid serverid, RemoteView *rv)
 	lk->key_unavailable = rv->unanswered;
 }
 
+/* An item the cache answered, read as the store's are. */
+static void
+cached_item(void *arg, const FsJv *item)
+{
+	lookup_item(&((RemoteView *) arg)->get, item);
+}
+
 /*
  * After a view's batch read: read the items the cache answered as the
  * store's are read, then put what the store answered (an item, or that
@@ -742,24 +749,10 @@ cache_finish(RemoteView *rv)
 		return;
 	if (rv->nhits > 0)
 	{
-		FsJsonDoc  *doc;
-		const char *error = NULL;
-		FsJIter		it;
-		FsJv		item;
-
-		appendStringInfoChar(&rv->hits, ']');
-		enlargeStringInfo(&rv->hits, FS_JSON_PADDING);
-		memset(rv->hits.data + rv->hits.len, 0, FS_JSON_PADDING);
-		doc = fs_json_doc_parse(rv->hits.data, rv->hits.len, &error);
-		if (doc == NULL)
-			elog(ERROR, "the cached items of feature view \"%s\" are not JSON: %s",
-				 lk->view->name, error ? error : "?");
 		rv->from_cache = true;
-		fs_jiter(&doc->root, &it);
-		while (fs_jnext(&it, &item))
-			lookup_item(&rv->get, &item);
+		fs_json_each_cached(&rv->hits, cached_item, rv,
+							psprintf("feature view \"%s\"", lk->view->name));
 		rv->from_cache = false;
-		fs_json_doc_release(doc);
 	}
 	for (int k = 0; k < lk->nkeys; k++)
 	{

@@ -760,6 +760,13 @@ scan_take_item(FsDdbGet *get, const FsJv *item)
 	scan_keep_item((FsScanState *) get->arg, item);
 }
 
+/* An item the cache answered, kept as the store's are. */
+static void
+scan_cached_item(void *arg, const FsJv *item)
+{
+	scan_keep_item((FsScanState *) arg, item);
+}
+
 /*
  * After a key lookup through the cache: read the items it answered as the
  * store's are read, then put what the store answered for the keys it was
@@ -771,24 +778,10 @@ scan_cache_finish(FsScanState *st, StringInfo hits, int nhits, FsBytesKey *misse
 {
 	if (nhits > 0)
 	{
-		FsJsonDoc  *doc;
-		const char *error = NULL;
-		FsJIter		it;
-		FsJv		item;
-
-		appendStringInfoChar(hits, ']');
-		enlargeStringInfo(hits, FS_JSON_PADDING);
-		memset(hits->data + hits->len, 0, FS_JSON_PADDING);
-		doc = fs_json_doc_parse(hits->data, hits->len, &error);
-		if (doc == NULL)
-			elog(ERROR, "the cached items of foreign table \"%s\" are not JSON: %s",
-				 st->tbl->table, error ? error : "?");
 		st->from_cache = true;
-		fs_jiter(&doc->root, &it);
-		while (fs_jnext(&it, &item))
-			scan_keep_item(st, &item);
+		fs_json_each_cached(hits, scan_cached_item, st,
+							psprintf("remote table \"%s\"", st->tbl->table));
 		st->from_cache = false;
-		fs_json_doc_release(doc);
 	}
 	for (int i = 0; i < nmissed; i++)
 	{
