@@ -14,6 +14,8 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "cache.h"
+
 /*
  * An empty json object.  The postgres executable exports its own
  * json_object (the SQL function), and the dynamic linker binds a module's
@@ -291,4 +293,18 @@ fs_json_each_cached(StringInfo buf, void (*fn) (void *arg, const FsJv *item), vo
 	while (fs_jnext(&it, &item))
 		fn(arg, &item);
 	fs_json_doc_release(doc);
+}
+
+/* See ddb_json.h. */
+bool
+fs_json_cached_text(const FsJv *item, char **text, int *len)
+{
+	char		buf[FS_CACHE_ENTRY_BYTES];
+	size_t		n = fs_jminify(item, buf, sizeof(buf));
+
+	if (n == 0 || n > sizeof(buf))
+		return false;
+	*text = pnstrdup(buf, n);
+	*len = (int) n;
+	return true;
 }

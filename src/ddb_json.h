@@ -105,6 +105,12 @@ extern void fs_json_each_cached(StringInfo buf, void (*fn) (void *arg, const FsJ
 								void *arg, const char *what);
 
 /*
+ * An item of an answer as the JSON text the cache keeps (palloc'd), or
+ * false when it is too large for an entry.
+ */
+extern bool fs_json_cached_text(const FsJv *item, char **text, int *len);
+
+/*
  * A value of a parsed answer as a new jansson value, for the few that go
  * back into requests (UnprocessedKeys, LastEvaluatedKey).  Failing loudly.
  */

@@ -32,7 +32,6 @@
 #include "utils/rel.h"
 
 #include "cache.h"
-#include "json_doc.h"
 #include "store.h"
 #include "utils.h"
 
@@ -506,14 +505,15 @@ item_context(void *arg)
 static void
 keep_answer(RemoteView *rv, int slot, const FsJv *item)
 {
-	char		buf[FS_CACHE_ENTRY_BYTES];
-	size_t		len = fs_jminify(item, buf, sizeof(buf));
+	char	   *text;
+	int			len;
 
 	/* An item too large for an entry is not cached. */
-	if (len == 0 || len > sizeof(buf))
-		return;
-	rv->answer[slot].ptr = pnstrdup(buf, len);
-	rv->answer[slot].len = len;
+	if (fs_json_cached_text(item, &text, &len))
+	{
+		rv->answer[slot].ptr = text;
+		rv->answer[slot].len = len;
+	}
 }
 
 /* An item of a view's table: store its values in the view's lookup. */

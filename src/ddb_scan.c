@@ -16,7 +16,6 @@
 #include "postgres.h"
 
 #include "ddb.h"
-#include "json_doc.h"
 
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -580,19 +579,14 @@ scan_asked_for(FsScanState *st, const FsJv *key_av, Datum key, bool key_null)
 static void
 keep_answer(FsScanState *st, const FsBytesKey *asked, const FsJv *item)
 {
-	char		buf[FS_CACHE_ENTRY_BYTES];
-	size_t		len = fs_jminify(item, buf, sizeof(buf));
 	FsAnswer   *a = hash_search(st->answers, asked, HASH_ENTER, NULL);
 
 	/* An item too large for an entry is not cached (len -1), nor taken for none. */
-	if (len == 0 || len > sizeof(buf))
+	if (!fs_json_cached_text(item, &a->item, &a->len))
 	{
 		a->item = NULL;
 		a->len = -1;
-		return;
 	}
-	a->item = pnstrdup(buf, len);
-	a->len = len;
 }
 
 /*

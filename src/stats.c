@@ -322,13 +322,9 @@ fs_stats_flush(void)
 {
 	if (stats_hash == NULL || npending == 0)
 		return;
-	/* Emptied first: an error below must not count anything twice. */
-	for (int n = npending; n > 0;)
-	{
-		n--;
-		npending = n;
-		flush_one(&pending[n]);
-	}
+	/* Each entry leaves the set before it is added: nothing counts twice. */
+	while (npending > 0)
+		flush_one(&pending[--npending]);
 }
 
 /*-------------------------------------------------------------------------
