@@ -42,6 +42,19 @@
  * same values).  Rows go straight into the heap of the caller's own
  * temporary tables, which have no indexes or triggers.
  *
+ * Memory is bounded by maintenance_work_mem, not by the number of entities.
+ * When the entities expected (the larger of the source's and the state's
+ * row counts, as the planner's statistics or the relation's size say) take
+ * more than that, the run works in parts by the entities' hash: the first
+ * reading of the state and of the source keeps the entities of the first
+ * part in memory and writes the rows of the others to temporary files (a
+ * BufFile per part and side, within temp_file_limit); each other part is
+ * then read back and handled as the first was.  An entity is in one part
+ * only, so each part decides alone; rows of a part are read back in source
+ * order, so the later row of the source still wins a tie.  The state rows
+ * of a part are those whose entity_id hashes into it, by the key type's
+ * hash, not by the entity_hash they hold.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -59,12 +72,14 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "optimizer/plancat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "storage/buffile.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -80,6 +95,13 @@ PG_FUNCTION_INFO_V1(fs_ingest_silver);
 
 /* Source rows fetched from the cursor at a time. */
 #define FETCH_ROWS 10000
+
+/* At most 2^MAX_PART_BITS parts: beyond, a part outgrows memory anyway. */
+#define MAX_PART_BITS 10
+
+/* Kinds of spilled source rows: a row to handle; a rejected row's entity. */
+#define SPILL_ROW 'r'
+#define SPILL_NAMED 'n'
 
 /* One column of the silver table and how to fill it from the source. */
 typedef struct SilverColumn
@@ -188,11 +210,29 @@ typedef struct SilverRun
 	int			nlosers;
 	int			maxlosers;
 
+	/* parts by the entities' hash (see the top of the file) */
+	int			part_bits;		/* 2^part_bits parts; 0: one, all in memory */
+	int			cur_part;		/* the part whose entities are in memory */
+	long		part_entities;	/* what a part's table is sized for */
+	BufFile   **state_spill;	/* per part: its state rows, else NULL */
+	BufFile   **source_spill;	/* per part: its source rows, else NULL */
+	TupleDesc	source_desc;	/* of the source rows (as the cursor reads) */
+	int64		cur_row;		/* the current row's ordinal in the source */
+	char	   *spillbuf;		/* a row read back */
+	Size		spillbuf_size;
+
 	int64		rows_read;
 	int64		rows_rejected;
 	int64		rows_superseded;
 	int64		counts[3];		/* kept rows: stale, unchanged, changed */
 } SilverRun;
+
+/* The part of the entities of hash. */
+static inline int
+part_of(const SilverRun *sr, uint32 hash)
+{
+	return sr->part_bits == 0 ? 0 : (int) (hash >> (32 - sr->part_bits));
+}
 
 /* The kept row's fate against what earlier runs wrote. */
 static char
@@ -337,22 +377,167 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 }
 
 /*
- * How many entities to size the hash table for: growing a table of a
- * million entries step by step costs more than the memory saved, but an
- * estimate is not worth more than a million entries (about 150 MB) up
- * front: the table grows.
+ * How many rows a relation has, as the planner would estimate it: its
+ * statistics, or, never analyzed (as right after COPY), its size and the
+ * width of its columns; 0 for a relation without storage (a view).
  */
-static long
-expected_entities(Oid source)
+static double
+expected_rows(Oid relid)
 {
-	Relation	rel = relation_open(source, AccessShareLock);
-	double		n = rel->rd_rel->reltuples;
+	Relation	rel = relation_open(relid, AccessShareLock);
+	BlockNumber pages = 0;
+	double		tuples = 0;
+	double		allvisfrac;
 
-	/* Never analyzed, as right after COPY: guess from its size. */
-	if (n < 0 && RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
-		n = (double) RelationGetNumberOfBlocks(rel) * (BLCKSZ / 128);
+	if (RELKIND_HAS_TABLE_AM(rel->rd_rel->relkind))
+		estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
 	relation_close(rel, AccessShareLock);
-	return (long) Max(1024.0, Min(n, 1024.0 * 1024));
+	return Max(tuples, 0.0);
+}
+
+
+/* What load_state puts right in a batch of state rows. */
+typedef struct StateFixes
+{
+	Datum	   *drop_entities;
+	Datum	   *drop_hashes;
+	Datum	   *fix_entities;
+	Datum	   *fix_old;
+	Datum	   *fix_new;
+	int			ndrop;
+	int			nfix;
+} StateFixes;
+
+static void
+state_fixes_init(StateFixes *f, int n)
+{
+	f->drop_entities = palloc(sizeof(Datum) * n);
+	f->drop_hashes = palloc(sizeof(Datum) * n);
+	f->fix_entities = palloc(sizeof(Datum) * n);
+	f->fix_old = palloc(sizeof(Datum) * n);
+	f->fix_new = palloc(sizeof(Datum) * n);
+	f->ndrop = f->nfix = 0;
+}
+
+static void
+state_fixes_apply(SilverRun *sr, StateFixes *f)
+{
+	fs_state_delete(sr->schema, sr->view, f->drop_entities, f->drop_hashes, f->ndrop);
+	fs_state_rehash(sr->schema, sr->view, f->fix_entities, f->fix_old, f->fix_new, f->nfix, true);
+}
+
+/*
+ * One state row of an entity of the part in memory: its entry, or, for a
+ * second row of one entity, a row to drop; a wrong entity_hash is a row to
+ * fix.  entity is its entity_id (text), key its value, hash the key's.
+ */
+static void
+state_row(SilverRun *sr, StateFixes *f, Datum entity, Datum key, int32 hash,
+		  int32 stored_hash, const char *digest, int digest_len, bool ts_null,
+		  TimestampTz ts)
+{
+	EntityEntry *e;
+	bool		found;
+
+	e = entities_insert_hash(sr->entities, key, (uint32) hash, &found);
+	if (found)
+	{
+		f->drop_entities[f->ndrop] = entity;
+		f->drop_hashes[f->ndrop++] = Int32GetDatum(stored_hash);
+		e->digest_known = false;
+		if (!ts_null && (!e->state_has_time || ts > e->state_time))
+		{
+			e->state_has_time = true;
+			e->state_time = ts;
+		}
+		return;
+	}
+	e->key = fs_key_copy(&sr->key_type, key, sr->keycxt);
+	/* A text key is its own text form: one copy for both. */
+	if (sr->key_is_text)
+		e->entity = e->key;
+	else
+	{
+		MemoryContext kold = MemoryContextSwitchTo(sr->keycxt);
+
+		e->entity = datumCopy(entity, false, -1);
+		MemoryContextSwitchTo(kold);
+	}
+	e->hash = hash;
+	e->has_state = true;
+	e->digest_known = (hash == stored_hash);
+	e->seen = false;
+	e->named = false;
+	memset(e->state_digest, 0, FS_DIGEST_LEN);
+	if (digest_len == FS_DIGEST_LEN)
+		memcpy(e->state_digest, digest, FS_DIGEST_LEN);
+	else
+		e->digest_known = false;
+	e->state_has_time = !ts_null;
+	e->state_time = ts_null ? 0 : ts;
+	if (hash != stored_hash)
+	{
+		f->fix_entities[f->nfix] = entity;
+		f->fix_old[f->nfix] = Int32GetDatum(stored_hash);
+		f->fix_new[f->nfix++] = Int32GetDatum(hash);
+	}
+}
+
+/*
+ * The file of part p of a side, created when first needed, in the run's
+ * memory (rows are handled in a context reset after each).
+ */
+static BufFile *
+spill_file(SilverRun *sr, BufFile **files, int p)
+{
+	if (files[p] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(sr->fncxt);
+
+		files[p] = BufFileCreateTemp(false);
+		MemoryContextSwitchTo(old);
+	}
+	return files[p];
+}
+
+/*
+ * Write a state row of another part to its file: stored hash, flags, digest,
+ * event time, entity_id.
+ */
+static void
+spill_state(SilverRun *sr, int p, int32 stored_hash, bytea *digest, bool ts_null,
+			TimestampTz ts, text *entity)
+{
+	BufFile    *f = spill_file(sr, sr->state_spill, p);
+	uint8		digest_len = VARSIZE_ANY_EXHDR(digest) == FS_DIGEST_LEN ? FS_DIGEST_LEN : 0;
+	uint8		has_time = !ts_null;
+	uint32		len = VARSIZE_ANY_EXHDR(entity);
+
+	BufFileWrite(f, &stored_hash, sizeof(stored_hash));
+	BufFileWrite(f, &digest_len, 1);
+	BufFileWrite(f, &has_time, 1);
+	if (digest_len > 0)
+		BufFileWrite(f, VARDATA_ANY(digest), FS_DIGEST_LEN);
+	BufFileWrite(f, &ts, sizeof(ts));
+	BufFileWrite(f, &len, sizeof(len));
+	BufFileWrite(f, VARDATA_ANY(entity), len);
+}
+
+/* Read exactly len bytes of a spill file; false at its end. */
+static bool
+spill_read(BufFile *f, void *ptr, size_t len, bool at_record_start)
+{
+	size_t		got = BufFileRead(f, ptr, len);
+
+	if (got == len)
+		return true;
+	if (got == 0 && at_record_start)
+		return false;
+	ereport(ERROR,
+			(errcode_for_file_access(),
+			 errmsg("could not read fs_ingest's temporary file: read only %zu of %zu bytes",
+					got, len)));
+	return false;
 }
 
 /*
@@ -363,6 +548,8 @@ expected_entities(Oid source)
  * not its key's (collation rules changed, a restore elsewhere) gets the
  * right one.  The digest of the entity of those last two cannot be trusted
  * (a direct write may have missed the row): the entity is compared afresh.
+ * Rows of entities of another part go to that part's file, and are put
+ * right when it is loaded (reload_state).
  */
 static void
 load_state(SilverRun *sr)
@@ -389,13 +576,7 @@ load_state(SilverRun *sr)
 		char	  **texts;
 		Datum	   *keys;
 		bool	   *ok;
-		Datum	   *drop_entities;
-		Datum	   *drop_hashes;
-		Datum	   *fix_entities;
-		Datum	   *fix_old;
-		Datum	   *fix_new;
-		int			ndrop = 0;
-		int			nfix = 0;
+		StateFixes	fixes;
 
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
 		tuptable = SPI_tuptable;
@@ -407,11 +588,7 @@ load_state(SilverRun *sr)
 		texts = palloc(sizeof(char *) * n);
 		keys = palloc(sizeof(Datum) * n);
 		ok = palloc(sizeof(bool) * n);
-		drop_entities = palloc(sizeof(Datum) * n);
-		drop_hashes = palloc(sizeof(Datum) * n);
-		fix_entities = palloc(sizeof(Datum) * n);
-		fix_old = palloc(sizeof(Datum) * n);
-		fix_new = palloc(sizeof(Datum) * n);
+		state_fixes_init(&fixes, (int) n);
 		for (uint64 r = 0; r < n; r++)
 			texts[r] = SPI_getvalue(tuptable->vals[r], tuptable->tupdesc, 1);
 		fs_key_read(&sr->key_type, texts, (int) n, keys, ok);
@@ -427,68 +604,122 @@ load_state(SilverRun *sr)
 			Datum		h = SPI_getbinval(tup, td, 4, &isnull);
 			int32		stored_hash = isnull ? 0 : DatumGetInt32(h);
 			int32		hash;
-			EntityEntry *e;
-			bool		found;
+			int			p;
 
 			if (!ok[r])
 			{
-				drop_entities[ndrop] = entity;
-				drop_hashes[ndrop++] = Int32GetDatum(stored_hash);
+				fixes.drop_entities[fixes.ndrop] = entity;
+				fixes.drop_hashes[fixes.ndrop++] = Int32GetDatum(stored_hash);
 				continue;
 			}
 			hash = fs_key_hash(&sr->key_type, keys[r]);
 			if (!sr->hashed)
 				stored_hash = hash; /* 0.1.0's rows are trusted as 0.1.0 did */
-			e = entities_insert_hash(sr->entities, keys[r], (uint32) hash, &found);
-			if (found)
+			p = part_of(sr, (uint32) hash);
+			if (p != sr->cur_part)
 			{
-				drop_entities[ndrop] = entity;
-				drop_hashes[ndrop++] = Int32GetDatum(stored_hash);
-				e->digest_known = false;
-				if (!ts_null && (!e->state_has_time || DatumGetTimestampTz(ts) > e->state_time))
-				{
-					e->state_has_time = true;
-					e->state_time = DatumGetTimestampTz(ts);
-				}
+				spill_state(sr, p, stored_hash, digest, ts_null,
+							ts_null ? 0 : DatumGetTimestampTz(ts), DatumGetTextPP(entity));
 				continue;
 			}
-			e->key = fs_key_copy(&sr->key_type, keys[r], sr->keycxt);
-			/* A text key is its own text form: one copy for both. */
-			if (sr->key_is_text)
-				e->entity = e->key;
-			else
-			{
-				MemoryContext kold = MemoryContextSwitchTo(sr->keycxt);
-
-				e->entity = datumCopy(entity, false, -1);
-				MemoryContextSwitchTo(kold);
-			}
-			e->hash = hash;
-			e->has_state = true;
-			e->digest_known = (hash == stored_hash);
-			e->seen = false;
-			e->named = false;
-			memset(e->state_digest, 0, FS_DIGEST_LEN);
-			if (VARSIZE_ANY_EXHDR(digest) == FS_DIGEST_LEN)
-				memcpy(e->state_digest, VARDATA_ANY(digest), FS_DIGEST_LEN);
-			else
-				e->digest_known = false;
-			e->state_has_time = !ts_null;
-			e->state_time = ts_null ? 0 : DatumGetTimestampTz(ts);
-			if (hash != stored_hash)
-			{
-				fix_entities[nfix] = entity;
-				fix_old[nfix] = Int32GetDatum(stored_hash);
-				fix_new[nfix++] = Int32GetDatum(hash);
-			}
+			state_row(sr, &fixes, entity, keys[r], hash, stored_hash, VARDATA_ANY(digest),
+					  VARSIZE_ANY_EXHDR(digest), ts_null, ts_null ? 0 : DatumGetTimestampTz(ts));
 		}
-		fs_state_delete(sr->schema, sr->view, drop_entities, drop_hashes, ndrop);
-		fs_state_rehash(sr->schema, sr->view, fix_entities, fix_old, fix_new, nfix, true);
+		state_fixes_apply(sr, &fixes);
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
 	MemoryContextDelete(cxt);
+}
+
+/* Load the state rows of part p, which load_state wrote to its file. */
+static void
+reload_state(SilverRun *sr, int p)
+{
+	BufFile    *f = sr->state_spill[p];
+	MemoryContext cxt;
+	bool		more = true;
+
+	if (f == NULL)
+		return;
+	if (BufFileSeek(f, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind fs_ingest's temporary file")));
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest state rows",
+								ALLOCSET_DEFAULT_SIZES);
+	while (more)
+	{
+		MemoryContext old;
+		char	  **texts;
+		Datum	   *entities;
+		Datum	   *keys;
+		bool	   *ok;
+		int32	   *stored;
+		uint8	   *digest_lens;
+		char	   *digests;
+		bool	   *ts_nulls;
+		TimestampTz *times;
+		StateFixes	fixes;
+		int			n = 0;
+
+		MemoryContextReset(cxt);
+		old = MemoryContextSwitchTo(cxt);
+		texts = palloc(sizeof(char *) * FETCH_ROWS);
+		entities = palloc(sizeof(Datum) * FETCH_ROWS);
+		keys = palloc(sizeof(Datum) * FETCH_ROWS);
+		ok = palloc(sizeof(bool) * FETCH_ROWS);
+		stored = palloc(sizeof(int32) * FETCH_ROWS);
+		digest_lens = palloc(FETCH_ROWS);
+		digests = palloc((Size) FETCH_ROWS * FS_DIGEST_LEN);
+		ts_nulls = palloc(sizeof(bool) * FETCH_ROWS);
+		times = palloc(sizeof(TimestampTz) * FETCH_ROWS);
+		state_fixes_init(&fixes, FETCH_ROWS);
+		while (n < FETCH_ROWS)
+		{
+			uint8		has_time;
+			uint32		len;
+			text	   *entity;
+
+			if (!spill_read(f, &stored[n], sizeof(int32), true))
+			{
+				more = false;
+				break;
+			}
+			spill_read(f, &digest_lens[n], 1, false);
+			spill_read(f, &has_time, 1, false);
+			if (digest_lens[n] > 0)
+				spill_read(f, digests + (Size) n * FS_DIGEST_LEN, FS_DIGEST_LEN, false);
+			spill_read(f, &times[n], sizeof(TimestampTz), false);
+			ts_nulls[n] = !has_time;
+			spill_read(f, &len, sizeof(len), false);
+			entity = palloc(VARHDRSZ + len + 1);
+			SET_VARSIZE(entity, VARHDRSZ + len);
+			spill_read(f, VARDATA(entity), len, false);
+			entities[n] = PointerGetDatum(entity);
+			texts[n] = text_to_cstring(entity);
+			n++;
+		}
+		fs_key_read(&sr->key_type, texts, n, keys, ok);
+		for (int r = 0; r < n; r++)
+		{
+			if (!ok[r])
+			{
+				fixes.drop_entities[fixes.ndrop] = entities[r];
+				fixes.drop_hashes[fixes.ndrop++] = Int32GetDatum(stored[r]);
+				continue;
+			}
+			state_row(sr, &fixes, entities[r], keys[r], fs_key_hash(&sr->key_type, keys[r]),
+					  stored[r], digests + (Size) r * FS_DIGEST_LEN, digest_lens[r],
+					  ts_nulls[r], times[r]);
+		}
+		state_fixes_apply(sr, &fixes);
+		MemoryContextSwitchTo(old);
+	}
+	MemoryContextDelete(cxt);
+	BufFileClose(f);
+	sr->state_spill[p] = NULL;
 }
 
 /*
@@ -780,7 +1011,7 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
 	}
 	entry->class = classify(entry, ts, digest);
 	entry->event_time = ts;
-	entry->row = sr->rows_read;
+	entry->row = sr->cur_row;
 
 	/* Only what changed goes on to be written, with the state it is kept under. */
 	if (entry->class == 'w' && sr->entity_col >= 0)
@@ -804,25 +1035,37 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
 }
 
 /*
+ * Write a source row of another part to its file: its kind, its ordinal in
+ * the source and the tuple as read.
+ */
+static void
+spill_source(SilverRun *sr, int p, char kind, HeapTuple tup)
+{
+	BufFile    *f = spill_file(sr, sr->source_spill, p);
+	uint32		len = tup->t_len;
+
+	BufFileWrite(f, &kind, 1);
+	BufFileWrite(f, &sr->cur_row, sizeof(sr->cur_row));
+	BufFileWrite(f, &len, sizeof(len));
+	BufFileWrite(f, tup->t_data, len);
+}
+
+/*
  * One source row: convert it, find its entity, compare, and keep it or
  * reject it.  Change detection works on the source's text: a row whose
  * features are written exactly as in the last write of its entity (with
  * the same column types) was valid then and has the same values now, so its
- * features are not converted again.
+ * features are not converted again.  A row of an entity of another part
+ * goes to that part's file, once its key and event time are known to be
+ * valid: a row they make a reject is rejected now, and the entity of a
+ * snapshot's rejected row is noted in its part's file (kind SPILL_NAMED).
  */
 static void
-silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
+silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 {
 	uint8	   *digest = (uint8 *) VARDATA(sr->digest_datum);
 	bool		key_ok = false;
 	EntityEntry *entry = NULL;
-
-	sr->rows_read++;
-	if (sr->rows_read % FS_INGEST_PROGRESS_ROWS == 0)
-		ereport(NOTICE,
-				(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
-						INT64_FORMAT " rejected",
-						(long long) sr->run_id, sr->rows_read, sr->rows_rejected)));
 
 	heap_deform_tuple(tup, tupdesc, sr->values, sr->nulls);
 	for (int i = 0; i < sr->natts; i++)
@@ -831,7 +1074,20 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 			: (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(sr->values[i]));
 		sr->raw[i] = NULL;
 	}
-	sr->values[sr->row_col] = Int64GetDatum(sr->rows_read);
+	if (kind == SPILL_NAMED)
+	{
+		/* The entity of a rejected row of a snapshot, noted already. */
+		if (convert_column(sr, sr->key_col))
+		{
+			entry = entities_lookup(sr->entities, sr->values[sr->key_col]);
+			if (entry != NULL)
+				entry->named = true;
+		}
+		sr->why[sr->key_col] = NULL;
+		sr->nrefused = 0;
+		return;
+	}
+	sr->values[sr->row_col] = Int64GetDatum(sr->cur_row);
 	sr->nulls[sr->row_col] = false;
 	sr->values[sr->digest_col] = PointerGetDatum(sr->digest_datum);
 	sr->nulls[sr->digest_col] = false;
@@ -844,6 +1100,11 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 		bool		found;
 
 		hash = fs_key_hash(&sr->key_type, key);
+		if (part_of(sr, (uint32) hash) != sr->cur_part)
+		{
+			spill_source(sr, part_of(sr, (uint32) hash), SPILL_ROW, tup);
+			return;
+		}
 		text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
 		entry = entities_insert_hash(sr->entities, key, (uint32) hash, &found);
 		if (!found)
@@ -874,18 +1135,26 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc)
 			fs_ingest_reject(sr->schema, sr->run_id,
 							 sr->txt[sr->key_col] ? raw_text(sr, sr->key_col) : NULL,
 							 sr->cols[i].name, sr->txt[i] ? raw_text(sr, i) : NULL, sr->why[i],
-							 sr->rows_read);
+							 sr->cur_row);
 			sr->why[i] = NULL;
 		}
 		sr->nrefused = 0;
 		/* A snapshot keeps the entity of a rejected row whose key is valid. */
 		if (sr->keyrel != NULL && key_ok)
 		{
+			Datum		key = sr->values[sr->key_col];
+			uint32		hash = (uint32) fs_key_hash(&sr->key_type, key);
+
 			note_seen_key(sr);
-			if (entry == NULL)
-				entry = entities_lookup(sr->entities, sr->values[sr->key_col]);
-			if (entry != NULL)
-				entry->named = true;
+			if (part_of(sr, hash) != sr->cur_part)
+				spill_source(sr, part_of(sr, hash), SPILL_NAMED, tup);
+			else
+			{
+				if (entry == NULL)
+					entry = entities_lookup(sr->entities, key);
+				if (entry != NULL)
+					entry->named = true;
+			}
 		}
 		return;
 	}
@@ -964,6 +1233,12 @@ count_kept(SilverRun *sr)
 		}
 	}
 	fs_state_advance_times(sr->schema, sr->view, adv_keys, adv_hashes, adv_times, nadv);
+	if (adv_keys != NULL)
+	{
+		pfree(adv_keys);
+		pfree(adv_hashes);
+		pfree(adv_times);
+	}
 }
 
 /*
@@ -996,6 +1271,109 @@ forget_absent(SilverRun *sr)
 		}
 	}
 	fs_state_delete(sr->schema, sr->view, entities, hashes, n);
+	pfree(entities);
+	pfree(hashes);
+}
+
+/*
+ * How many parts the run needs: the entities expected (the larger of the
+ * source's rows and the state's rows, all views', as their statistics or
+ * sizes say) against maintenance_work_mem, at the memory an entity takes
+ * in the hash table (its entry, the table's free slots, a copy of a key
+ * passed by reference).  0.1.0's state, without entity_hash, is read in
+ * one part.
+ */
+static void
+plan_parts(SilverRun *sr, Oid source)
+{
+	double		n = (double) expected_rows(source);
+	double		per_entity = sizeof(EntityEntry) * 2.0 +
+		(sr->key_type.typbyval ? 0 : 32 + (sr->key_is_text ? 0 : 16));
+	double		budget = (double) maintenance_work_mem * 1024.0;
+	Oid			state = get_relname_relid("fs_ingest_state", sr->schema);
+
+	if (OidIsValid(state))
+		n = Max(n, (double) expected_rows(state));
+	sr->part_bits = 0;
+	if (sr->hashed)
+		while (sr->part_bits < MAX_PART_BITS &&
+			   n * per_entity / (double) (1 << sr->part_bits) > budget)
+			sr->part_bits++;
+	sr->part_entities = (long) Max(1024.0, Min(n / (double) (1 << sr->part_bits),
+											   budget / per_entity));
+	sr->cur_part = 0;
+	if (sr->part_bits > 0)
+	{
+		sr->state_spill = palloc0(sizeof(BufFile *) << sr->part_bits);
+		sr->source_spill = palloc0(sizeof(BufFile *) << sr->part_bits);
+		ereport(NOTICE,
+				(errmsg("fs_ingest run %lld: more entities than maintenance_work_mem holds, "
+						"working in parts through temporary files",
+						(long long) sr->run_id),
+				 errdetail("About %.0f entities, in %d parts.", n, 1 << sr->part_bits)));
+	}
+}
+
+/* Handle the source rows of part p, which the first reading wrote to its file. */
+static void
+replay_source(SilverRun *sr, int p)
+{
+	BufFile    *f = sr->source_spill[p];
+
+	if (f == NULL)
+		return;
+	if (BufFileSeek(f, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind fs_ingest's temporary file")));
+	for (;;)
+	{
+		char		kind;
+		uint32		len;
+		HeapTupleData tup;
+		MemoryContext oldcxt;
+
+		if (!spill_read(f, &kind, 1, true))
+			break;
+		spill_read(f, &sr->cur_row, sizeof(sr->cur_row), false);
+		spill_read(f, &len, sizeof(len), false);
+		if (len > sr->spillbuf_size)
+		{
+			sr->spillbuf_size = Max(len, 2 * sr->spillbuf_size);
+			sr->spillbuf = sr->spillbuf ? repalloc(sr->spillbuf, sr->spillbuf_size)
+				: MemoryContextAlloc(sr->fncxt, sr->spillbuf_size);
+		}
+		spill_read(f, sr->spillbuf, len, false);
+		tup.t_len = len;
+		tup.t_data = (HeapTupleHeader) sr->spillbuf;
+		ItemPointerSetInvalid(&tup.t_self);
+		tup.t_tableOid = InvalidOid;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(sr->rowcxt);
+		oldcxt = MemoryContextSwitchTo(sr->rowcxt);
+		silver_row(sr, &tup, sr->source_desc, kind);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	BufFileClose(f);
+	sr->source_spill[p] = NULL;
+}
+
+/* The hash table of the entities of the part in memory, empty. */
+static void
+new_part_table(SilverRun *sr)
+{
+	MemoryContextReset(sr->keycxt);
+	sr->entities = entities_create(sr->keycxt, (uint32) sr->part_entities, &sr->key_type);
+}
+
+/* Done with the part in memory: count its entities, forget the absent. */
+static void
+finish_part(SilverRun *sr)
+{
+	count_kept(sr);
+	if (sr->forget_absent)
+		forget_absent(sr);
 }
 
 /*
@@ -1047,7 +1425,6 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 
 	sr.keycxt = AllocSetContextCreate(sr.fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
 	sr.rowcxt = AllocSetContextCreate(sr.fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
-	sr.entities = entities_create(sr.keycxt, (uint32) expected_entities(source), &sr.key_type);
 	sr.values = palloc(sizeof(Datum) * sr.natts);
 	sr.nulls = palloc(sizeof(bool) * sr.natts);
 	sr.raw = palloc(sizeof(char *) * sr.natts);
@@ -1062,6 +1439,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	sr.forget_absent = sr.keyrel != NULL &&
 		get_rel_relkind(fs_state_check_owner(sr.schema, sr.view, false)) == RELKIND_RELATION;
 	fs_ingest_check_run(sr.schema, sr.run_id, sr.view);
+	plan_parts(&sr, source);
+	new_part_table(&sr);
 	load_state(&sr);
 
 	/*
@@ -1089,34 +1468,50 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		nfetched = SPI_processed;
 		if (nfetched == 0)
 			break;
+		if (sr.source_desc == NULL)
+			sr.source_desc = CreateTupleDescCopy(tuptable->tupdesc);
 		for (uint64 r = 0; r < nfetched; r++)
 		{
 			MemoryContext oldcxt;
 
 			CHECK_FOR_INTERRUPTS();
+			sr.rows_read++;
+			sr.cur_row = sr.rows_read;
+			if (sr.rows_read % FS_INGEST_PROGRESS_ROWS == 0)
+				ereport(NOTICE,
+						(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
+								INT64_FORMAT " rejected",
+								(long long) sr.run_id, sr.rows_read, sr.rows_rejected)));
 			MemoryContextReset(sr.rowcxt);
 			oldcxt = MemoryContextSwitchTo(sr.rowcxt);
-			silver_row(&sr, tuptable->vals[r], tuptable->tupdesc);
+			silver_row(&sr, tuptable->vals[r], tuptable->tupdesc, SPILL_ROW);
 			MemoryContextSwitchTo(oldcxt);
 		}
 		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
 	AtEOXact_GUC(true, nest);
+
+	/* The other parts, one at a time, from their files. */
+	finish_part(&sr);
+	for (int p = 1; p < (1 << sr.part_bits); p++)
+	{
+		sr.cur_part = p;
+		new_part_table(&sr);
+		reload_state(&sr, p);
+		replay_source(&sr, p);
+		finish_part(&sr);
+	}
+
 	FreeBulkInsertState(sr.bistate);
 	if (sr.keybistate)
 		FreeBulkInsertState(sr.keybistate);
-
 	drop_superseded(&sr);
-	count_kept(&sr);
-	if (sr.forget_absent)
-		forget_absent(&sr);
 
 	SPI_finish();
 	table_close(sr.rel, NoLock);
 	if (sr.keyrel)
 		table_close(sr.keyrel, NoLock);
-	entities_destroy(sr.entities);
 	MemoryContextDelete(sr.keycxt);
 	MemoryContextDelete(sr.rowcxt);
 

@@ -1,0 +1,160 @@
+--
+-- ingest_spill: a run whose entities take more memory than
+-- maintenance_work_mem holds works in parts, through temporary files, and
+-- decides exactly as a run in memory does.  The same runs go into two views
+-- of one table shape: "mem" with the default maintenance_work_mem (one
+-- part), "part" with 1MB (several parts, as its NOTICE says); then the
+-- tables, the runs' counts, the rejects and the state of the two are
+-- compared.  Two key types: numeric (passed by reference; '7' and '7.0'
+-- are one entity) and text.
+--
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS feature_store CASCADE;
+DROP TABLE IF EXISTS spill_mem, spill_part, spill_src, tspill_mem, tspill_part, tspill_src;
+RESET client_min_messages;
+CREATE EXTENSION feature_store;
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+-- The parts' NOTICE says how many in its DETAIL, which depends on
+-- statistics: not shown.
+\set VERBOSITY terse
+
+SELECT name FROM fs_register_entity('spill_user', 'id');
+CREATE TABLE spill_mem (id numeric PRIMARY KEY, event_time timestamptz, a int, b text);
+CREATE TABLE spill_part (LIKE spill_mem INCLUDING ALL);
+SELECT name FROM fs_register_feature_view('spill_mem', 'spill_mem', 'spill_user');
+SELECT name FROM fs_register_feature_view('spill_part', 'spill_part', 'spill_user');
+CREATE TABLE spill_src (id text, event_time text, a text, b text);
+
+-- One run of the source into both views; the "part" run in parts.
+CREATE FUNCTION pg_temp.both(mode text) RETURNS TABLE (view text, rows_read bigint,
+    rows_rejected bigint, rows_stale bigint, rows_unchanged bigint, rows_inserted bigint,
+    rows_updated bigint, rows_deleted bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY SELECT 'mem', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
+                        r.rows_inserted, r.rows_updated, r.rows_deleted
+                   FROM fs_ingest('spill_mem', 'spill_src', mode) r;
+    SET LOCAL maintenance_work_mem = '1MB';
+    RETURN QUERY SELECT 'part', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
+                        r.rows_inserted, r.rows_updated, r.rows_deleted
+                   FROM fs_ingest('spill_part', 'spill_src', mode) r;
+END $$;
+
+-- What differs between the two views: table rows, rejects of the last
+-- runs, state rows.
+CREATE FUNCTION pg_temp.differences() RETURNS TABLE (what text, n bigint)
+LANGUAGE sql AS $$
+    SELECT 'table rows', count(*) FROM (
+        (SELECT * FROM spill_mem EXCEPT SELECT * FROM spill_part)
+        UNION ALL (SELECT * FROM spill_part EXCEPT SELECT * FROM spill_mem)) d
+    UNION ALL
+    SELECT 'rejects', count(*) FROM (
+        (SELECT source_row, entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+          WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs WHERE feature_view = 'spill_mem')
+         EXCEPT SELECT source_row, entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+          WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs WHERE feature_view = 'spill_part'))
+        UNION ALL
+        (SELECT source_row, entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+          WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs WHERE feature_view = 'spill_part')
+         EXCEPT SELECT source_row, entity_id, "column", raw_value, reason FROM fs_ingest_rejects
+          WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs WHERE feature_view = 'spill_mem'))) d
+    UNION ALL
+    SELECT 'state rows', count(*) FROM (
+        (SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'spill_mem'
+         EXCEPT SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'spill_part')
+        UNION ALL
+        (SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'spill_part'
+         EXCEPT SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'spill_mem')) d
+$$;
+
+-- Run 1, a snapshot of 30,000 entities: entity g's rows are
+--   every g: one at 2026-01-01;
+--   g % 7 = 0: a second row, newer (it wins) and written as 'g.0';
+--   g % 11 = 0: a second row at the same time, later in the source (it wins);
+--   g % 13 = 0: a second row, older (stale);
+--   g % 997 = 0: a bad a (rejected), g % 1009 = 0: no id.
+INSERT INTO spill_src
+SELECT g::text, '2026-01-01', g::text, 'b' || g FROM generate_series(1, 30000) g
+UNION ALL SELECT g || '.0', '2026-01-02', (g + 1)::text, 'seven' FROM generate_series(7, 30000, 7) g
+UNION ALL SELECT g::text, '2026-01-01', (g + 2)::text, 'tie' FROM generate_series(11, 30000, 11) g
+UNION ALL SELECT g::text, '2025-12-31', (g + 3)::text, 'old' FROM generate_series(13, 30000, 13) g
+UNION ALL SELECT g::text, '2026-01-03', 'x' || g, 'bad' FROM generate_series(997, 30000, 997) g
+UNION ALL SELECT NULL, '2026-01-03', '1', 'no id' FROM generate_series(1009, 30000, 1009) g;
+SELECT * FROM pg_temp.both('snapshot') ORDER BY view;
+SELECT * FROM pg_temp.differences();
+
+-- Run 2, a snapshot again: 1% changed, the entities g % 5 = 0 gone (they
+-- are deleted), except those of a rejected row (kept: a bad feature, or a
+-- bad event time, which is rejected before its entity's part is known);
+-- the g % 7 entities now written as 'g' (the same entities).
+TRUNCATE spill_src;
+INSERT INTO spill_src
+SELECT g::text, '2026-01-01', g::text, 'b' || g FROM generate_series(1, 30000) g
+ WHERE g % 5 <> 0 AND g % 7 <> 0 AND g % 100 <> 1
+UNION ALL SELECT g::text, '2026-01-05', (g * 2)::text, 'changed' FROM generate_series(1, 30000, 100) g
+UNION ALL SELECT g::text, '2026-01-02', (g + 1)::text, 'seven' FROM generate_series(7, 30000, 7) g
+ WHERE g % 5 <> 0 AND g % 100 <> 1
+UNION ALL SELECT g::text, '2026-01-05', 'y' || g, 'bad' FROM generate_series(5, 30000, 995) g
+UNION ALL SELECT g::text, 'no time', '1', 'bad time' FROM generate_series(10, 30000, 1990) g;
+SELECT * FROM pg_temp.both('snapshot') ORDER BY view;
+SELECT * FROM pg_temp.differences();
+SELECT count(*) AS rows_now, count(*) FILTER (WHERE b = 'changed') AS changed
+  FROM spill_part;
+
+-- Run 3, an upsert of the same source: nothing to write.
+SELECT * FROM pg_temp.both('upsert') ORDER BY view;
+SELECT * FROM pg_temp.differences();
+
+-- A text key, and state rows a run puts right: a second row of one entity
+-- (dropped) and a row with a wrong entity_hash (fixed, compared afresh).
+SELECT name FROM fs_register_entity('spill_item', 'item');
+CREATE TABLE tspill_mem (item text PRIMARY KEY, event_time timestamptz, v float8);
+CREATE TABLE tspill_part (LIKE tspill_mem INCLUDING ALL);
+SELECT name FROM fs_register_feature_view('tspill_mem', 'tspill_mem', 'spill_item');
+SELECT name FROM fs_register_feature_view('tspill_part', 'tspill_part', 'spill_item');
+CREATE TABLE tspill_src (item text, event_time text, v text);
+INSERT INTO tspill_src SELECT 'item-' || g, '2026-01-01', (g / 3.0)::text FROM generate_series(1, 30000) g;
+SELECT count(*) FROM fs_ingest('tspill_mem', 'tspill_src');
+SET maintenance_work_mem = '1MB';
+SELECT count(*) FROM fs_ingest('tspill_part', 'tspill_src');
+RESET maintenance_work_mem;
+-- Break the state of both alike (as its owner would; fs_ingest_state is the
+-- extension's table).
+UPDATE fs_ingest_state SET entity_hash = entity_hash + 1
+ WHERE feature_view IN ('tspill_mem', 'tspill_part') AND entity_id IN ('item-10', 'item-20');
+INSERT INTO fs_ingest_state (feature_view, entity_id, digest, event_time, entity_hash)
+SELECT feature_view, entity_id, '\x00', event_time, entity_hash + 2
+  FROM fs_ingest_state WHERE feature_view IN ('tspill_mem', 'tspill_part') AND entity_id = 'item-30';
+UPDATE tspill_src SET v = '-1', event_time = '2026-01-02' WHERE item IN ('item-40', 'item-50');
+SELECT rows_unchanged, rows_updated FROM fs_ingest('tspill_mem', 'tspill_src');
+SET maintenance_work_mem = '1MB';
+SELECT rows_unchanged, rows_updated FROM fs_ingest('tspill_part', 'tspill_src');
+RESET maintenance_work_mem;
+SELECT count(*) AS differing_rows FROM (
+    (SELECT * FROM tspill_mem EXCEPT SELECT * FROM tspill_part)
+    UNION ALL (SELECT * FROM tspill_part EXCEPT SELECT * FROM tspill_mem)) d;
+SELECT feature_view, count(*) AS state_rows,
+       count(*) FILTER (WHERE entity_id IN ('item-10', 'item-20', 'item-30')) AS put_right
+  FROM fs_ingest_state WHERE feature_view IN ('tspill_mem', 'tspill_part')
+ GROUP BY feature_view ORDER BY feature_view;
+SELECT count(*) AS differing_state FROM (
+    (SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'tspill_mem'
+     EXCEPT SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'tspill_part')
+    UNION ALL
+    (SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'tspill_part'
+     EXCEPT SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'tspill_mem')) d;
+
+-- Temporary files count against temp_file_limit: a run that needs more is
+-- an error (53400), and leaves nothing behind.
+SET maintenance_work_mem = '1MB';
+SET temp_file_limit = '64kB';
+UPDATE tspill_src SET v = '-2', event_time = '2026-01-03';
+SELECT count(*) FROM fs_ingest('tspill_part', 'tspill_src');
+RESET temp_file_limit;
+SELECT count(*) AS failed_runs_recorded FROM fs_ingest_runs
+ WHERE feature_view = 'tspill_part' AND finished_at IS NULL;
+SELECT count(*) FILTER (WHERE v = -2) AS written FROM tspill_part;
+RESET maintenance_work_mem;
+
+DROP TABLE spill_src, tspill_src;
