@@ -29,6 +29,11 @@ SELECT fs_create_staging_table('user_stats');
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'user_stats_staging'::regclass AND attnum > 0 ORDER BY attnum;
 SELECT fs_create_staging_table('user_stats', 'public.other_staging');
+-- UNLOGGED (COPY into it writes no WAL), but a temporary one is temporary.
+SELECT fs_create_staging_table('user_stats', 'pg_temp.temp_staging');
+SELECT relname, relpersistence FROM pg_class
+ WHERE relname IN ('user_stats_staging', 'other_staging', 'temp_staging') ORDER BY relname;
+DROP TABLE pg_temp.temp_staging;
 
 -- 100 users; user 7's clicks are not a number, and one row has no id.
 COPY user_stats_staging FROM STDIN (FORMAT csv);

@@ -1738,3 +1738,203 @@ COMMENT ON FUNCTION @extschema@.fs_cache_reset() IS
     'Forget this database''s entries of the cache of items read from DynamoDB-compatible stores; returns how many; not granted to PUBLIC';
 COMMENT ON VIEW @extschema@.fs_cache_status IS
     'The cache of items read from DynamoDB-compatible stores (all databases): its size, bytes and entries in use, hits, misses, evictions and invalidations';
+
+/*
+ * Issue 14: staging tables are UNLOGGED (COPY into them writes no WAL);
+ * fs_create_staging_table_run as 0.2.0 has it.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.fs_create_staging_table_run(feature_view text,
+                                                    staging_table text DEFAULT NULL,
+                                                    features text[] DEFAULT NULL,
+                                                    replace boolean DEFAULT false)
+RETURNS regclass LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel      regclass;
+    key      name;
+    ts       name;
+    known    text;
+    bad      text;
+    nbad     integer;
+    parts    text[];
+    target   text;
+    cols     text;
+    old      regclass;
+BEGIN
+    SELECT v.relation, e.join_key, v.event_time_column INTO rel, key, ts
+      FROM @extschema@.fs_feature_view v
+      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
+     WHERE v.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        /* As serving says it: the registered views, sorted, twenty at most. */
+        SELECT string_agg(u.name, ', ' ORDER BY u.o)
+               OPERATOR(pg_catalog.||) CASE WHEN max(u.total) OPERATOR(pg_catalog.>) 20
+                                            THEN format(', ... (%s in all)', max(u.total)) ELSE '' END
+          INTO known
+          FROM (SELECT v.name, row_number() OVER (ORDER BY v.name COLLATE "C") AS o,
+                       count(*) OVER () AS total
+                  FROM @extschema@.fs_feature_view v) u
+         WHERE u.o OPERATOR(pg_catalog.<=) 20;
+        RAISE EXCEPTION 'feature view "%" does not exist', feature_view
+            USING ERRCODE = '42704',
+                  HINT = CASE WHEN known IS NULL
+                              THEN 'No feature view is registered yet: call fs_register_feature_view first.'
+                              ELSE format('Registered feature views: %s.', known) END;
+    END IF;
+
+    IF features IS NOT NULL THEN
+        /* The features a source may carry: every one but generated ones. */
+        SELECT string_agg(f.attname, ', ' ORDER BY f.attnum)
+               OPERATOR(pg_catalog.||) CASE WHEN max(f.total) OPERATOR(pg_catalog.>) 20
+                                            THEN format(', ... (%s in all)', max(f.total)) ELSE '' END
+          INTO known
+          FROM (SELECT a.attname, a.attnum, row_number() OVER (ORDER BY a.attnum) AS o,
+                       count(*) OVER () AS total
+                  FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                   AND a.attgenerated OPERATOR(pg_catalog.=) ''
+                   AND a.attname OPERATOR(pg_catalog.<>) key AND a.attname OPERATOR(pg_catalog.<>) ts) f
+         WHERE f.o OPERATOR(pg_catalog.<=) 20;
+        known := CASE WHEN known IS NULL THEN 'It has no feature columns.'
+                      ELSE format('Its features: %s.', known) END;
+        IF cardinality(features) OPERATOR(pg_catalog.=) 0 THEN
+            RAISE EXCEPTION 'features must name at least one feature' USING ERRCODE = '22023',
+                  HINT = 'Leave features out (NULL) for every feature of the view. ' OPERATOR(pg_catalog.||) known;
+        END IF;
+        IF array_position(features, NULL) IS NOT NULL THEN
+            RAISE EXCEPTION 'features must not contain null' USING ERRCODE = '22004';
+        END IF;
+        IF key OPERATOR(pg_catalog.=) ANY (features) OR ts OPERATOR(pg_catalog.=) ANY (features) THEN
+            RAISE EXCEPTION '"%" is the % column of feature view "%", not a feature',
+                            CASE WHEN key OPERATOR(pg_catalog.=) ANY (features) THEN key ELSE ts END,
+                            CASE WHEN key OPERATOR(pg_catalog.=) ANY (features) THEN 'join key' ELSE 'event-time' END,
+                            feature_view
+                USING ERRCODE = '22023',
+                      HINT = 'A staging table always has the join key and the event time; name only features.';
+        END IF;
+        SELECT string_agg(format('"%s"', d.f), ', ' ORDER BY d.f) INTO bad
+          FROM (SELECT u.f FROM unnest(features) u(f) GROUP BY u.f
+                HAVING count(*) OPERATOR(pg_catalog.>) 1) d;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'features names % more than once', bad USING ERRCODE = '42701';
+        END IF;
+        SELECT string_agg(format('"%s"', u.f), ', ' ORDER BY u.o), count(*) INTO bad, nbad
+          FROM unnest(features) WITH ORDINALITY u(f, o)
+         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+                              AND a.attname OPERATOR(pg_catalog.=) u.f
+                              AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped);
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'feature view "%" has no %', feature_view,
+                            CASE WHEN nbad OPERATOR(pg_catalog.=) 1 THEN 'feature ' ELSE 'features ' END
+                            OPERATOR(pg_catalog.||) bad
+                USING ERRCODE = '42703', HINT = known;
+        END IF;
+        SELECT string_agg(format('"%s"', u.f), ', ' ORDER BY u.o) INTO bad
+          FROM unnest(features) WITH ORDINALITY u(f, o)
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) u.f
+         WHERE a.attgenerated OPERATOR(pg_catalog.<>) '';
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'generated columns of feature view "%" are not ingested: %', feature_view, bad
+                USING ERRCODE = '428C9',
+                      DETAIL = 'Its table computes them from the other columns.',
+                      HINT = known;
+        END IF;
+    END IF;
+
+    /* An unqualified name goes where the view's table is, never into pg_catalog. */
+    parts := CASE WHEN staging_table IS NULL THEN ARRAY[feature_view OPERATOR(pg_catalog.||) '_staging']
+                  ELSE parse_ident(staging_table) END;
+    IF cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
+        SELECT ARRAY[n.nspname::text] OPERATOR(pg_catalog.||) parts INTO parts
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+         WHERE c.oid OPERATOR(pg_catalog.=) rel;
+    END IF;
+    SELECT string_agg(quote_ident(p), '.' ORDER BY o) INTO target
+      FROM unnest(parts) WITH ORDINALITY AS u(p, o);
+    /* The view's schema may be one where the caller may not create tables. */
+    IF cardinality(parts) OPERATOR(pg_catalog.=) 2 AND parts[1] OPERATOR(pg_catalog.<>) 'pg_temp' THEN
+        IF to_regnamespace(quote_ident(parts[1])) IS NULL THEN
+            RAISE EXCEPTION 'schema "%" does not exist', parts[1] USING ERRCODE = '3F000';
+        END IF;
+        IF NOT has_schema_privilege(to_regnamespace(quote_ident(parts[1]))::oid, 'CREATE') THEN
+            RAISE EXCEPTION 'permission denied for schema %', quote_ident(parts[1])
+                USING ERRCODE = '42501',
+                      DETAIL = CASE WHEN staging_table IS NULL
+                                    THEN format('A staging table named without a schema goes into the schema of the table of feature view "%s".', feature_view)
+                                    ELSE format('Creating %s needs CREATE on its schema.', target) END,
+                      HINT = format('Name a staging_table in a schema where you may create tables, or a temporary one: fs_create_staging_table(%L, %L).',
+                                    feature_view, 'pg_temp.' OPERATOR(pg_catalog.||) quote_ident(parts[2]));
+        END IF;
+    END IF;
+    IF features IS NULL THEN
+        SELECT string_agg(format('%I text', a.attname), ', ' ORDER BY a.attnum) INTO cols
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+           AND a.attgenerated OPERATOR(pg_catalog.=) '';
+    ELSE
+        SELECT format('%I text, %I text, ', key, ts)
+               OPERATOR(pg_catalog.||) string_agg(format('%I text', u.f), ', ' ORDER BY u.o)
+          INTO cols
+          FROM unnest(features) WITH ORDINALITY u(f, o);
+    END IF;
+
+    /*
+     * A staging table made before the view's table changed (ALTER TABLE ...
+     * ADD COLUMN) is made again on request: only a plain table, and only by
+     * a role that may drop it.
+     */
+    old := to_regclass(target);
+    IF old IS NOT NULL THEN
+        IF NOT replace THEN
+            RAISE EXCEPTION 'relation % already exists', old
+                USING ERRCODE = '42P07',
+                      HINT = 'Pass replace => true to drop it and create it again (its rows are lost), or name another staging_table.';
+        END IF;
+        IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) old)
+           OPERATOR(pg_catalog.<>) 'r' THEN
+            RAISE EXCEPTION '% is not a table', old
+                USING ERRCODE = '42809',
+                      DETAIL = 'replace => true drops only a plain table.';
+        END IF;
+        IF NOT @extschema@.fs_owns_relation(old, false) THEN
+            RAISE EXCEPTION 'must be owner of table %', old USING ERRCODE = '42501';
+        END IF;
+        /* Never CASCADE: a view over the staging table is someone's. */
+        SELECT string_agg(DISTINCT o.what, ', ' ORDER BY o.what) INTO bad
+          FROM (SELECT CASE WHEN r.oid IS NOT NULL   -- a view's rule: the view
+                            THEN pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, r.ev_class, 0)
+                            ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END AS what
+                  FROM pg_catalog.pg_depend d
+                  LEFT JOIN pg_catalog.pg_rewrite r
+                    ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                   AND r.oid OPERATOR(pg_catalog.=) d.objid
+                 WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                   AND d.refobjid OPERATOR(pg_catalog.=) old
+                   AND d.deptype OPERATOR(pg_catalog.=) 'n') o;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot drop table % because other objects depend on it', old
+                USING ERRCODE = '2BP01',
+                      DETAIL = format('Depending on it: %s.', bad),
+                      HINT = 'Drop them first, or name another staging_table.';
+        END IF;
+        EXECUTE format('DROP TABLE %s', target);
+    END IF;
+    /*
+     * UNLOGGED: a staging table holds a copy of a file for one run, which
+     * need not survive a crash or reach a standby, and COPY into it writes
+     * no WAL.  A temporary one is neither.
+     */
+    EXECUTE format('CREATE %sTABLE %s (%s)',
+                   CASE WHEN cardinality(parts) OPERATOR(pg_catalog.>=) 2
+                             AND parts[cardinality(parts) OPERATOR(pg_catalog.-) 1] OPERATOR(pg_catalog.~~) 'pg\_temp%'
+                        THEN '' ELSE 'UNLOGGED ' END,
+                   target, cols);
+    RETURN target::regclass;
+END
+$$;

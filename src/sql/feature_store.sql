@@ -1050,7 +1050,16 @@ BEGIN
         END IF;
         EXECUTE format('DROP TABLE %s', target);
     END IF;
-    EXECUTE format('CREATE TABLE %s (%s)', target, cols);
+    /*
+     * UNLOGGED: a staging table holds a copy of a file for one run, which
+     * need not survive a crash or reach a standby, and COPY into it writes
+     * no WAL.  A temporary one is neither.
+     */
+    EXECUTE format('CREATE %sTABLE %s (%s)',
+                   CASE WHEN cardinality(parts) OPERATOR(pg_catalog.>=) 2
+                             AND parts[cardinality(parts) OPERATOR(pg_catalog.-) 1] OPERATOR(pg_catalog.~~) 'pg\_temp%'
+                        THEN '' ELSE 'UNLOGGED ' END,
+                   target, cols);
     RETURN target::regclass;
 END
 $$;
