@@ -2,15 +2,17 @@
 -- ingest_spill: a run whose entities take more memory than
 -- maintenance_work_mem holds works in parts, through temporary files, and
 -- decides exactly as a run in memory does.  The same runs go into two views
--- of one table shape: "mem" with the default maintenance_work_mem (one
--- part), "part" with 1MB (several parts, as its NOTICE says); then the
+-- of one table shape: "part" with maintenance_work_mem 1MB (several parts,
+-- as its NOTICE says), "mem" with the default (one part); then the
 -- tables, the runs' counts, the rejects and the state of the two are
 -- compared.  Two key types: numeric (passed by reference; '7' and '7.0'
 -- are one entity) and text.
 --
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
-DROP TABLE IF EXISTS spill_mem, spill_part, spill_src, tspill_mem, tspill_part, tspill_src;
+DROP VIEW IF EXISTS spill_src_v;
+DROP TABLE IF EXISTS spill_mem, spill_part, spill_src, tspill_mem, tspill_part, tspill_src, rls_src, rls_view;
+DROP ROLE IF EXISTS spill_rls;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
 SET timezone = 'UTC';
@@ -27,18 +29,19 @@ SELECT name FROM fs_register_feature_view('spill_part', 'spill_part', 'spill_use
 CREATE TABLE spill_src (id text, event_time text, a text, b text);
 
 -- One run of the source into both views; the "part" run in parts.
-CREATE FUNCTION pg_temp.both(mode text) RETURNS TABLE (view text, rows_read bigint,
+CREATE FUNCTION pg_temp.both(mode text, src text DEFAULT 'spill_src') RETURNS TABLE (view text, rows_read bigint,
     rows_rejected bigint, rows_stale bigint, rows_unchanged bigint, rows_inserted bigint,
     rows_updated bigint, rows_deleted bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN QUERY SELECT 'mem', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
-                        r.rows_inserted, r.rows_updated, r.rows_deleted
-                   FROM fs_ingest('spill_mem', 'spill_src', mode) r;
     SET LOCAL maintenance_work_mem = '1MB';
     RETURN QUERY SELECT 'part', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
                         r.rows_inserted, r.rows_updated, r.rows_deleted
-                   FROM fs_ingest('spill_part', 'spill_src', mode) r;
+                   FROM fs_ingest('spill_part', src::regclass, mode) r;
+    RESET maintenance_work_mem;
+    RETURN QUERY SELECT 'mem', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
+                        r.rows_inserted, r.rows_updated, r.rows_deleted
+                   FROM fs_ingest('spill_mem', src::regclass, mode) r;
 END $$;
 
 -- What differs between the two views: table rows, rejects of the last
@@ -81,7 +84,10 @@ UNION ALL SELECT g::text, '2026-01-01', (g + 2)::text, 'tie' FROM generate_serie
 UNION ALL SELECT g::text, '2025-12-31', (g + 3)::text, 'old' FROM generate_series(13, 30000, 13) g
 UNION ALL SELECT g::text, '2026-01-03', 'x' || g, 'bad' FROM generate_series(997, 30000, 997) g
 UNION ALL SELECT NULL, '2026-01-03', '1', 'no id' FROM generate_series(1009, 30000, 1009) g;
-SELECT * FROM pg_temp.both('snapshot') ORDER BY view;
+-- Through a view (read by a cursor, not from the heap), whose size is the
+-- plan's estimate; the state is empty, so the view's size alone makes parts.
+CREATE VIEW spill_src_v AS SELECT * FROM spill_src;
+SELECT * FROM pg_temp.both('snapshot', 'spill_src_v') ORDER BY view;
 SELECT * FROM pg_temp.differences();
 
 -- Run 2, a snapshot again: 1% changed, the entities g % 5 = 0 gone (they
@@ -157,4 +163,25 @@ SELECT count(*) AS failed_runs_recorded FROM fs_ingest_runs
 SELECT count(*) FILTER (WHERE v = -2) AS written FROM tspill_part;
 RESET maintenance_work_mem;
 
+-- A plain table is read straight from its heap, unless row-level security
+-- applies to the caller: then its policies decide, as for any SELECT (here
+-- its owner's own, FORCE ROW LEVEL SECURITY; a superuser bypasses them).
+CREATE ROLE spill_rls;
+GRANT CREATE ON SCHEMA public TO spill_rls;
+SET ROLE spill_rls;
+CREATE TABLE rls_view (item text PRIMARY KEY, event_time timestamptz, v float8);
+SELECT name FROM fs_register_feature_view('rls_view', 'rls_view', 'spill_item');
+CREATE TABLE rls_src (item text, event_time text, v text);
+INSERT INTO rls_src SELECT 'rls-' || g, '2026-01-01', g::text FROM generate_series(1, 10) g;
+ALTER TABLE rls_src ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY even_only ON rls_src USING (substr(item, 5)::int % 2 = 0);
+SELECT rows_read, rows_inserted FROM fs_ingest('rls_view', 'rls_src');
+SELECT string_agg(item, ', ' ORDER BY item) AS written FROM rls_view;
+SELECT fs_drop_feature_view('rls_view');
+DROP TABLE rls_src, rls_view;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM spill_rls;
+DROP ROLE spill_rls;
+
+DROP VIEW spill_src_v;
 DROP TABLE spill_src, tspill_src;

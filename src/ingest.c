@@ -3,8 +3,11 @@
  * ingest.c
  *	  Batch ingestion, silver step: cast, validate and deduplicate a source.
  *
- * fs_ingest_silver reads the source in one pass through an SPI cursor, every
- * column as text, and converts each value with the input function of the
+ * fs_ingest_silver reads the source in one pass, every column as text:
+ * straight from the heap of a plain table whose columns are text (as a
+ * staging table's are) and to which no row-level security applies, else
+ * through an SPI cursor, which copies each row.  It converts each value
+ * with the input function of the
  * matching column of the silver table (a temporary table with the view's
  * join key, event time and the features the source carries, as the view's
  * relation has them, plus fs_row, the row's ordinal in the source as read):
@@ -60,11 +63,13 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/tableam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -74,6 +79,7 @@
 #include "miscadmin.h"
 #include "optimizer/plancat.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -83,6 +89,7 @@
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "entity_key.h"
@@ -108,6 +115,7 @@ typedef struct SilverColumn
 {
 	char	   *name;
 	bool		in_source;		/* else: the run's default event time */
+	AttrNumber	src_attno;		/* its column in the source, if in_source */
 	FmgrInfo	input;
 	Oid			ioparam;
 	int32		typmod;
@@ -216,7 +224,12 @@ typedef struct SilverRun
 	long		part_entities;	/* what a part's table is sized for */
 	BufFile   **state_spill;	/* per part: its state rows, else NULL */
 	BufFile   **source_spill;	/* per part: its source rows, else NULL */
-	TupleDesc	source_desc;	/* of the source rows (as the cursor reads) */
+	TupleDesc	source_desc;	/* of the source rows as read */
+	bool		direct;			/* read from the source's heap, not by SPI */
+	AttrNumber *row_attno;		/* per silver column: its column in a row
+								 * as read (0: NULL) */
+	Datum	   *srcvalues;		/* a row as read */
+	bool	   *srcnulls;
 	int64		cur_row;		/* the current row's ordinal in the source */
 	char	   *spillbuf;		/* a row read back */
 	Size		spillbuf_size;
@@ -283,8 +296,20 @@ text_digest(StringInfo buf, uint64 signature, int natts, const bool *is_feature,
 {
 	uint64		h1;
 	uint64		h2;
+	int			need = 0;
+	char	   *p;
 
+	/*
+	 * The bytes hashed: per feature 'n' for a NULL, else 'v', the length and
+	 * the text.  Sized first, then copied without a call per piece: this
+	 * runs for every row of the source.
+	 */
+	for (int i = 0; i < natts; i++)
+		if (is_feature[i])
+			need += 1 + (txt[i] == NULL ? 0 : sizeof(uint32) + VARSIZE_ANY_EXHDR(txt[i]));
 	resetStringInfo(buf);
+	enlargeStringInfo(buf, need);
+	p = buf->data;
 	for (int i = 0; i < natts; i++)
 	{
 		uint32		len;
@@ -293,14 +318,17 @@ text_digest(StringInfo buf, uint64 signature, int natts, const bool *is_feature,
 			continue;
 		if (txt[i] == NULL)
 		{
-			appendStringInfoChar(buf, 'n');
+			*p++ = 'n';
 			continue;
 		}
 		len = VARSIZE_ANY_EXHDR(txt[i]);
-		appendStringInfoChar(buf, 'v');
-		appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
-		appendBinaryStringInfo(buf, VARDATA_ANY(txt[i]), len);
+		*p++ = 'v';
+		memcpy(p, &len, sizeof(len));
+		p += sizeof(len);
+		memcpy(p, VARDATA_ANY(txt[i]), len);
+		p += len;
 	}
+	buf->len = need;
 	h1 = hash_bytes_extended((unsigned char *) buf->data, buf->len, signature ^ 0x5eed0001);
 	h2 = hash_bytes_extended((unsigned char *) buf->data, buf->len, signature ^ 0x5eed0002);
 	memcpy(digest, &h1, sizeof(h1));
@@ -379,7 +407,9 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 /*
  * How many rows a relation has, as the planner would estimate it: its
  * statistics, or, never analyzed (as right after COPY), its size and the
- * width of its columns; 0 for a relation without storage (a view).
+ * width of its columns; for a relation without storage (a view, a foreign
+ * table such as file_fdw's, a partitioned table), the rows the plan of a
+ * query over it expects (SPI connected).
  */
 static double
 expected_rows(Oid relid)
@@ -388,10 +418,26 @@ expected_rows(Oid relid)
 	BlockNumber pages = 0;
 	double		tuples = 0;
 	double		allvisfrac;
+	bool		has_storage = RELKIND_HAS_TABLE_AM(rel->rd_rel->relkind);
 
-	if (RELKIND_HAS_TABLE_AM(rel->rd_rel->relkind))
+	if (has_storage)
 		estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
 	relation_close(rel, AccessShareLock);
+	if (!has_storage)
+	{
+		char	   *plan;
+		char	   *rows;
+
+		if (SPI_execute(psprintf("EXPLAIN (FORMAT JSON) SELECT FROM %s",
+								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															get_rel_name(relid))),
+						false, 0) != SPI_OK_UTILITY || SPI_processed != 1)
+			return 0;
+		plan = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
+		if (rows != NULL)
+			tuples = strtod(rows + strlen("\"Plan Rows\": "), NULL);
+	}
 	return Max(tuples, 0.0);
 }
 
@@ -821,7 +867,8 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
 			sr->ts_col = i;
 		else
 			sr->is_feature[i] = true;
-		c->in_source = get_attnum(source, c->name) != InvalidAttrNumber;
+		c->src_attno = get_attnum(source, c->name);
+		c->in_source = c->src_attno != InvalidAttrNumber;
 		if (!c->in_source && i != sr->ts_col)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -1067,9 +1114,13 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 	bool		key_ok = false;
 	EntityEntry *entry = NULL;
 
-	heap_deform_tuple(tup, tupdesc, sr->values, sr->nulls);
+	heap_deform_tuple(tup, tupdesc, sr->srcvalues, sr->srcnulls);
 	for (int i = 0; i < sr->natts; i++)
 	{
+		AttrNumber	a = sr->row_attno[i];
+
+		sr->values[i] = a > 0 ? sr->srcvalues[a - 1] : (Datum) 0;
+		sr->nulls[i] = a > 0 ? sr->srcnulls[a - 1] : true;
 		sr->txt[i] = sr->nulls[i] ? NULL
 			: (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(sr->values[i]));
 		sr->raw[i] = NULL;
@@ -1276,6 +1327,77 @@ forget_absent(SilverRun *sr)
 }
 
 /*
+ * Whether to read the source straight from its heap instead of through an
+ * SPI cursor, which copies every row it hands over: a plain heap table
+ * without row-level security, which the caller may read as a whole, whose
+ * columns the run reads are text or varchar (their text is their value, as
+ * the cursor's ::text would give it).  Else, and for a view or a foreign
+ * table, the cursor.  Sets what reading needs either way.
+ */
+static void
+choose_reader(SilverRun *sr, Oid source)
+{
+	Relation	rel = relation_open(source, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	sr->direct = rel->rd_rel->relkind == RELKIND_RELATION &&
+		rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+		!rel->rd_rel->relrowsecurity &&
+		pg_class_aclcheck(source, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+	for (int i = 0; i < sr->natts && sr->direct; i++)
+	{
+		Oid			type;
+
+		if (!sr->cols[i].in_source || sr->cols[i].src_attno <= 0)
+			continue;
+		type = TupleDescAttr(desc, sr->cols[i].src_attno - 1)->atttypid;
+		if (type != TEXTOID && type != VARCHAROID)
+			sr->direct = false;
+	}
+	sr->row_attno = palloc0(sizeof(AttrNumber) * sr->natts);
+	for (int i = 0; i < sr->natts; i++)
+	{
+		if (!sr->direct)
+			sr->row_attno[i] = i + 1;	/* the cursor reads the silver layout */
+		else if (sr->cols[i].in_source && i != sr->row_col && i != sr->digest_col &&
+				 i != sr->entity_col && i != sr->hash_col)
+			sr->row_attno[i] = sr->cols[i].src_attno;
+	}
+	if (sr->direct)
+	{
+		sr->source_desc = CreateTupleDescCopy(desc);
+		sr->srcvalues = palloc(sizeof(Datum) * desc->natts);
+		sr->srcnulls = palloc(sizeof(bool) * desc->natts);
+	}
+	else
+	{
+		sr->srcvalues = palloc(sizeof(Datum) * sr->natts);
+		sr->srcnulls = palloc(sizeof(bool) * sr->natts);
+	}
+	relation_close(rel, AccessShareLock);
+}
+
+/* One row of the source as read, in the order read. */
+static void
+read_row(SilverRun *sr, HeapTuple tup, TupleDesc desc)
+{
+	MemoryContext oldcxt;
+
+	CHECK_FOR_INTERRUPTS();
+	sr->rows_read++;
+	sr->cur_row = sr->rows_read;
+	if (sr->rows_read % FS_INGEST_PROGRESS_ROWS == 0)
+		ereport(NOTICE,
+				(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
+						INT64_FORMAT " rejected",
+						(long long) sr->run_id, sr->rows_read, sr->rows_rejected)));
+	MemoryContextReset(sr->rowcxt);
+	oldcxt = MemoryContextSwitchTo(sr->rowcxt);
+	silver_row(sr, tup, desc, SPILL_ROW);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * How many parts the run needs: the entities expected (the larger of the
  * source's rows and the state's rows, all views', as their statistics or
  * sizes say) against maintenance_work_mem, at the memory an entity takes
@@ -1397,10 +1519,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	Oid			seen_keys = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
 	SilverRun	sr;
 	TupleDesc	result_desc;
-	Portal		portal;
 	Datum		result[5];
 	bool		result_nulls[5] = {false, false, false, false, false};
-	int			nest;
 
 	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -1448,49 +1568,51 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	 * source as stored: a synchronized scan of a large table would start
 	 * where another scan is, and number the rows from there.
 	 */
-	nest = NewGUCNestLevel();
-	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
 	sr.bistate = GetBulkInsertState();
 	if (sr.keyrel)
 		sr.keybistate = GetBulkInsertState();
 	sr.cid = GetCurrentCommandId(true);
-
-	for (;;)
+	choose_reader(&sr, source);
+	if (sr.direct)
 	{
-		SPITupleTable *tuptable;
-		uint64		nfetched;
+		Relation	srel = table_open(source, AccessShareLock);
+		TableScanDesc scan = table_beginscan_strat(srel, GetActiveSnapshot(), 0, NULL,
+												   true, false);
+		HeapTuple	tup;
 
-		/* Rejects run statements too: keep this fetch's table and count. */
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		tuptable = SPI_tuptable;
-		nfetched = SPI_processed;
-		if (nfetched == 0)
-			break;
-		if (sr.source_desc == NULL)
-			sr.source_desc = CreateTupleDescCopy(tuptable->tupdesc);
-		for (uint64 r = 0; r < nfetched; r++)
-		{
-			MemoryContext oldcxt;
-
-			CHECK_FOR_INTERRUPTS();
-			sr.rows_read++;
-			sr.cur_row = sr.rows_read;
-			if (sr.rows_read % FS_INGEST_PROGRESS_ROWS == 0)
-				ereport(NOTICE,
-						(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
-								INT64_FORMAT " rejected",
-								(long long) sr.run_id, sr.rows_read, sr.rows_rejected)));
-			MemoryContextReset(sr.rowcxt);
-			oldcxt = MemoryContextSwitchTo(sr.rowcxt);
-			silver_row(&sr, tuptable->vals[r], tuptable->tupdesc, SPILL_ROW);
-			MemoryContextSwitchTo(oldcxt);
-		}
-		SPI_freetuptable(tuptable);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+			read_row(&sr, tup, RelationGetDescr(srel));
+		table_endscan(scan);
+		table_close(srel, NoLock);
 	}
-	SPI_cursor_close(portal);
-	AtEOXact_GUC(true, nest);
+	else
+	{
+		int			nest = NewGUCNestLevel();
+		Portal		portal;
+
+		(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
+		for (;;)
+		{
+			SPITupleTable *tuptable;
+			uint64		nfetched;
+
+			/* Rejects run statements too: keep this fetch's table and count. */
+			SPI_cursor_fetch(portal, true, FETCH_ROWS);
+			tuptable = SPI_tuptable;
+			nfetched = SPI_processed;
+			if (nfetched == 0)
+				break;
+			if (sr.source_desc == NULL)
+				sr.source_desc = CreateTupleDescCopy(tuptable->tupdesc);
+			for (uint64 r = 0; r < nfetched; r++)
+				read_row(&sr, tuptable->vals[r], tuptable->tupdesc);
+			SPI_freetuptable(tuptable);
+		}
+		SPI_cursor_close(portal);
+		AtEOXact_GUC(true, nest);
+	}
 
 	/* The other parts, one at a time, from their files. */
 	finish_part(&sr);

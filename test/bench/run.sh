@@ -43,6 +43,14 @@
 #             its own (scripts/dynalite.sh, stopped afterwards; about a quarter
 #             of an hour, most of it the first load).  The dynamodb store is
 #             skipped, with a message, like the dynamodb part.
+#   ingest_scale  issue 14, the batch lane at scale (test/bench/run_ingest_scale.sh):
+#             a CSV file of BENCH_SCALE_ROWS (10,000,000) entities x 20 float8
+#             features, COPY into the staging table + fs_ingest, first into an
+#             empty view, then with 1% changed, alternating with a plain COPY
+#             of the same file into an UNLOGGED all-text table (the yardstick);
+#             the ratio, the stages, change detection, the backend's memory,
+#             temporary files; fsync and synchronous_commit on.  About a
+#             quarter of an hour at 10,000,000.
 #   canned    issue 12's baseline: a canned responder (test/bench/canned_responder.js,
 #             a benchmark fixture that answers BatchGetItem from pre-serialized
 #             items, so the store costs almost nothing) behind the foreign
@@ -113,8 +121,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|stats|dynamodb|canned|ingest|cache|stream) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, cache or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|stats|dynamodb|canned|ingest|ingest_scale|cache|stream) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, ingest_scale, cache or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -285,6 +293,7 @@ run_ingest() {
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = embedded ]; then run_embedded; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = stats ]; then echo; bash "$BENCH/run_stats.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest_scale ]; then echo; bash "$BENCH/run_ingest_scale.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH/run_dynamodb.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = canned ]; then echo; bash "$BENCH/run_canned.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = cache ]; then echo; bash "$BENCH/run_cache.sh"; fi

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# run_ingest_scale.sh — the batch lane at scale (BENCH_ONLY=ingest_scale;
+# run by test/bench/run.sh, which builds, installs and starts the cluster).
+#
+# From a CSV file on disk to the online store, embedded store: a snapshot of
+# BENCH_SCALE_ROWS entities (default 10,000,000) with 20 float8 features,
+# first into an empty view, then again with 1% of the entities changed
+# (every 100th: a new f7 and a newer event time).  Each run is the user's
+# two statements: a server-side COPY of the file into the view's staging
+# table (fs_create_staging_table: UNLOGGED, all text), then fs_ingest.  The
+# yardstick, measured in the same run and alternating with them, is a plain
+# server-side COPY of the same file into an UNLOGGED all-text table without
+# indexes.  It prints per run: COPY and fs_ingest times, fs_ingest's stages
+# (silver = read, cast, validate, digest, compare; gold = write the changed
+# rows and their state), change detection (rows_read / silver time), the
+# ratio to the plain COPY, the backend's memory during fs_ingest (the
+# largest "Grand total" of pg_log_backend_memory_contexts, sampled every
+# second, which is what pg_backend_memory_contexts shows, not RSS), the
+# temporary files written, and the state's size per entity.  A wrong count
+# of writes, or sampled values that differ from the file, end it with an
+# error after the figures; a missed target does not.
+#
+# Durability as in production: it sets fsync, synchronous_commit and
+# full_page_writes on (ALTER SYSTEM, reload) and puts back the values they
+# had on exit, also on failure or interrupt.  The files go to a temporary
+# directory the server can write (removed on exit): about 300 bytes per row
+# each, two files.
+#
+# Environment (all optional):
+#   BENCH_SCALE_ROWS (10000000)   entities
+#   BENCH_SCALE_MODE (upsert)     fs_ingest's mode: upsert or snapshot
+#   BENCH_SCALE_DIR               where the files go (default: a new /tmp dir)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ROWS="${BENCH_SCALE_ROWS:-10000000}"
+MODE="${BENCH_SCALE_MODE:-upsert}"
+DB=fs_bench_scale
+[[ "$ROWS" =~ ^[1-9][0-9]{2,}$ ]] ||
+    { echo "run_ingest_scale.sh: BENCH_SCALE_ROWS must be an integer of at least 100, not '$ROWS'" >&2; exit 2; }
+case "$MODE" in upsert|snapshot) ;; *)
+    echo "run_ingest_scale.sh: BENCH_SCALE_MODE must be upsert or snapshot, not '$MODE'" >&2; exit 2 ;;
+esac
+: "${FS_CLUSTER_ENV:?run_ingest_scale.sh: FS_CLUSTER_ENV must name the state file of the cluster (run.sh sets it)}"
+. "$FS_CLUSTER_ENV"
+export PGHOST PGPORT PGUSER
+LOG="$FS_CLUSTER_DIR/postgres.log"
+
+say() { printf '== %s\n' "$*"; }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+DIR="${BENCH_SCALE_DIR:-}"
+OWN_DIR=0
+if [ -z "$DIR" ]; then
+    DIR="$(mktemp -d /tmp/fs_bench_scale.XXXXXX)"
+    OWN_DIR=1
+fi
+[ "$(id -u)" -eq 0 ] && chown fs_pg "$DIR"
+SAMPLER=""
+OLD_SETTINGS="$(psql -X -At -d postgres -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name)
+                                              FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")"
+# What puts them back (scripts/pgcluster.sh keeps its settings in
+# postgresql.auto.conf, so RESET would lose them): ALTER SYSTEM SET to the
+# values they had.
+RESTORE=(-c 'SELECT pg_reload_conf()')
+for kv in $OLD_SETTINGS; do RESTORE=(-c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'" "${RESTORE[@]}"); done
+cleanup() {
+    [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
+    psql -X -q -d postgres "${RESTORE[@]}" >/dev/null 2>&1 || true
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres \
+        -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+    if [ "$OWN_DIR" = 1 ]; then rm -rf -- "$DIR"; else rm -f -- "$DIR"/run1.csv "$DIR"/run2.csv; fi
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+psql -X -q -d postgres -c 'ALTER SYSTEM SET fsync = on' -c 'ALTER SYSTEM SET synchronous_commit = on' \
+     -c 'ALTER SYSTEM SET full_page_writes = on' -c 'SELECT pg_reload_conf()' >/dev/null
+sleep 1
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+psql -X -q -d postgres -c "CREATE DATABASE $DB"
+
+say "setup: view bench_scale (bigint key, 20 float8 features), its staging table, the plain table"
+q <<'SQL' >/dev/null
+SET client_min_messages = warning;
+CREATE EXTENSION feature_store;
+SELECT format('CREATE TABLE bench_scale (user_id bigint PRIMARY KEY, event_time timestamptz, %s)',
+              string_agg(format('f%s float8', i), ', ' ORDER BY i))
+  FROM generate_series(1, 20) i \gexec
+SELECT format('CREATE UNLOGGED TABLE plain_copy (user_id text, event_time text, %s)',
+              string_agg(format('f%s text', i), ', ' ORDER BY i))
+  FROM generate_series(1, 20) i \gexec
+SELECT fs_register_entity('bench_user', 'user_id');
+SELECT fs_register_feature_view('bench_scale', 'bench_scale', 'bench_user');
+SELECT fs_create_staging_table('bench_scale');
+SQL
+
+say "writing the files: $ROWS rows each, run2.csv with every 100th entity changed ($DIR)"
+t0=$(now)
+q -v rows="$ROWS" -v dir="$DIR" <<'SQL'
+SELECT format($$COPY (SELECT g AS user_id, '2026-01-01 00:00:00+00' AS event_time, %s FROM generate_series(1, %s) g)
+                TO %L (FORMAT csv, HEADER)$$,
+              string_agg(format('((g * %s) %% 10007 / 7.0)::float8 AS f%s', i, i), ', ' ORDER BY i),
+              :rows, :'dir' || '/run1.csv')
+  FROM generate_series(1, 20) i \gexec
+SELECT format($$COPY (SELECT g AS user_id,
+                               CASE WHEN g %% 100 = 0 THEN '2026-01-02 00:00:00+00' ELSE '2026-01-01 00:00:00+00' END
+                               AS event_time, %s
+                        FROM generate_series(1, %s) g)
+                TO %L (FORMAT csv, HEADER)$$,
+              string_agg(CASE WHEN i = 7 THEN 'CASE WHEN g % 100 = 0 THEN -1 ELSE ((g * 7) % 10007 / 7.0)::float8 END AS f7'
+                              ELSE format('((g * %s) %% 10007 / 7.0)::float8 AS f%s', i, i) END, ', ' ORDER BY i),
+              :rows, :'dir' || '/run2.csv')
+  FROM generate_series(1, 20) i \gexec
+SQL
+echo "   $(secs "$t0" "$(now)") s, $(du -h "$DIR/run1.csv" | cut -f1) per file"
+
+# The plain COPY: the yardstick.
+plain_copy() {
+    local file="$1" t
+    q -c 'TRUNCATE plain_copy' -c 'CHECKPOINT'
+    t=$(now)
+    q -c "COPY plain_copy FROM '$DIR/$file' (FORMAT csv, HEADER)"
+    secs "$t" "$(now)"
+}
+
+# Sample the memory of the backend running fs_ingest until $DIR/sampling goes.
+sample_memory() {
+    local pid=""
+    while [ -f "$DIR/sampling" ]; do
+        pid="$(psql -X -At -d "$DB" -c "SELECT pid FROM pg_stat_activity
+                                         WHERE datname = current_database() AND query ~ 'fs_ingest\\('
+                                           AND pid <> pg_backend_pid() LIMIT 1" 2>/dev/null || true)"
+        [ -n "$pid" ] && psql -X -q -At -d "$DB" -c "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null 2>&1 || true
+        sleep 1
+    done
+}
+
+# One run: COPY the file into staging, then fs_ingest; prints the figures.
+declare -A R
+pipeline() {
+    local file="$1" label="$2" t0 t1 t2 logstart pid temp0 temp1
+    q -c 'TRUNCATE bench_scale_staging' -c 'CHECKPOINT'
+    temp0="$(q -c "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")"
+    logstart=$(stat -c %s "$LOG")
+    t0=$(now)
+    q -c "COPY bench_scale_staging FROM '$DIR/$file' (FORMAT csv, HEADER MATCH)"
+    t1=$(now)
+    touch "$DIR/sampling"
+    sample_memory &
+    SAMPLER=$!
+    q -c "SET client_min_messages = warning" \
+      -c "SELECT run_id FROM fs_ingest('bench_scale', 'bench_scale_staging', '$MODE')" > "$DIR/run_id"
+    t2=$(now)
+    rm -f "$DIR/sampling"
+    wait "$SAMPLER" || true
+    SAMPLER=""
+    sleep 1
+    temp1="$(q -c "SELECT pg_stat_force_next_flush()" -c "SELECT pg_stat_clear_snapshot()" \
+               -c "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()" | tail -1)"
+    R[$label.copy]=$(secs "$t0" "$t1")
+    R[$label.ingest]=$(secs "$t1" "$t2")
+    R[$label.total]=$(secs "$t0" "$t2")
+    R[$label.run]=$(tail -1 "$DIR/run_id")
+    R[$label.mem]=$(tail -c +"$((logstart + 1))" "$LOG" | sed -n 's/.*Grand total: \([0-9]*\) bytes.*/\1/p' |
+                    sort -n | tail -1)
+    R[$label.temp]=$((temp1 - temp0))
+}
+
+say "alternating: plain COPY, first run, plain COPY, 1% changed, plain COPY"
+B1=$(plain_copy run1.csv); echo "   plain COPY: $B1 s"
+pipeline run1.csv first; echo "   first run: COPY ${R[first.copy]} s + fs_ingest ${R[first.ingest]} s"
+B2=$(plain_copy run2.csv); echo "   plain COPY: $B2 s"
+pipeline run2.csv second; echo "   1% changed: COPY ${R[second.copy]} s + fs_ingest ${R[second.ingest]} s"
+B3=$(plain_copy run2.csv); echo "   plain COPY: $B3 s"
+BASE=$(printf '%s\n' "$B1" "$B2" "$B3" | sort -n | sed -n 2p)
+
+echo
+for label in first second; do
+    run=${R[$label.run]}
+    q -v run="$run" -v total="${R[$label.total]}" -v copy="${R[$label.copy]}" -v ingest="${R[$label.ingest]}" \
+      -v base="$BASE" -v mem="${R[$label.mem]:-0}" -v temp="${R[$label.temp]}" -v label="$label" -v rows="$ROWS" <<'SQL'
+SELECT format(E'%s run (%s, %s entities):\n'
+              '  end to end         %s s = COPY into staging %s s + fs_ingest %s s\n'
+              '  plain COPY         %s s (median of 3)   ratio %s   %s\n'
+              '  fs_ingest stages   silver %s s, gold %s s, write %s s\n'
+              '  change detection   %s rows/s   target >= 500,000: %s\n'
+              '  online writes      %s   expected %s: %s\n'
+              '  backend memory     %s MB (largest sampled)   target <= 256 MB: %s\n'
+              '  temporary files    %s MB',
+              :'label', r.mode, to_char(:rows, 'FM999,999,999'),
+              :'total', :'copy', :'ingest',
+              :'base', round(:total / :base, 2),
+              CASE WHEN :'label' = 'second'
+                   THEN 'target <= 1.5: ' || CASE WHEN :total / :base <= 1.5 THEN 'PASS' ELSE 'FAIL' END
+                   ELSE 'target <= 90 s: ' || CASE WHEN :total <= 90 THEN 'PASS' ELSE 'FAIL' END END,
+              round((r.silver_ms / 1000)::numeric, 1), round((r.gold_ms / 1000)::numeric, 1),
+              round((r.write_ms / 1000)::numeric, 1),
+              to_char(round(r.rows_read / nullif(r.silver_ms / 1000, 0)), 'FM999,999,999'),
+              CASE WHEN r.rows_read / nullif(r.silver_ms / 1000, 0) >= 500000 THEN 'PASS' ELSE 'FAIL' END,
+              to_char(r.online_writes, 'FM999,999,999'),
+              to_char(CASE WHEN :'label' = 'first' THEN :rows ELSE :rows / 100 END, 'FM999,999,999'),
+              CASE WHEN r.online_writes = CASE WHEN :'label' = 'first' THEN :rows ELSE :rows / 100 END
+                   THEN 'PASS' ELSE 'FAIL' END,
+              round(:mem / 1048576.0), CASE WHEN :mem <= 256 * 1048576 AND :mem > 0 THEN 'PASS' ELSE 'FAIL' END,
+              round(:temp / 1048576.0))
+  FROM fs_ingest_runs r WHERE r.run_id = :run;
+SQL
+done
+
+q <<'SQL'
+SELECT format(E'state: %s rows, %s bytes per entity (table and index); view table: %s bytes per entity',
+              to_char(count(*), 'FM999,999,999'),
+              pg_total_relation_size('fs_ingest_state') / greatest(count(*), 1),
+              pg_total_relation_size('bench_scale') / greatest(count(*), 1))
+  FROM fs_ingest_state WHERE feature_view = 'bench_scale';
+SQL
+
+# Sampled entities against the file: the changed ones and others.
+BAD="$(q -v rows="$ROWS" <<'SQL'
+SELECT count(*) FROM generate_series(1, :rows, greatest(:rows / 2000, 1)) g
+  JOIN bench_scale v ON v.user_id = g
+ WHERE v.f7 IS DISTINCT FROM CASE WHEN g % 100 = 0 THEN -1 ELSE ((g * 7) % 10007 / 7.0)::float8 END
+    OR v.f3 IS DISTINCT FROM ((g * 3) % 10007 / 7.0)::float8
+    OR v.event_time <> CASE WHEN g % 100 = 0 THEN '2026-01-02 00:00:00+00' ELSE '2026-01-01 00:00:00+00' END::timestamptz
+SQL
+)"
+echo "sampled entities differing from the file: $BAD"
+echo "settings: $(psql -X -At -d "$DB" -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
+                                           FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes',
+                                             'shared_buffers', 'maintenance_work_mem', 'work_mem', 'max_wal_size')")"
+echo "          (before: $OLD_SETTINGS, put back on exit)"
+echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "command:  BENCH_ONLY=ingest_scale BENCH_SCALE_ROWS=$ROWS BENCH_SCALE_MODE=$MODE make bench"
+WRONG="$(q -c "SELECT count(*) FROM fs_ingest_runs WHERE run_id IN (${R[first.run]}, ${R[second.run]})
+                 AND online_writes <> CASE WHEN run_id = ${R[first.run]} THEN $ROWS ELSE $ROWS / 100 END")"
+if [ "$WRONG" != 0 ] || [ "$BAD" != 0 ]; then
+    echo "run_ingest_scale.sh: WRONG ANSWER (see FAIL above)" >&2
+    exit 1
+fi
