@@ -74,6 +74,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -86,9 +87,11 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "storage/buffile.h"
+#include "tcop/pquery.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -226,6 +229,7 @@ typedef struct SilverRun
 	BufFile   **source_spill;	/* per part: its source rows, else NULL */
 	TupleDesc	source_desc;	/* of the source rows as read */
 	bool		direct;			/* read from the source's heap, not by SPI */
+	ResourceOwner owner;		/* the run's (not the cursor's portal's) */
 	AttrNumber *row_attno;		/* per silver column: its column in a row
 								 * as read (0: NULL) */
 	Datum	   *srcvalues;		/* a row as read */
@@ -1086,10 +1090,14 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
  * the source and the tuple as read.
  */
 static void
-spill_source(SilverRun *sr, int p, char kind, HeapTuple tup)
+spill_source(SilverRun *sr, int p, char kind, HeapTuple tup, TupleDesc desc)
 {
 	BufFile    *f = spill_file(sr, sr->source_spill, p);
-	uint32		len = tup->t_len;
+	uint32		len;
+
+	if (tup == NULL)
+		tup = heap_form_tuple(desc, sr->srcvalues, sr->srcnulls);
+	len = tup->t_len;
 
 	BufFileWrite(f, &kind, 1);
 	BufFileWrite(f, &sr->cur_row, sizeof(sr->cur_row));
@@ -1106,6 +1114,9 @@ spill_source(SilverRun *sr, int p, char kind, HeapTuple tup)
  * goes to that part's file, once its key and event time are known to be
  * valid: a row they make a reject is rejected now, and the entity of a
  * snapshot's rejected row is noted in its part's file (kind SPILL_NAMED).
+ * tup is the row as read, of tupdesc; NULL: the row is in sr->srcvalues and
+ * sr->srcnulls already (as the executor handed it over), and becomes a tuple
+ * only if it goes to a file.
  */
 static void
 silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
@@ -1114,7 +1125,8 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 	bool		key_ok = false;
 	EntityEntry *entry = NULL;
 
-	heap_deform_tuple(tup, tupdesc, sr->srcvalues, sr->srcnulls);
+	if (tup != NULL)
+		heap_deform_tuple(tup, tupdesc, sr->srcvalues, sr->srcnulls);
 	for (int i = 0; i < sr->natts; i++)
 	{
 		AttrNumber	a = sr->row_attno[i];
@@ -1153,7 +1165,7 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 		hash = fs_key_hash(&sr->key_type, key);
 		if (part_of(sr, (uint32) hash) != sr->cur_part)
 		{
-			spill_source(sr, part_of(sr, (uint32) hash), SPILL_ROW, tup);
+			spill_source(sr, part_of(sr, (uint32) hash), SPILL_ROW, tup, tupdesc);
 			return;
 		}
 		text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
@@ -1198,7 +1210,7 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 
 			note_seen_key(sr);
 			if (part_of(sr, hash) != sr->cur_part)
-				spill_source(sr, part_of(sr, hash), SPILL_NAMED, tup);
+				spill_source(sr, part_of(sr, hash), SPILL_NAMED, tup, tupdesc);
 			else
 			{
 				if (entry == NULL)
@@ -1377,7 +1389,10 @@ choose_reader(SilverRun *sr, Oid source)
 	relation_close(rel, AccessShareLock);
 }
 
-/* One row of the source as read, in the order read. */
+/*
+ * One row of the source as read, in the order read: tup, or (NULL) the row
+ * in sr->srcvalues and sr->srcnulls.
+ */
 static void
 read_row(SilverRun *sr, HeapTuple tup, TupleDesc desc)
 {
@@ -1395,6 +1410,65 @@ read_row(SilverRun *sr, HeapTuple tup, TupleDesc desc)
 	oldcxt = MemoryContextSwitchTo(sr->rowcxt);
 	silver_row(sr, tup, desc, SPILL_ROW);
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The receiver of the cursor's rows: each is handled as the executor hands
+ * it over, without the copy SPI_cursor_fetch would make of it.
+ */
+typedef struct SilverDest
+{
+	DestReceiver pub;
+	SilverRun  *sr;
+} SilverDest;
+
+static bool
+silver_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	SilverRun  *sr = ((SilverDest *) self)->sr;
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+
+	ResourceOwner portal_owner = CurrentResourceOwner;
+
+	slot_getallattrs(slot);
+	memcpy(sr->srcvalues, slot->tts_values, sizeof(Datum) * desc->natts);
+	memcpy(sr->srcnulls, slot->tts_isnull, sizeof(bool) * desc->natts);
+
+	/*
+	 * What the row leaves behind (the silver table's pinned buffer, the
+	 * parts' files) belongs to the run, not to the cursor's portal, which
+	 * releases its own when it closes.
+	 */
+	CurrentResourceOwner = sr->owner;
+	read_row(sr, NULL, desc);
+	CurrentResourceOwner = portal_owner;
+	return true;
+}
+
+static void
+silver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	SilverRun  *sr = ((SilverDest *) self)->sr;
+
+	if (typeinfo->natts != sr->natts)
+		elog(ERROR, "the source's query returns %d columns, not %d", typeinfo->natts, sr->natts);
+	if (sr->source_desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(sr->fncxt);
+
+		sr->source_desc = CreateTupleDescCopy(typeinfo);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void
+silver_shutdown(DestReceiver *self)
+{
+}
+
+static void
+silver_destroy(DestReceiver *self)
+{
 }
 
 /*
@@ -1532,6 +1606,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	sr.schema = get_func_namespace(fcinfo->flinfo->fn_oid);
 	sr.hashed = fs_state_hashed(sr.schema);
 	sr.fncxt = CurrentMemoryContext;
+	sr.owner = CurrentResourceOwner;
 
 	sr.rel = table_open(silver, RowExclusiveLock);
 	fs_ingest_check_scratch_table(sr.rel);
@@ -1589,27 +1664,24 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	{
 		int			nest = NewGUCNestLevel();
 		Portal		portal;
+		SilverDest	dest;
 
 		(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 		portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
-		for (;;)
-		{
-			SPITupleTable *tuptable;
-			uint64		nfetched;
-
-			/* Rejects run statements too: keep this fetch's table and count. */
-			SPI_cursor_fetch(portal, true, FETCH_ROWS);
-			tuptable = SPI_tuptable;
-			nfetched = SPI_processed;
-			if (nfetched == 0)
-				break;
-			if (sr.source_desc == NULL)
-				sr.source_desc = CreateTupleDescCopy(tuptable->tupdesc);
-			for (uint64 r = 0; r < nfetched; r++)
-				read_row(&sr, tuptable->vals[r], tuptable->tupdesc);
-			SPI_freetuptable(tuptable);
-		}
+		memset(&dest, 0, sizeof(dest));
+		dest.pub.receiveSlot = silver_receive;
+		dest.pub.rStartup = silver_startup;
+		dest.pub.rShutdown = silver_shutdown;
+		dest.pub.rDestroy = silver_destroy;
+		dest.pub.mydest = DestNone;
+		dest.sr = &sr;
+		/*
+		 * Rows are handled inside the fetch, as a function of the query's
+		 * select list would be: rejects run their statements from there.
+		 */
+		while (PortalRunFetch(portal, FETCH_FORWARD, FETCH_ROWS, (DestReceiver *) &dest) > 0)
+			;
 		SPI_cursor_close(portal);
 		AtEOXact_GUC(true, nest);
 	}
