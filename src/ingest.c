@@ -432,7 +432,7 @@ expected_rows(Oid relid)
 		char	   *plan;
 		char	   *rows;
 
-		if (SPI_execute(psprintf("EXPLAIN (FORMAT JSON) SELECT FROM %s",
+		if (SPI_execute(psprintf("EXPLAIN (FORMAT JSON) SELECT * FROM %s",
 								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 															get_rel_name(relid))),
 						false, 0) != SPI_OK_UTILITY || SPI_processed != 1)
