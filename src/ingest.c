@@ -109,9 +109,34 @@ PG_FUNCTION_INFO_V1(fs_ingest_silver);
 /* At most 2^MAX_PART_BITS parts: beyond, a part outgrows memory anyway. */
 #define MAX_PART_BITS 10
 
-/* Kinds of spilled source rows: a row to handle; a rejected row's entity. */
+/*
+ * Kinds of spilled source rows: a row to handle; a rejected row's entity; a
+ * row of a table read from its heap, as its place in the heap, its key,
+ * event time and digest (SpilledRef), whose whole row is fetched again only
+ * if the digest differs from its entity's state.
+ */
 #define SPILL_ROW 'r'
 #define SPILL_NAMED 'n'
+#define SPILL_REF 'c'
+
+/*
+ * Rows of the first part a run looks at before it decides whether the rest
+ * go to files as references (most rows unchanged) or whole (most changed,
+ * as in a first load, when fetching each again would cost more).
+ */
+#define REF_PROBE_ROWS 1000
+#define REF_MAX_CHANGED 0.1
+
+/* A SPILL_REF row in its file, after its kind; its key's bytes follow. */
+typedef struct SpilledRef
+{
+	int64		row;			/* its ordinal in the source */
+	TimestampTz event_time;
+	ItemPointerData tid;		/* its place in the source's heap */
+	int32		hash;
+	uint32		keylen;
+	uint8		digest[FS_DIGEST_LEN];
+} SpilledRef;
 
 /* One column of the silver table and how to fill it from the source. */
 typedef struct SilverColumn
@@ -237,6 +262,10 @@ typedef struct SilverRun
 	int64		cur_row;		/* the current row's ordinal in the source */
 	char	   *spillbuf;		/* a row read back */
 	Size		spillbuf_size;
+	Relation	srel;			/* the source, when read from its heap */
+	Snapshot	snapshot;		/* what it is read with */
+	int64		first_rows;		/* rows of the first part handled */
+	int64		first_changed;	/* of which not unchanged by their digest */
 
 	int64		rows_read;
 	int64		rows_rejected;
@@ -1106,6 +1135,44 @@ spill_source(SilverRun *sr, int p, char kind, HeapTuple tup, TupleDesc desc)
 }
 
 /*
+ * Whether a row of another part goes to its file as a reference: the
+ * source is read from its heap, and the first part's rows so far were
+ * mostly unchanged.
+ */
+static inline bool
+spill_as_ref(SilverRun *sr)
+{
+	return sr->direct && sr->cur_part == 0 &&
+		(sr->first_rows < REF_PROBE_ROWS ||
+		 sr->first_changed <= REF_MAX_CHANGED * sr->first_rows);
+}
+
+/*
+ * Write a row of another part to its file as a reference: its ordinal, its
+ * place in the heap, its hash, event time and digest, and its key's bytes.
+ */
+static void
+spill_ref(SilverRun *sr, int p, HeapTuple tup, int32 hash, const uint8 *digest)
+{
+	BufFile    *f = spill_file(sr, sr->source_spill, p);
+	char		rec[1 + sizeof(SpilledRef)];
+	SpilledRef	ref;
+	Datum		key = sr->values[sr->key_col];
+
+	ref.row = sr->cur_row;
+	ref.event_time = DatumGetTimestampTz(sr->values[sr->ts_col]);
+	ref.tid = tup->t_self;
+	ref.hash = hash;
+	ref.keylen = sr->key_type.typbyval ? sizeof(Datum)
+		: (uint32) datumGetSize(key, false, sr->key_type.typlen);
+	memcpy(ref.digest, digest, FS_DIGEST_LEN);
+	rec[0] = SPILL_REF;
+	memcpy(rec + 1, &ref, sizeof(ref));
+	BufFileWrite(f, rec, sizeof(rec));
+	BufFileWrite(f, sr->key_type.typbyval ? (void *) &key : DatumGetPointer(key), ref.keylen);
+}
+
+/*
  * One source row: convert it, find its entity, compare, and keep it or
  * reject it.  Change detection works on the source's text: a row whose
  * features are written exactly as in the last write of its entity (with
@@ -1165,7 +1232,13 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 		hash = fs_key_hash(&sr->key_type, key);
 		if (part_of(sr, (uint32) hash) != sr->cur_part)
 		{
-			spill_source(sr, part_of(sr, (uint32) hash), SPILL_ROW, tup, tupdesc);
+			if (tup != NULL && spill_as_ref(sr))
+			{
+				text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
+				spill_ref(sr, part_of(sr, (uint32) hash), tup, hash, digest);
+			}
+			else
+				spill_source(sr, part_of(sr, (uint32) hash), SPILL_ROW, tup, tupdesc);
 			return;
 		}
 		text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
@@ -1180,9 +1253,15 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 			entry->seen = false;
 			entry->named = false;
 		}
+		if (sr->cur_part == 0)
+			sr->first_rows++;
 		if (!entry->has_state || !entry->digest_known ||
 			memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
+		{
+			if (sr->cur_part == 0)
+				sr->first_changed++;
 			convert_features(sr);
+		}
 	}
 	else
 		convert_features(sr);	/* a rejected row's every bad value */
@@ -1510,6 +1589,55 @@ plan_parts(SilverRun *sr, Oid source)
 	}
 }
 
+/*
+ * A row of part p written as a reference: its entity's digest decides.  An
+ * unchanged (or stale) row needs nothing more than its entity, event time
+ * and ordinal; any other is fetched again from the heap, as read, and
+ * handled whole.
+ */
+static void
+replay_ref(SilverRun *sr, BufFile *f)
+{
+	SpilledRef	ref;
+	uint8	   *digest = (uint8 *) VARDATA(sr->digest_datum);
+	Datum		key;
+	EntityEntry *entry;
+
+	spill_read(f, &ref, sizeof(ref), false);
+	sr->cur_row = ref.row;
+	memcpy(digest, ref.digest, FS_DIGEST_LEN);
+	if (sr->key_type.typbyval)
+		spill_read(f, &key, sizeof(Datum), false);
+	else
+	{
+		char	   *buf = palloc(ref.keylen);
+
+		spill_read(f, buf, ref.keylen, false);
+		key = PointerGetDatum(buf);
+	}
+
+	entry = entities_lookup(sr->entities, key);
+	if (entry == NULL || !entry->has_state || !entry->digest_known ||
+		memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
+	{
+		HeapTupleData tup;
+		Buffer		buf;
+
+		tup.t_self = ref.tid;
+		if (!heap_fetch(sr->srel, sr->snapshot, &tup, &buf, false))
+			elog(ERROR, "row (%u,%u) of the source is no longer visible",
+				 ItemPointerGetBlockNumber(&ref.tid), ItemPointerGetOffsetNumber(&ref.tid));
+		silver_row(sr, &tup, RelationGetDescr(sr->srel), SPILL_ROW);
+		ReleaseBuffer(buf);
+		return;
+	}
+	sr->values[sr->key_col] = key;
+	sr->nulls[sr->key_col] = false;
+	sr->values[sr->ts_col] = TimestampTzGetDatum(ref.event_time);
+	sr->nulls[sr->ts_col] = false;
+	keep_row(sr, entry, digest);
+}
+
 /* Handle the source rows of part p, which the first reading wrote to its file. */
 static void
 replay_source(SilverRun *sr, int p)
@@ -1531,6 +1659,15 @@ replay_source(SilverRun *sr, int p)
 
 		if (!spill_read(f, &kind, 1, true))
 			break;
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(sr->rowcxt);
+		oldcxt = MemoryContextSwitchTo(sr->rowcxt);
+		if (kind == SPILL_REF)
+		{
+			replay_ref(sr, f);
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
 		spill_read(f, &sr->cur_row, sizeof(sr->cur_row), false);
 		spill_read(f, &len, sizeof(len), false);
 		if (len > sr->spillbuf_size)
@@ -1544,10 +1681,6 @@ replay_source(SilverRun *sr, int p)
 		tup.t_data = (HeapTupleHeader) sr->spillbuf;
 		ItemPointerSetInvalid(&tup.t_self);
 		tup.t_tableOid = InvalidOid;
-
-		CHECK_FOR_INTERRUPTS();
-		MemoryContextReset(sr->rowcxt);
-		oldcxt = MemoryContextSwitchTo(sr->rowcxt);
 		silver_row(sr, &tup, sr->source_desc, kind);
 		MemoryContextSwitchTo(oldcxt);
 	}
@@ -1650,15 +1783,15 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	choose_reader(&sr, source);
 	if (sr.direct)
 	{
-		Relation	srel = table_open(source, AccessShareLock);
-		TableScanDesc scan = table_beginscan_strat(srel, GetActiveSnapshot(), 0, NULL,
-												   true, false);
+		TableScanDesc scan;
 		HeapTuple	tup;
 
+		sr.srel = table_open(source, AccessShareLock);
+		sr.snapshot = GetActiveSnapshot();
+		scan = table_beginscan_strat(sr.srel, sr.snapshot, 0, NULL, true, false);
 		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-			read_row(&sr, tup, RelationGetDescr(srel));
+			read_row(&sr, tup, RelationGetDescr(sr.srel));
 		table_endscan(scan);
-		table_close(srel, NoLock);
 	}
 	else
 	{
@@ -1697,6 +1830,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		finish_part(&sr);
 	}
 
+	if (sr.srel != NULL)
+		table_close(sr.srel, NoLock);
 	FreeBulkInsertState(sr.bistate);
 	if (sr.keybistate)
 		FreeBulkInsertState(sr.keybistate);
