@@ -33,7 +33,7 @@ int			fs_connect_timeout_ms = 1000;
 int			fs_request_timeout_ms = 2000;
 int			fs_max_retries = 8;
 int			fs_max_connections = 16;
-int			fs_max_write_connections = 128;
+int			fs_max_write_connections = 256;
 int			fs_max_response_size = 32 * 1024;	/* kB */
 int			fs_store_deadline_ms = 0;
 

@@ -99,7 +99,7 @@ _PG_init(void)
 							"BatchWriteItem): their answers are tiny, so more of them in flight costs "
 							"connections, not memory, and hides the store's latency.",
 							&fs_max_write_connections,
-							128, 1, FS_MAX_WRITE_CONNECTIONS_LIMIT,
+							256, 1, FS_MAX_WRITE_CONNECTIONS_LIMIT,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 

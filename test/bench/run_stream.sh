@@ -31,7 +31,7 @@
 #                          after BENCH_STREAM_CANNED_LATENCY_MS, as a store
 #                          with real latency would); the worker's settings
 #                          default to the server's (50 ms, 1000 events,
-#                          feature_store.max_write_connections 128), RATE to
+#                          feature_store.max_write_connections 256), RATE to
 #                          BENCH_STREAM_RATE; an empty field keeps the
 #                          default (canned:100000:::5000:16); default:
 #                          embedded:100000 dynamodb:100000 embedded:1000
