@@ -47,6 +47,8 @@ extern int	fs_request_timeout_ms;
 extern int	fs_max_retries;
 extern int	fs_max_connections;
 extern int	fs_max_write_connections;
+extern int	fs_max_response_size;	/* kB */
+extern int	fs_store_deadline_ms;	/* serving only; 0: none */
 
 /*
  * The most write requests one backend keeps in flight: each is a connection,
@@ -54,8 +56,6 @@ extern int	fs_max_write_connections;
  * (max_files_per_process, commonly 1,000 of a 1,024 limit).
  */
 #define FS_MAX_WRITE_CONNECTIONS_LIMIT 1024
-extern int	fs_max_response_size;	/* kB */
-extern int	fs_store_deadline_ms;	/* serving only; 0: none */
 
 /* Where and how to reach one store, as the current user. */
 typedef struct FsDdbEndpoint
