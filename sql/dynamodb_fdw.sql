@@ -12,6 +12,22 @@ SET timezone = 'UTC';
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (endpoint '127.0.0.1:8000');
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (host 'x');
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (max_retries '-1');
+-- Requests in flight: for reads (max_connections) and for writes only
+-- (max_write_connections, 1 .. 1024 like its setting), both refused with
+-- HV024 when out of range, as the settings refuse theirs with 22023.
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (max_connections '0');
+\echo :LAST_ERROR_SQLSTATE
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (max_write_connections '0');
+\echo :LAST_ERROR_SQLSTATE
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (max_write_connections '1025');
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (max_write_connections 'many');
+CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (max_write_connections '');
+SET feature_store.max_connections = 0;
+\echo :LAST_ERROR_SQLSTATE
+SET feature_store.max_write_connections = 0;
+\echo :LAST_ERROR_SQLSTATE
+SET feature_store.max_write_connections = 1025;
+SHOW feature_store.max_write_connections;
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (request_timeout_ms '0');
 -- Time options take the settings' units (a bare number is ms), nothing else.
 CREATE SERVER ddb_bad FOREIGN DATA WRAPPER fs_dynamodb OPTIONS (request_timeout_ms '5 parsecs');
@@ -25,6 +41,8 @@ ALTER SERVER ddb_units OPTIONS (SET request_timeout_ms '1min', SET connect_timeo
 ALTER SERVER ddb_units OPTIONS (SET request_timeout_ms '1.5 s', SET connect_timeout_ms '2500us');
 -- The store deadline too, as its setting takes them.
 ALTER SERVER ddb_units OPTIONS (ADD store_deadline_ms '300ms');
+ALTER SERVER ddb_units OPTIONS (ADD max_write_connections '1024', ADD max_connections '1');
+ALTER SERVER ddb_units OPTIONS (DROP max_write_connections, DROP max_connections);
 ALTER SERVER ddb_units OPTIONS (SET store_deadline_ms '1s');
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'ddb_units';
 DROP SERVER ddb_units;

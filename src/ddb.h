@@ -33,7 +33,8 @@
  * Options:
  *	server:			endpoint (required), region (default 'us-east-1'),
  *					connect_timeout_ms, request_timeout_ms, max_retries,
- *					max_connections, consistent_read ('true'/'false')
+ *					max_connections, max_write_connections, max_response_size,
+ *					store_deadline_ms, cache_ttl_ms, consistent_read ('true'/'false')
  *	user mapping:	access_key_id, secret_access_key, session_token
  *	foreign table:	table (default: the foreign table's name), key (the
  *					partition key attribute; default: from DescribeTable),

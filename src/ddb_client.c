@@ -6,7 +6,10 @@
  * One long-lived CURLM handle per backend owns the connection cache, so
  * kept-alive connections serve every call and query of the backend; easy
  * handles are pooled and reused.  fs_ddb_run attaches at most
- * max_connections requests at once, drives them with curl_multi_perform and
+ * max_connections requests at once (max_write_connections when every call
+ * of the run is a write: PutItem, UpdateItem, DeleteItem, BatchWriteItem,
+ * whose answers are a few bytes, while a read's may be max_response_size),
+ * drives them with curl_multi_perform and
  * waits in curl_multi_poll slices of at most FS_DDB_SLICE_MS, calling
  * CHECK_FOR_INTERRUPTS between slices.  A call that is throttled or gets a
  * 5xx waits out its own full-jitter backoff while the others keep going.
@@ -139,6 +142,7 @@ typedef struct FsDdbRun
 	char	   *url;
 	char	   *sigv4;
 	MemoryContext result_cxt;	/* where responses and messages go */
+	int			cap;			/* requests in flight at most */
 } FsDdbRun;
 
 static bool curl_initialized = false;
@@ -160,6 +164,7 @@ static void ddb_finish(FsDdbRun *run, FsDdbReq *req, CURLcode result);
 static void ddb_cleanup_run(FsDdbRun *run);
 static void ddb_drive(FsDdbRun *run);
 static bool is_throttling(const char *error_type);
+static bool is_write(const char *operation);
 static double backoff_ms(int attempt);
 static double now_ms(void);
 
@@ -328,6 +333,23 @@ is_throttling(const char *error_type)
 		(strcmp(error_type, "ProvisionedThroughputExceededException") == 0 ||
 		 strcmp(error_type, "ThrottlingException") == 0 ||
 		 strcmp(error_type, "RequestLimitExceeded") == 0);
+}
+
+/*
+ * The operations whose answer is small whatever they write: a run of these
+ * only may keep more requests in flight (max_write_connections), since the
+ * memory of the answers, which max_connections bounds for reads, is no
+ * concern.  A request of a write is at most DynamoDB's 16 MB of a
+ * BatchWriteItem, and that body is the caller's, built before the run.
+ */
+static bool
+is_write(const char *operation)
+{
+	return operation != NULL &&
+		(strcmp(operation, "PutItem") == 0 ||
+		 strcmp(operation, "UpdateItem") == 0 ||
+		 strcmp(operation, "DeleteItem") == 0 ||
+		 strcmp(operation, "BatchWriteItem") == 0);
 }
 
 /* Attach one request to the multi handle. */
@@ -697,7 +719,7 @@ ddb_expire(FsDdbRun *run)
 static void
 ddb_drive(FsDdbRun *run)
 {
-	int			cap = Max(run->ep->max_connections, 1);
+	int			cap = Max(run->cap, 1);
 	double		deadline = run->ep->deadline;
 
 	while (run->done < run->nreqs)
@@ -832,6 +854,8 @@ fs_ddb_run(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls)
 	FsDdbRun   *run;
 	double		start = now_ms();
 	size_t		urllen;
+	bool		writes_only = true;
+	int			cap;
 
 	if (ncalls <= 0)
 		return;
@@ -841,15 +865,26 @@ fs_ddb_run(FsDdbEndpoint *ep, FsDdbCall **calls, int ncalls)
 				 errmsg("a request to a DynamoDB-compatible store cannot start while another is under way"),
 				 errhint("A domain check or input function of a column read from an fs_dynamodb table must not itself read an fs_dynamodb table.")));
 
+	for (int i = 0; i < ncalls && writes_only; i++)
+		writes_only = is_write(calls[i]->operation);
+	cap = Max(writes_only ? ep->max_write_connections : ep->max_connections, 1);
+
 	ddb_get_multi();
-	curl_multi_setopt(ddb_multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-					  (long) Max(ep->max_connections, 1));
-	/* Keep as many idle connections as we may use at once. */
+	curl_multi_setopt(ddb_multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) cap);
+
+	/*
+	 * Keep as many idle connections as either kind of run may use at once:
+	 * fs_ingest reads a chunk and then writes it, and a cache sized for the
+	 * reads would close most of the writes' connections at every chunk, to
+	 * open them again (a TLS handshake each, against DynamoDB).  An idle
+	 * connection holds no answer, so this costs sockets, not memory.
+	 */
 	curl_multi_setopt(ddb_multi, CURLMOPT_MAXCONNECTS,
-					  (long) Max(ep->max_connections, 1));
+					  (long) Max(Max(ep->max_connections, ep->max_write_connections), 1));
 
 	run = palloc0(sizeof(FsDdbRun));
 	run->ep = ep;
+	run->cap = cap;
 	run->result_cxt = CurrentMemoryContext;
 	run->nreqs = ncalls;
 	run->reqs = palloc0(sizeof(FsDdbReq) * ncalls);

@@ -5,7 +5,8 @@
  *
  * A caller builds FsDdbCall requests (operation + JSON body) and hands a
  * batch of them to fs_ddb_run, which sends them concurrently over kept-alive
- * connections (at most max_connections at once per endpoint), retries
+ * connections (at most max_connections at once per endpoint, or
+ * max_write_connections when every call of the batch is a write), retries
  * throttling and 5xx answers with full-jitter exponential backoff up to
  * max_retries, and returns when every call has an outcome.  Waits are
  * bounded slices with CHECK_FOR_INTERRUPTS between them, so
@@ -36,7 +37,8 @@
 /*
  * Defaults for every server, which a server's options override: the settings
  * feature_store.connect_timeout_ms, request_timeout_ms, max_retries,
- * max_connections, max_response_size and store_deadline_ms, registered by
+ * max_connections, max_write_connections, max_response_size and
+ * store_deadline_ms, registered by
  * _PG_init (feature_store.c), read by fs_ddb_endpoint (ddb_option.c), which
  * defines them.
  */
@@ -44,8 +46,16 @@ extern int	fs_connect_timeout_ms;
 extern int	fs_request_timeout_ms;
 extern int	fs_max_retries;
 extern int	fs_max_connections;
+extern int	fs_max_write_connections;
 extern int	fs_max_response_size;	/* kB */
 extern int	fs_store_deadline_ms;	/* serving only; 0: none */
+
+/*
+ * The most write requests one backend keeps in flight: each is a connection,
+ * hence a file descriptor of the backend beside PostgreSQL's own
+ * (max_files_per_process, commonly 1,000 of a 1,024 limit).
+ */
+#define FS_MAX_WRITE_CONNECTIONS_LIMIT 1024
 
 /* Where and how to reach one store, as the current user. */
 typedef struct FsDdbEndpoint
@@ -58,7 +68,9 @@ typedef struct FsDdbEndpoint
 	int			connect_timeout_ms;
 	int			request_timeout_ms;
 	int			max_retries;
-	int			max_connections;
+	int			max_connections;	/* requests in flight at once */
+	int			max_write_connections;	/* the same for a batch of writes only,
+										 * whose answers are tiny */
 	int			max_response_kb;	/* a larger answer is an error */
 	bool		consistent_read;
 	char	   *auth_hint;		/* the hint for a store that refuses our

@@ -4,8 +4,10 @@
  *	  Batch ingestion, gold step for feature views stored in fs_dynamodb.
  *
  * fs_ingest_remote writes the rows of the silver table (the changed rows,
- * see ingest.c) to the view's remote table, in chunks of one hundred rows
- * per connection:
+ * see ingest.c) to the view's remote table, in chunks (chunk_rows: one
+ * hundred rows per read connection, and at least enough writes to fill the
+ * write connections several times over, so that a chunk's writes keep
+ * max_write_connections in flight rather than wait for their last few):
  *
  *	1. one consistent batch read (fs_ddb_batch_get) of what the store holds
  *	   for the chunk's entities;
@@ -67,6 +69,13 @@
 #include "value.h"
 
 PG_FUNCTION_INFO_V1(fs_ingest_remote);
+
+/*
+ * A chunk holds at least this many writes per write connection: a chunk's
+ * wave of writes keeps every connection busy until its tail, and the
+ * chunk's read and state, done between waves, are paid per that many rows.
+ */
+#define FS_INGEST_WRITE_ROUNDS	8
 
 /* What became of a silver row. */
 typedef enum RowOutcome
@@ -270,6 +279,19 @@ read_stored(RemoteRun *rr)
 	get.on_item = stored_item;
 	get.arg = rr;
 	fs_ddb_batch_get(rr->ep, gets, 1);
+}
+
+/*
+ * Rows of a chunk: one BatchGetItem per read connection reads the chunk in
+ * one round, and the chunk's writes fill the write connections
+ * FS_INGEST_WRITE_ROUNDS times or more.  Memory is bounded by this many
+ * rows (their items and bodies) and by the reads' answers.
+ */
+static int
+chunk_rows(FsDdbEndpoint *ep)
+{
+	return Max(FS_DDB_BATCH_GET_MAX * Max(ep->max_connections, 1),
+			   FS_INGEST_WRITE_ROUNDS * Max(ep->max_write_connections, 1));
 }
 
 /*-------------------------------------------------------------------------
@@ -716,7 +738,7 @@ delete_absent(RemoteRun *rr, Oid seen)
 	}
 	SPI_cursor_close(portal);
 	fs_state_absent(rr->schema_oid, rr->view, &kt, present,
-					FS_DDB_BATCH_GET_MAX * Max(rr->ep->max_connections, 1), delete_chunk, rr);
+					chunk_rows(rr->ep), delete_chunk, rr);
 	MemoryContextDelete(cxt);
 }
 
@@ -878,7 +900,7 @@ fs_ingest_remote(PG_FUNCTION_ARGS)
 						RelationGetRelationName(rr.rel), rr.view)));
 	fs_ingest_check_run(rr.schema_oid, rr.run_id, rr.view);
 	/* Gold: the changed rows, a chunk at a time. */
-	fetch = FS_DDB_BATCH_GET_MAX * Max(rr.ep->max_connections, 1);
+	fetch = chunk_rows(rr.ep);
 	query = psprintf("SELECT * FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(silver)),
 												get_rel_name(silver)));

@@ -416,15 +416,18 @@ fsGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 		 (rinfo->ri_TrigDesc->trig_insert_before_row ||
 		  rinfo->ri_TrigDesc->trig_insert_after_row)))
 		return 1;
-	/* Enough rows for one request per connection: the wave goes out at once. */
+	/*
+	 * Enough rows for one BatchWriteItem per write connection: the wave, all
+	 * writes, goes out at once (max_write_connections in flight).
+	 */
 	if (ms != NULL && ms->ep != NULL)
-		return FS_DDB_BATCH_WRITE_MAX * Max(ms->ep->max_connections, 1);
+		return FS_DDB_BATCH_WRITE_MAX * Max(ms->ep->max_write_connections, 1);
 	else
 	{
 		/* EXPLAIN without ANALYZE: no state, but the same answer. */
 		Oid			serverid = GetForeignTable(RelationGetRelid(rinfo->ri_RelationDesc))->serverid;
 
-		return FS_DDB_BATCH_WRITE_MAX * Max(fs_ddb_endpoint(serverid, GetUserId())->max_connections, 1);
+		return FS_DDB_BATCH_WRITE_MAX * Max(fs_ddb_endpoint(serverid, GetUserId())->max_write_connections, 1);
 	}
 }
 

@@ -33,6 +33,7 @@ int			fs_connect_timeout_ms = 1000;
 int			fs_request_timeout_ms = 2000;
 int			fs_max_retries = 8;
 int			fs_max_connections = 16;
+int			fs_max_write_connections = 256;
 int			fs_max_response_size = 32 * 1024;	/* kB */
 int			fs_store_deadline_ms = 0;
 
@@ -53,6 +54,7 @@ static const FsOption valid_options[] = {
 	{"request_timeout_ms", ForeignServerRelationId},
 	{"max_retries", ForeignServerRelationId},
 	{"max_connections", ForeignServerRelationId},
+	{"max_write_connections", ForeignServerRelationId},
 	{"max_response_size", ForeignServerRelationId},
 	{"consistent_read", ForeignServerRelationId},
 	{"store_deadline_ms", ForeignServerRelationId},
@@ -85,6 +87,24 @@ option_int(DefElem *def, int min)
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
 				 errhint("The value must be an integer of at least %d.", min)));
+	return (int) v;
+}
+
+/* The value of an integer option within [min, max], checked. */
+static int
+option_int_range(DefElem *def, int min, int max)
+{
+	char	   *s = defGetString(def);
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < min || v > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
+				 errhint("The value must be an integer from %d to %d.", min, max)));
 	return (int) v;
 }
 
@@ -210,6 +230,8 @@ fs_dynamodb_validator(PG_FUNCTION_ARGS)
 			(void) option_ms(def, 1);
 		else if (strcmp(def->defname, "max_connections") == 0)
 			(void) option_int(def, 1);
+		else if (strcmp(def->defname, "max_write_connections") == 0)
+			(void) option_int_range(def, 1, FS_MAX_WRITE_CONNECTIONS_LIMIT);
 		else if (strcmp(def->defname, "max_response_size") == 0)
 			(void) option_kb(def, 64);
 		else if (strcmp(def->defname, "consistent_read") == 0)
@@ -252,6 +274,7 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 	ep->request_timeout_ms = fs_request_timeout_ms;
 	ep->max_retries = fs_max_retries;
 	ep->max_connections = fs_max_connections;
+	ep->max_write_connections = fs_max_write_connections;
 	ep->max_response_kb = fs_max_response_size;
 	ep->consistent_read = false;
 	ep->store_deadline_ms = fs_store_deadline_ms;
@@ -272,6 +295,8 @@ fs_ddb_endpoint(Oid serverid, Oid userid)
 			ep->max_retries = option_int(def, 0);
 		else if (strcmp(def->defname, "max_connections") == 0)
 			ep->max_connections = option_int(def, 1);
+		else if (strcmp(def->defname, "max_write_connections") == 0)
+			ep->max_write_connections = option_int_range(def, 1, FS_MAX_WRITE_CONNECTIONS_LIMIT);
 		else if (strcmp(def->defname, "max_response_size") == 0)
 			ep->max_response_kb = option_kb(def, 64);
 		else if (strcmp(def->defname, "consistent_read") == 0)

@@ -93,6 +93,15 @@ _PG_init(void)
 							16, 1, 256,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("feature_store.max_write_connections",
+							"How many write requests may be in flight at once to one store from one backend.",
+							"Used when every request of a batch is a write (PutItem, UpdateItem, DeleteItem, "
+							"BatchWriteItem): their answers are tiny, so more of them in flight costs "
+							"connections, not memory, and hides the store's latency.",
+							&fs_max_write_connections,
+							256, 1, FS_MAX_WRITE_CONNECTIONS_LIMIT,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("feature_store.max_response_size",
 							"The largest answer accepted from a DynamoDB-compatible store.",

@@ -8,7 +8,7 @@
 // client's own overhead (ours, the AWS SDK's, plain Node.js's).  Correctness
 // tests never use it: they run against dynalite.
 //
-//   node canned_responder.js READY_FILE [--dump FILE]
+//   node canned_responder.js READY_FILE [--dump FILE] [--latency-ms N] [--keep-writes]
 //
 // On startup it builds the table BENCH_CANNED_TABLE (default
 // fs_bench_canned): items u1..u<BENCH_CANNED_ENTITIES> (default 1000), each
@@ -44,6 +44,16 @@
 //     (a.b, a[0]) and :values are not understood (a path names no attribute);
 //   - ConsistentRead, ReturnConsumedCapacity, conditions, the limit of 100
 //     keys per request (it never returns UnprocessedKeys), writes' contents.
+// --keep-writes (for the remote write benchmark's stream part, whose observer
+// reads back what the worker wrote): tables other than BENCH_CANNED_TABLE
+// come into being with CreateTable (answered ACTIVE at once; DescribeTable
+// then answers them), and their items are kept in memory: PutItem stores the
+// item, UpdateItem applies its UpdateExpression's SET name = :value, REMOVE
+// name and ADD name :number clauses (nothing else: no functions, no paths),
+// DeleteItem removes the item, and BatchGetItem answers the kept items whole.
+// Conditions are still ignored: it is no store, and the writes it sees are
+// one per entity at a time.  Without it, writes are acknowledged and
+// forgotten, as before.
 // BENCH_CANNED_LOG=1 writes each request's operation, key count and
 // ProjectionExpression to standard error (to see what a client asks for).
 // Service latency: BENCH_CANNED_LATENCY_MS (default 0; or --latency-ms N)
@@ -56,10 +66,12 @@ const http = require('node:http');
 const args = process.argv.slice(2);
 const READY = args[0];
 let dumpFile = null;
+let keepWrites = false;
 let latencyMs = Number(process.env.BENCH_CANNED_LATENCY_MS || 0);
 for (let i = 1; i < args.length; i++) {
     if (args[i] === '--dump') dumpFile = args[++i];
     else if (args[i] === '--latency-ms') latencyMs = Number(args[++i]);
+    else if (args[i] === '--keep-writes') keepWrites = true;
     else fail(`unknown argument ${args[i]}`);
 }
 const TABLE = process.env.BENCH_CANNED_TABLE || 'fs_bench_canned';
@@ -133,6 +145,73 @@ const DESCRIBE = JSON.stringify({
     },
 });
 
+// --keep-writes: table name -> { desc: TableDescription, items: Map(key JSON -> item) }.
+const kept = new Map();
+
+// The text of a Key object, whatever its attributes' order.
+function keyText(key) {
+    return JSON.stringify(Object.keys(key || {}).sort().map((k) => [k, key[k]]));
+}
+
+// Apply an UpdateExpression of SET, REMOVE and ADD clauses to item.
+function applyUpdate(item, expr, names, values) {
+    const name = (n) => (n.startsWith('#') ? (names || {})[n] : n);
+    const parts = String(expr || '').split(/\b(SET|REMOVE|ADD|DELETE)\b/);
+    for (let i = 1; i + 1 < parts.length; i += 2) {
+        const verb = parts[i];
+        for (const clause of parts[i + 1].split(',').map((c) => c.trim()).filter((c) => c !== '')) {
+            if (verb === 'SET') {
+                const [n, v] = clause.split('=').map((t) => t.trim());
+                item[name(n)] = (values || {})[v];
+            } else if (verb === 'REMOVE') {
+                delete item[name(clause)];
+            } else if (verb === 'ADD') {
+                const [n, v] = clause.split(/\s+/);
+                const add = Number(((values || {})[v] || {}).N || 0);
+                const old = Number((item[name(n)] || {}).N || 0);
+                item[name(n)] = { N: String(old + add) };
+            }
+        }
+    }
+}
+
+// A write or read of a kept table: [status, body], or null for TABLE.
+function keptAnswer(op, req) {
+    if (op === 'CreateTable') {
+        const desc = {
+            TableName: req.TableName, TableStatus: 'ACTIVE', KeySchema: req.KeySchema,
+            AttributeDefinitions: req.AttributeDefinitions, CreationDateTime: Date.now() / 1000,
+            ItemCount: 0, TableSizeBytes: 0,
+        };
+        if (!kept.has(req.TableName)) kept.set(req.TableName, { desc, items: new Map() });
+        return [200, JSON.stringify({ TableDescription: kept.get(req.TableName).desc })];
+    }
+    const t = kept.get(req.TableName);
+    if (!t) return null;
+    switch (op) {
+        case 'DescribeTable':
+            return [200, JSON.stringify({ Table: t.desc })];
+        case 'PutItem': {
+            const key = {};
+            for (const k of t.desc.KeySchema || []) key[k.AttributeName] = req.Item[k.AttributeName];
+            t.items.set(keyText(key), { ...req.Item });
+            return [200, '{}'];
+        }
+        case 'UpdateItem': {
+            const k = keyText(req.Key);
+            const item = t.items.get(k) || { ...req.Key };
+            applyUpdate(item, req.UpdateExpression, req.ExpressionAttributeNames, req.ExpressionAttributeValues);
+            t.items.set(k, item);
+            return [200, '{}'];
+        }
+        case 'DeleteItem':
+            t.items.delete(keyText(req.Key));
+            return [200, '{}'];
+        default:
+            return null;
+    }
+}
+
 function error(type, message) {
     return [400, JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message })];
 }
@@ -150,10 +229,24 @@ function answer(op, body) {
         const t = Object.keys(ri)[0];
         console.error(`${op} ${t ? `${t} keys=${(ri[t].Keys || []).length} projection=${ri[t].ProjectionExpression || '(none)'}` : req.TableName || ''}`);
     }
+    if (keepWrites && op !== 'BatchGetItem') {
+        const a = keptAnswer(op, req);
+        if (a) return a;
+    }
     switch (op) {
         case 'BatchGetItem': {
             const parts = [];
             const ri = req.RequestItems || {};
+            if (keepWrites) {
+                const responses = {};
+                for (const t of Object.keys(ri)) {
+                    const k = kept.get(t);
+                    if (!k) continue;
+                    responses[t] = (ri[t].Keys || []).map((key) => k.items.get(keyText(key))).filter((it) => it);
+                }
+                if (Object.keys(responses).length === Object.keys(ri).length)
+                    return [200, JSON.stringify({ Responses: responses, UnprocessedKeys: {} })];
+            }
             for (const t of Object.keys(ri)) {
                 if (t !== TABLE) return error('ResourceNotFoundException', `Requested resource not found: Table: ${t} not found`);
                 const proj = projection(ri[t].ProjectionExpression, ri[t].ExpressionAttributeNames);

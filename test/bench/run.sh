@@ -78,6 +78,13 @@
 #             needs the stream worker, so it starts a cluster of its own
 #             (and dynalite), whatever FS_CLUSTER_ENV says, and stops them
 #             afterwards; about 12 minutes.
+#   remote_write  issue 14, the write lanes against a store with 20 ms of
+#             latency (test/bench/run_remote_write.sh): fs_ingest of 1,000,000
+#             changed entities into a foreign table on the canned responder,
+#             and the stream worker at 5,000 events/s over 100,000 entities
+#             for 60 s, each with feature_store.max_write_connections = 16
+#             (the old behaviour) and the default, alternating; clusters of
+#             its own with fsync and synchronous_commit on; about 15 minutes.
 #
 # It prints the figures, the machine and the exact commands; it exits non-zero
 # only when something is broken, never because a target is missed.
@@ -91,7 +98,8 @@
 #                           throughput phase: vectors against hand-join-all from
 #                           BENCH_CLIENTS connections at once (1 skips it)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
-#   BENCH_ONLY              embedded | stats | dynamodb | canned | ingest | cache | stream: run only
+#   BENCH_ONLY              embedded | stats | dynamodb | canned | ingest | ingest_scale |
+#                           cache | stream | remote_write: run only
 #                           that part (default: all)
 #   BENCH_STATS_ROUNDS (4)  BENCH_STATS_ITERATIONS (400)  BENCH_STATS_WARMUP (40)
 #                           the stats part's rounds, and its timed and untimed
@@ -106,6 +114,7 @@
 #   BENCH_CANNED_*          see test/bench/run_canned.sh
 #   BENCH_CACHE_*           see test/bench/run_cache.sh
 #   BENCH_STREAM_*          see test/bench/run_stream.sh
+#   BENCH_REMOTE_WRITE_*    see test/bench/run_remote_write.sh
 #   FS_CLUSTER_ENV          the cluster's state file (default /tmp/feature_store_cluster.env)
 #   BENCH_DYNALITE_ENV      the benchmark dynalite's state file
 #                           (default /tmp/feature_store_bench_dynalite.env)
@@ -121,8 +130,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|stats|dynamodb|canned|ingest|ingest_scale|cache|stream) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, ingest_scale, cache or stream, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|stats|dynamodb|canned|ingest|ingest_scale|cache|stream|remote_write) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, ingest_scale, cache, stream or remote_write, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -166,6 +175,12 @@ fi
 if [ "$BENCH_ONLY" = stream ]; then
     echo
     bash "$BENCH/run_stream.sh"
+    exit 0
+fi
+# So does the remote write part.
+if [ "$BENCH_ONLY" = remote_write ]; then
+    echo
+    bash "$BENCH/run_remote_write.sh"
     exit 0
 fi
 
@@ -298,3 +313,4 @@ if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = canned ]; then echo; bash "$BENCH/run_canned.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = cache ]; then echo; bash "$BENCH/run_cache.sh"; fi
 if [ -z "$BENCH_ONLY" ]; then echo; bash "$BENCH/run_stream.sh"; fi
+if [ -z "$BENCH_ONLY" ]; then echo; bash "$BENCH/run_remote_write.sh"; fi

@@ -24,10 +24,16 @@
 #
 # Environment (all optional):
 #   BENCH_STREAM_CONFIGS   the configurations, in order, each
-#                          STORE:ENTITIES[:FLUSH_INTERVAL_MS[:BATCH_SIZE[:RATE]]]
-#                          with STORE embedded or dynamodb; the worker's
-#                          settings default to the server's (50 ms, 1000
-#                          events), RATE to BENCH_STREAM_RATE; default:
+#                          STORE:ENTITIES[:FLUSH_INTERVAL_MS[:BATCH_SIZE[:RATE[:WRITE_CONNECTIONS]]]]
+#                          with STORE embedded, dynamodb or canned (the
+#                          canned responder, test/bench/canned_responder.js
+#                          --keep-writes, a benchmark fixture that answers
+#                          after BENCH_STREAM_CANNED_LATENCY_MS, as a store
+#                          with real latency would); the worker's settings
+#                          default to the server's (50 ms, 1000 events,
+#                          feature_store.max_write_connections 256), RATE to
+#                          BENCH_STREAM_RATE; an empty field keeps the
+#                          default (canned:100000:::5000:16); default:
 #                          embedded:100000 dynamodb:100000 embedded:1000
 #                          dynamodb:1000 dynamodb:1000:50:100000
 #                          dynamodb:100:50:10000 dynamodb:100000:50:1000:500
@@ -37,6 +43,10 @@
 #   BENCH_STREAM_SAMPLE (100)     the observer follows one push in N
 #   BENCH_STREAM_DRAIN (30)       seconds the observer waits after the pushes
 #   BENCH_STREAM_INTERVAL_MS (10) the observer's loop
+#   BENCH_STREAM_CANNED_LATENCY_MS (20)  the canned store's latency, every answer
+#   BENCH_STREAM_DURABLE (0)      1: the cluster runs with fsync = on and
+#                                 synchronous_commit = on (the throwaway
+#                                 cluster's defaults are off)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -61,9 +71,15 @@ for v in RATE SECONDS_PUSH CLIENTS SAMPLE DRAIN INTERVAL_MS; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 for c in $CONFIGS; do
-    [[ "$c" =~ ^(embedded|dynamodb):[1-9][0-9]*(:[1-9][0-9]*(:[1-9][0-9]*(:[1-9][0-9]*)?)?)?$ ]] ||
-        die "a configuration is STORE:ENTITIES[:FLUSH_INTERVAL_MS[:BATCH_SIZE[:RATE]]] with STORE embedded or dynamodb, not '$c'"
+    [[ "$c" =~ ^(embedded|dynamodb|canned):[1-9][0-9]*(:([1-9][0-9]*)?(:([1-9][0-9]*)?(:([1-9][0-9]*)?(:[1-9][0-9]*)?)?)?)?$ ]] ||
+        die "a configuration is STORE:ENTITIES[:FLUSH_INTERVAL_MS[:BATCH_SIZE[:RATE[:WRITE_CONNECTIONS]]]] with STORE embedded, dynamodb or canned, not '$c'"
 done
+CANNED_LATENCY_MS="${BENCH_STREAM_CANNED_LATENCY_MS:-20}"
+[[ "$CANNED_LATENCY_MS" =~ ^[0-9]+$ ]] || die "BENCH_STREAM_CANNED_LATENCY_MS must be an integer, not '$CANNED_LATENCY_MS'"
+DURABLE_CONF=""
+[ "${BENCH_STREAM_DURABLE:-0}" = 1 ] && DURABLE_CONF="
+fsync = on
+synchronous_commit = on"
 command -v pgbench >/dev/null 2>&1 || die "pgbench not found (postgresql-client)"
 
 cd "$ROOT"
@@ -72,6 +88,7 @@ CODE="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "
 WORK="$(mktemp -d /tmp/feature_store_bench_stream.XXXXXX)"
 CLUSTER_STARTED=0
 DYN_PID=""
+CAN_PID=""
 OBS_PID=""
 PGB_PID=""
 cleanup() {
@@ -80,6 +97,10 @@ cleanup() {
     if [ -n "$DYN_PID" ]; then
         kill "$DYN_PID" 2>/dev/null || true
         wait "$DYN_PID" 2>/dev/null || true
+    fi
+    if [ -n "$CAN_PID" ]; then
+        kill "$CAN_PID" 2>/dev/null || true
+        wait "$CAN_PID" 2>/dev/null || true
     fi
     if [ "$CLUSTER_STARTED" = 1 ]; then
         PGOPTIONS="-c client_min_messages=warning" \
@@ -105,7 +126,7 @@ CLUSTER_STARTED=1
 # pays for a worker's start.
 FS_CLUSTER_ENV="$WORK/cluster.env" FS_PG_EXTRA_CONF="shared_preload_libraries = 'feature_store'
 feature_store.stream_idle_timeout_ms = '1d'
-track_commit_timestamp = on" bash scripts/pgcluster.sh start >/dev/null
+track_commit_timestamp = on$DURABLE_CONF" bash scripts/pgcluster.sh start >/dev/null
 # shellcheck disable=SC1091
 . "$WORK/cluster.env"
 export PGDATABASE=postgres
@@ -149,6 +170,31 @@ if [[ " $CONFIGS" == *" dynamodb:"* ]]; then
     fi
 fi
 
+# 3b. the canned responder, if a configuration wants it.
+HAVE_CANNED=0
+if [[ " $CONFIGS" == *" canned:"* ]]; then
+    if [ "$(psql -X -At -c "SELECT count(*) FROM pg_foreign_data_wrapper WHERE fdwname = 'fs_dynamodb'")" != 1 ]; then
+        DDB_WHY="the installed extension has no fs_dynamodb foreign data wrapper"
+    elif ! command -v node >/dev/null 2>&1; then
+        DDB_WHY="node missing"
+    else
+        ready="$WORK/canned.ready"
+        setsid node "$BENCH/canned_responder.js" "$ready" --keep-writes --latency-ms "$CANNED_LATENCY_MS" \
+            </dev/null >"$WORK/canned.log" 2>&1 &
+        CAN_PID=$!
+        for _ in $(seq 1 100); do
+            [ -s "$ready" ] && break
+            kill -0 "$CAN_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        [ -s "$ready" ] || { cat "$WORK/canned.log" >&2; die "the canned responder did not start"; }
+        CANNED_ENDPOINT="http://127.0.0.1:$(head -n 1 "$ready")"
+        HAVE_CANNED=1
+        say "canned responder (test/bench/canned_responder.js --keep-writes, a benchmark fixture) on" \
+            "$CANNED_ENDPOINT, pid $CAN_PID, answering every request after $CANNED_LATENCY_MS ms"
+    fi
+fi
+
 # dynalite's requests since the last call, and the time it had one in flight.
 window() { node -e 'require("http").get(process.argv[1] + "/window", r => { let b = ""; r.on("data", d => b += d);
                     r.on("end", () => { const w = JSON.parse(b); console.log(w.requests + " " + w.busy_ms.toFixed(0) + " " + w.peak); }); })' "$CONTROL"; }
@@ -159,11 +205,11 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 SUMMARY=()
 n=0
 for c in $CONFIGS; do
-    IFS=: read -r store entities flush_ms batch rate <<<"$c"
+    IFS=: read -r store entities flush_ms batch rate wconn <<<"$c"
     rate="${rate:-$RATE}"
     n=$((n + 1))
     view="bench_stream_${n}_${store}"
-    if [ "$store" = dynamodb ] && [ "$HAVE_DDB" != 1 ]; then
+    if { [ "$store" = dynamodb ] && [ "$HAVE_DDB" != 1 ]; } || { [ "$store" = canned ] && [ "$HAVE_CANNED" != 1 ]; }; then
         say "configuration $n ($c) skipped: $DDB_WHY"
         continue
     fi
@@ -174,17 +220,20 @@ for c in $CONFIGS; do
         else echo "ALTER SYSTEM RESET feature_store.stream_flush_interval_ms;"; fi
         if [ -n "$batch" ]; then echo "ALTER SYSTEM SET feature_store.stream_batch_size = $batch;"
         else echo "ALTER SYSTEM RESET feature_store.stream_batch_size;"; fi
+        if [ -n "$wconn" ]; then echo "ALTER SYSTEM SET feature_store.max_write_connections = $wconn;"
+        else echo "ALTER SYSTEM RESET feature_store.max_write_connections;"; fi
         echo "SELECT pg_reload_conf();"
     } | psql -X -q -v ON_ERROR_STOP=1 >/dev/null
     sleep 0.5
-    read -r cur_flush cur_batch <<<"$(psql -X -q -At -F' ' -c "LOAD 'feature_store'" \
-        -c "SELECT current_setting('feature_store.stream_flush_interval_ms'), current_setting('feature_store.stream_batch_size')")"
-    settings="flush interval $cur_flush, batch of $cur_batch events"
+    read -r cur_flush cur_batch cur_wconn <<<"$(psql -X -q -At -F' ' -c "LOAD 'feature_store'" \
+        -c "SELECT current_setting('feature_store.stream_flush_interval_ms'), current_setting('feature_store.stream_batch_size'), current_setting('feature_store.max_write_connections')")"
+    settings="flush interval $cur_flush, batch of $cur_batch events, max_write_connections $cur_wconn"
     say "configuration $n: $store store, $entities entities, worker: $settings;" \
         "$rate events/s for $SECONDS_PUSH s from $CLIENTS connections"
 
     args=(-v view="$view" -v store="$store")
     [ "$store" = dynamodb ] && args+=(-v endpoint="$ENDPOINT")
+    [ "$store" = canned ] && args=(-v view="$view" -v store=dynamodb -v endpoint="$CANNED_ENDPOINT")
     psql -X -q -v ON_ERROR_STOP=1 "${args[@]}" -f "$BENCH/stream_setup.sql"
 
     rm -f -- "$WORK/observer.ready"
@@ -212,7 +261,7 @@ for c in $CONFIGS; do
     OBS_PID=""
 
     echo "pushers: ${PGB[*]}"
-    grep -E '^progress:' "$WORK/pgbench.out" | sed 's/^/  /'
+    { grep -E '^progress:' "$WORK/pgbench.out" || true; } | sed 's/^/  /'
     processed="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")"
     tps="$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/pgbench.out")"
     lag="$(sed -n 's/^rate limit schedule lag: avg \([0-9.]*\) (max \([0-9.]*\)) ms/\1 ms avg, \2 ms max/p' "$WORK/pgbench.out")"
@@ -237,8 +286,8 @@ for c in $CONFIGS; do
     aim=""
     [[ "$p95" =~ ^[0-9]+$ ]] && [ "$p95" -le 250 ] && aim=" (within the 250 ms aim)"
     echo "targets: freshness p95 <= 1 s: $fresh_ok$aim; queue not growing over the last 10 s: $queue_ok"
-    SUMMARY+=("$(printf '%-2s %-8s %8s %6s %6s %7s %8.0f %7s %7s %7s %7s %7s %6s %-4s %-4s' \
-        "$n" "$store" "$entities" "$cur_flush" "$cur_batch" "$rate" "$tps" \
+    SUMMARY+=("$(printf '%-2s %-8s %8s %6s %6s %6s %7s %8.0f %7s %7s %7s %7s %7s %6s %-4s %-4s' \
+        "$n" "$store" "$entities" "$cur_flush" "$cur_batch" "$cur_wconn" "$rate" "$tps" \
         "$(field "$result" p50_ms)" "$p95" "$(field "$result" p99_ms)" \
         "$(field "$result" depth_max)" "$(field "$result" depth_last)" "$(field "$result" trend)" \
         "$fresh_ok" "$queue_ok")")
@@ -247,8 +296,8 @@ done
 echo
 say "summary (freshness in ms from the push's commit to the first fs_get_features serving it;" \
     "queue depth from fs_stream_status every second while pushing; trend: events/s over the last 10 s)"
-printf '%-2s %-8s %8s %6s %6s %7s %8s %7s %7s %7s %7s %7s %6s %-4s %-4s\n' \
-    '#' store entities flush batch offered achieved p50 p95 p99 'q max' 'q last' trend p95 queue
+printf '%-2s %-8s %8s %6s %6s %6s %7s %8s %7s %7s %7s %7s %7s %6s %-4s %-4s\n' \
+    '#' store entities flush batch wconn offered achieved p50 p95 p99 'q max' 'q last' trend p95 queue
 for line in "${SUMMARY[@]}"; do echo "$line"; done
 echo "targets: freshness p95 <= 1 s (aim 250 ms); the queue not growing (the trend of the last 10 s, less twice" \
      "its standard error, at most 1% of the offered rate)"
@@ -256,7 +305,8 @@ echo
 echo "machine:  $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
      "$(uname -sr); load average $LOAD_BEFORE before the part, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo "server:   $(psql -X -At -c 'SELECT version()' | sed 's/ on .*//'), the cluster of scripts/pgcluster.sh" \
-     "(fsync = off, synchronous_commit = off, shared_buffers = 512MB) with the stream worker"
+     "(fsync = $(psql -X -At -c 'SHOW fsync'), synchronous_commit = $(psql -X -At -c 'SHOW synchronous_commit')," \
+     "shared_buffers = $(psql -X -At -c 'SHOW shared_buffers')) with the stream worker"
 [ "$HAVE_DDB" = 1 ] && echo "store:    dynalite $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$ROOT/node_modules/dynalite/package.json" | head -n 1)," \
      "node $(node --version), fs_dynamodb server options at their defaults"
 echo "code:     $CODE (the checkout when the part started)"

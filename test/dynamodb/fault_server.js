@@ -43,6 +43,14 @@
 //                         the first key asked for (letters, digits, _ and -
 //                         only); the empty answer when there is no such
 //                         file.  Other operations: 200 {}.
+//   slow-peak:MS          every request answered after MS ms: BatchGetItem
+//                         with no item, BatchWriteItem with nothing
+//                         unprocessed, DescribeTable with an ACTIVE table
+//                         (the TableName asked for, key user_id of type S),
+//                         anything else {}.  Each time the requests received
+//                         and not yet answered reach a new high it logs
+//                         "peak requests=R", and "peak connections=C" for
+//                         the connections open at once.
 //
 // Proxy modes forward to the DynamoDB-compatible server at the URL in the
 // environment variable FS_FAULT_UPSTREAM (e.g. dynalite), and misbehave on cue:
@@ -210,6 +218,29 @@ function keysAnswer(body, prefix) {
 
 let batchGets = 0;
 
+// slow-peak: requests received and not yet answered, connections open, and
+// their highs.
+let inFlight = 0;
+let peakInFlight = 0;
+let connections = 0;
+let peakConnections = 0;
+
+// The answer of slow-peak to an operation.
+function slowPeakAnswer(op, body) {
+  if (op === 'BatchGetItem') return BATCH_OK;
+  if (op === 'BatchWriteItem') return '{"UnprocessedItems":{}}';
+  if (op === 'DescribeTable') {
+    let name = 'unknown';
+    try { name = JSON.parse(body.toString()).TableName || name; } catch (e) { /* keep */ }
+    return JSON.stringify({ Table: {
+      TableName: name, TableStatus: 'ACTIVE', CreationDateTime: 1704067200,
+      KeySchema: [{ AttributeName: 'user_id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'user_id', AttributeType: 'S' }],
+    } });
+  }
+  return '{}';
+}
+
 function answer(n, req, res, body) {
   const [kind, ...rest] = mode.split(':');
   const arg = rest.join(':');
@@ -256,6 +287,17 @@ function answer(n, req, res, body) {
       return 'never';
     case 'slow':
       setTimeout(() => send(res, 200, '{}'), parseInt(arg, 10) || 1000);
+      return 200;
+    case 'slow-peak':
+      inFlight++;
+      if (inFlight > peakInFlight) {
+        peakInFlight = inFlight;
+        console.log(`peak requests=${peakInFlight}`);
+      }
+      setTimeout(() => {
+        inFlight--;
+        send(res, 200, slowPeakAnswer(op, body));
+      }, parseInt(arg, 10) || 100);
       return 200;
     case '5xx-then-ok':
       if (n <= parseInt(arg, 10)) {
@@ -402,6 +444,15 @@ const server = http.createServer((req, res) => {
     const status = answer(n, req, res, body);
     res.fsLog(status);
   });
+});
+
+server.on('connection', (socket) => {
+  connections++;
+  if (connections > peakConnections) {
+    peakConnections = connections;
+    if (mode.startsWith('slow-peak')) console.log(`peak connections=${peakConnections}`);
+  }
+  socket.on('close', () => { connections--; });
 });
 
 server.keepAliveTimeout = 60000;

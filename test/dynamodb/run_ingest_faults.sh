@@ -24,6 +24,14 @@
 #       again, with a NOTICE saying why, and the next one nothing; items
 #       deleted from a table kept are written again after
 #       fs_forget_ingest_state.
+#   (e) requests in flight, against a store that answers every request after
+#       100 ms (fault_server.js slow-peak) and logs the most requests it held
+#       at once: fs_ingest's 100 UpdateItem of a chunk reach exactly the
+#       server option max_write_connections (6) at once, over as many
+#       connections, not max_connections (2); then exactly the setting
+#       feature_store.max_write_connections (5); a read of 1,000 keys
+#       (10 BatchGetItem) from the foreign table reaches exactly
+#       max_connections (2), whatever max_write_connections says.
 #
 # The proxy points at FS_DYNALITE_ENDPOINT; a second server reaches dynalite
 # directly, to see what the store holds.  Skips (nothing counted) when
@@ -41,10 +49,13 @@ N=600
 
 export PGOPTIONS="${PGOPTIONS:-} -c timezone=UTC"
 
-# Point server "faulty" at the current fault server.
+# point RETRIES READS [WRITES]: point server "faulty" at the current fault
+# server, with max_retries RETRIES, max_connections READS and
+# max_write_connections WRITES (default READS: the checks of (a) to (d) count
+# on a few writes in flight).
 point() {
     local out
-    out="$(q "ALTER SERVER faulty OPTIONS (SET endpoint 'http://127.0.0.1:$FPORT', SET max_retries '$1', SET max_connections '$2')")"
+    out="$(q "ALTER SERVER faulty OPTIONS (SET endpoint 'http://127.0.0.1:$FPORT', SET max_retries '$1', SET max_connections '$2', SET max_write_connections '${3:-$2}')")"
     [ -z "$out" ] || die "cannot point server faulty at the fault server: $out"
 }
 
@@ -78,7 +89,7 @@ export FS_FAULT_UPSTREAM="$FS_DYNALITE_ENDPOINT"
 drop_remote_on_exit "$PREFIX"
 setup_sql "$DB" <<EOF
 SET client_min_messages = warning;
-$(dynamodb_server faulty 'http://127.0.0.1:9' "max_retries '1'" "max_connections '16'")
+$(dynamodb_server faulty 'http://127.0.0.1:9' "max_retries '1'" "max_connections '16'" "max_write_connections '16'")
 $(dynamodb_server store "$FS_DYNALITE_ENDPOINT")
 CREATE FOREIGN TABLE fv_online (user_id text, event_time timestamptz, clicks bigint, ctr float8)
   SERVER faulty OPTIONS (table '$TABLE', key 'user_id');
@@ -233,5 +244,38 @@ check "fs_forget_ingest_state forgets every entity of the view" "$N|0" \
 check "after fs_forget_ingest_state the rerun writes every row again" "$N|0|$N|$N|quiet" "$(again_run | tr -d '\n')"
 check "the state forgotten while the store holds every item: the rerun compares, and writes nothing" \
     "$N|$N|0|0" "$(q "SELECT fs_forget_ingest_state('again')" >/dev/null; again_run | cut -d'|' -f1-4 | tr -d '\n')"
+
+# --- (e) requests in flight: writes up to max_write_connections ----------------
+echo "# (e) requests in flight: max_write_connections for writes, max_connections for reads"
+setup_sql "(e)" <<'EOF'
+SET client_min_messages = warning;
+CREATE FOREIGN TABLE wide_online (user_id text, event_time timestamptz, clicks bigint, ctr float8)
+  SERVER faulty OPTIONS (table 'wide_items', key 'user_id');
+SELECT FROM fs_register_feature_view('wide', 'wide_online', 'user');
+SELECT fs_create_staging_table('wide', 'src_wide');
+INSERT INTO src_wide SELECT 'w' || i, '2026-01-01 00:00:00+00', i::text, (i / 4.0)::text
+  FROM generate_series(1, 100) i;
+EOF
+# The highest count of requests (or connections) the fault server held at once.
+peak() { sed -n "s/^peak $1=//p" "$FLOG" | sort -n | tail -n 1; }
+WIDE_INGEST="SELECT online_writes FROM fs_ingest('wide', 'src_wide')"
+start_fault slow-peak:100
+point 0 2 6
+check "in flight: fs_ingest's 100 writes reach the server option max_write_connections (6) at once, not max_connections (2)" \
+    "100|6|6" "$(q "$WIDE_INGEST")|$(peak requests)|$(peak connections)"
+stop_fault
+q "UPDATE src_wide SET event_time = '2026-02-01 00:00:00+00', clicks = (clicks::bigint + 1)::text" >/dev/null
+start_fault slow-peak:100
+point 0 2
+q "ALTER SERVER faulty OPTIONS (DROP max_write_connections)" >/dev/null
+check "in flight: without the option, the setting feature_store.max_write_connections (5)" \
+    "100|5|5" "$(q "SET feature_store.max_write_connections = 5; $WIDE_INGEST")|$(peak requests)|$(peak connections)"
+stop_fault
+start_fault slow-peak:100
+q "ALTER SERVER faulty OPTIONS (ADD max_write_connections '6')" >/dev/null
+point 0 2 6
+check "in flight: a read of 1,000 keys (10 BatchGetItem) reaches max_connections (2) at once, not max_write_connections" \
+    "0|10|2" "$(q "SELECT count(*) FROM wide_online WHERE user_id = ANY (ARRAY(SELECT 'w' || i FROM generate_series(1, 1000) i))")|$(grep -c 'BatchGetItem' "$FLOG")|$(peak requests)"
+stop_fault
 
 finish
