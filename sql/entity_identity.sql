@@ -125,11 +125,13 @@ CREATE TEMP TABLE forged (id numeric, event_time timestamptz, v int, fs_row bigi
                           fs_digest bytea, fs_entity text, fs_entity_hash integer);
 INSERT INTO forged VALUES (7, '2026-01-01', 7, 1, '\x00', '7', 0);
 CREATE TEMP TABLE no_keys (id numeric);
-SELECT pg_temp.err($$SELECT fs_ingest_record_state('nk', 'forged', ARRAY[1::bigint])$$);
+CREATE TEMP TABLE forged_written (fs_row bigint);
+INSERT INTO forged_written VALUES (1);
+SELECT pg_temp.err($$SELECT fs_ingest_record_state('nk', 'forged', 'forged_written')$$);
 SELECT pg_temp.err($$SELECT * FROM fs_ingest_silver(1, 'nk', 'nk_staging', 'forged', 'no_keys',
                                                      'id', 'event_time', now())$$);
 RESET ROLE;
-DROP TABLE forged, no_keys;
+DROP TABLE forged, forged_written, no_keys;
 SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'nk' ORDER BY 1;
 -- Even for the view's owner they take their own columns only as the types
 -- fs_ingest gives them: a Datum of another type is never read as a text.

@@ -541,15 +541,17 @@ fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present
  */
 
 /*
- * fs_ingest_record_state(feature_view text, silver regclass, written bigint[])
+ * fs_ingest_record_state(feature_view text, silver regclass, written regclass)
  *
  * Gold on the embedded store: record the state of the rows of the silver
- * table that the view's table took (their fs_row in written), under their
- * fs_entity and fs_entity_hash, in the order of the state's primary key: in
- * the silver table's order the hashes are random, and a million rows take
- * twice as long to insert.  The caller must own the view's table; the silver
- * table is read as the caller (what it holds is the caller's to say of the
- * view), the state written as its owner.
+ * table that the view's table took (their fs_row in the table written, of
+ * one column fs_row), under their fs_entity and fs_entity_hash, in the
+ * order of the state's primary key: in the silver table's order the hashes
+ * are random, and a million rows take twice as long to insert.  A join and
+ * a sort, both within work_mem, spilling to disk beyond: a first load writes
+ * every entity.  The caller must own the view's table; the silver and
+ * written tables are read as the caller (what they hold is the caller's to
+ * say of the view), the state written as its owner.
  */
 Datum
 fs_ingest_record_state(PG_FUNCTION_ARGS)
@@ -557,10 +559,8 @@ fs_ingest_record_state(PG_FUNCTION_ARGS)
 	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
 	char	   *view;
 	Oid			silver;
-	Datum		written;
+	Oid			written;
 	FsView	   *fv;
-	Oid			argtypes[1] = {INT8ARRAYOID};
-	Datum		args[1];
 	Portal		portal;
 	MemoryContext cxt;
 
@@ -572,24 +572,30 @@ fs_ingest_record_state(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	view = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	silver = PG_GETARG_OID(1);
-	written = PG_GETARG_DATUM(2);
+	written = PG_GETARG_OID(2);
 
+	if (get_rel_name(silver) == NULL || get_rel_name(written) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("silver or written table does not exist")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	fs_state_check_owner(schema, view, false);
 	fv = fs_resolve_view(schema, view);
 
-	args[0] = written;
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("SELECT s.fs_entity::pg_catalog.text, "
 												"s.fs_entity_hash::pg_catalog.int4, "
 												"s.fs_digest::pg_catalog.bytea, s.%s::pg_catalog.timestamptz "
-												"FROM %s s WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($1) "
+												"FROM %s s JOIN %s w "
+												"ON w.fs_row OPERATOR(pg_catalog.=) s.fs_row "
 												"ORDER BY 2",
 												quote_identifier(fv->event_time_column),
 												quote_qualified_identifier(get_namespace_name(get_rel_namespace(silver)),
-																		   get_rel_name(silver))),
-									   1, argtypes, args, NULL, true, 0);
+																		   get_rel_name(silver)),
+												quote_qualified_identifier(get_namespace_name(get_rel_namespace(written)),
+																		   get_rel_name(written))),
+									   0, NULL, NULL, NULL, true, 0);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest_record_state",
 								ALLOCSET_DEFAULT_SIZES);
 	for (;;)

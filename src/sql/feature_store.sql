@@ -804,12 +804,12 @@ AS 'MODULE_PATHNAME', 'fs_ingest_remote';
 
 /*
  * Gold's state on the embedded store (src/ingest_state.c): record the state
- * of the silver rows the view's table took (their fs_row in written).  It
- * checks that the caller owns the view's table, and writes the state as
- * its owner.
+ * of the silver rows the view's table took (their fs_row in the table
+ * written).  It checks that the caller owns the view's table, and writes the
+ * state as its owner.
  */
 CREATE FUNCTION @extschema@.fs_ingest_record_state(feature_view text, silver regclass,
-                                                   written bigint[])
+                                                   written regclass)
 RETURNS void LANGUAGE c
 AS 'MODULE_PATHNAME', 'fs_ingest_record_state';
 
@@ -1131,7 +1131,6 @@ DECLARE
     one       bigint;
     c_ins     bigint;
     c_upd     bigint;
-    written   bigint[];
     keyeq     text;
     why       text;
     wstate    text;
@@ -1327,25 +1326,33 @@ BEGIN
      * Gold: write what changed, never an older value over a newer one, then
      * the state of what was written (fs_ingest_record_state, which writes it
      * as its owner).  gold writes every silver row; gold_some only those
-     * whose fs_row is in $2.  Both return the fs_rows written.
+     * whose fs_row is in $2.  Both put the fs_rows written into
+     * fs_ingest_written (a table, not an array: a first load writes every
+     * entity, and memory must not grow with them).
      */
+    IF pg_catalog.to_regclass('pg_temp.fs_ingest_written') IS NOT NULL THEN
+        DROP TABLE pg_temp.fs_ingest_written;
+    END IF;
+    CREATE TEMP TABLE fs_ingest_written (fs_row bigint) ON COMMIT DROP;
     gold := $q$
         WITH w AS (
             INSERT INTO %1$s AS t (%2$s)
             SELECT %2$s FROM pg_temp.fs_ingest_silver_rows s%6$s
             ON CONFLICT (%3$s) DO UPDATE SET %4$s
              WHERE t.%5$s IS NULL OR t.%5$s OPERATOR(pg_catalog.<=) EXCLUDED.%5$s
-            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted)
-        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted),
-               pg_catalog.array_agg(s.fs_row)
-          FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s %7$s w.k%6$s$q$;
+            RETURNING t.%3$s AS k, (t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid) AS inserted),
+        r AS (
+            INSERT INTO pg_temp.fs_ingest_written (fs_row)
+            SELECT s.fs_row FROM w JOIN pg_temp.fs_ingest_silver_rows s ON s.%3$s %7$s w.k%6$s)
+        SELECT count(*) FILTER (WHERE w.inserted), count(*) FILTER (WHERE NOT w.inserted)
+          FROM w$q$;
     gold_some := format(gold, qrel, allcols, qkey, sets, qts,
                         ' WHERE s.fs_row OPERATOR(pg_catalog.=) ANY ($2)', keyeq);
     gold := format(gold, qrel, allcols, qkey, sets, qts, '', keyeq);
     BEGIN
-        EXECUTE gold INTO n_ins, n_upd, written USING vname;
+        EXECUTE gold INTO n_ins, n_upd USING vname;
         PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                                   written);
+                                                   'pg_temp.fs_ingest_written'::regclass);
     EXCEPTION WHEN integrity_constraint_violation THEN
         /*
          * A row breaks a constraint of the table (a CHECK, a foreign key,
@@ -1366,17 +1373,19 @@ BEGIN
              GROUP BY c.n ORDER BY c.n
         LOOP
             BEGIN
-                EXECUTE gold_some INTO c_ins, c_upd, written USING vname, chunk;
+                EXECUTE gold_some INTO c_ins, c_upd USING vname, chunk;
                 PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                                           written);
+                                                           'pg_temp.fs_ingest_written'::regclass);
+                DELETE FROM pg_temp.fs_ingest_written;
                 n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
                 n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
             EXCEPTION WHEN integrity_constraint_violation THEN
                 FOREACH one IN ARRAY chunk LOOP
                     BEGIN
-                        EXECUTE gold_some INTO c_ins, c_upd, written USING vname, ARRAY[one];
+                        EXECUTE gold_some INTO c_ins, c_upd USING vname, ARRAY[one];
                         PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                                                   written);
+                                                                   'pg_temp.fs_ingest_written'::regclass);
+                        DELETE FROM pg_temp.fs_ingest_written;
                         n_ins := n_ins OPERATOR(pg_catalog.+) c_ins;
                         n_upd := n_upd OPERATOR(pg_catalog.+) c_upd;
                     EXCEPTION WHEN integrity_constraint_violation THEN
@@ -1427,6 +1436,7 @@ BEGIN
                OPERATOR(pg_catalog.-) n_ins OPERATOR(pg_catalog.-) n_upd
                OPERATOR(pg_catalog.-) n_rejected;
     n_same := silver.rows_unchanged;
+    DROP TABLE pg_temp.fs_ingest_written;
     END IF;
 
     IF mode OPERATOR(pg_catalog.=) 'snapshot' AND relkind OPERATOR(pg_catalog.<>) 'f' THEN
@@ -1974,7 +1984,7 @@ COMMENT ON FUNCTION @extschema@.fs_ingest_silver(bigint, text, regclass, regclas
     'Internal: the silver step of fs_ingest (cast, validate, deduplicate, detect changes); called by fs_ingest';
 COMMENT ON FUNCTION @extschema@.fs_ingest_remote(bigint, text, regclass, regclass, regclass) IS
     'Internal: the gold step of fs_ingest for a view stored in fs_dynamodb; called by fs_ingest';
-COMMENT ON FUNCTION @extschema@.fs_ingest_record_state(text, regclass, bigint[]) IS
+COMMENT ON FUNCTION @extschema@.fs_ingest_record_state(text, regclass, regclass) IS
     'Internal: records in fs_ingest_state what the gold step wrote to an embedded view; called by fs_ingest';
 
 -- direct writes and the DynamoDB-compatible store
