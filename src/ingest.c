@@ -619,6 +619,16 @@ spill_read(BufFile *f, void *ptr, size_t len, bool at_record_start)
 	return false;
 }
 
+/* Back to the start of a spill file, to read it. */
+static void
+spill_rewind(BufFile *f)
+{
+	if (BufFileSeek(f, 0, 0, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rewind fs_ingest's temporary file")));
+}
+
 /*
  * Load the view's rows of fs_ingest_state into the hash table of entities,
  * and put right what the state holds wrongly: a row whose entity_id is no
@@ -722,10 +732,7 @@ reload_state(SilverRun *sr, int p)
 
 	if (f == NULL)
 		return;
-	if (BufFileSeek(f, 0, 0, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not rewind fs_ingest's temporary file")));
+	spill_rewind(f);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest state rows",
 								ALLOCSET_DEFAULT_SIZES);
 	while (more)
@@ -1646,10 +1653,7 @@ replay_source(SilverRun *sr, int p)
 
 	if (f == NULL)
 		return;
-	if (BufFileSeek(f, 0, 0, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not rewind fs_ingest's temporary file")));
+	spill_rewind(f);
 	for (;;)
 	{
 		char		kind;
