@@ -11,7 +11,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
 DROP VIEW IF EXISTS spill_src_v;
-DROP TABLE IF EXISTS spill_mem, spill_part, spill_src, tspill_mem, tspill_part, tspill_src, rls_src, rls_view;
+DROP TABLE IF EXISTS spill_mem, spill_part, spill_src, tspill_mem, tspill_part, tspill_src, rls_src, rls_view, miss_src, inh_src CASCADE;
 DROP ROLE IF EXISTS spill_rls;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
@@ -162,6 +162,25 @@ SELECT count(*) AS failed_runs_recorded FROM fs_ingest_runs
  WHERE feature_view = 'tspill_part' AND finished_at IS NULL;
 SELECT count(*) FILTER (WHERE v = -2) AS written FROM tspill_part;
 RESET maintenance_work_mem;
+
+-- A table read from its heap, in parts: a row stored before ADD COLUMN ...
+-- DEFAULT has the default, also when it is read back from a part's file.
+CREATE TABLE miss_src (item text, event_time text);
+INSERT INTO miss_src SELECT 'item-' || g, '2026-01-04' FROM generate_series(1, 30000) g;
+ALTER TABLE miss_src ADD COLUMN v text DEFAULT '5';
+SET maintenance_work_mem = '1MB';
+SELECT rows_read, rows_rejected, rows_updated FROM fs_ingest('tspill_part', 'miss_src');
+RESET maintenance_work_mem;
+SELECT count(*) FILTER (WHERE v = 5) AS fives, count(*) AS items FROM tspill_part WHERE item LIKE 'item-%';
+DROP TABLE miss_src;
+
+-- A table with inheritance children: their rows are the source's too.
+CREATE TABLE inh_src (item text, event_time text, v text);
+CREATE TABLE inh_src_child () INHERITS (inh_src);
+INSERT INTO inh_src VALUES ('inh-1', '2026-01-01', '1');
+INSERT INTO inh_src_child VALUES ('inh-2', '2026-01-01', '2'), ('inh-3', '2026-01-01', '3');
+SELECT rows_read, rows_inserted FROM fs_ingest('tspill_mem', 'inh_src');
+DROP TABLE inh_src CASCADE;
 
 -- A plain table is read straight from its heap, unless row-level security
 -- applies to the caller: then its policies decide, as for any SELECT (here

@@ -6,7 +6,8 @@
  * fs_ingest_silver reads the source in one pass, every column as text:
  * straight from the heap of a plain table whose columns are text (as a
  * staging table's are) and to which no row-level security applies, else
- * through an SPI cursor, which copies each row.  It converts each value
+ * through a cursor whose rows it takes as the executor hands them over.  It
+ * converts each value
  * with the input function of the
  * matching column of the silver table (a temporary table with the view's
  * join key, event time and the features the source carries, as the view's
@@ -451,7 +452,9 @@ expected_rows(Oid relid)
 	BlockNumber pages = 0;
 	double		tuples = 0;
 	double		allvisfrac;
-	bool		has_storage = RELKIND_HAS_TABLE_AM(rel->rd_rel->relkind);
+	/* A table with inheritance children: the plan counts theirs too. */
+	bool		has_storage = RELKIND_HAS_TABLE_AM(rel->rd_rel->relkind) &&
+		!rel->rd_rel->relhassubclass;
 
 	if (has_storage)
 		estimate_rel_size(rel, NULL, &pages, &tuples, &allvisfrac);
@@ -1425,9 +1428,9 @@ forget_absent(SilverRun *sr)
 }
 
 /*
- * Whether to read the source straight from its heap instead of through an
- * SPI cursor, which copies every row it hands over: a plain heap table
- * without row-level security, which the caller may read as a whole, whose
+ * Whether to read the source straight from its heap instead of through a
+ * cursor: a plain heap table without inheritance children (whose rows the
+ * cursor's query reads too) and without row-level security, which the caller may read as a whole, whose
  * columns the run reads are text or varchar (their text is their value, as
  * the cursor's ::text would give it).  Else, and for a view or a foreign
  * table, the cursor.  Sets what reading needs either way.
@@ -1440,6 +1443,7 @@ choose_reader(SilverRun *sr, Oid source)
 
 	sr->direct = rel->rd_rel->relkind == RELKIND_RELATION &&
 		rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+		!rel->rd_rel->relhassubclass &&
 		!rel->rd_rel->relrowsecurity &&
 		pg_class_aclcheck(source, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 	for (int i = 0; i < sr->natts && sr->direct; i++)
@@ -1685,7 +1689,13 @@ replay_source(SilverRun *sr, int p)
 		tup.t_data = (HeapTupleHeader) sr->spillbuf;
 		ItemPointerSetInvalid(&tup.t_self);
 		tup.t_tableOid = InvalidOid;
-		silver_row(sr, &tup, sr->source_desc, kind);
+
+		/*
+		 * A row of a table read from its heap is read back with the table's
+		 * own descriptor: a row stored before ADD COLUMN ... DEFAULT lacks
+		 * that column, whose value is in the descriptor (attmissingval).
+		 */
+		silver_row(sr, &tup, sr->direct ? RelationGetDescr(sr->srel) : sr->source_desc, kind);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	BufFileClose(f);
