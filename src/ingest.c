@@ -408,6 +408,7 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	RejectWrite rw;
 	Oid			table = get_relname_relid("fs_ingest_rejects", schema);
+	MemoryContext cxt = CurrentMemoryContext;
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = entity_id ? CStringGetTextDatum(entity_id) : (Datum) 0;
@@ -436,6 +437,8 @@ fs_ingest_reject(Oid schema, int64 run_id, const char *entity_id,
 	rw.values = values;
 	rw.nulls = nulls;
 	fs_run_as_owner(table, insert_reject, &rw);
+	/* SPI leaves its procedure's context current: back to the row's. */
+	MemoryContextSwitchTo(cxt);
 }
 
 /*
