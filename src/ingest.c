@@ -57,7 +57,11 @@
  * only, so each part decides alone; rows of a part are read back in source
  * order, so the later row of the source still wins a tie.  The state rows
  * of a part are those whose entity_id hashes into it, by the key type's
- * hash, not by the entity_hash they hold.
+ * hash, not by the entity_hash they hold.  From a table read from its heap,
+ * while most rows of the first part are unchanged, a row of another part
+ * goes to its file as a reference (its place in the heap, key, event time
+ * and digest: SPILL_REF), and is fetched again only if its digest differs
+ * from its entity's state.
  *
  *-------------------------------------------------------------------------
  */
