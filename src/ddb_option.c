@@ -72,25 +72,10 @@ static const FsOption valid_options[] = {
 
 PG_FUNCTION_INFO_V1(fs_dynamodb_validator);
 
-/* The value of an integer option, checked. */
-static int
-option_int(DefElem *def, int min)
-{
-	char	   *s = defGetString(def);
-	char	   *end;
-	long		v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || errno != 0 || v < min || v > INT_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
-				 errhint("The value must be an integer of at least %d.", min)));
-	return (int) v;
-}
-
-/* The value of an integer option within [min, max], checked. */
+/*
+ * The value of an integer option within [min, max], checked; max INT_MAX
+ * means no upper bound other than int's, and the hint says so.
+ */
 static int
 option_int_range(DefElem *def, int min, int max)
 {
@@ -104,8 +89,17 @@ option_int_range(DefElem *def, int min, int max)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, s),
-				 errhint("The value must be an integer from %d to %d.", min, max)));
+				 max == INT_MAX
+				 ? errhint("The value must be an integer of at least %d.", min)
+				 : errhint("The value must be an integer from %d to %d.", min, max)));
 	return (int) v;
+}
+
+/* The value of an integer option of at least min, checked. */
+static int
+option_int(DefElem *def, int min)
+{
+	return option_int_range(def, min, INT_MAX);
 }
 
 /* The value of a size option in kB ("64kB", "16MB"; a bare number is kB), checked. */

@@ -589,27 +589,37 @@ spill_file(SilverRun *sr, BufFile **files, int p)
 	return files[p];
 }
 
-/*
- * Write a state row of another part to its file: stored hash, flags, digest,
- * event time, entity_id.
- */
+/* A state row of another part in its file; its entity_id's bytes follow. */
+typedef struct SpilledState
+{
+	TimestampTz event_time;
+	int32		stored_hash;	/* its entity_hash as stored */
+	uint32		entity_len;
+	bool		has_time;
+	uint8		digest_len;		/* FS_DIGEST_LEN, or 0: not a digest */
+	uint8		digest[FS_DIGEST_LEN];
+} SpilledState;
+
+/* Write a state row of another part to its file. */
 static void
 spill_state(SilverRun *sr, int p, int32 stored_hash, bytea *digest, bool ts_null,
 			TimestampTz ts, text *entity)
 {
 	BufFile    *f = spill_file(sr, sr->state_spill, p);
-	uint8		digest_len = VARSIZE_ANY_EXHDR(digest) == FS_DIGEST_LEN ? FS_DIGEST_LEN : 0;
-	uint8		has_time = !ts_null;
-	uint32		len = VARSIZE_ANY_EXHDR(entity);
+	SpilledState st;
 
-	BufFileWrite(f, &stored_hash, sizeof(stored_hash));
-	BufFileWrite(f, &digest_len, 1);
-	BufFileWrite(f, &has_time, 1);
-	if (digest_len > 0)
-		BufFileWrite(f, VARDATA_ANY(digest), FS_DIGEST_LEN);
-	BufFileWrite(f, &ts, sizeof(ts));
-	BufFileWrite(f, &len, sizeof(len));
-	BufFileWrite(f, VARDATA_ANY(entity), len);
+	memset(&st, 0, sizeof(st));
+	st.event_time = ts;
+	st.stored_hash = stored_hash;
+	st.entity_len = VARSIZE_ANY_EXHDR(entity);
+	st.has_time = !ts_null;
+	if (VARSIZE_ANY_EXHDR(digest) == FS_DIGEST_LEN)
+	{
+		st.digest_len = FS_DIGEST_LEN;
+		memcpy(st.digest, VARDATA_ANY(digest), FS_DIGEST_LEN);
+	}
+	BufFileWrite(f, &st, sizeof(st));
+	BufFileWrite(f, VARDATA_ANY(entity), st.entity_len);
 }
 
 /* Read exactly len bytes of a spill file; false at its end. */
@@ -748,51 +758,34 @@ reload_state(SilverRun *sr, int p)
 	while (more)
 	{
 		MemoryContext old;
+		SpilledState *rows;
 		char	  **texts;
 		Datum	   *entities;
 		Datum	   *keys;
 		bool	   *ok;
-		int32	   *stored;
-		uint8	   *digest_lens;
-		char	   *digests;
-		bool	   *ts_nulls;
-		TimestampTz *times;
 		StateFixes	fixes;
 		int			n = 0;
 
 		MemoryContextReset(cxt);
 		old = MemoryContextSwitchTo(cxt);
+		rows = palloc(sizeof(SpilledState) * FETCH_ROWS);
 		texts = palloc(sizeof(char *) * FETCH_ROWS);
 		entities = palloc(sizeof(Datum) * FETCH_ROWS);
 		keys = palloc(sizeof(Datum) * FETCH_ROWS);
 		ok = palloc(sizeof(bool) * FETCH_ROWS);
-		stored = palloc(sizeof(int32) * FETCH_ROWS);
-		digest_lens = palloc(FETCH_ROWS);
-		digests = palloc((Size) FETCH_ROWS * FS_DIGEST_LEN);
-		ts_nulls = palloc(sizeof(bool) * FETCH_ROWS);
-		times = palloc(sizeof(TimestampTz) * FETCH_ROWS);
 		state_fixes_init(&fixes, FETCH_ROWS);
 		while (n < FETCH_ROWS)
 		{
-			uint8		has_time;
-			uint32		len;
 			text	   *entity;
 
-			if (!spill_read(f, &stored[n], sizeof(int32), true))
+			if (!spill_read(f, &rows[n], sizeof(SpilledState), true))
 			{
 				more = false;
 				break;
 			}
-			spill_read(f, &digest_lens[n], 1, false);
-			spill_read(f, &has_time, 1, false);
-			if (digest_lens[n] > 0)
-				spill_read(f, digests + (Size) n * FS_DIGEST_LEN, FS_DIGEST_LEN, false);
-			spill_read(f, &times[n], sizeof(TimestampTz), false);
-			ts_nulls[n] = !has_time;
-			spill_read(f, &len, sizeof(len), false);
-			entity = palloc(VARHDRSZ + len + 1);
-			SET_VARSIZE(entity, VARHDRSZ + len);
-			spill_read(f, VARDATA(entity), len, false);
+			entity = palloc(VARHDRSZ + rows[n].entity_len);
+			SET_VARSIZE(entity, VARHDRSZ + rows[n].entity_len);
+			spill_read(f, VARDATA(entity), rows[n].entity_len, false);
 			entities[n] = PointerGetDatum(entity);
 			texts[n] = text_to_cstring(entity);
 			n++;
@@ -803,12 +796,12 @@ reload_state(SilverRun *sr, int p)
 			if (!ok[r])
 			{
 				fixes.drop_entities[fixes.ndrop] = entities[r];
-				fixes.drop_hashes[fixes.ndrop++] = Int32GetDatum(stored[r]);
+				fixes.drop_hashes[fixes.ndrop++] = Int32GetDatum(rows[r].stored_hash);
 				continue;
 			}
 			state_row(sr, &fixes, entities[r], keys[r], fs_key_hash(&sr->key_type, keys[r]),
-					  stored[r], digests + (Size) r * FS_DIGEST_LEN, digest_lens[r],
-					  ts_nulls[r], times[r]);
+					  rows[r].stored_hash, (const char *) rows[r].digest, rows[r].digest_len,
+					  !rows[r].has_time, rows[r].event_time);
 		}
 		state_fixes_apply(sr, &fixes);
 		MemoryContextSwitchTo(old);
