@@ -117,7 +117,7 @@ fs_extension_schema(bool missing_ok)
 	return schema;
 }
 
-/* A relation's schema-qualified, quoted name, for hints to paste. */
+/* A relation's schema-qualified, quoted name (for hints to paste, and SQL). */
 char *
 fs_qualified_relation_name(Oid relid)
 {

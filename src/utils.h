@@ -42,7 +42,7 @@ extern HTAB *fs_bytes_table(const char *name, long size, Size entrysize, MemoryC
  */
 extern Oid	fs_extension_schema(bool missing_ok);
 
-/* A relation's schema-qualified, quoted name, for hints to paste. */
+/* A relation's schema-qualified, quoted name (for hints to paste, and SQL). */
 extern char *fs_qualified_relation_name(Oid relid);
 
 /* sql with every @extschema@ replaced by the schema's quoted name (palloc'd). */
