@@ -154,6 +154,7 @@ typedef struct SilverColumn
 	int32		typmod;
 	bool		notnull;
 	bool		safe;			/* built-in input: no subtransaction to catch */
+	bool		float8;			/* a float8: fs_float8_fast reads it first */
 } SilverColumn;
 
 /* An entity: what earlier runs wrote, and the row of this run kept for it. */
@@ -922,6 +923,7 @@ map_columns(SilverRun *sr, Oid source, const char *join_key, const char *ts_colu
 		c->typmod = att->atttypmod;
 		c->notnull = att->attnotnull;
 		c->safe = fs_type_is_builtin(att->atttypid, true);
+		c->float8 = att->atttypid == FLOAT8OID;
 		if (c->in_source)
 			appendStringInfo(&query, "%s%s::pg_catalog.text", i > 0 ? ", " : "",
 							 quote_identifier(c->name));
@@ -978,8 +980,15 @@ static bool
 convert_column(SilverRun *sr, int i)
 {
 	char	   *reason;
+	double		d;
 
 	sr->nulls[i] = false;
+	if (sr->cols[i].float8 &&
+		fs_float8_fast(VARDATA_ANY(sr->txt[i]), VARSIZE_ANY_EXHDR(sr->txt[i]), &d))
+	{
+		sr->values[i] = Float8GetDatum(d);
+		return true;
+	}
 	if (fs_value_input_reason(&sr->cols[i].input, raw_text(sr, i), sr->cols[i].ioparam,
 							  sr->cols[i].typmod, sr->cols[i].safe, &sr->values[i], &reason))
 		return true;

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -1054,6 +1055,85 @@ fs_value_input_reason(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 		return false;
 	}
 	return true;
+}
+
+/*
+ * A float8 from its decimal text, the common way only: an optional sign,
+ * digits with an optional point, an optional exponent, and nothing else.
+ * When the digits make an integer w of at most 2^53 and the power of ten p
+ * is within 22 either way, w and 10^|p| are exact doubles and one IEEE
+ * multiplication or division rounds their product or quotient correctly
+ * (Clinger's fast path): the double strtod, and so float8in, gives.  Any
+ * other text (more digits, a larger power, whitespace, Infinity, NaN, a
+ * syntax error) gives false, and float8in reads it, with its own errors.
+ * That is several times faster than strtod on the values of a CSV file.
+ */
+bool
+fs_float8_fast(const char *str, int len, double *result)
+{
+#if FLT_EVAL_METHOD == 0
+	static const double powers[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+	};
+	const uint64 limit = UINT64CONST(1) << 53;
+	const char *p = str;
+	const char *end = str + len;
+	bool		negative = false;
+	uint64		w = 0;
+	int			digits = 0;
+	int			power = 0;
+	double		d;
+
+	if (p < end && (*p == '-' || *p == '+'))
+		negative = (*p++ == '-');
+	for (; p < end && *p >= '0' && *p <= '9'; p++, digits++)
+	{
+		w = w * 10 + (*p - '0');
+		if (w > limit)
+			return false;
+	}
+	if (p < end && *p == '.')
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++, digits++)
+		{
+			w = w * 10 + (*p - '0');
+			if (w > limit)
+				return false;
+			power--;
+		}
+	if (digits == 0)
+		return false;
+	if (p < end && (*p == 'e' || *p == 'E'))
+	{
+		bool		negative_power = false;
+		int			e = 0;
+		int			edigits = 0;
+
+		p++;
+		if (p < end && (*p == '-' || *p == '+'))
+			negative_power = (*p++ == '-');
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if (++edigits > 3)
+				return false;
+			else
+				e = e * 10 + (*p - '0');
+		if (edigits == 0)
+			return false;
+		power += negative_power ? -e : e;
+	}
+	if (p != end || power < -22 || power > 22)
+		return false;
+	d = (double) w;
+	if (power >= 0)
+		d *= powers[power];
+	else
+		d /= powers[-power];
+	*result = negative ? -d : d;
+	return true;
+#else
+	/* Wider intermediate precision would round twice: strtod only. */
+	return false;
+#endif
 }
 
 /* An error as one line of text: its message, then its detail if it has one. */
