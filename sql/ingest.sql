@@ -367,6 +367,29 @@ SELECT rows_unchanged, online_writes FROM fs_ingest('txt', 'txt_src');
 SELECT fs_drop_feature_view('txt');
 DROP TABLE txt, txt_src;
 
+-- A first load into an empty table writes with plain INSERTs.  A BEFORE
+-- trigger keeps a row out: that row is not written and gets no state (the
+-- run falls back to the upsert, which knows what it wrote), so the next run,
+-- once the trigger is gone, writes it.
+CREATE TABLE trg (id int PRIMARY KEY, event_time timestamptz, v int);
+CREATE FUNCTION trg_keep_out() RETURNS trigger LANGUAGE plpgsql
+    AS $$BEGIN IF NEW.v < 0 THEN RETURN NULL; END IF; RETURN NEW; END$$;
+CREATE TRIGGER trg_keep_out BEFORE INSERT ON trg FOR EACH ROW EXECUTE FUNCTION trg_keep_out();
+SELECT name FROM fs_register_entity('trg_id', 'id');
+SELECT name FROM fs_register_feature_view('trg', 'trg', 'trg_id');
+CREATE TABLE trg_src (id text, event_time text, v text);
+INSERT INTO trg_src VALUES ('1', '2026-01-01 00:00:00+00', '-1'), ('2', '2026-01-01 00:00:00+00', '2');
+SELECT rows_read, rows_stale, rows_inserted, online_writes FROM fs_ingest('trg', 'trg_src');
+SELECT id, v FROM trg ORDER BY id;
+SELECT entity_id FROM fs_ingest_state WHERE feature_view = 'trg' ORDER BY entity_id;
+DROP TRIGGER trg_keep_out ON trg;
+SELECT rows_unchanged, rows_inserted FROM fs_ingest('trg', 'trg_src');
+SELECT id, v FROM trg ORDER BY id;
+SELECT fs_drop_feature_view('trg');
+SELECT fs_drop_entity('trg_id');
+DROP TABLE trg, trg_src;
+DROP FUNCTION trg_keep_out();
+
 DROP TABLE user_stats_staging, other_staging, dup_src, typed_src, nokey_src, nofeat_src;
 DROP EXTENSION feature_store CASCADE;
 DROP TABLE user_stats;

@@ -117,12 +117,13 @@ extern Datum fs_value_from_json(FsValueCodec *codec, FsValueInput *input, int32 
 extern bool fs_value_input(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 						   bool safe, Datum *value, char **message);
 
+/* A float8 from the common forms of its text, as float8in gives it; else false. */
+extern bool fs_float8_fast(const char *str, int len, double *result);
+
 /*
  * As fs_value_input, with the error's detail after its message in *reason
  * (fs_error_reason): for rejects, which keep the whole of why.
  */
-/* A float8 from the common forms of its text, as float8in gives it; else false. */
-extern bool fs_float8_fast(const char *str, int len, double *result);
 extern bool fs_value_input_reason(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
 								  bool safe, Datum *value, char **reason);
 

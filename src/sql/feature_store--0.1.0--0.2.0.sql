@@ -1349,18 +1349,28 @@ BEGIN
      * for, and every silver row is written, so the silver table is its own
      * table of rows written: twice as fast.  A row another lane adds
      * meanwhile makes it fail (23505), and the upserts below write the rows
-     * a thousand at a time.
+     * a thousand at a time.  If the table took fewer rows than it was given
+     * (a BEFORE trigger returned NULL, a rule), the INSERT is undone and
+     * the upsert, which knows which rows it wrote, runs instead.
      */
     EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s)', qrel) INTO fresh;
     BEGIN
         IF fresh THEN
-            EXECUTE format('INSERT INTO %1$s (%2$s) SELECT %2$s FROM pg_temp.fs_ingest_silver_rows',
-                           qrel, allcols);
-            GET DIAGNOSTICS n_ins = ROW_COUNT;
-            n_upd := 0;
-            PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
-                                                       'pg_temp.fs_ingest_silver_rows'::regclass);
-        ELSE
+            BEGIN
+                EXECUTE format('INSERT INTO %1$s (%2$s) SELECT %2$s FROM pg_temp.fs_ingest_silver_rows',
+                               qrel, allcols);
+                GET DIAGNOSTICS n_ins = ROW_COUNT;
+                IF n_ins OPERATOR(pg_catalog.<>) silver.rows_changed THEN
+                    RAISE EXCEPTION 'rows kept out' USING ERRCODE = 'FS001';
+                END IF;
+                n_upd := 0;
+                PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
+                                                           'pg_temp.fs_ingest_silver_rows'::regclass);
+            EXCEPTION WHEN SQLSTATE 'FS001' THEN
+                fresh := false;
+            END;
+        END IF;
+        IF NOT fresh THEN
             EXECUTE gold INTO n_ins, n_upd USING vname;
             PERFORM @extschema@.fs_ingest_record_state(vname, 'pg_temp.fs_ingest_silver_rows'::regclass,
                                                        'pg_temp.fs_ingest_written'::regclass);
