@@ -39,6 +39,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "ddb.h"
 
 #include "access/htup_details.h"
@@ -695,7 +697,9 @@ delete_chunk(void *arg, FsStateRow *rows, int n)
 /*
  * Delete the entities the batch lane wrote (those of the view's state) that
  * are not among the source's keys (the table seen), in waves.  Not a Scan of
- * the remote table: that would read all of it every run.
+ * the remote table: that would read all of it every run.  The source's keys
+ * are held in a hash table within maintenance_work_mem: when there are more,
+ * in parts by the keys' hash, the table seen and the state read once a part.
  */
 static void
 delete_absent(RemoteRun *rr, Oid seen)
@@ -703,42 +707,60 @@ delete_absent(RemoteRun *rr, Oid seen)
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest snapshot keys",
 											  ALLOCSET_DEFAULT_SIZES);
 	FsKeyType	kt;
-	HTAB	   *present;
+	char	   *seen_name = fs_qualified_relation_name(seen);
 	char	   *query;
-	Portal		portal;
+	double		per_key;
+	double		nkeys;
+	int			nparts;
+	bool		isnull;
 
 	fs_key_type_of(&kt, RelationGetRelid(rr->rel), rr->tbl->key_attnum);
-	present = fs_key_table("fs_ingest snapshot keys", 1024, sizeof(FsKey), cxt);
+	/* An entry, the table's free slots, a copy of a key passed by reference. */
+	per_key = sizeof(FsKey) * 4.0 + (kt.typbyval ? 0 : 48);
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", seen_name), true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the keys of a snapshot's source");
+	nkeys = (double) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+												 &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	nparts = (int) Min(1024.0, Max(1.0, ceil(nkeys * per_key /
+											 ((double) maintenance_work_mem * 1024.0))));
 	query = psprintf("SELECT s.%s FROM %s s",
-					 quote_identifier(get_attname(seen, 1, false)),
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(seen)),
-												get_rel_name(seen)));
-	portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
-	for (;;)
+					 quote_identifier(get_attname(seen, 1, false)), seen_name);
+	for (int part = 0; part < nparts; part++)
 	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			bool		found;
-			FsKey		k;
-			FsKey	   *e;
+		HTAB	   *present;
+		Portal		portal;
 
-			k.value = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-			k.type = &kt;
-			if (isnull)
-				continue;
-			e = hash_search(present, &k, HASH_ENTER, &found);
-			if (!found)
-				e->value = fs_key_copy(&kt, k.value, cxt);
+		MemoryContextReset(cxt);
+		present = fs_key_table("fs_ingest snapshot keys", 1024, sizeof(FsKey), cxt);
+		portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
+		for (;;)
+		{
+			SPI_cursor_fetch(portal, true, 10000);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				bool		found;
+				FsKey		k;
+				FsKey	   *e;
+
+				k.value = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+				k.type = &kt;
+				if (isnull ||
+					(nparts > 1 &&
+					 (uint32) fs_key_hash(&kt, k.value) % (uint32) nparts != (uint32) part))
+					continue;
+				e = hash_search(present, &k, HASH_ENTER, &found);
+				if (!found)
+					e->value = fs_key_copy(&kt, k.value, cxt);
+			}
+			SPI_freetuptable(SPI_tuptable);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_cursor_close(portal);
+		fs_state_absent(rr->schema_oid, rr->view, &kt, present, nparts, part,
+						chunk_rows(rr->ep), delete_chunk, rr);
 	}
-	SPI_cursor_close(portal);
-	fs_state_absent(rr->schema_oid, rr->view, &kt, present,
-					chunk_rows(rr->ep), delete_chunk, rr);
 	MemoryContextDelete(cxt);
 }
 

@@ -521,7 +521,8 @@ fs_state_forget_digests(Oid schema, const char *view, const FsKeyType *kt, Datum
 
 /* Hand fn the view's state rows not in present (ingest_state.h). */
 void
-fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present, int chunk,
+fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present,
+				int nparts, int part, int chunk,
 				void (*fn) (void *arg, FsStateRow *rows, int n), void *arg)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest_state rows",
@@ -574,11 +575,15 @@ fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present
 			{
 				FsKey		k;
 
+				if (nparts > 1 && (uint32) fs_key_hash(kt, keys[r]) % (uint32) nparts != (uint32) part)
+					continue;
 				k.value = keys[r];
 				k.type = kt;
 				if (hash_search(present, &k, HASH_FIND, NULL) != NULL)
 					continue;
 			}
+			else if (part != 0)
+				continue;
 			row->entity = texts[r];
 			row->hash = DatumGetInt32(SPI_getbinval(tuptable->vals[r], tuptable->tupdesc, 2, &isnull));
 			row->has_key = ok[r];

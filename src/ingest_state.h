@@ -108,10 +108,12 @@ typedef struct FsStateRow
  * Read the view's state as the caller and hand fn its rows whose entity is
  * not in present (an fs_key_table of keys of type kt), or whose entity_id is
  * no key of that type, up to chunk rows at a time, in a memory context
- * reset after each call.
+ * reset after each call.  Only the entities of part part of nparts (by
+ * fs_key_hash % nparts) are looked at, and the rows that are no key in part
+ * 0 only: present need hold only that part's keys.
  */
 extern void fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present,
-							int chunk, void (*fn) (void *arg, FsStateRow *rows, int n),
-							void *arg);
+							int nparts, int part, int chunk,
+							void (*fn) (void *arg, FsStateRow *rows, int n), void *arg);
 
 #endif							/* FS_INGEST_STATE_H */
