@@ -1066,7 +1066,8 @@ fs_value_input_reason(FmgrInfo *input, char *str, Oid ioparam, int32 typmod,
  * (Clinger's fast path): the double strtod, and so float8in, gives.  Any
  * other text (more digits, a larger power, whitespace, Infinity, NaN, a
  * syntax error) gives false, and float8in reads it, with its own errors.
- * That is several times faster than strtod on the values of a CSV file.
+ * Measured on a first load of 2,000,000 rows of 20 float8: silver 12.0 s
+ * with float8in alone, 10.0 s with this first (docs/benchmarks.md).
  */
 bool
 fs_float8_fast(const char *str, int len, double *result)
