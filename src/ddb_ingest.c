@@ -747,9 +747,7 @@ delete_absent(RemoteRun *rr, Oid seen)
 
 				k.value = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
 				k.type = &kt;
-				if (isnull ||
-					(nparts > 1 &&
-					 (uint32) fs_key_hash(&kt, k.value) % (uint32) nparts != (uint32) part))
+				if (isnull || fs_state_part(&kt, k.value, nparts) != part)
 					continue;
 				e = hash_search(present, &k, HASH_ENTER, &found);
 				if (!found)

@@ -259,34 +259,21 @@ fs_state_record(Oid schema, const char *view, Datum *entities, Datum *hashes, Da
  * which gold takes for a constraint of the view's table (a reject); ON
  * CONFLICT raises the serialization failure it should.
  */
-static void
-read_fresh(void *arg)
-{
-	StateWrite *sw = (StateWrite *) arg;
-
-	if (SPI_execute_plan(sw->plan, sw->args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the ingestion state");
-	sw->processed = SPI_processed;
-}
-
 static bool
 state_fresh(Oid schema, const char *view)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	StateWrite	sw;
 
 	if (!fs_state_hashed(schema) || IsolationUsesXactSnapshot())
 		return false;
 	args[0] = CStringGetTextDatum(view);
-	sw.plan = fs_schema_plan(&fresh_plan, schema,
-							 "SELECT FROM @extschema@.fs_ingest_state st "
-							 "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 LIMIT 1",
-							 1, argtypes);
-	sw.args = args;
-	sw.processed = 0;
-	fs_run_as_owner(state_relid(schema), read_fresh, &sw);
-	return sw.processed == 0;
+	return run(schema,
+			   fs_schema_plan(&fresh_plan, schema,
+							  "SELECT FROM @extschema@.fs_ingest_state st "
+							  "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 LIMIT 1",
+							  1, argtypes),
+			   args, SPI_OK_SELECT, "read") == 0;
 }
 
 /* Move the event time of entities forward: unchanged rows seen at a newer time. */
@@ -575,7 +562,7 @@ fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present
 			{
 				FsKey		k;
 
-				if (nparts > 1 && (uint32) fs_key_hash(kt, keys[r]) % (uint32) nparts != (uint32) part)
+				if (fs_state_part(kt, keys[r], nparts) != part)
 					continue;
 				k.value = keys[r];
 				k.type = kt;

@@ -112,6 +112,13 @@ typedef struct FsStateRow
  * fs_key_hash % nparts) are looked at, and the rows that are no key in part
  * 0 only: present need hold only that part's keys.
  */
+/* The part of nparts an entity's key falls in, for fs_state_absent's callers. */
+static inline int
+fs_state_part(const FsKeyType *kt, Datum key, int nparts)
+{
+	return nparts > 1 ? (int) ((uint32) fs_key_hash(kt, key) % (uint32) nparts) : 0;
+}
+
 extern void fs_state_absent(Oid schema, const char *view, const FsKeyType *kt, HTAB *present,
 							int nparts, int part, int chunk,
 							void (*fn) (void *arg, FsStateRow *rows, int n), void *arg);
