@@ -68,6 +68,7 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/parallel.h"
 #include "access/tableam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -83,6 +84,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "optimizer/paths.h"
 #include "optimizer/plancat.h"
 #include "utils/array.h"
 #include "utils/acl.h"
@@ -103,6 +105,7 @@
 #include "entity_key.h"
 #include "utils.h"
 #include "ingest.h"
+#include "ingest_parallel.h"
 #include "ingest_state.h"
 #include "value.h"
 
@@ -110,6 +113,9 @@ PG_FUNCTION_INFO_V1(fs_ingest_silver);
 
 /* Source rows fetched from the cursor at a time. */
 #define FETCH_ROWS 10000
+
+/* Rows between the leader's looks at what a parallel worker sent. */
+#define POLL_ROWS 256
 
 /* At most 2^MAX_PART_BITS parts: beyond, a part outgrows memory anyway. */
 #define MAX_PART_BITS 10
@@ -273,11 +279,60 @@ typedef struct SilverRun
 	int64		first_rows;		/* rows of the first part handled */
 	int64		first_changed;	/* of which not unchanged by their digest */
 
+	/*
+	 * A parallel run: each process keeps the entities of half the hash
+	 * space, parts first_part to end_part - 1, and reads every row of the
+	 * source, so that both number them alike.  While the worker runs, no
+	 * command may write: the leader's writes through SPI, and the worker's,
+	 * which it sends as messages, wait in wlog for parallel mode to end.
+	 */
+	int			first_part;
+	int			end_part;
+	bool		worker;			/* this process is the worker */
+	bool		deferred;		/* writes through SPI go to wlog or the leader */
+	FsSilverChannel *chan;		/* the leader's, while the worker runs */
+	bool		worker_done;	/* its last message arrived */
+	BufFile    *wlog;			/* the leader's deferred writes */
+	StringInfoData msg;			/* a deferred write being built */
+	MemoryContext msgcxt;
+
 	int64		rows_read;
 	int64		rows_rejected;
 	int64		rows_superseded;
 	int64		counts[3];		/* kept rows: stale, unchanged, changed */
 } SilverRun;
+
+/*
+ * Kinds of deferred writes and of the worker's messages.  A text in one is
+ * its length (int32, -1 for NULL) and its bytes.
+ */
+#define MSG_REJECT 'R'			/* row (int64), entity, column, raw, reason */
+#define MSG_STATE_DROP 'D'		/* hash (int32), entity */
+#define MSG_STATE_FIX 'F'		/* old hash, new hash (int32), entity */
+#define MSG_STATE_ADVANCE 'A'	/* hash (int32), event time, entity */
+#define MSG_SILVER 'T'			/* a silver row, as a tuple's data */
+#define MSG_KEY 'K'				/* a seen key's bytes (a Datum if by value) */
+#define MSG_LOSERS 'L'			/* fs_row (int64) of superseded rows */
+#define MSG_DONE 'C'			/* the worker's counts: 5 int64 */
+
+/* What a parallel worker is told of the run; three strings follow. */
+typedef struct SilverArgs
+{
+	int64		run_id;
+	Oid			schema;
+	Oid			source;
+	Oid			silver;
+	Oid			seen_keys;
+	TimestampTz default_ts;
+	int			part_bits;
+	long		part_entities;
+	bool		forget_absent;
+	int			key_off;		/* offsets in strings of the join key's name */
+	int			ts_off;			/* and the event-time column's */
+	char		strings[FLEXIBLE_ARRAY_MEMBER];	/* the view's name first */
+} SilverArgs;
+
+static void poll_worker(SilverRun *sr, bool wait);
 
 /* The part of the entities of hash. */
 static inline int
@@ -486,6 +541,119 @@ expected_rows(Oid relid)
 }
 
 
+/*-------------------------------------------------------------------------
+ * Deferred writes (a parallel run)
+ *-------------------------------------------------------------------------
+ */
+
+/* Start a deferred write, or a message of the worker's, of kind. */
+static void
+msg_begin(SilverRun *sr, char kind)
+{
+	resetStringInfo(&sr->msg);
+	appendStringInfoChar(&sr->msg, kind);
+}
+
+static void
+msg_add(SilverRun *sr, const void *data, int len)
+{
+	appendBinaryStringInfo(&sr->msg, data, len);
+}
+
+static void
+msg_add_text(SilverRun *sr, const char *data, int len)
+{
+	int32		n = data == NULL ? -1 : len;
+
+	msg_add(sr, &n, sizeof(n));
+	if (data != NULL)
+		msg_add(sr, data, len);
+}
+
+/* Append a deferred write to the leader's wlog: its length, then itself. */
+static void
+wlog_append(SilverRun *sr, const char *data, Size len)
+{
+	uint32		n = (uint32) len;
+
+	if (sr->wlog == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(sr->fncxt);
+
+		sr->wlog = BufFileCreateTemp(false);
+		MemoryContextSwitchTo(old);
+	}
+	BufFileWrite(sr->wlog, &n, sizeof(n));
+	BufFileWrite(sr->wlog, (void *) data, len);
+}
+
+/* The message built: to the leader from the worker, else into wlog. */
+static void
+msg_end(SilverRun *sr)
+{
+	if (sr->worker)
+		fs_silver_channel_send(sr->msg.data, sr->msg.len);
+	else
+		wlog_append(sr, sr->msg.data, sr->msg.len);
+}
+
+/* Defer a write of state rows: kind, one or two hashes or a time, entity. */
+static void
+defer_state(SilverRun *sr, char kind, Datum entity, Datum hash, Datum more)
+{
+	text	   *t = DatumGetTextPP(entity);
+	int32		h = DatumGetInt32(hash);
+
+	msg_begin(sr, kind);
+	msg_add(sr, &h, sizeof(h));
+	if (kind == MSG_STATE_FIX)
+	{
+		int32		h2 = DatumGetInt32(more);
+
+		msg_add(sr, &h2, sizeof(h2));
+	}
+	else if (kind == MSG_STATE_ADVANCE)
+	{
+		TimestampTz ts = DatumGetTimestampTz(more);
+
+		msg_add(sr, &ts, sizeof(ts));
+	}
+	msg_add_text(sr, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	msg_end(sr);
+}
+
+/* Forget entities of the state, now or (deferred) later. */
+static void
+state_delete(SilverRun *sr, Datum *entities, Datum *hashes, int n)
+{
+	if (!sr->deferred)
+	{
+		fs_state_delete(sr->schema, sr->view, entities, hashes, n);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		defer_state(sr, MSG_STATE_DROP, entities[i], hashes[i], (Datum) 0);
+}
+
+/* Record a rejected value, now or (deferred) later. */
+static void
+reject(SilverRun *sr, const char *entity_id, const char *column, const char *raw,
+	   const char *reason, int64 row)
+{
+	if (!sr->deferred)
+	{
+		fs_ingest_reject(sr->schema, sr->run_id, entity_id, column, raw, reason, row);
+		return;
+	}
+	msg_begin(sr, MSG_REJECT);
+	msg_add(sr, &row, sizeof(row));
+	msg_add_text(sr, entity_id, entity_id ? strlen(entity_id) : 0);
+	msg_add_text(sr, column, column ? strlen(column) : 0);
+	msg_add_text(sr, raw, raw ? strlen(raw) : 0);
+	msg_add_text(sr, reason, strlen(reason));
+	msg_end(sr);
+}
+
 /* What load_state puts right in a batch of state rows. */
 typedef struct StateFixes
 {
@@ -512,8 +680,13 @@ state_fixes_init(StateFixes *f, int n)
 static void
 state_fixes_apply(SilverRun *sr, StateFixes *f)
 {
-	fs_state_delete(sr->schema, sr->view, f->drop_entities, f->drop_hashes, f->ndrop);
-	fs_state_rehash(sr->schema, sr->view, f->fix_entities, f->fix_old, f->fix_new, f->nfix, true);
+	state_delete(sr, f->drop_entities, f->drop_hashes, f->ndrop);
+	if (!sr->deferred)
+		fs_state_rehash(sr->schema, sr->view, f->fix_entities, f->fix_old, f->fix_new, f->nfix,
+						true);
+	else
+		for (int i = 0; i < f->nfix; i++)
+			defer_state(sr, MSG_STATE_FIX, f->fix_entities[i], f->fix_old[i], f->fix_new[i]);
 }
 
 /*
@@ -718,6 +891,9 @@ load_state(SilverRun *sr)
 
 			if (!ok[r])
 			{
+				/* Of no part: the leader's to drop. */
+				if (sr->worker)
+					continue;
 				fixes.drop_entities[fixes.ndrop] = entity;
 				fixes.drop_hashes[fixes.ndrop++] = Int32GetDatum(stored_hash);
 				continue;
@@ -726,6 +902,8 @@ load_state(SilverRun *sr)
 			if (!sr->hashed)
 				stored_hash = hash; /* 0.1.0's rows are trusted as 0.1.0 did */
 			p = part_of(sr, (uint32) hash);
+			if (p < sr->first_part || p >= sr->end_part)
+				continue;		/* the other process's */
 			if (p != sr->cur_part)
 			{
 				spill_state(sr, p, stored_hash, digest, ts_null,
@@ -738,6 +916,7 @@ load_state(SilverRun *sr)
 		state_fixes_apply(sr, &fixes);
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(tuptable);
+		poll_worker(sr, false);
 	}
 	SPI_cursor_close(portal);
 	MemoryContextDelete(cxt);
@@ -806,6 +985,7 @@ reload_state(SilverRun *sr, int p)
 		}
 		state_fixes_apply(sr, &fixes);
 		MemoryContextSwitchTo(old);
+		poll_worker(sr, false);
 	}
 	MemoryContextDelete(cxt);
 	BufFileClose(f);
@@ -1068,10 +1248,34 @@ static void
 note_seen_key(SilverRun *sr)
 {
 	bool		keynull = false;
+	Datum		key = sr->values[sr->key_col];
 
-	heap_insert(sr->keyrel, heap_form_tuple(RelationGetDescr(sr->keyrel),
-											&sr->values[sr->key_col], &keynull),
+	if (sr->worker)
+	{
+		msg_begin(sr, MSG_KEY);
+		if (sr->key_type.typbyval)
+			msg_add(sr, &key, sizeof(Datum));
+		else
+			msg_add(sr, DatumGetPointer(key), datumGetSize(key, false, sr->key_type.typlen));
+		msg_end(sr);
+		return;
+	}
+	heap_insert(sr->keyrel, heap_form_tuple(RelationGetDescr(sr->keyrel), &key, &keynull),
 				sr->cid, 0, sr->keybistate);
+}
+
+/* Note a silver row that a newer row of its entity superseded. */
+static void
+add_loser(SilverRun *sr, int64 row)
+{
+	if (sr->nlosers == sr->maxlosers)
+	{
+		sr->maxlosers = sr->maxlosers ? sr->maxlosers * 2 : 64;
+		sr->losers = sr->losers
+			? repalloc(sr->losers, sizeof(int64) * sr->maxlosers)
+			: MemoryContextAlloc(sr->fncxt, sizeof(int64) * sr->maxlosers);
+	}
+	sr->losers[sr->nlosers++] = row;
 }
 
 /*
@@ -1097,16 +1301,7 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
 		if (ts < entry->event_time)
 			return;
 		if (entry->class == 'w')
-		{
-			if (sr->nlosers == sr->maxlosers)
-			{
-				sr->maxlosers = sr->maxlosers ? sr->maxlosers * 2 : 64;
-				sr->losers = sr->losers
-					? repalloc(sr->losers, sizeof(int64) * sr->maxlosers)
-					: MemoryContextAlloc(sr->fncxt, sizeof(int64) * sr->maxlosers);
-			}
-			sr->losers[sr->nlosers++] = entry->row;
-		}
+			add_loser(sr, entry->row);
 	}
 	entry->class = classify(entry, ts, digest);
 	entry->event_time = ts;
@@ -1129,8 +1324,18 @@ keep_row(SilverRun *sr, EntityEntry *entry, const uint8 *digest)
 		sr->nulls[sr->hash_col] = false;
 	}
 	if (entry->class == 'w')
-		heap_insert(sr->rel, heap_form_tuple(sr->desc, sr->values, sr->nulls), sr->cid, 0,
-					sr->bistate);
+	{
+		HeapTuple	tup = heap_form_tuple(sr->desc, sr->values, sr->nulls);
+
+		if (sr->worker)
+		{
+			msg_begin(sr, MSG_SILVER);
+			msg_add(sr, tup->t_data, tup->t_len);
+			msg_end(sr);
+		}
+		else
+			heap_insert(sr->rel, tup, sr->cid, 0, sr->bistate);
+	}
 }
 
 /*
@@ -1161,7 +1366,7 @@ spill_source(SilverRun *sr, int p, char kind, HeapTuple tup, TupleDesc desc)
 static inline bool
 spill_as_ref(SilverRun *sr)
 {
-	return sr->direct && sr->cur_part == 0 &&
+	return sr->direct && sr->cur_part == sr->first_part &&
 		(sr->first_rows < REF_PROBE_ROWS ||
 		 sr->first_changed <= REF_MAX_CHANGED * sr->first_rows);
 }
@@ -1272,12 +1477,12 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 			entry->seen = false;
 			entry->named = false;
 		}
-		if (sr->cur_part == 0)
+		if (sr->cur_part == sr->first_part)
 			sr->first_rows++;
 		if (!entry->has_state || !entry->digest_known ||
 			memcmp(entry->state_digest, digest, FS_DIGEST_LEN) != 0)
 		{
-			if (sr->cur_part == 0)
+			if (sr->cur_part == sr->first_part)
 				sr->first_changed++;
 			convert_features(sr);
 		}
@@ -1293,10 +1498,9 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 		{
 			if (sr->why[i] == NULL)
 				continue;
-			fs_ingest_reject(sr->schema, sr->run_id,
-							 sr->txt[sr->key_col] ? raw_text(sr, sr->key_col) : NULL,
-							 sr->cols[i].name, sr->txt[i] ? raw_text(sr, i) : NULL, sr->why[i],
-							 sr->cur_row);
+			reject(sr, sr->txt[sr->key_col] ? raw_text(sr, sr->key_col) : NULL,
+				   sr->cols[i].name, sr->txt[i] ? raw_text(sr, i) : NULL, sr->why[i],
+				   sr->cur_row);
 			sr->why[i] = NULL;
 		}
 		sr->nrefused = 0;
@@ -1393,7 +1597,11 @@ count_kept(SilverRun *sr)
 			nadv++;
 		}
 	}
-	fs_state_advance_times(sr->schema, sr->view, adv_keys, adv_hashes, adv_times, nadv);
+	if (!sr->deferred)
+		fs_state_advance_times(sr->schema, sr->view, adv_keys, adv_hashes, adv_times, nadv);
+	else
+		for (int i = 0; i < nadv; i++)
+			defer_state(sr, MSG_STATE_ADVANCE, adv_keys[i], adv_hashes[i], adv_times[i]);
 	if (adv_keys != NULL)
 	{
 		pfree(adv_keys);
@@ -1427,11 +1635,11 @@ forget_absent(SilverRun *sr)
 		hashes[n] = Int32GetDatum((int32) entry->hash);
 		if (++n == FETCH_ROWS)
 		{
-			fs_state_delete(sr->schema, sr->view, entities, hashes, n);
+			state_delete(sr, entities, hashes, n);
 			n = 0;
 		}
 	}
-	fs_state_delete(sr->schema, sr->view, entities, hashes, n);
+	state_delete(sr, entities, hashes, n);
 	pfree(entities);
 	pfree(hashes);
 }
@@ -1488,9 +1696,283 @@ choose_reader(SilverRun *sr, Oid source)
 	relation_close(rel, AccessShareLock);
 }
 
+/*-------------------------------------------------------------------------
+ * A parallel run: the leader's side of the channel
+ *-------------------------------------------------------------------------
+ */
+
+/* Read a text of a message (msg_add_text): a C string, or NULL. */
+static const char *
+msg_text(const char **p, int32 *len)
+{
+	const char *s;
+
+	memcpy(len, *p, sizeof(int32));
+	*p += sizeof(int32);
+	if (*len < 0)
+		return NULL;
+	s = *p;
+	*p += *len;
+	return s;
+}
+
+/* Handle one message of the worker's. */
+static void
+worker_message(SilverRun *sr, const char *data, Size len)
+{
+	const char *p = data + 1;
+
+	switch (data[0])
+	{
+		case MSG_SILVER:
+			{
+				HeapTupleData tup;
+
+				/* heap_insert sets the header: a copy, not the queue's bytes. */
+				tup.t_len = len - 1;
+				tup.t_data = (HeapTupleHeader) palloc(tup.t_len);
+				memcpy(tup.t_data, p, tup.t_len);
+				ItemPointerSetInvalid(&tup.t_self);
+				tup.t_tableOid = InvalidOid;
+				heap_insert(sr->rel, &tup, sr->cid, 0, sr->bistate);
+				break;
+			}
+		case MSG_KEY:
+			{
+				bool		keynull = false;
+				Datum		key;
+
+				if (sr->key_type.typbyval)
+					memcpy(&key, p, sizeof(Datum));
+				else
+				{
+					char	   *copy = palloc(len - 1);
+
+					memcpy(copy, p, len - 1);
+					key = PointerGetDatum(copy);
+				}
+				heap_insert(sr->keyrel, heap_form_tuple(RelationGetDescr(sr->keyrel), &key, &keynull),
+							sr->cid, 0, sr->keybistate);
+				break;
+			}
+		case MSG_LOSERS:
+			for (Size off = 1; off + sizeof(int64) <= len; off += sizeof(int64))
+			{
+				int64		row;
+
+				memcpy(&row, data + off, sizeof(int64));
+				add_loser(sr, row);
+			}
+			break;
+		case MSG_DONE:
+			{
+				int64		c[5];
+
+				memcpy(c, p, sizeof(c));
+				sr->rows_rejected += c[0];
+				sr->rows_superseded += c[1];
+				for (int i = 0; i < 3; i++)
+					sr->counts[i] += c[2 + i];
+				sr->worker_done = true;
+				break;
+			}
+		case MSG_REJECT:
+		case MSG_STATE_DROP:
+		case MSG_STATE_FIX:
+		case MSG_STATE_ADVANCE:
+			wlog_append(sr, data, len);
+			break;
+		default:
+			elog(ERROR, "fs_ingest's parallel worker sent a message of unknown kind %d", data[0]);
+	}
+}
+
+/*
+ * Handle what the worker has sent; with wait, everything until it is done.
+ * The rows it kept go into the silver table as they come, so that the
+ * queue never holds back the worker for long.
+ */
+static void
+poll_worker(SilverRun *sr, bool wait)
+{
+	MemoryContext old;
+
+	if (sr->chan == NULL)
+		return;
+	old = MemoryContextSwitchTo(sr->msgcxt);
+	for (;;)
+	{
+		const char *data;
+		Size		len;
+		FsSilverReceive r = fs_silver_channel_receive(sr->chan, wait, &data, &len);
+
+		if (r == FS_SILVER_NOTHING)
+			break;
+		if (r == FS_SILVER_DETACHED)
+		{
+			/* Raises the worker's error, if it failed. */
+			fs_silver_channel_finish(sr->chan);
+			sr->chan = NULL;
+			if (!sr->worker_done)
+				elog(ERROR, "fs_ingest's parallel worker stopped before its end");
+			break;
+		}
+		worker_message(sr, data, len);
+		MemoryContextReset(sr->msgcxt);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(sr->msgcxt);
+}
+
+/*
+ * The deferred writes of both processes, once parallel mode is over, in
+ * their order: rejects one at a time, the state's rows in batches.
+ */
+static void
+apply_wlog(SilverRun *sr)
+{
+	Datum	   *entities;
+	Datum	   *a;
+	Datum	   *b;
+	int			n = 0;
+	char		batch = 0;
+	char	   *buf = NULL;
+	uint32		bufsize = 0;
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (sr->wlog == NULL)
+		return;
+	spill_rewind(sr->wlog);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest deferred writes",
+								ALLOCSET_DEFAULT_SIZES);
+	entities = palloc(sizeof(Datum) * FETCH_ROWS);
+	a = palloc(sizeof(Datum) * FETCH_ROWS);
+	b = palloc(sizeof(Datum) * FETCH_ROWS);
+	old = MemoryContextSwitchTo(cxt);
+	for (;;)
+	{
+		uint32		len = 0;
+		bool		more = spill_read(sr->wlog, &len, sizeof(len), true);
+		const char *p;
+
+		if (more)
+		{
+			if (len > bufsize)
+			{
+				bufsize = Max(len, 2 * bufsize);
+				buf = buf ? repalloc(buf, bufsize) : MemoryContextAlloc(sr->fncxt, bufsize);
+			}
+			spill_read(sr->wlog, buf, len, false);
+		}
+		/* A batch of state rows ends with another kind, when full, or at the end. */
+		if (n > 0 && (!more || buf[0] != batch || n == FETCH_ROWS))
+		{
+			if (batch == MSG_STATE_DROP)
+				fs_state_delete(sr->schema, sr->view, entities, a, n);
+			else if (batch == MSG_STATE_FIX)
+				fs_state_rehash(sr->schema, sr->view, entities, a, b, n, true);
+			else
+				fs_state_advance_times(sr->schema, sr->view, entities, a, b, n);
+			n = 0;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(cxt);
+			MemoryContextSwitchTo(cxt);
+		}
+		if (!more)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		p = buf + 1;
+		if (buf[0] == MSG_REJECT)
+		{
+			int64		row;
+			const char *s[4];
+			int32		l[4];
+
+			memcpy(&row, p, sizeof(row));
+			p += sizeof(row);
+			for (int i = 0; i < 4; i++)
+			{
+				const char *t = msg_text(&p, &l[i]);
+
+				s[i] = t ? pnstrdup(t, l[i]) : NULL;
+			}
+			fs_ingest_reject(sr->schema, sr->run_id, s[0], s[1], s[2], s[3], row);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(cxt);
+			MemoryContextSwitchTo(cxt);
+			continue;
+		}
+		else
+		{
+			int32		h;
+			int32		h2 = 0;
+			TimestampTz ts = 0;
+			const char *t;
+			int32		l;
+
+			memcpy(&h, p, sizeof(h));
+			p += sizeof(h);
+			if (buf[0] == MSG_STATE_FIX)
+			{
+				memcpy(&h2, p, sizeof(h2));
+				p += sizeof(h2);
+			}
+			else if (buf[0] == MSG_STATE_ADVANCE)
+			{
+				memcpy(&ts, p, sizeof(ts));
+				p += sizeof(ts);
+			}
+			t = msg_text(&p, &l);
+			batch = buf[0];
+			entities[n] = PointerGetDatum(cstring_to_text_with_len(t, l));
+			a[n] = Int32GetDatum(h);
+			b[n] = buf[0] == MSG_STATE_FIX ? Int32GetDatum(h2) : TimestampTzGetDatum(ts);
+			n++;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	pfree(entities);
+	pfree(a);
+	pfree(b);
+	if (buf)
+		pfree(buf);
+	BufFileClose(sr->wlog);
+	sr->wlog = NULL;
+}
+
+/*
+ * Whether a row of the source as read is this process's in a parallel run:
+ * its key's entity is in this process's half; a row without a valid key is
+ * the leader's, to reject.
+ */
+static bool
+row_is_mine(SilverRun *sr, HeapTuple tup, TupleDesc desc)
+{
+	SilverColumn *c = &sr->cols[sr->key_col];
+	bool		isnull;
+	Datum		d = heap_getattr(tup, c->src_attno, desc, &isnull);
+	text	   *t;
+	Datum		key;
+	char	   *reason;
+	int			p;
+
+	if (isnull)
+		return !sr->worker;
+	t = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+	if (VARSIZE_ANY_EXHDR(t) == 0 ||
+		!fs_value_input_reason(&c->input, text_to_cstring(t), c->ioparam, c->typmod, c->safe,
+							   &key, &reason))
+		return !sr->worker;
+	p = part_of(sr, (uint32) fs_key_hash(&sr->key_type, key));
+	return p >= sr->first_part && p < sr->end_part;
+}
+
 /*
  * One row of the source as read, in the order read: tup, or (NULL) the row
- * in sr->srcvalues and sr->srcnulls.
+ * in sr->srcvalues and sr->srcnulls.  Each process of a parallel run counts
+ * every row, and handles its own.
  */
 static void
 read_row(SilverRun *sr, HeapTuple tup, TupleDesc desc)
@@ -1500,14 +1982,17 @@ read_row(SilverRun *sr, HeapTuple tup, TupleDesc desc)
 	CHECK_FOR_INTERRUPTS();
 	sr->rows_read++;
 	sr->cur_row = sr->rows_read;
-	if (sr->rows_read % FS_INGEST_PROGRESS_ROWS == 0)
+	if (sr->rows_read % FS_INGEST_PROGRESS_ROWS == 0 && !sr->worker)
 		ereport(NOTICE,
 				(errmsg("fs_ingest run %lld: " INT64_FORMAT " rows read, "
 						INT64_FORMAT " rejected",
 						(long long) sr->run_id, sr->rows_read, sr->rows_rejected)));
+	if (sr->chan != NULL && sr->rows_read % POLL_ROWS == 0)
+		poll_worker(sr, false);
 	MemoryContextReset(sr->rowcxt);
 	oldcxt = MemoryContextSwitchTo(sr->rowcxt);
-	silver_row(sr, tup, desc, SPILL_ROW);
+	if (sr->end_part - sr->first_part == (1 << sr->part_bits) || row_is_mine(sr, tup, desc))
+		silver_row(sr, tup, desc, SPILL_ROW);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -1596,17 +2081,24 @@ plan_parts(SilverRun *sr, Oid source)
 			sr->part_bits++;
 	sr->part_entities = (long) Max(1024.0, Min(n / (double) (1 << sr->part_bits),
 											   budget / per_entity));
-	sr->cur_part = 0;
 	if (sr->part_bits > 0)
-	{
-		sr->state_spill = palloc0(sizeof(BufFile *) << sr->part_bits);
-		sr->source_spill = palloc0(sizeof(BufFile *) << sr->part_bits);
 		ereport(NOTICE,
 				(errmsg("fs_ingest run %lld: more entities than maintenance_work_mem holds, "
 						"working in parts through temporary files",
 						(long long) sr->run_id),
 				 errdetail("About %.0f entities, in %d parts.", n, 1 << sr->part_bits)));
-	}
+}
+
+/* The parts this process handles, and their files. */
+static void
+set_parts(SilverRun *sr, int part_bits, int first_part, int end_part)
+{
+	sr->part_bits = part_bits;
+	sr->first_part = first_part;
+	sr->end_part = end_part;
+	sr->cur_part = first_part;
+	sr->state_spill = palloc0(sizeof(BufFile *) << part_bits);
+	sr->source_spill = palloc0(sizeof(BufFile *) << part_bits);
 }
 
 /*
@@ -1663,6 +2155,7 @@ static void
 replay_source(SilverRun *sr, int p)
 {
 	BufFile    *f = sr->source_spill[p];
+	uint64		polls = 0;
 
 	if (f == NULL)
 		return;
@@ -1677,6 +2170,8 @@ replay_source(SilverRun *sr, int p)
 		if (!spill_read(f, &kind, 1, true))
 			break;
 		CHECK_FOR_INTERRUPTS();
+		if (sr->chan != NULL && ++polls % POLL_ROWS == 0)
+			poll_worker(sr, false);
 		MemoryContextReset(sr->rowcxt);
 		oldcxt = MemoryContextSwitchTo(sr->rowcxt);
 		if (kind == SPILL_REF)
@@ -1728,6 +2223,228 @@ finish_part(SilverRun *sr)
 		forget_absent(sr);
 }
 
+/*-------------------------------------------------------------------------
+ * The run
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Whether the run can have a parallel worker: the source is read from its
+ * heap (a table in shared buffers, not a temporary one), of at least
+ * min_parallel_table_scan_size, every value it converts has a built-in
+ * input function (no subtransaction to catch a refusal, which a parallel
+ * worker cannot start), max_parallel_maintenance_workers allows one, and
+ * the transaction is not serializable.
+ */
+static bool
+want_parallel(SilverRun *sr)
+{
+	if (!sr->direct || !sr->hashed || max_parallel_maintenance_workers < 1 ||
+		IsInParallelMode() || IsolationIsSerializable() ||
+		sr->srel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
+		RelationGetNumberOfBlocks(sr->srel) < (BlockNumber) min_parallel_table_scan_size)
+		return false;
+	for (int i = 0; i < sr->natts; i++)
+		if (sr->cols[i].in_source && (i == sr->key_col || i == sr->ts_col || sr->is_feature[i]) &&
+			!sr->cols[i].safe)
+			return false;
+	return sr->key_type.input_safe;
+}
+
+/*
+ * Start the run's parallel worker, which keeps the upper half of the hash
+ * space (one part more than memory asks for: each process holds one part at
+ * a time); without one, the run reads alone.
+ */
+static void
+start_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys, const char *join_key,
+			   const char *ts_column)
+{
+	int			bits = Max(1, Min(sr->part_bits + 1, MAX_PART_BITS));
+	Size		vlen = strlen(sr->view) + 1;
+	Size		klen = strlen(join_key) + 1;
+	Size		len = offsetof(SilverArgs, strings) + vlen + klen + strlen(ts_column) + 1;
+	SilverArgs *args = palloc0(len);
+
+	args->run_id = sr->run_id;
+	args->schema = sr->schema;
+	args->source = source;
+	args->silver = silver;
+	args->seen_keys = seen_keys;
+	args->default_ts = sr->default_ts;
+	args->part_bits = bits;
+	args->part_entities = Max(1024L, sr->part_entities >> (bits - sr->part_bits));
+	args->forget_absent = sr->forget_absent;
+	args->key_off = vlen;
+	args->ts_off = vlen + klen;
+	strcpy(args->strings, sr->view);
+	strcpy(args->strings + args->key_off, join_key);
+	strcpy(args->strings + args->ts_off, ts_column);
+
+	/* What the leader writes in parallel mode needs its command id now. */
+	sr->cid = GetCurrentCommandId(true);
+	sr->chan = fs_silver_channel_start(args, len);
+	if (sr->chan == NULL)
+		return;
+	sr->part_entities = args->part_entities;
+	sr->deferred = true;
+	set_parts(sr, bits, 0, 1 << (bits - 1));
+}
+
+/*
+ * Read the state and the source, and handle every part of this process:
+ * the first from the first reading, the others from their files.
+ */
+static void
+silver_read(SilverRun *sr)
+{
+	new_part_table(sr);
+	load_state(sr);
+
+	/*
+	 * A row's ordinal (fs_row, a reject's source_row) is its position in the
+	 * source as stored: a synchronized scan of a large table would start
+	 * where another scan is, and number the rows from there.
+	 */
+	if (sr->direct)
+	{
+		TableScanDesc scan;
+		HeapTuple	tup;
+
+		sr->snapshot = GetActiveSnapshot();
+		scan = table_beginscan_strat(sr->srel, sr->snapshot, 0, NULL, true, false);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+			read_row(sr, tup, RelationGetDescr(sr->srel));
+		table_endscan(scan);
+	}
+	else
+	{
+		int			nest = NewGUCNestLevel();
+		Portal		portal;
+		SilverDest	dest;
+
+		(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		portal = SPI_cursor_open_with_args(NULL, sr->query, 0, NULL, NULL, NULL, true, 0);
+		memset(&dest, 0, sizeof(dest));
+		dest.pub.receiveSlot = silver_receive;
+		dest.pub.rStartup = silver_startup;
+		dest.pub.rShutdown = silver_shutdown;
+		dest.pub.rDestroy = silver_destroy;
+		dest.pub.mydest = DestNone;
+		dest.sr = sr;
+
+		/*
+		 * Rows are handled inside the fetch, as a function of the query's
+		 * select list would be: rejects run their statements from there.
+		 */
+		while (PortalRunFetch(portal, FETCH_FORWARD, FETCH_ROWS, (DestReceiver *) &dest) > 0)
+			;
+		SPI_cursor_close(portal);
+		AtEOXact_GUC(true, nest);
+	}
+
+	/* The other parts, one at a time, from their files. */
+	finish_part(sr);
+	for (int p = sr->first_part + 1; p < sr->end_part; p++)
+	{
+		sr->cur_part = p;
+		new_part_table(sr);
+		reload_state(sr, p);
+		replay_source(sr, p);
+		finish_part(sr);
+	}
+}
+
+/* What both processes of a run set up once the silver table is open. */
+static void
+silver_setup(SilverRun *sr, Oid source, const char *join_key, const char *ts_column)
+{
+	map_columns(sr, source, join_key, ts_column);
+	sr->keycxt = AllocSetContextCreate(sr->fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
+	sr->rowcxt = AllocSetContextCreate(sr->fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
+	sr->msgcxt = AllocSetContextCreate(sr->fncxt, "fs_ingest messages", ALLOCSET_DEFAULT_SIZES);
+	sr->values = palloc(sizeof(Datum) * sr->natts);
+	sr->nulls = palloc(sizeof(bool) * sr->natts);
+	sr->raw = palloc(sizeof(char *) * sr->natts);
+	sr->txt = palloc(sizeof(text *) * sr->natts);
+	sr->why = palloc0(sizeof(char *) * sr->natts);
+	initStringInfo(&sr->digestbuf);
+	initStringInfo(&sr->msg);
+	sr->digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
+	SET_VARSIZE(sr->digest_datum, VARHDRSZ + FS_DIGEST_LEN);
+	choose_reader(sr, source);
+	if (sr->direct)
+		sr->srel = table_open(source, AccessShareLock);
+}
+
+/* The end of both processes' setup. */
+static void
+silver_teardown(SilverRun *sr)
+{
+	if (sr->srel != NULL)
+		table_close(sr->srel, NoLock);
+	MemoryContextDelete(sr->keycxt);
+	MemoryContextDelete(sr->rowcxt);
+	MemoryContextDelete(sr->msgcxt);
+}
+
+/*
+ * The parallel worker's part of a run (ingest_parallel.h): the upper half
+ * of the hash space.  Every write goes to the leader as a message, and its
+ * counts last.
+ */
+void
+fs_ingest_silver_worker_main(const void *argp, Size len)
+{
+	const SilverArgs *args = argp;
+	SilverRun	sr;
+	int64		counts[5];
+
+	memset(&sr, 0, sizeof(sr));
+	sr.run_id = args->run_id;
+	sr.schema = args->schema;
+	sr.view = pstrdup(args->strings);
+	sr.default_ts = args->default_ts;
+	sr.hashed = true;
+	sr.worker = true;
+	sr.deferred = true;
+	sr.forget_absent = args->forget_absent;
+	sr.fncxt = CurrentMemoryContext;
+	sr.owner = CurrentResourceOwner;
+	sr.rel = table_open(args->silver, AccessShareLock);
+	if (OidIsValid(args->seen_keys))
+		sr.keyrel = table_open(args->seen_keys, AccessShareLock);
+	silver_setup(&sr, args->source, args->strings + args->key_off, args->strings + args->ts_off);
+	if (!sr.direct)
+		elog(ERROR, "fs_ingest's parallel worker cannot read the source from its heap");
+	sr.part_entities = args->part_entities;
+	set_parts(&sr, args->part_bits, 1 << (args->part_bits - 1), 1 << args->part_bits);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	silver_read(&sr);
+	SPI_finish();
+
+	for (int i = 0; i < sr.nlosers; i += FETCH_ROWS)
+	{
+		msg_begin(&sr, MSG_LOSERS);
+		msg_add(&sr, &sr.losers[i], sizeof(int64) * Min(FETCH_ROWS, sr.nlosers - i));
+		msg_end(&sr);
+	}
+	counts[0] = sr.rows_rejected;
+	counts[1] = sr.rows_superseded;
+	memcpy(&counts[2], sr.counts, sizeof(sr.counts));
+	msg_begin(&sr, MSG_DONE);
+	msg_add(&sr, counts, sizeof(counts));
+	msg_end(&sr);
+
+	silver_teardown(&sr);
+	table_close(sr.rel, NoLock);
+	if (sr.keyrel)
+		table_close(sr.keyrel, NoLock);
+}
+
 /*
  * fs_ingest_silver(run_id, feature_view, source, silver, seen_keys, join_key,
  *                  event_time_column, default_event_time)
@@ -1747,6 +2464,8 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 	Oid			source = PG_GETARG_OID(2);
 	Oid			silver = PG_GETARG_OID(3);
 	Oid			seen_keys = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
+	char	   *join_key = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	char	   *ts_column = text_to_cstring(PG_GETARG_TEXT_PP(6));
 	SilverRun	sr;
 	TupleDesc	result_desc;
 	Datum		result[5];
@@ -1771,19 +2490,7 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		sr.keyrel = table_open(seen_keys, RowExclusiveLock);
 		fs_ingest_check_scratch_table(sr.keyrel);
 	}
-	map_columns(&sr, source, text_to_cstring(PG_GETARG_TEXT_PP(5)),
-				text_to_cstring(PG_GETARG_TEXT_PP(6)));
-
-	sr.keycxt = AllocSetContextCreate(sr.fncxt, "fs_ingest entities", ALLOCSET_DEFAULT_SIZES);
-	sr.rowcxt = AllocSetContextCreate(sr.fncxt, "fs_ingest row", ALLOCSET_DEFAULT_SIZES);
-	sr.values = palloc(sizeof(Datum) * sr.natts);
-	sr.nulls = palloc(sizeof(bool) * sr.natts);
-	sr.raw = palloc(sizeof(char *) * sr.natts);
-	sr.txt = palloc(sizeof(text *) * sr.natts);
-	sr.why = palloc0(sizeof(char *) * sr.natts);
-	initStringInfo(&sr.digestbuf);
-	sr.digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
-	SET_VARSIZE(sr.digest_datum, VARHDRSZ + FS_DIGEST_LEN);
+	silver_setup(&sr, source, join_key, ts_column);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1791,81 +2498,40 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		get_rel_relkind(fs_state_check_owner(sr.schema, sr.view, false)) == RELKIND_RELATION;
 	fs_ingest_check_run(sr.schema, sr.run_id, sr.view);
 	plan_parts(&sr, source);
-	new_part_table(&sr);
-	load_state(&sr);
-
-	/*
-	 * A row's ordinal (fs_row, a reject's source_row) is its position in the
-	 * source as stored: a synchronized scan of a large table would start
-	 * where another scan is, and number the rows from there.
-	 */
 	sr.bistate = GetBulkInsertState();
 	if (sr.keyrel)
 		sr.keybistate = GetBulkInsertState();
-	sr.cid = GetCurrentCommandId(true);
-	choose_reader(&sr, source);
-	if (sr.direct)
+	if (want_parallel(&sr))
+		start_parallel(&sr, source, silver, seen_keys, join_key, ts_column);
+	if (sr.chan == NULL)
 	{
-		TableScanDesc scan;
-		HeapTuple	tup;
-
-		sr.srel = table_open(source, AccessShareLock);
-		sr.snapshot = GetActiveSnapshot();
-		scan = table_beginscan_strat(sr.srel, sr.snapshot, 0, NULL, true, false);
-		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-			read_row(&sr, tup, RelationGetDescr(sr.srel));
-		table_endscan(scan);
+		sr.cid = GetCurrentCommandId(true);
+		set_parts(&sr, sr.part_bits, 0, 1 << sr.part_bits);
 	}
 	else
-	{
-		int			nest = NewGUCNestLevel();
-		Portal		portal;
-		SilverDest	dest;
+		ereport(NOTICE,
+				(errmsg("fs_ingest run %lld: reading the source with a parallel worker",
+						(long long) sr.run_id),
+				 errdetail("Each process keeps the entities of half the hash space.")));
 
-		(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		portal = SPI_cursor_open_with_args(NULL, sr.query, 0, NULL, NULL, NULL, true, 0);
-		memset(&dest, 0, sizeof(dest));
-		dest.pub.receiveSlot = silver_receive;
-		dest.pub.rStartup = silver_startup;
-		dest.pub.rShutdown = silver_shutdown;
-		dest.pub.rDestroy = silver_destroy;
-		dest.pub.mydest = DestNone;
-		dest.sr = &sr;
-		/*
-		 * Rows are handled inside the fetch, as a function of the query's
-		 * select list would be: rejects run their statements from there.
-		 */
-		while (PortalRunFetch(portal, FETCH_FORWARD, FETCH_ROWS, (DestReceiver *) &dest) > 0)
-			;
-		SPI_cursor_close(portal);
-		AtEOXact_GUC(true, nest);
-	}
+	silver_read(&sr);
 
-	/* The other parts, one at a time, from their files. */
-	finish_part(&sr);
-	for (int p = 1; p < (1 << sr.part_bits); p++)
-	{
-		sr.cur_part = p;
-		new_part_table(&sr);
-		reload_state(&sr, p);
-		replay_source(&sr, p);
-		finish_part(&sr);
-	}
+	/* The worker's last rows; then the writes that waited for its end. */
+	if (sr.chan != NULL)
+		poll_worker(&sr, true);
+	sr.deferred = false;
+	apply_wlog(&sr);
 
-	if (sr.srel != NULL)
-		table_close(sr.srel, NoLock);
 	FreeBulkInsertState(sr.bistate);
 	if (sr.keybistate)
 		FreeBulkInsertState(sr.keybistate);
 	drop_superseded(&sr);
 
 	SPI_finish();
+	silver_teardown(&sr);
 	table_close(sr.rel, NoLock);
 	if (sr.keyrel)
 		table_close(sr.keyrel, NoLock);
-	MemoryContextDelete(sr.keycxt);
-	MemoryContextDelete(sr.rowcxt);
 
 	result[0] = Int64GetDatum(sr.rows_read);
 	result[1] = Int64GetDatum(sr.rows_rejected);

@@ -154,14 +154,17 @@ typed_copy() {
     echo "$s"
 }
 
-# Sample the memory of the backend running fs_ingest until $DIR/sampling goes.
+# Sample the memory of the processes running fs_ingest (the backend and its
+# parallel worker, which shows the same query) until $DIR/sampling goes.
 sample_memory() {
-    local pid=""
+    local pids=""
     while [ -f "$DIR/sampling" ]; do
-        pid="$(psql -X -At -d "$DB" -c "SELECT pid FROM pg_stat_activity
-                                         WHERE datname = current_database() AND query ~ 'fs_ingest\\('
-                                           AND pid <> pg_backend_pid() LIMIT 1" 2>/dev/null || true)"
-        [ -n "$pid" ] && psql -X -q -At -d "$DB" -c "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null 2>&1 || true
+        pids="$(psql -X -At -d "$DB" -c "SELECT pid FROM pg_stat_activity
+                                          WHERE datname = current_database() AND query ~ 'fs_ingest\\('
+                                            AND pid <> pg_backend_pid()" 2>/dev/null || true)"
+        for pid in $pids; do
+            psql -X -q -At -d "$DB" -c "SELECT pg_log_backend_memory_contexts($pid)" >/dev/null 2>&1 || true
+        done
         sleep 1
     done
 }
@@ -169,17 +172,23 @@ sample_memory() {
 # One run: COPY the file into the staging table, then fs_ingest from it
 # (source staging); or fs_ingest straight from the file through file_fdw
 # (source file), undone afterwards so that the staging run after it finds
-# the same state.  Keeps the figures in R[label.*].
+# the same state; or as staging, but by the run's process alone, without a
+# parallel worker (source serial), undone too.  Keeps the figures in
+# R[label.*].
 declare -A R
 pipeline() {
-    local file="$1" label="$2" source="$3" t0 t1 t2 logstart temp0 temp1 src end=COMMIT
+    local file="$1" label="$2" source="$3" t0 t1 t2 logstart temp0 temp1 src end=COMMIT workers=2
     q -c 'TRUNCATE bench_scale_staging' -c 'CHECKPOINT'
     temp0="$(q -c "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")"
     logstart=$(stat -c %s "$LOG")
     t0=$(now)
-    if [ "$source" = staging ]; then
+    if [ "$source" != file ]; then
         q -c "COPY bench_scale_staging FROM '$DIR/$file' (FORMAT csv, HEADER MATCH)"
         src=bench_scale_staging
+        if [ "$source" = serial ]; then
+            workers=0
+            end=ROLLBACK
+        fi
     else
         q -c "ALTER FOREIGN TABLE bench_scale_file OPTIONS (SET filename '$DIR/$file')"
         src=bench_scale_file
@@ -189,7 +198,7 @@ pipeline() {
     touch "$DIR/sampling"
     sample_memory &
     SAMPLER=$!
-    q -F ' ' -c "SET client_min_messages = warning" -c BEGIN \
+    q -F ' ' -c "SET client_min_messages = warning" -c "SET max_parallel_maintenance_workers = $workers" -c BEGIN \
       -c "SELECT run_id FROM fs_ingest('bench_scale', '$src', '$MODE')" \
       -c "SELECT silver_ms, gold_ms, write_ms, rows_read, online_writes FROM fs_ingest_runs
            WHERE run_id = (SELECT max(run_id) FROM fs_ingest_runs)" \
@@ -210,18 +219,19 @@ pipeline() {
     R[$label.temp]=$((temp1 - temp0))
 }
 
-say "alternating: plain COPY, typed COPY, first run, plain COPY, 1% changed from the file (undone), 1% changed, plain COPY"
+say "alternating: plain COPY, typed COPY, first run, plain COPY, 1% changed from the file (undone), 1% changed alone (undone), 1% changed, plain COPY"
 B1=$(plain_copy run1.csv); echo "   plain COPY: $B1 s"
 TYPED=$(typed_copy run1.csv); echo "   typed COPY (the view's shape, logged): $TYPED s"
 pipeline run1.csv first staging; echo "   first run: COPY ${R[first.copy]} s + fs_ingest ${R[first.ingest]} s"
 B2=$(plain_copy run2.csv); echo "   plain COPY: $B2 s"
 pipeline run2.csv file file; echo "   1% changed, from the file: fs_ingest ${R[file.ingest]} s"
+pipeline run2.csv serial serial; echo "   1% changed, without a parallel worker: COPY ${R[serial.copy]} s + fs_ingest ${R[serial.ingest]} s"
 pipeline run2.csv second staging; echo "   1% changed: COPY ${R[second.copy]} s + fs_ingest ${R[second.ingest]} s"
 B3=$(plain_copy run2.csv); echo "   plain COPY: $B3 s"
 BASE=$(printf '%s\n' "$B1" "$B2" "$B3" | sort -n | sed -n 2p)
 
 echo
-for label in first second file; do
+for label in first second serial file; do
     q -v total="${R[$label.total]}" -v copy="${R[$label.copy]}" -v ingest="${R[$label.ingest]}" \
       -v base="$BASE" -v typed="$TYPED" -v mem="${R[$label.mem]:-0}" -v temp="${R[$label.temp]}" -v label="$label" -v rows="$ROWS" \
       -v silver="${R[$label.silver]}" -v gold="${R[$label.gold]}" -v write="${R[$label.write]}" \
@@ -233,10 +243,11 @@ SELECT format(E'%s (%s, %s entities):\n'
               '  fs_ingest stages   silver %s s, gold %s s, write %s s\n'
               '  change detection   %s rows/s   target >= 500,000: %s\n'
               '  online writes      %s   expected %s: %s\n'
-              '  backend memory     %s MB (largest sampled)   target <= 256 MB: %s\n'
+              '  backend memory     %s MB (largest sampled, of any of its processes)   target <= 256 MB: %s\n'
               '  temporary files    %s MB',
               CASE :'label' WHEN 'first' THEN 'first run, COPY into staging + fs_ingest'
                             WHEN 'second' THEN '1% changed, COPY into staging + fs_ingest'
+                            WHEN 'serial' THEN '1% changed, as above without a parallel worker (max_parallel_maintenance_workers = 0), undone'
                             ELSE '1% changed, fs_ingest from the file (file_fdw), undone' END,
               :'mode', to_char(:rows, 'FM999,999,999'),
               :'total', CASE WHEN :'label' = 'file' THEN '' ELSE format('COPY into staging %s s +', :'copy') END,
