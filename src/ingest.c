@@ -63,6 +63,20 @@
  * and digest: SPILL_REF), and is fetched again only if its digest differs
  * from its entity's state.
  *
+ * A table read from its heap may be read by two processes (want_parallel):
+ * the run's own and a parallel worker (ingest_parallel.h).  The hash space
+ * is halved (one part bit more), and each process reads every row of the
+ * table, in the order stored, so that both number rows alike, but keeps only
+ * the rows of its half's entities (row_is_mine; a row without a valid key
+ * is the leader's, which rejects it), and handles its own parts as above.
+ * Nothing may write through SPI while the worker runs: the leader appends
+ * its rejects and state writes to a temporary file (wlog); the worker sends
+ * the rows it keeps, its seen keys, rejects, state writes, superseded rows
+ * and counts as messages, and the leader inserts the rows and keys into its
+ * scratch tables as they come (a heap_insert is allowed in the leader) and
+ * appends the rest to wlog.  Once the worker is done and parallel mode is
+ * over, wlog is applied, in order.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -1155,22 +1169,33 @@ refuse(SilverRun *sr, int i, const char *reason)
 	sr->nrefused++;
 }
 
+/*
+ * The value of column i of the current row (sr->txt[i], not NULL) from its
+ * source text; false, and why, if its type refuses it.
+ */
+static bool
+convert_value(SilverRun *sr, int i, Datum *value, char **reason)
+{
+	double		d;
+
+	if (sr->cols[i].float8 &&
+		fs_float8_fast(VARDATA_ANY(sr->txt[i]), VARSIZE_ANY_EXHDR(sr->txt[i]), &d))
+	{
+		*value = Float8GetDatum(d);
+		return true;
+	}
+	return fs_value_input_reason(&sr->cols[i].input, raw_text(sr, i), sr->cols[i].ioparam,
+								 sr->cols[i].typmod, sr->cols[i].safe, value, reason);
+}
+
 /* Convert column i of the current row from its source text; false if refused. */
 static bool
 convert_column(SilverRun *sr, int i)
 {
 	char	   *reason;
-	double		d;
 
 	sr->nulls[i] = false;
-	if (sr->cols[i].float8 &&
-		fs_float8_fast(VARDATA_ANY(sr->txt[i]), VARSIZE_ANY_EXHDR(sr->txt[i]), &d))
-	{
-		sr->values[i] = Float8GetDatum(d);
-		return true;
-	}
-	if (fs_value_input_reason(&sr->cols[i].input, raw_text(sr, i), sr->cols[i].ioparam,
-							  sr->cols[i].typmod, sr->cols[i].safe, &sr->values[i], &reason))
+	if (convert_value(sr, i, &sr->values[i], &reason))
 		return true;
 	refuse(sr, i, reason);
 	return false;
@@ -1454,6 +1479,9 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 		bool		found;
 
 		hash = fs_key_hash(&sr->key_type, key);
+		if (part_of(sr, (uint32) hash) < sr->first_part || part_of(sr, (uint32) hash) >= sr->end_part)
+			elog(ERROR, "fs_ingest: row " INT64_FORMAT " is of the other process's entities",
+				 sr->cur_row);
 		if (part_of(sr, (uint32) hash) != sr->cur_part)
 		{
 			if (tup != NULL && spill_as_ref(sr))
@@ -1950,20 +1978,19 @@ apply_wlog(SilverRun *sr)
 static bool
 row_is_mine(SilverRun *sr, HeapTuple tup, TupleDesc desc)
 {
-	SilverColumn *c = &sr->cols[sr->key_col];
+	int			k = sr->key_col;
 	bool		isnull;
-	Datum		d = heap_getattr(tup, c->src_attno, desc, &isnull);
-	text	   *t;
+	Datum		d = heap_getattr(tup, sr->cols[k].src_attno, desc, &isnull);
 	Datum		key;
 	char	   *reason;
 	int			p;
 
 	if (isnull)
 		return !sr->worker;
-	t = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
-	if (VARSIZE_ANY_EXHDR(t) == 0 ||
-		!fs_value_input_reason(&c->input, text_to_cstring(t), c->ioparam, c->typmod, c->safe,
-							   &key, &reason))
+	/* As silver_row converts it (it sets txt and raw again). */
+	sr->txt[k] = (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d));
+	sr->raw[k] = NULL;
+	if (VARSIZE_ANY_EXHDR(sr->txt[k]) == 0 || !convert_value(sr, k, &key, &reason))
 		return !sr->worker;
 	p = part_of(sr, (uint32) fs_key_hash(&sr->key_type, key));
 	return p >= sr->first_part && p < sr->end_part;
