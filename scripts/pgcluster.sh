@@ -22,7 +22,9 @@
 # It is a throwaway cluster, tuned for speed, not durability: fsync = off,
 # synchronous_commit = off and full_page_writes = off.  A clean stop or
 # restart keeps every commit; a crash (crash-restart, a killed server, a
-# power cut) may lose the last ones.
+# power cut) may lose the last ones.  max_worker_processes is 16 (8 by
+# default), so that the stream workers never leave fs_ingest's tests
+# without a slot for its parallel worker.
 #
 # Environment:
 #   FS_CLUSTER_ENV     state file (default /tmp/feature_store_cluster.env); it holds
@@ -152,6 +154,7 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 512MB
 max_connections = 50
+max_worker_processes = 16
 EOF
         if [ -n "$extra_conf" ]; then
             printf '%s\n' "$extra_conf" >>"$dir/data/postgresql.auto.conf"

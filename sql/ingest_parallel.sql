@@ -10,7 +10,10 @@
 --
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
-DROP TABLE IF EXISTS par_alone, par_par, par_parts, par_src, tpar_alone, tpar_par, tpar_src CASCADE;
+DROP TABLE IF EXISTS par_alone, par_par, par_parts, par_src, tpar_alone, tpar_par, tpar_parts,
+    tpar_src, big_alone, big_par, big_src, dom_view, dom_src, enum_view, enum_src CASCADE;
+DROP DOMAIN IF EXISTS par_positive;
+DROP TYPE IF EXISTS par_color;
 RESET client_min_messages;
 CREATE EXTENSION feature_store;
 SET timezone = 'UTC';
@@ -144,21 +147,26 @@ SELECT * FROM pg_temp.differences('par_par') UNION ALL SELECT * FROM pg_temp.dif
 SELECT name FROM fs_register_entity('par_item', 'item');
 CREATE TABLE tpar_alone (item text PRIMARY KEY, event_time timestamptz, v float8);
 CREATE TABLE tpar_par (LIKE tpar_alone INCLUDING ALL);
+CREATE TABLE tpar_parts (LIKE tpar_alone INCLUDING ALL);
 SELECT name FROM fs_register_feature_view('tpar_alone', 'tpar_alone', 'par_item');
 SELECT name FROM fs_register_feature_view('tpar_par', 'tpar_par', 'par_item');
+SELECT name FROM fs_register_feature_view('tpar_parts', 'tpar_parts', 'par_item');
 CREATE TABLE tpar_src (item text, event_time text, v text);
 INSERT INTO tpar_src SELECT 'item-' || g, '2026-01-01', (g / 3.0)::text FROM generate_series(1, 30000) g;
 SET max_parallel_maintenance_workers = 0;
 SELECT rows_inserted FROM fs_ingest('tpar_alone', 'tpar_src');
 SET max_parallel_maintenance_workers = 1;
 SELECT rows_inserted FROM fs_ingest('tpar_par', 'tpar_src');
+SET maintenance_work_mem = '1MB';
+SELECT rows_inserted FROM fs_ingest('tpar_parts', 'tpar_src');
+RESET maintenance_work_mem;
 -- Break the state of both alike (as its owner would; fs_ingest_state is the
 -- extension's table).
 UPDATE fs_ingest_state SET entity_hash = entity_hash + 1
- WHERE feature_view IN ('tpar_alone', 'tpar_par') AND entity_id LIKE 'item-1_';
+ WHERE feature_view IN ('tpar_alone', 'tpar_par', 'tpar_parts') AND entity_id LIKE 'item-1_';
 INSERT INTO fs_ingest_state (feature_view, entity_id, digest, event_time, entity_hash)
 SELECT feature_view, entity_id, '\x00', event_time, entity_hash + 2
-  FROM fs_ingest_state WHERE feature_view IN ('tpar_alone', 'tpar_par') AND entity_id LIKE 'item-2_';
+  FROM fs_ingest_state WHERE feature_view IN ('tpar_alone', 'tpar_par', 'tpar_parts') AND entity_id LIKE 'item-2_';
 SELECT count(DISTINCT entity_hash < 0) AS halves_broken FROM fs_ingest_state
  WHERE feature_view = 'tpar_par' AND (entity_id LIKE 'item-1_' OR entity_id LIKE 'item-2_');
 UPDATE tpar_src SET v = '-1', event_time = '2026-01-02' WHERE item IN ('item-40', 'item-50');
@@ -166,9 +174,65 @@ SET max_parallel_maintenance_workers = 0;
 SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_alone', 'tpar_src');
 SET max_parallel_maintenance_workers = 1;
 SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_par', 'tpar_src');
-SELECT * FROM pg_temp.differences('tpar_par', 'tpar_alone');
+SET maintenance_work_mem = '1MB';
+SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_parts', 'tpar_src');
+RESET maintenance_work_mem;
+SELECT * FROM pg_temp.differences('tpar_par', 'tpar_alone')
+UNION ALL SELECT * FROM pg_temp.differences('tpar_parts', 'tpar_alone');
 SELECT feature_view, count(*) AS state_rows FROM fs_ingest_state
- WHERE feature_view IN ('tpar_alone', 'tpar_par') GROUP BY feature_view ORDER BY feature_view;
+ WHERE feature_view IN ('tpar_alone', 'tpar_par', 'tpar_parts') GROUP BY feature_view ORDER BY feature_view;
+
+-- A bigint key (passed by value), a snapshot with wide rows (more than the
+-- worker's queue holds) whose second run drops entities.
+SELECT name FROM fs_register_entity('par_big', 'uid');
+CREATE TABLE big_alone (uid bigint PRIMARY KEY, event_time timestamptz, w text);
+CREATE TABLE big_par (LIKE big_alone INCLUDING ALL);
+SELECT name FROM fs_register_feature_view('big_alone', 'big_alone', 'par_big');
+SELECT name FROM fs_register_feature_view('big_par', 'big_par', 'par_big');
+CREATE TABLE big_src (uid text, event_time text, w text);
+INSERT INTO big_src SELECT g::text, '2026-01-01', repeat(md5(g::text), 16) FROM generate_series(1, 20000) g;
+CREATE FUNCTION pg_temp.big_runs() RETURNS TABLE (view text, rows_read bigint, rows_unchanged bigint,
+    rows_inserted bigint, rows_updated bigint, rows_deleted bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SET LOCAL max_parallel_maintenance_workers = 0;
+    RETURN QUERY SELECT 'alone', r.rows_read, r.rows_unchanged, r.rows_inserted, r.rows_updated, r.rows_deleted
+                   FROM fs_ingest('big_alone', 'big_src', 'snapshot') r;
+    SET LOCAL max_parallel_maintenance_workers = 1;
+    RETURN QUERY SELECT 'par', r.rows_read, r.rows_unchanged, r.rows_inserted, r.rows_updated, r.rows_deleted
+                   FROM fs_ingest('big_par', 'big_src', 'snapshot') r;
+END $$;
+SELECT * FROM pg_temp.big_runs() ORDER BY view;
+DELETE FROM big_src WHERE uid::int % 9 = 0;
+UPDATE big_src SET w = 'changed', event_time = '2026-01-02' WHERE uid::int % 100 = 1;
+SELECT * FROM pg_temp.big_runs() ORDER BY view;
+SELECT * FROM pg_temp.differences('big_par', 'big_alone');
+
+-- No worker to be had (max_parallel_workers 0): the run is alone, no
+-- NOTICE, the same results.
+SET max_parallel_workers = 0;
+SELECT rows_read, rows_unchanged, rows_deleted FROM fs_ingest('big_par', 'big_src', 'snapshot');
+RESET max_parallel_workers;
+
+-- Also alone: a feature of a domain with a constraint (its refusal is
+-- caught in a subtransaction, which a worker cannot start), a key whose
+-- input reads the catalog (an enum), a SERIALIZABLE transaction.
+CREATE DOMAIN par_positive AS int CHECK (VALUE > 0);
+CREATE TABLE dom_view (item text PRIMARY KEY, event_time timestamptz, n par_positive);
+SELECT name FROM fs_register_feature_view('dom_view', 'dom_view', 'par_item');
+CREATE TABLE dom_src (item text, event_time text, n text);
+INSERT INTO dom_src VALUES ('d1', '2026-01-01', '1'), ('d2', '2026-01-01', '-1');
+SELECT rows_inserted, rows_rejected FROM fs_ingest('dom_view', 'dom_src');
+CREATE TYPE par_color AS ENUM ('red', 'green');
+SELECT name FROM fs_register_entity('par_color', 'color');
+CREATE TABLE enum_view (color par_color PRIMARY KEY, event_time timestamptz, v int);
+SELECT name FROM fs_register_feature_view('enum_view', 'enum_view', 'par_color');
+CREATE TABLE enum_src (color text, event_time text, v text);
+INSERT INTO enum_src VALUES ('red', '2026-01-01', '1'), ('blue', '2026-01-01', '2');
+SELECT rows_inserted, rows_rejected FROM fs_ingest('enum_view', 'enum_src');
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT rows_unchanged FROM fs_ingest('tpar_par', 'tpar_src');
+COMMIT;
 
 -- Under min_parallel_table_scan_size, or from a temporary table (which a
 -- worker cannot read), the run is alone: no NOTICE.
@@ -193,4 +257,4 @@ SELECT count(*) AS failed_runs_recorded FROM fs_ingest_runs
 SELECT rows_updated FROM fs_ingest('tpar_par', 'tpar_src');
 
 
-DROP TABLE par_src, tpar_src;
+DROP TABLE par_src, tpar_src, big_src, dom_src, enum_src;

@@ -131,7 +131,10 @@ PG_FUNCTION_INFO_V1(fs_ingest_silver);
 /* Rows between the leader's looks at what a parallel worker sent. */
 #define POLL_ROWS 256
 
-/* At most 2^MAX_PART_BITS parts: beyond, a part outgrows memory anyway. */
+/*
+ * At most 2^MAX_PART_BITS parts (one bit more with a parallel worker, whose
+ * parts are half-size): beyond, a part outgrows memory anyway.
+ */
 #define MAX_PART_BITS 10
 
 /*
@@ -2256,17 +2259,53 @@ finish_part(SilverRun *sr)
  */
 
 /*
+ * Whether a join key's input gives the same value in every process of a
+ * run, whatever commits meanwhile: a built-in type whose input reads no
+ * catalog (an enum's or a reg* type's does, with a snapshot of its own), so
+ * that both processes agree on the half each row is in.
+ */
+static bool
+key_input_is_pure(Oid type)
+{
+	switch (type)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case BYTEAOID:
+		case UUIDOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
  * Whether the run can have a parallel worker: the source is read from its
  * heap (a table in shared buffers, not a temporary one), of at least
  * min_parallel_table_scan_size, every value it converts has a built-in
  * input function (no subtransaction to catch a refusal, which a parallel
- * worker cannot start), max_parallel_maintenance_workers allows one, and
- * the transaction is not serializable.
+ * worker cannot start), the join key's type hashes and reads alike in both
+ * processes, the state has entity_hash (not 0.1.0's),
+ * max_parallel_maintenance_workers allows one, and the transaction is not
+ * serializable.
  */
 static bool
 want_parallel(SilverRun *sr)
 {
 	if (!sr->direct || !sr->hashed || max_parallel_maintenance_workers < 1 ||
+		!sr->key_type.hashable || !key_input_is_pure(sr->key_type.type) ||
 		IsInParallelMode() || IsolationIsSerializable() ||
 		sr->srel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
 		RelationGetNumberOfBlocks(sr->srel) < (BlockNumber) min_parallel_table_scan_size)
@@ -2280,14 +2319,15 @@ want_parallel(SilverRun *sr)
 
 /*
  * Start the run's parallel worker, which keeps the upper half of the hash
- * space (one part more than memory asks for: each process holds one part at
- * a time); without one, the run reads alone.
+ * space.  The parts are twice as many as memory asks for, so that the two
+ * processes, each holding one of its own at a time, hold no more than a run
+ * alone; without a worker, the run reads alone.
  */
 static void
 start_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys, const char *join_key,
 			   const char *ts_column)
 {
-	int			bits = Max(1, Min(sr->part_bits + 1, MAX_PART_BITS));
+	int			bits = sr->part_bits + 1;
 	Size		vlen = strlen(sr->view) + 1;
 	Size		klen = strlen(join_key) + 1;
 	Size		len = offsetof(SilverArgs, strings) + vlen + klen + strlen(ts_column) + 1;
@@ -2300,7 +2340,7 @@ start_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys, const char 
 	args->seen_keys = seen_keys;
 	args->default_ts = sr->default_ts;
 	args->part_bits = bits;
-	args->part_entities = Max(1024L, sr->part_entities >> (bits - sr->part_bits));
+	args->part_entities = Max(1024L, sr->part_entities / 2);
 	args->forget_absent = sr->forget_absent;
 	args->key_off = vlen;
 	args->ts_off = vlen + klen;

@@ -9,18 +9,20 @@
 # two statements: a server-side COPY of the file into the view's staging
 # table (fs_create_staging_table: UNLOGGED, all text), then fs_ingest; the
 # 1%-changed run is also made (and undone) straight from the file, through
-# a foreign table of file_fdw, with no staging copy.  The
-# yardstick, measured in the same run and alternating with them, is a plain
-# server-side COPY of the same file into an UNLOGGED all-text table without
-# indexes; and, once, a COPY of the first file into a logged table shaped
+# a foreign table of file_fdw, with no staging copy, and (undone) from
+# staging without a parallel worker (max_parallel_maintenance_workers = 0).
+# The yardstick, measured in the same run and alternating with them, is a
+# plain server-side COPY of the same file into an UNLOGGED all-text table
+# without indexes; and, once, a COPY of the first file into a logged table shaped
 # like the view (typed, with its primary key): with the plain COPY, a first
 # load's floor (what writing the view alone costs, with no state and no
 # deduplication).  It prints per run: COPY and fs_ingest times, fs_ingest's stages
 # (silver = read, cast, validate, digest, compare; gold = write the changed
 # rows and their state), change detection (rows_read / silver time), the
-# ratio to the plain COPY, the backend's memory during fs_ingest (the
-# largest "Grand total" of pg_log_backend_memory_contexts, sampled every
-# second, which is what pg_backend_memory_contexts shows, not RSS), the
+# ratio to the plain COPY, the memory of the processes running fs_ingest
+# (the largest "Grand total" of pg_log_backend_memory_contexts of the
+# backend and its parallel worker, sampled every second, which is what
+# pg_backend_memory_contexts shows, not RSS), the
 # temporary files written, and the state's size per entity.  A wrong count
 # of writes, or sampled values that differ from the file, end it with an
 # error after the figures; a missed target does not.
