@@ -69,6 +69,10 @@
  * table, in the order stored, so that both number rows alike, but keeps only
  * the rows of its half's entities (row_is_mine; a row without a valid key
  * is the leader's, which rejects it), and handles its own parts as above.
+ * Each reads the state rows of its half by their stored entity_hash; one
+ * whose key is of the other half (a wrong stored hash) ends the parallel
+ * part, in a subtransaction, and the run starts again alone
+ * (silver_read_parallel).
  * Nothing may write through SPI while the worker runs: the leader appends
  * its rejects and state writes to a temporary file (wlog); the worker sends
  * the rows it keeps, its seen keys, rejects, state writes, superseded rows
@@ -358,6 +362,20 @@ part_of(const SilverRun *sr, uint32 hash)
 	return sr->part_bits == 0 ? 0 : (int) (hash >> (32 - sr->part_bits));
 }
 
+/* Whether this process keeps half the entities (a parallel run). */
+static inline bool
+halved(const SilverRun *sr)
+{
+	return sr->end_part - sr->first_part != (1 << sr->part_bits);
+}
+
+/*
+ * A state row of a parallel run whose key is of the other process's half:
+ * its stored entity_hash, by which the processes divide the state, is not
+ * its key's.  The run starts again alone (fs_ingest_silver).
+ */
+#define ERRCODE_FS_STATE_MISPLACED MAKE_SQLSTATE('F','S','0','0','2')
+
 /* The kept row's fate against what earlier runs wrote. */
 static char
 classify(EntityEntry *e, TimestampTz ts, const uint8 *digest)
@@ -596,8 +614,12 @@ wlog_append(SilverRun *sr, const char *data, Size len)
 	if (sr->wlog == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(sr->fncxt);
+		ResourceOwner oldowner = CurrentResourceOwner;
 
+		/* The run's: it outlives the subtransaction of a parallel read. */
+		CurrentResourceOwner = sr->owner;
 		sr->wlog = BufFileCreateTemp(false);
+		CurrentResourceOwner = oldowner;
 		MemoryContextSwitchTo(old);
 	}
 	BufFileWrite(sr->wlog, &n, sizeof(n));
@@ -765,7 +787,9 @@ state_row(SilverRun *sr, StateFixes *f, Datum entity, Datum key, int32 hash,
 
 /*
  * The file of part p of a side, created when first needed, in the run's
- * memory (rows are handled in a context reset after each).
+ * memory (rows are handled in a context reset after each) and of the run's
+ * resource owner (not a cursor's portal's, nor the subtransaction's of a
+ * parallel read).
  */
 static BufFile *
 spill_file(SilverRun *sr, BufFile **files, int p)
@@ -773,8 +797,11 @@ spill_file(SilverRun *sr, BufFile **files, int p)
 	if (files[p] == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(sr->fncxt);
+		ResourceOwner oldowner = CurrentResourceOwner;
 
+		CurrentResourceOwner = sr->owner;
 		files[p] = BufFileCreateTemp(false);
+		CurrentResourceOwner = oldowner;
 		MemoryContextSwitchTo(old);
 	}
 	return files[p];
@@ -854,20 +881,29 @@ spill_rewind(BufFile *f)
 static void
 load_state(SilverRun *sr)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Datum		args[2];
 	Portal		portal;
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "fs_ingest state rows",
 											  ALLOCSET_DEFAULT_SIZES);
 
+	/*
+	 * Each process of a parallel run reads the state rows of its half by
+	 * their stored entity_hash (the upper half: negative), which is their
+	 * key's hash unless something changed it.
+	 */
 	args[0] = CStringGetTextDatum(sr->view);
+	args[1] = BoolGetDatum(sr->worker);
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("SELECT entity_id, digest, event_time, %s "
 												"FROM %s.fs_ingest_state "
-												"WHERE feature_view OPERATOR(pg_catalog.=) $1",
+												"WHERE feature_view OPERATOR(pg_catalog.=) $1%s",
 												sr->hashed ? "entity_hash" : "NULL::pg_catalog.int4",
-												quote_identifier(get_namespace_name(sr->schema))),
-									   1, argtypes, args, NULL, true, 0);
+												quote_identifier(get_namespace_name(sr->schema)),
+												halved(sr)
+												? " AND (entity_hash OPERATOR(pg_catalog.<) 0) OPERATOR(pg_catalog.=) $2"
+												: ""),
+									   halved(sr) ? 2 : 1, argtypes, args, NULL, true, 0);
 	for (;;)
 	{
 		SPITupleTable *tuptable;
@@ -908,9 +944,6 @@ load_state(SilverRun *sr)
 
 			if (!ok[r])
 			{
-				/* Of no part: the leader's to drop. */
-				if (sr->worker)
-					continue;
 				fixes.drop_entities[fixes.ndrop] = entity;
 				fixes.drop_hashes[fixes.ndrop++] = Int32GetDatum(stored_hash);
 				continue;
@@ -920,7 +953,10 @@ load_state(SilverRun *sr)
 				stored_hash = hash; /* 0.1.0's rows are trusted as 0.1.0 did */
 			p = part_of(sr, (uint32) hash);
 			if (p < sr->first_part || p >= sr->end_part)
-				continue;		/* the other process's */
+				ereport(ERROR,
+						(errcode(ERRCODE_FS_STATE_MISPLACED),
+						 errmsg("fs_ingest run %lld: a state row's entity_hash is not its key's",
+								(long long) sr->run_id)));
 			if (p != sr->cur_part)
 			{
 				spill_state(sr, p, stored_hash, digest, ts_null,
@@ -2021,7 +2057,7 @@ read_row(SilverRun *sr, HeapTuple tup, TupleDesc desc)
 		poll_worker(sr, false);
 	MemoryContextReset(sr->rowcxt);
 	oldcxt = MemoryContextSwitchTo(sr->rowcxt);
-	if (sr->end_part - sr->first_part == (1 << sr->part_bits) || row_is_mine(sr, tup, desc))
+	if (!halved(sr) || row_is_mine(sr, tup, desc))
 		silver_row(sr, tup, desc, SPILL_ROW);
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -2348,8 +2384,6 @@ start_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys, const char 
 	strcpy(args->strings + args->key_off, join_key);
 	strcpy(args->strings + args->ts_off, ts_column);
 
-	/* What the leader writes in parallel mode needs its command id now. */
-	sr->cid = GetCurrentCommandId(true);
 	sr->chan = fs_silver_channel_start(args, len);
 	if (sr->chan == NULL)
 		return;
@@ -2421,6 +2455,101 @@ silver_read(SilverRun *sr)
 		replay_source(sr, p);
 		finish_part(sr);
 	}
+}
+
+/*
+ * Read with a parallel worker (the run's part in parallel mode, in a
+ * subtransaction), then apply the writes that waited for its end; false if
+ * the run must read alone: no worker could be started, or a state row's
+ * stored entity_hash put it in the wrong process's half (the subtransaction
+ * undoes what the run did, and it starts again from its setup).
+ */
+static bool
+silver_read_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys,
+					 const char *join_key, const char *ts_column)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int			bits = sr->part_bits;
+	long		entities = sr->part_entities;
+	volatile bool done = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		start_parallel(sr, source, silver, seen_keys, join_key, ts_column);
+		if (sr->chan != NULL)
+		{
+			ereport(NOTICE,
+					(errmsg("fs_ingest run %lld: reading the source with a parallel worker",
+							(long long) sr->run_id),
+					 errdetail("Each process keeps the entities of half the hash space.")));
+			sr->bistate = GetBulkInsertState();
+			if (sr->keyrel)
+				sr->keybistate = GetBulkInsertState();
+			silver_read(sr);
+			/* The worker's last rows, until it is done. */
+			poll_worker(sr, true);
+			FreeBulkInsertState(sr->bistate);
+			if (sr->keybistate)
+				FreeBulkInsertState(sr->keybistate);
+			done = true;
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* Ends parallel mode, and releases the worker and what it pinned. */
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_FS_STATE_MISPLACED)
+			ReThrowError(edata);
+		ereport(NOTICE,
+				(errmsg("fs_ingest run %lld: reading the source again, alone",
+						(long long) sr->run_id),
+				 errdetail("A state row's stored entity_hash is not its key's hash: "
+						   "the two processes cannot divide the state by it.")));
+
+		/* Back to what the setup left: the run's files go. */
+		for (int p = 0; p < (1 << sr->part_bits); p++)
+		{
+			if (sr->state_spill[p] != NULL)
+				BufFileClose(sr->state_spill[p]);
+			if (sr->source_spill[p] != NULL)
+				BufFileClose(sr->source_spill[p]);
+		}
+		if (sr->wlog != NULL)
+			BufFileClose(sr->wlog);
+		sr->chan = NULL;
+		sr->deferred = false;
+		sr->worker_done = false;
+		sr->wlog = NULL;
+		sr->bistate = sr->keybistate = NULL;
+		sr->part_bits = bits;
+		sr->part_entities = entities;
+		sr->nlosers = 0;
+		sr->first_rows = sr->first_changed = 0;
+		sr->rows_read = sr->rows_rejected = sr->rows_superseded = 0;
+		memset(sr->counts, 0, sizeof(sr->counts));
+		MemoryContextReset(sr->rowcxt);
+		MemoryContextReset(sr->msgcxt);
+	}
+	PG_END_TRY();
+	if (!done)
+		return false;
+	/* The writes that waited for the worker's end. */
+	sr->deferred = false;
+	apply_wlog(sr);
+	return true;
 }
 
 /* What both processes of a run set up once the silver table is open. */
@@ -2565,33 +2694,20 @@ fs_ingest_silver(PG_FUNCTION_ARGS)
 		get_rel_relkind(fs_state_check_owner(sr.schema, sr.view, false)) == RELKIND_RELATION;
 	fs_ingest_check_run(sr.schema, sr.run_id, sr.view);
 	plan_parts(&sr, source);
-	sr.bistate = GetBulkInsertState();
-	if (sr.keyrel)
-		sr.keybistate = GetBulkInsertState();
-	if (want_parallel(&sr))
-		start_parallel(&sr, source, silver, seen_keys, join_key, ts_column);
-	if (sr.chan == NULL)
+	/* What the leader writes in parallel mode needs its command id now. */
+	sr.cid = GetCurrentCommandId(true);
+	if (!want_parallel(&sr) ||
+		!silver_read_parallel(&sr, source, silver, seen_keys, join_key, ts_column))
 	{
-		sr.cid = GetCurrentCommandId(true);
 		set_parts(&sr, sr.part_bits, 0, 1 << sr.part_bits);
+		sr.bistate = GetBulkInsertState();
+		if (sr.keyrel)
+			sr.keybistate = GetBulkInsertState();
+		silver_read(&sr);
+		FreeBulkInsertState(sr.bistate);
+		if (sr.keybistate)
+			FreeBulkInsertState(sr.keybistate);
 	}
-	else
-		ereport(NOTICE,
-				(errmsg("fs_ingest run %lld: reading the source with a parallel worker",
-						(long long) sr.run_id),
-				 errdetail("Each process keeps the entities of half the hash space.")));
-
-	silver_read(&sr);
-
-	/* The worker's last rows; then the writes that waited for its end. */
-	if (sr.chan != NULL)
-		poll_worker(&sr, true);
-	sr.deferred = false;
-	apply_wlog(&sr);
-
-	FreeBulkInsertState(sr.bistate);
-	if (sr.keybistate)
-		FreeBulkInsertState(sr.keybistate);
 	drop_superseded(&sr);
 
 	SPI_finish();

@@ -338,7 +338,13 @@ fs_state_delete(Oid schema, const char *view, Datum *entities, Datum *hashes, in
 			   args, SPI_OK_DELETE, "update");
 }
 
-/* Give rows their right entity_hash; with forget, empty their digests. */
+/*
+ * Give rows their right entity_hash; with forget, empty their digests.  A
+ * row whose entity has a row with the right hash already (a second row of
+ * one entity, which its reader drops, maybe only later) is deleted instead:
+ * the state then holds at most one row of the entity, whichever of the two
+ * its reader came to first.
+ */
 void
 fs_state_rehash(Oid schema, const char *view, Datum *entities, Datum *old_hashes,
 				Datum *new_hashes, int n, bool forget)
@@ -355,13 +361,24 @@ fs_state_rehash(Oid schema, const char *view, Datum *entities, Datum *old_hashes
 	args[4] = BoolGetDatum(forget);
 	run(schema,
 		fs_schema_plan(&rehash_plan, schema,
+					   "WITH u AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), "
+					   "pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(k, h, n)), "
+					   "taken AS (SELECT u.* FROM u WHERE EXISTS (SELECT FROM @extschema@.fs_ingest_state t "
+					   "WHERE t.feature_view OPERATOR(pg_catalog.=) $1 "
+					   "AND t.entity_hash OPERATOR(pg_catalog.=) u.n "
+					   "AND t.entity_id OPERATOR(pg_catalog.=) u.k)), "
+					   "dropped AS (DELETE FROM @extschema@.fs_ingest_state st USING taken "
+					   "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
+					   "AND st.entity_hash OPERATOR(pg_catalog.=) taken.h "
+					   "AND st.entity_id OPERATOR(pg_catalog.=) taken.k) "
 					   "UPDATE @extschema@.fs_ingest_state st SET entity_hash = u.n, "
 					   "digest = CASE WHEN $5 THEN '\\x'::pg_catalog.bytea ELSE st.digest END "
-					   "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-					   "pg_catalog.unnest($4)) AS u(k, h, n) "
+					   "FROM u "
 					   "WHERE st.feature_view OPERATOR(pg_catalog.=) $1 "
 					   "AND st.entity_hash OPERATOR(pg_catalog.=) u.h "
-					   "AND st.entity_id OPERATOR(pg_catalog.=) u.k",
+					   "AND st.entity_id OPERATOR(pg_catalog.=) u.k "
+					   "AND NOT EXISTS (SELECT FROM taken WHERE taken.k OPERATOR(pg_catalog.=) u.k "
+					   "AND taken.h OPERATOR(pg_catalog.=) u.h)",
 					   5, argtypes),
 		args, SPI_OK_UPDATE, "update");
 }
