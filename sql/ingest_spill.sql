@@ -151,26 +151,30 @@ SELECT count(*) AS differing_state FROM (
     (SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'tspill_part'
      EXCEPT SELECT entity_id, digest, event_time, entity_hash FROM fs_ingest_state WHERE feature_view = 'tspill_mem')) d;
 
--- A second row of one entity with a wrong entity_hash, read before the
--- right one in an earlier batch of state rows (10,000 apart): the wrong
--- one's rehash would collide with the right one, so it is dropped instead.
--- The state is laid out in that order by hand, in one transaction (what
--- it deletes keeps its place until then).
+-- Second rows of entities with a wrong entity_hash, read before the right
+-- ones in an earlier batch of state rows (10,000 apart): the wrong one's
+-- rehash would collide with the right one, so it is dropped instead, and
+-- the right one stays, whether the source has the entity (item-29,
+-- written) or not (item-28).  The state is laid out in that order by hand,
+-- in one transaction (what it deletes keeps its place until then).
 BEGIN;
 CREATE TEMP TABLE tspill_saved ON COMMIT DROP AS
 SELECT * FROM fs_ingest_state WHERE feature_view = 'tspill_mem';
 DELETE FROM fs_ingest_state WHERE feature_view = 'tspill_mem';
 INSERT INTO fs_ingest_state (feature_view, entity_id, digest, event_time, entity_hash)
 SELECT feature_view, entity_id, digest, event_time, entity_hash + 3 FROM tspill_saved
- WHERE entity_id = 'item-29';
+ WHERE entity_id IN ('item-28', 'item-29');
 INSERT INTO fs_ingest_state (feature_view, entity_id, digest, event_time, entity_hash)
 SELECT feature_view, entity_id, digest, event_time, entity_hash FROM tspill_saved
- ORDER BY entity_id = 'item-29', entity_id;
+ ORDER BY entity_id IN ('item-28', 'item-29'), entity_id;
 COMMIT;
 UPDATE tspill_src SET v = '-4', event_time = '2026-01-02' WHERE item = 'item-29';
+DELETE FROM tspill_src WHERE item = 'item-28';
 SELECT rows_unchanged, rows_updated FROM fs_ingest('tspill_mem', 'tspill_src');
+INSERT INTO tspill_src VALUES ('item-28', '2026-01-01', (28 / 3.0)::text);
 SELECT count(*) AS item_29_rows, min(v) AS v FROM tspill_mem WHERE item = 'item-29';
-SELECT count(*) AS state_rows, count(*) FILTER (WHERE entity_id = 'item-29') AS item_29_state
+SELECT count(*) AS state_rows, count(*) FILTER (WHERE entity_id = 'item-29') AS item_29_state,
+       count(*) FILTER (WHERE entity_id = 'item-28') AS item_28_state
   FROM fs_ingest_state WHERE feature_view = 'tspill_mem';
 
 -- Temporary files count against temp_file_limit: a run that needs more is

@@ -196,6 +196,7 @@ typedef struct EntityEntry
 	bool		state_has_time;
 	bool		seen;			/* a row of this run's source is kept for it */
 	bool		named;			/* the source names it (kept or rejected) */
+	bool		rehashed;		/* its first state row gets its right hash */
 	char		class;			/* of the kept row: 's'tale, 'u'nchanged, 'w'rite */
 	uint8		state_digest[FS_DIGEST_LEN];
 	TimestampTz state_time;
@@ -744,8 +745,17 @@ state_row(SilverRun *sr, StateFixes *f, Datum entity, Datum key, int32 hash,
 	e = entities_insert_hash(sr->entities, key, (uint32) hash, &found);
 	if (found)
 	{
-		f->drop_entities[f->ndrop] = entity;
-		f->drop_hashes[f->ndrop++] = Int32GetDatum(stored_hash);
+		/*
+		 * A second row of the entity: dropped, unless it has the right hash
+		 * and the first one is to get it.  That one's rehash then finds this
+		 * row and drops itself instead (fs_state_rehash), whichever batch
+		 * each is in, so that one row stays.
+		 */
+		if (!(e->rehashed && stored_hash == hash))
+		{
+			f->drop_entities[f->ndrop] = entity;
+			f->drop_hashes[f->ndrop++] = Int32GetDatum(stored_hash);
+		}
 		e->digest_known = false;
 		if (!ts_null && (!e->state_has_time || ts > e->state_time))
 		{
@@ -777,6 +787,7 @@ state_row(SilverRun *sr, StateFixes *f, Datum entity, Datum key, int32 hash,
 		e->digest_known = false;
 	e->state_has_time = !ts_null;
 	e->state_time = ts_null ? 0 : ts;
+	e->rehashed = hash != stored_hash;
 	if (hash != stored_hash)
 	{
 		f->fix_entities[f->nfix] = entity;
@@ -1543,6 +1554,7 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 			entry->digest_known = false;
 			entry->seen = false;
 			entry->named = false;
+			entry->rehashed = false;
 		}
 		if (sr->cur_part == sr->first_part)
 			sr->first_rows++;
