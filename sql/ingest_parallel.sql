@@ -33,8 +33,8 @@ SELECT name FROM fs_register_feature_view('par_par', 'par_par', 'par_user');
 SELECT name FROM fs_register_feature_view('par_parts', 'par_parts', 'par_user');
 CREATE TABLE par_src (id text, event_time text, a text, b text);
 
--- One run of the source into the three views.
-CREATE FUNCTION pg_temp.runs(mode text, src text DEFAULT 'par_src')
+-- One run of the source into the three views <prefix>_alone, _par, _parts.
+CREATE FUNCTION pg_temp.runs(mode text, src text DEFAULT 'par_src', prefix text DEFAULT 'par')
 RETURNS TABLE (view text, rows_read bigint, rows_rejected bigint, rows_stale bigint,
                rows_unchanged bigint, rows_inserted bigint, rows_updated bigint,
                rows_deleted bigint)
@@ -43,15 +43,15 @@ BEGIN
     SET LOCAL max_parallel_maintenance_workers = 0;
     RETURN QUERY SELECT 'alone', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
                         r.rows_inserted, r.rows_updated, r.rows_deleted
-                   FROM fs_ingest('par_alone', src::regclass, mode) r;
+                   FROM fs_ingest(prefix || '_alone', src::regclass, mode) r;
     SET LOCAL max_parallel_maintenance_workers = 1;
     RETURN QUERY SELECT 'par', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
                         r.rows_inserted, r.rows_updated, r.rows_deleted
-                   FROM fs_ingest('par_par', src::regclass, mode) r;
+                   FROM fs_ingest(prefix || '_par', src::regclass, mode) r;
     SET LOCAL maintenance_work_mem = '1MB';
     RETURN QUERY SELECT 'parts', r.rows_read, r.rows_rejected, r.rows_stale, r.rows_unchanged,
                         r.rows_inserted, r.rows_updated, r.rows_deleted
-                   FROM fs_ingest('par_parts', src::regclass, mode) r;
+                   FROM fs_ingest(prefix || '_parts', src::regclass, mode) r;
 END $$;
 
 -- What differs between a view and "alone": table rows, rejects of the
@@ -153,14 +153,8 @@ SELECT name FROM fs_register_feature_view('tpar_par', 'tpar_par', 'par_item');
 SELECT name FROM fs_register_feature_view('tpar_parts', 'tpar_parts', 'par_item');
 CREATE TABLE tpar_src (item text, event_time text, v text);
 INSERT INTO tpar_src SELECT 'item-' || g, '2026-01-01', (g / 3.0)::text FROM generate_series(1, 30000) g;
-SET max_parallel_maintenance_workers = 0;
-SELECT rows_inserted FROM fs_ingest('tpar_alone', 'tpar_src');
-SET max_parallel_maintenance_workers = 1;
-SELECT rows_inserted FROM fs_ingest('tpar_par', 'tpar_src');
-SET maintenance_work_mem = '1MB';
-SELECT rows_inserted FROM fs_ingest('tpar_parts', 'tpar_src');
-RESET maintenance_work_mem;
--- Break the state of both alike (as its owner would; fs_ingest_state is the
+SELECT view, rows_inserted FROM pg_temp.runs('upsert', 'tpar_src', 'tpar') ORDER BY view;
+-- Break the state of the three alike (as its owner would; fs_ingest_state is the
 -- extension's table).
 UPDATE fs_ingest_state SET entity_hash = entity_hash + 1
  WHERE feature_view IN ('tpar_alone', 'tpar_par', 'tpar_parts') AND entity_id LIKE 'item-1_';
@@ -170,13 +164,7 @@ SELECT feature_view, entity_id, '\x00', event_time, entity_hash + 2
 SELECT count(DISTINCT entity_hash < 0) AS halves_broken FROM fs_ingest_state
  WHERE feature_view = 'tpar_par' AND (entity_id LIKE 'item-1_' OR entity_id LIKE 'item-2_');
 UPDATE tpar_src SET v = '-1', event_time = '2026-01-02' WHERE item IN ('item-40', 'item-50');
-SET max_parallel_maintenance_workers = 0;
-SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_alone', 'tpar_src');
-SET max_parallel_maintenance_workers = 1;
-SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_par', 'tpar_src');
-SET maintenance_work_mem = '1MB';
-SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_parts', 'tpar_src');
-RESET maintenance_work_mem;
+SELECT view, rows_unchanged, rows_updated FROM pg_temp.runs('upsert', 'tpar_src', 'tpar') ORDER BY view;
 SELECT * FROM pg_temp.differences('tpar_par', 'tpar_alone')
 UNION ALL SELECT * FROM pg_temp.differences('tpar_parts', 'tpar_alone');
 SELECT feature_view, count(*) AS state_rows FROM fs_ingest_state
@@ -189,13 +177,7 @@ SELECT feature_view, count(*) AS state_rows FROM fs_ingest_state
 UPDATE fs_ingest_state SET entity_hash = entity_hash # (-2147483648)
  WHERE feature_view IN ('tpar_alone', 'tpar_par', 'tpar_parts') AND entity_id LIKE 'item-3_';
 UPDATE tpar_src SET v = '-3', event_time = '2026-01-03' WHERE item IN ('item-31', 'item-60');
-SET max_parallel_maintenance_workers = 0;
-SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_alone', 'tpar_src');
-SET max_parallel_maintenance_workers = 1;
-SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_par', 'tpar_src');
-SET maintenance_work_mem = '1MB';
-SELECT rows_unchanged, rows_updated FROM fs_ingest('tpar_parts', 'tpar_src');
-RESET maintenance_work_mem;
+SELECT view, rows_unchanged, rows_updated FROM pg_temp.runs('upsert', 'tpar_src', 'tpar') ORDER BY view;
 SELECT * FROM pg_temp.differences('tpar_par', 'tpar_alone')
 UNION ALL SELECT * FROM pg_temp.differences('tpar_parts', 'tpar_alone');
 -- Put right: the next run divides the state again.
