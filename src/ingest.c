@@ -1526,21 +1526,23 @@ silver_row(SilverRun *sr, HeapTuple tup, TupleDesc tupdesc, char kind)
 	{
 		Datum		key = sr->values[sr->key_col];
 		int32		hash;
+		int			p;
 		bool		found;
 
 		hash = fs_key_hash(&sr->key_type, key);
-		if (part_of(sr, (uint32) hash) < sr->first_part || part_of(sr, (uint32) hash) >= sr->end_part)
+		p = part_of(sr, (uint32) hash);
+		if (p < sr->first_part || p >= sr->end_part)
 			elog(ERROR, "fs_ingest: row " INT64_FORMAT " is of the other process's entities",
 				 sr->cur_row);
-		if (part_of(sr, (uint32) hash) != sr->cur_part)
+		if (p != sr->cur_part)
 		{
 			if (tup != NULL && spill_as_ref(sr))
 			{
 				text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
-				spill_ref(sr, part_of(sr, (uint32) hash), tup, hash, digest);
+				spill_ref(sr, p, tup, hash, digest);
 			}
 			else
-				spill_source(sr, part_of(sr, (uint32) hash), SPILL_ROW, tup, tupdesc);
+				spill_source(sr, p, SPILL_ROW, tup, tupdesc);
 			return;
 		}
 		text_digest(&sr->digestbuf, sr->signature, sr->natts, sr->is_feature, sr->txt, digest);
@@ -1900,7 +1902,6 @@ poll_worker(SilverRun *sr, bool wait)
 		MemoryContextReset(sr->msgcxt);
 	}
 	MemoryContextSwitchTo(old);
-	MemoryContextReset(sr->msgcxt);
 }
 
 /*
