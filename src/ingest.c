@@ -63,10 +63,14 @@
  * and digest: SPILL_REF), and is fetched again only if its digest differs
  * from its entity's state.
  *
- * A table read from its heap may be read by two processes (want_parallel):
- * the run's own and a parallel worker (ingest_parallel.h).  The hash space
- * is halved (one part bit more), and each process reads every row of the
- * table, in the order stored, so that both number rows alike, but keeps only
+ * A foreign table of file_fdw over a file is read from the file with COPY's
+ * parser (ingest_file.h), its rows handled as a heap's but never spilled as
+ * references.  A table read from its heap or file may be read by two
+ * processes (want_parallel): the run's own and a parallel worker
+ * (ingest_parallel.h).  The hash space is halved (one part bit more), and
+ * each process reads every row of the table, in the order stored, so that
+ * both number rows alike (each checks that a file is the one the run
+ * started with, and the leader that the worker read as many rows), but keeps only
  * the rows of its half's entities (row_is_mine; a row without a valid key
  * is the leader's, which rejects it), and handles its own parts as above.
  * Each reads the state rows of its half by their stored entity_hash; one
@@ -123,6 +127,7 @@
 #include "entity_key.h"
 #include "utils.h"
 #include "ingest.h"
+#include "ingest_file.h"
 #include "ingest_parallel.h"
 #include "ingest_state.h"
 #include "value.h"
@@ -296,8 +301,11 @@ typedef struct SilverRun
 	int64		cur_row;		/* the current row's ordinal in the source */
 	char	   *spillbuf;		/* a row read back */
 	Size		spillbuf_size;
-	Relation	srel;			/* the source, when read from its heap */
+	Relation	srel;			/* the source, when read from its heap or file */
 	Snapshot	snapshot;		/* what it is read with */
+	bool		file;			/* read from a file_fdw table's file (ingest_file.h) */
+	FsFileIdentity file_id;		/* which file, as the run found it */
+	MemoryContext filecxt;		/* a row read from the file */
 	int64		first_rows;		/* rows of the first part handled */
 	int64		first_changed;	/* of which not unchanged by their digest */
 
@@ -322,6 +330,7 @@ typedef struct SilverRun
 	int64		rows_rejected;
 	int64		rows_superseded;
 	int64		counts[3];		/* kept rows: stale, unchanged, changed */
+	int64		worker_rows_read;	/* the worker's rows_read, once done */
 } SilverRun;
 
 /*
@@ -335,7 +344,7 @@ typedef struct SilverRun
 #define MSG_SILVER 'T'			/* a silver row, as a tuple's data */
 #define MSG_KEY 'K'				/* a seen key's bytes (a Datum if by value) */
 #define MSG_LOSERS 'L'			/* fs_row (int64) of superseded rows */
-#define MSG_DONE 'C'			/* the worker's counts: 5 int64 */
+#define MSG_DONE 'C'			/* the worker's counts: 6 int64 */
 
 /* What a parallel worker is told of the run; three strings follow. */
 typedef struct SilverArgs
@@ -349,6 +358,7 @@ typedef struct SilverArgs
 	int			part_bits;
 	long		part_entities;
 	bool		forget_absent;
+	FsFileIdentity file_id;		/* the file the leader reads, if a file */
 	int			key_off;		/* offsets in strings of the join key's name */
 	int			ts_off;			/* and the event-time column's */
 	char		strings[FLEXIBLE_ARRAY_MEMBER];	/* the view's name first */
@@ -1726,12 +1736,14 @@ forget_absent(SilverRun *sr)
 }
 
 /*
- * Whether to read the source straight from its heap instead of through a
- * cursor: a plain heap table without inheritance children (whose rows the
- * cursor's query reads too) and without row-level security, which the caller may read as a whole, whose
- * columns the run reads are text or varchar (their text is their value, as
- * the cursor's ::text would give it).  Else, and for a view or a foreign
- * table, the cursor.  Sets what reading needs either way.
+ * Whether to read the source straight from its heap or file instead of
+ * through a cursor: a plain heap table without inheritance children (whose
+ * rows the cursor's query reads too) and without row-level security, or a
+ * foreign table of file_fdw over a file (ingest_file.h), which the caller
+ * may read as a whole, whose columns the run reads are text or varchar
+ * (their text is their value, as the cursor's ::text would give it).  Else,
+ * and for a view or another foreign table, the cursor.  Sets what reading
+ * needs either way.
  */
 static void
 choose_reader(SilverRun *sr, Oid source)
@@ -1739,12 +1751,14 @@ choose_reader(SilverRun *sr, Oid source)
 	Relation	rel = relation_open(source, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 
+	bool		readable = pg_class_aclcheck(source, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+
 	sr->direct = rel->rd_rel->relkind == RELKIND_RELATION &&
 		rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
 		!rel->rd_rel->relhassubclass &&
-		!rel->rd_rel->relrowsecurity &&
-		pg_class_aclcheck(source, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
-	for (int i = 0; i < sr->natts && sr->direct; i++)
+		!rel->rd_rel->relrowsecurity && readable;
+	sr->file = readable && fs_file_source(rel, &sr->file_id);
+	for (int i = 0; i < sr->natts && (sr->direct || sr->file); i++)
 	{
 		Oid			type;
 
@@ -1752,18 +1766,18 @@ choose_reader(SilverRun *sr, Oid source)
 			continue;
 		type = TupleDescAttr(desc, sr->cols[i].src_attno - 1)->atttypid;
 		if (type != TEXTOID && type != VARCHAROID)
-			sr->direct = false;
+			sr->direct = sr->file = false;
 	}
 	sr->row_attno = palloc0(sizeof(AttrNumber) * sr->natts);
 	for (int i = 0; i < sr->natts; i++)
 	{
-		if (!sr->direct)
+		if (!sr->direct && !sr->file)
 			sr->row_attno[i] = i + 1;	/* the cursor reads the silver layout */
 		else if (sr->cols[i].in_source && i != sr->row_col && i != sr->digest_col &&
 				 i != sr->entity_col && i != sr->hash_col)
 			sr->row_attno[i] = sr->cols[i].src_attno;
 	}
-	if (sr->direct)
+	if (sr->direct || sr->file)
 	{
 		sr->source_desc = CreateTupleDescCopy(desc);
 		sr->srcvalues = palloc(sizeof(Datum) * desc->natts);
@@ -1847,13 +1861,14 @@ worker_message(SilverRun *sr, const char *data, Size len)
 			break;
 		case MSG_DONE:
 			{
-				int64		c[5];
+				int64		c[6];
 
 				memcpy(c, p, sizeof(c));
 				sr->rows_rejected += c[0];
 				sr->rows_superseded += c[1];
 				for (int i = 0; i < 3; i++)
 					sr->counts[i] += c[2 + i];
+				sr->worker_rows_read = c[5];
 				sr->worker_done = true;
 				break;
 			}
@@ -2032,11 +2047,18 @@ row_is_mine(SilverRun *sr, HeapTuple tup, TupleDesc desc)
 {
 	int			k = sr->key_col;
 	bool		isnull;
-	Datum		d = heap_getattr(tup, sr->cols[k].src_attno, desc, &isnull);
+	Datum		d;
 	Datum		key;
 	char	   *reason;
 	int			p;
 
+	if (tup != NULL)
+		d = heap_getattr(tup, sr->cols[k].src_attno, desc, &isnull);
+	else
+	{
+		d = sr->srcvalues[sr->row_attno[k] - 1];
+		isnull = sr->srcnulls[sr->row_attno[k] - 1];
+	}
 	if (isnull)
 		return !sr->worker;
 	/* As silver_row converts it (it sets txt and raw again). */
@@ -2274,11 +2296,12 @@ replay_source(SilverRun *sr, int p)
 		tup.t_tableOid = InvalidOid;
 
 		/*
-		 * A row of a table read from its heap is read back with the table's
-		 * own descriptor: a row stored before ADD COLUMN ... DEFAULT lacks
-		 * that column, whose value is in the descriptor (attmissingval).
+		 * A row of a table read from its heap or file is read back with the
+		 * table's own descriptor: a row stored before ADD COLUMN ... DEFAULT
+		 * lacks that column, whose value is in the descriptor
+		 * (attmissingval).
 		 */
-		silver_row(sr, &tup, sr->direct ? RelationGetDescr(sr->srel) : sr->source_desc, kind);
+		silver_row(sr, &tup, sr->srel != NULL ? RelationGetDescr(sr->srel) : sr->source_desc, kind);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	BufFileClose(f);
@@ -2353,11 +2376,15 @@ key_input_is_pure(Oid type)
 static bool
 want_parallel(SilverRun *sr)
 {
-	if (!sr->direct || !sr->hashed || max_parallel_maintenance_workers < 1 ||
+	if ((!sr->direct && !sr->file) || !sr->hashed || max_parallel_maintenance_workers < 1 ||
 		!sr->key_type.hashable || !key_input_is_pure(sr->key_type.type) ||
-		IsInParallelMode() || IsolationIsSerializable() ||
-		sr->srel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
-		RelationGetNumberOfBlocks(sr->srel) < (BlockNumber) min_parallel_table_scan_size)
+		IsInParallelMode() || IsolationIsSerializable())
+		return false;
+	if (sr->direct &&
+		(sr->srel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
+		 RelationGetNumberOfBlocks(sr->srel) < (BlockNumber) min_parallel_table_scan_size))
+		return false;
+	if (sr->file && sr->file_id.size < (int64) min_parallel_table_scan_size * BLCKSZ)
 		return false;
 	for (int i = 0; i < sr->natts; i++)
 		if (sr->cols[i].in_source && (i == sr->key_col || i == sr->ts_col || sr->is_feature[i]) &&
@@ -2391,6 +2418,7 @@ start_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys, const char 
 	args->part_bits = bits;
 	args->part_entities = Max(1024L, sr->part_entities / 2);
 	args->forget_absent = sr->forget_absent;
+	args->file_id = sr->file_id;
 	args->key_off = vlen;
 	args->ts_off = vlen + klen;
 	strcpy(args->strings, sr->view);
@@ -2430,6 +2458,25 @@ silver_read(SilverRun *sr)
 		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 			read_row(sr, tup, RelationGetDescr(sr->srel));
 		table_endscan(scan);
+	}
+	else if (sr->file)
+	{
+		FsFileReader *r = fs_file_begin(sr->srel, &sr->file_id);
+
+		for (;;)
+		{
+			MemoryContext oldcxt;
+			bool		found;
+
+			MemoryContextReset(sr->filecxt);
+			oldcxt = MemoryContextSwitchTo(sr->filecxt);
+			found = fs_file_next(r, sr->srcvalues, sr->srcnulls);
+			MemoryContextSwitchTo(oldcxt);
+			if (!found)
+				break;
+			read_row(sr, NULL, RelationGetDescr(sr->srel));
+		}
+		fs_file_end(r);
 	}
 	else
 	{
@@ -2504,6 +2551,10 @@ silver_read_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys,
 			silver_read(sr);
 			/* The worker's last rows, until it is done. */
 			poll_worker(sr, true);
+			/* Both numbered the same rows (the file checks say so too). */
+			if (sr->worker_rows_read != sr->rows_read)
+				elog(ERROR, "fs_ingest's parallel worker read " INT64_FORMAT " rows of the source, not " INT64_FORMAT,
+					 sr->worker_rows_read, sr->rows_read);
 			FreeBulkInsertState(sr->bistate);
 			if (sr->keybistate)
 				FreeBulkInsertState(sr->keybistate);
@@ -2583,8 +2634,10 @@ silver_setup(SilverRun *sr, Oid source, const char *join_key, const char *ts_col
 	sr->digest_datum = palloc(VARHDRSZ + FS_DIGEST_LEN);
 	SET_VARSIZE(sr->digest_datum, VARHDRSZ + FS_DIGEST_LEN);
 	choose_reader(sr, source);
-	if (sr->direct)
+	if (sr->direct || sr->file)
 		sr->srel = table_open(source, AccessShareLock);
+	if (sr->file)
+		sr->filecxt = AllocSetContextCreate(sr->fncxt, "fs_ingest file row", ALLOCSET_DEFAULT_SIZES);
 }
 
 /* The end of both processes' setup. */
@@ -2596,6 +2649,8 @@ silver_teardown(SilverRun *sr)
 	MemoryContextDelete(sr->keycxt);
 	MemoryContextDelete(sr->rowcxt);
 	MemoryContextDelete(sr->msgcxt);
+	if (sr->filecxt)
+		MemoryContextDelete(sr->filecxt);
 }
 
 /*
@@ -2608,7 +2663,7 @@ fs_ingest_silver_worker_main(const void *argp, Size len)
 {
 	const SilverArgs *args = argp;
 	SilverRun	sr;
-	int64		counts[5];
+	int64		counts[6];
 
 	memset(&sr, 0, sizeof(sr));
 	sr.run_id = args->run_id;
@@ -2625,8 +2680,10 @@ fs_ingest_silver_worker_main(const void *argp, Size len)
 	if (OidIsValid(args->seen_keys))
 		sr.keyrel = table_open(args->seen_keys, AccessShareLock);
 	silver_setup(&sr, args->source, args->strings + args->key_off, args->strings + args->ts_off);
-	if (!sr.direct)
-		elog(ERROR, "fs_ingest's parallel worker cannot read the source from its heap");
+	if (!sr.direct && !sr.file)
+		elog(ERROR, "fs_ingest's parallel worker cannot read the source from its heap or file");
+	/* The file the leader reads, or an error when reading starts. */
+	sr.file_id = args->file_id;
 	sr.part_entities = args->part_entities;
 	set_parts(&sr, args->part_bits, 1 << (args->part_bits - 1), 1 << args->part_bits);
 
@@ -2644,6 +2701,7 @@ fs_ingest_silver_worker_main(const void *argp, Size len)
 	counts[0] = sr.rows_rejected;
 	counts[1] = sr.rows_superseded;
 	memcpy(&counts[2], sr.counts, sizeof(sr.counts));
+	counts[5] = sr.rows_read;
 	msg_begin(&sr, MSG_DONE);
 	msg_add(&sr, counts, sizeof(counts));
 	msg_end(&sr);

@@ -250,14 +250,15 @@ internal_function_line(const char *line, size_t len)
 
 /*
  * Whether a context line is worth keeping from inside our implementation: a
- * line of a function's (the user's own: a trigger, a domain check's), or
- * the remote table a store failure concerns.  Statements (ours, which may
+ * line of a function's (the user's own: a trigger, a domain check's), the
+ * remote table a store failure concerns, or the line of a source's file
+ * that COPY's parser could not read ("COPY source, line 2: ...").  Statements (ours, which may
  * span several lines) and the rest of ours are not.
  */
 static bool
 kept_line(const char *line, size_t len)
 {
-	static const char *const prefixes[] = {"PL/", "SQL function ", "remote table \""};
+	static const char *const prefixes[] = {"PL/", "SQL function ", "remote table \"", "COPY "};
 
 	if (internal_function_line(line, len))
 		return false;
