@@ -189,6 +189,26 @@ ALTER FOREIGN TABLE file_stats_src OPTIONS (DROP program, ADD filename :'csvfile
 ALTER FOREIGN TABLE file_stats_src ALTER COLUMN segment TYPE name;
 SELECT rows_read, rows_rejected, rows_unchanged FROM fs_ingest('fv_par', 'file_stats_src', 'upsert');
 ALTER FOREIGN TABLE file_stats_src ALTER COLUMN segment TYPE text;
+-- Only the columns the run reads are converted, as by file_fdw's scan: a
+-- column it does not read may hold anything.
+ALTER FOREIGN TABLE file_stats_src ADD COLUMN unread int;
+COPY (SELECT user_id, event_time, clicks, ctr, segment, 'not a number' FROM file_gen2 ORDER BY n)
+  TO :'csvfile' (FORMAT csv, HEADER);
+SELECT rows_read, rows_rejected, rows_unchanged FROM fs_ingest('fv_par', 'file_stats_src', 'upsert');
+ALTER FOREIGN TABLE file_stats_src DROP COLUMN unread;
+
+-- A file in the client's encoding, LATIN1 here (file_fdw reads a file
+-- whose table has no encoding option so): both processes read it so,
+-- though a parallel worker's own client encoding is the database's.
+SET client_encoding = 'LATIN1';
+COPY (SELECT g, '2026-02-01', g, 0.5, 'caf' || chr(233) || g FROM generate_series(1, 3000) g)
+  TO :'csvfile' (FORMAT csv, HEADER);
+SELECT rows_read, rows_rejected, rows_inserted + rows_updated AS written
+  FROM fs_ingest('fv_par', 'file_stats_src', 'upsert');
+SELECT count(*) FILTER (WHERE segment = 'caf' || chr(233) || user_id) AS read_alike
+  FROM fv_par WHERE user_id <= 3000;
+RESET client_encoding;
+
 -- The file's own errors are COPY's, with its line, in either process.
 COPY (SELECT '1,2026-01-01,1,0.5,a' UNION ALL SELECT '2,2026-01-01,1,0.5,a,extra') TO :'csvfile';
 ALTER FOREIGN TABLE file_stats_src OPTIONS (SET header 'false');
@@ -197,6 +217,18 @@ SELECT rows_read FROM fs_ingest('fv_par', 'file_stats_src', 'upsert');
 SET max_parallel_maintenance_workers = 0;
 SELECT rows_read FROM fs_ingest('fv_par', 'file_stats_src', 'upsert');
 \set VERBOSITY terse
+-- A foreign table with inheritance children is read through file_fdw's
+-- scan, which reads the children's files too.
+SELECT current_setting('data_directory') || '/fs_ingest_file_test2.csv' AS childfile \gset
+COPY (SELECT 99999, '2026-01-01', 1, 0.5, 'child') TO :'childfile' (FORMAT csv);
+COPY (SELECT 1, '2026-01-01', 1, 0.5, 'parent') TO :'csvfile' (FORMAT csv);
+CREATE FOREIGN TABLE file_stats_child () INHERITS (file_stats_src)
+    SERVER files OPTIONS (filename :'childfile', format 'csv');
+SELECT rows_read, rows_rejected, rows_unchanged, rows_inserted FROM fs_ingest('fv_par', 'file_stats_src', 'upsert');
+SELECT segment FROM fv_par WHERE user_id = 99999;
+DROP FOREIGN TABLE file_stats_child;
+COPY (SELECT WHERE false) TO :'childfile';
+
 RESET min_parallel_table_scan_size;
 RESET max_parallel_maintenance_workers;
 

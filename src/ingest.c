@@ -105,7 +105,9 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "optimizer/paths.h"
 #include "optimizer/plancat.h"
 #include "utils/array.h"
@@ -305,6 +307,8 @@ typedef struct SilverRun
 	Snapshot	snapshot;		/* what it is read with */
 	bool		file;			/* read from a file_fdw table's file (ingest_file.h) */
 	FsFileIdentity file_id;		/* which file, as the run found it */
+	List	   *file_columns;	/* the names of the columns read (String) */
+	int			file_encoding;	/* read in, unless the table says */
 	MemoryContext filecxt;		/* a row read from the file */
 	int64		first_rows;		/* rows of the first part handled */
 	int64		first_changed;	/* of which not unchanged by their digest */
@@ -358,7 +362,9 @@ typedef struct SilverArgs
 	int			part_bits;
 	long		part_entities;
 	bool		forget_absent;
-	FsFileIdentity file_id;		/* the file the leader reads, if a file */
+	bool		file;			/* the leader reads the source's file: */
+	FsFileIdentity file_id;		/* which, */
+	int			file_encoding;	/* and in which encoding */
 	int			key_off;		/* offsets in strings of the join key's name */
 	int			ts_off;			/* and the event-time column's */
 	char		strings[FLEXIBLE_ARRAY_MEMBER];	/* the view's name first */
@@ -1767,7 +1773,11 @@ choose_reader(SilverRun *sr, Oid source)
 		type = TupleDescAttr(desc, sr->cols[i].src_attno - 1)->atttypid;
 		if (type != TEXTOID && type != VARCHAROID)
 			sr->direct = sr->file = false;
+		else if (sr->file)
+			sr->file_columns = lappend(sr->file_columns,
+									   makeString(pstrdup(NameStr(TupleDescAttr(desc, sr->cols[i].src_attno - 1)->attname))));
 	}
+	sr->file_encoding = pg_get_client_encoding();
 	sr->row_attno = palloc0(sizeof(AttrNumber) * sr->natts);
 	for (int i = 0; i < sr->natts; i++)
 	{
@@ -2418,7 +2428,9 @@ start_parallel(SilverRun *sr, Oid source, Oid silver, Oid seen_keys, const char 
 	args->part_bits = bits;
 	args->part_entities = Max(1024L, sr->part_entities / 2);
 	args->forget_absent = sr->forget_absent;
+	args->file = sr->file;
 	args->file_id = sr->file_id;
+	args->file_encoding = sr->file_encoding;
 	args->key_off = vlen;
 	args->ts_off = vlen + klen;
 	strcpy(args->strings, sr->view);
@@ -2461,7 +2473,8 @@ silver_read(SilverRun *sr)
 	}
 	else if (sr->file)
 	{
-		FsFileReader *r = fs_file_begin(sr->srel, &sr->file_id);
+		FsFileReader *r = fs_file_begin(sr->srel, &sr->file_id, sr->file_columns,
+										sr->file_encoding);
 
 		for (;;)
 		{
@@ -2680,10 +2693,13 @@ fs_ingest_silver_worker_main(const void *argp, Size len)
 	if (OidIsValid(args->seen_keys))
 		sr.keyrel = table_open(args->seen_keys, AccessShareLock);
 	silver_setup(&sr, args->source, args->strings + args->key_off, args->strings + args->ts_off);
+	/* The file the leader reads (else an error when reading starts), as it reads it. */
+	if (args->file && !sr.file)
+		fs_file_changed(relation_open(args->source, AccessShareLock));
 	if (!sr.direct && !sr.file)
 		elog(ERROR, "fs_ingest's parallel worker cannot read the source from its heap or file");
-	/* The file the leader reads, or an error when reading starts. */
 	sr.file_id = args->file_id;
+	sr.file_encoding = args->file_encoding;
 	sr.part_entities = args->part_entities;
 	set_parts(&sr, args->part_bits, 1 << (args->part_bits - 1), 1 << args->part_bits);
 

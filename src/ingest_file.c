@@ -5,9 +5,13 @@
  *
  * The options are file_fdw's, gathered as file_fdw gathers them (its
  * wrapper's, its server's and the table's, which its validator has
- * checked) and handed to COPY's parser with the file's name taken out;
- * a table with column options (force_not_null, force_null) is left to
- * file_fdw itself, through a cursor.
+ * checked) and handed to COPY's parser with the file's name taken out,
+ * and two of COPY's own: the encoding file_fdw would read the file in (the
+ * run's client encoding, unless the table says), which a parallel worker
+ * must be told, and convert_selectively, as file_fdw's scan converts only
+ * the columns its query reads.  A table with column options
+ * (force_not_null, force_null) or inheritance children is left to file_fdw
+ * itself, through a cursor.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +26,8 @@
 #include "commands/copy.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
+#include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -111,7 +117,23 @@ identify(const char *filename, FsFileIdentity *id)
 	id->size = (int64) st.st_size;
 	id->mtime_sec = (int64) st.st_mtim.tv_sec;
 	id->mtime_nsec = (int64) st.st_mtim.tv_nsec;
+	id->ctime_sec = (int64) st.st_ctim.tv_sec;
+	id->ctime_nsec = (int64) st.st_ctim.tv_nsec;
 	return true;
+}
+
+/* ingest_file.h */
+void
+fs_file_changed(Relation rel)
+{
+	char	   *filename;
+
+	(void) copy_options(RelationGetRelid(rel), &filename);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("file \"%s\" of source %s changed while fs_ingest read it",
+					filename ? filename : "", RelationGetRelationName(rel)),
+			 errhint("Run fs_ingest again once the file is complete.")));
 }
 
 /* Error (55000) unless the file is still *id. */
@@ -121,11 +143,7 @@ check_identity(const char *filename, const FsFileIdentity *id, Relation rel)
 	FsFileIdentity now;
 
 	if (!identify(filename, &now) || memcmp(&now, id, sizeof(now)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("file \"%s\" of source %s changed while fs_ingest read it",
-						filename, RelationGetRelationName(rel)),
-				 errhint("Run fs_ingest again once the file is complete.")));
+		fs_file_changed(rel);
 }
 
 /* ingest_file.h */
@@ -136,7 +154,7 @@ fs_file_source(Relation rel, FsFileIdentity *id)
 	char	   *filename;
 	TupleDesc	desc = RelationGetDescr(rel);
 
-	if (rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
+	if (rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE || rel->rd_rel->relhassubclass)
 		return false;
 	if (!is_file_fdw_handler(GetForeignDataWrapper(GetForeignServer(GetForeignTable(relid)->serverid)->fdwid)->fdwhandler))
 		return false;
@@ -153,13 +171,24 @@ fs_file_source(Relation rel, FsFileIdentity *id)
 
 /* ingest_file.h */
 FsFileReader *
-fs_file_begin(Relation rel, const FsFileIdentity *id)
+fs_file_begin(Relation rel, const FsFileIdentity *id, List *columns, int encoding)
 {
 	FsFileReader *r = palloc0(sizeof(FsFileReader));
 	List	   *options = copy_options(RelationGetRelid(rel), &r->filename);
+	bool		has_encoding = false;
+	ListCell   *lc;
 
 	if (r->filename == NULL)
-		elog(ERROR, "foreign table %s names no file", RelationGetRelationName(rel));
+		fs_file_changed(rel);
+	foreach(lc, options)
+		if (strcmp(lfirst_node(DefElem, lc)->defname, "encoding") == 0)
+			has_encoding = true;
+	if (!has_encoding)
+		options = lappend(options, makeDefElem("encoding",
+											   (Node *) makeString(pstrdup(pg_encoding_to_char(encoding))),
+											   -1));
+	/* COPY's own option, which file_fdw uses too: the other columns stay NULL. */
+	options = lappend(options, makeDefElem("convert_selectively", (Node *) columns, -1));
 	r->rel = rel;
 	r->id = *id;
 	check_identity(r->filename, &r->id, rel);

@@ -20,7 +20,10 @@
 
 #include "utils/relcache.h"
 
-/* Which file, as it was when a run looked: stat()'s identity of it. */
+/*
+ * Which file, as it was when a run looked: stat()'s identity of it (the
+ * change time too, which no one can set back as the modification time can).
+ */
 typedef struct FsFileIdentity
 {
 	uint64		dev;
@@ -28,22 +31,33 @@ typedef struct FsFileIdentity
 	int64		size;
 	int64		mtime_sec;
 	int64		mtime_nsec;
+	int64		ctime_sec;
+	int64		ctime_nsec;
 } FsFileIdentity;
 
 typedef struct FsFileReader FsFileReader;
 
 /*
  * Whether rel is a foreign table that fs_ingest reads from its file: its
- * wrapper's handler is file_fdw's, it names a file (not a program), and no
- * column has options.  If so, *id is the file as it is now.
+ * wrapper's handler is file_fdw's, it names a file (not a program), no
+ * column has options, and it has no inheritance children (whose rows a
+ * query of it reads too).  If so, *id is the file as it is now.
  */
 extern bool fs_file_source(Relation rel, FsFileIdentity *id);
 
 /*
  * Start reading rel's file, which must still be *id (else an error, 55000);
- * rows come as the foreign table's columns, as file_fdw would return them.
+ * rows come as the foreign table's columns, as file_fdw would return them:
+ * only the columns named in columns (a List of String) are converted, the
+ * others are NULL.  A file without an encoding option is read in encoding
+ * (the run's client encoding, as file_fdw reads it: the leader's, which a
+ * parallel worker, whose own is the database's, is told).
  */
-extern FsFileReader *fs_file_begin(Relation rel, const FsFileIdentity *id);
+extern FsFileReader *fs_file_begin(Relation rel, const FsFileIdentity *id, List *columns,
+								   int encoding);
+
+/* The 55000 error of a file that is no longer the one a run started with. */
+extern void fs_file_changed(Relation rel) pg_attribute_noreturn();
 
 /*
  * The next row into values and nulls (the foreign table's columns), in the
