@@ -99,7 +99,7 @@
 #                           BENCH_CLIENTS connections at once (1 skips it)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
 #   BENCH_ONLY              embedded | stats | dynamodb | canned | ingest | ingest_scale |
-#                           cache | stream | remote_write: run only
+#                           training | cache | stream | remote_write: run only
 #                           that part (default: all)
 #   BENCH_STATS_ROUNDS (4)  BENCH_STATS_ITERATIONS (400)  BENCH_STATS_WARMUP (40)
 #                           the stats part's rounds, and its timed and untimed
@@ -112,6 +112,7 @@
 #   BENCH_PERF (1)          0 skips the perf profiles of the DynamoDB and canned parts
 #   BENCH_PERF_CALLS (30)   calls profiled (fs_get_features; its count(*) in the canned part)
 #   BENCH_CANNED_*          see test/bench/run_canned.sh
+#   BENCH_TRAINING_*        see test/bench/run_training.sh
 #   BENCH_CACHE_*           see test/bench/run_cache.sh
 #   BENCH_STREAM_*          see test/bench/run_stream.sh
 #   BENCH_REMOTE_WRITE_*    see test/bench/run_remote_write.sh
@@ -130,8 +131,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|stats|dynamodb|canned|ingest|ingest_scale|cache|stream|remote_write) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, ingest_scale, cache, stream or remote_write, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|stats|dynamodb|canned|ingest|ingest_scale|training|cache|stream|remote_write) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, ingest_scale, training, cache, stream or remote_write, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -309,6 +310,7 @@ if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = embedded ]; then run_embedded; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = stats ]; then echo; bash "$BENCH/run_stats.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest_scale ]; then echo; bash "$BENCH/run_ingest_scale.sh"; fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = training ]; then echo; bash "$BENCH/run_training.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH/run_dynamodb.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = canned ]; then echo; bash "$BENCH/run_canned.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = cache ]; then echo; bash "$BENCH/run_cache.sh"; fi

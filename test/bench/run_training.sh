@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# run_training.sh — point-in-time training sets (issue 15; BENCH_ONLY=training,
+# run by test/bench/run.sh, which builds, installs and starts the cluster).
+#
+# The data: a spine of BENCH_TRAINING_SPINE (1,000,000) labelled rows
+# (spine_id, user_id, event_timestamp, label) over BENCH_TRAINING_ENTITIES
+# (100,000) entities and 1% more that have no history, at times spread over
+# 30 days; two history tables, bench_hist_a (f1..f10, the view's ttl 7 days)
+# and bench_hist_b (g1..g10, no ttl), of 10 versions per entity at times
+# spread over the same 30 days (so some spine rows come before any version),
+# each with its event time, the time it was recorded, whether it says the
+# entity was deleted (one version of every 97th entity), NULL features (5%
+# of f3 and g3), and for every 50th entity two versions at the same event
+# time (the one recorded last wins).  Every table is generated from
+# setseed(), so every run has the same data.
+#
+# The yardstick is the hand-written baseline, test/bench/training_baseline.sql
+# (a view: LATERAL ... ORDER BY event_time DESC, recorded_at DESC LIMIT 1 over
+# an index on (user_id, event_time DESC, recorded_at DESC), one probe per
+# spine row and view), committed before fs_create_training_view and left
+# unchanged.  It is checked first against a brute-force reading of the same
+# rule (every version of the entity, ranked) on the spine rows of the
+# entities with equal event times, a delete or no history, and every
+# 1,000th, and for one row per spine row; a difference ends the run with an
+# error.  Then,
+# for BENCH_TRAINING_ROUNDS (3) rounds: SELECT count(*) of it, and COPY (SELECT
+# * ...) TO '/dev/null'; it prints each time, the median, spine rows per
+# second (the issue's target, >= 150,000 rows/s and no slower than this
+# baseline, is the training view's), the plan of the count, and the
+# history's bytes per version.
+#
+# Environment (all optional):
+#   BENCH_TRAINING_SPINE (1000000)   spine rows
+#   BENCH_TRAINING_ENTITIES (100000) entities with history
+#   BENCH_TRAINING_ROUNDS (3)        timed rounds
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/test/bench"
+SPINE="${BENCH_TRAINING_SPINE:-1000000}"
+ENTITIES="${BENCH_TRAINING_ENTITIES:-100000}"
+ROUNDS="${BENCH_TRAINING_ROUNDS:-3}"
+DB=fs_bench_training
+for v in SPINE ENTITIES ROUNDS; do
+    [[ "${!v}" =~ ^[1-9][0-9]*$ ]] ||
+        { echo "run_training.sh: BENCH_TRAINING_$v must be a positive integer, not '${!v}'" >&2; exit 2; }
+done
+[ "$SPINE" -ge 1000 ] || { echo "run_training.sh: BENCH_TRAINING_SPINE must be at least 1000" >&2; exit 2; }
+: "${FS_CLUSTER_ENV:?run_training.sh: FS_CLUSTER_ENV must name the state file of the cluster (run.sh sets it)}"
+. "$FS_CLUSTER_ENV"
+export PGHOST PGPORT PGUSER
+
+say() { printf '== %s\n' "$*"; }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+cleanup() {
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres \
+        -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+psql -X -q -d postgres -c "CREATE DATABASE $DB"
+
+say "data: a spine of $SPINE rows, two history tables of $ENTITIES entities x 10 versions"
+t0=$(date +%s.%N)
+q -v spine="$SPINE" -v entities="$ENTITIES" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+SELECT setseed(0.15);
+CREATE TABLE bench_spine AS
+SELECT g::bigint AS spine_id,
+       1 + floor(random() * (:entities * 1.01))::bigint AS user_id,
+       timestamptz '2026-01-01 00:00:00+00' + random() * interval '30 days' AS event_timestamp,
+       (random() < 0.1)::int AS label
+  FROM generate_series(1, :spine) g;
+
+-- Version n of entity e of each view; then versions 9 and 10 of every
+-- 50th entity share an event time (10 recorded later), and version 10 of
+-- every 97th is a delete (no values).
+SELECT setseed(0.25);
+CREATE TABLE bench_hist_a AS
+SELECT user_id, n, event_time, event_time + lag AS recorded_at, false AS deleted,
+       random() AS f1, random() AS f2, CASE WHEN random() < 0.05 THEN NULL ELSE random() END AS f3,
+       random() AS f4, random() AS f5, random() AS f6, random() AS f7, random() AS f8,
+       random() AS f9, random() AS f10
+  FROM (SELECT e::bigint AS user_id, n,
+               timestamptz '2026-01-01 00:00:00+00' + random() * interval '30 days' AS event_time,
+               random() * interval '1 hour' AS lag
+          FROM generate_series(1, :entities) e, generate_series(1, 10) n) v;
+SELECT setseed(0.35);
+CREATE TABLE bench_hist_b AS
+SELECT user_id, n, event_time, event_time + lag AS recorded_at, false AS deleted,
+       random() AS g1, random() AS g2, CASE WHEN random() < 0.05 THEN NULL ELSE random() END AS g3,
+       random() AS g4, random() AS g5, random() AS g6, random() AS g7, random() AS g8,
+       random() AS g9, random() AS g10
+  FROM (SELECT e::bigint AS user_id, n,
+               timestamptz '2026-01-01 00:00:00+00' + random() * interval '30 days' AS event_time,
+               random() * interval '1 hour' AS lag
+          FROM generate_series(1, :entities) e, generate_series(1, 10) n) v;
+UPDATE bench_hist_a h SET event_time = p.event_time, recorded_at = p.recorded_at + interval '1 second'
+  FROM bench_hist_a p WHERE h.user_id % 50 = 0 AND h.n = 10 AND p.user_id = h.user_id AND p.n = 9;
+UPDATE bench_hist_b h SET event_time = p.event_time, recorded_at = p.recorded_at + interval '1 second'
+  FROM bench_hist_b p WHERE h.user_id % 50 = 0 AND h.n = 10 AND p.user_id = h.user_id AND p.n = 9;
+UPDATE bench_hist_a SET deleted = true, f1 = NULL, f2 = NULL, f3 = NULL, f4 = NULL, f5 = NULL,
+                        f6 = NULL, f7 = NULL, f8 = NULL, f9 = NULL, f10 = NULL
+ WHERE user_id % 97 = 0 AND n = 10;
+UPDATE bench_hist_b SET deleted = true, g1 = NULL, g2 = NULL, g3 = NULL, g4 = NULL, g5 = NULL,
+                        g6 = NULL, g7 = NULL, g8 = NULL, g9 = NULL, g10 = NULL
+ WHERE user_id % 97 = 0 AND n = 10;
+CREATE INDEX ON bench_hist_a (user_id, event_time DESC, recorded_at DESC);
+CREATE INDEX ON bench_hist_b (user_id, event_time DESC, recorded_at DESC);
+VACUUM ANALYZE bench_spine, bench_hist_a, bench_hist_b;
+SQL
+echo "   $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+
+q -f "$BENCH/training_baseline.sql"
+
+# The baseline against a brute-force reading of the rule: every version of
+# the row's entity at or before its timestamp, ranked by event time, then
+# recorded time; the first one's values unless it is a delete or (bench_a)
+# older than 7 days.  The spine rows of the entities with equal event
+# times, with a delete or without history, and every 1,000th; and every
+# spine row once.
+say "checking the baseline against a brute-force model (a sample of the spine)"
+read -r sampled differing <<<"$(q -F ' ' -v entities="$ENTITIES" <<'SQL'
+WITH sample AS (SELECT * FROM bench_spine
+                 WHERE user_id % 50 = 0 OR user_id % 97 = 0 OR user_id > :entities OR spine_id % 1000 = 0),
+model AS (
+    SELECT s.spine_id,
+           (SELECT CASE WHEN NOT r.deleted AND r.event_time >= s.event_timestamp - interval '7 days'
+                        THEN ARRAY[r.f1, r.f2, r.f3, r.f4, r.f5, r.f6, r.f7, r.f8, r.f9, r.f10] END
+              FROM (SELECT h.*, rank() OVER (ORDER BY h.event_time DESC, h.recorded_at DESC) AS rk
+                      FROM bench_hist_a h
+                     WHERE h.user_id = s.user_id AND h.event_time <= s.event_timestamp) r
+             WHERE r.rk = 1) AS a,
+           (SELECT CASE WHEN NOT r.deleted
+                        THEN ARRAY[r.g1, r.g2, r.g3, r.g4, r.g5, r.g6, r.g7, r.g8, r.g9, r.g10] END
+              FROM (SELECT h.*, rank() OVER (ORDER BY h.event_time DESC, h.recorded_at DESC) AS rk
+                      FROM bench_hist_b h
+                     WHERE h.user_id = s.user_id AND h.event_time <= s.event_timestamp) r
+             WHERE r.rk = 1) AS b
+      FROM sample s)
+SELECT count(*),
+       count(*) FILTER (WHERE
+           m.a IS DISTINCT FROM CASE WHEN num_nulls(t.bench_a__f1, t.bench_a__f2, t.bench_a__f4) < 3
+                                     THEN ARRAY[t.bench_a__f1, t.bench_a__f2, t.bench_a__f3, t.bench_a__f4,
+                                                t.bench_a__f5, t.bench_a__f6, t.bench_a__f7, t.bench_a__f8,
+                                                t.bench_a__f9, t.bench_a__f10] END
+           OR m.b IS DISTINCT FROM CASE WHEN num_nulls(t.bench_b__g1, t.bench_b__g2, t.bench_b__g4) < 3
+                                        THEN ARRAY[t.bench_b__g1, t.bench_b__g2, t.bench_b__g3, t.bench_b__g4,
+                                                   t.bench_b__g5, t.bench_b__g6, t.bench_b__g7, t.bench_b__g8,
+                                                   t.bench_b__g9, t.bench_b__g10] END)
+  FROM model m JOIN bench_training_baseline t USING (spine_id);
+SQL
+)"
+read -r rows distinct_ids <<<"$(q -F ' ' -c 'SELECT count(*), count(DISTINCT spine_id) FROM bench_training_baseline')"
+echo "   $sampled sampled rows, $differing differing from the model; $rows rows for $SPINE spine rows ($distinct_ids distinct)"
+if [ "$differing" != 0 ] || [ "$rows" != "$SPINE" ] || [ "$distinct_ids" != "$SPINE" ]; then
+    echo "run_training.sh: the baseline does not give the model's rows" >&2
+    exit 1
+fi
+read -r with_a with_b <<<"$(q -F ' ' -c 'SELECT count(bench_a__f1), count(bench_b__g1) FROM bench_training_baseline')"
+echo "   spine rows with values: $with_a of bench_a (ttl 7 days), $with_b of bench_b"
+
+say "plan of SELECT count(*) FROM bench_training_baseline"
+q -c 'EXPLAIN (COSTS OFF) SELECT count(*) FROM bench_training_baseline' | sed 's/^/   /'
+
+# One statement, timed in the server's session: milliseconds.
+timed() {
+    q <<SQL | tail -1
+SELECT clock_timestamp() AS t0 \gset
+$1;
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000);
+SQL
+}
+say "timing: $ROUNDS rounds of SELECT count(*) and COPY ... TO '/dev/null' (after one untimed count)"
+q -c 'SELECT count(*) FROM bench_training_baseline' >/dev/null
+COUNT_MS=()
+COPY_MS=()
+for r in $(seq 1 "$ROUNDS"); do
+    c=$(timed 'SELECT count(*) FROM bench_training_baseline')
+    p=$(timed "COPY (SELECT * FROM bench_training_baseline) TO '/dev/null'")
+    COUNT_MS+=("$c")
+    COPY_MS+=("$p")
+    echo "   round $r: count(*) $c ms, COPY $p ms"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The target (>= 150,000 spine rows/s, and no slower than the baseline) is
+# the training view's: the baseline's figures are printed without a verdict.
+report() {
+    local what=$1 ms=$2
+    awk -v what="$what" -v ms="$ms" -v n="$SPINE" 'BEGIN {
+        printf "  %-38s %8.0f ms  %10.0f spine rows/s\n", what, ms, n / (ms / 1000.0) }'
+}
+echo
+echo "training set of $SPINE spine rows, two views of 10 features, $ENTITIES entities x 10 versions (median of $ROUNDS):"
+report "baseline, SELECT count(*)" "$(median "${COUNT_MS[@]}")"
+report "baseline, COPY TO '/dev/null'" "$(median "${COPY_MS[@]}")"
+q -c "SELECT format('history: %s versions a view, %s bytes per version (table and index)',
+                    count(*), round(pg_total_relation_size('bench_hist_a') / count(*)::numeric))
+        FROM bench_hist_a" | sed 's/^/  /'
+echo "settings: $(q -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings
+                          WHERE name IN ('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'jit')")"
+echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "command:  BENCH_ONLY=training BENCH_TRAINING_SPINE=$SPINE BENCH_TRAINING_ENTITIES=$ENTITIES BENCH_TRAINING_ROUNDS=$ROUNDS make bench"
