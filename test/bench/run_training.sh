@@ -76,41 +76,36 @@ SELECT g::bigint AS spine_id,
        (random() < 0.1)::int AS label
   FROM generate_series(1, :spine) g;
 
--- Version n of entity e of each view; then versions 9 and 10 of every
--- 50th entity share an event time (10 recorded later), and version 10 of
--- every 97th is a delete (no values).
-SELECT setseed(0.25);
-CREATE TABLE bench_hist_a AS
-SELECT user_id, n, event_time, event_time + lag AS recorded_at, false AS deleted,
-       random() AS f1, random() AS f2, CASE WHEN random() < 0.05 THEN NULL ELSE random() END AS f3,
-       random() AS f4, random() AS f5, random() AS f6, random() AS f7, random() AS f8,
-       random() AS f9, random() AS f10
-  FROM (SELECT e::bigint AS user_id, n,
-               timestamptz '2026-01-01 00:00:00+00' + random() * interval '30 days' AS event_time,
-               random() * interval '1 hour' AS lag
-          FROM generate_series(1, :entities) e, generate_series(1, 10) n) v;
-SELECT setseed(0.35);
-CREATE TABLE bench_hist_b AS
-SELECT user_id, n, event_time, event_time + lag AS recorded_at, false AS deleted,
-       random() AS g1, random() AS g2, CASE WHEN random() < 0.05 THEN NULL ELSE random() END AS g3,
-       random() AS g4, random() AS g5, random() AS g6, random() AS g7, random() AS g8,
-       random() AS g9, random() AS g10
-  FROM (SELECT e::bigint AS user_id, n,
-               timestamptz '2026-01-01 00:00:00+00' + random() * interval '30 days' AS event_time,
-               random() * interval '1 hour' AS lag
-          FROM generate_series(1, :entities) e, generate_series(1, 10) n) v;
-UPDATE bench_hist_a h SET event_time = p.event_time, recorded_at = p.recorded_at + interval '1 second'
-  FROM bench_hist_a p WHERE h.user_id % 50 = 0 AND h.n = 10 AND p.user_id = h.user_id AND p.n = 9;
-UPDATE bench_hist_b h SET event_time = p.event_time, recorded_at = p.recorded_at + interval '1 second'
-  FROM bench_hist_b p WHERE h.user_id % 50 = 0 AND h.n = 10 AND p.user_id = h.user_id AND p.n = 9;
-UPDATE bench_hist_a SET deleted = true, f1 = NULL, f2 = NULL, f3 = NULL, f4 = NULL, f5 = NULL,
-                        f6 = NULL, f7 = NULL, f8 = NULL, f9 = NULL, f10 = NULL
- WHERE user_id % 97 = 0 AND n = 10;
-UPDATE bench_hist_b SET deleted = true, g1 = NULL, g2 = NULL, g3 = NULL, g4 = NULL, g5 = NULL,
-                        g6 = NULL, g7 = NULL, g8 = NULL, g9 = NULL, g10 = NULL
- WHERE user_id % 97 = 0 AND n = 10;
-CREATE INDEX ON bench_hist_a (user_id, event_time DESC, recorded_at DESC);
-CREATE INDEX ON bench_hist_b (user_id, event_time DESC, recorded_at DESC);
+-- Version n of entity e of each view (bench_a's features f1..f10,
+-- bench_b's g1..g10, each from a seed of its own); then versions 9 and 10
+-- of every 50th entity share an event time (10 recorded later), and
+-- version 10 of every 97th is a delete (no values).
+CREATE FUNCTION pg_temp.history(v text, f text, seed float8, entities int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+    nulls text;
+BEGIN
+    SELECT string_agg(CASE WHEN i = 3 THEN format('CASE WHEN random() < 0.05 THEN NULL ELSE random() END AS %s%s', f, i)
+                           ELSE format('random() AS %s%s', f, i) END, ', ' ORDER BY i),
+           string_agg(format('%s%s = NULL', f, i), ', ' ORDER BY i)
+      INTO cols, nulls FROM generate_series(1, 10) i;
+    PERFORM setseed(seed);
+    EXECUTE format($q$
+        CREATE TABLE bench_hist_%1$s AS
+        SELECT user_id, n, event_time, event_time + lag AS recorded_at, false AS deleted, %2$s
+          FROM (SELECT e::bigint AS user_id, n,
+                       timestamptz '2026-01-01 00:00:00+00' + random() * interval '30 days' AS event_time,
+                       random() * interval '1 hour' AS lag
+                  FROM generate_series(1, %3$s) e, generate_series(1, 10) n) v$q$, v, cols, entities);
+    EXECUTE format($q$
+        UPDATE bench_hist_%1$s h SET event_time = p.event_time, recorded_at = p.recorded_at + interval '1 second'
+          FROM bench_hist_%1$s p WHERE h.user_id %% 50 = 0 AND h.n = 10 AND p.user_id = h.user_id AND p.n = 9$q$, v);
+    EXECUTE format('UPDATE bench_hist_%s SET deleted = true, %s WHERE user_id %% 97 = 0 AND n = 10', v, nulls);
+    EXECUTE format('CREATE INDEX ON bench_hist_%s (user_id, event_time DESC, recorded_at DESC)', v);
+END $$;
+SELECT pg_temp.history('a', 'f', 0.25, :entities);
+SELECT pg_temp.history('b', 'g', 0.35, :entities);
 VACUUM ANALYZE bench_spine, bench_hist_a, bench_hist_b;
 SQL
 echo "   $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
