@@ -1756,7 +1756,6 @@ choose_reader(SilverRun *sr, Oid source)
 {
 	Relation	rel = relation_open(source, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-
 	bool		readable = pg_class_aclcheck(source, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 
 	sr->direct = rel->rd_rel->relkind == RELKIND_RELATION &&
