@@ -78,10 +78,11 @@ is_file_fdw_handler(Oid func)
 /*
  * The table's COPY options (its wrapper's, server's and own), without the
  * file's name, which goes to *filename; NULL if it has none (it runs a
- * program: file_fdw allows one or the other).
+ * program: file_fdw allows one or the other).  *handler, if asked for, is
+ * its wrapper's handler.
  */
 static List *
-copy_options(Oid relid, char **filename)
+copy_options(Oid relid, char **filename, Oid *handler)
 {
 	ForeignTable *table = GetForeignTable(relid);
 	ForeignServer *server = GetForeignServer(table->serverid);
@@ -91,6 +92,8 @@ copy_options(Oid relid, char **filename)
 	List	   *options = NIL;
 	ListCell   *lc;
 
+	if (handler != NULL)
+		*handler = wrapper->fdwhandler;
 	*filename = NULL;
 	foreach(lc, all)
 	{
@@ -128,7 +131,7 @@ fs_file_changed(Relation rel)
 {
 	char	   *filename;
 
-	(void) copy_options(RelationGetRelid(rel), &filename);
+	(void) copy_options(RelationGetRelid(rel), &filename, NULL);
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("file \"%s\" of source %s changed while fs_ingest read it",
@@ -152,14 +155,13 @@ fs_file_source(Relation rel, FsFileIdentity *id)
 {
 	Oid			relid = RelationGetRelid(rel);
 	char	   *filename;
+	Oid			handler;
 	TupleDesc	desc = RelationGetDescr(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE || rel->rd_rel->relhassubclass)
 		return false;
-	if (!is_file_fdw_handler(GetForeignDataWrapper(GetForeignServer(GetForeignTable(relid)->serverid)->fdwid)->fdwhandler))
-		return false;
-	(void) copy_options(relid, &filename);
-	if (filename == NULL)
+	(void) copy_options(relid, &filename, &handler);
+	if (!is_file_fdw_handler(handler) || filename == NULL)
 		return false;
 	for (int i = 0; i < desc->natts; i++)
 		if (!TupleDescAttr(desc, i)->attisdropped &&
@@ -174,7 +176,7 @@ FsFileReader *
 fs_file_begin(Relation rel, const FsFileIdentity *id, List *columns, int encoding)
 {
 	FsFileReader *r = palloc0(sizeof(FsFileReader));
-	List	   *options = copy_options(RelationGetRelid(rel), &r->filename);
+	List	   *options = copy_options(RelationGetRelid(rel), &r->filename, NULL);
 	bool		has_encoding = false;
 	ListCell   *lc;
 
