@@ -114,6 +114,19 @@ SELECT run_id, rows_read, rows_rejected, rows_stale, rows_inserted, online_write
   FROM "Feature Store".fs_ingest('user_stats', 'pg_temp.quoted_staging');
 SELECT run_id, online_writes FROM "Feature Store".fs_ingest('user_stats', 'pg_temp.quoted_staging');
 SELECT "column", raw_value FROM "Feature Store".fs_ingest_rejects;
+-- history, as of a time and a training view, from the quoted schema
+SELECT "Feature Store".fs_enable_history('user_stats');
+UPDATE user_stats_t SET clicks = 10, event_time = '2026-03-02 00:00:00+00' WHERE user_id = 'u9';
+SELECT feature_ref, value, status
+  FROM "Feature Store".fs_get_features_as_of(ARRAY['u9'], ARRAY['user_stats:clicks'], '2026-03-01 12:00:00+00');
+CREATE TEMP TABLE quoted_spine (user_id text, event_timestamp timestamptz);
+INSERT INTO quoted_spine VALUES ('u9', '2026-03-01 12:00:00+00'), ('u9', '2026-03-03 00:00:00+00');
+SELECT "Feature Store".fs_create_training_view('pg_temp.quoted_training', 'pg_temp.quoted_spine', ARRAY['user_stats:clicks']);
+SELECT * FROM pg_temp.quoted_training ORDER BY event_timestamp;
+SELECT "Feature Store".fs_purge_history('user_stats');
+DROP VIEW pg_temp.quoted_training;
+SELECT "Feature Store".fs_disable_history('user_stats', drop_history => true);
+SELECT to_regclass('user_stats_t_history') AS dropped;
 -- the table dropped: its registration goes with it
 DROP TABLE user_stats_t;
 SELECT count(*) FROM "Feature Store".fs_feature_view;

@@ -2,8 +2,8 @@
  *
  * catalog.c
  *	  Writes of the extension's catalog tables: the registry (fs_entity,
- *	  fs_feature_view, fs_feature_service) and ingestion's record
- *	  (fs_ingest_runs, fs_ingest_rejects).
+ *	  fs_feature_view, fs_feature_service, fs_feature_history) and
+ *	  ingestion's record (fs_ingest_runs, fs_ingest_rejects).
  *
  * PUBLIC may only read these tables.  Any privilege to write one would also
  * let a role LOCK it in ACCESS EXCLUSIVE mode, and hold every DROP TABLE
@@ -45,6 +45,8 @@ PG_FUNCTION_INFO_V1(fs_register_feature_service);
 PG_FUNCTION_INFO_V1(fs_drop_feature_view);
 PG_FUNCTION_INFO_V1(fs_drop_feature_service);
 PG_FUNCTION_INFO_V1(fs_drop_entity);
+PG_FUNCTION_INFO_V1(fs_record_history);
+PG_FUNCTION_INFO_V1(fs_forget_history);
 PG_FUNCTION_INFO_V1(fs_ingest_begin_run);
 PG_FUNCTION_INFO_V1(fs_ingest_end_run);
 PG_FUNCTION_INFO_V1(fs_ingest_add_reject);
@@ -380,6 +382,53 @@ fs_drop_entity(PG_FUNCTION_ARGS)
 		.table = "fs_entity",
 		.check_fn = "fs_check_drop_entity",
 		.write = "DELETE FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) $1",
+	};
+
+	return catalog_void(fcinfo, &cw);
+}
+
+/*
+ * fs_record_history(feature_view, history, retention): the view's history
+ * table and retention, as fs_enable_history made them; returns the table.
+ */
+Datum
+fs_record_history(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_history",
+		.check = "SELECT @extschema@.fs_owns_relation(v.relation, false) "
+		"AND @extschema@.fs_owns_relation($2, false) "
+		"AND c.relkind OPERATOR(pg_catalog.=) 'r' "
+		"AND ($3 IS NULL OR $3 OPERATOR(pg_catalog.>) '0 seconds'::pg_catalog.interval) "
+		"FROM @extschema@.fs_feature_view v, pg_catalog.pg_class c "
+		"WHERE v.name OPERATOR(pg_catalog.=) $1 AND c.oid OPERATOR(pg_catalog.=) $2",
+		.refusal = "a history table is recorded for a view whose table, and that table, the current role owns",
+		.write = "INSERT INTO @extschema@.fs_feature_history AS h "
+		"(feature_view, history, retention, enabled_by) VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT (feature_view) DO UPDATE SET history = excluded.history, "
+		"retention = excluded.retention RETURNING h.history",
+	};
+	bool		isnull;
+	Datum		history;
+
+	history = catalog_write(fcinfo, &cw, &isnull);
+	if (isnull)
+		elog(ERROR, "fs_record_history wrote nothing");
+	PG_RETURN_DATUM(history);
+}
+
+/* fs_forget_history(feature_view): the view keeps no history from now on. */
+Datum
+fs_forget_history(PG_FUNCTION_ARGS)
+{
+	static const CatalogWrite cw = {
+		.table = "fs_feature_history",
+		.check = "SELECT @extschema@.fs_owns_relation(v.relation, false) "
+		"FROM @extschema@.fs_feature_view v WHERE v.name OPERATOR(pg_catalog.=) $1",
+		.missing_ok = true,
+		.refusal = "only the owner of a view's table may turn its history off",
+		.write = "DELETE FROM @extschema@.fs_feature_history h "
+		"WHERE h.feature_view OPERATOR(pg_catalog.=) $1",
 	};
 
 	return catalog_void(fcinfo, &cw);

@@ -31,6 +31,7 @@
 #include "access/xact.h"
 #include "portability/instr_time.h"
 
+#include "history.h"
 #include "registry.h"
 #include "stats.h"
 #include "store.h"
@@ -38,6 +39,7 @@
 #include "value.h"
 
 PG_FUNCTION_INFO_V1(fs_get_features);
+PG_FUNCTION_INFO_V1(fs_get_features_as_of);
 PG_FUNCTION_INFO_V1(fs_get_feature_vectors);
 PG_FUNCTION_INFO_V1(fs_get_feature_matrix);
 
@@ -275,10 +277,13 @@ store_stats(FsLookup *lk)
 	return &vs;
 }
 
-/* Gather ids, check access, look every view up, and judge each row. */
+/*
+ * Gather ids, check access, look every view up, and judge each row: as
+ * served now, or, given as_of, as of that time from the views' history.
+ */
 static FsServe *
 serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr,
-			  void (*check_refs) (FsResolved *res))
+			  void (*check_refs) (FsResolved *res), const TimestampTz *as_of)
 {
 	FsServe    *s = palloc0(sizeof(FsServe));
 	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -287,7 +292,7 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr,
 	int			nrefs;
 	FsResolved *res;
 	int			nviews;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz now = as_of ? *as_of : GetCurrentTransactionStartTimestamp();
 	FsLookup  **remote;
 	int			nremote = 0;
 
@@ -356,6 +361,11 @@ serve_prepare(FunctionCallInfo fcinfo, ArrayType *ids_arr, ArrayType *refs_arr,
 	{
 		FsLookup   *lk = &s->lookups[v];
 
+		if (as_of != NULL)
+		{
+			fs_history_lookup(lk, schema, *as_of);
+			continue;
+		}
 		switch (lk->view->store)
 		{
 			case FS_STORE_LOCAL:
@@ -545,11 +555,12 @@ push_value_context(ErrorContextCallback *errcb, ValueContext *vc)
 }
 
 /*
- * fs_get_features(entity_ids text[], feature_refs text[]): one row per
- * (entity, feature), entity-major in input order.
+ * The rows of fs_get_features: one per (entity, feature), entity-major in
+ * input order; as of a time from history, given as_of (not counted in the
+ * serving statistics).
  */
-Datum
-fs_get_features(PG_FUNCTION_ARGS)
+static Datum
+get_features(FunctionCallInfo fcinfo, const TimestampTz *as_of)
 {
 	ArrayType  *ids_arr = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *refs_arr = PG_GETARG_ARRAYTYPE_P(1);
@@ -572,7 +583,7 @@ fs_get_features(PG_FUNCTION_ARGS)
 	rowcxt = AllocSetContextCreate(callcxt, "fs_get_features row", ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
 
-	s = serve_prepare(fcinfo, ids_arr, refs_arr, NULL);
+	s = serve_prepare(fcinfo, ids_arr, refs_arr, NULL, as_of);
 
 	for (int i = 0; i < FS_NUM_STATUSES; i++)
 		statuses[i] = CStringGetTextDatum(status_names[i]);
@@ -615,10 +626,31 @@ fs_get_features(PG_FUNCTION_ARGS)
 	error_context_stack = errcb.previous;
 
 	MemoryContextSwitchTo(callcxt);
-	serve_stats(s, start);
+	if (as_of == NULL)
+		serve_stats(s, start);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(callcxt);
 	return (Datum) 0;
+}
+
+/* fs_get_features(entity_ids text[], feature_refs text[]) */
+Datum
+fs_get_features(PG_FUNCTION_ARGS)
+{
+	return get_features(fcinfo, NULL);
+}
+
+/*
+ * fs_get_features_as_of(entity_ids text[], feature_refs text[], as_of
+ * timestamptz): what fs_get_features would have served at as_of, by event
+ * time, from the views' history.
+ */
+Datum
+fs_get_features_as_of(PG_FUNCTION_ARGS)
+{
+	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(2);
+
+	return get_features(fcinfo, &as_of);
 }
 
 /* jsonb's key order: shorter keys first, then bytewise. */
@@ -667,7 +699,7 @@ fs_get_feature_vectors(PG_FUNCTION_ARGS)
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
 
-	s = serve_prepare(fcinfo, ids_arr, refs_arr, NULL);
+	s = serve_prepare(fcinfo, ids_arr, refs_arr, NULL, NULL);
 
 	/*
 	 * The object's keys in jsonb's order, each once: a ref named twice (or
@@ -818,7 +850,7 @@ fs_get_feature_matrix(PG_FUNCTION_ARGS)
 									ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(callcxt);
 
-	s = serve_prepare(fcinfo, ids_arr, refs_arr, matrix_check_refs);
+	s = serve_prepare(fcinfo, ids_arr, refs_arr, matrix_check_refs, NULL);
 	nrefs = s->resolved->nrefs;
 
 	/* No entity or no feature: no cell, and an array has no empty dimension. */

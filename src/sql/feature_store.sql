@@ -76,6 +76,23 @@ ALTER TABLE @extschema@.fs_feature_view ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.fs_feature_service ENABLE ROW LEVEL SECURITY;
 
 /*
+ * Which views keep history (fs_enable_history), in which table, and for how
+ * long.  A view's history goes when its registration does.
+ */
+CREATE TABLE @extschema@.fs_feature_history (
+    feature_view  text PRIMARY KEY
+                  REFERENCES @extschema@.fs_feature_view (name) ON DELETE CASCADE,
+    history       regclass NOT NULL UNIQUE,
+    retention     interval CHECK (retention OPERATOR(pg_catalog.>) '0 seconds'::interval),
+    enabled_by    name NOT NULL DEFAULT CURRENT_USER,
+    enabled_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fs_feature_history', '');
+GRANT SELECT ON @extschema@.fs_feature_history TO PUBLIC;
+ALTER TABLE @extschema@.fs_feature_history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY fs_feature_history_read ON @extschema@.fs_feature_history FOR SELECT USING (true);
+
+/*
  * Whether the current role acts for the owner of a relation.  A relation
  * that is gone counts as owned by everyone for removing its registration,
  * by no one for writing one.
@@ -165,6 +182,17 @@ BEGIN
                 USING HINT = 'Drop or re-register them.';
         END IF;
     END LOOP;
+    FOR dropped IN
+        DELETE FROM @extschema@.fs_feature_history h
+         USING pg_catalog.pg_event_trigger_dropped_objects() d
+         WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND d.objsubid OPERATOR(pg_catalog.=) 0
+           AND d.objid OPERATOR(pg_catalog.=) h.history::pg_catalog.oid
+        RETURNING h.feature_view AS name
+    LOOP
+        RAISE NOTICE 'feature view "%" keeps no history from now on: its history table was dropped', dropped.name
+            USING HINT = format('Call fs_enable_history(%L) to keep it again.', dropped.name);
+    END LOOP;
 END
 $$;
 
@@ -188,7 +216,9 @@ SELECT v.name                                           AS feature_view,
        coalesce(pg_catalog.col_description(v.relation, a.attnum),
                 v.description)                          AS description,
        v.owner                                          AS owner,
-       v.tags                                           AS tags
+       v.tags                                           AS tags,
+       h.feature_view IS NOT NULL                       AS history,
+       h.retention                                      AS history_retention
   FROM @extschema@.fs_feature_view v
   JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation
@@ -198,6 +228,7 @@ SELECT v.name                                           AS feature_view,
        AND a.attname OPERATOR(pg_catalog.<>) v.event_time_column
   LEFT JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid OPERATOR(pg_catalog.=) c.oid
   LEFT JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver
+  LEFT JOIN @extschema@.fs_feature_history h ON h.feature_view OPERATOR(pg_catalog.=) v.name
  ORDER BY v.name, a.attnum;
 
 GRANT SELECT ON @extschema@.feature_registry TO PUBLIC;
@@ -564,6 +595,12 @@ BEGIN
             USING ERRCODE = '2BP01',
                   DETAIL = 'Used by: ' || users || '.',
                   HINT = 'Drop those feature services first.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.fs_feature_history h
+                WHERE h.feature_view OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'cannot drop feature view "%" because it keeps history', name
+            USING ERRCODE = '2BP01',
+                  HINT = format('Call fs_disable_history(%L) first; with drop_history => true it drops the history table too.', name);
     END IF;
     RETURN true;
 END
@@ -1898,6 +1935,559 @@ SELECT string_agg(x.line, E'\n' ORDER BY x.f, x.part, x.v COLLATE "C", x.n) || E
 $$;
 
 /*
+ * History and training sets (docs/training.md)
+ *
+ * A view with history keeps every version of its rows in a history table
+ * beside its table (fs_enable_history): the entity, the event time, when the
+ * version was recorded (fs_recorded_at) and in which order (fs_version),
+ * whether it says the entity is gone (fs_deleted), and the features.
+ * Statement triggers on the view's table write the versions, in the
+ * transaction of the write, whatever lane or role wrote it.
+ */
+
+/* Record (or change) a view's history table and retention; as its owner. */
+CREATE FUNCTION @extschema@.fs_record_history(feature_view text, history regclass,
+                                              retention interval)
+RETURNS regclass LANGUAGE c AS 'MODULE_PATHNAME', 'fs_record_history';
+
+/* Forget a view's history table. */
+CREATE FUNCTION @extschema@.fs_forget_history(feature_view text)
+RETURNS void LANGUAGE c AS 'MODULE_PATHNAME', 'fs_forget_history';
+
+/*
+ * The columns a view's table and its history table share by name, apart
+ * from the key and the event time, each quoted and prefixed: what the
+ * triggers copy.  ALTER TABLE of the view's table changes it at once.
+ */
+CREATE FUNCTION @extschema@.fs_history_columns(rel regclass, history regclass,
+                                               join_key name, event_time_column name,
+                                               prefix text)
+RETURNS text LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(string_agg(', ' OPERATOR(pg_catalog.||) prefix
+                               OPERATOR(pg_catalog.||) quote_ident(a.attname), ''
+                               ORDER BY a.attnum), '')
+      FROM pg_catalog.pg_attribute a
+      JOIN pg_catalog.pg_attribute b ON b.attrelid OPERATOR(pg_catalog.=) history
+           AND b.attname OPERATOR(pg_catalog.=) a.attname
+           AND b.attnum OPERATOR(pg_catalog.>) 0 AND NOT b.attisdropped
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+       AND a.attname OPERATOR(pg_catalog.<>) join_key
+       AND a.attname OPERATOR(pg_catalog.<>) event_time_column
+       AND a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY['fs_recorded_at', 'fs_version', 'fs_deleted']::name[])
+$$;
+
+/*
+ * The statement triggers of a view's table (fs_history_insert, _update,
+ * _delete, _truncate): write the statement's versions into the view's
+ * history table.  An UPDATE that changes nothing of a row writes no version;
+ * a row gone (DELETE, TRUNCATE, an UPDATE of its key) is a version that
+ * says so, at the later of now() and the row's event time, so that it is
+ * never hidden behind the version it ends.
+ */
+CREATE FUNCTION @extschema@.fs_history_capture()
+RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    h     record;
+    cols  text;
+    ncols text;
+BEGIN
+    SELECT fh.history, e.join_key, v.event_time_column INTO h
+      FROM @extschema@.fs_feature_view v
+      JOIN @extschema@.fs_feature_history fh ON fh.feature_view OPERATOR(pg_catalog.=) v.name
+      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
+     WHERE v.relation OPERATOR(pg_catalog.=) TG_RELID;
+    IF NOT FOUND OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c
+                                 WHERE c.oid OPERATOR(pg_catalog.=) h.history) THEN
+        RETURN NULL;    -- history off (or its table dropped): the triggers stay inert
+    END IF;
+    cols := @extschema@.fs_history_columns(TG_RELID, h.history, h.join_key,
+                                           h.event_time_column, '');
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        ncols := @extschema@.fs_history_columns(TG_RELID, h.history, h.join_key,
+                                                h.event_time_column, 'n.');
+        EXECUTE format('INSERT INTO %s (%I, %I%s) SELECT n.%I, n.%I%s FROM fs_new n',
+                       h.history, h.join_key, h.event_time_column, cols,
+                       h.join_key, h.event_time_column, ncols);
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        ncols := @extschema@.fs_history_columns(TG_RELID, h.history, h.join_key,
+                                                h.event_time_column, 'n.');
+        EXECUTE format('INSERT INTO %s (%I, %I%s) SELECT n.%I, n.%I%s FROM fs_new n '
+                       'LEFT JOIN fs_old o ON o.%I OPERATOR(pg_catalog.=) n.%I '
+                       'WHERE o.%I IS NULL OR NOT (o OPERATOR(pg_catalog.*=) n)',
+                       h.history, h.join_key, h.event_time_column, cols,
+                       h.join_key, h.event_time_column, ncols,
+                       h.join_key, h.join_key, h.join_key);
+        EXECUTE format('INSERT INTO %s (%I, %I, fs_deleted) '
+                       'SELECT o.%I, greatest(o.%I, now()), true FROM fs_old o '
+                       'WHERE NOT EXISTS (SELECT FROM fs_new n WHERE n.%I OPERATOR(pg_catalog.=) o.%I)',
+                       h.history, h.join_key, h.event_time_column,
+                       h.join_key, h.event_time_column, h.join_key, h.join_key);
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        EXECUTE format('INSERT INTO %s (%I, %I, fs_deleted) '
+                       'SELECT o.%I, greatest(o.%I, now()), true FROM fs_old o',
+                       h.history, h.join_key, h.event_time_column,
+                       h.join_key, h.event_time_column);
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+        EXECUTE format('INSERT INTO %s (%I, %I, fs_deleted) '
+                       'SELECT t.%I, greatest(t.%I, now()), true FROM %s t',
+                       h.history, h.join_key, h.event_time_column,
+                       h.join_key, h.event_time_column, TG_RELID::regclass);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+/*
+ * Turn history on for a view, or bring it up to date with its table:
+ * create the history table (or keep it), add columns the view's table
+ * gained, grant on it what the table grants, put the triggers on the table
+ * and record a version of each row the history does not already end with.
+ */
+CREATE FUNCTION @extschema@.fs_enable_history(feature_view text, retention interval DEFAULT NULL)
+RETURNS regclass LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v        record;
+    hist     regclass;
+    hname    text;
+    cols     text;
+    tcols    text;
+    lcols    text;
+    col      record;
+    g        record;
+    seq      text;
+BEGIN
+    SELECT fv.name, fv.relation, e.join_key, fv.event_time_column, c.relkind,
+           c.relnamespace::pg_catalog.regnamespace::pg_catalog.text AS nsp, c.relname, c.relowner
+      INTO v
+      FROM @extschema@.fs_feature_view fv
+      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) fv.entity
+      JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) fv.relation
+     WHERE fv.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', $1 USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(v.relation, false) THEN
+        RAISE EXCEPTION 'must be owner of table %', v.relation USING ERRCODE = '42501';
+    END IF;
+    IF $2 IS NOT NULL AND $2 OPERATOR(pg_catalog.<=) '0 seconds'::interval THEN
+        RAISE EXCEPTION 'retention must be positive, not %', $2 USING ERRCODE = '22023';
+    END IF;
+    IF v.relkind OPERATOR(pg_catalog.<>) 'r' THEN
+        RAISE EXCEPTION 'history of feature view "%" is not supported: its relation % is not a table of this database',
+                        v.name, v.relation
+            USING ERRCODE = '0A000',
+                  HINT = 'History is kept for embedded views (plain tables) only, so far.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid OPERATOR(pg_catalog.=) v.relation AND NOT a.attisdropped
+                  AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['fs_recorded_at', 'fs_version', 'fs_deleted']::name[])) THEN
+        RAISE EXCEPTION 'table % has a column named fs_recorded_at, fs_version or fs_deleted', v.relation
+            USING ERRCODE = '42701',
+                  DETAIL = 'Its history table needs those names for its own columns.';
+    END IF;
+
+    /* Writers wait until the table's history is complete and its triggers are on. */
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v.relation);
+
+    SELECT fh.history INTO hist FROM @extschema@.fs_feature_history fh
+     WHERE fh.feature_view OPERATOR(pg_catalog.=) v.name;
+    IF hist IS NULL OR to_regclass(hist::text) IS NULL THEN
+        hname := left(v.relname, 55) OPERATOR(pg_catalog.||) '_history';
+        hist := to_regclass(format('%s.%I', v.nsp, hname));
+        IF hist IS NOT NULL AND
+           (SELECT count(*) FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid OPERATOR(pg_catalog.=) hist AND NOT a.attisdropped
+               AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[v.join_key, v.event_time_column,
+                   'fs_recorded_at', 'fs_version', 'fs_deleted']::name[])) OPERATOR(pg_catalog.<>) 5 THEN
+            RAISE EXCEPTION 'relation % already exists and is not a history table', hist
+                USING ERRCODE = '42P07',
+                      HINT = 'Rename or drop it; the history of a view''s table is kept in <table>_history beside it.';
+        END IF;
+        IF hist IS NULL THEN
+            SELECT format('%I %s NOT NULL', a.attname, format_type(a.atttypid, a.atttypmod))
+                   OPERATOR(pg_catalog.||) CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) 0
+                        AND a.attcollation OPERATOR(pg_catalog.<>) t.typcollation
+                        THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END
+              INTO cols
+              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+             WHERE a.attrelid OPERATOR(pg_catalog.=) v.relation
+               AND a.attname OPERATOR(pg_catalog.=) v.join_key;
+            EXECUTE format('CREATE TABLE %s.%I (%s, %I timestamptz, '
+                           'fs_recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(), '
+                           'fs_version bigint GENERATED ALWAYS AS IDENTITY, '
+                           'fs_deleted boolean NOT NULL DEFAULT false)',
+                           v.nsp, hname, cols, v.event_time_column);
+            hist := format('%s.%I', v.nsp, hname)::regclass;
+            EXECUTE format('CREATE INDEX ON %s (%I, %I DESC, fs_version DESC)',
+                           hist, v.join_key, v.event_time_column);
+            EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
+                           format('History of feature view "%s": every version of its rows (fs_enable_history)', v.name));
+        END IF;
+    END IF;
+
+    /* Features the history table lacks: columns added to the view's table. */
+    FOR col IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type,
+               CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) 0
+                     AND a.attcollation OPERATOR(pg_catalog.<>) t.typcollation
+                    THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END AS coll
+          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+         WHERE a.attrelid OPERATOR(pg_catalog.=) v.relation AND a.attnum OPERATOR(pg_catalog.>) 0
+           AND NOT a.attisdropped
+           AND a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY[v.join_key, v.event_time_column]::name[])
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute b
+                            WHERE b.attrelid OPERATOR(pg_catalog.=) hist AND NOT b.attisdropped
+                              AND b.attname OPERATOR(pg_catalog.=) a.attname)
+         ORDER BY a.attnum
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s%s', hist, col.attname, col.type, col.coll);
+    END LOOP;
+
+    /* The history belongs to the table's owner, and is readable by its readers. */
+    IF (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) hist)
+       OPERATOR(pg_catalog.<>) v.relowner THEN
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, pg_catalog.pg_get_userbyid(v.relowner));
+    END IF;
+    seq := pg_catalog.pg_get_serial_sequence(hist::text, 'fs_version');
+    FOR g IN
+        SELECT DISTINCT x.grantee
+          FROM pg_catalog.pg_class c, aclexplode(c.relacl) x
+         WHERE c.oid OPERATOR(pg_catalog.=) hist AND x.grantee OPERATOR(pg_catalog.<>) v.relowner
+        UNION
+        SELECT DISTINCT x.grantee
+          FROM pg_catalog.pg_attribute a, aclexplode(a.attacl) x
+         WHERE a.attrelid OPERATOR(pg_catalog.=) hist
+    LOOP
+        EXECUTE format('REVOKE ALL ON %s FROM %s', hist,
+                       CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                            ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+        EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %s', seq,
+                       CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                            ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+    END LOOP;
+    FOR g IN
+        SELECT x.grantee, x.privilege_type, NULL::name AS col
+          FROM pg_catalog.pg_class c, aclexplode(c.relacl) x
+         WHERE c.oid OPERATOR(pg_catalog.=) v.relation AND x.grantee OPERATOR(pg_catalog.<>) v.relowner
+        UNION ALL
+        SELECT x.grantee, x.privilege_type, a.attname
+          FROM pg_catalog.pg_attribute a, aclexplode(a.attacl) x
+         WHERE a.attrelid OPERATOR(pg_catalog.=) v.relation AND NOT a.attisdropped
+           AND EXISTS (SELECT FROM pg_catalog.pg_attribute b
+                        WHERE b.attrelid OPERATOR(pg_catalog.=) hist AND NOT b.attisdropped
+                          AND b.attname OPERATOR(pg_catalog.=) a.attname)
+    LOOP
+        IF g.privilege_type OPERATOR(pg_catalog.=) 'SELECT' THEN
+            /* A column grant reaches the same column of the history, and its bookkeeping. */
+            EXECUTE format('GRANT SELECT %s ON %s TO %s',
+                           CASE WHEN g.col IS NULL THEN ''
+                                ELSE format('(%I, fs_recorded_at, fs_version, fs_deleted)', g.col) END,
+                           hist,
+                           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+        ELSIF g.privilege_type OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) THEN
+            /* Whoever may write the table writes its versions (the triggers run as the writer). */
+            EXECUTE format('GRANT INSERT ON %s TO %s', hist,
+                           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+            EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %s', seq,
+                           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+        END IF;
+    END LOOP;
+
+    /* The triggers. */
+    FOR g IN
+        SELECT tg.tgname FROM pg_catalog.pg_trigger tg
+         WHERE tg.tgrelid OPERATOR(pg_catalog.=) v.relation
+           AND tg.tgname OPERATOR(pg_catalog.=) ANY (ARRAY['fs_history_insert', 'fs_history_update',
+                                                          'fs_history_delete', 'fs_history_truncate'])
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, v.relation);
+    END LOOP;
+    EXECUTE format('CREATE TRIGGER fs_history_insert AFTER INSERT ON %s '
+                   'REFERENCING NEW TABLE AS fs_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+    EXECUTE format('CREATE TRIGGER fs_history_update AFTER UPDATE ON %s '
+                   'REFERENCING OLD TABLE AS fs_old NEW TABLE AS fs_new FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+    EXECUTE format('CREATE TRIGGER fs_history_delete AFTER DELETE ON %s '
+                   'REFERENCING OLD TABLE AS fs_old FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+    EXECUTE format('CREATE TRIGGER fs_history_truncate BEFORE TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fs_history_capture()',
+                   v.relation);
+
+    /*
+     * What the history does not end with: each row whose latest version
+     * differs, and each entity whose latest version is a row no longer there.
+     */
+    tcols := @extschema@.fs_history_columns(v.relation, hist, v.join_key, v.event_time_column, 't.');
+    lcols := @extschema@.fs_history_columns(v.relation, hist, v.join_key, v.event_time_column, 'l.');
+    cols := @extschema@.fs_history_columns(v.relation, hist, v.join_key, v.event_time_column, '');
+    EXECUTE format('INSERT INTO %1$s (%2$I, %3$I%4$s) '
+                   'SELECT t.%2$I, t.%3$I%5$s FROM %6$s t '
+                   'LEFT JOIN LATERAL (SELECT * FROM %1$s h WHERE h.%2$I OPERATOR(pg_catalog.=) t.%2$I '
+                   'ORDER BY h.%3$I DESC, h.fs_version DESC LIMIT 1) l ON true '
+                   'WHERE l.fs_deleted IS NOT false '
+                   'OR NOT pg_catalog.record_image_eq(ROW(l.%3$I%7$s), ROW(t.%3$I%5$s))',
+                   hist, v.join_key, v.event_time_column, cols, tcols, v.relation, lcols);
+    EXECUTE format('INSERT INTO %1$s (%2$I, %3$I, fs_deleted) '
+                   'SELECT l.%2$I, greatest(l.%3$I, now()), true '
+                   'FROM (SELECT DISTINCT ON (h.%2$I) h.%2$I, h.%3$I, h.fs_deleted FROM %1$s h '
+                   'ORDER BY h.%2$I, h.%3$I DESC, h.fs_version DESC) l '
+                   'WHERE NOT l.fs_deleted AND NOT EXISTS (SELECT FROM %4$s t '
+                   'WHERE t.%2$I OPERATOR(pg_catalog.=) l.%2$I)',
+                   hist, v.join_key, v.event_time_column, v.relation);
+
+    RETURN @extschema@.fs_record_history(v.name, hist, $2);
+END
+$$;
+
+/* Turn history off: the triggers go; the history table stays, or is dropped. */
+CREATE FUNCTION @extschema@.fs_disable_history(feature_view text, drop_history boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel  regclass;
+    hist regclass;
+    trig name;
+BEGIN
+    SELECT fv.relation, fh.history INTO rel, hist
+      FROM @extschema@.fs_feature_view fv
+      LEFT JOIN @extschema@.fs_feature_history fh ON fh.feature_view OPERATOR(pg_catalog.=) fv.name
+     WHERE fv.name OPERATOR(pg_catalog.=) $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', $1 USING ERRCODE = '42704';
+    END IF;
+    IF NOT @extschema@.fs_owns_relation(rel, false) THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = '42501';
+    END IF;
+    IF hist IS NULL THEN
+        RAISE NOTICE 'feature view "%" keeps no history, skipping', $1;
+        RETURN;
+    END IF;
+    FOR trig IN
+        SELECT tg.tgname FROM pg_catalog.pg_trigger tg
+         WHERE tg.tgrelid OPERATOR(pg_catalog.=) rel
+           AND tg.tgname OPERATOR(pg_catalog.=) ANY (ARRAY['fs_history_insert', 'fs_history_update',
+                                                          'fs_history_delete', 'fs_history_truncate'])
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trig, rel);
+    END LOOP;
+    PERFORM @extschema@.fs_forget_history($1);
+    IF drop_history AND to_regclass(hist::text) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %s', hist);
+    END IF;
+END
+$$;
+
+/*
+ * Purge versions older than their view's retention that no as-of question
+ * inside it can reach: every version but the latest one at the window's
+ * start, and that one too when it says the entity was gone.  Views whose
+ * history the caller does not own are left alone.  Returns how many went.
+ */
+CREATE FUNCTION @extschema@.fs_purge_history(feature_view text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v       record;
+    n       bigint;
+    total   bigint := 0;
+BEGIN
+    IF $1 IS NOT NULL AND NOT EXISTS (SELECT FROM @extschema@.fs_feature_history fh
+                                       WHERE fh.feature_view OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION 'feature view "%" keeps no history', $1
+            USING ERRCODE = '55000',
+                  HINT = format('Call fs_enable_history(%L) to keep it.', $1);
+    END IF;
+    FOR v IN
+        SELECT fh.feature_view, fh.history, fh.retention, e.join_key, fv.event_time_column
+          FROM @extschema@.fs_feature_history fh
+          JOIN @extschema@.fs_feature_view fv ON fv.name OPERATOR(pg_catalog.=) fh.feature_view
+          JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) fv.entity
+         WHERE ($1 IS NULL OR fh.feature_view OPERATOR(pg_catalog.=) $1)
+           AND fh.retention IS NOT NULL
+           AND to_regclass(fh.history::text) IS NOT NULL
+           AND ($1 IS NOT NULL OR @extschema@.fs_owns_relation(fh.history, false))
+         ORDER BY fh.feature_view
+    LOOP
+        EXECUTE format('DELETE FROM %1$s h WHERE h.%3$I OPERATOR(pg_catalog.<=) $1 AND '
+                       '(h.fs_deleted OR EXISTS (SELECT FROM %1$s n '
+                       'WHERE n.%2$I OPERATOR(pg_catalog.=) h.%2$I '
+                       'AND n.%3$I OPERATOR(pg_catalog.<=) $1 '
+                       'AND (n.%3$I, n.fs_version) OPERATOR(pg_catalog.>) (h.%3$I, h.fs_version))) '
+                       'OR (h.%3$I IS NULL AND h.fs_recorded_at OPERATOR(pg_catalog.<) $1)',
+                       v.history, v.join_key, v.event_time_column)
+            USING now() OPERATOR(pg_catalog.-) v.retention;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        total := total OPERATOR(pg_catalog.+) n;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+/* Serve features as they were at a past time, from their views' history. */
+CREATE FUNCTION @extschema@.fs_get_features_as_of(entity_ids text[], feature_refs text[],
+                                                  as_of timestamptz)
+RETURNS TABLE (entity_id text, feature_ref text, value jsonb,
+               event_time timestamptz, status text)
+LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'fs_get_features_as_of';
+
+/*
+ * Create a training view: the spine's columns, then each feature's value as
+ * of each spine row's timestamp, from its view's history.  The views' ttls
+ * are read now, into the view's definition.
+ */
+CREATE FUNCTION @extschema@.fs_create_training_view(name text, spine regclass, feature_refs text[],
+    entity_column name DEFAULT NULL, timestamp_column name DEFAULT 'event_timestamp')
+RETURNS regclass LANGUAGE plpgsql
+AS $$
+DECLARE
+    target   text[];
+    qname    text;
+    ent      text;
+    key      name;
+    keytype  oid;
+    ecol     record;
+    tcol     record;
+    r        record;
+    sel      text := '';
+    joins    text := '';
+    seen     text[] := '{}';
+    colname  text;
+    feat     name;
+    n        int := 0;
+    created  regclass;
+BEGIN
+    target := pg_catalog.parse_ident(name);
+    IF pg_catalog.array_length(target, 1) OPERATOR(pg_catalog.>) 2 THEN
+        RAISE EXCEPTION 'improper training view name "%"', name USING ERRCODE = '42601';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qname
+      FROM pg_catalog.unnest(target) p;
+
+    /* The features, with the same errors as serving. */
+    SELECT pg_catalog.min(x.entity) INTO ent FROM @extschema@.fs_resolve_refs(feature_refs) x;
+    IF ent IS NULL THEN
+        RAISE EXCEPTION 'a training view needs at least one feature' USING ERRCODE = '22023';
+    END IF;
+    SELECT e.join_key INTO key FROM @extschema@.fs_entity e WHERE e.name OPERATOR(pg_catalog.=) ent;
+
+    SELECT a.attname, a.atttypid INTO ecol FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) spine AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped AND a.attname OPERATOR(pg_catalog.=) coalesce(entity_column, key);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of the entity does not exist in spine %', coalesce(entity_column, key), spine
+            USING ERRCODE = '42703',
+                  HINT = 'Name the spine''s entity column with entity_column.';
+    END IF;
+    SELECT a.attname, a.atttypid INTO tcol FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) spine AND a.attnum OPERATOR(pg_catalog.>) 0
+       AND NOT a.attisdropped AND a.attname OPERATOR(pg_catalog.=) timestamp_column;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'timestamp column "%" does not exist in spine %', timestamp_column, spine
+            USING ERRCODE = '42703',
+                  HINT = 'Name the spine''s timestamp column with timestamp_column.';
+    END IF;
+    IF tcol.atttypid OPERATOR(pg_catalog.<>) 'pg_catalog.timestamptz'::pg_catalog.regtype THEN
+        RAISE EXCEPTION 'timestamp column "%" of spine % is of type %, not timestamp with time zone',
+                        tcol.attname, spine, tcol.atttypid::pg_catalog.regtype
+            USING ERRCODE = '42804',
+                  HINT = CASE WHEN tcol.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.timestamp'::pg_catalog.regtype
+                         THEN 'A timestamp without time zone names no point in time; convert it in a view over the spine, e.g. with AT TIME ZONE ''UTC''.'
+                         ELSE 'Convert it to timestamptz in a view over the spine.' END;
+    END IF;
+
+    FOR r IN
+        SELECT x.feature_view, fh.history, fv.ttl, fv.event_time_column,
+               pg_catalog.array_agg(x.feature ORDER BY x.ord) AS features
+          FROM @extschema@.fs_resolve_refs(feature_refs) WITH ORDINALITY x(feature_ref, feature_view, feature, type, entity, ord)
+          JOIN @extschema@.fs_feature_view fv ON fv.name OPERATOR(pg_catalog.=) x.feature_view
+          LEFT JOIN @extschema@.fs_feature_history fh ON fh.feature_view OPERATOR(pg_catalog.=) x.feature_view
+         GROUP BY x.feature_view, fh.history, fv.ttl, fv.event_time_column
+         ORDER BY pg_catalog.min(x.ord)
+    LOOP
+        IF r.history IS NULL OR pg_catalog.to_regclass(r.history::text) IS NULL THEN
+            RAISE EXCEPTION 'feature view "%" keeps no history', r.feature_view
+                USING ERRCODE = '55000',
+                      HINT = pg_catalog.format('Call fs_enable_history(%L) to keep it from now on.', r.feature_view);
+        END IF;
+        n := n OPERATOR(pg_catalog.+) 1;
+        SELECT a.atttypid INTO keytype FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid OPERATOR(pg_catalog.=) r.history AND a.attname OPERATOR(pg_catalog.=) key;
+        joins := joins OPERATOR(pg_catalog.||) pg_catalog.format(
+            E'\n  LEFT JOIN LATERAL (SELECT %s FROM %s h'
+            '\n                      WHERE h.%I OPERATOR(pg_catalog.=) s.%I%s'
+            '\n                        AND h.%I OPERATOR(pg_catalog.<=) s.%I%s'
+            '\n                      ORDER BY h.%I DESC, h.fs_version DESC LIMIT 1) t%s ON true',
+            (SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('h.%I', f), ', ')
+               FROM pg_catalog.unnest(r.features) f),
+            r.history, key, ecol.attname,
+            CASE WHEN ecol.atttypid OPERATOR(pg_catalog.=) keytype THEN ''
+                 ELSE pg_catalog.format('::%s', keytype::pg_catalog.regtype) END,
+            r.event_time_column, tcol.attname,
+            CASE WHEN r.ttl IS NULL THEN ''
+                 ELSE pg_catalog.format(E'\n                        AND h.%I OPERATOR(pg_catalog.>=) (s.%I OPERATOR(pg_catalog.-) %L::interval)',
+                                        r.event_time_column, tcol.attname, r.ttl) END,
+            r.event_time_column, n);
+        FOR colname, feat IN
+            SELECT r.feature_view OPERATOR(pg_catalog.||) '__' OPERATOR(pg_catalog.||) f, f
+              FROM pg_catalog.unnest(r.features) f
+        LOOP
+            IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid OPERATOR(pg_catalog.=) r.history AND NOT a.attisdropped
+                              AND a.attname OPERATOR(pg_catalog.=) feat) THEN
+                RAISE EXCEPTION 'history of feature view "%" has no feature "%"', r.feature_view, feat
+                    USING ERRCODE = '55000',
+                          HINT = pg_catalog.format('Call fs_enable_history(%L) to bring its history up to date with its table.', r.feature_view);
+            END IF;
+            IF colname OPERATOR(pg_catalog.=) ANY (seen) THEN
+                CONTINUE;
+            END IF;
+            IF pg_catalog.octet_length(colname) OPERATOR(pg_catalog.>) 63 THEN
+                RAISE EXCEPTION 'column name "%" of the training view is too long', colname
+                    USING ERRCODE = '42622',
+                          DETAIL = 'Column names are at most 63 bytes.',
+                          HINT = 'Use a shorter feature view or feature name.';
+            END IF;
+            IF EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) spine AND a.attnum OPERATOR(pg_catalog.>) 0
+                          AND NOT a.attisdropped AND a.attname OPERATOR(pg_catalog.=) colname) THEN
+                RAISE EXCEPTION 'column "%" of the training view is also a column of spine %', colname, spine
+                    USING ERRCODE = '42701',
+                          HINT = 'Rename the spine''s column in a view over it.';
+            END IF;
+            seen := seen OPERATOR(pg_catalog.||) colname;
+            sel := sel OPERATOR(pg_catalog.||) pg_catalog.format(E',\n       t%s.%I AS %I', n, feat, colname);
+        END LOOP;
+    END LOOP;
+
+    /*
+     * The spine in (entity, timestamp) order: each probe then reads the
+     * index pages and rows the one before it read.
+     */
+    EXECUTE pg_catalog.format(E'CREATE VIEW %s WITH (security_invoker = true) AS\nSELECT s.*%s\n  FROM (SELECT * FROM %s ORDER BY %I, %I) s%s',
+                              qname, sel, spine, ecol.attname, tcol.attname, joins);
+    created := qname::regclass;
+    EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', created,
+        pg_catalog.format('Training view: spine %s with features %s as of each row''s %s (fs_create_training_view)',
+                          spine, feature_refs::text, tcol.attname));
+    RETURN created;
+END
+$$;
+
+/*
  * Comments: what \dd, \df+, \dt+ and \dv+ say about every object of the
  * extension.  Internal objects say so, and who calls them.  Keep one per
  * object (test/pgtap/comments.sql checks every member has one), and the
@@ -1928,7 +2518,7 @@ COMMENT ON SEQUENCE @extschema@.fs_stream_queue_id_seq IS
 COMMENT ON SEQUENCE @extschema@.fs_stream_flush_seq IS
     'Internal: numbers the stream worker''s flushes (fs_stream_queue.flush_id)';
 COMMENT ON VIEW @extschema@.feature_registry IS
-    'One row per registered feature: its view, type, entity, join key, store, relation, ttl, description, owner and tags';
+    'One row per registered feature: its view, type, entity, join key, store, relation, ttl, description, owner, tags, and whether its view keeps history and for how long';
 COMMENT ON VIEW @extschema@.fs_stream_status IS
     'The streaming lane at a glance: queue depth, oldest event age, this database''s stream worker and its figures';
 COMMENT ON FOREIGN DATA WRAPPER fs_dynamodb IS
@@ -2059,3 +2649,24 @@ COMMENT ON FUNCTION @extschema@.fs_cache_reset() IS
     'Forget this database''s entries of the cache of items read from DynamoDB-compatible stores; returns how many; not granted to PUBLIC';
 COMMENT ON VIEW @extschema@.fs_cache_status IS
     'The cache of items read from DynamoDB-compatible stores (all databases): its size, bytes and entries in use, hits, misses, evictions and invalidations';
+-- history and training sets
+COMMENT ON TABLE @extschema@.fs_feature_history IS
+    'Feature views that keep history: the history table of each and its retention; written by fs_enable_history and fs_disable_history';
+COMMENT ON FUNCTION @extschema@.fs_record_history(text, regclass, interval) IS
+    'Internal: records a view''s history table and retention in fs_feature_history, as the owner of the view''s table; called by fs_enable_history';
+COMMENT ON FUNCTION @extschema@.fs_forget_history(text) IS
+    'Internal: removes a view from fs_feature_history, as the owner of the view''s table; called by fs_disable_history';
+COMMENT ON FUNCTION @extschema@.fs_history_columns(regclass, regclass, name, name, text) IS
+    'Internal: the features a view''s table and its history table share, as a column list; used by the history triggers and fs_enable_history';
+COMMENT ON FUNCTION @extschema@.fs_history_capture() IS
+    'Internal: trigger on a feature view''s table; writes each statement''s new, changed and removed rows to the view''s history table';
+COMMENT ON FUNCTION @extschema@.fs_enable_history(text, interval) IS
+    'Keep every version of a view''s rows in its history table <table>_history (created, or brought up to date with the table and its grants); returns the history table';
+COMMENT ON FUNCTION @extschema@.fs_disable_history(text, boolean) IS
+    'Stop keeping a view''s history; its history table stays unless drop_history';
+COMMENT ON FUNCTION @extschema@.fs_purge_history(text) IS
+    'Delete history versions older than their view''s retention that no as-of answer within it reads (one view, or every view whose history the caller owns); returns how many';
+COMMENT ON FUNCTION @extschema@.fs_get_features_as_of(text[], text[], timestamptz) IS
+    'Serve features as fs_get_features would have at a past time (by event time), from the views'' history';
+COMMENT ON FUNCTION @extschema@.fs_create_training_view(text, regclass, text[], name, name) IS
+    'Create a training view: every column of a spine of labelled events, then each feature''s value as of each row''s timestamp, from the views'' history';

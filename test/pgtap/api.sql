@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION feature_store;
-SELECT plan(55);
+SELECT plan(60);
 
 -- catalog tables and the view
 SELECT has_table('fs_entity');
@@ -13,12 +13,14 @@ SELECT has_table('fs_feature_service');
 SELECT has_view('feature_registry');
 SELECT columns_are('feature_registry',
     ARRAY['feature_view', 'feature', 'type', 'entity', 'join_key', 'store',
-          'relation', 'ttl', 'description', 'owner', 'tags'],
+          'relation', 'ttl', 'description', 'owner', 'tags',
+          'history', 'history_retention'],
     'feature_registry has the columns docs/reference.md lists, in order');
 SELECT is(array(SELECT attname::text FROM pg_attribute
                  WHERE attrelid = 'feature_registry'::regclass AND attnum > 0 ORDER BY attnum),
           ARRAY['feature_view', 'feature', 'type', 'entity', 'join_key', 'store',
-                'relation', 'ttl', 'description', 'owner', 'tags'],
+                'relation', 'ttl', 'description', 'owner', 'tags',
+          'history', 'history_retention'],
           'feature_registry columns are in the order docs/reference.md lists');
 SELECT col_type_is('feature_registry', 'ttl', 'interval');
 SELECT col_type_is('feature_registry', 'tags', 'jsonb');
@@ -32,6 +34,25 @@ SELECT has_function('fs_drop_feature_view', ARRAY['text']);
 SELECT has_function('fs_drop_feature_service', ARRAY['text']);
 SELECT has_function('fs_drop_entity', ARRAY['text']);
 SELECT has_function('fs_resolve_refs', ARRAY['text[]']);
+
+-- history and training sets, as docs/training.md gives them
+SELECT is(pg_get_function_arguments('fs_enable_history(text,interval)'::regprocedure)
+          || ' -> ' || pg_get_function_result('fs_enable_history(text,interval)'::regprocedure),
+          'feature_view text, retention interval DEFAULT NULL::interval -> regclass',
+          'fs_enable_history parameters and result');
+SELECT is(pg_get_function_arguments('fs_disable_history(text,boolean)'::regprocedure),
+          'feature_view text, drop_history boolean DEFAULT false', 'fs_disable_history parameters');
+SELECT is(pg_get_function_arguments('fs_purge_history(text)'::regprocedure)
+          || ' -> ' || pg_get_function_result('fs_purge_history(text)'::regprocedure),
+          'feature_view text DEFAULT NULL::text -> bigint', 'fs_purge_history parameters and result');
+SELECT is(pg_get_function_arguments('fs_get_features_as_of(text[],text[],timestamptz)'::regprocedure)
+          || ' -> ' || pg_get_function_result('fs_get_features_as_of(text[],text[],timestamptz)'::regprocedure),
+          'entity_ids text[], feature_refs text[], as_of timestamp with time zone -> TABLE(entity_id text, feature_ref text, value jsonb, event_time timestamp with time zone, status text)',
+          'fs_get_features_as_of parameters and result');
+SELECT is(pg_get_function_arguments('fs_create_training_view(text,regclass,text[],name,name)'::regprocedure)
+          || ' -> ' || pg_get_function_result('fs_create_training_view(text,regclass,text[],name,name)'::regprocedure),
+          'name text, spine regclass, feature_refs text[], entity_column name DEFAULT NULL::name, timestamp_column name DEFAULT ''event_timestamp''::name -> regclass',
+          'fs_create_training_view parameters and result');
 
 -- the ingestion lanes of docs/ingestion.md and docs/streaming.md, with exact
 -- signatures and results
@@ -141,6 +162,7 @@ SELECT is(array(SELECT pg_describe_object(classid, objid, objsubid)
 -- the catalog tables are dumped by pg_dump
 SELECT set_eq($$SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'feature_store'$$,
               ARRAY['fs_entity', 'fs_feature_view', 'fs_feature_view_view_id_seq', 'fs_feature_service',
+                    'fs_feature_history',
                     'fs_ingest_runs', 'fs_ingest_runs_run_id_seq', 'fs_ingest_rejects', 'fs_ingest_state',
                     'fs_ingest_remote_table',
                     'fs_stream_queue', 'fs_stream_queue_id_seq', 'fs_stream_flush_seq', 'fs_stream_rejects'],

@@ -48,7 +48,9 @@ SELECT set_eq($$
           'fs_get_feature_matrix',
           'fs_ingest', 'fs_create_staging_table', 'fs_forget_ingest_state',
           'fs_write_features', 'fs_push', 'fs_stream_requeue_rejects',
-          'fs_stream_discard_rejects', 'fs_create_online_table', 'fs_stats_reset', 'fs_metrics', 'fs_cache_reset'],
+          'fs_stream_discard_rejects', 'fs_create_online_table', 'fs_stats_reset', 'fs_metrics', 'fs_cache_reset',
+          'fs_enable_history', 'fs_disable_history', 'fs_purge_history', 'fs_get_features_as_of',
+          'fs_create_training_view'],
     'the functions not marked internal are those docs/reference.md lists as the interface');
 
 -- the registry functions return their catalog table's row type
