@@ -23,13 +23,18 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
@@ -37,6 +42,8 @@
 
 #include "history.h"
 #include "utils.h"
+
+PG_FUNCTION_INFO_V1(fs_history_capture);
 
 /* The history table of a view, or InvalidOid: fs_feature_history, as the caller. */
 static Oid
@@ -269,4 +276,258 @@ fs_history_lookup(FsLookup *lookup, Oid schema, TimestampTz as_of)
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
+}
+
+/*-------------------------------------------------------------------------
+ * Capture: the statement triggers of a view's table
+ *-------------------------------------------------------------------------
+ */
+
+/* The statements that write one event's versions (a table, an event). */
+typedef struct CaptureEntry
+{
+	Oid			relid;			/* hash key, with event */
+	int			event;			/* TRIGGER_EVENT_INSERT, _UPDATE, _DELETE, _TRUNCATE */
+	bool		valid;			/* cleared by an invalidation of either table */
+	Oid			history;		/* InvalidOid: the view keeps no history */
+	int			nplans;
+	SPIPlanPtr	plans[2];
+} CaptureEntry;
+
+typedef struct CaptureKey
+{
+	Oid			relid;
+	int			event;
+} CaptureKey;
+
+static HTAB *capture_cache = NULL;
+
+/* Relcache callback: the statements of a changed table (or of all) go stale. */
+static void
+capture_relcache_cb(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	CaptureEntry *e;
+
+	if (capture_cache == NULL)
+		return;
+	hash_seq_init(&status, capture_cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+		if (!OidIsValid(relid) || e->relid == relid || e->history == relid)
+			e->valid = false;
+}
+
+/* The cache, created on first use. */
+static void
+capture_cache_ready(void)
+{
+	HASHCTL		ctl;
+
+	if (capture_cache != NULL)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(CaptureKey);
+	ctl.entrysize = sizeof(CaptureEntry);
+	ctl.hcxt = TopMemoryContext;
+	capture_cache = hash_create("feature_store history capture", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	CacheRegisterRelcacheCallback(capture_relcache_cb, (Datum) 0);
+}
+
+/*
+ * The features the view's table and its history table share by name (the
+ * key, the event time and the history's own columns aside), each quoted and
+ * prefixed, comma first: ALTER TABLE of either changes it.
+ */
+static char *
+shared_columns(Relation rel, Relation hist, const char *key, const char *ts, const char *prefix)
+{
+	StringInfoData buf;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	initStringInfo(&buf);
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+		const char *name = NameStr(att->attname);
+
+		if (att->attisdropped || strcmp(name, key) == 0 || strcmp(name, ts) == 0 ||
+			strcmp(name, "fs_recorded_at") == 0 || strcmp(name, "fs_version") == 0 ||
+			strcmp(name, "fs_deleted") == 0)
+			continue;
+		if (get_attnum(RelationGetRelid(hist), name) == InvalidAttrNumber)
+			continue;
+		appendStringInfo(&buf, ", %s%s", prefix, quote_identifier(name));
+	}
+	return buf.data;
+}
+
+/*
+ * The statements of an event, as the capture function's header says: for
+ * INSERT the new rows; for UPDATE the new rows that differ from the old row
+ * of their key (or have none), then the old keys no new row has; for
+ * DELETE the old rows; for TRUNCATE every row of the table, before it goes.
+ */
+static void
+capture_build(CaptureEntry *e, TriggerData *td, Oid schema)
+{
+	Relation	rel = td->tg_relation;
+	StringInfoData sql;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	Relation	hist;
+	char	   *key;
+	char	   *ts;
+	const char *h;
+	const char *k;
+	const char *t;
+	const char *r;
+	char	   *sqls[2];
+	int			n = 0;
+
+	for (int i = 0; i < e->nplans; i++)
+		SPI_freeplan(e->plans[i]);
+	e->nplans = 0;
+	e->history = InvalidOid;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT fh.history::pg_catalog.oid, e.join_key::pg_catalog.text, "
+					 "v.event_time_column::pg_catalog.text "
+					 "FROM %1$s.fs_feature_view v "
+					 "JOIN %1$s.fs_feature_history fh ON fh.feature_view OPERATOR(pg_catalog.=) v.name "
+					 "JOIN %1$s.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity "
+					 "WHERE v.relation OPERATOR(pg_catalog.=) $1",
+					 quote_identifier(get_namespace_name(schema)));
+	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+	if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read fs_feature_history");
+	if (SPI_processed != 1)
+	{
+		e->valid = true;		/* history off: the triggers stay inert */
+		return;
+	}
+	{
+		bool		isnull;
+
+		e->history = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+		key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		ts = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	}
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(e->history)))
+	{
+		e->history = InvalidOid;	/* dropped: fs_on_sql_drop forgets it at commit */
+		e->valid = true;
+		return;
+	}
+
+	hist = table_open(e->history, AccessShareLock);
+	h = fs_qualified_relation_name(e->history);
+	r = fs_qualified_relation_name(RelationGetRelid(rel));
+	k = quote_identifier(key);
+	t = quote_identifier(ts);
+	switch (e->event)
+	{
+		case TRIGGER_EVENT_INSERT:
+			sqls[n++] = psprintf("INSERT INTO %s (%s, %s%s) SELECT n.%s, n.%s%s FROM fs_new n",
+								 h, k, t, shared_columns(rel, hist, key, ts, ""),
+								 k, t, shared_columns(rel, hist, key, ts, "n."));
+			break;
+		case TRIGGER_EVENT_UPDATE:
+			sqls[n++] = psprintf("INSERT INTO %s (%s, %s%s) SELECT n.%s, n.%s%s FROM fs_new n "
+								 "LEFT JOIN fs_old o ON o.%s OPERATOR(pg_catalog.=) n.%s "
+								 "WHERE o.%s IS NULL OR NOT (o OPERATOR(pg_catalog.*=) n)",
+								 h, k, t, shared_columns(rel, hist, key, ts, ""),
+								 k, t, shared_columns(rel, hist, key, ts, "n."), k, k, k);
+			sqls[n++] = psprintf("INSERT INTO %s (%s, %s, fs_deleted) "
+								 "SELECT o.%s, GREATEST(o.%s, pg_catalog.now()), true FROM fs_old o "
+								 "WHERE NOT EXISTS (SELECT FROM fs_new n WHERE n.%s OPERATOR(pg_catalog.=) o.%s)",
+								 h, k, t, k, t, k, k);
+			break;
+		case TRIGGER_EVENT_DELETE:
+			sqls[n++] = psprintf("INSERT INTO %s (%s, %s, fs_deleted) "
+								 "SELECT o.%s, GREATEST(o.%s, pg_catalog.now()), true FROM fs_old o",
+								 h, k, t, k, t);
+			break;
+		case TRIGGER_EVENT_TRUNCATE:
+			sqls[n++] = psprintf("INSERT INTO %s (%s, %s, fs_deleted) "
+								 "SELECT o.%s, GREATEST(o.%s, pg_catalog.now()), true FROM %s o",
+								 h, k, t, k, t, r);
+			break;
+	}
+	table_close(hist, AccessShareLock);
+
+	for (int i = 0; i < n; i++)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sqls[i], 0, NULL);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare the history capture of %s: %s",
+				 r, SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		e->plans[e->nplans++] = plan;
+	}
+	e->valid = true;
+}
+
+/*
+ * fs_history_capture(): the statement triggers fs_enable_history puts on a
+ * view's table (fs_history_insert, _update, _delete and _truncate) write
+ * the statement's versions into the view's history table, in the
+ * statement's transaction, as the role that wrote.  An UPDATE that changes
+ * nothing of a row writes no version; a row gone (DELETE, TRUNCATE, an
+ * UPDATE of its key) is a version that says so, at the later of now() and
+ * the row's event time, so that it is never hidden behind the version it
+ * ends.  The statements are prepared once per table and event, and again
+ * after either table changes.
+ */
+Datum
+fs_history_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+	CaptureKey	ck;
+	CaptureEntry *e;
+	bool		found;
+	int			nest;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fs_history_capture must be called as a statement trigger")));
+
+	capture_cache_ready();
+	memset(&ck, 0, sizeof(ck));
+	ck.relid = RelationGetRelid(td->tg_relation);
+	ck.event = td->tg_event & TRIGGER_EVENT_OPMASK;
+	e = hash_search(capture_cache, &ck, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->valid = false;
+		e->history = InvalidOid;
+		e->nplans = 0;
+	}
+
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition tables of %s",
+			 RelationGetRelationName(td->tg_relation));
+	if (!e->valid)
+		capture_build(e, td, schema);
+	for (int i = 0; i < e->nplans; i++)
+	{
+		int			rc = SPI_execute_plan(e->plans[i], NULL, NULL, false, 0);
+
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not record the history of %s: %s",
+				 RelationGetRelationName(td->tg_relation), SPI_result_code_string(rc));
+	}
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
+	return PointerGetDatum(NULL);
 }

@@ -1982,65 +1982,10 @@ $$;
 /*
  * The statement triggers of a view's table (fs_history_insert, _update,
  * _delete, _truncate): write the statement's versions into the view's
- * history table.  An UPDATE that changes nothing of a row writes no version;
- * a row gone (DELETE, TRUNCATE, an UPDATE of its key) is a version that
- * says so, at the later of now() and the row's event time, so that it is
- * never hidden behind the version it ends.
+ * history table (src/history.c).
  */
 CREATE FUNCTION @extschema@.fs_history_capture()
-RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    h     record;
-    cols  text;
-    ncols text;
-BEGIN
-    SELECT fh.history, e.join_key, v.event_time_column INTO h
-      FROM @extschema@.fs_feature_view v
-      JOIN @extschema@.fs_feature_history fh ON fh.feature_view OPERATOR(pg_catalog.=) v.name
-      JOIN @extschema@.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity
-     WHERE v.relation OPERATOR(pg_catalog.=) TG_RELID;
-    IF NOT FOUND OR NOT EXISTS (SELECT FROM pg_catalog.pg_class c
-                                 WHERE c.oid OPERATOR(pg_catalog.=) h.history) THEN
-        RETURN NULL;    -- history off (or its table dropped): the triggers stay inert
-    END IF;
-    cols := @extschema@.fs_history_columns(TG_RELID, h.history, h.join_key,
-                                           h.event_time_column, '');
-    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-        ncols := @extschema@.fs_history_columns(TG_RELID, h.history, h.join_key,
-                                                h.event_time_column, 'n.');
-        EXECUTE format('INSERT INTO %s (%I, %I%s) SELECT n.%I, n.%I%s FROM fs_new n',
-                       h.history, h.join_key, h.event_time_column, cols,
-                       h.join_key, h.event_time_column, ncols);
-    ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
-        ncols := @extschema@.fs_history_columns(TG_RELID, h.history, h.join_key,
-                                                h.event_time_column, 'n.');
-        EXECUTE format('INSERT INTO %s (%I, %I%s) SELECT n.%I, n.%I%s FROM fs_new n '
-                       'LEFT JOIN fs_old o ON o.%I OPERATOR(pg_catalog.=) n.%I '
-                       'WHERE o.%I IS NULL OR NOT (o OPERATOR(pg_catalog.*=) n)',
-                       h.history, h.join_key, h.event_time_column, cols,
-                       h.join_key, h.event_time_column, ncols,
-                       h.join_key, h.join_key, h.join_key);
-        EXECUTE format('INSERT INTO %s (%I, %I, fs_deleted) '
-                       'SELECT o.%I, greatest(o.%I, now()), true FROM fs_old o '
-                       'WHERE NOT EXISTS (SELECT FROM fs_new n WHERE n.%I OPERATOR(pg_catalog.=) o.%I)',
-                       h.history, h.join_key, h.event_time_column,
-                       h.join_key, h.event_time_column, h.join_key, h.join_key);
-    ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
-        EXECUTE format('INSERT INTO %s (%I, %I, fs_deleted) '
-                       'SELECT o.%I, greatest(o.%I, now()), true FROM fs_old o',
-                       h.history, h.join_key, h.event_time_column,
-                       h.join_key, h.event_time_column);
-    ELSIF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
-        EXECUTE format('INSERT INTO %s (%I, %I, fs_deleted) '
-                       'SELECT t.%I, greatest(t.%I, now()), true FROM %s t',
-                       h.history, h.join_key, h.event_time_column,
-                       h.join_key, h.event_time_column, TG_RELID::regclass);
-    END IF;
-    RETURN NULL;
-END
-$$;
+RETURNS trigger LANGUAGE c AS 'MODULE_PATHNAME', 'fs_history_capture';
 
 /*
  * Turn history on for a view, or bring it up to date with its table:
@@ -2657,7 +2602,7 @@ COMMENT ON FUNCTION @extschema@.fs_record_history(text, regclass, interval) IS
 COMMENT ON FUNCTION @extschema@.fs_forget_history(text) IS
     'Internal: removes a view from fs_feature_history, as the owner of the view''s table; called by fs_disable_history';
 COMMENT ON FUNCTION @extschema@.fs_history_columns(regclass, regclass, name, name, text) IS
-    'Internal: the features a view''s table and its history table share, as a column list; used by the history triggers and fs_enable_history';
+    'Internal: the features a view''s table and its history table share, as a column list; used by fs_enable_history';
 COMMENT ON FUNCTION @extschema@.fs_history_capture() IS
     'Internal: trigger on a feature view''s table; writes each statement''s new, changed and removed rows to the view''s history table';
 COMMENT ON FUNCTION @extschema@.fs_enable_history(text, interval) IS
