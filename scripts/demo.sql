@@ -287,4 +287,28 @@ FROM (VALUES (1, 'user_profile:agee'), (2, 'user_profil:age'), (3, 'ranking_v2')
 ORDER BY q.n;
 
 \echo
+\echo '== 10. History and a point-in-time training set (docs/training.md)'
+\echo 'SELECT fs_enable_history(''user_profile'');  -- every version of its rows, from now on'
+SELECT fs_enable_history('user_profile') AS history_table;
+\echo 'u1 upgrades to premium (event time: 12 hours ago), then moves (event time: now):'
+UPDATE user_profile SET premium = true, event_time = now() - interval '12 hours' WHERE user_id = 'u1';
+SELECT fs_write_features('user_profile', 'u1', '{"country": "PT"}');
+\echo 'A spine of labelled events (did the user buy?) and its training view:'
+CREATE TABLE purchases (user_id text, event_timestamp timestamptz, bought boolean);
+INSERT INTO purchases VALUES ('u1', now() - interval '1 hour', true),
+                             ('u1', now() - interval '36 hours', false),
+                             ('u2', now() - interval '1 hour', false);
+SELECT fs_create_training_view('purchases_training', 'purchases',
+                               ARRAY['user_profile:premium', 'user_profile:country']) AS training_view;
+\echo 'Each row sees the features as they were at its own timestamp (none from later):'
+SELECT user_id, now() - event_timestamp AS how_long_ago, bought,
+       user_profile__premium, user_profile__country
+  FROM purchases_training ORDER BY user_id, event_timestamp;
+\echo 'And one entity as of a past time, as fs_get_features would have answered then:'
+SELECT entity_id, feature_ref, value, status
+  FROM fs_get_features_as_of(ARRAY['u1'], ARRAY['user_profile:premium', 'user_profile:country'],
+                             now() - interval '2 hours');
+\echo 'Export: \\copy (SELECT * FROM purchases_training) TO ''training.csv'' WITH (FORMAT csv, HEADER)'
+
+\echo
 \echo 'Done.  Explore with psql: \\df fs_*, SELECT * FROM feature_registry, ...'

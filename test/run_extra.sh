@@ -59,6 +59,12 @@ SELECT * FROM $s.fs_get_features(ARRAY['u1', 'u2', 'u3', NULL], ARRAY['ranking',
 SELECT * FROM $s.fs_get_feature_vectors(ARRAY['u2', 'u1'], ARRAY['ranking']);
 \echo items
 SELECT * FROM $s.fs_get_features(ARRAY['7', '8'], ARRAY['items:*']);
+\echo history
+SELECT feature_view, history, retention, enabled_by, enabled_at FROM $s.fs_feature_history ORDER BY 1;
+SELECT * FROM $d.user_stats_history ORDER BY fs_version;
+SELECT * FROM $s.fs_get_features_as_of(ARRAY['u1', 'u2'], ARRAY['stats:*'], '2026-01-01 12:00:00+00');
+\echo training
+SELECT * FROM $d.training ORDER BY event_timestamp;
 EOF
 }
 
@@ -95,6 +101,11 @@ SELECT FROM $s.fs_register_feature_view('stats', '$d.user_stats', 'user', ttl =>
 SELECT FROM $s.fs_register_feature_view('profile', '$d.user_profile', 'user', event_time_column => 'updated');
 SELECT FROM $s.fs_register_feature_view('items', '$d.items', 'item');
 SELECT FROM $s.fs_register_feature_service('ranking', ARRAY['profile:segment', 'stats:ctr'], 'model v1');
+SELECT FROM $s.fs_enable_history('stats', '30 days');
+UPDATE $d.user_stats SET clicks = 11, event_time = '2026-01-02 00:00:00+00' WHERE user_id = 'u1';
+CREATE TABLE $d.spine (user_id text, event_timestamp timestamptz, label int);
+INSERT INTO $d.spine VALUES ('u1', '2026-01-01 12:00:00+00', 1), ('u1', '2026-01-03 00:00:00+00', 0);
+SELECT FROM $s.fs_create_training_view('$d.training', '$d.spine', ARRAY['stats:clicks', 'stats:ctr']);
 EOF
     then
         not_ok "$label: set up the source database" "$(tr '\n' '|' <"$WORK/$label.setup.log")"
@@ -143,6 +154,10 @@ EOF
         "2BP01" \
         "$(psql -X -q -At -d "$dst" -c "\\set VERBOSITY sqlstate" -c "SELECT $s.fs_drop_feature_view('stats')" 2>&1 | sed -E 's/^ERROR: +//')"
 
+    check "$label: the restored database holds the history and the training view" \
+        "3|10 11" \
+        "$(psql_in "$dst" "SELECT count(*) FROM $d.user_stats_history")|$(psql_in "$dst" "SELECT string_agg(stats__clicks::text, ' ' ORDER BY event_timestamp) FROM $d.training")"
+
     # The custom format through pg_restore gives the same.
     local dst3="fs_extra_dst3_${label}_$SUFFIX"
     new_db "$dst3"
@@ -150,6 +165,9 @@ EOF
        "$PG_RESTORE" --exit-on-error -d "$dst3" "$WORK/$label.dump.custom" >"$WORK/$label.restore3.log" 2>&1; then
         snapshot "$dst3" "$s" "$WORK/$label.dst3.out"
         check_same "$label: pg_dump -Fc and pg_restore give the same" "$WORK/$label.src.out" "$WORK/$label.dst3.out"
+        check "$label: in the database pg_restore made, a write is one version (the triggers restored once)" \
+            "1" \
+            "$(psql_in "$dst3" "UPDATE $d.user_stats SET clicks = 12 WHERE user_id = 'u2'; SELECT count(*) FROM $d.user_stats_history WHERE clicks = 12")"
     else
         not_ok "$label: pg_dump -Fc and pg_restore give the same" "$(head -n 5 "$WORK/$label.restore3.log" | tr '\n' '|')"
     fi

@@ -216,6 +216,10 @@ EOF
         "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c5'], ARRAY['$v:clicks'])" 2)"
 done
 
+# History (docs/training.md): the worker's writes are versions, in the flush's
+# transaction, so a flush retried after failing leaves one version of it.
+q "SELECT fs_enable_history('local')" >/dev/null
+hist_before="$(q "SELECT coalesce(max(fs_version), 0) FROM stream_local_history")"
 before="$(q "SELECT failed_flushes FROM fs_stream_status")"
 q "ALTER SYSTEM SET feature_store.stream_fail_after_write = 2" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
@@ -231,6 +235,8 @@ for v in $VIEWS; do
 done
 check "fs_stream_status shows the injected failure as the last error" "t" \
     "$(q "SELECT last_error ~ 'stream_fail_after_write' FROM fs_stream_status")"
+check "local: the retried flushes left their versions in the view's history once each, the last at 10" "true|10" \
+    "$(q "SELECT (count(*) BETWEEN 1 AND 2 AND count(*) = count(DISTINCT clicks)) || '|' || max(clicks) FROM stream_local_history WHERE user_id = 'c2' AND fs_version > $hist_before")"
 q "ALTER SYSTEM RESET feature_store.stream_fail_after_write" >/dev/null
 # Flush ids never go back (the extension made again, a restore): adds still count.
 q "SELECT pg_catalog.setval('fs_stream_flush_seq', 1)" >/dev/null

@@ -248,6 +248,12 @@ if [ "$REMOTE" = 1 ]; then
 fi
 check "no event was set aside" "0" "$(q_in "$OLD" "SELECT count(*) FROM fs_stream_rejects")"
 
+# The objects the update adds work on the data 0.1.0 left: history, as of a
+# time, a training view (docs/training.md).
+check "after the update a view of 0.1.0 keeps history, answers as of a time and in a training view" \
+    'user_stats_history|t|11|11' \
+    "$(q_in "$OLD" "SELECT fs_enable_history('stats')" | tr -d '"')|$(q_in "$OLD" "SELECT history FROM feature_registry WHERE feature_view = 'stats' LIMIT 1")|$(q_in "$OLD" "SELECT value FROM fs_get_features_as_of(ARRAY['u1'], ARRAY['stats:clicks'], now())")|$(q_in "$OLD" "CREATE TABLE spine_t AS SELECT 'u1'::text AS user_id, now() AS event_timestamp" >/dev/null; q_in "$OLD" "SELECT fs_create_training_view('training_t', 'spine_t', ARRAY['stats:clicks'])" >/dev/null; q_in "$OLD" "SELECT stats__clicks FROM training_t")"
+
 # --- 3. the same objects as a fresh install ---------------------------------
 
 out="$(q_in "$NEW" "CREATE EXTENSION feature_store; SELECT extversion FROM pg_extension WHERE extname = 'feature_store'")"
