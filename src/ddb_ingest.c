@@ -22,7 +22,8 @@
  *	   one", so that a newer value another lane stores meanwhile is never
  *	   replaced (the write then counts as stale);
  *	4. the state (fs_ingest_state) advances for the acknowledged writes and
- *	   the unchanged rows, in the caller's transaction.
+ *	   the unchanged rows, in the caller's transaction; so does the view's
+ *	   history, if it keeps one (history.c reads those items back).
  *
  * So the state never claims a write the store did not acknowledge, and a
  * run after any failure writes exactly what the store is missing.  A store
@@ -65,6 +66,7 @@
 #include "utils/typcache.h"
 
 #include "entity_key.h"
+#include "history.h"
 #include "utils.h"
 #include "ingest.h"
 #include "ingest_state.h"
@@ -495,6 +497,28 @@ write_pending(RemoteRun *rr)
 		fs_ddb_run(rr->ep, calls, ncalls);
 }
 
+/*
+ * The view's history, in the transaction that advances the state: what the
+ * store holds for the entities written, and for those an earlier run wrote
+ * whose state was rolled back (unchanged here), which the history lacks.
+ */
+static void
+record_history(RemoteRun *rr)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * Max(rr->nrows, 1));
+	int			n = 0;
+
+	for (int r = 0; r < rr->nrows; r++)
+	{
+		RemoteRow  *row = &rr->rows[r];
+
+		if ((row->outcome == ROW_INSERTED || row->outcome == ROW_UPDATED ||
+			 row->outcome == ROW_UNCHANGED) && !row->nulls[rr->skey])
+			keys[n++] = row->values[rr->skey];
+	}
+	fs_history_record_remote(rr->schema_oid, fs_resolve_view(rr->schema_oid, rr->view), keys, n);
+}
+
 /* Advance the state of the chunk's written and unchanged rows; count them. */
 static void
 record_chunk(RemoteRun *rr)
@@ -540,6 +564,7 @@ record_chunk(RemoteRun *rr)
 		n++;
 	}
 	fs_state_record(rr->schema_oid, rr->view, entities, hashes, digests, times, n);
+	record_history(rr);
 	rr->done += rr->nrows;
 }
 
@@ -650,8 +675,10 @@ delete_chunk(void *arg, FsStateRow *rows, int n)
 	DeleteArg  *args = palloc(sizeof(DeleteArg) * n);
 	Datum	   *forget = palloc(sizeof(Datum) * n);
 	Datum	   *forget_hashes = palloc(sizeof(Datum) * n);
+	Datum	   *deleted = palloc(sizeof(Datum) * n);
 	int			ncalls = 0;
 	int			nforget = 0;
+	int			ndeleted = 0;
 
 	rr->hold = fs_json_hold_create(CurrentMemoryContext);
 	for (int r = 0; r < n; r++)
@@ -689,9 +716,14 @@ delete_chunk(void *arg, FsStateRow *rows, int n)
 		forget[nforget] = CStringGetTextDatum(args[c].row->entity);
 		forget_hashes[nforget++] = Int32GetDatum(args[c].row->hash);
 		if (args[c].acked)
+		{
 			rr->deleted++;
+			deleted[ndeleted++] = args[c].row->key;
+		}
 	}
 	fs_state_delete(rr->schema_oid, rr->view, forget, forget_hashes, nforget);
+	fs_history_record_remote(rr->schema_oid, fs_resolve_view(rr->schema_oid, rr->view),
+							 deleted, ndeleted);
 }
 
 /*

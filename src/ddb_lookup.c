@@ -162,6 +162,11 @@ view_cache_init(RemoteView *rv, FsDdbEndpoint *ep)
 	const char **names = palloc(sizeof(char *) * (lk->nfeat + 2));
 	int			n = 0;
 
+	if (lk->read_back)
+	{
+		rv->cached = false;
+		return;
+	}
 	names[n++] = rv->key_attr;
 	names[n++] = rv->ts_attr;
 	for (int f = 0; f < lk->nfeat; f++)
@@ -834,7 +839,7 @@ lookup_server(FsDdbEndpoint *ep, Oid serverid, RemoteView **rvs, int nrv, JsonRo
 		get->keys = palloc(sizeof(json_t *) * Max(lk->nkeys, 1));
 		get->projection = rv->projection;
 		get->names = rv->names;
-		get->consistent_read = ep->consistent_read;
+		get->consistent_read = ep->consistent_read || lk->read_back;
 		get->on_item = lookup_item;
 		get->on_failure = lookup_failed;
 		get->on_unanswered = lookup_unanswered;
@@ -935,7 +940,9 @@ fs_ddb_lookup(FsLookup **lookups, int n)
 			continue;
 		serverid = lookups[i]->view->serverid;
 		ep = fs_ddb_endpoint(serverid, GetUserId());
-		if (ep->store_deadline_ms > 0)
+		if (lookups[i]->read_back)
+			ep->deadline = 0;
+		else if (ep->store_deadline_ms > 0)
 			ep->deadline = start + ep->store_deadline_ms;
 		for (int j = i; j < n; j++)
 		{

@@ -15,12 +15,14 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -28,6 +30,7 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -41,6 +44,7 @@
 #include "utils/syscache.h"
 
 #include "history.h"
+#include "registry.h"
 #include "utils.h"
 
 PG_FUNCTION_INFO_V1(fs_history_capture);
@@ -302,6 +306,14 @@ typedef struct CaptureKey
 
 static HTAB *capture_cache = NULL;
 
+/*
+ * The table fs_local_write is writing, whose statement triggers let it
+ * record its versions itself, once for all its writes (fs_history_local):
+ * the stream worker's flush and a direct write are one upsert per entity,
+ * and a trigger per statement would cost more than the upsert.
+ */
+static Oid	quiet_relid = InvalidOid;
+
 /* Relcache callback: the statements of a changed table (or of all) go stale. */
 static void
 capture_relcache_cb(Datum arg, Oid relid)
@@ -471,6 +483,62 @@ capture_build(CaptureEntry *e, TriggerData *td, Oid schema)
 	e->valid = true;
 }
 
+static void fs_history_record_remote_keys(Oid schema, Oid relid, Datum *keys, int nkeys);
+
+/*
+ * A row written to a view's foreign table (INSERT, UPDATE, DELETE through
+ * fs_dynamodb): record what the store holds now for its key, and for the
+ * old key of an UPDATE that changed it.
+ */
+static void
+capture_remote_row(TriggerData *td, Oid schema)
+{
+	Relation	rel = td->tg_relation;
+	Datum		keys[2];
+	int			n = 0;
+	AttrNumber	keyatt = InvalidAttrNumber;
+	char	   *keyname = NULL;
+	StringInfoData sql;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT e.join_key::pg_catalog.text FROM %1$s.fs_feature_view v "
+					 "JOIN %1$s.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity "
+					 "WHERE v.relation OPERATOR(pg_catalog.=) $1",
+					 quote_identifier(get_namespace_name(schema)));
+	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+	if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read fs_feature_view");
+	if (SPI_processed == 1)
+		keyname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (keyname != NULL)
+		keyatt = get_attnum(RelationGetRelid(rel), keyname);
+	if (keyatt != InvalidAttrNumber)
+	{
+		TupleTableSlot *first = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newslot : td->tg_trigslot;
+
+		d = slot_getattr(first, keyatt, &isnull);
+		if (!isnull)
+			keys[n++] = d;
+		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		{
+			Datum		old = slot_getattr(td->tg_trigslot, keyatt, &isnull);
+			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), keyatt - 1);
+
+			if (!isnull && (n == 0 || !datumIsEqual(old, keys[0], att->attbyval, att->attlen)))
+				keys[n++] = old;
+		}
+		fs_history_record_remote_keys(schema, RelationGetRelid(rel), keys, n);
+	}
+	SPI_finish();
+}
+
 /*
  * fs_history_capture(): the statement triggers fs_enable_history puts on a
  * view's table (fs_history_insert, _update, _delete and _truncate) write
@@ -492,10 +560,24 @@ fs_history_capture(PG_FUNCTION_ARGS)
 	bool		found;
 	int			nest;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("fs_history_capture must be called as a statement trigger")));
+				 errmsg("fs_history_capture must be called as a trigger")));
+	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+	{
+		if (TRIGGER_FIRED_BEFORE(td->tg_event) ||
+			td->tg_relation->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("fs_history_capture is a row trigger only after writes to a foreign table")));
+		capture_remote_row(td, schema);
+		return PointerGetDatum(NULL);
+	}
+
+	/* fs_local_write records its own writes (fs_history_local). */
+	if (OidIsValid(quiet_relid) && RelationGetRelid(td->tg_relation) == quiet_relid)
+		return PointerGetDatum(NULL);
 
 	capture_cache_ready();
 	memset(&ck, 0, sizeof(ck));
@@ -530,4 +612,330 @@ fs_history_capture(PG_FUNCTION_ARGS)
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
 	return PointerGetDatum(NULL);
+}
+
+/*-------------------------------------------------------------------------
+ * Remote views: versions read back from the store
+ *-------------------------------------------------------------------------
+ */
+
+/*
+ * Record in the history of a view of the DynamoDB-compatible store what the
+ * store holds now for keys just written, by any lane: one consistent read
+ * of the items (past the cache), then, per key, a version when the item
+ * differs from the version the history ends with (the last recorded), and
+ * a deletion when the item is gone and the history ends with one present.
+ * So a write retried after its transaction failed (its version rolled back
+ * with it, the store kept the value) is recorded once, by the retry, and an
+ * unchanged item is no new version.  A view without history records
+ * nothing.  Runs as the current role, which needs INSERT on the history
+ * table (fs_enable_history grants it to the view's writers).
+ */
+void
+fs_history_record_remote(Oid schema, FsView *view, Datum *keys, int nkeys)
+{
+	Oid			histid;
+	Relation	hist;
+	FsLookup	lk;
+	FsLookup   *lks[1];
+	StringInfoData sql;
+	StringInfoData cols;
+	StringInfoData params;
+	StringInfoData last;
+	StringInfoData given;
+	Oid		   *types;
+	Datum	   *values;
+	char	   *nulls;
+	SPIPlanPtr	plan;
+	const char *h;
+	const char *k;
+	const char *t;
+	int			np;
+
+	if (nkeys == 0)
+		return;
+	histid = history_of(schema, view->name);
+	if (!OidIsValid(histid) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(histid)))
+		return;
+
+	/* Each key once (a batch read refuses a key asked twice), by its text. */
+	{
+		HTAB	   *seen = fs_string_table("feature_store history keys", nkeys, sizeof(char *),
+										   CurrentMemoryContext);
+		Datum	   *distinct = palloc(sizeof(Datum) * nkeys);
+		int			n = 0;
+		Oid			typoutput;
+		bool		isvarlena;
+
+		getTypeOutputInfo(view->key_type, &typoutput, &isvarlena);
+		for (int i = 0; i < nkeys; i++)
+		{
+			char	   *text = OidOutputFunctionCall(typoutput, keys[i]);
+			bool		found;
+
+			hash_search(seen, &text, HASH_ENTER, &found);
+			if (!found)
+				distinct[n++] = keys[i];
+		}
+		keys = distinct;
+		nkeys = n;
+	}
+
+	/* The features the history keeps, of the view's types. */
+	hist = table_open(histid, AccessShareLock);
+	memset(&lk, 0, sizeof(lk));
+	lk.view = view;
+	lk.feat = palloc(sizeof(FsFeature *) * Max(view->nfeatures, 1));
+	for (int f = 0; f < view->nfeatures; f++)
+	{
+		AttrNumber	att = get_attnum(histid, view->features[f].name);
+
+		if (att != InvalidAttrNumber &&
+			TupleDescAttr(RelationGetDescr(hist), att - 1)->atttypid == view->features[f].typid)
+			lk.feat[lk.nfeat++] = &view->features[f];
+	}
+	table_close(hist, AccessShareLock);
+
+	lk.nkeys = nkeys;
+	lk.keys = keys;
+	lk.keynull = palloc0(sizeof(bool) * nkeys);
+	lk.found = palloc0(sizeof(bool) * nkeys);
+	lk.event_time = palloc(sizeof(Datum) * nkeys);
+	lk.event_time_null = palloc(sizeof(bool) * nkeys);
+	lk.values = palloc(sizeof(Datum) * Max((Size) nkeys * lk.nfeat, 1));
+	lk.nulls = palloc(sizeof(bool) * Max((Size) nkeys * lk.nfeat, 1));
+	lk.read_back = true;
+	lks[0] = &lk;
+	fs_ddb_lookup(lks, 1);
+	for (int i = 0; i < nkeys; i++)
+		if (lk.unavailable || (lk.key_unavailable != NULL && lk.key_unavailable[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not read back what was written to feature view \"%s\" for its history",
+							view->name),
+					 errhint("The write reached the store; a retry records its version.")));
+
+	/*
+	 * $1 the key, $2 the event time, $3 whether the item is gone, then the
+	 * features: a version unless the history ends with the same.
+	 */
+	h = fs_qualified_relation_name(histid);
+	k = quote_identifier(view->join_key);
+	t = quote_identifier(view->event_time_column);
+	types = palloc(sizeof(Oid) * (lk.nfeat + 3));
+	values = palloc(sizeof(Datum) * (lk.nfeat + 3));
+	nulls = palloc(sizeof(char) * (lk.nfeat + 3));
+	types[0] = view->key_type;
+	types[1] = TIMESTAMPTZOID;
+	types[2] = BOOLOID;
+	initStringInfo(&cols);
+	initStringInfo(&params);
+	initStringInfo(&last);
+	initStringInfo(&given);
+	for (int f = 0; f < lk.nfeat; f++)
+	{
+		const char *name = quote_identifier(lk.feat[f]->name);
+
+		types[f + 3] = lk.feat[f]->typid;
+		appendStringInfo(&cols, ", %s", name);
+		appendStringInfo(&params, ", $%d", f + 4);
+		appendStringInfo(&last, ", l.%s", name);
+		appendStringInfo(&given, ", $%d", f + 4);
+	}
+	np = lk.nfeat + 3;
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "INSERT INTO %1$s (%2$s, %3$s, fs_deleted%4$s) "
+					 "SELECT $1, CASE WHEN $3 THEN GREATEST($2, (SELECT max(x.%3$s) FROM %1$s x "
+					 "WHERE x.%2$s OPERATOR(pg_catalog.=) $1)) ELSE $2 END, $3%5$s "
+					 "FROM (SELECT) one "
+					 "LEFT JOIN LATERAL (SELECT h.%3$s, h.fs_deleted%8$s FROM %1$s h "
+					 "WHERE h.%2$s OPERATOR(pg_catalog.=) $1 ORDER BY h.fs_version DESC LIMIT 1) l ON true "
+					 "WHERE CASE WHEN $3 THEN l.fs_deleted IS false "
+					 "ELSE l.fs_deleted IS NOT false OR NOT pg_catalog.record_image_eq("
+					 "ROW(l.%3$s%6$s), ROW($2%7$s)) END",
+					 h, k, t, cols.data, params.data, last.data, given.data, cols.data);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(sql.data, np, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the history of %s: %s", h, SPI_result_code_string(SPI_result));
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		values[0] = keys[i];
+		nulls[0] = ' ';
+		values[1] = lk.found[i] ? lk.event_time[i] : TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		nulls[1] = (lk.found[i] && lk.event_time_null[i]) ? 'n' : ' ';
+		values[2] = BoolGetDatum(!lk.found[i]);
+		nulls[2] = ' ';
+		for (int f = 0; f < lk.nfeat; f++)
+		{
+			int			v = i * lk.nfeat + f;
+
+			values[f + 3] = lk.found[i] ? lk.values[v] : (Datum) 0;
+			nulls[f + 3] = (!lk.found[i] || lk.nulls[v]) ? 'n' : ' ';
+		}
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not record the history of feature view \"%s\": %s",
+				 view->name, SPI_result_code_string(rc));
+	}
+	SPI_freeplan(plan);
+	SPI_finish();
+}
+
+/* fs_history_record_remote for the view whose relation is relid, if any. */
+static void
+fs_history_record_remote_keys(Oid schema, Oid relid, Datum *keys, int nkeys)
+{
+	StringInfoData sql;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	char	   *name;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT v.name FROM %s.fs_feature_view v "
+					 "WHERE v.relation OPERATOR(pg_catalog.=) $1",
+					 quote_identifier(get_namespace_name(schema)));
+	args[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read fs_feature_view");
+	if (SPI_processed != 1)
+		return;
+	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	fs_history_record_remote(schema, fs_resolve_view(schema, name), keys, nkeys);
+}
+
+/*-------------------------------------------------------------------------
+ * The lanes' writes to the embedded store
+ *-------------------------------------------------------------------------
+ */
+
+
+/* Quiet the triggers of relid (InvalidOid: none); returns what was quiet. */
+Oid
+fs_history_quiet(Oid relid)
+{
+	Oid			was = quiet_relid;
+
+	quiet_relid = relid;
+	return was;
+}
+
+/* The event of the capture cache's entries for fs_history_local. */
+#define CAPTURE_LOCAL_WRITE		(-1)
+
+/*
+ * The statement fs_history_local runs, prepared once per view's table
+ * (kept until either table changes): the rows of the keys $1, each unless
+ * the history's latest version of it is the same.  Latest by event time, then
+ * recording: the lanes never write an older event time over a newer one,
+ * so that is the version recorded last, and one index probe finds it.
+ */
+static CaptureEntry *
+local_entry(Oid schema, FsView *view, Relation rel)
+{
+	CaptureKey	ck;
+	CaptureEntry *e;
+	bool		found;
+	Relation	hist;
+	const char *h;
+	const char *k;
+	const char *t;
+	char	   *sql;
+	Oid			argtypes[1];
+	SPIPlanPtr	plan;
+
+	capture_cache_ready();
+	memset(&ck, 0, sizeof(ck));
+	ck.relid = RelationGetRelid(rel);
+	ck.event = CAPTURE_LOCAL_WRITE;
+	e = hash_search(capture_cache, &ck, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->valid = false;
+		e->history = InvalidOid;
+		e->nplans = 0;
+	}
+	if (e->valid)
+		return e;
+
+	for (int i = 0; i < e->nplans; i++)
+		SPI_freeplan(e->plans[i]);
+	e->nplans = 0;
+	e->history = history_of(schema, view->name);
+	if (!OidIsValid(e->history) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(e->history)))
+	{
+		e->history = InvalidOid;
+		e->valid = true;
+		return e;
+	}
+
+	hist = table_open(e->history, AccessShareLock);
+	h = fs_qualified_relation_name(e->history);
+	k = quote_identifier(view->join_key);
+	t = quote_identifier(view->event_time_column);
+	sql = psprintf("INSERT INTO %1$s (%2$s, %3$s%4$s) SELECT r.%2$s, r.%3$s%5$s "
+				   "FROM (SELECT DISTINCT u.k FROM pg_catalog.unnest($1) u(k)) u "
+				   "JOIN %6$s r ON r.%2$s OPERATOR(pg_catalog.=) u.k "
+				   "LEFT JOIN LATERAL (SELECT x.%3$s, x.fs_deleted%7$s FROM %1$s x "
+				   "WHERE x.%2$s OPERATOR(pg_catalog.=) r.%2$s "
+				   "ORDER BY x.%3$s DESC, x.fs_version DESC LIMIT 1) l ON true "
+				   "WHERE l.fs_deleted IS NOT false "
+				   "OR NOT pg_catalog.record_image_eq(ROW(l.%3$s%8$s), ROW(r.%3$s%5$s))",
+				   h, k, t,
+				   shared_columns(rel, hist, view->join_key, view->event_time_column, ""),
+				   shared_columns(rel, hist, view->join_key, view->event_time_column, "r."),
+				   fs_qualified_relation_name(RelationGetRelid(rel)),
+				   shared_columns(rel, hist, view->join_key, view->event_time_column, "x."),
+				   shared_columns(rel, hist, view->join_key, view->event_time_column, "l."));
+	table_close(hist, AccessShareLock);
+	argtypes[0] = get_array_type(view->key_type);
+	if (!OidIsValid(argtypes[0]))
+		elog(ERROR, "type %s has no array type", format_type_be(view->key_type));
+	plan = SPI_prepare(sql, 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the history of feature view \"%s\": %s",
+			 view->name, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	e->plans[e->nplans++] = plan;
+	e->valid = true;
+	return e;
+}
+
+/*
+ * Record in an embedded view's history its rows of keys just written by
+ * fs_local_write, those that differ from the version their history ends
+ * with.  Several writes of one entity in one call are one version, the row
+ * after them.
+ */
+void
+fs_history_local(Oid schema, FsView *view, Relation rel, Datum *keys, int nkeys)
+{
+	CaptureEntry *e;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum		arr;
+	int			rc;
+
+	if (nkeys == 0)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	e = local_entry(schema, view, rel);
+	if (OidIsValid(e->history))
+	{
+		get_typlenbyvalalign(view->key_type, &typlen, &typbyval, &typalign);
+		arr = PointerGetDatum(construct_array(keys, nkeys, view->key_type, typlen, typbyval, typalign));
+		rc = SPI_execute_plan(e->plans[0], &arr, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not record the history of feature view \"%s\": %s",
+				 view->name, SPI_result_code_string(rc));
+	}
+	SPI_finish();
 }

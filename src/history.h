@@ -17,9 +17,17 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "utils/relcache.h"
 
 #include "store.h"
 
 extern void fs_history_lookup(FsLookup *lookup, Oid schema, TimestampTz as_of);
+
+/* Record what a remote view's store holds for keys just written. */
+extern void fs_history_record_remote(Oid schema, FsView *view, Datum *keys, int nkeys);
+
+/* The embedded store's writes: quiet a table's triggers, then record its rows. */
+extern Oid	fs_history_quiet(Oid relid);
+extern void fs_history_local(Oid schema, FsView *view, Relation rel, Datum *keys, int nkeys);
 
 #endif							/* FS_HISTORY_H */

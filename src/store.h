@@ -33,6 +33,9 @@ typedef struct FsLookup
 	int			nkeys;
 	Datum	   *keys;			/* join-key values, in the key column's type */
 	bool	   *keynull;		/* no key (a NULL id): not looked up */
+	bool		read_back;		/* remote: what the store holds now, read
+								 * consistently, past the cache and with no
+								 * deadline (history's read after a write) */
 	int			nfeat;			/* features asked of this view */
 	FsFeature **feat;
 

@@ -37,6 +37,7 @@
 #include "utils/sortsupport.h"
 #include "utils/syscache.h"
 
+#include "history.h"
 #include "store.h"
 #include "utils.h"
 
@@ -352,7 +353,14 @@ local_write_context(void *arg)
 	errcontext("writing entity \"%s\"", p->w->entity_id);
 }
 
-/* Write to the embedded store: one upsert per write, in order. */
+static void write_all(FsView *view, Relation rel, FsPrepared *ps, int n, Datum *args,
+					  char *nulls, ErrorContextCallback *errcb);
+
+/*
+ * Write to the embedded store: one upsert per write, in order; then, for a
+ * view that keeps history, one statement records the rows written (its
+ * triggers stay quiet meanwhile).
+ */
 void
 fs_local_write(FsView *view, Relation rel, FsPrepared *ps, int n)
 {
@@ -360,6 +368,9 @@ fs_local_write(FsView *view, Relation rel, FsPrepared *ps, int n)
 	Datum	   *args;
 	char	   *nulls;
 	ErrorContextCallback errcb;
+	Oid			quiet;
+	Datum	   *keys;
+	int			nkeys = 0;
 
 	for (int i = 0; i < n; i++)
 		maxcols = Max(maxcols, ps[i].ncols);
@@ -369,6 +380,31 @@ fs_local_write(FsView *view, Relation rel, FsPrepared *ps, int n)
 	errcb.callback = local_write_context;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
+	quiet = fs_history_quiet(RelationGetRelid(rel));
+	PG_TRY();
+	{
+		write_all(view, rel, ps, n, args, nulls, &errcb);
+	}
+	PG_FINALLY();
+	{
+		fs_history_quiet(quiet);
+	}
+	PG_END_TRY();
+	error_context_stack = errcb.previous;
+
+	/* The history, if the view keeps one: the rows written, at once. */
+	keys = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (ps[i].w->status == FS_WRITE_WRITTEN)
+			keys[nkeys++] = ps[i].key;
+	fs_history_local(fs_extension_schema(false), view, rel, keys, nkeys);
+}
+
+/* The upserts of fs_local_write, in order, each setting its write's status. */
+static void
+write_all(FsView *view, Relation rel, FsPrepared *ps, int n, Datum *args, char *nulls,
+		  ErrorContextCallback *errcb)
+{
 	for (int i = 0; i < n; i++)
 	{
 		FsPrepared *p = &ps[i];
@@ -376,7 +412,7 @@ fs_local_write(FsView *view, Relation rel, FsPrepared *ps, int n)
 		int			ret;
 
 		CHECK_FOR_INTERRUPTS();
-		errcb.arg = p;
+		errcb->arg = p;
 		plan = local_plan(view, rel, p);
 		args[0] = p->key;
 		nulls[0] = ' ';
@@ -396,5 +432,4 @@ fs_local_write(FsView *view, Relation rel, FsPrepared *ps, int n)
 		p->w->status = SPI_processed > 0 ? FS_WRITE_WRITTEN : FS_WRITE_STALE;
 		SPI_freetuptable(SPI_tuptable);
 	}
-	error_context_stack = errcb.previous;
 }

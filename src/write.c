@@ -42,6 +42,7 @@
 
 #include "entity_key.h"
 #include "ingest_state.h"
+#include "history.h"
 #include "registry.h"
 #include "store.h"
 #include "utils.h"
@@ -612,6 +613,24 @@ local_write_direct(WriteCall *wc, FsPrepared *ps, int n)
 }
 
 /*
+ * The history of a remote view: the entities written, or written already by
+ * an earlier try of the same streamed write (a flush retried after its
+ * transaction failed, whose versions went with it).  On the embedded store
+ * the table's triggers record them.
+ */
+static void
+record_remote_history(WriteCall *wc, FsPrepared *ps, int n)
+{
+	Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
+	int			nkeys = 0;
+
+	for (int i = 0; i < n; i++)
+		if (ps[i].w->status == FS_WRITE_WRITTEN || ps[i].w->status == FS_WRITE_DUPLICATE)
+			keys[nkeys++] = ps[i].key;
+	fs_history_record_remote(wc->schema, wc->view, keys, nkeys);
+}
+
+/*
  * Check and convert writes to one view, then apply them to its store, in
  * order, each setting its status; store errors are raised.  With
  * check_user, the current user's privileges are checked too (a direct
@@ -661,6 +680,7 @@ write_view(const char *view, FsWrite *writes, int nwrites, bool check_user)
 				break;
 			case FS_STORE_DYNAMODB:
 				fs_ddb_write(wc->view, wc->rel, ps, nwrites);
+				record_remote_history(wc, ps, nwrites);
 				break;
 		}
 	}

@@ -2019,11 +2019,10 @@ BEGIN
     IF $2 IS NOT NULL AND $2 OPERATOR(pg_catalog.<=) '0 seconds'::interval THEN
         RAISE EXCEPTION 'retention must be positive, not %', $2 USING ERRCODE = '22023';
     END IF;
-    IF v.relkind OPERATOR(pg_catalog.<>) 'r' THEN
-        RAISE EXCEPTION 'history of feature view "%" is not supported: its relation % is not a table of this database',
+    IF v.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'f']::"char"[]) THEN
+        RAISE EXCEPTION 'history of feature view "%" is not supported: its relation % is neither a table nor a foreign table',
                         v.name, v.relation
-            USING ERRCODE = '0A000',
-                  HINT = 'History is kept for embedded views (plain tables) only, so far.';
+            USING ERRCODE = '0A000';
     END IF;
     IF EXISTS (SELECT FROM pg_catalog.pg_attribute a
                 WHERE a.attrelid OPERATOR(pg_catalog.=) v.relation AND NOT a.attisdropped
@@ -2033,8 +2032,14 @@ BEGIN
                   DETAIL = 'Its history table needs those names for its own columns.';
     END IF;
 
-    /* Writers wait until the table's history is complete and its triggers are on. */
-    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v.relation);
+    /*
+     * Writers wait until the table's history is complete and its triggers
+     * are on.  (A foreign table cannot be locked: a write to the store while
+     * this runs may miss its first version until the entity is written again.)
+     */
+    IF v.relkind OPERATOR(pg_catalog.=) 'r' THEN
+        EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v.relation);
+    END IF;
 
     SELECT fh.history INTO hist FROM @extschema@.fs_feature_history fh
      WHERE fh.feature_view OPERATOR(pg_catalog.=) v.name;
@@ -2152,18 +2157,31 @@ BEGIN
     LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, v.relation);
     END LOOP;
-    EXECUTE format('CREATE TRIGGER fs_history_insert AFTER INSERT ON %s '
-                   'REFERENCING NEW TABLE AS fs_new FOR EACH STATEMENT '
-                   'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
-    EXECUTE format('CREATE TRIGGER fs_history_update AFTER UPDATE ON %s '
-                   'REFERENCING OLD TABLE AS fs_old NEW TABLE AS fs_new FOR EACH STATEMENT '
-                   'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
-    EXECUTE format('CREATE TRIGGER fs_history_delete AFTER DELETE ON %s '
-                   'REFERENCING OLD TABLE AS fs_old FOR EACH STATEMENT '
-                   'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
-    EXECUTE format('CREATE TRIGGER fs_history_truncate BEFORE TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fs_history_capture()',
-                   v.relation);
+    IF v.relkind OPERATOR(pg_catalog.=) 'r' THEN
+        EXECUTE format('CREATE TRIGGER fs_history_insert AFTER INSERT ON %s '
+                       'REFERENCING NEW TABLE AS fs_new FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+        EXECUTE format('CREATE TRIGGER fs_history_update AFTER UPDATE ON %s '
+                       'REFERENCING OLD TABLE AS fs_old NEW TABLE AS fs_new FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+        EXECUTE format('CREATE TRIGGER fs_history_delete AFTER DELETE ON %s '
+                       'REFERENCING OLD TABLE AS fs_old FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+        EXECUTE format('CREATE TRIGGER fs_history_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fs_history_capture()',
+                       v.relation);
+    ELSE
+        /*
+         * A foreign table has no transition tables: each row written through
+         * it is read back from the store (the lanes record their own writes).
+         */
+        EXECUTE format('CREATE TRIGGER fs_history_insert AFTER INSERT ON %s FOR EACH ROW '
+                       'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+        EXECUTE format('CREATE TRIGGER fs_history_update AFTER UPDATE ON %s FOR EACH ROW '
+                       'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+        EXECUTE format('CREATE TRIGGER fs_history_delete AFTER DELETE ON %s FOR EACH ROW '
+                       'EXECUTE FUNCTION @extschema@.fs_history_capture()', v.relation);
+    END IF;
 
     /*
      * What the history does not end with: each row whose latest version
