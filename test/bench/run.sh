@@ -99,7 +99,7 @@
 #                           BENCH_CLIENTS connections at once (1 skips it)
 #   BENCH_SKIP_SETUP=1      skip scripts/setup.sh (the extension is installed)
 #   BENCH_ONLY              embedded | stats | dynamodb | canned | ingest | ingest_scale |
-#                           training | cache | stream | remote_write: run only
+#                           training | history | cache | stream | remote_write: run only
 #                           that part (default: all)
 #   BENCH_STATS_ROUNDS (4)  BENCH_STATS_ITERATIONS (400)  BENCH_STATS_WARMUP (40)
 #                           the stats part's rounds, and its timed and untimed
@@ -131,8 +131,8 @@ export BENCH_ROWS
 
 BENCH_ONLY="${BENCH_ONLY:-}"
 case "$BENCH_ONLY" in
-    ''|embedded|stats|dynamodb|canned|ingest|ingest_scale|training|cache|stream|remote_write) ;;
-    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, ingest_scale, training, cache, stream or remote_write, not '$BENCH_ONLY'" >&2; exit 2 ;;
+    ''|embedded|stats|dynamodb|canned|ingest|ingest_scale|training|history|cache|stream|remote_write) ;;
+    *) echo "run.sh: BENCH_ONLY must be embedded, stats, dynamodb, canned, ingest, ingest_scale, training, history, cache, stream or remote_write, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 
 INGEST_STORE="${BENCH_INGEST_STORE:-both}"
@@ -311,6 +311,7 @@ if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = stats ]; then echo; bash "$BENCH/ru
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest ]; then echo; run_ingest; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = ingest_scale ]; then echo; bash "$BENCH/run_ingest_scale.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = training ]; then echo; bash "$BENCH/run_training.sh"; fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = history ]; then echo; bash "$BENCH/run_history.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = dynamodb ]; then echo; bash "$BENCH/run_dynamodb.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = canned ]; then echo; bash "$BENCH/run_canned.sh"; fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = cache ]; then echo; bash "$BENCH/run_cache.sh"; fi

@@ -25,7 +25,8 @@
 # Environment (all optional):
 #   BENCH_STREAM_CONFIGS   the configurations, in order, each
 #                          STORE:ENTITIES[:FLUSH_INTERVAL_MS[:BATCH_SIZE[:RATE[:WRITE_CONNECTIONS]]]]
-#                          with STORE embedded, dynamodb or canned (the
+#                          with STORE embedded, history (embedded, with
+#                          fs_enable_history on the view), dynamodb or canned (the
 #                          canned responder, test/bench/canned_responder.js
 #                          --keep-writes, a benchmark fixture that answers
 #                          after BENCH_STREAM_CANNED_LATENCY_MS, as a store
@@ -34,7 +35,7 @@
 #                          feature_store.max_write_connections 256), RATE to
 #                          BENCH_STREAM_RATE; an empty field keeps the
 #                          default (canned:100000:::5000:16); default:
-#                          embedded:100000 dynamodb:100000 embedded:1000
+#                          embedded:100000 history:100000 dynamodb:100000 embedded:1000
 #                          dynamodb:1000 dynamodb:1000:50:100000
 #                          dynamodb:100:50:10000 dynamodb:100000:50:1000:500
 #   BENCH_STREAM_RATE (5000)      events/s offered, all connections together
@@ -54,7 +55,7 @@ BENCH="$ROOT/test/bench"
 BUILD="$BENCH/build"
 DB=fs_bench_stream
 
-CONFIGS="${BENCH_STREAM_CONFIGS:-embedded:100000 dynamodb:100000 embedded:1000 dynamodb:1000 dynamodb:1000:50:100000 dynamodb:100:50:10000 dynamodb:100000:50:1000:500}"
+CONFIGS="${BENCH_STREAM_CONFIGS:-embedded:100000 history:100000 dynamodb:100000 embedded:1000 dynamodb:1000 dynamodb:1000:50:100000 dynamodb:100:50:10000 dynamodb:100000:50:1000:500}"
 RATE="${BENCH_STREAM_RATE:-5000}"
 SECONDS_PUSH="${BENCH_STREAM_SECONDS:-60}"
 CLIENTS="${BENCH_STREAM_CLIENTS:-4}"
@@ -71,8 +72,8 @@ for v in RATE SECONDS_PUSH CLIENTS SAMPLE DRAIN INTERVAL_MS; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"
 done
 for c in $CONFIGS; do
-    [[ "$c" =~ ^(embedded|dynamodb|canned):[1-9][0-9]*(:([1-9][0-9]*)?(:([1-9][0-9]*)?(:([1-9][0-9]*)?(:[1-9][0-9]*)?)?)?)?$ ]] ||
-        die "a configuration is STORE:ENTITIES[:FLUSH_INTERVAL_MS[:BATCH_SIZE[:RATE[:WRITE_CONNECTIONS]]]] with STORE embedded, dynamodb or canned, not '$c'"
+    [[ "$c" =~ ^(embedded|history|dynamodb|canned):[1-9][0-9]*(:([1-9][0-9]*)?(:([1-9][0-9]*)?(:([1-9][0-9]*)?(:[1-9][0-9]*)?)?)?)?$ ]] ||
+        die "a configuration is STORE:ENTITIES[:FLUSH_INTERVAL_MS[:BATCH_SIZE[:RATE[:WRITE_CONNECTIONS]]]] with STORE embedded, history, dynamodb or canned, not '$c'"
 done
 CANNED_LATENCY_MS="${BENCH_STREAM_CANNED_LATENCY_MS:-20}"
 [[ "$CANNED_LATENCY_MS" =~ ^[0-9]+$ ]] || die "BENCH_STREAM_CANNED_LATENCY_MS must be an integer, not '$CANNED_LATENCY_MS'"

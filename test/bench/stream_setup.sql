@@ -2,6 +2,7 @@
 -- test/bench/run_stream.sh in the database the stream worker serves):
 --
 --   psql -X -v ON_ERROR_STOP=1 -v view=NAME -v store=embedded -f test/bench/stream_setup.sql
+--   (store=history: the same, with fs_enable_history on the view)
 --   psql -X -v ON_ERROR_STOP=1 -v view=NAME -v store=dynamodb \
 --        -v endpoint=http://127.0.0.1:PORT -f test/bench/stream_setup.sql
 --
@@ -36,4 +37,8 @@ CREATE TABLE :"view" (user_id bigint PRIMARY KEY, event_time timestamptz,
                       ts_us bigint, push_xid bigint, v float8);
 \endif
 SELECT name FROM fs_register_feature_view(:'view', :'view', 'bench_stream_user');
+SELECT :'store' = 'history' AS hist \gset
+\if :hist
+SELECT fs_enable_history(:'view');
+\endif
 \o
