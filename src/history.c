@@ -49,7 +49,10 @@
 
 PG_FUNCTION_INFO_V1(fs_history_capture);
 
-/* The history table of a view, or InvalidOid: fs_feature_history, as the caller. */
+/*
+ * The history table of a view, or InvalidOid: fs_feature_history, read as
+ * the caller.
+ */
 static Oid
 history_of(Oid schema, const char *view)
 {
@@ -58,6 +61,9 @@ history_of(Oid schema, const char *view)
 	Datum		args[1];
 	Oid			history = InvalidOid;
 
+	/* An extension not yet updated to 0.2.0 has no history: the library is newer. */
+	if (!OidIsValid(get_relname_relid("fs_feature_history", schema)))
+		return InvalidOid;
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "SELECT h.history::pg_catalog.oid FROM %s.fs_feature_history h "
