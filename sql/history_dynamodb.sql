@@ -56,6 +56,11 @@ UPDATE hd_remote SET clicks = 11, event_time = '2026-01-03' WHERE user_id = 'u1'
 UPDATE hd_remote SET clicks = clicks WHERE user_id = 'u1';
 DELETE FROM hd_remote WHERE user_id = 'u2';
 SELECT * FROM pg_temp.versions();
+-- the deletion of an entity whose history has no version is none
+INSERT INTO hd_remote VALUES ('u6', '2026-01-02', 6, NULL, 'f');
+DELETE FROM hd_remote_history WHERE user_id = 'u6';
+DELETE FROM hd_remote WHERE user_id = 'u6';
+SELECT count(*) AS versions_of_u6 FROM hd_remote_history WHERE user_id = 'u6';
 
 --
 -- Direct writes: every feature after the write; a stale one is none; a
