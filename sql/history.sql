@@ -65,6 +65,13 @@ SELECT pg_temp.hint($$SELECT fs_get_features_as_of(ARRAY['u1'], ARRAY['hs_stats:
 CREATE TABLE hs_stats_history (x int);
 SELECT pg_temp.err($$SELECT fs_enable_history('hs_stats')$$);
 DROP TABLE hs_stats_history;
+-- one of the right shape, but with a trigger of someone's
+CREATE TABLE hs_stats_history (user_id text, event_time timestamptz, fs_recorded_at timestamptz,
+                               fs_version bigint, fs_deleted boolean);
+CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER someones AFTER INSERT ON hs_stats_history EXECUTE FUNCTION pg_temp.noop();
+SELECT pg_temp.err($$SELECT fs_enable_history('hs_stats')$$);
+DROP TABLE hs_stats_history;
 -- returns the history table, beside the view's table; the rows already there are its first versions
 SELECT fs_enable_history('hs_stats');
 SELECT fs_enable_history('hs_clicks', '30 days');
@@ -257,11 +264,26 @@ RESET ROLE;
 SELECT relname, pg_get_userbyid(relowner) AS owner, relacl FROM pg_class WHERE relname = 'hs_owned_history';
 SELECT attname, attacl FROM pg_attribute
  WHERE attrelid = 'hs_owned_history'::regclass AND attacl IS NOT NULL ORDER BY attnum;
--- a writer's writes are recorded (the triggers run as the writer)
+-- a writer's writes are recorded (as the history's owner), and the writer
+-- can neither read the history nor write a version of its own into it
 SET ROLE regress_hs_writer;
 INSERT INTO hs_owned VALUES ('u1', '2026-01-01', 1, 2);
 SELECT pg_temp.err($$SELECT count(*) FROM hs_owned_history$$);
+SELECT pg_temp.err($$INSERT INTO hs_owned_history (user_id, event_time, a) VALUES ('u1', '2030-01-01', 99)$$);
 RESET ROLE;
+-- a direct write by a role with column privileges only is recorded
+GRANT SELECT (user_id, event_time), INSERT (user_id, event_time, a), UPDATE (event_time, a)
+    ON hs_owned TO regress_hs_columns;
+SET ROLE regress_hs_columns;
+SELECT fs_write_features('hs_owned', 'u5', '{"a": 5}', '2026-01-05');
+RESET ROLE;
+SELECT user_id, a, b FROM hs_owned_history WHERE user_id = 'u5';
+DELETE FROM hs_owned_history WHERE user_id = 'u5';
+DELETE FROM hs_owned WHERE user_id = 'u5';
+DELETE FROM hs_owned_history WHERE user_id = 'u5';
+REVOKE INSERT, UPDATE ON hs_owned FROM regress_hs_columns;
+REVOKE SELECT ON hs_owned FROM regress_hs_columns;
+GRANT SELECT (user_id, event_time, a) ON hs_owned TO regress_hs_columns;
 SELECT user_id, a, b FROM hs_owned_history;
 SET ROLE regress_hs_reader;
 SELECT value FROM fs_get_features_as_of(ARRAY['u1'], ARRAY['hs_owned:b'], now());

@@ -320,6 +320,39 @@ static HTAB *capture_cache = NULL;
  */
 static Oid	quiet_relid = InvalidOid;
 
+/* One execution of a prepared INSERT into a history table, for run_insert. */
+typedef struct InsertRun
+{
+	SPIPlanPtr	plan;
+	Datum	   *values;
+	const char *nulls;
+	const char *what;			/* the view's table or name, for errors */
+} InsertRun;
+
+/* Execute an InsertRun (as the history table's owner: fs_run_as_owner). */
+static void
+run_insert(void *arg)
+{
+	InsertRun  *ir = (InsertRun *) arg;
+	int			rc = SPI_execute_plan(ir->plan, ir->values, ir->nulls, false, 0);
+
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not record the history of %s: %s", ir->what, SPI_result_code_string(rc));
+}
+
+/*
+ * Insert versions as the history table's owner: the writers of a view's
+ * table need no privilege on its history (nor could they write a version
+ * of their own making into it).
+ */
+static void
+insert_as_owner(Oid history, SPIPlanPtr plan, Datum *values, const char *nulls, const char *what)
+{
+	InsertRun	ir = {plan, values, nulls, what};
+
+	fs_run_as_owner(history, run_insert, &ir);
+}
+
 /* Relcache callback: the statements of a changed table (or of all) go stale. */
 static void
 capture_relcache_cb(Datum arg, Oid relid)
@@ -549,7 +582,7 @@ capture_remote_row(TriggerData *td, Oid schema)
  * fs_history_capture(): the statement triggers fs_enable_history puts on a
  * view's table (fs_history_insert, _update, _delete and _truncate) write
  * the statement's versions into the view's history table, in the
- * statement's transaction, as the role that wrote.  An UPDATE that changes
+ * statement's transaction, as the history table's owner.  An UPDATE that changes
  * nothing of a row writes no version; a row gone (DELETE, TRUNCATE, an
  * UPDATE of its key) is a version that says so, at the later of now() and
  * the row's event time, so that it is never hidden behind the version it
@@ -608,13 +641,8 @@ fs_history_capture(PG_FUNCTION_ARGS)
 	if (!e->valid)
 		capture_build(e, td, schema);
 	for (int i = 0; i < e->nplans; i++)
-	{
-		int			rc = SPI_execute_plan(e->plans[i], NULL, NULL, false, 0);
-
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "could not record the history of %s: %s",
-				 RelationGetRelationName(td->tg_relation), SPI_result_code_string(rc));
-	}
+		insert_as_owner(e->history, e->plans[i], NULL, NULL,
+						RelationGetRelationName(td->tg_relation));
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
 	return PointerGetDatum(NULL);
@@ -634,8 +662,8 @@ fs_history_capture(PG_FUNCTION_ARGS)
  * So a write retried after its transaction failed (its version rolled back
  * with it, the store kept the value) is recorded once, by the retry, and an
  * unchanged item is no new version.  A view without history records
- * nothing.  Runs as the current role, which needs INSERT on the history
- * table (fs_enable_history grants it to the view's writers).
+ * nothing.  The store is read as the current role (its user mapping), the
+ * versions written as the history table's owner.
  */
 void
 fs_history_record_remote(Oid schema, FsView *view, Datum *keys, int nkeys)
@@ -752,7 +780,7 @@ fs_history_record_remote(Oid schema, FsView *view, Datum *keys, int nkeys)
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "INSERT INTO %1$s (%2$s, %3$s, fs_deleted%4$s) "
-					 "SELECT $1, CASE WHEN $3 THEN GREATEST($2, (SELECT max(x.%3$s) FROM %1$s x "
+					 "SELECT $1, CASE WHEN $3 THEN GREATEST($2, (SELECT pg_catalog.max(x.%3$s) FROM %1$s x "
 					 "WHERE x.%2$s OPERATOR(pg_catalog.=) $1)) ELSE $2 END, $3%5$s "
 					 "FROM (SELECT) one "
 					 "LEFT JOIN LATERAL (SELECT h.%3$s, h.fs_deleted%8$s FROM %1$s h "
@@ -769,8 +797,6 @@ fs_history_record_remote(Oid schema, FsView *view, Datum *keys, int nkeys)
 
 	for (int i = 0; i < nkeys; i++)
 	{
-		int			rc;
-
 		CHECK_FOR_INTERRUPTS();
 		values[0] = keys[i];
 		nulls[0] = ' ';
@@ -785,10 +811,7 @@ fs_history_record_remote(Oid schema, FsView *view, Datum *keys, int nkeys)
 			values[f + 3] = lk.found[i] ? lk.values[v] : (Datum) 0;
 			nulls[f + 3] = (!lk.found[i] || lk.nulls[v]) ? 'n' : ' ';
 		}
-		rc = SPI_execute_plan(plan, values, nulls, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "could not record the history of feature view \"%s\": %s",
-				 view->name, SPI_result_code_string(rc));
+		insert_as_owner(histid, plan, values, nulls, view->name);
 	}
 	SPI_freeplan(plan);
 	SPI_finish();
@@ -890,7 +913,7 @@ local_entry(Oid schema, FsView *view, Relation rel)
 				   "JOIN %6$s r ON r.%2$s OPERATOR(pg_catalog.=) u.k "
 				   "LEFT JOIN LATERAL (SELECT x.%3$s, x.fs_deleted%7$s FROM %1$s x "
 				   "WHERE x.%2$s OPERATOR(pg_catalog.=) r.%2$s "
-				   "ORDER BY x.%3$s DESC, x.fs_version DESC LIMIT 1) l ON true "
+				   "ORDER BY x.%3$s DESC NULLS LAST, x.fs_version DESC LIMIT 1) l ON true "
 				   "WHERE l.fs_deleted IS NOT false "
 				   "OR NOT pg_catalog.record_image_eq(ROW(l.%3$s%8$s), ROW(r.%3$s%5$s))",
 				   h, k, t,
@@ -927,7 +950,6 @@ fs_history_local(Oid schema, FsView *view, Relation rel, Datum *keys, int nkeys)
 	bool		typbyval;
 	char		typalign;
 	Datum		arr;
-	int			rc;
 
 	if (nkeys == 0)
 		return;
@@ -938,10 +960,7 @@ fs_history_local(Oid schema, FsView *view, Relation rel, Datum *keys, int nkeys)
 	{
 		get_typlenbyvalalign(view->key_type, &typlen, &typbyval, &typalign);
 		arr = PointerGetDatum(construct_array(keys, nkeys, view->key_type, typlen, typbyval, typalign));
-		rc = SPI_execute_plan(e->plans[0], &arr, NULL, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "could not record the history of feature view \"%s\": %s",
-				 view->name, SPI_result_code_string(rc));
+		insert_as_owner(e->history, e->plans[0], &arr, NULL, view->name);
 	}
 	SPI_finish();
 }

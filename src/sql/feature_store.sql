@@ -2051,13 +2051,24 @@ BEGIN
     IF hist IS NULL OR to_regclass(hist::text) IS NULL THEN
         hname := left(v.relname, 55) OPERATOR(pg_catalog.||) '_history';
         hist := to_regclass(format('%s.%I', v.nsp, hname));
+        /*
+         * A table of that name is taken as the view's history only if it
+         * looks like one, belongs to the table's owner, has no trigger, and
+         * is no other view's.
+         */
         IF hist IS NOT NULL AND
-           (SELECT count(*) FROM pg_catalog.pg_attribute a
-             WHERE a.attrelid OPERATOR(pg_catalog.=) hist AND NOT a.attisdropped
-               AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[v.join_key, v.event_time_column,
-                   'fs_recorded_at', 'fs_version', 'fs_deleted']::name[])) OPERATOR(pg_catalog.<>) 5 THEN
+           ((SELECT count(*) FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) hist AND NOT a.attisdropped
+                AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[v.join_key, v.event_time_column,
+                    'fs_recorded_at', 'fs_version', 'fs_deleted']::name[])) OPERATOR(pg_catalog.<>) 5
+            OR (SELECT c.relowner OPERATOR(pg_catalog.<>) v.relowner OR c.relkind OPERATOR(pg_catalog.<>) 'r'
+                  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) hist)
+            OR EXISTS (SELECT FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) hist)
+            OR EXISTS (SELECT FROM @extschema@.fs_feature_history fh
+                        WHERE fh.history OPERATOR(pg_catalog.=) hist)) THEN
             RAISE EXCEPTION 'relation % already exists and is not a history table', hist
                 USING ERRCODE = '42P07',
+                      DETAIL = 'A history table has the view''s key and event time and fs_recorded_at, fs_version and fs_deleted, belongs to the owner of the view''s table, has no trigger and is no other view''s.',
                       HINT = 'Rename or drop it; the history of a view''s table is kept in <table>_history beside it.';
         END IF;
         IF hist IS NULL THEN
@@ -2107,49 +2118,44 @@ BEGIN
     END IF;
     seq := pg_catalog.pg_get_serial_sequence(hist::text, 'fs_version');
     FOR g IN
-        SELECT DISTINCT x.grantee
-          FROM pg_catalog.pg_class c, aclexplode(c.relacl) x
-         WHERE c.oid OPERATOR(pg_catalog.=) hist AND x.grantee OPERATOR(pg_catalog.<>) v.relowner
-        UNION
-        SELECT DISTINCT x.grantee
-          FROM pg_catalog.pg_attribute a, aclexplode(a.attacl) x
-         WHERE a.attrelid OPERATOR(pg_catalog.=) hist
+        SELECT CASE WHEN u.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                    ELSE quote_ident(pg_catalog.pg_get_userbyid(u.grantee)) END AS who
+          FROM (SELECT x.grantee
+                  FROM pg_catalog.pg_class c, aclexplode(c.relacl) x
+                 WHERE c.oid OPERATOR(pg_catalog.=) hist AND x.grantee OPERATOR(pg_catalog.<>) v.relowner
+                UNION
+                SELECT x.grantee
+                  FROM pg_catalog.pg_attribute a, aclexplode(a.attacl) x
+                 WHERE a.attrelid OPERATOR(pg_catalog.=) hist) u
     LOOP
-        EXECUTE format('REVOKE ALL ON %s FROM %s', hist,
-                       CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                            ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
-        EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %s', seq,
-                       CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                            ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+        EXECUTE format('REVOKE ALL ON %s FROM %s', hist, g.who);
+        EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %s', seq, g.who);
     END LOOP;
     FOR g IN
-        SELECT x.grantee, x.privilege_type, NULL::name AS col
-          FROM pg_catalog.pg_class c, aclexplode(c.relacl) x
-         WHERE c.oid OPERATOR(pg_catalog.=) v.relation AND x.grantee OPERATOR(pg_catalog.<>) v.relowner
-        UNION ALL
-        SELECT x.grantee, x.privilege_type, a.attname
-          FROM pg_catalog.pg_attribute a, aclexplode(a.attacl) x
-         WHERE a.attrelid OPERATOR(pg_catalog.=) v.relation AND NOT a.attisdropped
-           AND EXISTS (SELECT FROM pg_catalog.pg_attribute b
-                        WHERE b.attrelid OPERATOR(pg_catalog.=) hist AND NOT b.attisdropped
-                          AND b.attname OPERATOR(pg_catalog.=) a.attname)
+        SELECT CASE WHEN u.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                    ELSE quote_ident(pg_catalog.pg_get_userbyid(u.grantee)) END AS who,
+               u.privilege_type, u.col
+          FROM (SELECT x.grantee, x.privilege_type, NULL::name AS col
+                  FROM pg_catalog.pg_class c, aclexplode(c.relacl) x
+                 WHERE c.oid OPERATOR(pg_catalog.=) v.relation AND x.grantee OPERATOR(pg_catalog.<>) v.relowner
+                UNION ALL
+                SELECT x.grantee, x.privilege_type, a.attname
+                  FROM pg_catalog.pg_attribute a, aclexplode(a.attacl) x
+                 WHERE a.attrelid OPERATOR(pg_catalog.=) v.relation AND NOT a.attisdropped
+                   AND EXISTS (SELECT FROM pg_catalog.pg_attribute b
+                                WHERE b.attrelid OPERATOR(pg_catalog.=) hist AND NOT b.attisdropped
+                                  AND b.attname OPERATOR(pg_catalog.=) a.attname)) u
     LOOP
+        /*
+         * A column grant reaches the same column of the history, and its
+         * bookkeeping.  Writers get nothing: versions are written as the
+         * history's owner, so that no one else can write one.
+         */
         IF g.privilege_type OPERATOR(pg_catalog.=) 'SELECT' THEN
-            /* A column grant reaches the same column of the history, and its bookkeeping. */
             EXECUTE format('GRANT SELECT %s ON %s TO %s',
                            CASE WHEN g.col IS NULL THEN ''
                                 ELSE format('(%I, fs_recorded_at, fs_version, fs_deleted)', g.col) END,
-                           hist,
-                           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                                ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
-        ELSIF g.privilege_type OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) THEN
-            /* Whoever may write the table writes its versions (the triggers run as the writer). */
-            EXECUTE format('GRANT INSERT ON %s TO %s', hist,
-                           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                                ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
-            EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %s', seq,
-                           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                                ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END);
+                           hist, g.who);
         END IF;
     END LOOP;
 
@@ -2198,14 +2204,14 @@ BEGIN
     EXECUTE format('INSERT INTO %1$s (%2$I, %3$I%4$s) '
                    'SELECT t.%2$I, t.%3$I%5$s FROM %6$s t '
                    'LEFT JOIN LATERAL (SELECT * FROM %1$s h WHERE h.%2$I OPERATOR(pg_catalog.=) t.%2$I '
-                   'ORDER BY h.%3$I DESC, h.fs_version DESC LIMIT 1) l ON true '
+                   'ORDER BY h.%3$I DESC NULLS LAST, h.fs_version DESC LIMIT 1) l ON true '
                    'WHERE l.fs_deleted IS NOT false '
                    'OR NOT pg_catalog.record_image_eq(ROW(l.%3$I%7$s), ROW(t.%3$I%5$s))',
                    hist, v.join_key, v.event_time_column, cols, tcols, v.relation, lcols);
     EXECUTE format('INSERT INTO %1$s (%2$I, %3$I, fs_deleted) '
                    'SELECT l.%2$I, greatest(l.%3$I, now()), true '
                    'FROM (SELECT DISTINCT ON (h.%2$I) h.%2$I, h.%3$I, h.fs_deleted FROM %1$s h '
-                   'ORDER BY h.%2$I, h.%3$I DESC, h.fs_version DESC) l '
+                   'ORDER BY h.%2$I, h.%3$I DESC NULLS LAST, h.fs_version DESC) l '
                    'WHERE NOT l.fs_deleted AND NOT EXISTS (SELECT FROM %4$s t '
                    'WHERE t.%2$I OPERATOR(pg_catalog.=) l.%2$I)',
                    hist, v.join_key, v.event_time_column, v.relation);
