@@ -301,7 +301,7 @@ INSERT INTO purchases VALUES ('u1', now() - interval '1 hour', true),
 SELECT fs_create_training_view('purchases_training', 'purchases',
                                ARRAY['user_profile:premium', 'user_profile:country']) AS training_view;
 \echo 'Each row sees the features as they were at its own timestamp (none from later):'
-SELECT user_id, now() - event_timestamp AS how_long_ago, bought,
+SELECT user_id, date_trunc('second', now() - event_timestamp) AS how_long_ago, bought,
        user_profile__premium, user_profile__country
   FROM purchases_training ORDER BY user_id, event_timestamp;
 \echo 'And one entity as of a past time, as fs_get_features would have answered then:'
