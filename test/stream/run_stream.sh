@@ -220,6 +220,12 @@ done
 # transaction, so a flush retried after failing leaves one version of it.
 q "SELECT fs_enable_history('local')" >/dev/null
 hist_before="$(q "SELECT coalesce(max(fs_version), 0) FROM stream_local_history")"
+if [ "$REMOTE" = 1 ]; then
+    # The store keeps a failed flush's writes; the retry's are duplicates it
+    # refuses, whose entities are read back: their versions are recorded then.
+    q "SELECT fs_enable_history('remote')" >/dev/null
+    remote_hist_before="$(q "SELECT coalesce(max(fs_version), 0) FROM stream_remote_history")"
+fi
 before="$(q "SELECT failed_flushes FROM fs_stream_status")"
 q "ALTER SYSTEM SET feature_store.stream_fail_after_write = 2" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
@@ -237,6 +243,23 @@ check "fs_stream_status shows the injected failure as the last error" "t" \
     "$(q "SELECT last_error ~ 'stream_fail_after_write' FROM fs_stream_status")"
 check "local: the retried flushes left their versions in the view's history once each, the last at 10" "true|10" \
     "$(q "SELECT (count(*) BETWEEN 1 AND 2 AND count(*) = count(DISTINCT clicks)) || '|' || max(clicks) FROM stream_local_history WHERE user_id = 'c2' AND fs_version > $hist_before")"
+[ "$REMOTE" = 0 ] || check "remote: the retried flushes left their versions in the view's history once each, the last at 10" "true|10" \
+    "$(q "SELECT (count(*) BETWEEN 1 AND 2 AND count(*) = count(DISTINCT clicks)) || '|' || max(clicks) FROM stream_remote_history WHERE user_id = 'c2' AND fs_version > $remote_hist_before")"
+if [ "$REMOTE" = 1 ]; then
+    # One failure, of a flush of the remote view alone: the store keeps its
+    # write, the retry's is a duplicate, and the version is recorded by it.
+    before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+    q "ALTER SYSTEM SET feature_store.stream_fail_after_write = 1" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+    q "SELECT fs_push('remote', 'c6', '{\"clicks\": 6}', '2026-01-06')" >/dev/null
+    check "remote: a flush failed after its write, once" "1" \
+        "$(wait_for "SELECT failed_flushes - $before FROM fs_stream_status" 1)"
+    check "remote: its retry recorded the version the failed flush lost, once" "1|6" \
+        "$(wait_for "SELECT count(*) || '|' || max(clicks) FROM stream_remote_history WHERE user_id = 'c6'" "1|6")"
+    q "ALTER SYSTEM RESET feature_store.stream_fail_after_write" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+fi
 q "ALTER SYSTEM RESET feature_store.stream_fail_after_write" >/dev/null
 # Flush ids never go back (the extension made again, a restore): adds still count.
 q "SELECT pg_catalog.setval('fs_stream_flush_seq', 1)" >/dev/null
