@@ -353,6 +353,16 @@ insert_as_owner(Oid history, SPIPlanPtr plan, Datum *values, const char *nulls, 
 	fs_run_as_owner(history, run_insert, &ir);
 }
 
+/* Drop an entry's statements before it is built again. */
+static void
+capture_reset(CaptureEntry *e)
+{
+	for (int i = 0; i < e->nplans; i++)
+		SPI_freeplan(e->plans[i]);
+	e->nplans = 0;
+	e->history = InvalidOid;
+}
+
 /* Relcache callback: the statements of a changed table (or of all) go stale. */
 static void
 capture_relcache_cb(Datum arg, Oid relid)
@@ -436,10 +446,7 @@ capture_build(CaptureEntry *e, TriggerData *td, Oid schema)
 	char	   *sqls[2];
 	int			n = 0;
 
-	for (int i = 0; i < e->nplans; i++)
-		SPI_freeplan(e->plans[i]);
-	e->nplans = 0;
-	e->history = InvalidOid;
+	capture_reset(e);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
@@ -522,8 +529,6 @@ capture_build(CaptureEntry *e, TriggerData *td, Oid schema)
 	e->valid = true;
 }
 
-static void fs_history_record_remote_keys(Oid schema, Oid relid, Datum *keys, int nkeys);
-
 /*
  * A row written to a view's foreign table (INSERT, UPDATE, DELETE through
  * fs_dynamodb): record what the store holds now for its key, and for the
@@ -535,46 +540,43 @@ capture_remote_row(TriggerData *td, Oid schema)
 	Relation	rel = td->tg_relation;
 	Datum		keys[2];
 	int			n = 0;
-	AttrNumber	keyatt = InvalidAttrNumber;
-	char	   *keyname = NULL;
 	StringInfoData sql;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
+	FsView	   *view;
+	Form_pg_attribute att;
 	bool		isnull;
 	Datum		d;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT e.join_key::pg_catalog.text FROM %1$s.fs_feature_view v "
-					 "JOIN %1$s.fs_entity e ON e.name OPERATOR(pg_catalog.=) v.entity "
+	appendStringInfo(&sql, "SELECT v.name FROM %s.fs_feature_view v "
 					 "WHERE v.relation OPERATOR(pg_catalog.=) $1",
 					 quote_identifier(get_namespace_name(schema)));
 	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
 	if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read fs_feature_view");
-	if (SPI_processed == 1)
-		keyname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (keyname != NULL)
-		keyatt = get_attnum(RelationGetRelid(rel), keyname);
-	if (keyatt != InvalidAttrNumber)
+	if (SPI_processed != 1)
 	{
-		TupleTableSlot *first = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newslot : td->tg_trigslot;
-
-		d = slot_getattr(first, keyatt, &isnull);
-		if (!isnull)
-			keys[n++] = d;
-		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		{
-			Datum		old = slot_getattr(td->tg_trigslot, keyatt, &isnull);
-			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), keyatt - 1);
-
-			if (!isnull && (n == 0 || !datumIsEqual(old, keys[0], att->attbyval, att->attlen)))
-				keys[n++] = old;
-		}
-		fs_history_record_remote_keys(schema, RelationGetRelid(rel), keys, n);
+		SPI_finish();
+		return;					/* no longer a view: the triggers stay inert */
 	}
+	view = fs_resolve_view(schema, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	att = TupleDescAttr(RelationGetDescr(rel), view->key_attnum - 1);
+
+	d = slot_getattr(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newslot : td->tg_trigslot,
+					 view->key_attnum, &isnull);
+	if (!isnull)
+		keys[n++] = d;
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		Datum		old = slot_getattr(td->tg_trigslot, view->key_attnum, &isnull);
+
+		if (!isnull && (n == 0 || !datumIsEqual(old, keys[0], att->attbyval, att->attlen)))
+			keys[n++] = old;
+	}
+	fs_history_record_remote(schema, view, keys, n);
 	SPI_finish();
 }
 
@@ -817,27 +819,6 @@ fs_history_record_remote(Oid schema, FsView *view, Datum *keys, int nkeys)
 	SPI_finish();
 }
 
-/* fs_history_record_remote for the view whose relation is relid, if any. */
-static void
-fs_history_record_remote_keys(Oid schema, Oid relid, Datum *keys, int nkeys)
-{
-	StringInfoData sql;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1];
-	char	   *name;
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT v.name FROM %s.fs_feature_view v "
-					 "WHERE v.relation OPERATOR(pg_catalog.=) $1",
-					 quote_identifier(get_namespace_name(schema)));
-	args[0] = ObjectIdGetDatum(relid);
-	if (SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read fs_feature_view");
-	if (SPI_processed != 1)
-		return;
-	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	fs_history_record_remote(schema, fs_resolve_view(schema, name), keys, nkeys);
-}
 
 /*-------------------------------------------------------------------------
  * The lanes' writes to the embedded store
@@ -893,9 +874,7 @@ local_entry(Oid schema, FsView *view, Relation rel)
 	if (e->valid)
 		return e;
 
-	for (int i = 0; i < e->nplans; i++)
-		SPI_freeplan(e->plans[i]);
-	e->nplans = 0;
+	capture_reset(e);
 	e->history = history_of(schema, view->name);
 	if (!OidIsValid(e->history) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(e->history)))
 	{
