@@ -8,7 +8,8 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS feature_store CASCADE;
 DROP TABLE IF EXISTS hs_stats, hs_stats_history, hs_clicks, hs_clicks_history, hs_staging,
-    hs_spine, hs_spine_naive, hs_other, hs_other_history, hs_wide, hs_wide_history CASCADE;
+    hs_spine, hs_spine_naive, hs_other, hs_other_history, hs_wide, hs_wide_history,
+    hs_undated, hs_undated_history CASCADE;
 DROP SCHEMA IF EXISTS "HS Schema" CASCADE;
 DROP ROLE IF EXISTS regress_hs_owner, regress_hs_reader, regress_hs_columns, regress_hs_writer,
     regress_hs_other;
@@ -113,6 +114,18 @@ BEGIN;
 SELECT fs_write_features('hs_stats', 'u2', '{"clicks": 99}', '2026-01-06');
 ROLLBACK;
 SELECT * FROM pg_temp.versions('hs_stats_history');
+-- a direct write the same as the latest version by event time is none, even
+-- after a version without an event time (a plain UPDATE made it); and a
+-- feature named n or o (the trigger's names for the new and old rows)
+CREATE TABLE hs_undated (user_id text PRIMARY KEY, event_time timestamptz, n int, o int);
+SELECT name FROM fs_register_feature_view('hs_undated', 'hs_undated', 'user');
+SELECT fs_enable_history('hs_undated');
+SELECT fs_write_features('hs_undated', 'u1', '{"n": 1}', '2026-01-05');
+UPDATE hs_undated SET event_time = NULL, n = 2;
+UPDATE hs_undated SET event_time = '2026-01-05', n = 1;
+SELECT fs_write_features('hs_undated', 'u1', '{"n": 1}', '2026-01-05');
+SELECT * FROM pg_temp.versions('hs_undated_history');
+DROP TABLE hs_undated, hs_undated_history;
 
 -- fs_ingest: only changed rows are versions; a rerun writes none; snapshot deletes are versions
 TRUNCATE hs_stats_history;

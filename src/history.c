@@ -495,7 +495,7 @@ capture_build(CaptureEntry *e, TriggerData *td, Oid schema)
 		case TRIGGER_EVENT_UPDATE:
 			sqls[n++] = psprintf("INSERT INTO %s (%s, %s%s) SELECT n.%s, n.%s%s FROM fs_new n "
 								 "LEFT JOIN fs_old o ON o.%s OPERATOR(pg_catalog.=) n.%s "
-								 "WHERE o.%s IS NULL OR NOT (o OPERATOR(pg_catalog.*=) n)",
+								 "WHERE o.%s IS NULL OR NOT (o.* OPERATOR(pg_catalog.*=) n.*)",
 								 h, k, t, shared_columns(rel, hist, key, ts, ""),
 								 k, t, shared_columns(rel, hist, key, ts, "n."), k, k, k);
 			sqls[n++] = psprintf("INSERT INTO %s (%s, %s, fs_deleted) "
@@ -844,7 +844,12 @@ fs_history_quiet(Oid relid)
  * (kept until either table changes): the rows of the keys $1, each unless
  * the history's latest version of it is the same.  Latest by event time, then
  * recording: the lanes never write an older event time over a newer one,
- * so that is the version recorded last, and one index probe finds it.
+ * so that is the version recorded last.  A version without an event time
+ * (a plain UPDATE can make one) is left out: the row a lane wrote has an
+ * event time, so it differs from such a version anyway, and what is left
+ * is one index probe in the index's order (DESC, NULLS FIRST, past the
+ * NULLs).  ORDER BY ... NULLS LAST, as it was, read and sorted every
+ * version of the key: a flush got slower the longer the history.
  */
 static CaptureEntry *
 local_entry(Oid schema, FsView *view, Relation rel)
@@ -891,8 +896,8 @@ local_entry(Oid schema, FsView *view, Relation rel)
 				   "FROM (SELECT DISTINCT u.k FROM pg_catalog.unnest($1) u(k)) u "
 				   "JOIN %6$s r ON r.%2$s OPERATOR(pg_catalog.=) u.k "
 				   "LEFT JOIN LATERAL (SELECT x.%3$s, x.fs_deleted%7$s FROM %1$s x "
-				   "WHERE x.%2$s OPERATOR(pg_catalog.=) r.%2$s "
-				   "ORDER BY x.%3$s DESC NULLS LAST, x.fs_version DESC LIMIT 1) l ON true "
+				   "WHERE x.%2$s OPERATOR(pg_catalog.=) r.%2$s AND x.%3$s IS NOT NULL "
+				   "ORDER BY x.%3$s DESC, x.fs_version DESC LIMIT 1) l ON true "
 				   "WHERE l.fs_deleted IS NOT false "
 				   "OR NOT pg_catalog.record_image_eq(ROW(l.%3$s%8$s), ROW(r.%3$s%5$s))",
 				   h, k, t,
