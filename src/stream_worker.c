@@ -66,6 +66,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -1044,8 +1045,9 @@ claim(const char *schema, int *ngroups, bool *full)
 	int			ret;
 	bool		isnull;
 	Oid			seqid;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1];
+	Oid			argtypes[2] = {OIDOID, TEXTARRAYOID};
+	Datum		args[2];
+	Datum	   *busy;
 	FlushGroup *groups;
 	int			n = 0;
 	int			nold;
@@ -1082,6 +1084,19 @@ claim(const char *schema, int *ngroups, bool *full)
 	if (!OidIsValid(seqid))
 		elog(ERROR, "sequence fs_stream_flush_seq of extension feature_store is missing");
 	args[0] = ObjectIdGetDatum(seqid);
+
+	/*
+	 * The views with a group in flight wait: given as a list, so that the
+	 * pick is a walk of the queue's primary key in id order that stops at
+	 * the batch, and the update probes the same key for the ids picked.  As
+	 * NOT EXISTS over the queue, and a join with the picked rows, each claim
+	 * read the whole queue (sequential scans, a sort, a hash of it): the
+	 * longer the queue, the slower the worker drained it.
+	 */
+	busy = palloc(sizeof(Datum) * Max(nold, 1));
+	for (int i = 0; i < nold; i++)
+		busy[i] = CStringGetTextDatum(groups[i].view);
+	args[1] = PointerGetDatum(construct_array(busy, nold, TEXTOID, -1, false, TYPALIGN_INT));
 	ret = SPI_execute_with_args("SELECT pg_catalog.setval($1::pg_catalog.regclass, "
 								"GREATEST(pg_catalog.nextval($1::pg_catalog.regclass), "
 								"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) "
@@ -1092,22 +1107,20 @@ claim(const char *schema, int *ngroups, bool *full)
 	query = psprintf("WITH pick AS ("
 					 "  SELECT e.id, e.feature_view FROM %1$s.fs_stream_queue e"
 					 "   WHERE e.flush_id IS NULL"
-					 "     AND NOT EXISTS (SELECT FROM %1$s.fs_stream_queue b"
-					 "                      WHERE b.flush_id IS NOT NULL"
-					 "                        AND b.feature_view OPERATOR(pg_catalog.=) e.feature_view)"
+					 "     AND e.feature_view OPERATOR(pg_catalog.<>) ALL ($2::pg_catalog.text[])"
 					 "   ORDER BY e.id LIMIT %2$d FOR UPDATE SKIP LOCKED), "
 					 "ids AS ("
 					 "  SELECT v.feature_view, pg_catalog.nextval($1::pg_catalog.regclass) AS flush_id"
 					 "    FROM (SELECT DISTINCT p.feature_view FROM pick p) v), "
 					 "u AS ("
-					 "  UPDATE %1$s.fs_stream_queue e SET flush_id = i.flush_id"
-					 "    FROM pick p JOIN ids i ON i.feature_view OPERATOR(pg_catalog.=) p.feature_view"
-					 "   WHERE e.id OPERATOR(pg_catalog.=) p.id"
+					 "  UPDATE %1$s.fs_stream_queue e SET flush_id = i.flush_id FROM ids i"
+					 "   WHERE e.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT p.id FROM pick p))"
+					 "     AND i.feature_view OPERATOR(pg_catalog.=) e.feature_view"
 					 "  RETURNING e.flush_id, e.feature_view) "
 					 "SELECT u.flush_id, pg_catalog.min(u.feature_view), pg_catalog.count(*)"
 					 "  FROM u GROUP BY u.flush_id ORDER BY u.flush_id",
 					 q, fs_stream_batch_size);
-	ret = SPI_execute_with_args(query, 1, argtypes, args, NULL, false, 0);
+	ret = SPI_execute_with_args(query, 2, argtypes, args, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not claim stream events: %s", SPI_result_code_string(ret));
 	for (uint64 i = 0; i < SPI_processed; i++)
