@@ -9,18 +9,23 @@
 # fs_enable_history, in alternating order, and prints each time; then the
 # medians, the ratio with history to without (target <= 1.25 for both runs),
 # and the history's size: bytes per version on disk (table and index), and
-# what a retention keeps.  The stream lane's cost is measured by
-# run_stream.sh's configuration history:100000 (BENCH_ONLY=stream).
+# what a retention keeps.  Last, the stream worker's pace draining a backlog
+# of BENCH_HISTORY_DRAIN events queued at once, into a view without history
+# and one with it, alternating (needs the worker: the cluster of run.sh
+# preloads it).  The stream lane under load is run_stream.sh's
+# configuration history:100000 (BENCH_ONLY=stream).
 #
 # Environment (all optional):
 #   BENCH_HISTORY_ROWS (1000000)   entities
-#   BENCH_HISTORY_ROUNDS (3)       rounds of both views
+#   BENCH_HISTORY_ROUNDS (3)       rounds of both views (ingest, and the drain)
+#   BENCH_HISTORY_DRAIN (100000)   events of each backlog drained
 set -euo pipefail
 
 ROWS="${BENCH_HISTORY_ROWS:-1000000}"
 ROUNDS="${BENCH_HISTORY_ROUNDS:-3}"
+DRAIN="${BENCH_HISTORY_DRAIN:-100000}"
 DB=fs_bench_history
-for v in ROWS ROUNDS; do
+for v in ROWS ROUNDS DRAIN; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] ||
         { echo "run_history.sh: BENCH_HISTORY_$v must be a positive integer, not '${!v}'" >&2; exit 2; }
 done
@@ -133,5 +138,47 @@ SELECT format('%s versions before, %s purged, %s kept (%s per entity: those of t
               :before, :purged, count(*), round(count(*) / 100000.0, 1))
   FROM hb_ret_history;
 SQL
+
+# The stream worker's own pace, with no pusher competing for the cores: a
+# backlog of DRAIN events over 100,000 entities queued by one transaction,
+# timed from its commit until the queue is empty, for a view without
+# history and one with it, alternating.  The version check of each round
+# reads a history one version deeper than the round before.
+say "the stream worker draining a backlog: $DRAIN events at once, $ROUNDS rounds of a view without history and one with it (alternating)"
+if [ "$(q -c "SELECT worker_state FROM fs_stream_status")" = off ]; then
+    echo "  skipped: no stream worker (feature_store is not in shared_preload_libraries)"
+else
+    q <<'SQL'
+SET client_min_messages = warning;
+CREATE TABLE hb_drain_plain (user_id text PRIMARY KEY, event_time timestamptz NOT NULL, f1 float8, f2 float8, f3 text);
+CREATE TABLE hb_drain_hist (user_id text PRIMARY KEY, event_time timestamptz NOT NULL, f1 float8, f2 float8, f3 text);
+SELECT FROM fs_register_feature_view('hb_drain_plain', 'hb_drain_plain', 'bench_user');
+SELECT FROM fs_register_feature_view('hb_drain_hist', 'hb_drain_hist', 'bench_user');
+SELECT FROM fs_enable_history('hb_drain_hist');
+SQL
+    drain() {
+        local view=$1 t0 t1
+        q -v view="$view" -v n="$DRAIN" <<'SQL' || exit 1
+INSERT INTO fs_stream_queue (feature_view, entity_id, features, event_time)
+SELECT :'view', (1 + (g * 7919) % 100000)::text,
+       jsonb_build_object('f1', g, 'f2', g * 2, 'f3', 'x' || g),
+       now() + g * interval '1 microsecond'
+  FROM generate_series(1, :n) g;
+SQL
+        t0=$(date +%s.%N)
+        until [ "$(q -c 'SELECT count(*) FROM fs_stream_queue')" = 0 ]; do sleep 0.1; done
+        t1=$(date +%s.%N)
+        awk -v a="$t0" -v b="$t1" -v n="$DRAIN" 'BEGIN { printf "%.0f", n / (b - a) }'
+    }
+    D_PLAIN=(); D_HIST=()
+    for r in $(seq 1 "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then p=$(drain hb_drain_plain) && h=$(drain hb_drain_hist)
+        else h=$(drain hb_drain_hist) && p=$(drain hb_drain_plain); fi
+        D_PLAIN+=("$p"); D_HIST+=("$h")
+        echo "  round $r: without history $p events/s, with history $h events/s"
+    done
+    echo "  drained (median of $ROUNDS): without history $(median "${D_PLAIN[@]}") events/s, with history $(median "${D_HIST[@]}") events/s;" \
+         "rejected: $(q -c 'SELECT count(*) FROM fs_stream_rejects')"
+fi
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "command:  BENCH_ONLY=history BENCH_HISTORY_ROWS=$ROWS BENCH_HISTORY_ROUNDS=$ROUNDS make bench"
+echo "command:  BENCH_ONLY=history BENCH_HISTORY_ROWS=$ROWS BENCH_HISTORY_ROUNDS=$ROUNDS BENCH_HISTORY_DRAIN=$DRAIN make bench"
