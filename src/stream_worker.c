@@ -66,8 +66,8 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
@@ -1047,7 +1047,6 @@ claim(const char *schema, int *ngroups, bool *full)
 	Oid			seqid;
 	Oid			argtypes[2] = {OIDOID, TEXTARRAYOID};
 	Datum		args[2];
-	Datum	   *busy;
 	FlushGroup *groups;
 	int			n = 0;
 	int			nold;
@@ -1086,17 +1085,22 @@ claim(const char *schema, int *ngroups, bool *full)
 	args[0] = ObjectIdGetDatum(seqid);
 
 	/*
-	 * The views with a group in flight wait: given as a list, so that the
-	 * pick is a walk of the queue's primary key in id order that stops at
-	 * the batch, and the update probes the same key for the ids picked.  As
-	 * NOT EXISTS over the queue, and a join with the picked rows, each claim
-	 * read the whole queue (sequential scans, a sort, a hash of it): the
-	 * longer the queue, the slower the worker drained it.
+	 * The views with events in flight wait (every view of a group, as 0.1.0
+	 * made groups of several): their list is read first, from the index of
+	 * flush_id, and given to the pick as a value, so that it is planned as a
+	 * walk of the queue's primary key in id order that stops at the batch;
+	 * the update probes the same key for the ids picked.  As NOT EXISTS per
+	 * event, and a join with the picked rows, each claim read the whole
+	 * queue (sequential scans, a sort, a hash of it): the longer the queue,
+	 * the slower the worker drained it.
 	 */
-	busy = palloc(sizeof(Datum) * Max(nold, 1));
-	for (int i = 0; i < nold; i++)
-		busy[i] = CStringGetTextDatum(groups[i].view);
-	args[1] = PointerGetDatum(construct_array(busy, nold, TEXTOID, -1, false, TYPALIGN_INT));
+	query = psprintf("SELECT COALESCE(pg_catalog.array_agg(DISTINCT feature_view), '{}') "
+					 "FROM %s.fs_stream_queue WHERE flush_id IS NOT NULL", q);
+	ret = SPI_execute(query, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the stream queue: %s", SPI_result_code_string(ret));
+	args[1] = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+						false, -1);
 	ret = SPI_execute_with_args("SELECT pg_catalog.setval($1::pg_catalog.regclass, "
 								"GREATEST(pg_catalog.nextval($1::pg_catalog.regclass), "
 								"(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) "

@@ -24,7 +24,8 @@
 #   (i) one view's trouble stays its own: while a view's trigger raises
 #       40001, or a row of a view is locked, other views' events are
 #       written; the trigger's events are set aside after
-#       stream_max_attempts, the locked entity's wait as long as it takes;
+#       stream_max_attempts, the locked entity's wait as long as it takes,
+#       and the view's later events wait behind it, in order;
 #       the view's error shows only to roles that may read the view;
 #       set-aside events are requeued or discarded by their producer only,
 #       through functions (PUBLIC cannot DELETE from or LOCK the table);
@@ -71,7 +72,7 @@ drop_stream_objects() {
         >/dev/null 2>&1 || true
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
          -c "DROP EXTENSION IF EXISTS feature_store CASCADE" \
-         -c "DROP TABLE IF EXISTS stream_local, stream_ci" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
+         -c "DROP TABLE IF EXISTS stream_local, stream_ci, stream_local_history, stream_remote_history" -c "DROP SCHEMA IF EXISTS mallory CASCADE" \
          -c "DROP ROLE IF EXISTS regress_fs_producer" -c "DROP ROLE IF EXISTS regress_fs_mallory" \
          -c "DROP ROLE IF EXISTS regress_fs_stranger" >/dev/null 2>&1 || true
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" \
@@ -487,9 +488,17 @@ check "while a row of one view is locked, another view's event is written" "5" \
     "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['k1'], ARRAY['local:clicks'])" 5)"
 check "the locked entity's event waits, tried more often than stream_max_attempts, and is not set aside" "1|0|3" \
     "$(wait_for "SELECT queue_depth || '|' || (SELECT count(*) FROM fs_stream_rejects WHERE entity_id = 'c1') || '|' || (SELECT value::text FROM fs_get_features(ARRAY['c1'], ARRAY['calm:x'])) FROM fs_stream_status WHERE failed_flushes >= $before + 5" "1|0|3")"
+# A later event of the view, of an entity not locked, waits behind the
+# group in flight: a view's events are written in the order queued.
+q "SELECT fs_push('calm', 'c9', '{\"x\": 9}')" >/dev/null
+before="$(q "SELECT failed_flushes FROM fs_stream_status")"
+check "a later event of the view, of another entity, waits unclaimed while the view's earlier group is retried" "2|NOT_FOUND|true" \
+    "$(wait_for "SELECT queue_depth || '|' || (SELECT status FROM fs_get_features(ARRAY['c9'], ARRAY['calm:x'])) || '|' || (SELECT flush_id IS NULL FROM fs_stream_queue WHERE entity_id = 'c9') FROM fs_stream_status WHERE failed_flushes >= $before + 2" "2|NOT_FOUND|true")"
 release_lock
 check "once the lock is released the event is written" "4" \
     "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c1'], ARRAY['calm:x'])" 4)"
+check "and the later event after it" "9" \
+    "$(wait_for "SELECT value::text FROM fs_get_features(ARRAY['c9'], ARRAY['calm:x'])" 9)"
 
 # Set-aside events go back to the queue, or away, through functions that
 # check the caller: PUBLIC cannot delete from fs_stream_rejects (nor LOCK it).
