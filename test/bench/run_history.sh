@@ -160,20 +160,32 @@ SQL
         local view=$1 t0 t1
         q -v view="$view" -v n="$DRAIN" <<'SQL' || exit 1
 INSERT INTO fs_stream_queue (feature_view, entity_id, features, event_time)
-SELECT :'view', (1 + (g * 7919) % 100000)::text,
+SELECT :'view', (1 + (g::bigint * 7919) % 100000)::text,
        jsonb_build_object('f1', g, 'f2', g * 2, 'f3', 'x' || g),
        now() + g * interval '1 microsecond'
   FROM generate_series(1, :n) g;
 SQL
         t0=$(date +%s.%N)
-        until [ "$(q -c 'SELECT count(*) FROM fs_stream_queue')" = 0 ]; do sleep 0.1; done
+        for _ in $(seq 1 6000); do
+            [ "$(q -c 'SELECT NOT EXISTS (SELECT FROM fs_stream_queue)')" = t ] && break
+            sleep 0.1
+        done
         t1=$(date +%s.%N)
+        if [ "$(q -c 'SELECT NOT EXISTS (SELECT FROM fs_stream_queue)')" != t ]; then
+            echo "run_history.sh: the stream worker left events queued for 10 minutes: $(q -c 'SELECT * FROM fs_stream_status')" >&2
+            return 1
+        fi
         awk -v a="$t0" -v b="$t1" -v n="$DRAIN" 'BEGIN { printf "%.0f", n / (b - a) }'
     }
     D_PLAIN=(); D_HIST=()
     for r in $(seq 1 "$ROUNDS"); do
-        if [ $((r % 2)) = 1 ]; then p=$(drain hb_drain_plain) && h=$(drain hb_drain_hist)
-        else h=$(drain hb_drain_hist) && p=$(drain hb_drain_plain); fi
+        if [ $((r % 2)) = 1 ]; then
+            p=$(drain hb_drain_plain) || exit 1
+            h=$(drain hb_drain_hist) || exit 1
+        else
+            h=$(drain hb_drain_hist) || exit 1
+            p=$(drain hb_drain_plain) || exit 1
+        fi
         D_PLAIN+=("$p"); D_HIST+=("$h")
         echo "  round $r: without history $p events/s, with history $h events/s"
     done
