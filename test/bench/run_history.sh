@@ -157,7 +157,7 @@ SELECT FROM fs_register_feature_view('hb_drain_hist', 'hb_drain_hist', 'bench_us
 SELECT FROM fs_enable_history('hb_drain_hist');
 SQL
     drain() {
-        local view=$1 t0 t1
+        local view=$1 t0 t1 empty=f
         q -v view="$view" -v n="$DRAIN" <<'SQL' || exit 1
 INSERT INTO fs_stream_queue (feature_view, entity_id, features, event_time)
 SELECT :'view', (1 + (g::bigint * 7919) % 100000)::text,
@@ -167,11 +167,12 @@ SELECT :'view', (1 + (g::bigint * 7919) % 100000)::text,
 SQL
         t0=$(date +%s.%N)
         for _ in $(seq 1 6000); do
-            [ "$(q -c 'SELECT NOT EXISTS (SELECT FROM fs_stream_queue)')" = t ] && break
+            empty="$(q -c 'SELECT NOT EXISTS (SELECT FROM fs_stream_queue)')"
+            [ "$empty" = t ] && break
             sleep 0.1
         done
         t1=$(date +%s.%N)
-        if [ "$(q -c 'SELECT NOT EXISTS (SELECT FROM fs_stream_queue)')" != t ]; then
+        if [ "$empty" != t ]; then
             echo "run_history.sh: the stream worker left events queued for 10 minutes: $(q -c 'SELECT * FROM fs_stream_status')" >&2
             return 1
         fi
